@@ -1,0 +1,37 @@
+# Targets explain themselves with `##`; `make help` lists them.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install the gateway with its dev tools
+
+run: $(STAMP) ## run the API and a worker on the embedded default with sample data
+	$(BIN)/gateway demo
+
+test: $(STAMP) ## run the whole test suite (unit, API, integration on real services)
+	$(BIN)/pytest -n 2 --dist loadgroup
+
+lint: $(STAMP) ## ruff and mypy (strict)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: $(STAMP) ## benchmarks against a gateway started for the purpose
+	$(BIN)/python bench/ingest.py --start --documents 2000
+
+clean: ## remove the virtualenv, caches and demo databases
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache gateway*.sqlite* build *.egg-info
+
+.PHONY: help install run test lint bench clean

@@ -1,0 +1,94 @@
+"""The document model: what a submission carries, independent of XML, JSON or FHIR."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+
+
+class DocumentKind(StrEnum):
+    OUTPATIENT_VISIT = "outpatientVisit"
+    PRESCRIPTION = "prescription"
+    PARACLINICAL = "paraclinical"
+    INPATIENT_BILL = "inpatientBill"
+    SURGERY_PACKAGE = "surgeryPackage"
+
+    @property
+    def setting(self) -> CareSetting:
+        if self in (DocumentKind.INPATIENT_BILL, DocumentKind.SURGERY_PACKAGE):
+            return CareSetting.INPATIENT
+        return CareSetting.OUTPATIENT
+
+
+class CareSetting(StrEnum):
+    OUTPATIENT = "outpatient"
+    INPATIENT = "inpatient"
+
+
+class CodeType(StrEnum):
+    SERVICE = "service"
+    DRUG = "drug"
+
+
+@dataclass(frozen=True, slots=True)
+class Patient:
+    national_id: str
+    insurance_number: str
+    full_name: str | None = None
+    birth_date: date | None = None
+    gender: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Physician:
+    medical_council_number: str
+    full_name: str | None = None
+    grade: str = "general"
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One billed line; money in integer rials."""
+
+    code_type: CodeType
+    code: str
+    quantity: int
+    unit_price: int
+    amount: int
+    service_date: date
+    description: str | None = None
+
+
+@dataclass(slots=True)
+class Document:
+    """A treatment document; ``path`` locates it in the submission it came in."""
+
+    kind: DocumentKind
+    number: str
+    patient: Patient
+    physician: Physician
+    service_date: date
+    total_amount: int
+    lines: list[Line]
+    path: str
+    line_no: int | None = None
+    referral_code: str | None = None
+    tracking_code: str | None = None
+    category: str | None = None
+    package_code: str | None = None
+    admission_date: date | None = None
+    discharge_date: date | None = None
+
+    @property
+    def requested_amount(self) -> int:
+        return sum(line.amount for line in self.lines)
+
+
+@dataclass(slots=True)
+class Submission:
+    centre_code: str
+    created_at: datetime
+    documents: list[Document] = field(default_factory=list)
+    submission_number: str | None = None
+    software: str | None = None

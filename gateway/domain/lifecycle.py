@@ -1,0 +1,82 @@
+"""The reimbursement lifecycle: one table of allowed moves and one function to make them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+
+class DocumentStatus(StrEnum):
+    RECEIVED = "RECEIVED"
+    REJECTED = "REJECTED"
+    ACCEPTED = "ACCEPTED"
+    PRICED = "PRICED"
+    UNDER_REVIEW = "UNDER_REVIEW"
+    APPROVED = "APPROVED"
+    DENIED = "DENIED"
+    APPEALED = "APPEALED"
+    PAYMENT_ORDERED = "PAYMENT_ORDERED"
+    PAID = "PAID"
+
+
+S = DocumentStatus
+ALLOWED: dict[DocumentStatus, frozenset[DocumentStatus]] = {
+    S.RECEIVED: frozenset({S.ACCEPTED, S.REJECTED}),
+    S.REJECTED: frozenset(),
+    S.ACCEPTED: frozenset({S.PRICED}),
+    S.PRICED: frozenset({S.UNDER_REVIEW, S.APPROVED}),
+    S.UNDER_REVIEW: frozenset({S.APPROVED, S.DENIED}),
+    S.APPROVED: frozenset({S.APPEALED, S.PAYMENT_ORDERED}),
+    S.DENIED: frozenset({S.APPEALED}),
+    S.APPEALED: frozenset({S.UNDER_REVIEW}),
+    S.PAYMENT_ORDERED: frozenset({S.PAID}),
+    S.PAID: frozenset(),
+}
+
+# Every (from, to) pair the database accepts in the status history; "" is a document's birth.
+ALLOWED_PAIRS: frozenset[tuple[str, str]] = frozenset(
+    {("", S.RECEIVED.value)}
+    | {(src.value, dst.value) for src, targets in ALLOWED.items() for dst in targets}
+)
+
+
+class InvalidTransitionError(Exception):
+    """A move the lifecycle does not allow; carries the moves that are allowed."""
+
+    def __init__(self, current: DocumentStatus, target: DocumentStatus) -> None:
+        self.current = current
+        self.target = target
+        self.allowed = sorted(ALLOWED[current])
+        allowed = ", ".join(self.allowed) or "none (final state)"
+        super().__init__(f"Cannot move from {current} to {target}; allowed: {allowed}.")
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A move that happened: who made it, when and why."""
+
+    from_status: DocumentStatus | None
+    to_status: DocumentStatus
+    actor: str
+    reason: str
+    at: datetime
+
+
+def birth(*, actor: str, at: datetime | None = None) -> Transition:
+    """The first status of every document."""
+    return Transition(None, S.RECEIVED, actor, "received", at or datetime.now(UTC))
+
+
+def transition(
+    current: DocumentStatus,
+    target: DocumentStatus,
+    *,
+    actor: str,
+    reason: str,
+    at: datetime | None = None,
+) -> Transition:
+    """Check a move against the table and describe it, or raise InvalidTransitionError."""
+    if target not in ALLOWED[current]:
+        raise InvalidTransitionError(current, target)
+    return Transition(current, target, actor, reason, at or datetime.now(UTC))

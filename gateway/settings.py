@@ -1,0 +1,43 @@
+"""Runtime settings, read once from ``GATEWAY_*`` environment variables."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SCHEMA_DIR = PROJECT_ROOT / "schemas"
+
+
+class Settings(BaseSettings):
+    """Every knob of the gateway; the defaults run everything embedded in the working dir."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///gateway.sqlite",
+        description="SQLAlchemy URL; e.g. postgresql+psycopg://user@host/db",
+    )
+    broker_url: str = Field(
+        default="sqla+sqlite:///gateway-broker.sqlite",
+        description="Celery broker: amqp://..., redis://..., or the embedded SQLite transport",
+    )
+    queue_name: str = Field(default="gateway.pricing", description="Celery queue for pricing")
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, description="Largest accepted body")
+    max_documents_per_submission: int = Field(default=1000)
+    copay_outpatient: Decimal = Field(default=Decimal("0.30"))
+    copay_inpatient: Decimal = Field(default=Decimal("0.10"))
+    outbox_relay_interval_s: float = Field(default=2.0)
+    outbox_relay_grace_s: float = Field(default=5.0, description="Age before the relay re-sends")
+    worker_metrics_port: int = Field(default=9101, description="Worker /metrics port; 0 = off")
+    log_level: str = Field(default="INFO")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (tests clear the cache after changing the environment)."""
+    return Settings()

@@ -1,0 +1,344 @@
+"""Tables. Rules that must always hold are database constraints too, not only code."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from gateway.domain.centres import CentreKind, Role, Sector
+from gateway.domain.documents import DocumentKind
+from gateway.domain.lifecycle import ALLOWED_PAIRS, DocumentStatus
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY, so big ids are plain integers there.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _one_of(column: str, values: Any) -> str:
+    quoted = ", ".join(f"'{v}'" for v in sorted(str(v) for v in values))
+    return f"{column} IN ({quoted})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Centre(Base):
+    __tablename__ = "centres"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", CentreKind), name="kind"),
+        CheckConstraint(_one_of("sector", Sector), name="sector"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    sector: Mapped[str] = mapped_column(String(40))
+    province: Mapped[str | None] = mapped_column(String(60))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ApiToken(Base):
+    """A bearer token, stored only as its SHA-256."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (
+        CheckConstraint(_one_of("role", Role), name="role"),
+        CheckConstraint("role <> 'centre' OR centre_id IS NOT NULL", name="centre_token_has_centre"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    centre_id: Mapped[int | None] = mapped_column(ForeignKey("centres.id"))
+    label: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    centre: Mapped[Centre | None] = relationship(lazy="raise")
+
+
+class Submission(Base):
+    __tablename__ = "submissions"
+    __table_args__ = (
+        CheckConstraint("format IN ('xml', 'json', 'fhir')", name="format"),
+        Index("ix_submissions_centre_received", "centre_id", "received_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"))
+    format: Mapped[str] = mapped_column(String(10))
+    submission_number: Mapped[str | None] = mapped_column(String(40))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    document_count: Mapped[int] = mapped_column(Integer)
+    accepted_count: Mapped[int] = mapped_column(Integer)
+    rejected_count: Mapped[int] = mapped_column(Integer)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+
+    documents: Mapped[list[Document]] = relationship(
+        lazy="raise", back_populates="submission", order_by="Document.ordinal"
+    )
+
+
+class RawPayload(Base):
+    """The body exactly as received, so nothing sent is ever lost or altered."""
+
+    __tablename__ = "raw_payloads"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    submission_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("submissions.id"), unique=True)
+    content_type: Mapped[str] = mapped_column(String(100))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Document(Base):
+    __tablename__ = "documents"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", DocumentStatus), name="status"),
+        CheckConstraint(_one_of("kind", DocumentKind), name="kind"),
+        CheckConstraint("requested_amount >= 0 AND total_amount >= 0", name="amounts"),
+        # A centre's document number is accepted once; rejected attempts do not count.
+        Index(
+            "uq_documents_centre_number_live",
+            "centre_id",
+            "external_id",
+            unique=True,
+            postgresql_where=text("status <> 'REJECTED'"),
+            sqlite_where=text("status <> 'REJECTED'"),
+        ),
+        Index("ix_documents_centre_status", "centre_id", "status"),
+        Index("ix_documents_status_updated", "status", "updated_at"),
+        Index("ix_documents_submission", "submission_id", "ordinal"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    submission_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("submissions.id"))
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"))
+    ordinal: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20))
+    source_path: Mapped[str] = mapped_column(String(200))
+    patient_national_id: Mapped[str] = mapped_column(String(10))
+    insurance_number: Mapped[str] = mapped_column(String(16))
+    physician_number: Mapped[str] = mapped_column(String(12))
+    physician_grade: Mapped[str] = mapped_column(String(20))
+    referral_code: Mapped[str | None] = mapped_column(String(16))
+    tracking_code: Mapped[str | None] = mapped_column(String(20))
+    category: Mapped[str | None] = mapped_column(String(20))
+    package_code: Mapped[str | None] = mapped_column(String(20))
+    service_date: Mapped[date] = mapped_column(Date)
+    admission_date: Mapped[date | None] = mapped_column(Date)
+    discharge_date: Mapped[date | None] = mapped_column(Date)
+    total_amount: Mapped[int] = mapped_column(BigInteger)
+    requested_amount: Mapped[int] = mapped_column(BigInteger)
+    problems: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    tariff_version_id: Mapped[int | None] = mapped_column(ForeignKey("tariff_versions.id"))
+    eligible_amount: Mapped[int | None] = mapped_column(BigInteger)
+    deduction_amount: Mapped[int | None] = mapped_column(BigInteger)
+    copayment_amount: Mapped[int | None] = mapped_column(BigInteger)
+    insurer_amount: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    priced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    submission: Mapped[Submission] = relationship(lazy="raise", back_populates="documents")
+    centre: Mapped[Centre] = relationship(lazy="raise")
+    lines: Mapped[list[DocumentLine]] = relationship(lazy="raise", order_by="DocumentLine.line_no")
+    events: Mapped[list[StatusEvent]] = relationship(lazy="raise", order_by="StatusEvent.id")
+
+
+class DocumentLine(Base):
+    __tablename__ = "document_lines"
+    __table_args__ = (
+        UniqueConstraint("document_id", "line_no"),
+        CheckConstraint("quantity > 0 AND unit_price >= 0 AND amount >= 0", name="amounts"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("documents.id"))
+    line_no: Mapped[int] = mapped_column(Integer)
+    code_type: Mapped[str] = mapped_column(String(10))
+    code: Mapped[str] = mapped_column(String(20))
+    description: Mapped[str | None] = mapped_column(String(200))
+    service_date: Mapped[date] = mapped_column(Date)
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[int] = mapped_column(BigInteger)
+    amount: Mapped[int] = mapped_column(BigInteger)
+
+
+class LinePricing(Base):
+    """The priced result of one line; exactly one per line, whatever the redeliveries."""
+
+    __tablename__ = "line_pricings"
+    __table_args__ = (
+        CheckConstraint(
+            "eligible_amount >= 0 AND copayment_amount >= 0 AND insurer_amount >= 0",
+            name="amounts",
+        ),
+        CheckConstraint(
+            "requested_amount = eligible_amount + deduction_amount", name="requested_balances"
+        ),
+        CheckConstraint(
+            "eligible_amount = copayment_amount + insurer_amount", name="eligible_balances"
+        ),
+        Index("ix_line_pricings_document", "document_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("document_lines.id"), unique=True)
+    document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("documents.id"))
+    tariff_version_id: Mapped[int] = mapped_column(ForeignKey("tariff_versions.id"))
+    requested_amount: Mapped[int] = mapped_column(BigInteger)
+    tariff_unit_price: Mapped[int | None] = mapped_column(BigInteger)
+    eligible_amount: Mapped[int] = mapped_column(BigInteger)
+    deduction_amount: Mapped[int] = mapped_column(BigInteger)
+    copayment_amount: Mapped[int] = mapped_column(BigInteger)
+    insurer_amount: Mapped[int] = mapped_column(BigInteger)
+    explanation: Mapped[str] = mapped_column(Text)
+
+
+class LineDeduction(Base):
+    __tablename__ = "line_deductions"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="positive"),
+        Index("ix_line_deductions_document", "document_id"),
+        Index("ix_line_deductions_reason", "reason"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("document_lines.id"))
+    document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("documents.id"))
+    reason: Mapped[str] = mapped_column(String(40))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    detail: Mapped[str] = mapped_column(Text)
+
+
+_PAIRS = ", ".join(f"'{a}>{b}'" for a, b in sorted(ALLOWED_PAIRS))
+
+
+class StatusEvent(Base):
+    """Append-only history; the check constraint admits only moves the lifecycle allows."""
+
+    __tablename__ = "status_events"
+    __table_args__ = (
+        CheckConstraint(
+            f"(COALESCE(from_status, '') || '>' || to_status) IN ({_PAIRS})", name="allowed_move"
+        ),
+        Index("ix_status_events_document", "document_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("documents.id"))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class OutboxMessage(Base):
+    """A task to send, written in the same transaction as the data it is about."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "published_at", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    task: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TariffVersion(Base):
+    __tablename__ = "tariff_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    label: Mapped[str] = mapped_column(String(100))
+    sha256: Mapped[str] = mapped_column(String(64))
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class TariffItemRow(Base):
+    __tablename__ = "tariff_items"
+    __table_args__ = (
+        CheckConstraint("kind IN ('service', 'drug', 'package')", name="kind"),
+        CheckConstraint(
+            "professional_rvu >= 0 AND technical_rvu >= 0 AND anesthesia_rvu >= 0", name="units"
+        ),
+        CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="period"),
+        Index("ix_tariff_items_version_code", "version_id", "code"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("tariff_versions.id"))
+    code: Mapped[str] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(10))
+    professional_rvu: Mapped[Decimal] = mapped_column(Numeric(12, 4))
+    technical_rvu: Mapped[Decimal] = mapped_column(Numeric(12, 4))
+    anesthesia_rvu: Mapped[Decimal] = mapped_column(Numeric(12, 4))
+    unit_price: Mapped[int | None] = mapped_column(BigInteger)
+    covered: Mapped[bool]
+    max_quantity: Mapped[int | None] = mapped_column(Integer)
+    referral_required: Mapped[bool]
+    setting: Mapped[str] = mapped_column(String(12))
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+
+
+class KCoefficientRow(Base):
+    __tablename__ = "k_coefficients"
+    __table_args__ = (
+        CheckConstraint(_one_of("sector", Sector), name="sector"),
+        CheckConstraint("component IN ('professional', 'technical', 'anesthesia')", name="component"),
+        CheckConstraint("value > 0", name="positive"),
+        CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="period"),
+        Index("ix_k_coefficients_version", "version_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("tariff_versions.id"))
+    sector: Mapped[str] = mapped_column(String(40))
+    component: Mapped[str] = mapped_column(String(20))
+    value: Mapped[int] = mapped_column(BigInteger)
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)

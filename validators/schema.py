@@ -1,0 +1,380 @@
+"""Schema validation of XML and JSON submissions against the one XSD.
+
+XML is parsed with libxml2 locked down (no DTD, no entities, no network, bounded depth)
+and validated by lxml. JSON is not checked against a second model: a plan derived once
+from the same XSD turns the JSON object into an element tree, which the same compiled
+lxml schema validates. Errors on that tree are mapped back to JSON pointers.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import orjson
+from lxml import etree
+
+from validators.jsonplan import ARRAY, CHOICE_ARRAY, OBJECT, SIMPLE, PlanNode, build_plan
+from validators.problems import Problem
+
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+CLAIM_XSD = SCHEMA_DIR / "rasa-claim-1.xsd"
+NAMESPACE = "urn:rasa-gateway:claim:1"
+_NS_PREFIX = "{" + NAMESPACE + "}"
+
+
+class Format(StrEnum):
+    XML = "xml"
+    JSON = "json"
+
+
+@dataclass(slots=True)
+class SchemaResult:
+    """A parsed submission tree, or the problems that stop it (``root`` is None then)."""
+
+    format: Format
+    root: etree._Element | None
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.root is not None and not self.problems
+
+
+_FACET_CODES = {
+    "SCHEMAV_CVC_PATTERN_VALID": "schema.pattern",
+    "SCHEMAV_CVC_MININCLUSIVE_VALID": "schema.out-of-range",
+    "SCHEMAV_CVC_MAXINCLUSIVE_VALID": "schema.out-of-range",
+    "SCHEMAV_CVC_MINEXCLUSIVE_VALID": "schema.out-of-range",
+    "SCHEMAV_CVC_MAXEXCLUSIVE_VALID": "schema.out-of-range",
+    "SCHEMAV_CVC_LENGTH_VALID": "schema.length",
+    "SCHEMAV_CVC_MINLENGTH_VALID": "schema.length",
+    "SCHEMAV_CVC_MAXLENGTH_VALID": "schema.length",
+    "SCHEMAV_CVC_ENUMERATION_VALID": "schema.enumeration",
+    "SCHEMAV_CVC_TOTALDIGITS_VALID": "schema.invalid-value",
+    "SCHEMAV_CVC_FRACTIONDIGITS_VALID": "schema.invalid-value",
+}
+_OTHER_CODES = {
+    "SCHEMAV_CVC_DATATYPE_VALID_1_2_1": "schema.invalid-value",
+    "SCHEMAV_CVC_COMPLEX_TYPE_3_2_1": "schema.unexpected-attribute",
+    "SCHEMAV_CVC_COMPLEX_TYPE_3_2_2": "schema.unexpected-attribute",
+    "SCHEMAV_CVC_COMPLEX_TYPE_4": "schema.missing-attribute",
+    "SCHEMAV_CVC_COMPLEX_TYPE_2_3": "schema.unexpected-text",
+    "SCHEMAV_CVC_COMPLEX_TYPE_2_4": "schema.unexpected-element",
+    "SCHEMAV_CVC_ELT_1": "schema.unknown-root",
+    "SCHEMAV_CVC_AU": "schema.fixed-value",
+    "SCHEMAV_CVC_ELT_5_2_2": "schema.fixed-value",
+}
+
+
+def _schema_code(type_name: str, message: str) -> str:
+    if type_name == "SCHEMAV_ELEMENT_CONTENT":
+        if "Missing child element" in message:
+            return "schema.missing-element"
+        return "schema.unexpected-element"
+    return _FACET_CODES.get(type_name) or _OTHER_CODES.get(type_name, "schema.invalid")
+
+
+_DOCTYPE_PROBLEM = Problem(
+    "xml.doctype-forbidden",
+    "A DOCTYPE is not allowed: DTDs and entities are refused for safety.",
+    None,
+    1,
+)
+_DOCTYPE_MARKS = (b"<!DOCTYPE", "<!DOCTYPE".encode("utf-16-le"), "<!DOCTYPE".encode("utf-16-be"))
+
+
+def _declares_doctype(data: bytes) -> bool:
+    head = data[:8192]
+    return any(mark in head for mark in _DOCTYPE_MARKS)
+
+
+def _safe_parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+        collect_ids=False,
+    )
+
+
+class ClaimSchema:
+    """The compiled claim XSD with everything needed to check XML and JSON against it."""
+
+    def __init__(self, xsd_path: Path = CLAIM_XSD) -> None:
+        schema_doc = etree.parse(str(xsd_path), parser=_safe_parser())
+        self._schema = etree.XMLSchema(schema_doc)
+        self.plan: PlanNode = build_plan(xsd_path, "submission")
+        self._local = threading.local()
+
+    # -- entry points -------------------------------------------------------------
+
+    def check(self, data: bytes, fmt: Format) -> SchemaResult:
+        return self.check_xml(data) if fmt is Format.XML else self.check_json(data)
+
+    def check_xml(self, data: bytes) -> SchemaResult:
+        if not data.strip():
+            return SchemaResult(Format.XML, None, [Problem("body.empty", "The body is empty.")])
+        try:
+            root = etree.fromstring(data, parser=self._parser())
+        except etree.XMLSyntaxError as exc:
+            if _declares_doctype(data):
+                return SchemaResult(Format.XML, None, [_DOCTYPE_PROBLEM])
+            line = exc.lineno if exc.lineno else None
+            message = f"The XML is not well-formed: {exc.msg}"
+            return SchemaResult(Format.XML, None, [Problem("xml.malformed", message, None, line)])
+        docinfo = root.getroottree().docinfo
+        if docinfo.doctype or docinfo.internalDTD is not None:
+            return SchemaResult(Format.XML, None, [_DOCTYPE_PROBLEM])
+        return SchemaResult(Format.XML, root, self._validate(root, Format.XML))
+
+    def check_json(self, data: bytes) -> SchemaResult:
+        if not data.strip():
+            return SchemaResult(Format.JSON, None, [Problem("body.empty", "The body is empty.")])
+        try:
+            value = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            problem = Problem("json.malformed", f"The JSON is not valid: {exc.msg}", None, exc.lineno)
+            return SchemaResult(Format.JSON, None, [problem])
+        if not isinstance(value, dict):
+            message = "The JSON body must be an object (the content of a submission)."
+            return SchemaResult(Format.JSON, None, [Problem("json.type", message, "")])
+        problems: list[Problem] = []
+        root = _JsonTreeBuilder(problems).build(self.plan, value)
+        problems.extend(self._validate(root, Format.JSON))
+        return SchemaResult(Format.JSON, root, problems)
+
+    # -- internals ----------------------------------------------------------------
+
+    def _parser(self) -> etree.XMLParser:
+        parser: etree.XMLParser | None = getattr(self._local, "parser", None)
+        if parser is None:
+            parser = self._local.parser = _safe_parser()
+        return parser
+
+    def _validate(self, root: etree._Element, fmt: Format) -> list[Problem]:
+        if self._schema.validate(root):
+            return []
+        problems: list[Problem] = []
+        facet_paths: set[str] = set()
+        for entry in self._schema.error_log:
+            code = _schema_code(entry.type_name, entry.message)
+            if code == "schema.invalid-value" and entry.path in facet_paths:
+                continue  # libxml2 repeats a facet failure as a generic datatype failure
+            if entry.type_name in _FACET_CODES:
+                facet_paths.add(entry.path)
+            message = entry.message.replace(_NS_PREFIX, "")
+            if code == "schema.unknown-root":
+                message += f" The root must be <submission xmlns=\"{NAMESPACE}\">."
+            path = self._locate(root, entry.path, fmt)
+            line = entry.line if fmt is Format.XML else None
+            problems.append(Problem(code, message, path, line))
+        return problems
+
+    def _locate(self, root: etree._Element, libxml_path: str, fmt: Format) -> str | None:
+        try:
+            found = root.xpath(libxml_path)
+        except etree.XPathError:
+            return None
+        if not isinstance(found, list) or not found or not isinstance(found[0], etree._Element):
+            return None
+        element = found[0]
+        return xpath_of(element) if fmt is Format.XML else self.pointer_of(element)
+
+    def pointer_of(self, element: etree._Element) -> str:
+        """The JSON pointer of an element of a tree built from JSON."""
+        chain = [element, *element.iterancestors()]
+        chain.reverse()
+        node: PlanNode | None = self.plan
+        segments: list[str] = []
+        for parent, child in zip(chain, chain[1:], strict=False):
+            name = etree.QName(child).localname
+            if node is None:
+                segments.append(name)
+                continue
+            if node.shape == ARRAY:
+                segments.append(str(parent.index(child)))
+                node = node.item
+            elif node.shape == CHOICE_ARRAY:
+                segments += [str(parent.index(child)), name]
+                node = node.choices.get(name)
+            else:
+                slot = node.by_name.get(name)
+                segments.append(name)
+                if slot is not None and slot.repeated:
+                    segments.append(str(_same_tag_index(child)))
+                node = slot.node if slot is not None else None
+        return "".join("/" + _escape_pointer(s) for s in segments)
+
+
+def xpath_of(element: etree._Element) -> str:
+    """A readable XPath of local names, with [n] where siblings share a name."""
+    steps: list[str] = []
+    current: etree._Element | None = element
+    while current is not None:
+        name = etree.QName(current).localname
+        parent = current.getparent()
+        if parent is not None and len(parent.findall(current.tag)) > 1:
+            name += f"[{_same_tag_index(current) + 1}]"
+        steps.append(name)
+        current = parent
+    return "/" + "/".join(reversed(steps))
+
+
+def _same_tag_index(element: etree._Element) -> int:
+    return sum(1 for _ in element.itersiblings(element.tag, preceding=True))
+
+
+def _escape_pointer(segment: str) -> str:
+    return segment.replace("~", "~0").replace("/", "~1")
+
+
+def _pointer(path: list[str | int]) -> str:
+    return "".join("/" + _escape_pointer(str(s)) for s in path)
+
+
+_JSON_TYPE_OF = {str: "a string", int: "an integer", float: "a number", bool: "a boolean"}
+_EXPECTED = {"string": "a string", "integer": "an integer", "number": "a number",
+             "boolean": "a boolean"}
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    if value is None:
+        return "null"
+    return _JSON_TYPE_OF.get(type(value), type(value).__name__)
+
+
+class _JsonTreeBuilder:
+    """Turns a JSON submission into the element tree the XSD describes, noting misfits."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        self.path: list[str | int] = []
+
+    def build(self, plan: PlanNode, value: dict[str, Any]) -> etree._Element:
+        root = etree.Element(plan.tag, nsmap={None: NAMESPACE})
+        self._fill_object(root, plan, value)
+        return root
+
+    def _problem(self, code: str, message: str) -> None:
+        self.problems.append(Problem(code, message, _pointer(self.path)))
+
+    def _scalar(self, node: PlanNode, value: Any) -> str:
+        kind = node.json_type
+        vtype = type(value)
+        if (
+            (kind == "string" and vtype is str)
+            or (kind == "integer" and vtype is int)
+            or (kind == "number" and vtype in (int, float))
+        ):
+            return str(value)
+        if kind == "boolean" and vtype is bool:
+            return "true" if value else "false"
+        self._problem("json.type", f"Expected {_EXPECTED[kind]}, got {_json_kind(value)}.")
+        return "" if isinstance(value, dict | list) else str(value)
+
+    def _set_text(self, element: etree._Element, text: str) -> None:
+        try:
+            element.text = text
+        except ValueError:
+            self._problem("json.invalid-text", "The text holds characters XML cannot carry.")
+
+    def _append(self, parent: etree._Element, node: PlanNode, value: Any) -> None:
+        element = etree.SubElement(parent, node.tag)
+        shape = node.shape
+        if shape == SIMPLE:
+            self._set_text(element, self._scalar(node, value))
+        elif shape == OBJECT:
+            if isinstance(value, dict):
+                self._fill_object(element, node, value)
+            else:
+                self._problem("json.type", f"Expected an object, got {_json_kind(value)}.")
+        elif not isinstance(value, list):
+            self._problem("json.type", f"Expected an array, got {_json_kind(value)}.")
+        elif shape == ARRAY:
+            item = node.item
+            assert item is not None
+            for index, entry in enumerate(value):
+                self.path.append(index)
+                self._append(element, item, entry)
+                self.path.pop()
+        else:
+            for index, entry in enumerate(value):
+                self.path.append(index)
+                self._append_choice(element, node, entry)
+                self.path.pop()
+
+    def _append_choice(self, parent: etree._Element, node: PlanNode, entry: Any) -> None:
+        choices = node.choices
+        if not isinstance(entry, dict) or len(entry) != 1:
+            names = ", ".join(choices)
+            self._problem("json.type", f"Expected an object with exactly one key, one of: {names}.")
+            return
+        ((name, value),) = entry.items()
+        chosen = choices.get(name)
+        if chosen is None:
+            names = ", ".join(choices)
+            self._problem("schema.unexpected-element", f"'{name}' is not expected; one of: {names}.")
+            return
+        self.path.append(name)
+        self._append(parent, chosen, value)
+        self.path.pop()
+
+    def _fill_object(self, element: etree._Element, node: PlanNode, value: dict[str, Any]) -> None:
+        used = 0
+        for name, attr_node in node.attributes.items():
+            if name in value:
+                used += 1
+                raw = value[name]
+                if raw is not None:
+                    self.path.append(name)
+                    element.set(name, self._scalar(attr_node, raw))
+                    self.path.pop()
+        for slot in node.children:
+            item = value.get(slot.name)
+            if item is None:
+                used += slot.name in value
+                continue
+            used += 1
+            self.path.append(slot.name)
+            if not slot.repeated:
+                self._append(element, slot.node, item)
+            elif isinstance(item, list):
+                for index, entry in enumerate(item):
+                    self.path.append(index)
+                    self._append(element, slot.node, entry)
+                    self.path.pop()
+            else:
+                self._problem("json.type", f"Expected an array, got {_json_kind(item)}.")
+            self.path.pop()
+        if used != len(value):
+            self._report_unknown(node, value)
+
+    def _report_unknown(self, node: PlanNode, value: dict[str, Any]) -> None:
+        allowed = [*node.attributes, *node.by_name]
+        for key in value:
+            if key not in node.by_name and key not in node.attributes:
+                self.path.append(key)
+                self._problem(
+                    "schema.unexpected-element",
+                    f"Field '{key}' is not expected here; allowed: {', '.join(allowed)}.",
+                )
+                self.path.pop()
+
+
+@lru_cache(maxsize=1)
+def claim_schema() -> ClaimSchema:
+    """The claim schema, compiled once per process."""
+    return ClaimSchema()
