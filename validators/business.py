@@ -7,12 +7,13 @@ from dataclasses import dataclass, field
 
 from gateway.domain.documents import Document, Submission
 from validators.problems import Problem, has_errors
+from validators.rules.amounts import check_amounts
 from validators.rules.duplicates import check_already_accepted, duplicates_within
 from validators.rules.envelope import check_centre, check_document_count
 from validators.rules.patient import check_national_id
 
 DocumentRule = Callable[[Document], list[Problem]]
-DOCUMENT_RULES: tuple[DocumentRule, ...] = (check_national_id,)
+DOCUMENT_RULES: tuple[DocumentRule, ...] = (check_national_id, check_amounts)
 
 
 @dataclass(slots=True)

@@ -98,6 +98,7 @@ class Submission(Base):
     __table_args__ = (
         CheckConstraint("format IN ('xml', 'json', 'fhir')", name="format"),
         Index("ix_submissions_centre_received", "centre_id", "received_at"),
+        Index("uq_submissions_centre_idempotency_key", "centre_id", "idempotency_key", unique=True),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

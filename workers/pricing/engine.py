@@ -10,7 +10,7 @@ from enum import StrEnum
 from gateway.domain.centres import CentreKind, Sector
 from gateway.domain.documents import CareSetting, CodeType, Line
 from workers.pricing.money import round_rials
-from workers.pricing.tariff import Component, ItemKind, TariffBook, TariffItem
+from gateway.domain.tariff import Component, ItemKind, TariffBook, TariffItem
 
 
 class Reason(StrEnum):
@@ -118,7 +118,7 @@ def tariff_unit_price(
         if k is None:
             return None, f"no {component} K for {sector} on {line.service_date}"
         total += units * k
-        terms.append(f"{units} {component} RVU x K {k:,}")
+        terms.append(f"{units.normalize():f} {component} RVU x K {k:,}")
     price = round_rials(total)
     return price, " + ".join(terms or ["0 RVU"]) + f" = {price:,} rials per unit"
 

@@ -101,6 +101,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('submissions', schema=None) as batch_op:
         batch_op.create_index('ix_submissions_centre_received', ['centre_id', 'received_at'], unique=False)
+        batch_op.create_index('uq_submissions_centre_idempotency_key', ['centre_id', 'idempotency_key'], unique=True)
 
     op.create_table('tariff_items',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -286,6 +287,7 @@ def downgrade() -> None:
 
     op.drop_table('tariff_items')
     with op.batch_alter_table('submissions', schema=None) as batch_op:
+        batch_op.drop_index('uq_submissions_centre_idempotency_key')
         batch_op.drop_index('ix_submissions_centre_received')
 
     op.drop_table('submissions')

@@ -1,0 +1,148 @@
+"""The FastAPI application: routers, the one error handler, metrics, health and readiness."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import ORJSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gateway import metrics
+from gateway.api import documents, submissions
+from gateway.api.deps import GatewayState
+from gateway.errors import GatewayError
+from gateway.settings import Settings, get_settings
+from gateway.storage.db import engine_for, ping, session_factory
+from validators.problems import Problem
+from validators.schema import claim_schema
+from workers.app import make_celery
+from workers.outbox import Publisher, RelayThread
+
+log = logging.getLogger(__name__)
+
+
+def _errors(status_code: int, problems: list[Problem], headers: dict[str, str] | None = None) -> (
+    ORJSONResponse
+):
+    content = {"errors": [p.to_dict() for p in problems]}
+    return ORJSONResponse(content, status_code=status_code, headers=headers)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(GatewayError)
+    async def gateway_error(_: Request, exc: GatewayError) -> ORJSONResponse:
+        return _errors(exc.status_code, exc.to_problems(), exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def request_invalid(_: Request, exc: RequestValidationError) -> ORJSONResponse:
+        problems = [
+            Problem("request.invalid", str(e.get("msg")), "/".join(str(p) for p in e["loc"]))
+            for e in exc.errors()
+        ]
+        return _errors(422, problems)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+        return _errors(exc.status_code, GatewayError(str(exc.detail), exc.status_code).to_problems())
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> ORJSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _errors(500, [Problem("internal", "Internal error; nothing was half-stored.")])
+
+
+def _install_metrics(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def measure(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        began = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            route = request.scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            metrics.HTTP_REQUESTS.labels(request.method, path, str(status)).inc()
+            metrics.HTTP_LATENCY.labels(request.method, path).observe(time.perf_counter() - began)
+
+
+def _install_operations(app: FastAPI) -> None:
+    @app.get("/healthz", tags=["operations"], summary="The process is alive")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"], summary="Database and broker are reachable")
+    def readyz(request: Request) -> ORJSONResponse:
+        state: GatewayState = request.app.state.gateway
+        checks: dict[str, str] = {}
+        try:
+            ping(state.engine)
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        try:
+            with state.celery.connection_for_write() as connection:
+                connection.ensure_connection(max_retries=1, timeout=3)
+            checks["broker"] = "ok"
+        except Exception as exc:
+            checks["broker"] = f"unreachable: {type(exc).__name__}"
+        ready = all(v == "ok" for v in checks.values())
+        body = {"status": "ready" if ready else "not-ready", "checks": checks}
+        return ORJSONResponse(body, status_code=200 if ready else 503)
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    async def prometheus() -> Response:
+        data, content_type = await run_in_threadpool(metrics.render)
+        return Response(data, media_type=content_type)
+
+
+def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastAPI:
+    """The gateway API; ``relay`` runs the outbox relay thread in this process."""
+    settings = settings or get_settings()
+    engine = engine_for(settings.database_url)
+    sessions = session_factory(engine)
+    celery = make_celery(settings)
+    state = GatewayState(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        celery=celery,
+        publisher=Publisher(celery, sessions, settings.queue_name),
+    )
+    claim_schema()  # compile the XSD once, before the first request
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        thread = None
+        if relay:
+            thread = RelayThread(
+                state.publisher, settings.outbox_relay_interval_s, settings.outbox_relay_grace_s
+            )
+            thread.start()
+        yield
+        if thread is not None:
+            await run_in_threadpool(thread.stop)
+
+    app = FastAPI(
+        title="RASA health-document gateway",
+        version="1",
+        summary="Submit treatment documents as XML, JSON or FHIR; follow them to payment.",
+        default_response_class=ORJSONResponse,
+        lifespan=lifespan,
+    )
+    app.state.gateway = state
+    _install_error_handlers(app)
+    _install_metrics(app)
+    _install_operations(app)
+    app.include_router(submissions.router)
+    app.include_router(documents.router)
+    return app

@@ -1,0 +1,92 @@
+"""GET of one document: status, lines with their pricing explained, history."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from gateway.api.deps import Caller, ReadSession
+from gateway.api.schemas import DocumentOut, EventOut, LineOut, ProblemOut, TotalsOut
+from gateway.api.submissions import ERRORS, parse_id
+from gateway.errors import NotFoundError
+from gateway.storage import repository
+
+router = APIRouter(prefix="/v1", tags=["documents"])
+
+
+@router.get(
+    "/documents/{document_id}", response_model=DocumentOut, responses=ERRORS,
+    summary="A document with its lines, pricing and history",
+)
+def get_document(document_id: str, caller: Caller, session: ReadSession) -> DocumentOut:
+    found = repository.get_document(session, parse_id(document_id), caller.centre_scope)
+    if found is None:
+        raise NotFoundError("Document")
+    pricings = repository.line_pricings(session, found.id)
+    deductions = repository.line_deductions(session, found.id)
+    lines = []
+    for row in found.lines:
+        priced = pricings.get(row.id)
+        pricing = None
+        if priced is not None:
+            pricing = {
+                "requested": priced.requested_amount,
+                "tariff_unit_price": priced.tariff_unit_price,
+                "eligible": priced.eligible_amount,
+                "deductions": [
+                    {"reason": d.reason, "amount": d.amount, "detail": d.detail}
+                    for d in deductions.get(row.id, [])
+                ],
+                "copayment": priced.copayment_amount,
+                "insurer_share": priced.insurer_amount,
+                "explanation": priced.explanation,
+            }
+        lines.append(
+            LineOut(
+                line_no=row.line_no,
+                code_type=row.code_type,
+                code=row.code,
+                description=row.description,
+                service_date=row.service_date,
+                quantity=row.quantity,
+                unit_price=row.unit_price,
+                amount=row.amount,
+                pricing=pricing,
+            )
+        )
+    return DocumentOut(
+        id=str(found.id),
+        submission_id=str(found.submission_id),
+        centre_code=found.centre.code,
+        external_id=found.external_id,
+        kind=found.kind,
+        status=found.status,
+        patient_national_id=found.patient_national_id,
+        insurance_number=found.insurance_number,
+        physician_number=found.physician_number,
+        service_date=found.service_date,
+        admission_date=found.admission_date,
+        discharge_date=found.discharge_date,
+        referral_code=found.referral_code,
+        tracking_code=found.tracking_code,
+        package_code=found.package_code,
+        tariff_version_id=found.tariff_version_id,
+        totals=TotalsOut(
+            requested=found.requested_amount,
+            eligible=found.eligible_amount,
+            deductions=found.deduction_amount,
+            copayment=found.copayment_amount,
+            insurer_share=found.insurer_amount,
+        ),
+        lines=lines,
+        problems=[ProblemOut(**p) for p in found.problems],
+        history=[
+            EventOut(
+                from_status=e.from_status,
+                to_status=e.to_status,
+                actor=e.actor,
+                reason=e.reason,
+                at=e.created_at,
+            )
+            for e in found.events
+        ],
+    )

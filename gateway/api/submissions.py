@@ -1,0 +1,181 @@
+"""POST and GET of submissions."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request, Response
+from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
+
+from gateway import metrics
+from gateway.api.deps import Caller, CentreCaller, GatewayState, Principal, ReadSession, State
+from gateway.api.schemas import DocumentSummary, ErrorResponse, SubmissionOut
+from gateway.errors import GatewayError, NotFoundError
+from gateway.ingest import Ingested, ingest
+from gateway.storage import repository
+from gateway.storage.db import transaction
+from gateway.storage.models import Document, Submission
+from validators.problems import Problem
+from validators.schema import Format
+
+router = APIRouter(prefix="/v1", tags=["submissions"])
+
+XML_TYPES = ("application/xml", "text/xml")
+JSON_TYPES = ("application/json",)
+ERRORS = {
+    code: {"model": ErrorResponse}
+    for code in (400, 401, 403, 404, 409, 413, 415, 422)
+}
+
+
+def format_of(content_type: str | None) -> Format:
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if media in XML_TYPES or media.endswith("+xml"):
+        return Format.XML
+    if media in JSON_TYPES or media.endswith("+json"):
+        return Format.JSON
+    raise GatewayError(
+        f"Content-Type {media or '(none)'} is not accepted; send application/xml or "
+        "application/json.",
+        415,
+    )
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole body, refusing (413) as soon as it passes ``limit`` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise GatewayError(f"The body is larger than {limit} bytes.", 413)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise GatewayError(f"The body is larger than {limit} bytes.", 413)
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    if not body.strip():
+        raise GatewayError("The body is empty.", 400, [Problem("body.empty", "The body is empty.")])
+    return body
+
+
+def _store(
+    state: GatewayState, caller: Principal, body: bytes, fmt: Format, media: str, key: str | None
+) -> Ingested:
+    assert caller.centre is not None
+    for attempt in range(2):
+        try:
+            with transaction(state.sessions) as session:
+                return ingest(
+                    session=session,
+                    centre=caller.centre,
+                    body=body,
+                    fmt=fmt,
+                    content_type=media,
+                    idempotency_key=key,
+                    max_documents=state.settings.max_documents_per_submission,
+                )
+        except IntegrityError:
+            # A concurrent request took the same document number or key; the second pass
+            # sees it committed and answers with a duplicate or a replay.
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+@router.post(
+    "/submissions",
+    status_code=202,
+    response_model=SubmissionOut,
+    responses=ERRORS,
+    summary="Submit documents (XML or JSON)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/xml": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "object"}},
+            },
+        }
+    },
+)
+async def submit(
+    request: Request,
+    response: Response,
+    state: State,
+    caller: CentreCaller,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> SubmissionOut:
+    """Validate and durably store a submission; 202 only once it is committed."""
+    fmt = format_of(request.headers.get("content-type"))
+    body = await read_body(request, state.settings.max_body_bytes)
+    media = request.headers.get("content-type", "")[:100]
+    try:
+        stored = await run_in_threadpool(_store, state, caller, body, fmt, media, idempotency_key)
+    except GatewayError:
+        metrics.SUBMISSIONS.labels(fmt.value, "refused").inc()
+        raise
+    if stored.outbox_ids:
+        await run_in_threadpool(state.publisher.publish, stored.outbox_ids)
+    out = submission_out(stored.submission, stored.documents)
+    metrics.SUBMISSIONS.labels(fmt.value, "replayed" if stored.replayed else out.status.lower()).inc()
+    response.headers["Location"] = out.url
+    if stored.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return out
+
+
+@router.get(
+    "/submissions/{submission_id}", response_model=SubmissionOut, responses=ERRORS,
+    summary="A submission and its documents' statuses",
+)
+def get_submission(submission_id: str, caller: Caller, session: ReadSession) -> SubmissionOut:
+    found = repository.get_submission(session, parse_id(submission_id), caller.centre_scope)
+    if found is None:
+        raise NotFoundError("Submission")
+    return submission_out(found, list(found.documents))
+
+
+def parse_id(raw: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise NotFoundError("Resource") from None
+
+
+def _problems(document: Document, severity: str) -> list[dict[str, object]]:
+    return [p for p in document.problems if p.get("severity", "error") == severity]
+
+
+def submission_out(submission: Submission, documents: list[Document]) -> SubmissionOut:
+    if submission.rejected_count == 0:
+        status = "ACCEPTED"
+    elif submission.accepted_count == 0:
+        status = "REJECTED"
+    else:
+        status = "PARTIALLY_ACCEPTED"
+    return SubmissionOut(
+        id=str(submission.id),
+        status=status,
+        format=submission.format,
+        received_at=submission.received_at,
+        document_count=submission.document_count,
+        accepted_count=submission.accepted_count,
+        rejected_count=submission.rejected_count,
+        url=f"/v1/submissions/{submission.id}",
+        documents=[
+            DocumentSummary(
+                id=str(d.id),
+                external_id=d.external_id,
+                kind=d.kind,
+                status=d.status,
+                path=d.source_path,
+                errors=_problems(d, "error"),  # type: ignore[arg-type]
+                warnings=_problems(d, "warning"),  # type: ignore[arg-type]
+                url=f"/v1/documents/{d.id}",
+            )
+            for d in documents
+        ],
+    )

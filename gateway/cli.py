@@ -1,0 +1,256 @@
+"""The ``gateway`` command line."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.console import Console
+
+from gateway.domain.centres import CentreKind, Role, Sector
+from gateway.errors import GatewayError
+from gateway.settings import PROJECT_ROOT, get_settings
+
+app = typer.Typer(help="RASA-style health-document gateway.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+centre_app = typer.Typer(help="Health centres and their tokens.", no_args_is_help=True)
+token_app = typer.Typer(help="Tokens for auditors and administrators.", no_args_is_help=True)
+tariff_app = typer.Typer(help="The tariff book.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(centre_app, name="centre")
+app.add_typer(token_app, name="token")
+app.add_typer(tariff_app, name="tariff")
+
+err = Console(stderr=True)
+EXAMPLES_DIR = PROJECT_ROOT / "schemas" / "examples" / "valid"
+
+
+def _fail(error: GatewayError) -> None:
+    err.print(f"[red]{error.message}[/red]")
+    for problem in error.to_problems():
+        where = f" at {problem.path}" if problem.path else ""
+        line = f" (line {problem.line})" if problem.line else ""
+        err.print(f"  {problem.code}{where}{line}: {problem.message}")
+    raise typer.Exit(1)
+
+
+def _sessions():  # type: ignore[no-untyped-def]
+    from gateway.storage.db import engine_for, session_factory
+
+    return session_factory(engine_for(get_settings().database_url))
+
+
+def _multiprocess_env(kind: str) -> dict[str, str]:
+    """An environment whose metrics directory is fresh (stale files would skew counters)."""
+    env = dict(os.environ)
+    directory = env.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        directory = tempfile.mkdtemp(prefix=f"gateway-{kind}-metrics-")
+    else:
+        shutil.rmtree(directory, ignore_errors=True)
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    env["PROMETHEUS_MULTIPROC_DIR"] = directory
+    return env
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Create or migrate the database to the newest schema."""
+    from gateway.storage.db import upgrade
+
+    upgrade(get_settings().database_url, revision)
+    typer.echo(f"database at {revision}")
+
+
+@app.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: Annotated[int, typer.Option(help="API processes")] = 1,
+) -> None:
+    """Run the HTTP API (with the outbox relay)."""
+    import uvicorn
+
+    if workers > 1:
+        os.environ.update(_multiprocess_env("api"))
+    uvicorn.run("gateway.api.main:app", host=host, port=port, workers=workers, access_log=False)
+
+
+def _worker_command(concurrency: int, pool: str, loglevel: str) -> list[str]:
+    return [
+        sys.executable, "-m", "workers.main",
+        "--concurrency", str(concurrency), "--pool", pool, "--loglevel", loglevel,
+        "--hostname", f"pricing-{os.getpid()}@%h", "--without-gossip", "--without-mingle",
+    ]  # fmt: skip
+
+
+@app.command()
+def worker(
+    concurrency: int = 2,
+    pool: Annotated[str, typer.Option(help="prefork, threads or solo")] = "prefork",
+    loglevel: str = "INFO",
+) -> None:
+    """Run a Celery worker that prices documents."""
+    env = _multiprocess_env("worker")
+    command = _worker_command(concurrency, pool, loglevel)
+    os.execve(sys.executable, command, env)
+
+
+@centre_app.command("add")
+def centre_add(
+    code: str,
+    name: Annotated[str, typer.Option()] = "",
+    kind: CentreKind = CentreKind.CONTRACTED,
+    sector: Sector = Sector.PRIVATE,
+    province: str | None = None,
+    token: Annotated[str | None, typer.Option(help="Use this token instead of a random one")] = None,
+) -> None:
+    """Register a centre and print its new token alone on the last line."""
+    from gateway import admin
+    from gateway.storage.db import transaction
+
+    try:
+        with transaction(_sessions()) as session:
+            centre = admin.add_centre(
+                session=session, code=code, name=name or code, kind=kind, sector=sector,
+                province=province,
+            )
+            secret = admin.add_token(session=session, role=Role.CENTRE, centre=centre, token=token)
+    except GatewayError as error:
+        _fail(error)
+    typer.echo(f"centre {code} registered ({kind}, {sector}); its token, shown once:")
+    typer.echo(secret)
+
+
+@token_app.command("add")
+def token_add(
+    role: Role, label: str = "", token: Annotated[str | None, typer.Option()] = None
+) -> None:
+    """Create an auditor or admin token and print it alone on the last line."""
+    from gateway import admin
+    from gateway.storage.db import transaction
+
+    if role is Role.CENTRE:
+        err.print("use `gateway centre add` for centre tokens")
+        raise typer.Exit(2)
+    with transaction(_sessions()) as session:
+        secret = admin.add_token(session=session, role=role, centre=None, label=label, token=token)
+    typer.echo(f"{role} token, shown once:")
+    typer.echo(secret)
+
+
+@tariff_app.command("import")
+def tariff_import(directory: Path, label: str | None = None) -> None:
+    """Load services.csv and k_coefficients.csv from DIRECTORY as a new tariff version."""
+    from gateway import admin
+    from gateway.storage.db import transaction
+
+    try:
+        with transaction(_sessions()) as session:
+            version = admin.import_tariff(session=session, directory=directory, label=label)
+    except GatewayError as error:
+        _fail(error)
+    typer.echo(f"tariff version {version} imported from {directory}")
+
+
+@app.command()
+def validate(
+    files: list[Path],
+    output: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+) -> None:
+    """Check files offline exactly as the API would; exit 1 if any has errors."""
+    from gateway.offline import validate_files
+
+    raise typer.Exit(validate_files(files, output))
+
+
+@app.command()
+def submit(
+    files: list[Path],
+    url: Annotated[str, typer.Option(envvar="GATEWAY_URL")] = "http://127.0.0.1:8000",
+    token: Annotated[str, typer.Option(envvar="GATEWAY_TOKEN")] = "",
+    wait: Annotated[float, typer.Option(help="Seconds to wait for pricing; 0 = don't")] = 30.0,
+) -> None:
+    """Send files to a running gateway and follow each document until it is priced."""
+    from gateway.client import submit_files
+
+    if not token:
+        err.print("a token is needed: --token or GATEWAY_TOKEN")
+        raise typer.Exit(2)
+    raise typer.Exit(submit_files(files, url=url, token=token, wait=wait))
+
+
+DEMO_CENTRE = "DEMO-001"
+
+
+def _seed_demo(token: str | None) -> tuple[str, str]:
+    from gateway import admin
+    from gateway.storage import repository
+    from gateway.storage.db import transaction, upgrade
+
+    settings = get_settings()
+    upgrade(settings.database_url)
+    with transaction(_sessions()) as session:
+        if repository.latest_tariff_version(session) is None:
+            admin.import_tariff(session=session, directory=admin.SAMPLE_TARIFF_DIR, label="sample")
+        centre = repository.get_centre_by_code(session, DEMO_CENTRE)
+        if centre is None:
+            centre = admin.add_centre(
+                session=session, code=DEMO_CENTRE, name="Demo private hospital",
+                kind=CentreKind.CONTRACTED, sector=Sector.PRIVATE, province="Tehran",
+            )
+        centre_token = admin.add_token(session=session, role=Role.CENTRE, centre=centre, token=token)
+        auditor_token = admin.add_token(session=session, role=Role.AUDITOR, centre=None)
+    return centre_token, auditor_token
+
+
+@app.command()
+def demo(
+    port: int = 8000,
+    host: str = "127.0.0.1",
+    token: Annotated[str | None, typer.Option(help="The demo centre's token")] = None,
+) -> None:
+    """Seed sample data, then run the API and a worker together until interrupted."""
+    import uvicorn
+
+    from gateway.api.app import create_app
+
+    settings = get_settings()
+    centre_token, auditor_token = _seed_demo(token)
+    env = _multiprocess_env("worker")
+    worker_process = subprocess.Popen(_worker_command(1, "prefork", "WARNING"), env=env)
+    base = f"http://{host}:{port}"
+    example = EXAMPLES_DIR / "outpatient-visit.xml"
+    typer.echo(
+        f"""
+RASA gateway demo
+  database : {settings.database_url}
+  broker   : {settings.broker_url}
+  API      : {base}   (OpenAPI docs at {base}/docs, metrics at {base}/metrics)
+  centre   : {DEMO_CENTRE}  token {centre_token}
+  auditor  : token {auditor_token}
+
+Submit the bundled examples:
+  curl -s -X POST {base}/v1/submissions -H 'Authorization: Bearer {centre_token}' \\
+       -H 'Content-Type: application/xml' --data-binary @{example}
+  .venv/bin/gateway submit --url {base} --token {centre_token} {EXAMPLES_DIR}/*.json
+(each example can be accepted once: a document number is a centre's duplicate key)
+"""
+    )
+    try:
+        uvicorn.run(create_app(settings), host=host, port=port, access_log=False)
+    finally:
+        worker_process.terminate()
+        try:
+            worker_process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            worker_process.kill()
+        time.sleep(0.1)

@@ -1,0 +1,48 @@
+"""The one error family of the gateway; the API renders it as ``{"errors": [...]}``."""
+
+from __future__ import annotations
+
+from validators.problems import Problem
+
+
+class GatewayError(Exception):
+    def __init__(
+        self, message: str, status_code: int = 400, problems: list[Problem] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.problems = problems or []
+        self.headers: dict[str, str] = {}
+
+    def to_problems(self) -> list[Problem]:
+        return self.problems or [Problem(_code_for(self.status_code), self.message)]
+
+
+class NotFoundError(GatewayError):
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} not found.", 404)
+
+
+class AuthError(GatewayError):
+    def __init__(self, message: str = "A valid bearer token is required.") -> None:
+        super().__init__(message, 401)
+        self.headers = {"WWW-Authenticate": "Bearer"}
+
+
+class ForbiddenError(GatewayError):
+    def __init__(self, message: str = "This token may not do that.") -> None:
+        super().__init__(message, 403)
+
+
+def _code_for(status_code: int) -> str:
+    return {
+        400: "request.invalid",
+        401: "auth.required",
+        403: "auth.forbidden",
+        404: "not-found",
+        409: "conflict",
+        413: "body.too-large",
+        415: "body.unsupported-media-type",
+        422: "request.unprocessable",
+    }.get(status_code, "error")

@@ -1,0 +1,233 @@
+"""The ingest pipeline: schema, business rules, then one transaction of rows and outbox.
+
+Nothing here commits. The caller commits and only then hands the outbox ids to the
+publisher, so no task is ever sent for data that was rolled back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from gateway import metrics
+from gateway.domain import documents as dm
+from gateway.domain.lifecycle import DocumentStatus, birth, transition
+from gateway.errors import GatewayError
+from gateway.storage import repository
+from gateway.storage.models import (
+    Centre,
+    Document,
+    DocumentLine,
+    OutboxMessage,
+    RawPayload,
+    StatusEvent,
+    Submission,
+    utcnow,
+)
+from validators.business import Report, validate_submission
+from validators.problems import Problem, has_errors
+from validators.reader import read_submission
+from validators.schema import Format, claim_schema
+
+PRICE_TASK = "gateway.price_document"
+
+
+@dataclass(slots=True)
+class Ingested:
+    submission: Submission
+    documents: list[Document]
+    outbox_ids: list[int]
+    replayed: bool = False
+
+
+def parse_valid(body: bytes, fmt: Format) -> dm.Submission:
+    """The submission in a body, or GatewayError(422) with every schema problem."""
+    result = claim_schema().check(body, fmt)
+    if not result.ok or result.root is None:
+        _count(result.problems)
+        raise GatewayError("The submission does not match the schema.", 422, result.problems)
+    return read_submission(result.root, fmt)
+
+
+def apply_rules(
+    submission: dm.Submission,
+    *,
+    centre_code: str | None,
+    accepted: set[str],
+    max_documents: int = 1_000_000,
+) -> Report:
+    """Business rules; GatewayError(422) when the envelope itself is refused."""
+    report = validate_submission(
+        submission,
+        centre_code=centre_code,
+        accepted_numbers=accepted,
+        max_documents=max_documents,
+    )
+    if report.refused:
+        _count(report.envelope)
+        raise GatewayError("The submission was refused.", 422, report.envelope)
+    return report
+
+
+def ingest(
+    *,
+    session: Session,
+    centre: Centre,
+    body: bytes,
+    fmt: Format,
+    content_type: str,
+    idempotency_key: str | None,
+    max_documents: int,
+) -> Ingested:
+    digest = hashlib.sha256(body).hexdigest()
+    if idempotency_key:
+        earlier = _replay(session, centre.id, idempotency_key, digest)
+        if earlier is not None:
+            return earlier
+    submission = parse_valid(body, fmt)
+    accepted = repository.accepted_numbers(
+        session, centre.id, (document.number for document in submission.documents)
+    )
+    report = apply_rules(
+        submission, centre_code=centre.code, accepted=accepted, max_documents=max_documents
+    )
+    return _store(
+        session,
+        centre=centre,
+        submission=submission,
+        report=report,
+        raw=RawPayload(content_type=content_type, sha256=digest, size=len(body), body=body),
+        fmt=fmt,
+        idempotency_key=idempotency_key,
+    )
+
+
+def _count(problems: list[Problem]) -> None:
+    for problem in problems:
+        metrics.VALIDATION_PROBLEMS.labels(problem.code).inc()
+
+
+def _replay(session: Session, centre_id: int, key: str, digest: str) -> Ingested | None:
+    found = repository.submission_by_idempotency_key(session, centre_id, key)
+    if found is None:
+        return None
+    submission, raw_digest = found
+    if raw_digest != digest:
+        raise GatewayError(
+            "This Idempotency-Key was already used with a different body.",
+            422,
+            [Problem("idempotency.key-reused", "The Idempotency-Key was used for another body.")],
+        )
+    return Ingested(submission, list(submission.documents), [], replayed=True)
+
+
+def _store(
+    session: Session,
+    *,
+    centre: Centre,
+    submission: dm.Submission,
+    report: Report,
+    raw: RawPayload,
+    fmt: Format,
+    idempotency_key: str | None,
+) -> Ingested:
+    actor = f"centre:{centre.code}"
+    now = utcnow()
+    row = Submission(
+        id=uuid.uuid4(),
+        centre_id=centre.id,
+        format=fmt.value,
+        submission_number=submission.submission_number,
+        received_at=now,
+        document_count=len(submission.documents),
+        accepted_count=0,
+        rejected_count=0,
+        idempotency_key=idempotency_key,
+    )
+    session.add(row)
+    session.flush()
+    raw.submission_id = row.id
+    session.add(raw)
+    documents: list[Document] = []
+    outbox: list[OutboxMessage] = []
+    for ordinal, (document, problems) in enumerate(
+        zip(submission.documents, report.documents, strict=True)
+    ):
+        stored, events = _document_rows(row, centre, ordinal, document, problems, actor)
+        documents.append(stored)
+        session.add(stored)
+        session.add_all(events)
+        session.add_all(_line_rows(stored.id, document))
+        if stored.status == DocumentStatus.ACCEPTED:
+            row.accepted_count += 1
+            outbox.append(OutboxMessage(task=PRICE_TASK, payload={"document_id": str(stored.id)}))
+        else:
+            row.rejected_count += 1
+        _count(problems)
+        metrics.DOCUMENTS.labels(document.kind.value, stored.status.lower()).inc()
+    session.add_all(outbox)
+    session.flush()
+    return Ingested(row, documents, [message.id for message in outbox])
+
+
+def _document_rows(
+    submission: Submission,
+    centre: Centre,
+    ordinal: int,
+    document: dm.Document,
+    problems: list[Problem],
+    actor: str,
+) -> tuple[Document, list[StatusEvent]]:
+    document_id = uuid.uuid4()
+    first = birth(actor=actor)
+    target = DocumentStatus.REJECTED if has_errors(problems) else DocumentStatus.ACCEPTED
+    reason = f"{len(problems)} problem(s)" if problems else "schema and rules passed"
+    second = transition(DocumentStatus.RECEIVED, target, actor=actor, reason=reason)
+    stored = Document(
+        id=document_id,
+        submission_id=submission.id,
+        centre_id=centre.id,
+        ordinal=ordinal,
+        kind=document.kind.value,
+        external_id=document.number,
+        status=target.value,
+        source_path=document.path[:200],
+        patient_national_id=document.patient.national_id,
+        insurance_number=document.patient.insurance_number,
+        physician_number=document.physician.medical_council_number,
+        physician_grade=document.physician.grade,
+        referral_code=document.referral_code,
+        tracking_code=document.tracking_code,
+        category=document.category,
+        package_code=document.package_code,
+        service_date=document.service_date,
+        admission_date=document.admission_date,
+        discharge_date=document.discharge_date,
+        total_amount=document.total_amount,
+        requested_amount=document.requested_amount,
+        problems=[p.to_dict() for p in problems],
+        created_at=first.at,
+        updated_at=second.at,
+    )
+    events = [repository.status_event(document_id, move) for move in (first, second)]
+    return stored, events
+
+
+def _line_rows(document_id: uuid.UUID, document: dm.Document) -> list[DocumentLine]:
+    return [
+        DocumentLine(
+            document_id=document_id,
+            line_no=number,
+            code_type=line.code_type.value,
+            code=line.code,
+            description=line.description,
+            service_date=line.service_date,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            amount=line.amount,
+        )
+        for number, line in enumerate(document.lines, start=1)
+    ]

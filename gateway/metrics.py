@@ -1,0 +1,77 @@
+"""Every Prometheus metric of the gateway, API and workers alike, declared in one place.
+
+In a process started with PROMETHEUS_MULTIPROC_DIR set (the worker always, the API when
+it runs several processes), values are written to files there and summed at scrape time.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+HTTP_REQUESTS = Counter(
+    "gateway_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "gateway_http_request_duration_seconds",
+    "Time to answer an HTTP request",
+    ["method", "route"],
+    buckets=LATENCY_BUCKETS,
+)
+SUBMISSIONS = Counter(
+    "gateway_submissions_total", "Submissions by input format and outcome", ["format", "outcome"]
+)
+DOCUMENTS = Counter(
+    "gateway_documents_total", "Documents received, by kind and outcome", ["kind", "outcome"]
+)
+VALIDATION_PROBLEMS = Counter(
+    "gateway_validation_problems_total", "Problems reported to senders, by code", ["code"]
+)
+OUTBOX_PUBLISHED = Counter(
+    "gateway_outbox_published_total", "Outbox messages handed to the broker", ["via"]
+)
+OUTBOX_PUBLISH_FAILURES = Counter(
+    "gateway_outbox_publish_failures_total", "Failed attempts to hand messages to the broker"
+)
+PRICING_DURATION = Histogram(
+    "gateway_pricing_duration_seconds",
+    "Time to price and store one document",
+    buckets=LATENCY_BUCKETS,
+)
+PRICING = Counter("gateway_pricing_total", "Pricing runs by outcome", ["outcome"])
+DEDUCTIONS = Counter(
+    "gateway_deductions_rials_total", "Rials deducted while pricing, by reason", ["reason"]
+)
+TASKS = Counter("gateway_tasks_total", "Celery task runs by task and state", ["task", "state"])
+TASK_DURATION = Histogram(
+    "gateway_task_duration_seconds", "Celery task run time", ["task"], buckets=LATENCY_BUCKETS
+)
+OUTBOX_PENDING = Gauge(
+    "gateway_outbox_pending", "Outbox messages not yet handed to the broker", multiprocess_mode="max"
+)
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+def render() -> tuple[bytes, str]:
+    """The exposition text of this process, or of all processes sharing its metrics dir."""
+    if multiprocess_dir():
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    from prometheus_client import REGISTRY
+
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

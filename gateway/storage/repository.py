@@ -1,0 +1,274 @@
+"""All SQL of the gateway. Functions take a session and never commit: callers own that."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from gateway.domain.centres import Sector
+from gateway.domain.lifecycle import DocumentStatus, Transition
+from gateway.storage.models import (
+    ApiToken,
+    Centre,
+    Document,
+    KCoefficientRow,
+    LineDeduction,
+    LinePricing,
+    OutboxMessage,
+    RawPayload,
+    StatusEvent,
+    Submission,
+    TariffItemRow,
+    TariffVersion,
+    utcnow,
+)
+from gateway.domain.tariff import (
+    Component,
+    ItemKind,
+    KCoefficient,
+    Setting,
+    TariffBook,
+    TariffItem,
+)
+
+# -- centres and tokens ---------------------------------------------------------------
+
+
+def get_centre_by_code(session: Session, code: str) -> Centre | None:
+    return session.scalars(select(Centre).where(Centre.code == code)).one_or_none()
+
+
+def find_token(session: Session, token_hash: str) -> ApiToken | None:
+    query = (
+        select(ApiToken)
+        .options(selectinload(ApiToken.centre))
+        .where(ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None))
+    )
+    return session.scalars(query).one_or_none()
+
+
+# -- submissions and documents --------------------------------------------------------
+
+
+def accepted_numbers(session: Session, centre_id: int, numbers: Iterable[str]) -> set[str]:
+    """Which of these document numbers this centre already has live (not rejected)."""
+    wanted = list(set(numbers))
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        query = select(Document.external_id).where(
+            Document.centre_id == centre_id,
+            Document.external_id.in_(chunk),
+            Document.status != DocumentStatus.REJECTED,
+        )
+        found.update(session.scalars(query))
+    return found
+
+
+def get_submission(session: Session, submission_id: uuid.UUID, centre_id: int | None) -> (
+    Submission | None
+):
+    """A submission with its documents; None when absent or another centre's."""
+    query = (
+        select(Submission)
+        .options(selectinload(Submission.documents))
+        .where(Submission.id == submission_id)
+    )
+    if centre_id is not None:
+        query = query.where(Submission.centre_id == centre_id)
+    return session.scalars(query).one_or_none()
+
+
+def get_document(session: Session, document_id: uuid.UUID, centre_id: int | None) -> (
+    Document | None
+):
+    query = (
+        select(Document)
+        .options(
+            selectinload(Document.lines),
+            selectinload(Document.events),
+            selectinload(Document.centre),
+        )
+        .where(Document.id == document_id)
+    )
+    if centre_id is not None:
+        query = query.where(Document.centre_id == centre_id)
+    return session.scalars(query).one_or_none()
+
+
+def line_pricings(session: Session, document_id: uuid.UUID) -> dict[int, LinePricing]:
+    rows = session.scalars(select(LinePricing).where(LinePricing.document_id == document_id))
+    return {row.line_id: row for row in rows}
+
+
+def line_deductions(session: Session, document_id: uuid.UUID) -> dict[int, list[LineDeduction]]:
+    grouped: dict[int, list[LineDeduction]] = {}
+    query = (
+        select(LineDeduction)
+        .where(LineDeduction.document_id == document_id)
+        .order_by(LineDeduction.id)
+    )
+    for row in session.scalars(query):
+        grouped.setdefault(row.line_id, []).append(row)
+    return grouped
+
+
+def status_event(document_id: uuid.UUID, move: Transition) -> StatusEvent:
+    return StatusEvent(
+        document_id=document_id,
+        from_status=move.from_status.value if move.from_status else None,
+        to_status=move.to_status.value,
+        actor=move.actor,
+        reason=move.reason,
+        created_at=move.at,
+    )
+
+
+def lock_document(session: Session, document_id: uuid.UUID) -> Document | None:
+    """The document with its lines and centre, row-locked where the database can."""
+    query = (
+        select(Document)
+        .options(selectinload(Document.lines), selectinload(Document.centre))
+        .where(Document.id == document_id)
+        .with_for_update(of=Document)
+    )
+    return session.scalars(query).one_or_none()
+
+
+def clear_pricing(session: Session, document_id: uuid.UUID) -> None:
+    session.execute(delete(LineDeduction).where(LineDeduction.document_id == document_id))
+    session.execute(delete(LinePricing).where(LinePricing.document_id == document_id))
+
+
+# -- outbox ---------------------------------------------------------------------------
+
+
+def pending_outbox(session: Session, created_before: datetime, limit: int) -> list[OutboxMessage]:
+    query = (
+        select(OutboxMessage)
+        .where(OutboxMessage.published_at.is_(None), OutboxMessage.created_at < created_before)
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.scalars(query))
+
+
+def outbox_messages(session: Session, ids: Sequence[int]) -> list[OutboxMessage]:
+    query = select(OutboxMessage).where(
+        OutboxMessage.id.in_(ids), OutboxMessage.published_at.is_(None)
+    )
+    return list(session.scalars(query))
+
+
+def mark_published(session: Session, ids: Sequence[int]) -> None:
+    if ids:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids))
+            .values(published_at=utcnow(), attempts=OutboxMessage.attempts + 1)
+        )
+
+
+def count_pending_outbox(session: Session) -> int:
+    query = select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.published_at.is_(None)
+    )
+    return session.scalar(query) or 0
+
+
+# -- tariff ---------------------------------------------------------------------------
+
+
+def latest_tariff_version(session: Session) -> int | None:
+    return session.scalar(select(func.max(TariffVersion.id)))
+
+
+def load_tariff_book(session: Session, version_id: int) -> TariffBook:
+    version = session.get_one(TariffVersion, version_id)
+    items = [
+        TariffItem(
+            code=row.code,
+            title=row.title,
+            kind=ItemKind(row.kind),
+            valid_from=row.valid_from,
+            valid_to=row.valid_to,
+            professional_rvu=row.professional_rvu,
+            technical_rvu=row.technical_rvu,
+            anesthesia_rvu=row.anesthesia_rvu,
+            unit_price=row.unit_price,
+            covered=row.covered,
+            max_quantity=row.max_quantity,
+            referral_required=row.referral_required,
+            setting=Setting(row.setting),
+        )
+        for row in session.scalars(
+            select(TariffItemRow).where(TariffItemRow.version_id == version_id)
+        )
+    ]
+    ks = [
+        KCoefficient(
+            Sector(row.sector), Component(row.component), row.value, row.valid_from, row.valid_to
+        )
+        for row in session.scalars(
+            select(KCoefficientRow).where(KCoefficientRow.version_id == version_id)
+        )
+    ]
+    return TariffBook.build(version_id, version.label, items, ks)
+
+
+def add_tariff_version(
+    session: Session, *, label: str, sha256: str, items: list[TariffItem], ks: list[KCoefficient]
+) -> int:
+    version = TariffVersion(label=label, sha256=sha256)
+    session.add(version)
+    session.flush()
+    session.add_all(
+        TariffItemRow(
+            version_id=version.id,
+            code=i.code,
+            title=i.title,
+            kind=i.kind.value,
+            professional_rvu=i.professional_rvu,
+            technical_rvu=i.technical_rvu,
+            anesthesia_rvu=i.anesthesia_rvu,
+            unit_price=i.unit_price,
+            covered=i.covered,
+            max_quantity=i.max_quantity,
+            referral_required=i.referral_required,
+            setting=i.setting.value,
+            valid_from=i.valid_from,
+            valid_to=i.valid_to,
+        )
+        for i in items
+    )
+    session.add_all(
+        KCoefficientRow(
+            version_id=version.id,
+            sector=k.sector.value,
+            component=k.component.value,
+            value=k.value,
+            valid_from=k.valid_from,
+            valid_to=k.valid_to,
+        )
+        for k in ks
+    )
+    return version.id
+
+
+def submission_by_idempotency_key(
+    session: Session, centre_id: int, key: str
+) -> tuple[Submission, str] | None:
+    """An earlier submission of this centre under this key, with its body's SHA-256."""
+    query = (
+        select(Submission, RawPayload.sha256)
+        .join(RawPayload, RawPayload.submission_id == Submission.id)
+        .options(selectinload(Submission.documents))
+        .where(Submission.centre_id == centre_id, Submission.idempotency_key == key)
+    )
+    row = session.execute(query).one_or_none()
+    return None if row is None else (row[0], row[1])

@@ -1,0 +1,64 @@
+"""Shared fixtures: databases (SQLite always, PostgreSQL when reachable) and the API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.api.app import create_app
+from gateway.settings import Settings
+from gateway.storage.db import engine_for, session_factory, upgrade
+from tests import services
+from tests.factories import seed_sample_tariff
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def postgresql_url() -> Iterator[str]:
+    if not services.postgres_reachable():
+        pytest.skip(f"PostgreSQL unreachable at {services.POSTGRES_ADMIN_URL}: test skipped")
+    with services.temporary_postgres_database() as url:
+        upgrade(url)
+        seed_sample_tariff(session_factory(engine_for(url)))
+        yield url
+        engine_for(url).dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'gateway.sqlite'}"
+    upgrade(url)
+    seed_sample_tariff(session_factory(engine_for(url)))
+    return url
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Each test using it runs on the embedded SQLite and on the real PostgreSQL."""
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    return url
+
+
+@pytest.fixture
+def sessions(database_url: str) -> sessionmaker[Session]:
+    return session_factory(engine_for(database_url))
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        broker_url=f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}",
+        max_body_bytes=256 * 1024,
+    )
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, relay=False)) as test_client:
+        yield test_client

@@ -1,0 +1,128 @@
+"""Plain factory functions for test data."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import random
+import uuid
+from typing import Any
+
+import orjson
+from lxml import etree
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway import admin
+from gateway.domain.centres import CentreKind, Role, Sector
+from gateway.storage import repository
+from gateway.storage.db import transaction
+from gateway.storage.models import Centre
+from validators.schema import claim_schema
+
+_numbers = itertools.count(1)
+
+
+def seed_sample_tariff(sessions: sessionmaker[Session]) -> None:
+    with transaction(sessions) as session:
+        if repository.latest_tariff_version(session) is None:
+            admin.import_tariff(session=session, directory=admin.SAMPLE_TARIFF_DIR, label="sample")
+
+
+def make_centre(
+    sessions: sessionmaker[Session],
+    *,
+    kind: CentreKind = CentreKind.CONTRACTED,
+    sector: Sector = Sector.PRIVATE,
+) -> tuple[Centre, str]:
+    """A new centre with a unique code, and its bearer token."""
+    code = f"T{uuid.uuid4().hex[:10].upper()}"
+    with transaction(sessions) as session:
+        centre = admin.add_centre(session=session, code=code, name=code, kind=kind, sector=sector)
+        token = admin.add_token(session=session, role=Role.CENTRE, centre=centre)
+    return centre, token
+
+
+def make_staff_token(sessions: sessionmaker[Session], role: Role = Role.AUDITOR) -> str:
+    with transaction(sessions) as session:
+        return admin.add_token(session=session, role=role, centre=None)
+
+
+def national_id(seed: int | None = None) -> str:
+    """A national ID with a correct check digit."""
+    rng = random.Random(seed)
+    while True:
+        digits = [rng.randrange(10) for _ in range(9)]
+        total = sum(d * (10 - i) for i, d in enumerate(digits)) % 11
+        check = total if total < 2 else 11 - total
+        code = "".join(map(str, digits)) + str(check)
+        if len(set(code)) > 1:
+            return code
+
+
+def line(code: str, quantity: int, unit_price: int, code_type: str = "service") -> dict[str, Any]:
+    return {
+        "codeType": code_type,
+        "code": code,
+        "quantity": quantity,
+        "unitPrice": unit_price,
+        "amount": quantity * unit_price,
+    }
+
+
+def outpatient_visit(
+    lines: list[dict[str, Any]] | None = None, *, number: str | None = None,
+    service_date: str = "2026-11-10",
+) -> dict[str, Any]:
+    lines = lines or [line("970000", 1, 650_000), line("800010", 1, 300_000)]
+    return {
+        "outpatientVisit": {
+            "documentNumber": number or f"OV-T{next(_numbers):06d}-{uuid.uuid4().hex[:6]}",
+            "patient": {"nationalId": national_id(), "insuranceNumber": "12345678"},
+            "physician": {"medicalCouncilNumber": "123456"},
+            "serviceDate": service_date,
+            "lines": lines,
+            "totalAmount": sum(item["amount"] for item in lines),
+        }
+    }
+
+
+def inpatient_bill(lines: list[dict[str, Any]], *, number: str | None = None) -> dict[str, Any]:
+    return {
+        "inpatientBill": {
+            "documentNumber": number or f"IP-T{next(_numbers):06d}-{uuid.uuid4().hex[:6]}",
+            "patient": {"nationalId": national_id(), "insuranceNumber": "12345678"},
+            "physician": {"medicalCouncilNumber": "123456"},
+            "admissionDate": "2026-11-05",
+            "dischargeDate": "2026-11-08",
+            "lines": lines,
+            "totalAmount": sum(item["amount"] for item in lines),
+        }
+    }
+
+
+def submission(centre_code: str, *documents: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "schemaVersion": "1",
+        "header": {"centreCode": centre_code, "createdAt": "2026-11-20T10:00:00+03:30"},
+        "documents": list(documents) or [outpatient_visit()],
+    }
+
+
+def as_json(data: dict[str, Any]) -> bytes:
+    return orjson.dumps(data)
+
+
+def as_xml(data: dict[str, Any]) -> bytes:
+    """The same submission as XML (built through the schema's JSON mapping)."""
+    result = claim_schema().check_json(orjson.dumps(data))
+    assert result.root is not None
+    return etree.tostring(result.root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def renumbered(data: dict[str, Any]) -> dict[str, Any]:
+    """A copy whose documents carry fresh numbers, so it can be accepted again."""
+    copied = copy.deepcopy(data)
+    for entry in copied["documents"]:
+        (body,) = entry.values()
+        body["documentNumber"] = f"R{uuid.uuid4().hex[:12]}"
+    return copied

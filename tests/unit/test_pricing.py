@@ -1,0 +1,166 @@
+"""Pricing arithmetic against a small hand-built tariff; every figure computed by hand."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from gateway.domain.centres import CentreKind, Sector
+from gateway.domain.documents import CareSetting, CodeType, Line
+from gateway.domain.tariff import Component, ItemKind, KCoefficient, TariffBook, TariffItem
+from workers.pricing.engine import CopayPolicy, PricingRequest, Reason, price_document
+from workers.pricing.money import round_rials
+
+START = date(2024, 3, 20)
+Y2025 = (date(2025, 3, 21), date(2026, 3, 20))
+Y2026 = (date(2026, 3, 21), date(2027, 3, 20))
+
+BOOK = TariffBook.build(
+    7,
+    "hand-made",
+    [
+        TariffItem("970000", "GP visit", ItemKind.SERVICE, START, professional_rvu=Decimal("1.5")),
+        TariffItem("800010", "CBC", ItemKind.SERVICE, START, professional_rvu=Decimal("0.2"),
+                   technical_rvu=Decimal("0.9")),
+        TariffItem("400100", "Appendectomy", ItemKind.SERVICE, START, professional_rvu=Decimal(25),
+                   technical_rvu=Decimal(10), anesthesia_rvu=Decimal(6)),
+        TariffItem("600100", "Physiotherapy", ItemKind.SERVICE, START, professional_rvu=Decimal("0.8"),
+                   technical_rvu=Decimal("1.2"), max_quantity=10),
+        TariffItem("111111", "Half rial", ItemKind.SERVICE, START, technical_rvu=Decimal("0.5")),
+        TariffItem("950100", "Cosmetic", ItemKind.SERVICE, START, professional_rvu=Decimal(35),
+                   covered=False),
+        TariffItem("2001001", "Amoxicillin", ItemKind.DRUG, START, date(2026, 3, 20), unit_price=4200),
+        TariffItem("2001001", "Amoxicillin", ItemKind.DRUG, date(2026, 3, 21), unit_price=5100),
+    ],
+    [
+        KCoefficient(Sector.PRIVATE, Component.PROFESSIONAL, 410_000, *Y2025),
+        KCoefficient(Sector.PRIVATE, Component.PROFESSIONAL, 492_000, *Y2026),
+        KCoefficient(Sector.PRIVATE, Component.TECHNICAL, 312_000, *Y2026),
+        KCoefficient(Sector.PRIVATE, Component.ANESTHESIA, 528_000, *Y2026),
+        KCoefficient(Sector.GOVERNMENTAL, Component.PROFESSIONAL, 246_000, *Y2026),
+        KCoefficient(Sector.GOVERNMENTAL, Component.TECHNICAL, 5, *Y2026),
+    ],
+)
+D = date(2026, 11, 10)
+
+
+def L(code: str, qty: int, unit: int, on: date = D, kind: CodeType = CodeType.SERVICE) -> Line:
+    return Line(kind, code, qty, unit, qty * unit, on)
+
+
+def price(lines: list[Line], *, kind: CentreKind = CentreKind.CONTRACTED,
+          sector: Sector = Sector.PRIVATE, setting: CareSetting = CareSetting.OUTPATIENT):
+    return price_document(PricingRequest(kind, sector, setting, lines), BOOK, CopayPolicy())
+
+
+# (name, lines, centre kind, sector, setting,
+#  expected per line: (tariff unit, eligible, copayment, insurer, {reason: amount}))
+CASES = [
+    ("below tariff, private outpatient 30%", [L("970000", 1, 650_000)],
+     CentreKind.CONTRACTED, Sector.PRIVATE, CareSetting.OUTPATIENT,
+     [(738_000, 650_000, 195_000, 455_000, {})]),
+    ("above tariff is deducted", [L("970000", 1, 800_000)],
+     CentreKind.CONTRACTED, Sector.PRIVATE, CareSetting.OUTPATIENT,
+     [(738_000, 738_000, 221_400, 516_600, {Reason.ABOVE_TARIFF: 62_000})]),
+    ("two components: 0.2x492000 + 0.9x312000 = 379200", [L("800010", 2, 400_000)],
+     CentreKind.CONTRACTED, Sector.PRIVATE, CareSetting.OUTPATIENT,
+     [(379_200, 758_400, 227_520, 530_880, {Reason.ABOVE_TARIFF: 41_600})]),
+    ("three components, inpatient 10%", [L("400100", 1, 30_000_000)],
+     CentreKind.CONTRACTED, Sector.PRIVATE, CareSetting.INPATIENT,
+     # 25x492000 + 10x312000 + 6x528000 = 12300000 + 3120000 + 3168000
+     [(18_588_000, 18_588_000, 1_858_800, 16_729_200, {Reason.ABOVE_TARIFF: 11_412_000})]),
+    ("owned centre pays no co-payment", [L("970000", 1, 300_000)],
+     CentreKind.OWNED, Sector.GOVERNMENTAL, CareSetting.OUTPATIENT,
+     [(369_000, 300_000, 0, 300_000, {})]),
+    ("K of the old year before New Year (2026-03-20)", [L("970000", 1, 700_000, date(2026, 3, 20))],
+     CentreKind.CONTRACTED, Sector.PRIVATE, CareSetting.OUTPATIENT,
+     [(615_000, 615_000, 184_500, 430_500, {Reason.ABOVE_TARIFF: 85_000})]),
+    ("K of the new year from New Year (2026-03-21)", [L("970000", 1, 700_000, date(2026, 3, 21))],
+     CentreKind.CONTRACTED, Sector.PRIVATE, CareSetting.OUTPATIENT,
+     [(738_000, 700_000, 210_000, 490_000, {})]),
+    ("drug at the price in force", [L("2001001", 10, 6_000, kind=CodeType.DRUG)],
+     CentreKind.CONTRACTED, Sector.PRIVATE, CareSetting.OUTPATIENT,
+     [(5_100, 51_000, 15_300, 35_700, {Reason.ABOVE_TARIFF: 9_000})]),
+    ("drug at last year's price", [L("2001001", 10, 4_000, date(2025, 12, 1), CodeType.DRUG)],
+     CentreKind.CONTRACTED, Sector.PRIVATE, CareSetting.OUTPATIENT,
+     [(4_200, 40_000, 12_000, 28_000, {})]),
+    ("quantity limit across lines of one document", [L("600100", 6, 700_000), L("600100", 6, 700_000)],
+     CentreKind.CONTRACTED, Sector.PRIVATE, CareSetting.OUTPATIENT,
+     # unit = 0.8x492000 + 1.2x312000 = 393600 + 374400 = 768000; requested unit below it
+     [(768_000, 4_200_000, 1_260_000, 2_940_000, {}),
+      (768_000, 2_800_000, 840_000, 1_960_000, {Reason.QUANTITY_ABOVE_LIMIT: 1_400_000})]),
+    ("code not in the tariff", [L("999999", 2, 100_000)],
+     CentreKind.CONTRACTED, Sector.PRIVATE, CareSetting.OUTPATIENT,
+     [(None, 0, 0, 0, {Reason.NOT_IN_TARIFF: 200_000})]),
+    ("drug code billed as a service", [L("2001001", 1, 5_000)],
+     CentreKind.CONTRACTED, Sector.PRIVATE, CareSetting.OUTPATIENT,
+     [(None, 0, 0, 0, {Reason.NOT_IN_TARIFF: 5_000})]),
+    ("service not covered", [L("950100", 1, 9_000_000)],
+     CentreKind.CONTRACTED, Sector.PRIVATE, CareSetting.INPATIENT,
+     [(None, 0, 0, 0, {Reason.NOT_COVERED: 9_000_000})]),
+    ("no K for the sector on that date", [L("970000", 1, 500_000)],
+     CentreKind.CONTRACTED, Sector.CHARITY, CareSetting.OUTPATIENT,
+     [(None, 0, 0, 0, {Reason.NOT_IN_TARIFF: 500_000})]),
+    ("half a rial rounds up: 0.5 x K 5 = 2.5 -> 3; co-payment 0", [L("111111", 1, 10)],
+     CentreKind.OWNED, Sector.GOVERNMENTAL, CareSetting.OUTPATIENT,
+     [(3, 3, 0, 3, {Reason.ABOVE_TARIFF: 7})]),
+    ("co-payment rounds half up: 5 x 30% = 1.5 -> 2", [L("111111", 5, 1)],
+     CentreKind.CONTRACTED, Sector.GOVERNMENTAL, CareSetting.OUTPATIENT,
+     [(3, 5, 2, 3, {})]),
+]
+
+
+@pytest.mark.parametrize(
+    ("lines", "kind", "sector", "setting", "expected"),
+    [pytest.param(*case[1:], id=case[0]) for case in CASES],
+)
+def test_hand_computed_cases(lines, kind, sector, setting, expected) -> None:
+    result = price(lines, kind=kind, sector=sector, setting=setting)
+    got = [
+        (p.tariff_unit_price, p.eligible, p.copayment, p.insurer_share,
+         {d.reason: d.amount for d in p.deductions})
+        for p in result.lines
+    ]
+    assert got == expected
+    for line, priced in zip(lines, result.lines, strict=True):
+        assert priced.requested == line.quantity * line.unit_price
+        assert priced.requested == priced.eligible + priced.deducted
+        assert priced.eligible == priced.copayment + priced.insurer_share
+
+
+def test_document_totals_are_sums_of_lines() -> None:
+    result = price([L("970000", 1, 800_000), L("999999", 1, 50_000), L("800010", 1, 100_000)])
+    assert result.requested == 950_000
+    assert result.eligible == 738_000 + 0 + 100_000
+    assert result.deducted == 62_000 + 50_000
+    assert result.copayment == sum(line.copayment for line in result.lines)
+    assert result.insurer_share == result.eligible - result.copayment
+    assert result.tariff_version_id == 7
+
+
+def test_pricing_is_deterministic() -> None:
+    lines = [L("970000", 1, 800_000), L("600100", 12, 700_000)]
+    assert price(lines) == price(lines)
+
+
+def test_explanation_names_units_and_k() -> None:
+    (line,) = price([L("800010", 1, 100_000)]).lines
+    assert "0.2 professional RVU x K 492,000" in line.explanation
+    assert "0.9 technical RVU x K 312,000" in line.explanation
+
+
+@pytest.mark.parametrize(
+    ("value", "rials"),
+    [("2.5", 3), ("2.4999", 2), ("-2.5", -3), ("0.5", 1), ("1234567.5", 1234568), ("7", 7)],
+)
+def test_round_rials_is_half_up(value: str, rials: int) -> None:
+    assert round_rials(Decimal(value)) == rials
+
+
+def test_copay_policy_is_configurable() -> None:
+    policy = CopayPolicy(outpatient=Decimal("0.25"), inpatient=Decimal("0.05"))
+    assert policy.rate(CentreKind.CONTRACTED, CareSetting.OUTPATIENT) == Decimal("0.25")
+    assert policy.rate(CentreKind.CONTRACTED, CareSetting.INPATIENT) == Decimal("0.05")
+    assert policy.rate(CentreKind.OWNED, CareSetting.INPATIENT) == 0
