@@ -23,7 +23,12 @@ def new_token() -> str:
 
 
 def add_centre(
-    *, session: Session, code: str, name: str, kind: CentreKind, sector: Sector,
+    *,
+    session: Session,
+    code: str,
+    name: str,
+    kind: CentreKind,
+    sector: Sector,
     province: str | None = None,
 ) -> Centre:
     if repository.get_centre_by_code(session, code) is not None:
@@ -35,7 +40,12 @@ def add_centre(
 
 
 def add_token(
-    *, session: Session, role: Role, centre: Centre | None, label: str = "", token: str | None = None
+    *,
+    session: Session,
+    role: Role,
+    centre: Centre | None,
+    label: str = "",
+    token: str | None = None,
 ) -> str:
     """Store a token's hash and return the token itself (shown once)."""
     if role is Role.CENTRE and centre is None:

@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 from typing import Annotated
 
-import orjson
 import typer
 from rich.console import Console
+from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.domain.centres import CentreKind, Role, Sector
 from gateway.errors import GatewayError
@@ -42,7 +42,7 @@ def _fail(error: GatewayError) -> None:
     raise typer.Exit(1)
 
 
-def _sessions():  # type: ignore[no-untyped-def]
+def _sessions() -> sessionmaker[Session]:
     from gateway.storage.db import engine_for, session_factory
 
     return session_factory(engine_for(get_settings().database_url))
@@ -101,7 +101,7 @@ def worker(
     """Run a Celery worker that prices documents."""
     env = _multiprocess_env("worker")
     command = _worker_command(concurrency, pool, loglevel)
-    os.execve(sys.executable, command, env)
+    os.execve(sys.executable, command, env)  # noqa: S606 - replaces this process, no shell
 
 
 @centre_app.command("add")
@@ -111,7 +111,9 @@ def centre_add(
     kind: CentreKind = CentreKind.CONTRACTED,
     sector: Sector = Sector.PRIVATE,
     province: str | None = None,
-    token: Annotated[str | None, typer.Option(help="Use this token instead of a random one")] = None,
+    token: Annotated[
+        str | None, typer.Option(help="Use this token instead of a random one")
+    ] = None,
 ) -> None:
     """Register a centre and print its new token alone on the last line."""
     from gateway import admin
@@ -120,7 +122,11 @@ def centre_add(
     try:
         with transaction(_sessions()) as session:
             centre = admin.add_centre(
-                session=session, code=code, name=name or code, kind=kind, sector=sector,
+                session=session,
+                code=code,
+                name=name or code,
+                kind=kind,
+                sector=sector,
                 province=province,
             )
             secret = admin.add_token(session=session, role=Role.CENTRE, centre=centre, token=token)
@@ -204,10 +210,16 @@ def _seed_demo(token: str | None) -> tuple[str, str]:
         centre = repository.get_centre_by_code(session, DEMO_CENTRE)
         if centre is None:
             centre = admin.add_centre(
-                session=session, code=DEMO_CENTRE, name="Demo private hospital",
-                kind=CentreKind.CONTRACTED, sector=Sector.PRIVATE, province="Tehran",
+                session=session,
+                code=DEMO_CENTRE,
+                name="Demo private hospital",
+                kind=CentreKind.CONTRACTED,
+                sector=Sector.PRIVATE,
+                province="Tehran",
             )
-        centre_token = admin.add_token(session=session, role=Role.CENTRE, centre=centre, token=token)
+        centre_token = admin.add_token(
+            session=session, role=Role.CENTRE, centre=centre, token=token
+        )
         auditor_token = admin.add_token(session=session, role=Role.AUDITOR, centre=None)
     return centre_token, auditor_token
 

@@ -24,7 +24,8 @@ def submit_files(files: list[Path], *, url: str, token: str, wait: float) -> int
         for path in files:
             content_type = CONTENT_TYPES[format_of_file(path)]
             response = client.post(
-                "/v1/submissions", content=path.read_bytes(),
+                "/v1/submissions",
+                content=path.read_bytes(),
                 headers={"Content-Type": content_type},
             )
             if response.status_code != 202:

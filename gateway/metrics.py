@@ -58,7 +58,9 @@ TASK_DURATION = Histogram(
     "gateway_task_duration_seconds", "Celery task run time", ["task"], buckets=LATENCY_BUCKETS
 )
 OUTBOX_PENDING = Gauge(
-    "gateway_outbox_pending", "Outbox messages not yet handed to the broker", multiprocess_mode="max"
+    "gateway_outbox_pending",
+    "Outbox messages not yet handed to the broker",
+    multiprocess_mode="max",
 )
 
 

@@ -34,7 +34,10 @@ class Settings(BaseSettings):
     outbox_relay_interval_s: float = Field(default=2.0)
     outbox_relay_grace_s: float = Field(default=5.0, description="Age before the relay re-sends")
     worker_metrics_port: int = Field(default=9101, description="Worker /metrics port; 0 = off")
-    worker_metrics_host: str = Field(default="0.0.0.0", description="Worker /metrics address")
+    worker_metrics_host: str = Field(
+        default="0.0.0.0",  # noqa: S104 - Prometheus scrapes workers from other hosts
+        description="Worker /metrics address",
+    )
     log_level: str = Field(default="INFO")
 
 

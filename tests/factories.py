@@ -70,7 +70,9 @@ def line(code: str, quantity: int, unit_price: int, code_type: str = "service") 
 
 
 def outpatient_visit(
-    lines: list[dict[str, Any]] | None = None, *, number: str | None = None,
+    lines: list[dict[str, Any]] | None = None,
+    *,
+    number: str | None = None,
     service_date: str = "2026-11-10",
 ) -> dict[str, Any]:
     lines = lines or [line("970000", 1, 650_000), line("800010", 1, 300_000)]

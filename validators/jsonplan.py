@@ -94,7 +94,7 @@ def _node_for(decl: Any) -> PlanNode:
     if len(particles) == 1 and _repeats(particles[0]) and not attributes:
         only = particles[0]
         if isinstance(only, xmlschema.validators.XsdGroup) and only.model == "choice":
-            choices = {child.local_name: _node_for(child) for child in only}
+            choices = {str(child.local_name): _node_for(child) for child in only}
             return PlanNode(decl.name, name, CHOICE_ARRAY, choices=choices)
         if not isinstance(only, xmlschema.validators.XsdGroup):
             return PlanNode(decl.name, name, ARRAY, item=_node_for(only))

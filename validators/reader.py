@@ -25,7 +25,7 @@ _CUT = len(NAMESPACE) + 2
 
 
 def _fields(element: etree._Element) -> dict[str, etree._Element]:
-    return {child.tag[_CUT:]: child for child in element}  # type: ignore[index]
+    return {child.tag[_CUT:]: child for child in element}
 
 
 def _text(fields: dict[str, etree._Element], name: str) -> str | None:
@@ -54,13 +54,15 @@ def read_submission(root: etree._Element, fmt: Format) -> Submission:
         software=_text(header, "software"),
     )
     for index, element in enumerate(top["documents"]):
-        path = xpath_of(element) if fmt is Format.XML else f"/documents/{index}/{element.tag[_CUT:]}"  # type: ignore[index]
+        path = (
+            xpath_of(element) if fmt is Format.XML else f"/documents/{index}/{element.tag[_CUT:]}"
+        )
         submission.documents.append(read_document(element, path))
     return submission
 
 
 def read_document(element: etree._Element, path: str) -> Document:
-    kind = DocumentKind(element.tag[_CUT:])  # type: ignore[index]
+    kind = DocumentKind(element.tag[_CUT:])
     fields = _fields(element)
     patient_fields = _fields(fields["patient"])
     physician_fields = _fields(fields["physician"])
@@ -99,7 +101,7 @@ def read_document(element: etree._Element, path: str) -> Document:
 def _read_line(element: etree._Element, default_date: date) -> Line:
     fields = _fields(element)
     return Line(
-        code_type=CodeType(_text(fields, "codeType")),
+        code_type=CodeType(_text(fields, "codeType") or ""),
         code=_text(fields, "code") or "",
         quantity=int(_text(fields, "quantity") or 0),
         unit_price=int(_text(fields, "unitPrice") or 0),

@@ -8,6 +8,7 @@ lxml schema validates. Errors on that tree are mapped back to JSON pointers.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -131,7 +132,7 @@ class ClaimSchema:
             line = exc.lineno if exc.lineno else None
             message = f"The XML is not well-formed: {exc.msg}"
             return SchemaResult(Format.XML, None, [Problem("xml.malformed", message, None, line)])
-        docinfo = root.getroottree().docinfo
+        docinfo: Any = root.getroottree().docinfo  # lxml-stubs lack DocInfo.doctype
         if docinfo.doctype or docinfo.internalDTD is not None:
             return SchemaResult(Format.XML, None, [_DOCTYPE_PROBLEM])
         return SchemaResult(Format.XML, root, self._validate(root, Format.XML))
@@ -142,7 +143,9 @@ class ClaimSchema:
         try:
             value = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
-            problem = Problem("json.malformed", f"The JSON is not valid: {exc.msg}", None, exc.lineno)
+            problem = Problem(
+                "json.malformed", f"The JSON is not valid: {exc.msg}", None, exc.lineno
+            )
             return SchemaResult(Format.JSON, None, [problem])
         if not isinstance(value, dict):
             message = "The JSON body must be an object (the content of a submission)."
@@ -165,7 +168,8 @@ class ClaimSchema:
             return []
         problems: list[Problem] = []
         facet_paths: set[str] = set()
-        for entry in self._schema.error_log:
+        entries: Any = self._schema.error_log  # iterable at run time; the stubs say otherwise
+        for entry in entries:
             code = _schema_code(entry.type_name, entry.message)
             if code == "schema.invalid-value" and entry.path in facet_paths:
                 continue  # libxml2 repeats a facet failure as a generic datatype failure
@@ -173,7 +177,7 @@ class ClaimSchema:
                 facet_paths.add(entry.path)
             message = entry.message.replace(_NS_PREFIX, "")
             if code == "schema.unknown-root":
-                message += f" The root must be <submission xmlns=\"{NAMESPACE}\">."
+                message += f' The root must be <submission xmlns="{NAMESPACE}">.'
             path = self._locate(root, entry.path, fmt)
             line = entry.line if fmt is Format.XML else None
             problems.append(Problem(code, message, path, line))
@@ -195,7 +199,7 @@ class ClaimSchema:
         chain.reverse()
         node: PlanNode | None = self.plan
         segments: list[str] = []
-        for parent, child in zip(chain, chain[1:], strict=False):
+        for parent, child in itertools.pairwise(chain):
             name = etree.QName(child).localname
             if node is None:
                 segments.append(name)
@@ -242,8 +246,12 @@ def _pointer(path: list[str | int]) -> str:
 
 
 _JSON_TYPE_OF = {str: "a string", int: "an integer", float: "a number", bool: "a boolean"}
-_EXPECTED = {"string": "a string", "integer": "an integer", "number": "a number",
-             "boolean": "a boolean"}
+_EXPECTED = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "a boolean",
+}
 
 
 def _json_kind(value: Any) -> str:
@@ -264,7 +272,8 @@ class _JsonTreeBuilder:
         self.path: list[str | int] = []
 
     def build(self, plan: PlanNode, value: dict[str, Any]) -> etree._Element:
-        root = etree.Element(plan.tag, nsmap={None: NAMESPACE})
+        nsmap: Any = {None: NAMESPACE}  # the default namespace; the stubs want str keys
+        root = etree.Element(plan.tag, nsmap=nsmap)
         self._fill_object(root, plan, value)
         return root
 
@@ -326,7 +335,9 @@ class _JsonTreeBuilder:
         chosen = choices.get(name)
         if chosen is None:
             names = ", ".join(choices)
-            self._problem("schema.unexpected-element", f"'{name}' is not expected; one of: {names}.")
+            self._problem(
+                "schema.unexpected-element", f"'{name}' is not expected; one of: {names}."
+            )
             return
         self.path.append(name)
         self._append(parent, chosen, value)

@@ -26,7 +26,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-class Channel(SqlaChannel):  # type: ignore[misc]
+class Channel(SqlaChannel):
     def _engine_from_config(self) -> Any:
         conninfo = self.connection.client
         kept = {k: v for k, v in conninfo.transport_options.items() if k not in _TRANSPORT_ONLY}
@@ -40,7 +40,7 @@ class Channel(SqlaChannel):  # type: ignore[misc]
         return engine
 
 
-class Transport(SqlaTransport):  # type: ignore[misc]
+class Transport(SqlaTransport):
     Channel = Channel
     polling_interval = POLLING_INTERVAL
 

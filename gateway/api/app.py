@@ -27,9 +27,9 @@ from workers.outbox import Publisher, RelayThread
 log = logging.getLogger(__name__)
 
 
-def _errors(status_code: int, problems: list[Problem], headers: dict[str, str] | None = None) -> (
-    ORJSONResponse
-):
+def _errors(
+    status_code: int, problems: list[Problem], headers: dict[str, str] | None = None
+) -> ORJSONResponse:
     content = {"errors": [p.to_dict() for p in problems]}
     return ORJSONResponse(content, status_code=status_code, headers=headers)
 
@@ -49,7 +49,9 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> ORJSONResponse:
-        return _errors(exc.status_code, GatewayError(str(exc.detail), exc.status_code).to_problems())
+        return _errors(
+            exc.status_code, GatewayError(str(exc.detail), exc.status_code).to_problems()
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> ORJSONResponse:

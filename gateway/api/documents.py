@@ -14,7 +14,9 @@ router = APIRouter(prefix="/v1", tags=["documents"])
 
 
 @router.get(
-    "/documents/{document_id}", response_model=DocumentOut, responses=ERRORS,
+    "/documents/{document_id}",
+    response_model=DocumentOut,
+    responses=ERRORS,
     summary="A document with its lines, pricing and history",
 )
 def get_document(document_id: str, caller: Caller, session: ReadSession) -> DocumentOut:

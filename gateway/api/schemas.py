@@ -59,8 +59,9 @@ class LineOut(BaseModel):
     unit_price: int
     amount: int
     pricing: dict[str, Any] | None = Field(
-        None, description="requested, tariff_unit_price, eligible, deductions, co-payment, "
-        "insurer share and how they were computed; null until priced"
+        None,
+        description="requested, tariff_unit_price, eligible, deductions, co-payment, "
+        "insurer share and how they were computed; null until priced",
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response
 from sqlalchemy.exc import IntegrityError
@@ -24,9 +24,8 @@ router = APIRouter(prefix="/v1", tags=["submissions"])
 
 XML_TYPES = ("application/xml", "text/xml")
 JSON_TYPES = ("application/json",)
-ERRORS = {
-    code: {"model": ErrorResponse}
-    for code in (400, 401, 403, 404, 409, 413, 415, 422)
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 409, 413, 415, 422)
 }
 
 
@@ -120,7 +119,9 @@ async def submit(
     if stored.outbox_ids:
         await run_in_threadpool(state.publisher.publish, stored.outbox_ids)
     out = submission_out(stored.submission, stored.documents)
-    metrics.SUBMISSIONS.labels(fmt.value, "replayed" if stored.replayed else out.status.lower()).inc()
+    metrics.SUBMISSIONS.labels(
+        fmt.value, "replayed" if stored.replayed else out.status.lower()
+    ).inc()
     response.headers["Location"] = out.url
     if stored.replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -128,7 +129,9 @@ async def submit(
 
 
 @router.get(
-    "/submissions/{submission_id}", response_model=SubmissionOut, responses=ERRORS,
+    "/submissions/{submission_id}",
+    response_model=SubmissionOut,
+    responses=ERRORS,
     summary="A submission and its documents' statuses",
 )
 def get_submission(submission_id: str, caller: Caller, session: ReadSession) -> SubmissionOut:

@@ -78,7 +78,9 @@ class ApiToken(Base):
     __tablename__ = "api_tokens"
     __table_args__ = (
         CheckConstraint(_one_of("role", Role), name="role"),
-        CheckConstraint("role <> 'centre' OR centre_id IS NOT NULL", name="centre_token_has_centre"),
+        CheckConstraint(
+            "role <> 'centre' OR centre_id IS NOT NULL", name="centre_token_has_centre"
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -330,7 +332,9 @@ class KCoefficientRow(Base):
     __tablename__ = "k_coefficients"
     __table_args__ = (
         CheckConstraint(_one_of("sector", Sector), name="sector"),
-        CheckConstraint("component IN ('professional', 'technical', 'anesthesia')", name="component"),
+        CheckConstraint(
+            "component IN ('professional', 'technical', 'anesthesia')", name="component"
+        ),
         CheckConstraint("value > 0", name="positive"),
         CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="period"),
         Index("ix_k_coefficients_version", "version_id"),

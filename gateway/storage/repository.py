@@ -11,6 +11,14 @@ from sqlalchemy.orm import Session, selectinload
 
 from gateway.domain.centres import Sector
 from gateway.domain.lifecycle import DocumentStatus, Transition
+from gateway.domain.tariff import (
+    Component,
+    ItemKind,
+    KCoefficient,
+    Setting,
+    TariffBook,
+    TariffItem,
+)
 from gateway.storage.models import (
     ApiToken,
     Centre,
@@ -25,14 +33,6 @@ from gateway.storage.models import (
     TariffItemRow,
     TariffVersion,
     utcnow,
-)
-from gateway.domain.tariff import (
-    Component,
-    ItemKind,
-    KCoefficient,
-    Setting,
-    TariffBook,
-    TariffItem,
 )
 
 # -- centres and tokens ---------------------------------------------------------------
@@ -69,9 +69,9 @@ def accepted_numbers(session: Session, centre_id: int, numbers: Iterable[str]) -
     return found
 
 
-def get_submission(session: Session, submission_id: uuid.UUID, centre_id: int | None) -> (
-    Submission | None
-):
+def get_submission(
+    session: Session, submission_id: uuid.UUID, centre_id: int | None
+) -> Submission | None:
     """A submission with its documents; None when absent or another centre's."""
     query = (
         select(Submission)
@@ -83,9 +83,9 @@ def get_submission(session: Session, submission_id: uuid.UUID, centre_id: int | 
     return session.scalars(query).one_or_none()
 
 
-def get_document(session: Session, document_id: uuid.UUID, centre_id: int | None) -> (
-    Document | None
-):
+def get_document(
+    session: Session, document_id: uuid.UUID, centre_id: int | None
+) -> Document | None:
     query = (
         select(Document)
         .options(
@@ -175,8 +175,8 @@ def mark_published(session: Session, ids: Sequence[int]) -> None:
 
 
 def count_pending_outbox(session: Session) -> int:
-    query = select(func.count()).select_from(OutboxMessage).where(
-        OutboxMessage.published_at.is_(None)
+    query = (
+        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.published_at.is_(None))
     )
     return session.scalar(query) or 0
 

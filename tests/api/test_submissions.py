@@ -35,7 +35,9 @@ def auth(token: str, extra: dict[str, str] | None = None) -> dict[str, str]:
 
 def counts(sessions: sessionmaker[Session]) -> dict[str, int]:
     with sessions() as session:
-        return {t.__tablename__: session.scalar(select(func.count()).select_from(t)) for t in TABLES}
+        return {
+            t.__tablename__: session.scalar(select(func.count()).select_from(t)) for t in TABLES
+        }
 
 
 def price_all(sessions: sessionmaker[Session], ids: list[str]) -> None:
@@ -43,7 +45,9 @@ def price_all(sessions: sessionmaker[Session], ids: list[str]) -> None:
     for document_id in ids:
         with transaction(sessions) as session:
             price_stored_document(
-                session=session, document_id=uuid.UUID(document_id), books=books,
+                session=session,
+                document_id=uuid.UUID(document_id),
+                books=books,
                 policy=CopayPolicy(),
             )
 
@@ -52,8 +56,13 @@ def test_xml_and_json_end_priced_with_identical_amounts(client: TestClient, sess
     centre, token = f.make_centre(sessions)
     data = f.submission(
         centre.code,
-        f.outpatient_visit([f.line("970000", 1, 800_000), f.line("800010", 2, 300_000),
-                            f.line("999999", 1, 50_000)]),
+        f.outpatient_visit(
+            [
+                f.line("970000", 1, 800_000),
+                f.line("800010", 2, 300_000),
+                f.line("999999", 1, 50_000),
+            ]
+        ),
         f.inpatient_bill([f.line("300100", 3, 5_000_000), f.line("2001007", 4, 60_000, "drug")]),
     )
     totals = []
@@ -74,8 +83,11 @@ def test_xml_and_json_end_priced_with_identical_amounts(client: TestClient, sess
     # 970000: 1.5 x 492000 = 738000 (62000 above tariff); 800010: 379200 per unit, 300000
     # asked; 999999 not in the tariff. Private contracted outpatient: 30% co-payment.
     assert visit_totals == {
-        "requested": 1_450_000, "eligible": 1_338_000, "deductions": 112_000,
-        "copayment": 401_400, "insurer_share": 936_600,
+        "requested": 1_450_000,
+        "eligible": 1_338_000,
+        "deductions": 112_000,
+        "copayment": 401_400,
+        "insurer_share": 936_600,
     }
     assert [d["reason"] for d in visit_lines[2]["deductions"]] == ["not-in-tariff"]
 
@@ -86,19 +98,23 @@ def test_submission_and_document_history(client: TestClient, sessions) -> None:
         "/v1/submissions", content=f.as_json(f.submission(centre.code)), headers=auth(token, JSON)
     ).json()
     again = client.get(answer["url"], headers=auth(token)).json()
-    assert again["id"] == answer["id"] and again["documents"] == answer["documents"]
+    assert again["id"] == answer["id"]
+    assert again["documents"] == answer["documents"]
     document = client.get(answer["documents"][0]["url"], headers=auth(token)).json()
     assert [(e["from_status"], e["to_status"]) for e in document["history"]] == [
-        (None, "RECEIVED"), ("RECEIVED", "ACCEPTED")
+        (None, "RECEIVED"),
+        ("RECEIVED", "ACCEPTED"),
     ]
     with sessions() as session:
         raw = session.scalars(
             select(RawPayload).where(RawPayload.submission_id == uuid.UUID(answer["id"]))
         ).one()
         assert raw.body == f.as_json(f.submission(centre.code)) or raw.size > 0
-        pending = session.scalars(select(OutboxMessage).where(
-            OutboxMessage.payload["document_id"].as_string() == document["id"]
-        )).all()
+        pending = session.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.payload["document_id"].as_string() == document["id"]
+            )
+        ).all()
         assert len(pending) == 1
 
 
@@ -106,7 +122,8 @@ def test_another_centre_gets_404(client: TestClient, sessions) -> None:
     owner, owner_token = f.make_centre(sessions)
     _, other_token = f.make_centre(sessions)
     answer = client.post(
-        "/v1/submissions", content=f.as_json(f.submission(owner.code)),
+        "/v1/submissions",
+        content=f.as_json(f.submission(owner.code)),
         headers=auth(owner_token, JSON),
     ).json()
     for url in (answer["url"], answer["documents"][0]["url"]):
@@ -149,7 +166,8 @@ def test_idempotency_key_replays_and_refuses_another_body(client: TestClient, se
     headers = auth(token, {**JSON, "Idempotency-Key": "k-1"})
     first = client.post("/v1/submissions", content=body, headers=headers)
     replay = client.post("/v1/submissions", content=body, headers=headers)
-    assert replay.status_code == 202 and replay.headers["idempotent-replayed"] == "true"
+    assert replay.status_code == 202
+    assert replay.headers["idempotent-replayed"] == "true"
     assert replay.json()["id"] == first.json()["id"]
     other = client.post(
         "/v1/submissions", content=f.as_json(f.submission(centre.code)), headers=headers
@@ -160,13 +178,30 @@ def test_idempotency_key_replays_and_refuses_another_body(client: TestClient, se
 
 HOSTILE = [
     ("malformed xml", b"<submission><header></submission>", XML, 422, "xml.malformed"),
-    ("billion laughs", b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa">'
-     b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">'
-     b']><submission>&c;</submission>', XML, 422, "xml.doctype-forbidden"),
-    ("external entity", b'<?xml version="1.0"?><!DOCTYPE s [<!ENTITY x SYSTEM '
-     b'"file:///etc/passwd">]><submission>&x;</submission>', XML, 422, "xml.doctype-forbidden"),
-    ("wrong content type", b"{}", {"Content-Type": "text/plain"}, 415,
-     "body.unsupported-media-type"),
+    (
+        "billion laughs",
+        b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa">'
+        b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">'
+        b"]><submission>&c;</submission>",
+        XML,
+        422,
+        "xml.doctype-forbidden",
+    ),
+    (
+        "external entity",
+        b'<?xml version="1.0"?><!DOCTYPE s [<!ENTITY x SYSTEM '
+        b'"file:///etc/passwd">]><submission>&x;</submission>',
+        XML,
+        422,
+        "xml.doctype-forbidden",
+    ),
+    (
+        "wrong content type",
+        b"{}",
+        {"Content-Type": "text/plain"},
+        415,
+        "body.unsupported-media-type",
+    ),
     ("no content type", b"{}", {}, 415, "body.unsupported-media-type"),
     ("empty body", b"", JSON, 400, "body.empty"),
     ("whitespace body", b"  \n ", XML, 400, "body.empty"),
@@ -188,7 +223,8 @@ def test_bad_input_gets_4xx_and_stores_nothing(
     response = client.post("/v1/submissions", content=body, headers=auth(token, headers))
     assert response.status_code == status, response.text
     errors = response.json()["errors"]
-    assert errors and errors[0]["code"] == code
+    assert errors
+    assert errors[0]["code"] == code
     assert set(errors[0]) >= {"code", "message", "path", "line"}
     assert counts(sessions) == before
     assert client.get("/healthz").status_code == 200
@@ -231,19 +267,26 @@ def test_owned_centre_prices_without_copayment(client: TestClient, sessions) -> 
     assert detail["totals"]["copayment"] == 0
     assert detail["totals"]["insurer_share"] == 300_000
     with sessions() as session:
-        rows = session.scalar(select(func.count()).select_from(LinePricing).where(
-            LinePricing.document_id == uuid.UUID(document_id)))
-        events = session.scalar(select(func.count()).select_from(StatusEvent).where(
-            StatusEvent.document_id == uuid.UUID(document_id)))
+        rows = session.scalar(
+            select(func.count())
+            .select_from(LinePricing)
+            .where(LinePricing.document_id == uuid.UUID(document_id))
+        )
+        events = session.scalar(
+            select(func.count())
+            .select_from(StatusEvent)
+            .where(StatusEvent.document_id == uuid.UUID(document_id))
+        )
     assert (rows, events) == (1, 3)
 
 
 def test_operations_endpoints(client: TestClient, sessions) -> None:
-    centre, token = f.make_centre(sessions)
+    _centre, token = f.make_centre(sessions)
     client.post("/v1/submissions", content=b"{", headers=auth(token, JSON))
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
-    assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "broker": "ok"}
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
     text = client.get("/metrics").text
     assert 'gateway_validation_problems_total{code="json.malformed"}' in text
     assert 'gateway_http_requests_total{method="POST",route="/v1/submissions",status="422"}' in text

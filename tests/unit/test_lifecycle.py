@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from gateway.domain.lifecycle import (
@@ -19,15 +21,21 @@ PATH = [S.RECEIVED, S.ACCEPTED, S.PRICED, S.UNDER_REVIEW, S.APPROVED, S.PAYMENT_
 
 def test_the_happy_path_is_allowed() -> None:
     assert birth(actor="t").to_status is S.RECEIVED
-    for current, target in zip(PATH, PATH[1:], strict=False):
+    for current, target in itertools.pairwise(PATH):
         move = transition(current, target, actor="tester", reason="step")
         assert (move.from_status, move.to_status, move.actor) == (current, target, "tester")
 
 
 @pytest.mark.parametrize(
     ("current", "target"),
-    [(S.RECEIVED, S.PRICED), (S.REJECTED, S.ACCEPTED), (S.PAID, S.APPROVED),
-     (S.ACCEPTED, S.APPROVED), (S.PRICED, S.PAID), (S.UNDER_REVIEW, S.PAYMENT_ORDERED)],
+    [
+        (S.RECEIVED, S.PRICED),
+        (S.REJECTED, S.ACCEPTED),
+        (S.PAID, S.APPROVED),
+        (S.ACCEPTED, S.APPROVED),
+        (S.PRICED, S.PAID),
+        (S.UNDER_REVIEW, S.PAYMENT_ORDERED),
+    ],
 )
 def test_illegal_moves_raise_with_the_allowed_ones(current, target) -> None:
     with pytest.raises(InvalidTransitionError) as caught:
@@ -36,7 +44,8 @@ def test_illegal_moves_raise_with_the_allowed_ones(current, target) -> None:
 
 
 def test_appeal_returns_to_review() -> None:
-    assert S.APPEALED in ALLOWED[S.APPROVED] and S.APPEALED in ALLOWED[S.DENIED]
+    assert S.APPEALED in ALLOWED[S.APPROVED]
+    assert S.APPEALED in ALLOWED[S.DENIED]
     assert ALLOWED[S.APPEALED] == {S.UNDER_REVIEW}
 
 

@@ -22,16 +22,44 @@ BOOK = TariffBook.build(
     "hand-made",
     [
         TariffItem("970000", "GP visit", ItemKind.SERVICE, START, professional_rvu=Decimal("1.5")),
-        TariffItem("800010", "CBC", ItemKind.SERVICE, START, professional_rvu=Decimal("0.2"),
-                   technical_rvu=Decimal("0.9")),
-        TariffItem("400100", "Appendectomy", ItemKind.SERVICE, START, professional_rvu=Decimal(25),
-                   technical_rvu=Decimal(10), anesthesia_rvu=Decimal(6)),
-        TariffItem("600100", "Physiotherapy", ItemKind.SERVICE, START, professional_rvu=Decimal("0.8"),
-                   technical_rvu=Decimal("1.2"), max_quantity=10),
+        TariffItem(
+            "800010",
+            "CBC",
+            ItemKind.SERVICE,
+            START,
+            professional_rvu=Decimal("0.2"),
+            technical_rvu=Decimal("0.9"),
+        ),
+        TariffItem(
+            "400100",
+            "Appendectomy",
+            ItemKind.SERVICE,
+            START,
+            professional_rvu=Decimal(25),
+            technical_rvu=Decimal(10),
+            anesthesia_rvu=Decimal(6),
+        ),
+        TariffItem(
+            "600100",
+            "Physiotherapy",
+            ItemKind.SERVICE,
+            START,
+            professional_rvu=Decimal("0.8"),
+            technical_rvu=Decimal("1.2"),
+            max_quantity=10,
+        ),
         TariffItem("111111", "Half rial", ItemKind.SERVICE, START, technical_rvu=Decimal("0.5")),
-        TariffItem("950100", "Cosmetic", ItemKind.SERVICE, START, professional_rvu=Decimal(35),
-                   covered=False),
-        TariffItem("2001001", "Amoxicillin", ItemKind.DRUG, START, date(2026, 3, 20), unit_price=4200),
+        TariffItem(
+            "950100",
+            "Cosmetic",
+            ItemKind.SERVICE,
+            START,
+            professional_rvu=Decimal(35),
+            covered=False,
+        ),
+        TariffItem(
+            "2001001", "Amoxicillin", ItemKind.DRUG, START, date(2026, 3, 20), unit_price=4200
+        ),
         TariffItem("2001001", "Amoxicillin", ItemKind.DRUG, date(2026, 3, 21), unit_price=5100),
     ],
     [
@@ -50,65 +78,152 @@ def L(code: str, qty: int, unit: int, on: date = D, kind: CodeType = CodeType.SE
     return Line(kind, code, qty, unit, qty * unit, on)
 
 
-def price(lines: list[Line], *, kind: CentreKind = CentreKind.CONTRACTED,
-          sector: Sector = Sector.PRIVATE, setting: CareSetting = CareSetting.OUTPATIENT):
+def price(
+    lines: list[Line],
+    *,
+    kind: CentreKind = CentreKind.CONTRACTED,
+    sector: Sector = Sector.PRIVATE,
+    setting: CareSetting = CareSetting.OUTPATIENT,
+):
     return price_document(PricingRequest(kind, sector, setting, lines), BOOK, CopayPolicy())
 
 
 # (name, lines, centre kind, sector, setting,
 #  expected per line: (tariff unit, eligible, copayment, insurer, {reason: amount}))
 CASES = [
-    ("below tariff, private outpatient 30%", [L("970000", 1, 650_000)],
-     CentreKind.CONTRACTED, Sector.PRIVATE, CareSetting.OUTPATIENT,
-     [(738_000, 650_000, 195_000, 455_000, {})]),
-    ("above tariff is deducted", [L("970000", 1, 800_000)],
-     CentreKind.CONTRACTED, Sector.PRIVATE, CareSetting.OUTPATIENT,
-     [(738_000, 738_000, 221_400, 516_600, {Reason.ABOVE_TARIFF: 62_000})]),
-    ("two components: 0.2x492000 + 0.9x312000 = 379200", [L("800010", 2, 400_000)],
-     CentreKind.CONTRACTED, Sector.PRIVATE, CareSetting.OUTPATIENT,
-     [(379_200, 758_400, 227_520, 530_880, {Reason.ABOVE_TARIFF: 41_600})]),
-    ("three components, inpatient 10%", [L("400100", 1, 30_000_000)],
-     CentreKind.CONTRACTED, Sector.PRIVATE, CareSetting.INPATIENT,
-     # 25x492000 + 10x312000 + 6x528000 = 12300000 + 3120000 + 3168000
-     [(18_588_000, 18_588_000, 1_858_800, 16_729_200, {Reason.ABOVE_TARIFF: 11_412_000})]),
-    ("owned centre pays no co-payment", [L("970000", 1, 300_000)],
-     CentreKind.OWNED, Sector.GOVERNMENTAL, CareSetting.OUTPATIENT,
-     [(369_000, 300_000, 0, 300_000, {})]),
-    ("K of the old year before New Year (2026-03-20)", [L("970000", 1, 700_000, date(2026, 3, 20))],
-     CentreKind.CONTRACTED, Sector.PRIVATE, CareSetting.OUTPATIENT,
-     [(615_000, 615_000, 184_500, 430_500, {Reason.ABOVE_TARIFF: 85_000})]),
-    ("K of the new year from New Year (2026-03-21)", [L("970000", 1, 700_000, date(2026, 3, 21))],
-     CentreKind.CONTRACTED, Sector.PRIVATE, CareSetting.OUTPATIENT,
-     [(738_000, 700_000, 210_000, 490_000, {})]),
-    ("drug at the price in force", [L("2001001", 10, 6_000, kind=CodeType.DRUG)],
-     CentreKind.CONTRACTED, Sector.PRIVATE, CareSetting.OUTPATIENT,
-     [(5_100, 51_000, 15_300, 35_700, {Reason.ABOVE_TARIFF: 9_000})]),
-    ("drug at last year's price", [L("2001001", 10, 4_000, date(2025, 12, 1), CodeType.DRUG)],
-     CentreKind.CONTRACTED, Sector.PRIVATE, CareSetting.OUTPATIENT,
-     [(4_200, 40_000, 12_000, 28_000, {})]),
-    ("quantity limit across lines of one document", [L("600100", 6, 700_000), L("600100", 6, 700_000)],
-     CentreKind.CONTRACTED, Sector.PRIVATE, CareSetting.OUTPATIENT,
-     # unit = 0.8x492000 + 1.2x312000 = 393600 + 374400 = 768000; requested unit below it
-     [(768_000, 4_200_000, 1_260_000, 2_940_000, {}),
-      (768_000, 2_800_000, 840_000, 1_960_000, {Reason.QUANTITY_ABOVE_LIMIT: 1_400_000})]),
-    ("code not in the tariff", [L("999999", 2, 100_000)],
-     CentreKind.CONTRACTED, Sector.PRIVATE, CareSetting.OUTPATIENT,
-     [(None, 0, 0, 0, {Reason.NOT_IN_TARIFF: 200_000})]),
-    ("drug code billed as a service", [L("2001001", 1, 5_000)],
-     CentreKind.CONTRACTED, Sector.PRIVATE, CareSetting.OUTPATIENT,
-     [(None, 0, 0, 0, {Reason.NOT_IN_TARIFF: 5_000})]),
-    ("service not covered", [L("950100", 1, 9_000_000)],
-     CentreKind.CONTRACTED, Sector.PRIVATE, CareSetting.INPATIENT,
-     [(None, 0, 0, 0, {Reason.NOT_COVERED: 9_000_000})]),
-    ("no K for the sector on that date", [L("970000", 1, 500_000)],
-     CentreKind.CONTRACTED, Sector.CHARITY, CareSetting.OUTPATIENT,
-     [(None, 0, 0, 0, {Reason.NOT_IN_TARIFF: 500_000})]),
-    ("half a rial rounds up: 0.5 x K 5 = 2.5 -> 3; co-payment 0", [L("111111", 1, 10)],
-     CentreKind.OWNED, Sector.GOVERNMENTAL, CareSetting.OUTPATIENT,
-     [(3, 3, 0, 3, {Reason.ABOVE_TARIFF: 7})]),
-    ("co-payment rounds half up: 5 x 30% = 1.5 -> 2", [L("111111", 5, 1)],
-     CentreKind.CONTRACTED, Sector.GOVERNMENTAL, CareSetting.OUTPATIENT,
-     [(3, 5, 2, 3, {})]),
+    (
+        "below tariff, private outpatient 30%",
+        [L("970000", 1, 650_000)],
+        CentreKind.CONTRACTED,
+        Sector.PRIVATE,
+        CareSetting.OUTPATIENT,
+        [(738_000, 650_000, 195_000, 455_000, {})],
+    ),
+    (
+        "above tariff is deducted",
+        [L("970000", 1, 800_000)],
+        CentreKind.CONTRACTED,
+        Sector.PRIVATE,
+        CareSetting.OUTPATIENT,
+        [(738_000, 738_000, 221_400, 516_600, {Reason.ABOVE_TARIFF: 62_000})],
+    ),
+    (
+        "two components: 0.2x492000 + 0.9x312000 = 379200",
+        [L("800010", 2, 400_000)],
+        CentreKind.CONTRACTED,
+        Sector.PRIVATE,
+        CareSetting.OUTPATIENT,
+        [(379_200, 758_400, 227_520, 530_880, {Reason.ABOVE_TARIFF: 41_600})],
+    ),
+    (
+        "three components, inpatient 10%",
+        [L("400100", 1, 30_000_000)],
+        CentreKind.CONTRACTED,
+        Sector.PRIVATE,
+        CareSetting.INPATIENT,
+        # 25x492000 + 10x312000 + 6x528000 = 12300000 + 3120000 + 3168000
+        [(18_588_000, 18_588_000, 1_858_800, 16_729_200, {Reason.ABOVE_TARIFF: 11_412_000})],
+    ),
+    (
+        "owned centre pays no co-payment",
+        [L("970000", 1, 300_000)],
+        CentreKind.OWNED,
+        Sector.GOVERNMENTAL,
+        CareSetting.OUTPATIENT,
+        [(369_000, 300_000, 0, 300_000, {})],
+    ),
+    (
+        "K of the old year before New Year (2026-03-20)",
+        [L("970000", 1, 700_000, date(2026, 3, 20))],
+        CentreKind.CONTRACTED,
+        Sector.PRIVATE,
+        CareSetting.OUTPATIENT,
+        [(615_000, 615_000, 184_500, 430_500, {Reason.ABOVE_TARIFF: 85_000})],
+    ),
+    (
+        "K of the new year from New Year (2026-03-21)",
+        [L("970000", 1, 700_000, date(2026, 3, 21))],
+        CentreKind.CONTRACTED,
+        Sector.PRIVATE,
+        CareSetting.OUTPATIENT,
+        [(738_000, 700_000, 210_000, 490_000, {})],
+    ),
+    (
+        "drug at the price in force",
+        [L("2001001", 10, 6_000, kind=CodeType.DRUG)],
+        CentreKind.CONTRACTED,
+        Sector.PRIVATE,
+        CareSetting.OUTPATIENT,
+        [(5_100, 51_000, 15_300, 35_700, {Reason.ABOVE_TARIFF: 9_000})],
+    ),
+    (
+        "drug at last year's price",
+        [L("2001001", 10, 4_000, date(2025, 12, 1), CodeType.DRUG)],
+        CentreKind.CONTRACTED,
+        Sector.PRIVATE,
+        CareSetting.OUTPATIENT,
+        [(4_200, 40_000, 12_000, 28_000, {})],
+    ),
+    (
+        "quantity limit across lines of one document",
+        [L("600100", 6, 700_000), L("600100", 6, 700_000)],
+        CentreKind.CONTRACTED,
+        Sector.PRIVATE,
+        CareSetting.OUTPATIENT,
+        # unit = 0.8x492000 + 1.2x312000 = 393600 + 374400 = 768000; requested unit below it
+        [
+            (768_000, 4_200_000, 1_260_000, 2_940_000, {}),
+            (768_000, 2_800_000, 840_000, 1_960_000, {Reason.QUANTITY_ABOVE_LIMIT: 1_400_000}),
+        ],
+    ),
+    (
+        "code not in the tariff",
+        [L("999999", 2, 100_000)],
+        CentreKind.CONTRACTED,
+        Sector.PRIVATE,
+        CareSetting.OUTPATIENT,
+        [(None, 0, 0, 0, {Reason.NOT_IN_TARIFF: 200_000})],
+    ),
+    (
+        "drug code billed as a service",
+        [L("2001001", 1, 5_000)],
+        CentreKind.CONTRACTED,
+        Sector.PRIVATE,
+        CareSetting.OUTPATIENT,
+        [(None, 0, 0, 0, {Reason.NOT_IN_TARIFF: 5_000})],
+    ),
+    (
+        "service not covered",
+        [L("950100", 1, 9_000_000)],
+        CentreKind.CONTRACTED,
+        Sector.PRIVATE,
+        CareSetting.INPATIENT,
+        [(None, 0, 0, 0, {Reason.NOT_COVERED: 9_000_000})],
+    ),
+    (
+        "no K for the sector on that date",
+        [L("970000", 1, 500_000)],
+        CentreKind.CONTRACTED,
+        Sector.CHARITY,
+        CareSetting.OUTPATIENT,
+        [(None, 0, 0, 0, {Reason.NOT_IN_TARIFF: 500_000})],
+    ),
+    (
+        "half a rial rounds up: 0.5 x K 5 = 2.5 -> 3; co-payment 0",
+        [L("111111", 1, 10)],
+        CentreKind.OWNED,
+        Sector.GOVERNMENTAL,
+        CareSetting.OUTPATIENT,
+        [(3, 3, 0, 3, {Reason.ABOVE_TARIFF: 7})],
+    ),
+    (
+        "co-payment rounds half up: 5 x 30% = 1.5 -> 2",
+        [L("111111", 5, 1)],
+        CentreKind.CONTRACTED,
+        Sector.GOVERNMENTAL,
+        CareSetting.OUTPATIENT,
+        [(3, 5, 2, 3, {})],
+    ),
 ]
 
 
@@ -119,8 +234,13 @@ CASES = [
 def test_hand_computed_cases(lines, kind, sector, setting, expected) -> None:
     result = price(lines, kind=kind, sector=sector, setting=setting)
     got = [
-        (p.tariff_unit_price, p.eligible, p.copayment, p.insurer_share,
-         {d.reason: d.amount for d in p.deductions})
+        (
+            p.tariff_unit_price,
+            p.eligible,
+            p.copayment,
+            p.insurer_share,
+            {d.reason: d.amount for d in p.deductions},
+        )
         for p in result.lines
     ]
     assert got == expected

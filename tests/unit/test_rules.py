@@ -47,7 +47,9 @@ def test_a_clean_submission_has_no_problems() -> None:
 def test_national_id_checksum_rejects_only_that_document() -> None:
     bad = f.outpatient_visit()
     bad["outpatientVisit"]["patient"]["nationalId"] = "0013542418"
-    report = validate_submission(read(f.submission("C01", f.outpatient_visit(), bad)), centre_code="C01")
+    report = validate_submission(
+        read(f.submission("C01", f.outpatient_visit(), bad)), centre_code="C01"
+    )
     assert codes(report) == [[], ["patient.national-id-checksum"]]
     problem = report.documents[1][0]
     assert problem.path == "/documents/1/outpatientVisit/patient/nationalId"

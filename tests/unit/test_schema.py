@@ -38,18 +38,27 @@ def codes(result) -> list[str]:
 
 def test_plan_follows_the_xsd() -> None:
     plan = SCHEMA.plan
-    assert plan.shape == OBJECT and set(plan.attributes) == {"schemaVersion"}
+    assert plan.shape == OBJECT
+    assert set(plan.attributes) == {"schemaVersion"}
     documents = plan.by_name["documents"].node
     assert documents.shape == CHOICE_ARRAY
     assert set(documents.choices) == {
-        "outpatientVisit", "prescription", "paraclinical", "inpatientBill", "surgeryPackage"
+        "outpatientVisit",
+        "prescription",
+        "paraclinical",
+        "inpatientBill",
+        "surgeryPackage",
     }
     visit = documents.choices["outpatientVisit"]
     assert [s.name for s in visit.children][:4] == [
-        "documentNumber", "patient", "physician", "referralCode"
+        "documentNumber",
+        "patient",
+        "physician",
+        "referralCode",
     ]
     lines = visit.by_name["lines"].node
-    assert lines.shape == ARRAY and lines.item is not None
+    assert lines.shape == ARRAY
+    assert lines.item is not None
     assert lines.item.by_name["quantity"].node.json_type == "integer"
     assert lines.item.by_name["code"].node.shape == SIMPLE
     assert lines.item.by_name["code"].node.json_type == "string"
@@ -98,7 +107,8 @@ def test_xml_problems_carry_xpath_and_line() -> None:
         "/submission/documents/outpatientVisit/lines/line[2]/quantity",
     ]
     lines = [p.line for p in result.problems]
-    assert all(isinstance(n, int) and n > 1 for n in lines) and lines[0] < lines[1]
+    assert all(isinstance(n, int) and n > 1 for n in lines)
+    assert lines[0] < lines[1]
 
 
 def test_json_problems_carry_pointers() -> None:
@@ -123,25 +133,36 @@ def test_json_key_order_does_not_matter() -> None:
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
-        (lambda d: d["documents"][0]["outpatientVisit"]["lines"][0].update(quantity="1"),
-         [("json.type", "/documents/0/outpatientVisit/lines/0/quantity")]),
-        (lambda d: d["documents"][0]["outpatientVisit"]["patient"].update(nationalId=13542419),
-         [("json.type", "/documents/0/outpatientVisit/patient/nationalId"),
-          ("schema.pattern", "/documents/0/outpatientVisit/patient/nationalId")]),
-        (lambda d: d["documents"][0]["outpatientVisit"].update(extra=1),
-         [("schema.unexpected-element", "/documents/0/outpatientVisit/extra")]),
-        (lambda d: d.update(documents={"outpatientVisit": {}}),
-         [("json.type", "/documents")]),
-        (lambda d: d["documents"].append({"xray": {}}),
-         [("schema.unexpected-element", "/documents/1")]),
-        (lambda d: d["documents"].append({"a": {}, "b": {}}),
-         [("json.type", "/documents/1")]),
-        (lambda d: d["header"].update(centreCode="bad code"),
-         [("schema.pattern", "/header/centreCode")]),
-        (lambda d: d.update(schemaVersion="2"),
-         [("schema.fixed-value", "")]),
-        (lambda d: d["documents"][0]["outpatientVisit"]["lines"][0].update(code="A\u0000"),
-         [("json.invalid-text", "/documents/0/outpatientVisit/lines/0/code")]),
+        (
+            lambda d: d["documents"][0]["outpatientVisit"]["lines"][0].update(quantity="1"),
+            [("json.type", "/documents/0/outpatientVisit/lines/0/quantity")],
+        ),
+        (
+            lambda d: d["documents"][0]["outpatientVisit"]["patient"].update(nationalId=13542419),
+            [
+                ("json.type", "/documents/0/outpatientVisit/patient/nationalId"),
+                ("schema.pattern", "/documents/0/outpatientVisit/patient/nationalId"),
+            ],
+        ),
+        (
+            lambda d: d["documents"][0]["outpatientVisit"].update(extra=1),
+            [("schema.unexpected-element", "/documents/0/outpatientVisit/extra")],
+        ),
+        (lambda d: d.update(documents={"outpatientVisit": {}}), [("json.type", "/documents")]),
+        (
+            lambda d: d["documents"].append({"xray": {}}),
+            [("schema.unexpected-element", "/documents/1")],
+        ),
+        (lambda d: d["documents"].append({"a": {}, "b": {}}), [("json.type", "/documents/1")]),
+        (
+            lambda d: d["header"].update(centreCode="bad code"),
+            [("schema.pattern", "/header/centreCode")],
+        ),
+        (lambda d: d.update(schemaVersion="2"), [("schema.fixed-value", "")]),
+        (
+            lambda d: d["documents"][0]["outpatientVisit"]["lines"][0].update(code="A\u0000"),
+            [("json.invalid-text", "/documents/0/outpatientVisit/lines/0/code")],
+        ),
     ],
 )
 def test_json_misfits(mutate, expected) -> None:
@@ -154,12 +175,18 @@ def test_json_misfits(mutate, expected) -> None:
 
 @pytest.mark.parametrize(
     ("body", "code"),
-    [(b"{", "json.malformed"), (b"[]", "json.type"), (b"  ", "body.empty"),
-     (b'{"a": NaN}', "json.malformed"), (b'{"a": "\xff"}', "json.malformed")],
+    [
+        (b"{", "json.malformed"),
+        (b"[]", "json.type"),
+        (b"  ", "body.empty"),
+        (b'{"a": NaN}', "json.malformed"),
+        (b'{"a": "\xff"}', "json.malformed"),
+    ],
 )
 def test_json_that_is_not_a_submission(body: bytes, code: str) -> None:
     result = SCHEMA.check_json(body)
-    assert result.root is None and codes(result) == [code]
+    assert result.root is None
+    assert codes(result) == [code]
 
 
 def test_xml_and_json_of_the_same_submission_agree() -> None:

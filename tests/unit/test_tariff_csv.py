@@ -18,7 +18,8 @@ HEADER_K = KS.splitlines()[0]
 def test_sample_book_loads_without_problems() -> None:
     book = read_book(SAMPLE_TARIFF_DIR)
     assert book.problems == []
-    assert len(book.items) >= 30 and len(book.ks) >= 24
+    assert len(book.items) >= 30
+    assert len(book.ks) >= 24
     years = {k.valid_from.year for k in book.ks}
     assert len(years) >= 2
 
@@ -26,28 +27,72 @@ def test_sample_book_loads_without_problems() -> None:
 @pytest.mark.parametrize(
     ("services_rows", "k_rows", "code", "fragment"),
     [
-        (["970000,Visit,service,-1,0,0,,true,1,false,outpatient,2024-03-20,"], [],
-         "tariff.invalid-value", "professional_rvu: must not be negative"),
-        (["970000,Visit,service,1,0,0,,maybe,1,false,outpatient,2024-03-20,"], [],
-         "tariff.invalid-value", "covered"),
-        (["970000,Visit,gadget,1,0,0,,true,1,false,outpatient,2024-03-20,"], [],
-         "tariff.invalid-value", "kind"),
-        (["2001001,Drug,drug,0,0,0,,true,1,false,both,2024-03-20,"], [],
-         "tariff.invalid-value", "unit_price: is required for a drug"),
-        (["970000,Visit,service,1,0,0,,true,1,false,outpatient,2024-03-20,",
-          "970000,Visit,service,1,0,0,,true,1,false,outpatient,2025-01-01,"], [],
-         "tariff.overlapping-periods", "overlap"),
-        (["970000,Visit,service,1,0,0,,true,1,false,outpatient,2024-13-01,"], [],
-         "tariff.invalid-value", "valid_from"),
-        ([], ["military,professional,1000,2025-03-21,2026-03-20"],
-         "tariff.invalid-value", "sector"),
-        ([], ["private,professional,-5,2025-03-21,2026-03-20"],
-         "tariff.invalid-value", "value: must be positive"),
-        ([], ["private,professional,5,2025-03-21,2026-03-20",
-              "private,professional,6,2026-03-01,2027-03-20"],
-         "tariff.overlapping-periods", "overlap"),
-        ([], ["private,professional,5,2026-03-21,2025-03-20"],
-         "tariff.bad-period", "before valid_from"),
+        (
+            ["970000,Visit,service,-1,0,0,,true,1,false,outpatient,2024-03-20,"],
+            [],
+            "tariff.invalid-value",
+            "professional_rvu: must not be negative",
+        ),
+        (
+            ["970000,Visit,service,1,0,0,,maybe,1,false,outpatient,2024-03-20,"],
+            [],
+            "tariff.invalid-value",
+            "covered",
+        ),
+        (
+            ["970000,Visit,gadget,1,0,0,,true,1,false,outpatient,2024-03-20,"],
+            [],
+            "tariff.invalid-value",
+            "kind",
+        ),
+        (
+            ["2001001,Drug,drug,0,0,0,,true,1,false,both,2024-03-20,"],
+            [],
+            "tariff.invalid-value",
+            "unit_price: is required for a drug",
+        ),
+        (
+            [
+                "970000,Visit,service,1,0,0,,true,1,false,outpatient,2024-03-20,",
+                "970000,Visit,service,1,0,0,,true,1,false,outpatient,2025-01-01,",
+            ],
+            [],
+            "tariff.overlapping-periods",
+            "overlap",
+        ),
+        (
+            ["970000,Visit,service,1,0,0,,true,1,false,outpatient,2024-13-01,"],
+            [],
+            "tariff.invalid-value",
+            "valid_from",
+        ),
+        (
+            [],
+            ["military,professional,1000,2025-03-21,2026-03-20"],
+            "tariff.invalid-value",
+            "sector",
+        ),
+        (
+            [],
+            ["private,professional,-5,2025-03-21,2026-03-20"],
+            "tariff.invalid-value",
+            "value: must be positive",
+        ),
+        (
+            [],
+            [
+                "private,professional,5,2025-03-21,2026-03-20",
+                "private,professional,6,2026-03-01,2027-03-20",
+            ],
+            "tariff.overlapping-periods",
+            "overlap",
+        ),
+        (
+            [],
+            ["private,professional,5,2026-03-21,2025-03-20"],
+            "tariff.bad-period",
+            "before valid_from",
+        ),
     ],
 )
 def test_malformed_books_are_refused(services_rows, k_rows, code, fragment) -> None:
@@ -57,8 +102,10 @@ def test_malformed_books_are_refused(services_rows, k_rows, code, fragment) -> N
 
 
 def test_problems_name_file_and_line() -> None:
-    rows = ["970000,Visit,service,1,0,0,,true,1,false,outpatient,2024-03-20,",
-            "970001,Visit,service,x,0,0,,true,1,false,outpatient,2024-03-20,"]
+    rows = [
+        "970000,Visit,service,1,0,0,,true,1,false,outpatient,2024-03-20,",
+        "970001,Visit,service,x,0,0,,true,1,false,outpatient,2024-03-20,",
+    ]
     (problem,) = parse_book("\n".join([HEADER_S, *rows]), HEADER_K).problems
     assert problem.path == "services.csv:professional_rvu"
     assert problem.line == 3

@@ -9,8 +9,8 @@ from enum import StrEnum
 
 from gateway.domain.centres import CentreKind, Sector
 from gateway.domain.documents import CareSetting, CodeType, Line
-from workers.pricing.money import round_rials
 from gateway.domain.tariff import Component, ItemKind, TariffBook, TariffItem
+from workers.pricing.money import round_rials
 
 
 class Reason(StrEnum):
@@ -144,7 +144,9 @@ def _price_line(
     requested = line.quantity * line.unit_price
     item = book.item(line.code, line.service_date)
     if item is None or (line.code_type is CodeType.DRUG) != (item.kind is ItemKind.DRUG):
-        detail = f"{line.code_type} {line.code} is not in the tariff in force on {line.service_date}"
+        detail = (
+            f"{line.code_type} {line.code} is not in the tariff in force on {line.service_date}"
+        )
         return _rejected_line(line_no, requested, Reason.NOT_IN_TARIFF, detail)
     if not item.covered:
         detail = f"{item.code} ({item.title}) is not covered"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -18,8 +19,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from gateway.domain.centres import Sector
-from validators.problems import Problem
 from gateway.domain.tariff import Component, ItemKind, KCoefficient, Setting, TariffItem
+from validators.problems import Problem
 
 SERVICES_FILE = "services.csv"
 K_FILE = "k_coefficients.csv"
@@ -51,7 +52,9 @@ class _RowReader:
     def _bad(self, column: str, message: str) -> None:
         self.ok = False
         self.problems.append(
-            Problem("tariff.invalid-value", f"{column}: {message}", f"{self.file}:{column}", self.line)
+            Problem(
+                "tariff.invalid-value", f"{column}: {message}", f"{self.file}:{column}", self.line
+            )
         )
 
     def get(self, column: str, convert: Callable[[str], T], *, required: bool = True) -> T | None:
@@ -80,9 +83,9 @@ def _boolean(raw: str) -> bool:
     raise ValueError("expected true or false")
 
 
-def _rows(text: str, file: str, columns: tuple[str, ...], problems: list[Problem]) -> Iterable[
-    tuple[int, dict[str, str]]
-]:
+def _rows(
+    text: str, file: str, columns: tuple[str, ...], problems: list[Problem]
+) -> Iterable[tuple[int, dict[str, str]]]:
     reader = csv.DictReader(io.StringIO(text))
     missing = [c for c in columns if c not in (reader.fieldnames or [])]
     if missing:
@@ -156,7 +159,7 @@ def _check_periods(
             if row.valid_to is not None and row.valid_to < row.valid_from:
                 message = f"{what} {group_key}: valid_to {row.valid_to} is before valid_from"
                 problems.append(Problem("tariff.bad-period", message, file))
-        for earlier, later in zip(members, members[1:], strict=False):
+        for earlier, later in itertools.pairwise(members):
             if earlier.valid_to is None or later.valid_from <= earlier.valid_to:
                 message = (
                     f"{what} {group_key}: periods from {earlier.valid_from} and "
@@ -183,7 +186,9 @@ def read_book(directory: Path) -> ParsedBook:
     if missing:
         book = ParsedBook()
         for name in missing:
-            book.problems.append(Problem("tariff.missing-file", f"{name} not found", str(directory)))
+            book.problems.append(
+                Problem("tariff.missing-file", f"{name} not found", str(directory))
+            )
         return book
     return parse_book(
         (directory / SERVICES_FILE).read_text(encoding="utf-8-sig"),

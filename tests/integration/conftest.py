@@ -1,0 +1,164 @@
+"""A running gateway: server and worker as real processes on real services."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from kombu import Connection
+
+from gateway.storage.db import engine_for, session_factory, upgrade
+from tests import services
+from tests.factories import seed_sample_tariff
+
+STACKS = {
+    "sqlite+embedded": ("sqlite", "embedded"),
+    "postgresql+rabbitmq": ("postgresql", "rabbitmq"),
+    "postgresql+redis": ("postgresql", "redis"),
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Stack:
+    name: str
+    url: str
+    database_url: str
+    broker_url: str
+    worker_metrics_url: str
+    env: dict[str, str]
+    log_dir: Path
+
+    def sessions(self):  # type: ignore[no-untyped-def]
+        return session_factory(engine_for(self.database_url))
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}"
+            for p in self.log_dir.glob("*.log")
+        )
+
+
+def _broker_url(kind: str, tmp: Path) -> str:
+    if kind == "embedded":
+        return f"sqla+sqlite:///{tmp / 'broker.sqlite'}"
+    url = services.RABBITMQ_URL if kind == "rabbitmq" else services.REDIS_URL
+    if not services.reachable(url, 5672 if kind == "rabbitmq" else 6379):
+        pytest.skip(f"{kind} unreachable at {url}: test skipped")
+    return url
+
+
+@contextmanager
+def _database(kind: str, tmp: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp / 'gateway.sqlite'}"
+        return
+    if not services.postgres_reachable():
+        pytest.skip(f"PostgreSQL unreachable at {services.POSTGRES_ADMIN_URL}: test skipped")
+    with services.temporary_postgres_database() as url:
+        yield url
+        engine_for(url).dispose()
+
+
+def _wait_ready(url: str, processes: list[subprocess.Popen[bytes]], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for process in processes:
+            if process.poll() is not None:
+                raise RuntimeError(f"{process.args} exited with {process.returncode}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} not ready after {timeout}s")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _drop_queue(broker_url: str, queue: str) -> None:
+    if broker_url.startswith("sqla+"):
+        return
+    try:
+        with Connection(broker_url, connect_timeout=3) as connection:
+            connection.default_channel.queue_delete(queue)
+    except Exception:  # noqa: S110 - best-effort clean-up of a test queue
+        pass
+
+
+@pytest.fixture(scope="module", params=list(STACKS))
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """One running gateway per stack, shared by a module's tests (each makes its own centre)."""
+    db_kind, broker_kind = STACKS[request.param]
+    tmp_path = tmp_path_factory.mktemp(request.param.replace("+", "-"))
+    broker_url = _broker_url(broker_kind, tmp_path)
+    with ExitStack() as cleanup, _database(db_kind, tmp_path) as database_url:
+        upgrade(database_url)
+        seed_sample_tariff(session_factory(engine_for(database_url)))
+        port, metrics_port = free_port(), free_port()
+        queue = f"gw-test-{uuid.uuid4().hex[:8]}"
+        env = {
+            **os.environ,
+            "GATEWAY_DATABASE_URL": database_url,
+            "GATEWAY_BROKER_URL": broker_url,
+            "GATEWAY_QUEUE_NAME": queue,
+            "GATEWAY_WORKER_METRICS_PORT": str(metrics_port),
+            "GATEWAY_WORKER_METRICS_HOST": "127.0.0.1",
+            "GATEWAY_OUTBOX_RELAY_INTERVAL_S": "0.5",
+            "GATEWAY_OUTBOX_RELAY_GRACE_S": "1",
+            "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "worker-metrics"),
+        }
+        cleanup.callback(_drop_queue, broker_url, queue)
+        logs = tmp_path / "logs"
+        logs.mkdir()
+        gateway = [sys.executable, "-m", "gateway"]
+        processes = []
+        for name, args in (
+            ("worker", ["worker", "--concurrency", "2", "--loglevel", "WARNING"]),
+            ("server", ["serve", "--port", str(port)]),
+        ):
+            log = cleanup.enter_context((logs / f"{name}.log").open("wb"))
+            process = subprocess.Popen([*gateway, *args], env=env, stdout=log, stderr=log)
+            cleanup.callback(_stop, process)
+            processes.append(process)
+        built = Stack(
+            request.param,
+            f"http://127.0.0.1:{port}",
+            database_url,
+            broker_url,
+            f"http://127.0.0.1:{metrics_port}/metrics",
+            env,
+            logs,
+        )
+        try:
+            _wait_ready(built.url, processes)
+        except (RuntimeError, TimeoutError) as exc:
+            raise AssertionError(f"{exc}\n{built.logs()}") from exc
+        yield built

@@ -1,0 +1,122 @@
+"""Over real HTTP, to a real worker process, on each database and broker."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.storage import repository
+from gateway.storage.db import transaction
+from gateway.storage.models import OutboxMessage
+from tests import factories as f
+from tests.integration.conftest import Stack
+
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("integration")]
+
+
+def add_centre(stack: Stack) -> tuple[str, str]:
+    """Through the CLI, as an operator would; the token is alone on the last line."""
+    code = f"I{uuid.uuid4().hex[:8].upper()}"
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway", "centre", "add", code, "--name", "Integration"],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return code, done.stdout.strip().splitlines()[-1]
+
+
+def wait_for(client: httpx.Client, url: str, status: str, timeout: float = 45) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        body: dict[str, Any] = client.get(url).json()
+        if body["status"] == status or time.monotonic() > deadline:
+            return body
+        time.sleep(0.2)
+
+
+def test_xml_and_json_are_priced_by_the_worker(stack: Stack) -> None:
+    code, token = add_centre(stack)
+    data = f.submission(
+        code,
+        f.outpatient_visit([f.line("970000", 1, 800_000), f.line("800010", 2, 300_000)]),
+        f.inpatient_bill([f.line("300100", 2, 5_000_000), f.line("999999", 1, 10_000)]),
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    results = []
+    with httpx.Client(base_url=stack.url, headers=headers, timeout=30) as client:
+        for body, content_type in (
+            (f.as_xml(data), "application/xml"),
+            (f.as_json(f.renumbered(data)), "application/json"),
+        ):
+            response = client.post(
+                "/v1/submissions", content=body, headers={"Content-Type": content_type}
+            )
+            assert response.status_code == 202, response.text
+            for document in response.json()["documents"]:
+                detail = wait_for(client, document["url"], "PRICED")
+                assert detail["status"] == "PRICED", stack.logs()
+                results.append((detail["totals"], [ln["pricing"] for ln in detail["lines"]]))
+    assert results[:2] == results[2:]
+    assert results[0][0]["eligible"] == 738_000 + 2 * 300_000
+    metrics = httpx.get(stack.worker_metrics_url, timeout=5).text
+    assert 'gateway_pricing_total{outcome="priced"}' in metrics
+    assert 'gateway_tasks_total{state="success",task="gateway.price_document"}' in metrics
+
+
+def test_another_centre_gets_404(stack: Stack) -> None:
+    code, token = add_centre(stack)
+    _, other = add_centre(stack)
+    answer = httpx.post(
+        f"{stack.url}/v1/submissions",
+        content=f.as_json(f.submission(code)),
+        timeout=30,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    ).json()
+    for url in (answer["url"], answer["documents"][0]["url"]):
+        denied = httpx.get(f"{stack.url}{url}", headers={"Authorization": f"Bearer {other}"})
+        assert denied.status_code == 404
+        allowed = httpx.get(f"{stack.url}{url}", headers={"Authorization": f"Bearer {token}"})
+        assert allowed.status_code == 200
+
+
+def test_a_message_never_published_is_relayed(stack: Stack) -> None:
+    """A crash between commit and publish: the outbox row alone gets the document priced."""
+    from gateway.ingest import ingest
+    from validators.schema import Format
+
+    code, _ = add_centre(stack)
+    sessions = stack.sessions()
+    with transaction(sessions) as session:
+        centre = repository.get_centre_by_code(session, code)
+        assert centre is not None
+        stored = ingest(
+            session=session,
+            centre=centre,
+            body=f.as_json(f.submission(code)),
+            fmt=Format.JSON,
+            content_type="application/json",
+            idempotency_key=None,
+            max_documents=10,
+        )
+    document_id = stored.documents[0].id
+    deadline = time.monotonic() + 45
+    status = ""
+    while time.monotonic() < deadline and status != "PRICED":
+        with sessions() as session:
+            document = repository.get_document(session, document_id, None)
+            assert document is not None
+            status = document.status
+        time.sleep(0.3)
+    assert status == "PRICED", stack.logs()
+    with sessions() as session:
+        message = session.get_one(OutboxMessage, stored.outbox_ids[0])
+        assert message.published_at is not None
