@@ -67,7 +67,7 @@ def validate_files(files: list[Path], output: str = "text") -> int:
     if output == "json":
         print(orjson.dumps([r.to_dict() for r in reports], option=orjson.OPT_INDENT_2).decode())
     else:
-        console = Console(highlight=False)
+        console = Console(highlight=False, soft_wrap=True)
         for report in reports:
             mark = "[green]valid[/green]" if report.valid else "[red]invalid[/red]"
             console.print(f"{report.path}: {mark} ({report.documents} document(s))")

@@ -1,0 +1,104 @@
+"""The CLI: offline validation gives the API's problems; admin commands print tokens last."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+import orjson
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from gateway.cli import app
+from gateway.settings import get_settings
+from gateway.storage.models import ApiToken
+from tests import factories as f
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, settings) -> None:
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", settings.database_url)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def _bad_submission(code: str) -> dict:
+    bad = f.outpatient_visit([f.line("970000", 1, 100)])
+    bad["outpatientVisit"]["patient"]["nationalId"] = "0013542418"
+    bad["outpatientVisit"]["totalAmount"] = 99
+    return f.submission(code, f.outpatient_visit(), bad)
+
+
+@pytest.mark.parametrize("fmt", ["xml", "json"])
+def test_validate_reports_what_the_api_reports(client, sessions, tmp_path, fmt) -> None:
+    centre, token = f.make_centre(sessions)
+    data = _bad_submission(centre.code)
+    body = f.as_xml(data) if fmt == "xml" else f.as_json(data)
+    path = tmp_path / f"claims.{fmt}"
+    path.write_bytes(body)
+    result = runner.invoke(app, ["validate", "--format", "json", str(path)])
+    assert result.exit_code == 1
+    (report,) = orjson.loads(result.stdout)
+    answer = client.post(
+        "/v1/submissions",
+        content=body,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": f"application/{fmt}"},
+    ).json()
+    from_api = [e for d in answer["documents"] for e in d["errors"]]
+    assert report["problems"] == from_api
+    assert [p["code"] for p in from_api] == [
+        "patient.national-id-checksum",
+        "document.total-mismatch",
+    ]
+
+
+def test_validate_schema_errors_match_the_api(client, sessions, tmp_path) -> None:
+    centre, token = f.make_centre(sessions)
+    body = f.as_xml(f.submission(centre.code)).replace(
+        b"<quantity>1</quantity>", b"<quantity>x</quantity>"
+    )
+    path = tmp_path / "bad.xml"
+    path.write_bytes(body)
+    result = runner.invoke(app, ["validate", "--format", "json", str(path)])
+    answer = client.post(
+        "/v1/submissions",
+        content=body,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/xml"},
+    )
+    assert answer.status_code == 422
+    assert orjson.loads(result.stdout)[0]["problems"] == answer.json()["errors"]
+
+
+def test_validate_valid_file_exits_zero_with_text_report(tmp_path) -> None:
+    path = tmp_path / "ok.json"
+    path.write_bytes(f.as_json(f.submission("ANY-01")))
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 0, result.stdout
+    assert "valid (1 document(s))" in result.stdout
+
+
+def test_centre_add_prints_the_token_last_and_stores_only_a_hash(cli_env, sessions) -> None:
+    code = f"CLI{uuid.uuid4().hex[:6].upper()}"
+    result = runner.invoke(
+        app, ["centre", "add", code, "--kind", "owned", "--sector", "governmental"]
+    )
+    assert result.exit_code == 0, result.stdout
+    token = result.stdout.strip().splitlines()[-1]
+    assert token.startswith("gw_")
+    assert len(token) > 40
+    with sessions() as session:
+        hashes = set(session.scalars(select(ApiToken.token_hash)))
+    assert token not in hashes
+    assert hashlib.sha256(token.encode()).hexdigest() in hashes
+
+
+def test_tariff_import_refuses_a_bad_book(cli_env, tmp_path) -> None:
+    (tmp_path / "services.csv").write_text("code,title\n")
+    (tmp_path / "k_coefficients.csv").write_text("sector,component,value,valid_from,valid_to\n")
+    result = runner.invoke(app, ["tariff", "import", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "tariff.missing-column" in result.stderr
