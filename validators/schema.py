@@ -9,6 +9,7 @@ lxml schema validates. Errors on that tree are mapped back to JSON pointers.
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -152,7 +153,7 @@ class ClaimSchema:
             return SchemaResult(Format.JSON, None, [Problem("json.type", message, "")])
         problems: list[Problem] = []
         root = _JsonTreeBuilder(problems).build(self.plan, value)
-        problems.extend(self._validate(root, Format.JSON))
+        problems.extend(_without_echoes(problems, self._validate(root, Format.JSON)))
         return SchemaResult(Format.JSON, root, problems)
 
     # -- internals ----------------------------------------------------------------
@@ -178,23 +179,34 @@ class ClaimSchema:
             message = entry.message.replace(_NS_PREFIX, "")
             if code == "schema.unknown-root":
                 message += f' The root must be <submission xmlns="{NAMESPACE}">.'
-            path = self._locate(root, entry.path, fmt)
+            element = _element_at(root, entry.path)
+            if code == "schema.unexpected-element" and element is not None:
+                code, message, element = self._missing_instead(element, code, message)
+            path = None
+            if element is not None:
+                path = xpath_of(element) if fmt is Format.XML else self.pointer_of(element)
             line = entry.line if fmt is Format.XML else None
             problems.append(Problem(code, message, path, line))
         return problems
 
-    def _locate(self, root: etree._Element, libxml_path: str, fmt: Format) -> str | None:
-        try:
-            found = root.xpath(libxml_path)
-        except etree.XPathError:
-            return None
-        if not isinstance(found, list) or not found or not isinstance(found[0], etree._Element):
-            return None
-        element = found[0]
-        return xpath_of(element) if fmt is Format.XML else self.pointer_of(element)
+    def _missing_instead(
+        self, element: etree._Element, code: str, message: str
+    ) -> tuple[str, str, etree._Element]:
+        """libxml2 reports a missing element as the next one being unexpected; say what is."""
+        parent = element.getparent()
+        found = etree.QName(element).localname
+        match = _EXPECTED_NAMES.search(message)
+        if parent is None or match is None:
+            return code, message, element
+        expected = [name.strip() for name in match.group(1).split(",")]
+        _, node = self._plan_path(parent)
+        if node is None or found in expected or found not in node.by_name:
+            return code, message, element
+        wanted = " or ".join(expected)
+        return "schema.missing-element", f"Missing {wanted} (found {found} first).", parent
 
-    def pointer_of(self, element: etree._Element) -> str:
-        """The JSON pointer of an element of a tree built from JSON."""
+    def _plan_path(self, element: etree._Element) -> tuple[list[str], PlanNode | None]:
+        """The JSON pointer segments of an element and its plan node (None if off-plan)."""
         chain = [element, *element.iterancestors()]
         chain.reverse()
         node: PlanNode | None = self.plan
@@ -203,8 +215,7 @@ class ClaimSchema:
             name = etree.QName(child).localname
             if node is None:
                 segments.append(name)
-                continue
-            if node.shape == ARRAY:
+            elif node.shape == ARRAY:
                 segments.append(str(parent.index(child)))
                 node = node.item
             elif node.shape == CHOICE_ARRAY:
@@ -216,7 +227,43 @@ class ClaimSchema:
                 if slot is not None and slot.repeated:
                     segments.append(str(_same_tag_index(child)))
                 node = slot.node if slot is not None else None
+        return segments, node
+
+    def pointer_of(self, element: etree._Element) -> str:
+        """The JSON pointer of an element of a tree built from JSON."""
+        segments, _ = self._plan_path(element)
         return "".join("/" + _escape_pointer(s) for s in segments)
+
+
+_EXPECTED_NAMES = re.compile(r"Expected is (?:one of )?\( ([^)]*) \)")
+
+
+def _element_at(root: etree._Element, libxml_path: str | None) -> etree._Element | None:
+    if not libxml_path:
+        return None
+    try:
+        found = root.xpath(libxml_path)
+    except etree.XPathError:
+        return None
+    if isinstance(found, list) and found and isinstance(found[0], etree._Element):
+        return found[0]
+    return None
+
+
+def _without_echoes(json_problems: list[Problem], schema: list[Problem]) -> list[Problem]:
+    """Drop "missing" reports that only echo a JSON value already reported as misshapen.
+
+    A value of the wrong JSON type leaves its element (or its array item) empty, and the
+    schema then reports the same spot as missing something.
+    """
+    echoed: set[str] = set()
+    for problem in json_problems:
+        if problem.code == "json.type" and problem.path is not None:
+            echoed.add(problem.path)
+            head, _, last = problem.path.rpartition("/")
+            if last.isdigit():
+                echoed.add(head)
+    return [p for p in schema if not (p.code == "schema.missing-element" and p.path in echoed)]
 
 
 def xpath_of(element: etree._Element) -> str:

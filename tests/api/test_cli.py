@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from pathlib import Path
 
 import orjson
 import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from gateway import admin
 from gateway.cli import app
+from gateway.domain.centres import CentreKind, Role, Sector
 from gateway.settings import get_settings
+from gateway.storage import repository
+from gateway.storage.db import transaction
 from gateway.storage.models import ApiToken
 from tests import factories as f
 
@@ -102,3 +107,37 @@ def test_tariff_import_refuses_a_bad_book(cli_env, tmp_path) -> None:
     result = runner.invoke(app, ["tariff", "import", str(tmp_path)])
     assert result.exit_code == 1
     assert "tariff.missing-column" in result.stderr
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "schemas" / "examples" / "invalid"
+MANIFEST = orjson.loads((EXAMPLES / "expected.json").read_bytes())
+
+
+def _demo_centre_token(sessions) -> str:
+    with transaction(sessions) as session:
+        centre = repository.get_centre_by_code(session, "DEMO-001") or admin.add_centre(
+            session=session,
+            code="DEMO-001",
+            name="Demo",
+            kind=CentreKind.CONTRACTED,
+            sector=Sector.PRIVATE,
+        )
+        return admin.add_token(session=session, role=Role.CENTRE, centre=centre)
+
+
+@pytest.mark.parametrize("name", sorted(MANIFEST))
+def test_api_reports_each_bundled_invalid_example_as_the_manifest_says(client, sessions, name):
+    token = _demo_centre_token(sessions)
+    body = (EXAMPLES / name).read_bytes().replace(b"OV-2026-0001", uuid.uuid4().hex[:12].encode())
+    content_type = "application/json" if name.endswith(".json") else "application/xml"
+    response = client.post(
+        "/v1/submissions",
+        content=body,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": content_type},
+    )
+    if response.status_code == 202:
+        errors = [e for d in response.json()["documents"] for e in d["errors"]]
+    else:
+        assert response.status_code == 422
+        errors = response.json()["errors"]
+    assert [{"code": e["code"], "path": e["path"]} for e in errors] == MANIFEST[name]

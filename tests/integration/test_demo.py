@@ -25,7 +25,11 @@ def test_demo_runs_api_and_worker_on_the_embedded_default(tmp_path: Path) -> Non
     log = (tmp_path / "demo.log").open("wb")
     demo = subprocess.Popen(
         [sys.executable, "-m", "gateway", "demo", "--port", str(port), "--token", "demo-secret"],
-        cwd=tmp_path, env=env, stdout=log, stderr=log, start_new_session=True,
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -38,8 +42,10 @@ def test_demo_runs_api_and_worker_on_the_embedded_default(tmp_path: Path) -> Non
                 time.sleep(0.3)
         headers = {"Authorization": "Bearer demo-secret", "Content-Type": "application/json"}
         answer = httpx.post(
-            f"{base}/v1/submissions", content=f.as_json(f.submission("DEMO-001")),
-            headers=headers, timeout=30,
+            f"{base}/v1/submissions",
+            content=f.as_json(f.submission("DEMO-001")),
+            headers=headers,
+            timeout=30,
         )
         assert answer.status_code == 202, answer.text
         url = base + answer.json()["documents"][0]["url"]
