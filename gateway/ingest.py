@@ -1,7 +1,7 @@
 """The ingest pipeline: schema, business rules, then one transaction of rows and outbox.
 
-Nothing here commits. The caller commits and only then hands the outbox ids to the
-publisher, so no task is ever sent for data that was rolled back.
+Nothing here commits. The caller commits and only then hands the outbox messages to
+the publisher, so no task is ever sent for data that was rolled back.
 """
 
 from __future__ import annotations
@@ -9,12 +9,14 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from gateway import metrics
 from gateway.domain import documents as dm
-from gateway.domain.lifecycle import DocumentStatus, birth, transition
+from gateway.domain.lifecycle import DocumentStatus, Transition, birth, transition
 from gateway.errors import GatewayError
 from gateway.storage import repository
 from gateway.storage.models import (
@@ -31,6 +33,7 @@ from validators.business import Report, validate_submission
 from validators.problems import Problem, has_errors
 from validators.reader import read_submission
 from validators.schema import Format, claim_schema
+from workers.outbox import Pending
 
 PRICE_TASK = "gateway.price_document"
 
@@ -39,7 +42,7 @@ PRICE_TASK = "gateway.price_document"
 class Ingested:
     submission: Submission
     documents: list[Document]
-    outbox_ids: list[int]
+    outbox: list[Pending]
     replayed: bool = False
 
 
@@ -135,59 +138,89 @@ def _store(
     idempotency_key: str | None,
 ) -> Ingested:
     actor = f"centre:{centre.code}"
-    now = utcnow()
     row = Submission(
         id=uuid.uuid4(),
         centre_id=centre.id,
         format=fmt.value,
         submission_number=submission.submission_number,
-        received_at=now,
+        received_at=utcnow(),
         document_count=len(submission.documents),
         accepted_count=0,
         rejected_count=0,
         idempotency_key=idempotency_key,
     )
-    session.add(row)
-    session.flush()
     raw.submission_id = row.id
-    session.add(raw)
     documents: list[Document] = []
-    outbox: list[OutboxMessage] = []
+    events: list[dict[str, Any]] = []
+    lines: list[dict[str, Any]] = []
+    payloads: list[dict[str, Any]] = []
     for ordinal, (document, problems) in enumerate(
         zip(submission.documents, report.documents, strict=True)
     ):
-        stored, events = _document_rows(row, centre, ordinal, document, problems, actor)
+        stored, moves = _document_row(row, centre, ordinal, document, problems, actor)
         documents.append(stored)
-        session.add(stored)
-        session.add_all(events)
-        session.add_all(_line_rows(stored.id, document))
+        events += [_event_values(stored.id, move) for move in moves]
+        lines += _line_values(stored.id, document)
         if stored.status == DocumentStatus.ACCEPTED:
             row.accepted_count += 1
-            outbox.append(OutboxMessage(task=PRICE_TASK, payload={"document_id": str(stored.id)}))
+            payloads.append({"task": PRICE_TASK, "payload": {"document_id": str(stored.id)}})
         else:
             row.rejected_count += 1
         _count(problems)
         metrics.DOCUMENTS.labels(document.kind.value, stored.status.lower()).inc()
-    session.add_all(outbox)
-    session.flush()
-    return Ingested(row, documents, [message.id for message in outbox])
+    # Plain inserts rather than the ORM's unit of work: this is the hot path of ingestion.
+    # The ORM objects built above serve only to answer the request.
+    session.execute(insert(Submission), [_column_values(row)])
+    session.execute(insert(RawPayload), [_column_values(raw)])
+    session.execute(insert(Document), [_column_values(d) for d in documents])
+    session.execute(insert(DocumentLine), lines)
+    session.execute(insert(StatusEvent), events)
+    outbox: list[Pending] = []
+    if payloads:
+        now = utcnow()
+        for values in payloads:
+            values.update(created_at=now, attempts=0)
+        ids = session.scalars(
+            insert(OutboxMessage).returning(OutboxMessage.id, sort_by_parameter_order=True),
+            payloads,
+        ).all()
+        outbox = [Pending(i, v["task"], v["payload"]) for i, v in zip(ids, payloads, strict=True)]
+    return Ingested(row, documents, outbox)
 
 
-def _document_rows(
+def _column_values(obj: Submission | RawPayload | Document) -> dict[str, Any]:
+    """Every column of an unsaved row, leaving out an auto-incremented id not yet known."""
+    values = {column.key: getattr(obj, column.key) for column in obj.__table__.columns}
+    if values.get("id") is None:
+        values.pop("id", None)
+    return values
+
+
+def _event_values(document_id: uuid.UUID, move: Transition) -> dict[str, Any]:
+    return {
+        "document_id": document_id,
+        "from_status": move.from_status.value if move.from_status else None,
+        "to_status": move.to_status.value,
+        "actor": move.actor,
+        "reason": move.reason,
+        "created_at": move.at,
+    }
+
+
+def _document_row(
     submission: Submission,
     centre: Centre,
     ordinal: int,
     document: dm.Document,
     problems: list[Problem],
     actor: str,
-) -> tuple[Document, list[StatusEvent]]:
-    document_id = uuid.uuid4()
+) -> tuple[Document, tuple[Transition, Transition]]:
     first = birth(actor=actor)
     target = DocumentStatus.REJECTED if has_errors(problems) else DocumentStatus.ACCEPTED
     reason = f"{len(problems)} problem(s)" if problems else "schema and rules passed"
     second = transition(DocumentStatus.RECEIVED, target, actor=actor, reason=reason)
     stored = Document(
-        id=document_id,
+        id=uuid.uuid4(),
         submission_id=submission.id,
         centre_id=centre.id,
         ordinal=ordinal,
@@ -212,22 +245,21 @@ def _document_rows(
         created_at=first.at,
         updated_at=second.at,
     )
-    events = [repository.status_event(document_id, move) for move in (first, second)]
-    return stored, events
+    return stored, (first, second)
 
 
-def _line_rows(document_id: uuid.UUID, document: dm.Document) -> list[DocumentLine]:
+def _line_values(document_id: uuid.UUID, document: dm.Document) -> list[dict[str, Any]]:
     return [
-        DocumentLine(
-            document_id=document_id,
-            line_no=number,
-            code_type=line.code_type.value,
-            code=line.code,
-            description=line.description,
-            service_date=line.service_date,
-            quantity=line.quantity,
-            unit_price=line.unit_price,
-            amount=line.amount,
-        )
+        {
+            "document_id": document_id,
+            "line_no": number,
+            "code_type": line.code_type.value,
+            "code": line.code,
+            "description": line.description,
+            "service_date": line.service_date,
+            "quantity": line.quantity,
+            "unit_price": line.unit_price,
+            "amount": line.amount,
+        }
         for number, line in enumerate(document.lines, start=1)
     ]

@@ -38,6 +38,7 @@ class Settings(BaseSettings):
         default="0.0.0.0",  # noqa: S104 - Prometheus scrapes workers from other hosts
         description="Worker /metrics address",
     )
+    token_cache_s: float = Field(default=10.0, description="How long a verified token is cached")
     log_level: str = Field(default="INFO")
 
 

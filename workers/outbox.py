@@ -8,9 +8,13 @@ idempotent, so a message sent twice does no harm.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,13 +27,23 @@ from gateway.storage.models import OutboxMessage, utcnow
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """An outbox message as committed: enough to send it without reading it back."""
+
+    id: int
+    task: str
+    payload: dict[str, Any]
+    attempts: int = 0
+
+
 class Publisher:
     def __init__(self, celery: Celery, sessions: sessionmaker[Session], queue: str) -> None:
         self.celery = celery
         self.sessions = sessions
         self.queue = queue
 
-    def _send(self, session: Session, messages: Sequence[OutboxMessage], via: str) -> int:
+    def _send(self, messages: Sequence[Pending | OutboxMessage], via: str) -> list[int]:
         for message in messages:
             self.celery.send_task(
                 message.task,
@@ -37,17 +51,18 @@ class Publisher:
                 queue=self.queue,
                 task_id=f"outbox-{message.id}-{message.attempts}",
             )
-        repository.mark_published(session, [m.id for m in messages])
         metrics.OUTBOX_PUBLISHED.labels(via).inc(len(messages))
-        return len(messages)
+        return [m.id for m in messages]
 
-    def publish(self, ids: Sequence[int]) -> int:
-        """Send these freshly committed messages; on failure the relay will."""
-        if not ids:
+    def publish(self, messages: Sequence[Pending]) -> int:
+        """Send freshly committed messages and mark them sent; on failure the relay will."""
+        if not messages:
             return 0
         try:
+            sent = self._send(messages, "commit")
             with transaction(self.sessions) as session:
-                return self._send(session, repository.outbox_messages(session, ids), "commit")
+                repository.mark_published(session, sent)
+            return len(sent)
         except Exception:
             metrics.OUTBOX_PUBLISH_FAILURES.inc()
             log.warning("outbox publish failed; the relay will retry", exc_info=True)
@@ -57,30 +72,71 @@ class Publisher:
         """Send messages left unpublished for longer than ``grace``."""
         with transaction(self.sessions) as session:
             messages = repository.pending_outbox(session, utcnow() - grace, limit)
-            sent = self._send(session, messages, "relay") if messages else 0
+            if messages:
+                repository.mark_published(session, self._send(messages, "relay"))
             metrics.OUTBOX_PENDING.set(repository.count_pending_outbox(session))
-            return sent
+            return len(messages)
 
 
-class RelayThread(threading.Thread):
-    """Runs the relay every ``interval`` seconds until stopped."""
+class OutboxDispatcher(threading.Thread):
+    """Publishes what requests commit, in batches, off the request path; and runs the relay.
+
+    A request hands over its committed messages with ``notify`` and answers at once. If
+    this process dies before they are sent, the rows are still unpublished in the outbox
+    and the relay (here or in another API process) sends them after the grace period.
+    """
 
     def __init__(self, publisher: Publisher, interval: float, grace: float) -> None:
-        super().__init__(name="outbox-relay", daemon=True)
+        super().__init__(name="outbox-dispatcher", daemon=True)
         self.publisher = publisher
         self.interval = interval
         self.grace = timedelta(seconds=grace)
-        self.stopped = threading.Event()
+        self.inbox: queue.SimpleQueue[Pending | None] = queue.SimpleQueue()
+        self.stopping = False
+
+    def notify(self, messages: Sequence[Pending]) -> None:
+        for message in messages:
+            self.inbox.put(message)
 
     def run(self) -> None:
-        while not self.stopped.wait(self.interval):
+        next_relay = time.monotonic() + self.interval
+        while not self.stopping:
+            timeout = max(next_relay - time.monotonic(), 0)
+            batch = self._drain(timeout)
+            if batch:
+                self.publisher.publish(batch)
+            if time.monotonic() >= next_relay:
+                self._relay()
+                next_relay = time.monotonic() + self.interval
+
+    def _drain(self, timeout: float) -> list[Pending]:
+        try:
+            first = self.inbox.get(timeout=timeout)
+        except queue.Empty:
+            return []
+        batch = [first] if first is not None else []
+        while len(batch) < 1000:
             try:
-                while self.publisher.relay_once(self.grace) > 0:
-                    pass
-            except Exception:
-                metrics.OUTBOX_PUBLISH_FAILURES.inc()
-                log.warning("outbox relay pass failed", exc_info=True)
+                item = self.inbox.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                batch.append(item)
+        return batch
+
+    def _relay(self) -> None:
+        try:
+            while self.publisher.relay_once(self.grace) > 0:
+                pass
+        except Exception:
+            metrics.OUTBOX_PUBLISH_FAILURES.inc()
+            log.warning("outbox relay pass failed", exc_info=True)
 
     def stop(self) -> None:
-        self.stopped.set()
-        self.join(timeout=5)
+        """Send what is queued, then end."""
+        self.stopping = True
+        self.inbox.put(None)
+        self.join(timeout=10)
+        leftover = self._drain(0)
+        if leftover:
+            self.publisher.publish(leftover)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -12,17 +12,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import ORJSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import metrics
 from gateway.api import documents, submissions
-from gateway.api.deps import GatewayState
+from gateway.api.deps import GatewayState, TokenCache
 from gateway.errors import GatewayError
 from gateway.settings import Settings, get_settings
 from gateway.storage.db import engine_for, ping, session_factory
 from validators.problems import Problem
 from validators.schema import claim_schema
 from workers.app import make_celery
-from workers.outbox import Publisher, RelayThread
+from workers.outbox import OutboxDispatcher, Publisher
 
 log = logging.getLogger(__name__)
 
@@ -59,22 +60,32 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _errors(500, [Problem("internal", "Internal error; nothing was half-stored.")])
 
 
-def _install_metrics(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def measure(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
+class MetricsMiddleware:
+    """Counts and times every request by route template (never by raw path)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         began = time.perf_counter()
         status = 500
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
         try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
+            await self.app(scope, receive, send_and_note)
         finally:
-            route = request.scope.get("route")
-            path = getattr(route, "path", "unmatched")
-            metrics.HTTP_REQUESTS.labels(request.method, path, str(status)).inc()
-            metrics.HTTP_LATENCY.labels(request.method, path).observe(time.perf_counter() - began)
+            route = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"]
+            metrics.HTTP_REQUESTS.labels(method, route, str(status)).inc()
+            metrics.HTTP_LATENCY.labels(method, route).observe(time.perf_counter() - began)
 
 
 def _install_operations(app: FastAPI) -> None:
@@ -108,31 +119,36 @@ def _install_operations(app: FastAPI) -> None:
 
 
 def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastAPI:
-    """The gateway API; ``relay`` runs the outbox relay thread in this process."""
+    """The gateway API; ``relay`` runs the outbox dispatcher (publisher and relay) here.
+
+    Without it, committed messages wait in the outbox for a relay elsewhere.
+    """
     settings = settings or get_settings()
     engine = engine_for(settings.database_url)
     sessions = session_factory(engine)
     celery = make_celery(settings)
+    publisher = Publisher(celery, sessions, settings.queue_name)
+    dispatcher = OutboxDispatcher(
+        publisher, settings.outbox_relay_interval_s, settings.outbox_relay_grace_s
+    )
     state = GatewayState(
         settings=settings,
         engine=engine,
         sessions=sessions,
         celery=celery,
-        publisher=Publisher(celery, sessions, settings.queue_name),
+        publisher=publisher,
+        dispatcher=dispatcher,
+        tokens=TokenCache(settings.token_cache_s),
     )
     claim_schema()  # compile the XSD once, before the first request
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        thread = None
         if relay:
-            thread = RelayThread(
-                state.publisher, settings.outbox_relay_interval_s, settings.outbox_relay_grace_s
-            )
-            thread.start()
+            dispatcher.start()
         yield
-        if thread is not None:
-            await run_in_threadpool(thread.stop)
+        if relay:
+            await run_in_threadpool(dispatcher.stop)
 
     app = FastAPI(
         title="RASA health-document gateway",
@@ -143,7 +159,7 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
     )
     app.state.gateway = state
     _install_error_handlers(app)
-    _install_metrics(app)
+    app.add_middleware(MetricsMiddleware)
     _install_operations(app)
     app.include_router(submissions.router)
     app.include_router(documents.router)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from gateway.errors import AuthError, ForbiddenError
 from gateway.settings import Settings
 from gateway.storage import repository
 from gateway.storage.models import Centre
-from workers.outbox import Publisher
+from workers.outbox import OutboxDispatcher, Publisher
 
 
 @dataclass(slots=True)
@@ -28,6 +29,8 @@ class GatewayState:
     sessions: sessionmaker[Session]
     celery: Celery
     publisher: Publisher
+    dispatcher: OutboxDispatcher
+    tokens: TokenCache
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,18 +74,47 @@ def read_session(state: State) -> Iterator[Session]:
 ReadSession = Annotated[Session, Depends(read_session)]
 
 
+class TokenCache:
+    """Recently verified tokens, so a busy centre's requests skip the token query.
+
+    An entry lives ``ttl`` seconds: a revoked token stops working within that time.
+    """
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._entries: dict[str, tuple[float, Principal]] = {}
+
+    def get(self, token_hash: str) -> Principal | None:
+        entry = self._entries.get(token_hash)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, token_hash: str, principal: Principal) -> None:
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[token_hash] = (time.monotonic() + self.ttl, principal)
+
+
 def authenticate(request: Request, state: State) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthError()
+    token_hash = hash_token(token.strip())
+    cached = state.tokens.get(token_hash)
+    if cached is not None:
+        return cached
     with state.sessions() as session:
-        found = repository.find_token(session, hash_token(token.strip()))
+        found = repository.find_token(session, token_hash)
     if found is None:
         raise AuthError("The bearer token is not valid.")
     if found.expires_at is not None and found.expires_at.replace(tzinfo=UTC) <= datetime.now(UTC):
         raise AuthError("The bearer token has expired.")
-    return Principal(token_id=found.id, role=Role(found.role), centre=found.centre)
+    principal = Principal(token_id=found.id, role=Role(found.role), centre=found.centre)
+    if found.expires_at is None:
+        state.tokens.put(token_hash, principal)
+    return principal
 
 
 Caller = Annotated[Principal, Depends(authenticate)]

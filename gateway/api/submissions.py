@@ -116,8 +116,7 @@ async def submit(
     except GatewayError:
         metrics.SUBMISSIONS.labels(fmt.value, "refused").inc()
         raise
-    if stored.outbox_ids:
-        await run_in_threadpool(state.publisher.publish, stored.outbox_ids)
+    state.dispatcher.notify(stored.outbox)
     out = submission_out(stored.submission, stored.documents)
     metrics.SUBMISSIONS.labels(
         fmt.value, "replayed" if stored.replayed else out.status.lower()

@@ -118,5 +118,5 @@ def test_a_message_never_published_is_relayed(stack: Stack) -> None:
         time.sleep(0.3)
     assert status == "PRICED", stack.logs()
     with sessions() as session:
-        message = session.get_one(OutboxMessage, stored.outbox_ids[0])
+        message = session.get_one(OutboxMessage, stored.outbox[0].id)
         assert message.published_at is not None
