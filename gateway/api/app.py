@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -30,18 +30,18 @@ log = logging.getLogger(__name__)
 
 def _errors(
     status_code: int, problems: list[Problem], headers: dict[str, str] | None = None
-) -> ORJSONResponse:
+) -> JSONResponse:
     content = {"errors": [p.to_dict() for p in problems]}
-    return ORJSONResponse(content, status_code=status_code, headers=headers)
+    return JSONResponse(content, status_code=status_code, headers=headers)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(GatewayError)
-    async def gateway_error(_: Request, exc: GatewayError) -> ORJSONResponse:
+    async def gateway_error(_: Request, exc: GatewayError) -> JSONResponse:
         return _errors(exc.status_code, exc.to_problems(), exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def request_invalid(_: Request, exc: RequestValidationError) -> ORJSONResponse:
+    async def request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [
             Problem("request.invalid", str(e.get("msg")), "/".join(str(p) for p in e["loc"]))
             for e in exc.errors()
@@ -49,13 +49,13 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _errors(422, problems)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return _errors(
             exc.status_code, GatewayError(str(exc.detail), exc.status_code).to_problems()
         )
 
     @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> ORJSONResponse:
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return _errors(500, [Problem("internal", "Internal error; nothing was half-stored.")])
 
@@ -94,7 +94,7 @@ def _install_operations(app: FastAPI) -> None:
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["operations"], summary="Database and broker are reachable")
-    def readyz(request: Request) -> ORJSONResponse:
+    def readyz(request: Request) -> JSONResponse:
         state: GatewayState = request.app.state.gateway
         checks: dict[str, str] = {}
         try:
@@ -110,7 +110,7 @@ def _install_operations(app: FastAPI) -> None:
             checks["broker"] = f"unreachable: {type(exc).__name__}"
         ready = all(v == "ok" for v in checks.values())
         body = {"status": "ready" if ready else "not-ready", "checks": checks}
-        return ORJSONResponse(body, status_code=200 if ready else 503)
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
     async def prometheus() -> Response:
@@ -154,7 +154,6 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
         title="RASA health-document gateway",
         version="1",
         summary="Submit treatment documents as XML, JSON or FHIR; follow them to payment.",
-        default_response_class=ORJSONResponse,
         lifespan=lifespan,
     )
     app.state.gateway = state
