@@ -141,3 +141,18 @@ def test_api_reports_each_bundled_invalid_example_as_the_manifest_says(client, s
         assert response.status_code == 422
         errors = response.json()["errors"]
     assert [{"code": e["code"], "path": e["path"]} for e in errors] == MANIFEST[name]
+
+
+def test_db_upgrade_creates_the_schema(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.sqlite'}"
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", url)
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(app, ["db", "upgrade"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.stdout
+    from sqlalchemy import create_engine, inspect
+
+    tables = set(inspect(create_engine(url)).get_table_names())
+    assert {"documents", "document_lines", "status_events", "outbox", "alembic_version"} <= tables

@@ -120,3 +120,30 @@ def test_a_message_never_published_is_relayed(stack: Stack) -> None:
     with sessions() as session:
         message = session.get_one(OutboxMessage, stored.outbox[0].id)
         assert message.published_at is not None
+
+
+def test_cli_submit_follows_documents_to_priced(stack: Stack, tmp_path) -> None:
+    code, token = add_centre(stack)
+    path = tmp_path / "claims.json"
+    path.write_bytes(f.as_json(f.submission(code, f.outpatient_visit(), f.outpatient_visit())))
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gateway",
+            "submit",
+            "--url",
+            stack.url,
+            "--token",
+            token,
+            str(path),
+        ],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count(": PRICED") == 2, done.stdout
+    assert "insurer" in done.stdout
