@@ -84,13 +84,16 @@ def ingest(
     content_type: str,
     idempotency_key: str | None,
     max_documents: int,
+    parsed: dm.Submission | None = None,
 ) -> Ingested:
+    """Check and store a body; ``parsed`` is its ``parse_valid`` result when the caller
+    already has it (so parsing can run before a database connection is taken)."""
     digest = hashlib.sha256(body).hexdigest()
     if idempotency_key:
         earlier = _replay(session, centre.id, idempotency_key, digest)
         if earlier is not None:
             return earlier
-    submission = parse_valid(body, fmt)
+    submission = parsed or parse_valid(body, fmt)
     accepted = repository.accepted_numbers(
         session, centre.id, (document.number for document in submission.documents)
     )

@@ -13,7 +13,7 @@ from gateway import metrics
 from gateway.api.deps import Caller, CentreCaller, GatewayState, Principal, ReadSession, State
 from gateway.api.schemas import DocumentSummary, ErrorResponse, SubmissionOut
 from gateway.errors import GatewayError, NotFoundError
-from gateway.ingest import Ingested, ingest
+from gateway.ingest import Ingested, ingest, parse_valid
 from gateway.storage import repository
 from gateway.storage.db import transaction
 from gateway.storage.models import Document, Submission
@@ -64,6 +64,7 @@ def _store(
     state: GatewayState, caller: Principal, body: bytes, fmt: Format, media: str, key: str | None
 ) -> Ingested:
     assert caller.centre is not None
+    parsed = parse_valid(body, fmt)  # CPU work, done before a connection is taken
     for attempt in range(2):
         try:
             with transaction(state.sessions) as session:
@@ -75,6 +76,7 @@ def _store(
                     content_type=media,
                     idempotency_key=key,
                     max_documents=state.settings.max_documents_per_submission,
+                    parsed=parsed,
                 )
         except IntegrityError:
             # A concurrent request took the same document number or key; the second pass
