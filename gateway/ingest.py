@@ -85,9 +85,14 @@ def ingest(
     idempotency_key: str | None,
     max_documents: int,
     parsed: dm.Submission | None = None,
+    mapped_problems: list[list[Problem]] | None = None,
 ) -> Ingested:
     """Check and store a body; ``parsed`` is its ``parse_valid`` result when the caller
-    already has it (so parsing can run before a database connection is taken)."""
+    already has it (so parsing can run before a database connection is taken).
+
+    ``mapped_problems`` are problems per document found while translating another format
+    (FHIR) into this one; they join the rules' problems and are judged the same way.
+    """
     digest = hashlib.sha256(body).hexdigest()
     if idempotency_key:
         earlier = _replay(session, centre.id, idempotency_key, digest)
@@ -100,6 +105,8 @@ def ingest(
     report = apply_rules(
         submission, centre_code=centre.code, accepted=accepted, max_documents=max_documents
     )
+    for problems, extra in zip(report.documents, mapped_problems or [], strict=False):
+        problems[:0] = extra
     return _store(
         session,
         centre=centre,

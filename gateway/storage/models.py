@@ -98,7 +98,7 @@ class ApiToken(Base):
 class Submission(Base):
     __tablename__ = "submissions"
     __table_args__ = (
-        CheckConstraint("format IN ('xml', 'json', 'fhir')", name="format"),
+        CheckConstraint("format IN ('xml', 'json', 'fhir')", name="format"),  # fhir: via the FHIR door
         Index("ix_submissions_centre_received", "centre_id", "received_at"),
         Index("uq_submissions_centre_idempotency_key", "centre_id", "idempotency_key", unique=True),
     )
