@@ -86,12 +86,15 @@ def ingest(
     max_documents: int,
     parsed: dm.Submission | None = None,
     mapped_problems: list[list[Problem]] | None = None,
+    stored_format: str | None = None,
 ) -> Ingested:
     """Check and store a body; ``parsed`` is its ``parse_valid`` result when the caller
     already has it (so parsing can run before a database connection is taken).
 
     ``mapped_problems`` are problems per document found while translating another format
     (FHIR) into this one; they join the rules' problems and are judged the same way.
+    ``stored_format`` overrides the recorded format ("fhir" when ``body`` is the original
+    FHIR resource and ``parsed`` its translation).
     """
     digest = hashlib.sha256(body).hexdigest()
     if idempotency_key:
@@ -113,7 +116,7 @@ def ingest(
         submission=submission,
         report=report,
         raw=RawPayload(content_type=content_type, sha256=digest, size=len(body), body=body),
-        fmt=fmt,
+        fmt=stored_format or fmt.value,
         idempotency_key=idempotency_key,
     )
 
@@ -144,14 +147,14 @@ def _store(
     submission: dm.Submission,
     report: Report,
     raw: RawPayload,
-    fmt: Format,
+    fmt: str,
     idempotency_key: str | None,
 ) -> Ingested:
     actor = f"centre:{centre.code}"
     row = Submission(
         id=uuid.uuid4(),
         centre_id=centre.id,
-        format=fmt.value,
+        format=fmt,
         submission_number=submission.submission_number,
         received_at=utcnow(),
         document_count=len(submission.documents),
