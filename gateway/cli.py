@@ -24,10 +24,12 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 centre_app = typer.Typer(help="Health centres and their tokens.", no_args_is_help=True)
 token_app = typer.Typer(help="Tokens for auditors and administrators.", no_args_is_help=True)
 tariff_app = typer.Typer(help="The tariff book.", no_args_is_help=True)
+registry_app = typer.Typer(help="Insured persons and centres.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(centre_app, name="centre")
 app.add_typer(token_app, name="token")
 app.add_typer(tariff_app, name="tariff")
+app.add_typer(registry_app, name="registry")
 
 err = Console(stderr=True)
 EXAMPLES_DIR = PROJECT_ROOT / "schemas" / "examples" / "valid"
@@ -167,15 +169,43 @@ def tariff_import(directory: Path, label: str | None = None) -> None:
     typer.echo(f"tariff version {version} imported from {directory}")
 
 
+@registry_app.command("import")
+def registry_import(directory: Path) -> None:
+    """Load insured.csv and/or centres.csv from DIRECTORY (people replaced, centres upserted)."""
+    from gateway.registry import import_registry
+    from gateway.storage.db import transaction
+
+    try:
+        with transaction(_sessions()) as session:
+            people, centres = import_registry(session=session, directory=directory)
+    except GatewayError as error:
+        _fail(error)
+    typer.echo(f"{people} insured person(s) and {centres} centre(s) imported from {directory}")
+
+
 @app.command()
 def validate(
     files: list[Path],
     output: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+    registry: Annotated[
+        Path | None, typer.Option(help="Folder with insured.csv / centres.csv")
+    ] = None,
+    tariff: Annotated[
+        Path | None, typer.Option(help="Tariff folder (services.csv, k_coefficients.csv)")
+    ] = None,
 ) -> None:
-    """Check files offline exactly as the API would; exit 1 if any has errors."""
-    from gateway.offline import validate_files
+    """Check files offline exactly as the API would; exit 1 if any has errors.
 
-    raise typer.Exit(validate_files(files, output))
+    Without --registry, eligibility, contract and referral checks are skipped; without
+    --tariff, code checks are; the report says which.
+    """
+    from gateway.offline import load_reference, validate_files
+
+    try:
+        reference = load_reference(registry, tariff)
+    except GatewayError as error:
+        _fail(error)
+    raise typer.Exit(validate_files(files, output, reference))
 
 
 @app.command()
@@ -195,10 +225,12 @@ def submit(
 
 
 DEMO_CENTRE = "DEMO-001"
+DEMO_DATE = "2026-11-23"
 
 
 def _seed_demo(token: str | None) -> tuple[str, str]:
     from gateway import admin
+    from gateway.registry import SAMPLE_REGISTRY_DIR, import_registry
     from gateway.storage import repository
     from gateway.storage.db import transaction, upgrade
 
@@ -207,16 +239,9 @@ def _seed_demo(token: str | None) -> tuple[str, str]:
     with transaction(_sessions()) as session:
         if repository.latest_tariff_version(session) is None:
             admin.import_tariff(session=session, directory=admin.SAMPLE_TARIFF_DIR, label="sample")
+        import_registry(session=session, directory=SAMPLE_REGISTRY_DIR)
         centre = repository.get_centre_by_code(session, DEMO_CENTRE)
-        if centre is None:
-            centre = admin.add_centre(
-                session=session,
-                code=DEMO_CENTRE,
-                name="Demo private hospital",
-                kind=CentreKind.CONTRACTED,
-                sector=Sector.PRIVATE,
-                province="Tehran",
-            )
+        assert centre is not None  # the sample registry holds it
         centre_token = admin.add_token(
             session=session, role=Role.CENTRE, centre=centre, token=token
         )
@@ -235,6 +260,10 @@ def demo(
 
     from gateway.api.app import create_app
 
+    # The bundled examples are dated November 2026; the demo's clock stays there so they
+    # remain inside the submission window (set GATEWAY_CLOCK_DATE to choose another day).
+    os.environ.setdefault("GATEWAY_CLOCK_DATE", DEMO_DATE)
+    get_settings.cache_clear()
     settings = get_settings()
     centre_token, auditor_token = _seed_demo(token)
     env = _multiprocess_env("worker")
@@ -249,6 +278,7 @@ RASA gateway demo
   API      : {base}   (OpenAPI docs at {base}/docs, metrics at {base}/metrics)
   centre   : {DEMO_CENTRE}  token {centre_token}
   auditor  : token {auditor_token}
+  clock    : {settings.clock_date or "real date"} (GATEWAY_CLOCK_DATE)
 
 Submit the bundled examples:
   curl -s -X POST {base}/v1/submissions -H 'Authorization: Bearer {centre_token}' \\

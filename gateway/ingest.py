@@ -18,6 +18,7 @@ from gateway import metrics
 from gateway.domain import documents as dm
 from gateway.domain.lifecycle import DocumentStatus, Transition, birth, transition
 from gateway.errors import GatewayError
+from gateway.settings import Settings, get_settings, today
 from gateway.storage import repository
 from gateway.storage.models import (
     Centre,
@@ -30,10 +31,12 @@ from gateway.storage.models import (
     utcnow,
 )
 from validators.business import Report, validate_submission
+from validators.context import RuleContext
 from validators.problems import Problem, has_errors
 from validators.reader import read_submission
 from validators.schema import Format, claim_schema
 from workers.outbox import Pending
+from workers.service import NoTariffError, TariffCache
 
 PRICE_TASK = "gateway.price_document"
 
@@ -57,22 +60,44 @@ def parse_valid(body: bytes, fmt: Format) -> dm.Submission:
 
 def apply_rules(
     submission: dm.Submission,
+    context: RuleContext,
     *,
     centre_code: str | None,
-    accepted: set[str],
     max_documents: int = 1_000_000,
 ) -> Report:
     """Business rules; GatewayError(422) when the envelope itself is refused."""
     report = validate_submission(
-        submission,
-        centre_code=centre_code,
-        accepted_numbers=accepted,
-        max_documents=max_documents,
+        submission, context, centre_code=centre_code, max_documents=max_documents
     )
     if report.refused:
         _count(report.envelope)
         raise GatewayError("The submission was refused.", 422, report.envelope)
     return report
+
+
+_books = TariffCache()
+
+
+def server_context(
+    session: Session, centre: Centre, submission: dm.Submission, settings: Settings
+) -> RuleContext:
+    """What the rules need for one submission, read from the database in a few queries."""
+    patients = [document.patient.national_id for document in submission.documents]
+    numbers = (document.number for document in submission.documents)
+    try:
+        tariff = _books.current(session)
+    except NoTariffError:
+        tariff = None
+    return RuleContext(
+        today=today(settings),
+        centre=repository.centre_info(centre),
+        coverages=repository.coverages_of(session, patients),
+        tariff=tariff,
+        accepted_numbers=repository.accepted_numbers(session, centre.id, numbers),
+        stored_services=repository.stored_services(session, centre.id, patients),
+        submission_window_days=settings.submission_window_days,
+        referral_provinces=frozenset(settings.referral_provinces),
+    )
 
 
 def ingest(
@@ -87,6 +112,7 @@ def ingest(
     parsed: dm.Submission | None = None,
     mapped_problems: list[list[Problem]] | None = None,
     stored_format: str | None = None,
+    settings: Settings | None = None,
 ) -> Ingested:
     """Check and store a body; ``parsed`` is its ``parse_valid`` result when the caller
     already has it (so parsing can run before a database connection is taken).
@@ -102,12 +128,8 @@ def ingest(
         if earlier is not None:
             return earlier
     submission = parsed or parse_valid(body, fmt)
-    accepted = repository.accepted_numbers(
-        session, centre.id, (document.number for document in submission.documents)
-    )
-    report = apply_rules(
-        submission, centre_code=centre.code, accepted=accepted, max_documents=max_documents
-    )
+    context = server_context(session, centre, submission, settings or get_settings())
+    report = apply_rules(submission, context, centre_code=centre.code, max_documents=max_documents)
     for problems, extra in zip(report.documents, mapped_problems or [], strict=False):
         problems[:0] = extra
     return _store(

@@ -1,4 +1,8 @@
-"""Offline validation: the server's own schema and rule checks, run on local files."""
+"""Offline validation: the server's own schema and rule checks, run on local files.
+
+Reference data comes from files when given (``--registry``, ``--tariff``); a check whose
+data is missing is skipped, and the report says so.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,53 @@ from typing import Any
 
 import orjson
 from rich.console import Console
+from rich.progress import track
 
+from gateway.domain.registry import CentreInfo, Coverage
+from gateway.domain.tariff import TariffBook
 from gateway.errors import GatewayError
 from gateway.ingest import apply_rules, parse_valid
+from gateway.settings import get_settings, today
+from validators.context import RuleContext
 from validators.problems import Problem, has_errors
 from validators.schema import Format
+
+
+@dataclass(slots=True)
+class Reference:
+    coverages: dict[str, list[Coverage]] | None = None
+    centres: dict[str, CentreInfo] | None = None
+    tariff: TariffBook | None = None
+
+    @property
+    def skipped(self) -> list[str]:
+        notes = []
+        if self.coverages is None:
+            notes.append("eligibility (no --registry insured.csv)")
+        if self.centres is None:
+            notes.append("centre contract and referral (no --registry centres.csv)")
+        if self.tariff is None:
+            notes.append("tariff codes and referral (no --tariff)")
+        return notes
+
+
+def load_reference(registry: Path | None, tariff: Path | None) -> Reference:
+    from gateway.registry import CENTRES_FILE, INSURED_FILE, read_registry
+    from workers.pricing.tariff_csv import read_book
+
+    reference = Reference()
+    if registry is not None:
+        loaded = read_registry(registry)
+        if loaded.problems:
+            raise GatewayError(f"The registry in {registry} has problems.", 2, loaded.problems)
+        reference.coverages = loaded.coverages if INSURED_FILE in loaded.files else None
+        reference.centres = loaded.centres if CENTRES_FILE in loaded.files else None
+    if tariff is not None:
+        book = read_book(tariff)
+        if book.problems:
+            raise GatewayError(f"The tariff in {tariff} has problems.", 2, book.problems)
+        reference.tariff = TariffBook.build(0, tariff.name, book.items, book.ks)
+    return reference
 
 
 @dataclass(slots=True)
@@ -38,8 +84,9 @@ def format_of_file(path: Path) -> Format:
     return Format.JSON if path.suffix.lower() == ".json" else Format.XML
 
 
-def check_file(path: Path) -> FileReport:
+def check_file(path: Path, reference: Reference | None = None) -> FileReport:
     """Every problem the API would report for this file, envelope and documents alike."""
+    reference = reference or Reference()
     report = FileReport(path)
     try:
         body = path.read_bytes()
@@ -52,7 +99,31 @@ def check_file(path: Path) -> FileReport:
     try:
         submission = parse_valid(body, format_of_file(path))
         report.documents = len(submission.documents)
-        rules = apply_rules(submission, centre_code=None, accepted=set())
+        centre = None
+        if reference.centres is not None:
+            centre = reference.centres.get(submission.centre_code)
+            if centre is None:
+                raise GatewayError(
+                    "Unknown centre.",
+                    422,
+                    [
+                        Problem(
+                            "centre.unknown",
+                            f"Centre {submission.centre_code} is not in the registry.",
+                            f"{submission.path}/header/centreCode",
+                        )
+                    ],
+                )
+        settings = get_settings()
+        context = RuleContext(
+            today=today(settings),
+            centre=centre,
+            coverages=reference.coverages,
+            tariff=reference.tariff,
+            submission_window_days=settings.submission_window_days,
+            referral_provinces=frozenset(settings.referral_provinces),
+        )
+        rules = apply_rules(submission, context, centre_code=None)
     except GatewayError as error:
         report.problems.extend(error.to_problems())
         return report
@@ -61,9 +132,17 @@ def check_file(path: Path) -> FileReport:
     return report
 
 
-def validate_files(files: list[Path], output: str = "text") -> int:
+def validate_files(
+    files: list[Path], output: str = "text", reference: Reference | None = None
+) -> int:
     """Print a report per file; the exit status is 1 when any file has an error."""
-    reports = [check_file(path) for path in files]
+    reference = reference or Reference()
+    progress = Console(stderr=True)
+    many = len(files) > 1 or any(p.stat().st_size > 5_000_000 for p in files if p.exists())
+    paths = (
+        track(files, description="validating", console=progress, transient=True) if many else files
+    )
+    reports = [check_file(path, reference) for path in paths]
     if output == "json":
         print(orjson.dumps([r.to_dict() for r in reports], option=orjson.OPT_INDENT_2).decode())
     else:
@@ -75,4 +154,6 @@ def validate_files(files: list[Path], output: str = "text") -> int:
                 where = f" {p.path}" if p.path else ""
                 line = f" line {p.line}" if p.line else ""
                 console.print(f"  {p.severity} {p.code}{where}{line}: {p.message}")
+    if reference.skipped:
+        progress.print("not checked: " + "; ".join(reference.skipped), style="dim")
     return 0 if all(r.valid for r in reports) else 1

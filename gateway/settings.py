@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -38,8 +39,24 @@ class Settings(BaseSettings):
         default="0.0.0.0",  # noqa: S104 - Prometheus scrapes workers from other hosts
         description="Worker /metrics address",
     )
+    submission_window_days: int = Field(
+        default=90, description="Days after care (or discharge) within which documents count"
+    )
+    referral_provinces: list[str] = Field(
+        default=["Tehran", "Alborz"],
+        description="Provinces where the family-physician referral is mandatory (JSON list)",
+    )
+    clock_date: date | None = Field(
+        default=None,
+        description="Fixes 'today' for the date rules (replaying an old month; tests); "
+        "empty means the real date",
+    )
     token_cache_s: float = Field(default=10.0, description="How long a verified token is cached")
     log_level: str = Field(default="INFO")
+
+
+def today(settings: Settings) -> date:
+    return settings.clock_date or datetime.now(UTC).date()
 
 
 @lru_cache(maxsize=1)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.api.app import create_app
 from gateway.settings import Settings
 from gateway.storage.db import engine_for, session_factory, upgrade
+from tests import factories as f
 from tests import services
 from tests.factories import seed_sample_tariff
 
@@ -55,6 +56,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         database_url=database_url,
         broker_url=f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}",
         max_body_bytes=256 * 1024,
+        clock_date=f.TODAY,
     )
 
 

@@ -6,6 +6,7 @@ import copy
 import itertools
 import random
 import uuid
+from datetime import date
 from typing import Any
 
 import orjson
@@ -14,18 +15,45 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import admin
 from gateway.domain.centres import CentreKind, Role, Sector
+from gateway.registry import SAMPLE_REGISTRY_DIR, import_registry
 from gateway.storage import repository
 from gateway.storage.db import transaction
-from gateway.storage.models import Centre
+from gateway.storage.models import Centre, InsuredCoverage
 from validators.schema import claim_schema
 
 _numbers = itertools.count(1)
 
 
+TODAY = date(2026, 11, 23)  # tests pin the clock (GATEWAY_CLOCK_DATE): figures stay exact
+INSURANCE_NUMBER = "12345678"
+
+
+def _pool() -> list[str]:
+    ids: list[str] = []
+    seed = 0
+    while len(ids) < 400:
+        code = national_id(seed)
+        seed += 1
+        if code not in ids:
+            ids.append(code)
+    return ids
+
+
 def seed_sample_tariff(sessions: sessionmaker[Session]) -> None:
+    """The sample tariff and the insured pool the factories draw patients from."""
     with transaction(sessions) as session:
         if repository.latest_tariff_version(session) is None:
             admin.import_tariff(session=session, directory=admin.SAMPLE_TARIFF_DIR, label="sample")
+            import_registry(session=session, directory=SAMPLE_REGISTRY_DIR)
+            session.add_all(
+                InsuredCoverage(
+                    national_id=code,
+                    insurance_number=INSURANCE_NUMBER,
+                    valid_from=date(2020, 1, 1),
+                    valid_to=None,
+                )
+                for code in INSURED
+            )
 
 
 def make_centre(
@@ -59,6 +87,15 @@ def national_id(seed: int | None = None) -> str:
             return code
 
 
+INSURED = _pool()
+_patients = itertools.cycle(INSURED)
+
+
+def patient() -> dict[str, str]:
+    """The next insured person of the pool (consecutive documents get different people)."""
+    return {"nationalId": next(_patients), "insuranceNumber": INSURANCE_NUMBER}
+
+
 def line(code: str, quantity: int, unit_price: int, code_type: str = "service") -> dict[str, Any]:
     return {
         "codeType": code_type,
@@ -79,7 +116,7 @@ def outpatient_visit(
     return {
         "outpatientVisit": {
             "documentNumber": number or f"OV-T{next(_numbers):06d}-{uuid.uuid4().hex[:6]}",
-            "patient": {"nationalId": national_id(), "insuranceNumber": "12345678"},
+            "patient": patient(),
             "physician": {"medicalCouncilNumber": "123456"},
             "serviceDate": service_date,
             "lines": lines,
@@ -92,7 +129,7 @@ def inpatient_bill(lines: list[dict[str, Any]], *, number: str | None = None) ->
     return {
         "inpatientBill": {
             "documentNumber": number or f"IP-T{next(_numbers):06d}-{uuid.uuid4().hex[:6]}",
-            "patient": {"nationalId": national_id(), "insuranceNumber": "12345678"},
+            "patient": patient(),
             "physician": {"medicalCouncilNumber": "123456"},
             "admissionDate": "2026-11-05",
             "dischargeDate": "2026-11-08",

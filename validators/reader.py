@@ -52,6 +52,7 @@ def read_submission(root: etree._Element, fmt: Format) -> Submission:
         created_at=datetime.fromisoformat(_text(header, "createdAt") or ""),
         submission_number=_text(header, "submissionNumber"),
         software=_text(header, "software"),
+        path="/submission" if fmt is Format.XML else "",
     )
     for index, element in enumerate(top["documents"]):
         path = (

@@ -77,6 +77,7 @@ def _store(
                     idempotency_key=key,
                     max_documents=state.settings.max_documents_per_submission,
                     parsed=parsed,
+                    settings=state.settings,
                 )
         except IntegrityError:
             # A concurrent request took the same document number or key; the second pass

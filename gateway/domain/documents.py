@@ -92,3 +92,4 @@ class Submission:
     documents: list[Document] = field(default_factory=list)
     submission_number: str | None = None
     software: str | None = None
+    path: str = ""  # the root's path: "/submission" in XML, "" (the JSON root) in JSON

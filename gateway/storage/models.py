@@ -69,7 +69,25 @@ class Centre(Base):
     kind: Mapped[str] = mapped_column(String(20))
     sector: Mapped[str] = mapped_column(String(40))
     province: Mapped[str | None] = mapped_column(String(60))
+    contract_from: Mapped[date | None] = mapped_column(Date)
+    contract_to: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class InsuredCoverage(Base):
+    """One period during which a person is covered; the register of insured persons."""
+
+    __tablename__ = "insured_coverages"
+    __table_args__ = (
+        CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="period"),
+        Index("ix_insured_coverages_national_id", "national_id", "valid_from"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    national_id: Mapped[str] = mapped_column(String(10))
+    insurance_number: Mapped[str] = mapped_column(String(16))
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
 
 
 class ApiToken(Base):
@@ -98,7 +116,9 @@ class ApiToken(Base):
 class Submission(Base):
     __tablename__ = "submissions"
     __table_args__ = (
-        CheckConstraint("format IN ('xml', 'json', 'fhir')", name="format"),  # fhir: via the FHIR door
+        CheckConstraint(
+            "format IN ('xml', 'json', 'fhir')", name="format"
+        ),  # fhir: via the FHIR door
         Index("ix_submissions_centre_received", "centre_id", "received_at"),
         Index("uq_submissions_centre_idempotency_key", "centre_id", "idempotency_key", unique=True),
     )

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from gateway.domain.centres import Sector
+from gateway.domain.centres import CentreKind, Sector
 from gateway.domain.lifecycle import DocumentStatus, Transition
+from gateway.domain.registry import CentreInfo, Coverage
 from gateway.domain.tariff import (
     Component,
     ItemKind,
@@ -23,6 +24,8 @@ from gateway.storage.models import (
     ApiToken,
     Centre,
     Document,
+    DocumentLine,
+    InsuredCoverage,
     KCoefficientRow,
     LineDeduction,
     LinePricing,
@@ -49,6 +52,53 @@ def find_token(session: Session, token_hash: str) -> ApiToken | None:
         .where(ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None))
     )
     return session.scalars(query).one_or_none()
+
+
+def centre_info(centre: Centre) -> CentreInfo:
+    return CentreInfo(
+        code=centre.code,
+        name=centre.name,
+        kind=CentreKind(centre.kind),
+        sector=Sector(centre.sector),
+        province=centre.province,
+        contract_from=centre.contract_from,
+        contract_to=centre.contract_to,
+    )
+
+
+def coverages_of(session: Session, national_ids: Iterable[str]) -> dict[str, list[Coverage]]:
+    """The registered coverage periods of these people (absent: not registered)."""
+    found: dict[str, list[Coverage]] = {}
+    wanted = list(set(national_ids))
+    for start in range(0, len(wanted), 500):
+        query = select(InsuredCoverage).where(
+            InsuredCoverage.national_id.in_(wanted[start : start + 500])
+        )
+        for row in session.scalars(query):
+            found.setdefault(row.national_id, []).append(
+                Coverage(row.national_id, row.insurance_number, row.valid_from, row.valid_to)
+            )
+    return found
+
+
+def stored_services(
+    session: Session, centre_id: int, national_ids: Iterable[str]
+) -> set[tuple[str, str, date]]:
+    """(patient, code, date) of this centre's live documents for these patients."""
+    wanted = list(set(national_ids))
+    found: set[tuple[str, str, date]] = set()
+    for start in range(0, len(wanted), 500):
+        query = (
+            select(Document.patient_national_id, DocumentLine.code, DocumentLine.service_date)
+            .join(DocumentLine, DocumentLine.document_id == Document.id)
+            .where(
+                Document.centre_id == centre_id,
+                Document.patient_national_id.in_(wanted[start : start + 500]),
+                Document.status != DocumentStatus.REJECTED,
+            )
+        )
+        found.update((a, b, c) for a, b, c in session.execute(query))
+    return found
 
 
 # -- submissions and documents --------------------------------------------------------

@@ -19,7 +19,7 @@ from kombu import Connection
 
 from gateway.storage.db import engine_for, session_factory, upgrade
 from tests import services
-from tests.factories import seed_sample_tariff
+from tests.factories import TODAY, seed_sample_tariff
 
 STACKS = {
     "sqlite+embedded": ("sqlite", "embedded"),
@@ -133,6 +133,7 @@ def stack(
             "GATEWAY_WORKER_METRICS_HOST": "127.0.0.1",
             "GATEWAY_OUTBOX_RELAY_INTERVAL_S": "0.5",
             "GATEWAY_OUTBOX_RELAY_GRACE_S": "1",
+            "GATEWAY_CLOCK_DATE": TODAY.isoformat(),
             "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "worker-metrics"),
         }
         cleanup.callback(_drop_queue, broker_url, queue)

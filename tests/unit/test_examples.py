@@ -46,7 +46,7 @@ def _read(path: Path) -> Submission:
 
 def _without_locations(submission: Submission) -> Submission:
     documents = [dataclasses.replace(d, path="", line_no=None) for d in submission.documents]
-    return dataclasses.replace(submission, documents=documents)
+    return dataclasses.replace(submission, documents=documents, path="")
 
 
 def test_every_document_type_has_an_xml_and_a_json_example() -> None:

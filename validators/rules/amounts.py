@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from gateway.domain.documents import Document
+from validators.context import RuleContext
 from validators.problems import Problem
+from validators.rules.paths import field_path, line_path
 
 
-def check_amounts(document: Document) -> list[Problem]:
+def check_amounts(document: Document, _: RuleContext) -> list[Problem]:
     problems: list[Problem] = []
-    lines_path = f"{document.path}/lines"
     for number, line in enumerate(document.lines, start=1):
         expected = line.quantity * line.unit_price
         if line.amount != expected:
@@ -17,7 +18,7 @@ def check_amounts(document: Document) -> list[Problem]:
                     "line.amount-mismatch",
                     f"Line {number}: amount {line.amount:,} is not quantity {line.quantity} x "
                     f"unit price {line.unit_price:,} = {expected:,}.",
-                    _line_path(lines_path, number, document) + "/amount",
+                    line_path(document, number, "amount"),
                     document.line_no,
                 )
             )
@@ -27,15 +28,8 @@ def check_amounts(document: Document) -> list[Problem]:
             Problem(
                 "document.total-mismatch",
                 f"totalAmount {document.total_amount:,} is not the sum of the lines, {total:,}.",
-                f"{document.path}/totalAmount",
+                field_path(document, "totalAmount"),
                 document.line_no,
             )
         )
     return problems
-
-
-def _line_path(lines_path: str, number: int, document: Document) -> str:
-    # XML paths are XPaths (line[n], 1-based); JSON paths are pointers (0-based).
-    if document.path.startswith("/submission"):
-        return f"{lines_path}/line[{number}]" if len(document.lines) > 1 else f"{lines_path}/line"
-    return f"{lines_path}/{number - 1}"

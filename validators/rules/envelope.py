@@ -15,7 +15,7 @@ def check_centre(submission: Submission, authenticated_code: str | None) -> list
             "centre.mismatch",
             f"The header names centre {submission.centre_code}, but the token belongs to "
             f"centre {authenticated_code}.",
-            "header/centreCode",
+            f"{submission.path}/header/centreCode",
         )
     ]
 
@@ -28,6 +28,6 @@ def check_document_count(submission: Submission, limit: int) -> list[Problem]:
             "submission.too-many-documents",
             f"{len(submission.documents)} documents in one submission; at most {limit} are "
             "accepted here (send monthly batches to /v1/batches).",
-            "documents",
+            f"{submission.path}/documents",
         )
     ]

@@ -1,9 +1,11 @@
-"""Patient rules."""
+"""Patient rules: the national ID's check digit, and coverage on the date of service."""
 
 from __future__ import annotations
 
 from gateway.domain.documents import Document
+from validators.context import RuleContext
 from validators.problems import Problem
+from validators.rules.paths import field_path
 
 
 def national_id_is_valid(code: str) -> bool:
@@ -15,18 +17,44 @@ def national_id_is_valid(code: str) -> bool:
     return check == total if total < 2 else check == 11 - total
 
 
-def check_national_id(document: Document) -> list[Problem]:
+def check_national_id(document: Document, _: RuleContext) -> list[Problem]:
     if national_id_is_valid(document.patient.national_id):
         return []
     return [
         Problem(
             "patient.national-id-checksum",
             f"National ID {document.patient.national_id} fails its check digit.",
-            _child_path(document, "patient/nationalId"),
+            field_path(document, "patient/nationalId"),
             document.line_no,
         )
     ]
 
 
-def _child_path(document: Document, relative: str) -> str:
-    return f"{document.path}/{relative}"
+def check_eligibility(document: Document, context: RuleContext) -> list[Problem]:
+    """Covered on the service date (the admission date for a stay), under that number."""
+    patient = document.patient
+    if context.coverages is None or not national_id_is_valid(patient.national_id):
+        return []  # an ID that fails its check digit is reported once, by its own rule
+    on = document.admission_date or document.service_date
+    periods = context.coverages.get(patient.national_id, [])
+    in_force = [p for p in periods if p.in_force(on)]
+    if not in_force:
+        return [
+            Problem(
+                "patient.not-eligible",
+                f"Patient {patient.national_id} is not covered on {on}.",
+                field_path(document, "patient/nationalId"),
+                document.line_no,
+            )
+        ]
+    if all(p.insurance_number != patient.insurance_number for p in in_force):
+        return [
+            Problem(
+                "patient.insurance-number-mismatch",
+                f"Insurance number {patient.insurance_number} is not the one registered for "
+                f"patient {patient.national_id}.",
+                field_path(document, "patient/insuranceNumber"),
+                document.line_no,
+            )
+        ]
+    return []

@@ -1,0 +1,40 @@
+"""Reference data the rules consult: who is insured when, and which centres may bill."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from gateway.domain.centres import CentreKind, Sector
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """A period during which a person is insured, under one insurance number."""
+
+    national_id: str
+    insurance_number: str
+    valid_from: date
+    valid_to: date | None = None
+
+    def in_force(self, on: date) -> bool:
+        return self.valid_from <= on and (self.valid_to is None or on <= self.valid_to)
+
+
+@dataclass(frozen=True, slots=True)
+class CentreInfo:
+    """A centre as the rules see it. No contract dates recorded means an open contract."""
+
+    code: str
+    name: str
+    kind: CentreKind
+    sector: Sector
+    province: str | None = None
+    contract_from: date | None = None
+    contract_to: date | None = None
+
+    def under_contract(self, on: date) -> bool:
+        if self.kind is CentreKind.OWNED:
+            return True
+        starts = self.contract_from is None or self.contract_from <= on
+        return starts and (self.contract_to is None or on <= self.contract_to)

@@ -1,0 +1,132 @@
+"""Reference data from CSV (format: schemas/registry/README.md): insured persons' coverage
+and centres. Read with every bad cell reported; imported all or nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from gateway.csvrows import RowReader, check_periods, csv_rows
+from gateway.domain.centres import CentreKind, Sector
+from gateway.domain.registry import CentreInfo, Coverage
+from gateway.errors import GatewayError
+from gateway.storage import repository
+from gateway.storage.models import Centre, InsuredCoverage
+from validators.problems import Problem
+from validators.rules.patient import national_id_is_valid
+
+INSURED_FILE = "insured.csv"
+CENTRES_FILE = "centres.csv"
+INSURED_COLUMNS = ("national_id", "insurance_number", "valid_from", "valid_to")
+CENTRE_COLUMNS = (
+    "code", "name", "kind", "sector", "province", "contract_from", "contract_to",
+)  # fmt: skip
+SAMPLE_REGISTRY_DIR = Path(__file__).resolve().parent.parent / "schemas" / "registry" / "sample"
+
+
+@dataclass(slots=True)
+class Registry:
+    coverages: dict[str, list[Coverage]] = field(default_factory=dict)
+    centres: dict[str, CentreInfo] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+
+def _national_id(raw: str) -> str:
+    if not national_id_is_valid(raw):
+        raise ValueError("not a national ID with a valid check digit")
+    return raw
+
+
+def _insurance_number(raw: str) -> str:
+    if not (raw.isdigit() and 6 <= len(raw) <= 16):
+        raise ValueError("6 to 16 digits expected")
+    return raw
+
+
+def parse_insured(text: str, registry: Registry) -> None:
+    rows: list[Coverage] = []
+    for line, row in csv_rows(text, INSURED_FILE, INSURED_COLUMNS, registry.problems, "registry"):
+        cells = RowReader(INSURED_FILE, line, row, registry.problems, "registry")
+        national_id = cells.get("national_id", _national_id)
+        number = cells.get("insurance_number", _insurance_number)
+        valid_from = cells.get("valid_from", date.fromisoformat)
+        valid_to = cells.get("valid_to", date.fromisoformat, required=False)
+        if cells.ok and national_id and number and valid_from:
+            rows.append(Coverage(national_id, number, valid_from, valid_to))
+    check_periods(
+        rows, lambda c: c.national_id, INSURED_FILE, "person", registry.problems, "registry"
+    )
+    for coverage in rows:
+        registry.coverages.setdefault(coverage.national_id, []).append(coverage)
+
+
+def parse_centres(text: str, registry: Registry) -> None:
+    for line, row in csv_rows(text, CENTRES_FILE, CENTRE_COLUMNS, registry.problems, "registry"):
+        cells = RowReader(CENTRES_FILE, line, row, registry.problems, "registry")
+        code = cells.get("code", str)
+        name = cells.get("name", str)
+        kind = cells.get("kind", CentreKind)
+        sector = cells.get("sector", Sector)
+        province = cells.get("province", str, required=False)
+        starts = cells.get("contract_from", date.fromisoformat, required=False)
+        ends = cells.get("contract_to", date.fromisoformat, required=False)
+        if starts and ends and ends < starts:
+            cells.bad("contract_to", "is before contract_from")
+        if code in registry.centres:
+            cells.bad("code", f"{code} appears twice")
+        if cells.ok and code and name and kind and sector:
+            registry.centres[code] = CentreInfo(code, name, kind, sector, province, starts, ends)
+
+
+def read_registry(directory: Path) -> Registry:
+    """Whichever of insured.csv and centres.csv the folder holds (one at least)."""
+    registry = Registry()
+    for name, parse in ((INSURED_FILE, parse_insured), (CENTRES_FILE, parse_centres)):
+        path = directory / name
+        if path.is_file():
+            registry.files.append(name)
+            parse(path.read_text(encoding="utf-8-sig"), registry)
+    if not registry.files:
+        registry.problems.append(
+            Problem(
+                "registry.missing-file",
+                f"neither {INSURED_FILE} nor {CENTRES_FILE} found",
+                str(directory),
+            )
+        )
+    return registry
+
+
+def import_registry(*, session: Session, directory: Path) -> tuple[int, int]:
+    """Upsert centres by code and replace the coverage of every person in the file.
+    Returns (people, centres); GatewayError(422) lists every problem and changes nothing."""
+    registry = read_registry(directory)
+    if registry.problems:
+        raise GatewayError(f"The registry in {directory} has problems.", 422, registry.problems)
+    people = list(registry.coverages)
+    for start in range(0, len(people), 500):
+        chunk = people[start : start + 500]
+        session.execute(delete(InsuredCoverage).where(InsuredCoverage.national_id.in_(chunk)))
+    session.add_all(
+        InsuredCoverage(
+            national_id=c.national_id,
+            insurance_number=c.insurance_number,
+            valid_from=c.valid_from,
+            valid_to=c.valid_to,
+        )
+        for periods in registry.coverages.values()
+        for c in periods
+    )
+    for info in registry.centres.values():
+        centre = repository.get_centre_by_code(session, info.code) or Centre(code=info.code)
+        centre.name, centre.kind, centre.sector = info.name, info.kind.value, info.sector.value
+        centre.province = info.province
+        centre.contract_from, centre.contract_to = info.contract_from, info.contract_to
+        session.add(centre)
+    session.flush()
+    return len(people), len(registry.centres)

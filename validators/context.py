@@ -1,0 +1,28 @@
+"""What the business rules may consult besides the document: one immutable bundle.
+
+The server fills it from the database (only what one submission needs); the offline
+validator from files. A part left as None is not checked, and the report says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+from gateway.domain.registry import CentreInfo, Coverage
+from gateway.domain.tariff import TariffBook
+
+DEFAULT_REFERRAL_PROVINCES = frozenset({"Tehran", "Alborz"})
+
+
+@dataclass(frozen=True, slots=True)
+class RuleContext:
+    today: date
+    centre: CentreInfo | None = None
+    coverages: Mapping[str, list[Coverage]] | None = None
+    tariff: TariffBook | None = None
+    accepted_numbers: Collection[str] = ()
+    stored_services: Collection[tuple[str, str, date]] = ()
+    submission_window_days: int = 90
+    referral_provinces: frozenset[str] = field(default=DEFAULT_REFERRAL_PROVINCES)

@@ -1,0 +1,50 @@
+"""Code rules: each code in the tariff in force on its date, quantities within limits.
+
+Both are warnings: the document is accepted, the centre is told now, and pricing deducts
+what the tariff does not pay, with the same reason.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from gateway.domain.documents import CodeType, Document
+from gateway.domain.tariff import ItemKind
+from validators.context import RuleContext
+from validators.problems import Problem, Severity
+from validators.rules.paths import line_path
+
+
+def check_codes(document: Document, context: RuleContext) -> list[Problem]:
+    book = context.tariff
+    if book is None:
+        return []
+    problems: list[Problem] = []
+    used: dict[str, int] = defaultdict(int)
+    for number, line in enumerate(document.lines, start=1):
+        item = book.item(line.code, line.service_date)
+        if item is None or (line.code_type is CodeType.DRUG) != (item.kind is ItemKind.DRUG):
+            problems.append(
+                Problem(
+                    "line.code-not-in-tariff",
+                    f"Line {number}: {line.code_type} {line.code} is not in the tariff in force on "
+                    f"{line.service_date}; it will be deducted.",
+                    line_path(document, number, "code"),
+                    document.line_no,
+                    Severity.WARNING,
+                )
+            )
+            continue
+        used[item.code] += line.quantity
+        if item.max_quantity is not None and used[item.code] > item.max_quantity:
+            problems.append(
+                Problem(
+                    "line.quantity-above-limit",
+                    f"Line {number}: {used[item.code]} unit(s) of {item.code} in this document; "
+                    f"the tariff pays at most {item.max_quantity}.",
+                    line_path(document, number, "quantity"),
+                    document.line_no,
+                    Severity.WARNING,
+                )
+            )
+    return problems
