@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from lxml import etree
@@ -185,6 +185,10 @@ class ClaimSchema:
             path = None
             if element is not None:
                 path = xpath_of(element) if fmt is Format.XML else self.pointer_of(element)
+                attribute = _ATTRIBUTE.search(message)
+                if attribute and code.endswith(("-attribute", "fixed-value")):
+                    step = "@" if fmt is Format.XML else ""
+                    path += f"/{step}{attribute.group(1)}"
             line = entry.line if fmt is Format.XML else None
             problems.append(Problem(code, message, path, line))
         return problems
@@ -216,10 +220,10 @@ class ClaimSchema:
             if node is None:
                 segments.append(name)
             elif node.shape == ARRAY:
-                segments.append(str(parent.index(child)))
+                segments.append(str(_array_index(parent, child)))
                 node = node.item
             elif node.shape == CHOICE_ARRAY:
-                segments += [str(parent.index(child)), name]
+                segments += [str(_array_index(parent, child)), name]
                 node = node.choices.get(name)
             else:
                 slot = node.by_name.get(name)
@@ -235,7 +239,19 @@ class ClaimSchema:
         return "".join("/" + _escape_pointer(s) for s in segments)
 
 
+_ATTRIBUTE = re.compile(r"attribute '([^']+)'")
 _EXPECTED_NAMES = re.compile(r"Expected is (?:one of )?\( ([^)]*) \)")
+
+
+_MAX_LINE = 65535  # libxml2 keeps element line numbers in 16 bits
+
+
+def _array_index(parent: etree._Element, child: etree._Element) -> int:
+    """An item's index in its JSON array, as recorded when the tree was built from JSON."""
+    recorded = child.sourceline
+    if isinstance(recorded, int) and 0 < recorded < _MAX_LINE:
+        return recorded - 1
+    return parent.index(child)
 
 
 def _element_at(root: etree._Element, libxml_path: str | None) -> etree._Element | None:
@@ -251,19 +267,25 @@ def _element_at(root: etree._Element, libxml_path: str | None) -> etree._Element
 
 
 def _without_echoes(json_problems: list[Problem], schema: list[Problem]) -> list[Problem]:
-    """Drop "missing" reports that only echo a JSON value already reported as misshapen.
+    """Drop schema reports that only echo a misfit the JSON conversion already reported.
 
-    A value of the wrong JSON type leaves its element (or its array item) empty, and the
-    schema then reports the same spot as missing something.
+    A misshapen value leaves its element empty or its text unparsable, and the schema then
+    reports the same spot again; a skipped array item can leave its array empty.
     """
-    echoed: set[str] = set()
+    spots: set[str] = set()
+    arrays: set[str] = set()
     for problem in json_problems:
-        if problem.code == "json.type" and problem.path is not None:
-            echoed.add(problem.path)
-            head, _, last = problem.path.rpartition("/")
-            if last.isdigit():
-                echoed.add(head)
-    return [p for p in schema if not (p.code == "schema.missing-element" and p.path in echoed)]
+        if problem.path is None:
+            continue
+        spots.add(problem.path)
+        head, _, last = problem.path.rpartition("/")
+        if last.isdigit():
+            arrays.add(head)
+    return [
+        p
+        for p in schema
+        if p.path not in spots and not (p.code == "schema.missing-element" and p.path in arrays)
+    ]
 
 
 def xpath_of(element: etree._Element) -> str:
@@ -339,7 +361,9 @@ class _JsonTreeBuilder:
         if kind == "boolean" and vtype is bool:
             return "true" if value else "false"
         self._problem("json.type", f"Expected {_EXPECTED[kind]}, got {_json_kind(value)}.")
-        return "" if isinstance(value, dict | list) else str(value)
+        if isinstance(value, dict | list):
+            return ""
+        return value if isinstance(value, str) else orjson.dumps(value).decode()
 
     def _set_text(self, element: etree._Element, text: str) -> None:
         try:
@@ -347,8 +371,14 @@ class _JsonTreeBuilder:
         except ValueError:
             self._problem("json.invalid-text", "The text holds characters XML cannot carry.")
 
-    def _append(self, parent: etree._Element, node: PlanNode, value: Any) -> None:
+    def _append(
+        self, parent: etree._Element, node: PlanNode, value: Any, position: int | None = None
+    ) -> None:
         element = etree.SubElement(parent, node.tag)
+        if position is not None and position < _MAX_LINE:
+            # An item's place in its JSON array: items skipped for being misshapen would
+            # otherwise shift the pointers of those after them.
+            cast(Any, element).sourceline = position + 1  # the stubs type it wrongly
         shape = node.shape
         if shape == SIMPLE:
             self._set_text(element, self._scalar(node, value))
@@ -364,15 +394,17 @@ class _JsonTreeBuilder:
             assert item is not None
             for index, entry in enumerate(value):
                 self.path.append(index)
-                self._append(element, item, entry)
+                self._append(element, item, entry, index)
                 self.path.pop()
         else:
             for index, entry in enumerate(value):
                 self.path.append(index)
-                self._append_choice(element, node, entry)
+                self._append_choice(element, node, entry, index)
                 self.path.pop()
 
-    def _append_choice(self, parent: etree._Element, node: PlanNode, entry: Any) -> None:
+    def _append_choice(
+        self, parent: etree._Element, node: PlanNode, entry: Any, position: int
+    ) -> None:
         choices = node.choices
         if not isinstance(entry, dict) or len(entry) != 1:
             names = ", ".join(choices)
@@ -387,7 +419,7 @@ class _JsonTreeBuilder:
             )
             return
         self.path.append(name)
-        self._append(parent, chosen, value)
+        self._append(parent, chosen, value, position)
         self.path.pop()
 
     def _fill_object(self, element: etree._Element, node: PlanNode, value: dict[str, Any]) -> None:

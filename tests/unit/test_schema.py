@@ -141,7 +141,6 @@ def test_json_key_order_does_not_matter() -> None:
             lambda d: d["documents"][0]["outpatientVisit"]["patient"].update(nationalId=13542419),
             [
                 ("json.type", "/documents/0/outpatientVisit/patient/nationalId"),
-                ("schema.pattern", "/documents/0/outpatientVisit/patient/nationalId"),
             ],
         ),
         (
@@ -158,7 +157,7 @@ def test_json_key_order_does_not_matter() -> None:
             lambda d: d["header"].update(centreCode="bad code"),
             [("schema.pattern", "/header/centreCode")],
         ),
-        (lambda d: d.update(schemaVersion="2"), [("schema.fixed-value", "")]),
+        (lambda d: d.update(schemaVersion="2"), [("schema.fixed-value", "/schemaVersion")]),
         (
             lambda d: d["documents"][0]["outpatientVisit"]["lines"][0].update(code="A\u0000"),
             [("json.invalid-text", "/documents/0/outpatientVisit/lines/0/code")],
@@ -169,8 +168,7 @@ def test_json_misfits(mutate, expected) -> None:
     data = f.submission("C01")
     mutate(data)
     result = SCHEMA.check_json(orjson.dumps(data))
-    got = [(p.code, p.path) for p in result.problems]
-    assert got[: len(expected)] == expected
+    assert [(p.code, p.path) for p in result.problems] == expected
 
 
 @pytest.mark.parametrize(
@@ -193,3 +191,20 @@ def test_xml_and_json_of_the_same_submission_agree() -> None:
     data = f.submission("C01", f.outpatient_visit(), f.inpatient_bill([f.line("300100", 3, 10)]))
     assert SCHEMA.check(f.as_json(data), Format.JSON).ok
     assert SCHEMA.check(f.as_xml(data), Format.XML).ok
+
+
+def test_pointers_after_a_skipped_array_item_keep_their_index() -> None:
+    data = f.submission("C01", f.outpatient_visit(), f.outpatient_visit(), f.outpatient_visit())
+    data["documents"][1] = {"dentalVisit": {}}
+    data["documents"][2]["outpatientVisit"]["lines"][0]["quantity"] = 0
+    result = SCHEMA.check_json(orjson.dumps(data))
+    assert [(p.code, p.path) for p in result.problems] == [
+        ("schema.unexpected-element", "/documents/1"),
+        ("schema.invalid-value", "/documents/2/outpatientVisit/lines/0/quantity"),
+    ]
+
+
+def test_attribute_problems_point_at_the_attribute() -> None:
+    body = f.as_xml(f.submission("C01")).replace(b'schemaVersion="1"', b'schemaVersion="2"')
+    (problem,) = SCHEMA.check_xml(body).problems
+    assert (problem.code, problem.path) == ("schema.fixed-value", "/submission/@schemaVersion")
