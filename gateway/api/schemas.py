@@ -25,6 +25,9 @@ class DocumentSummary(BaseModel):
     external_id: str = Field(description="The centre's own document number")
     kind: str
     status: str
+    outcome: str = Field(
+        description="ACCEPTED, ACCEPTED_WITH_WARNINGS or REJECTED (like an X12 999 acknowledgement)"
+    )
     path: str = Field(description="Where the document stands in the submission")
     errors: list[ProblemOut]
     warnings: list[ProblemOut]

@@ -154,6 +154,12 @@ def _problems(document: Document, severity: str) -> list[dict[str, object]]:
     return [p for p in document.problems if p.get("severity", "error") == severity]
 
 
+def _outcome(document: Document) -> str:
+    if document.status == "REJECTED":
+        return "REJECTED"
+    return "ACCEPTED_WITH_WARNINGS" if document.problems else "ACCEPTED"
+
+
 def submission_out(submission: Submission, documents: list[Document]) -> SubmissionOut:
     if submission.rejected_count == 0:
         status = "ACCEPTED"
@@ -176,6 +182,7 @@ def submission_out(submission: Submission, documents: list[Document]) -> Submiss
                 external_id=d.external_id,
                 kind=d.kind,
                 status=d.status,
+                outcome=_outcome(d),
                 path=d.source_path,
                 errors=_problems(d, "error"),  # type: ignore[arg-type]
                 warnings=_problems(d, "warning"),  # type: ignore[arg-type]

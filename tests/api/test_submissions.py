@@ -293,3 +293,29 @@ def test_operations_endpoints(client: TestClient, sessions) -> None:
     assert 'gateway_submissions_total{format="json",outcome="refused"}' in text
     assert client.get("/openapi.json").json()["paths"]["/v1/submissions"]["post"]
     assert client.get("/docs").status_code == 200
+
+
+def test_warnings_accept_the_document_and_are_listed(client: TestClient, sessions) -> None:
+    centre, token = f.make_centre(sessions)
+    data = f.submission(centre.code, f.outpatient_visit([f.line("999999", 1, 10_000)]))
+    answer = client.post("/v1/submissions", content=f.as_json(data), headers=auth(token, JSON))
+    (document,) = answer.json()["documents"]
+    assert (document["status"], document["outcome"]) == ("ACCEPTED", "ACCEPTED_WITH_WARNINGS")
+    assert [w["code"] for w in document["warnings"]] == ["line.code-not-in-tariff"]
+    assert document["errors"] == []
+
+
+def test_patient_outside_the_register_is_rejected(client: TestClient, sessions) -> None:
+    centre, token = f.make_centre(sessions)
+    visit = f.outpatient_visit()
+    visit["outpatientVisit"]["patient"]["nationalId"] = f.national_id(10_000_019)
+    answer = client.post(
+        "/v1/submissions",
+        content=f.as_json(f.submission(centre.code, visit)),
+        headers=auth(token, JSON),
+    ).json()
+    (document,) = answer["documents"]
+    assert (document["outcome"], [e["code"] for e in document["errors"]]) == (
+        "REJECTED",
+        ["patient.not-eligible"],
+    )

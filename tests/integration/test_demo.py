@@ -12,10 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests import factories as f
 from tests.integration.conftest import free_port
 
 pytestmark = [pytest.mark.integration]
+EXAMPLES = Path(__file__).resolve().parents[2] / "schemas" / "examples" / "valid"
 
 
 def test_demo_runs_api_and_worker_on_the_embedded_default(tmp_path: Path) -> None:
@@ -43,7 +43,7 @@ def test_demo_runs_api_and_worker_on_the_embedded_default(tmp_path: Path) -> Non
         headers = {"Authorization": "Bearer demo-secret", "Content-Type": "application/json"}
         answer = httpx.post(
             f"{base}/v1/submissions",
-            content=f.as_json(f.submission("DEMO-001")),
+            content=(EXAMPLES / "outpatient-visit.json").read_bytes(),
             headers=headers,
             timeout=30,
         )

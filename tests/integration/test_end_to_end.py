@@ -11,10 +11,12 @@ from typing import Any
 import httpx
 import pytest
 
+from gateway.settings import Settings
 from gateway.storage import repository
 from gateway.storage.db import transaction
 from gateway.storage.models import OutboxMessage
 from tests import factories as f
+from tests.factories import TODAY
 from tests.integration.conftest import Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("integration")]
@@ -106,6 +108,7 @@ def test_a_message_never_published_is_relayed(stack: Stack) -> None:
             content_type="application/json",
             idempotency_key=None,
             max_documents=10,
+            settings=Settings(clock_date=TODAY),
         )
     document_id = stored.documents[0].id
     deadline = time.monotonic() + 45
