@@ -55,7 +55,7 @@ def parse_valid(body: bytes, fmt: Format) -> dm.Submission:
     if not result.ok or result.root is None:
         _count(result.problems)
         raise GatewayError("The submission does not match the schema.", 422, result.problems)
-    return read_submission(result.root, fmt)
+    return read_submission(result.root, fmt, result.source)
 
 
 def apply_rules(

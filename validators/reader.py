@@ -1,12 +1,15 @@
-"""Reads a schema-valid submission tree into the document model.
+"""Reads a schema-valid submission into the document model.
 
-It runs only on trees the XSD has accepted, so every required element is present and
-every value already has its lexical form checked; it does no validation of its own.
+It runs only on input the XSD has accepted, so every required field is present and every
+value has its lexical form checked; it does no validation of its own. JSON keys are the
+XSD's local names, so a JSON document and an XML document turned into a mapping of local
+names go through the same constructor.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from lxml import etree
 
@@ -22,91 +25,126 @@ from gateway.domain.documents import (
 from validators.schema import NAMESPACE, Format, xpath_of
 
 _CUT = len(NAMESPACE) + 2
+_KINDS = {kind.value: kind for kind in DocumentKind}
+_CODE_TYPES = {code.value: code for code in CodeType}
+_dates: dict[str, date] = {}
+
+Mapping = dict[str, Any]
 
 
-def _fields(element: etree._Element) -> dict[str, etree._Element]:
-    return {child.tag[_CUT:]: child for child in element}
+def _date(text: str | None) -> date | None:
+    """xs:date, whose timezone (2026-01-02Z, 2026-01-02+03:30) does not change the day."""
+    if text is None:
+        return None
+    found = _dates.get(text)
+    if found is None:
+        if len(_dates) > 20_000:
+            _dates.clear()
+        found = _dates[text] = date.fromisoformat(text.strip()[:10])
+    return found
 
 
-def _text(fields: dict[str, etree._Element], name: str) -> str | None:
-    found = fields.get(name)
-    return None if found is None else (found.text or "").strip()
+def _mapping(element: etree._Element) -> Mapping:
+    """Local name -> text, nested for patient and physician, a list of mappings for lines."""
+    out: Mapping = {}
+    for child in element:
+        name = child.tag[_CUT:]
+        if name == "lines":
+            out[name] = [{f.tag[_CUT:]: f.text for f in line} for line in child]
+        elif len(child):
+            out[name] = {f.tag[_CUT:]: f.text for f in child}
+        else:
+            out[name] = child.text
+    return out
 
 
-def _date(fields: dict[str, etree._Element], name: str) -> date | None:
-    text = _text(fields, name)
-    return None if text is None else _parse_date(text)
+def read_submission(root: etree._Element, fmt: Format, source: Mapping | None = None) -> Submission:
+    """The submission a valid tree holds, documents in their order of appearance.
 
-
-def _parse_date(text: str) -> date:
-    # xs:date may carry a timezone (2026-01-02Z, 2026-01-02+03:30); the day is what counts.
-    return date.fromisoformat(text[:10])
-
-
-def read_submission(root: etree._Element, fmt: Format) -> Submission:
-    """The submission a valid tree holds, documents in their order of appearance."""
-    top = _fields(root)
-    header = _fields(top["header"])
+    ``source`` is the JSON object the tree was built from, when there is one: reading it
+    directly is cheaper than reading the tree back.
+    """
+    if source is not None:
+        return _from_json(source)
+    header = _mapping(root[0])
     submission = Submission(
-        centre_code=_text(header, "centreCode") or "",
-        created_at=datetime.fromisoformat(_text(header, "createdAt") or ""),
-        submission_number=_text(header, "submissionNumber"),
-        software=_text(header, "software"),
+        centre_code=header["centreCode"].strip(),
+        created_at=datetime.fromisoformat(header["createdAt"].strip()),
+        submission_number=_strip(header.get("submissionNumber")),
+        software=header.get("software"),
         path="/submission" if fmt is Format.XML else "",
     )
-    for index, element in enumerate(top["documents"]):
-        path = (
-            xpath_of(element) if fmt is Format.XML else f"/documents/{index}/{element.tag[_CUT:]}"
-        )
-        submission.documents.append(read_document(element, path))
+    for index, element in enumerate(root[1]):
+        name = element.tag[_CUT:]
+        path = xpath_of(element) if fmt is Format.XML else f"/documents/{index}/{name}"
+        line_no = element.sourceline if fmt is Format.XML else None
+        assert line_no is None or isinstance(line_no, int)
+        kind = _KINDS[name]
+        submission.documents.append(document_from(kind, _mapping(element), path, line_no))
     return submission
 
 
-def read_document(element: etree._Element, path: str) -> Document:
-    kind = DocumentKind(element.tag[_CUT:])
-    fields = _fields(element)
-    patient_fields = _fields(fields["patient"])
-    physician_fields = _fields(fields["physician"])
-    admission = _date(fields, "admissionDate")
-    service_date = _date(fields, "serviceDate") or admission
+def _from_json(source: Mapping) -> Submission:
+    header = source["header"]
+    submission = Submission(
+        centre_code=header["centreCode"].strip(),
+        created_at=datetime.fromisoformat(header["createdAt"].strip()),
+        submission_number=_strip(header.get("submissionNumber")),
+        software=header.get("software"),
+        path="",
+    )
+    for index, entry in enumerate(source["documents"]):
+        ((name, body),) = entry.items()
+        path = f"/documents/{index}/{name}"
+        submission.documents.append(document_from(_KINDS[name], body, path, None))
+    return submission
+
+
+def _strip(text: str | None) -> str | None:
+    return None if text is None else text.strip()
+
+
+def document_from(kind: DocumentKind, fields: Mapping, path: str, line_no: int | None) -> Document:
+    patient, physician = fields["patient"], fields["physician"]
+    admission = _date(fields.get("admissionDate"))
+    service_date = _date(fields.get("serviceDate")) or admission
     assert service_date is not None  # the XSD requires one of the two
     return Document(
         kind=kind,
-        number=_text(fields, "documentNumber") or "",
+        number=fields["documentNumber"].strip(),
         patient=Patient(
-            national_id=_text(patient_fields, "nationalId") or "",
-            insurance_number=_text(patient_fields, "insuranceNumber") or "",
-            full_name=_text(patient_fields, "fullName"),
-            birth_date=_date(patient_fields, "birthDate"),
-            gender=_text(patient_fields, "gender"),
+            national_id=patient["nationalId"],
+            insurance_number=patient["insuranceNumber"],
+            full_name=patient.get("fullName"),
+            birth_date=_date(patient.get("birthDate")),
+            gender=patient.get("gender"),
         ),
         physician=Physician(
-            medical_council_number=_text(physician_fields, "medicalCouncilNumber") or "",
-            full_name=_text(physician_fields, "fullName"),
-            grade=_text(physician_fields, "grade") or "general",
+            medical_council_number=physician["medicalCouncilNumber"],
+            full_name=physician.get("fullName"),
+            grade=physician.get("grade") or "general",
         ),
         service_date=service_date,
-        total_amount=int(_text(fields, "totalAmount") or 0),
-        lines=[_read_line(line, service_date) for line in fields["lines"]],
+        total_amount=int(fields["totalAmount"]),
+        lines=[_line(line, service_date) for line in fields["lines"]],
         path=path,
-        line_no=element.sourceline if isinstance(element.sourceline, int) else None,
-        referral_code=_text(fields, "referralCode"),
-        tracking_code=_text(fields, "trackingCode"),
-        category=_text(fields, "category"),
-        package_code=_text(fields, "packageCode"),
+        line_no=line_no,
+        referral_code=fields.get("referralCode"),
+        tracking_code=fields.get("trackingCode"),
+        category=fields.get("category"),
+        package_code=fields.get("packageCode"),
         admission_date=admission,
-        discharge_date=_date(fields, "dischargeDate"),
+        discharge_date=_date(fields.get("dischargeDate")),
     )
 
 
-def _read_line(element: etree._Element, default_date: date) -> Line:
-    fields = _fields(element)
+def _line(fields: Mapping, default_date: date) -> Line:
     return Line(
-        code_type=CodeType(_text(fields, "codeType") or ""),
-        code=_text(fields, "code") or "",
-        quantity=int(_text(fields, "quantity") or 0),
-        unit_price=int(_text(fields, "unitPrice") or 0),
-        amount=int(_text(fields, "amount") or 0),
-        service_date=_date(fields, "serviceDate") or default_date,
-        description=_text(fields, "description"),
+        _CODE_TYPES[fields["codeType"]],
+        fields["code"],
+        int(fields["quantity"]),
+        int(fields["unitPrice"]),
+        int(fields["amount"]),
+        _date(fields.get("serviceDate")) or default_date,
+        fields.get("description"),
     )

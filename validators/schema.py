@@ -41,6 +41,7 @@ class SchemaResult:
     format: Format
     root: etree._Element | None
     problems: list[Problem] = field(default_factory=list)
+    source: Any = None  # the parsed JSON object, for JSON input
 
     @property
     def ok(self) -> bool:
@@ -154,7 +155,7 @@ class ClaimSchema:
         problems: list[Problem] = []
         root = _JsonTreeBuilder(problems).build(self.plan, value)
         problems.extend(_without_echoes(problems, self._validate(root, Format.JSON)))
-        return SchemaResult(Format.JSON, root, problems)
+        return SchemaResult(Format.JSON, root, problems, value)
 
     # -- internals ----------------------------------------------------------------
 

@@ -47,9 +47,10 @@ class Physician:
     grade: str = "general"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Line:
-    """One billed line; money in integer rials."""
+    """One billed line; money in integer rials. (Not frozen: thousands are built per second
+    and a frozen dataclass pays for every field it sets.)"""
 
     code_type: CodeType
     code: str

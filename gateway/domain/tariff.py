@@ -75,6 +75,7 @@ class TariffBook:
     _k: dict[tuple[Sector, Component], list[KCoefficient]] = field(
         default_factory=lambda: defaultdict(list)
     )
+    _memo: dict[tuple[str, date], TariffItem | None] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -88,10 +89,16 @@ class TariffBook:
         return book
 
     def item(self, code: str, on: date) -> TariffItem | None:
-        for item in self._items.get(code, ()):
-            if item.in_force(on):
-                return item
-        return None
+        key = (code, on)
+        try:
+            return self._memo[key]
+        except KeyError:
+            pass
+        found = next((i for i in self._items.get(code, ()) if i.in_force(on)), None)
+        if len(self._memo) > 100_000:
+            self._memo.clear()
+        self._memo[key] = found
+        return found
 
     def knows(self, code: str) -> bool:
         return code in self._items

@@ -1,0 +1,149 @@
+"""Validation throughput on one core: schema + every business rule, reference data in memory.
+
+Prints documents/s for XML and JSON, beside xmlschema validating the same document's JSON
+(its own JSON form, through the same XSD), and the ratios the targets are stated in:
+XML >= 5,000 documents/s; JSON >= 20 x xmlschema.
+
+    python bench/validate.py [--lines 25] [--seconds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import xmlschema  # noqa: E402
+from lxml import etree  # noqa: E402
+
+from gateway.domain.centres import CentreKind, Sector  # noqa: E402
+from gateway.domain.registry import CentreInfo  # noqa: E402
+from gateway.domain.tariff import TariffBook  # noqa: E402
+from gateway.registry import SAMPLE_REGISTRY_DIR, read_registry  # noqa: E402
+from validators.business import validate_submission  # noqa: E402
+from validators.context import RuleContext  # noqa: E402
+from validators.reader import read_submission  # noqa: E402
+from validators.schema import CLAIM_XSD, Format, claim_schema  # noqa: E402
+from workers.pricing.tariff_csv import read_book  # noqa: E402
+
+EXAMPLE = ROOT / "schemas" / "examples" / "valid" / "outpatient-visit.json"
+
+
+def document(lines: int) -> dict:
+    """The bundled outpatient visit, with ``lines`` distinct covered codes of the tariff."""
+    data = orjson.loads(EXAMPLE.read_bytes())
+    (visit,) = data["documents"][0].values()
+    visit["referralCode"] = "1000456789"
+    items = [
+        i
+        for i in read_book(ROOT / "schemas" / "tariff" / "sample").items
+        if i.covered and i.kind != "package" and i.valid_to is None
+    ]
+    visit["lines"] = []
+    for index in range(lines):
+        item = items[index % len(items)]
+        unit = 100_000 + 1_000 * index
+        visit["lines"].append(
+            {
+                "codeType": "drug" if item.kind == "drug" else "service",
+                "code": item.code,
+                "description": item.title[:60],
+                "quantity": 1,
+                "unitPrice": unit,
+                "amount": unit,
+            }
+        )
+    visit["totalAmount"] = sum(line["amount"] for line in visit["lines"])
+    return data
+
+
+def context() -> RuleContext:
+    book = read_book(ROOT / "schemas" / "tariff" / "sample")
+    registry = read_registry(SAMPLE_REGISTRY_DIR)
+    centre = registry.centres.get("DEMO-001") or CentreInfo(
+        "DEMO-001", "Demo", CentreKind.CONTRACTED, Sector.PRIVATE, "Tehran"
+    )
+    return RuleContext(
+        today=date(2026, 11, 23),
+        centre=centre,
+        coverages=registry.coverages,
+        tariff=TariffBook.build(1, "sample", book.items, book.ks),
+    )
+
+
+def rate(work: Callable[[], object], seconds: float) -> float:
+    work()
+    done, began = 0, time.perf_counter()
+    while time.perf_counter() - began < seconds:
+        for _ in range(20):
+            work()
+        done += 20
+    return done / (time.perf_counter() - began)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--lines", type=int, default=25)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    args = parser.parse_args()
+    schema, ctx = claim_schema(), context()
+    data = document(args.lines)
+    json_body = orjson.dumps(data)
+    xml_body = etree.tostring(
+        schema.check_json(json_body).root, encoding="UTF-8", xml_declaration=True
+    )
+
+    def full(body: bytes, fmt: Format) -> Callable[[], object]:
+        def run() -> object:
+            result = schema.check(body, fmt)
+            assert result.ok, result.problems
+            assert result.root is not None
+            report = validate_submission(
+                read_submission(result.root, fmt, result.source), ctx, centre_code="DEMO-001"
+            )
+            assert not any(report.documents[0]), report.documents
+            return report
+
+        return run
+
+    reference = xmlschema.XMLSchema10(str(CLAIM_XSD))
+    their_json = orjson.dumps(reference.to_dict(xml_body.decode()))
+
+    def xmlschema_json() -> object:
+        return xmlschema.from_json(their_json.decode(), schema=reference)
+
+    lxml_schema = etree.XMLSchema(etree.parse(str(CLAIM_XSD)))
+
+    def bare_lxml() -> object:
+        return lxml_schema.validate(etree.fromstring(xml_body))
+
+    figures = {
+        "XML: schema + rules": rate(full(xml_body, Format.XML), args.seconds),
+        "JSON: schema + rules": rate(full(json_body, Format.JSON), args.seconds),
+        "JSON: schema only (JSON -> tree -> lxml)": rate(
+            lambda: schema.check_json(json_body), args.seconds
+        ),
+        "xmlschema: from_json of the same document": rate(xmlschema_json, args.seconds),
+        "bare lxml parse + validate (floor)": rate(bare_lxml, args.seconds),
+    }
+    width = max(map(len, figures))
+    print(f"\n  {args.lines}-line outpatient visit, one core, documents/s")
+    for name, value in figures.items():
+        print(f"  {name:<{width}}  {value:>10,.0f}")
+    xml, js = figures["XML: schema + rules"], figures["JSON: schema + rules"]
+    theirs = figures["xmlschema: from_json of the same document"]
+    print(f"\n  XML full validation vs target 5,000/s      {xml / 5000:6.2f} x")
+    print(f"  JSON full validation / xmlschema JSON      {js / theirs:6.1f} x (target >= 20)")
+    print(f"  XML full validation / bare lxml floor      {xml / figures[list(figures)[-1]]:6.2f}")
+
+
+if __name__ == "__main__":
+    main()
