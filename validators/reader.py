@@ -44,13 +44,29 @@ def _date(text: str | None) -> date | None:
     return found
 
 
+def _line_mapping(line: etree._Element) -> Mapping:
+    """A line's fields by position: the XSD puts codeType and code first and quantity,
+    unitPrice and amount last, with only description and serviceDate optional between."""
+    fields = list(line)
+    out: Mapping = {
+        "codeType": fields[0].text,
+        "code": fields[1].text,
+        "quantity": fields[-3].text,
+        "unitPrice": fields[-2].text,
+        "amount": fields[-1].text,
+    }
+    for middle in fields[2:-3]:
+        out[middle.tag[_CUT:]] = middle.text
+    return out
+
+
 def _mapping(element: etree._Element) -> Mapping:
     """Local name -> text, nested for patient and physician, a list of mappings for lines."""
     out: Mapping = {}
     for child in element:
         name = child.tag[_CUT:]
         if name == "lines":
-            out[name] = [{f.tag[_CUT:]: f.text for f in line} for line in child]
+            out[name] = [_line_mapping(line) for line in child]
         elif len(child):
             out[name] = {f.tag[_CUT:]: f.text for f in child}
         else:

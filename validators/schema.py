@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import orjson
 from lxml import etree
 
-from validators.jsonplan import ARRAY, CHOICE_ARRAY, OBJECT, SIMPLE, PlanNode, build_plan
+from validators.jsonplan import ARRAY, CHOICE_ARRAY, PlanNode, build_plan
+from validators.jsontext import JsonTextBuilder
 from validators.problems import Problem
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
@@ -152,9 +153,11 @@ class ClaimSchema:
         if not isinstance(value, dict):
             message = "The JSON body must be an object (the content of a submission)."
             return SchemaResult(Format.JSON, None, [Problem("json.type", message, "")])
-        problems: list[Problem] = []
-        root = _JsonTreeBuilder(problems).build(self.plan, value)
-        problems.extend(_without_echoes(problems, self._validate(root, Format.JSON)))
+        builder = JsonTextBuilder(NAMESPACE)
+        root = etree.fromstring(builder.build(self.plan, value), parser=self._parser())
+        problems = builder.problems
+        schema_problems = self._validate(root, Format.JSON, builder.pointers)
+        problems.extend(_without_echoes(problems, schema_problems))
         return SchemaResult(Format.JSON, root, problems, value)
 
     # -- internals ----------------------------------------------------------------
@@ -165,7 +168,9 @@ class ClaimSchema:
             parser = self._local.parser = _safe_parser()
         return parser
 
-    def _validate(self, root: etree._Element, fmt: Format) -> list[Problem]:
+    def _validate(
+        self, root: etree._Element, fmt: Format, pointers: list[str] | None = None
+    ) -> list[Problem]:
         if self._schema.validate(root):
             return []
         problems: list[Problem] = []
@@ -185,7 +190,7 @@ class ClaimSchema:
                 code, message, element = self._missing_instead(element, code, message)
             path = None
             if element is not None:
-                path = xpath_of(element) if fmt is Format.XML else self.pointer_of(element)
+                path = xpath_of(element) if fmt is Format.XML else _pointer_at(element, pointers)
                 attribute = _ATTRIBUTE.search(message)
                 if attribute and code.endswith(("-attribute", "fixed-value")):
                     step = "@" if fmt is Format.XML else ""
@@ -248,11 +253,15 @@ _MAX_LINE = 65535  # libxml2 keeps element line numbers in 16 bits
 
 
 def _array_index(parent: etree._Element, child: etree._Element) -> int:
-    """An item's index in its JSON array, as recorded when the tree was built from JSON."""
-    recorded = child.sourceline
-    if isinstance(recorded, int) and 0 < recorded < _MAX_LINE:
-        return recorded - 1
     return parent.index(child)
+
+
+def _pointer_at(element: etree._Element, pointers: list[str] | None) -> str:
+    """The JSON pointer of an element of a tree written by JsonTextBuilder (one per line)."""
+    line = element.sourceline
+    if pointers and isinstance(line, int) and 0 < line <= len(pointers) < _MAX_LINE:
+        return pointers[line - 1]
+    return claim_schema().pointer_of(element)
 
 
 def _element_at(root: etree._Element, libxml_path: str | None) -> etree._Element | None:
@@ -309,160 +318,6 @@ def _same_tag_index(element: etree._Element) -> int:
 
 def _escape_pointer(segment: str) -> str:
     return segment.replace("~", "~0").replace("/", "~1")
-
-
-def _pointer(path: list[str | int]) -> str:
-    return "".join("/" + _escape_pointer(str(s)) for s in path)
-
-
-_JSON_TYPE_OF = {str: "a string", int: "an integer", float: "a number", bool: "a boolean"}
-_EXPECTED = {
-    "string": "a string",
-    "integer": "an integer",
-    "number": "a number",
-    "boolean": "a boolean",
-}
-
-
-def _json_kind(value: Any) -> str:
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list):
-        return "an array"
-    if value is None:
-        return "null"
-    return _JSON_TYPE_OF.get(type(value), type(value).__name__)
-
-
-class _JsonTreeBuilder:
-    """Turns a JSON submission into the element tree the XSD describes, noting misfits."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        self.path: list[str | int] = []
-
-    def build(self, plan: PlanNode, value: dict[str, Any]) -> etree._Element:
-        nsmap: Any = {None: NAMESPACE}  # the default namespace; the stubs want str keys
-        root = etree.Element(plan.tag, nsmap=nsmap)
-        self._fill_object(root, plan, value)
-        return root
-
-    def _problem(self, code: str, message: str) -> None:
-        self.problems.append(Problem(code, message, _pointer(self.path)))
-
-    def _scalar(self, node: PlanNode, value: Any) -> str:
-        kind = node.json_type
-        vtype = type(value)
-        if (
-            (kind == "string" and vtype is str)
-            or (kind == "integer" and vtype is int)
-            or (kind == "number" and vtype in (int, float))
-        ):
-            return str(value)
-        if kind == "boolean" and vtype is bool:
-            return "true" if value else "false"
-        self._problem("json.type", f"Expected {_EXPECTED[kind]}, got {_json_kind(value)}.")
-        if isinstance(value, dict | list):
-            return ""
-        return value if isinstance(value, str) else orjson.dumps(value).decode()
-
-    def _set_text(self, element: etree._Element, text: str) -> None:
-        try:
-            element.text = text
-        except ValueError:
-            self._problem("json.invalid-text", "The text holds characters XML cannot carry.")
-
-    def _append(
-        self, parent: etree._Element, node: PlanNode, value: Any, position: int | None = None
-    ) -> None:
-        element = etree.SubElement(parent, node.tag)
-        if position is not None and position < _MAX_LINE:
-            # An item's place in its JSON array: items skipped for being misshapen would
-            # otherwise shift the pointers of those after them.
-            cast(Any, element).sourceline = position + 1  # the stubs type it wrongly
-        shape = node.shape
-        if shape == SIMPLE:
-            self._set_text(element, self._scalar(node, value))
-        elif shape == OBJECT:
-            if isinstance(value, dict):
-                self._fill_object(element, node, value)
-            else:
-                self._problem("json.type", f"Expected an object, got {_json_kind(value)}.")
-        elif not isinstance(value, list):
-            self._problem("json.type", f"Expected an array, got {_json_kind(value)}.")
-        elif shape == ARRAY:
-            item = node.item
-            assert item is not None
-            for index, entry in enumerate(value):
-                self.path.append(index)
-                self._append(element, item, entry, index)
-                self.path.pop()
-        else:
-            for index, entry in enumerate(value):
-                self.path.append(index)
-                self._append_choice(element, node, entry, index)
-                self.path.pop()
-
-    def _append_choice(
-        self, parent: etree._Element, node: PlanNode, entry: Any, position: int
-    ) -> None:
-        choices = node.choices
-        if not isinstance(entry, dict) or len(entry) != 1:
-            names = ", ".join(choices)
-            self._problem("json.type", f"Expected an object with exactly one key, one of: {names}.")
-            return
-        ((name, value),) = entry.items()
-        chosen = choices.get(name)
-        if chosen is None:
-            names = ", ".join(choices)
-            self._problem(
-                "schema.unexpected-element", f"'{name}' is not expected; one of: {names}."
-            )
-            return
-        self.path.append(name)
-        self._append(parent, chosen, value, position)
-        self.path.pop()
-
-    def _fill_object(self, element: etree._Element, node: PlanNode, value: dict[str, Any]) -> None:
-        used = 0
-        for name, attr_node in node.attributes.items():
-            if name in value:
-                used += 1
-                raw = value[name]
-                if raw is not None:
-                    self.path.append(name)
-                    element.set(name, self._scalar(attr_node, raw))
-                    self.path.pop()
-        for slot in node.children:
-            item = value.get(slot.name)
-            if item is None:
-                used += slot.name in value
-                continue
-            used += 1
-            self.path.append(slot.name)
-            if not slot.repeated:
-                self._append(element, slot.node, item)
-            elif isinstance(item, list):
-                for index, entry in enumerate(item):
-                    self.path.append(index)
-                    self._append(element, slot.node, entry)
-                    self.path.pop()
-            else:
-                self._problem("json.type", f"Expected an array, got {_json_kind(item)}.")
-            self.path.pop()
-        if used != len(value):
-            self._report_unknown(node, value)
-
-    def _report_unknown(self, node: PlanNode, value: dict[str, Any]) -> None:
-        allowed = [*node.attributes, *node.by_name]
-        for key in value:
-            if key not in node.by_name and key not in node.attributes:
-                self.path.append(key)
-                self._problem(
-                    "schema.unexpected-element",
-                    f"Field '{key}' is not expected here; allowed: {', '.join(allowed)}.",
-                )
-                self.path.pop()
 
 
 @lru_cache(maxsize=1)
