@@ -138,3 +138,16 @@ def test_validate_says_what_it_could_not_check(tmp_path: Path) -> None:
     result = runner.invoke(app, ["validate", str(path)])
     assert result.exit_code == 0
     assert "not checked: eligibility" in result.stderr
+
+
+def test_validate_refuses_a_centre_missing_from_the_registry(tmp_path: Path) -> None:
+    path = tmp_path / "claims.xml"
+    path.write_bytes(f.as_xml(f.submission("NOBODY-01")))
+    result = runner.invoke(
+        app, ["validate", "--format", "json", "--registry", str(SAMPLE_REGISTRY_DIR), str(path)]
+    )
+    assert result.exit_code == 1
+    (report,) = orjson.loads(result.stdout)
+    assert [(p["code"], p["path"]) for p in report["problems"]] == [
+        ("centre.unknown", "/submission/header/centreCode")
+    ]
