@@ -15,9 +15,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import metrics
-from gateway.api import documents, submissions
+from gateway.api import documents, fhir, submissions
 from gateway.api.deps import GatewayState, TokenCache
 from gateway.errors import GatewayError
+from gateway.fhir.xml import fhir_schema
 from gateway.settings import Settings, get_settings
 from gateway.storage.db import engine_for, ping, session_factory
 from validators.problems import Problem
@@ -140,7 +141,8 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
         dispatcher=dispatcher,
         tokens=TokenCache(settings.token_cache_s),
     )
-    claim_schema()  # compile the XSD once, before the first request
+    claim_schema()  # compile the XSDs once, before the first request
+    fhir_schema()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -162,4 +164,5 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
     _install_operations(app)
     app.include_router(submissions.router)
     app.include_router(documents.router)
+    app.include_router(fhir.router)
     return app

@@ -1,0 +1,149 @@
+"""The FHIR R4 door: POST Claims (or Bundles of them), GET ClaimResponses.
+
+Every answer is a FHIR resource: a ClaimResponse, a Bundle of them, or an
+OperationOutcome for anything refused (401, 403, 404, 413, 415, 422, 500). JSON by
+default; XML when the request asks for it (Accept, ``_format``) or was itself XML.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fhir_core.fhirabstractmodel import FHIRAbstractModel
+from starlette.concurrency import run_in_threadpool
+
+from gateway import metrics
+from gateway.api.deps import Principal, State, authenticate, centre_caller
+from gateway.api.submissions import read_body
+from gateway.errors import GatewayError, NotFoundError
+from gateway.fhir import service
+from gateway.fhir.issues import Issue, StructureError
+from gateway.fhir.parse import Syntax, syntax_of
+from gateway.fhir.response import operation_outcome
+from gateway.fhir.systems import JSON_MEDIA, XML_MEDIA
+
+router = APIRouter(prefix="/fhir", tags=["fhir"])
+log = logging.getLogger(__name__)
+
+_ISSUE_CODES = {
+    400: "invalid",
+    401: "login",
+    403: "forbidden",
+    404: "not-found",
+    413: "too-costly",
+    415: "not-supported",
+}
+_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            JSON_MEDIA: {"schema": {"type": "object"}},
+            XML_MEDIA: {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+def wants_xml(request: Request, syntax: Syntax | None) -> bool:
+    """``_format`` first, then Accept, then the request's own syntax; JSON otherwise."""
+    asked = request.query_params.get("_format", "").lower()
+    if asked:
+        return "xml" in asked
+    accept = request.headers.get("accept", "").lower()
+    if "json" in accept:
+        return False
+    if "xml" in accept:
+        return True
+    return syntax is Syntax.XML
+
+
+def render(
+    resource: FHIRAbstractModel, xml: bool, status_code: int = 200, **headers: str
+) -> Response:
+    if xml:
+        dumped: str | bytes = resource.model_dump_xml()  # bytes, whatever the stub says
+        content = dumped.encode() if isinstance(dumped, str) else dumped
+        return Response(content, status_code, headers, media_type=f"{XML_MEDIA}; charset=utf-8")
+    return Response(resource.model_dump_json(), status_code, headers, media_type=JSON_MEDIA)
+
+
+def refusal(exc: Exception, xml: bool) -> Response:
+    """An OperationOutcome for anything that stops a request."""
+    if isinstance(exc, StructureError):
+        return render(operation_outcome(exc.issues), xml, exc.status_code)
+    if isinstance(exc, GatewayError):
+        code = _ISSUE_CODES.get(exc.status_code, "invalid")
+        if any(p.code == "submission.too-many-documents" for p in exc.problems):
+            code = "too-costly"
+        issues = [Issue(p.path or "", f"{p.code}: {p.message}", code) for p in exc.to_problems()]
+        return render(operation_outcome(issues), xml, exc.status_code, **exc.headers)
+    log.exception("unhandled error in the FHIR door")
+    issue = Issue("", "Internal error; nothing was half-stored.", "exception")
+    return render(operation_outcome([issue]), xml, 500)
+
+
+async def _submit(request: Request, state: State) -> Response:
+    media = request.headers.get("content-type", "")
+    syntax = syntax_of(media)
+    xml = wants_xml(request, syntax)
+    try:
+        principal = await run_in_threadpool(authenticate, request, state)
+        caller = centre_caller(principal)
+        assert caller.centre is not None
+        if syntax is None:
+            raise GatewayError(
+                f"Content-Type {media or '(none)'} is not accepted; send {JSON_MEDIA} or "
+                f"{XML_MEDIA}.",
+                415,
+            )
+        body = await read_body(request, state.settings.max_body_bytes)
+        done = await run_in_threadpool(
+            service.submit, state, caller.centre, body, syntax, media[:100]
+        )
+    except Exception as exc:
+        metrics.SUBMISSIONS.labels("fhir", "refused").inc()
+        return refusal(exc, xml)
+    state.dispatcher.notify(done.outbox)
+    outcome = "ACCEPTED" if not done.rejected else "REJECTED" if not done.accepted else "PARTIAL"
+    metrics.SUBMISSIONS.labels("fhir", outcome.lower()).inc()
+    headers = {}
+    if done.resource.get_resource_type() == "ClaimResponse":
+        headers["Location"] = f"/fhir/ClaimResponse/{done.resource.id}"
+    return render(done.resource, xml, 200, **headers)
+
+
+@router.post(
+    "/Claim/$submit",
+    summary="Submit a Claim or a Bundle of Claims; answered with ClaimResponse(s)",
+    openapi_extra=_BODY,
+)
+async def submit_claim(request: Request, state: State) -> Response:
+    return await _submit(request, state)
+
+
+@router.post(
+    "/Claim",
+    summary="Create a Claim (the same as $submit); answered with ClaimResponse(s)",
+    openapi_extra=_BODY,
+)
+async def create_claim(request: Request, state: State) -> Response:
+    return await _submit(request, state)
+
+
+@router.get(
+    "/ClaimResponse/{claim_response_id}",
+    summary="The ClaimResponse of a document as it stands now (queued, complete, partial, error)",
+)
+def get_claim_response(claim_response_id: str, request: Request, state: State) -> Response:
+    xml = wants_xml(request, None)
+    try:
+        caller: Principal = authenticate(request, state)
+        with state.sessions() as session:
+            found = service.read(session, claim_response_id, caller.centre_scope)
+        if found is None:
+            raise NotFoundError("ClaimResponse")
+    except Exception as exc:
+        return refusal(exc, xml)
+    return render(found, xml)

@@ -1,0 +1,311 @@
+"""One FHIR Claim -> one document of the gateway's JSON form, always schema-valid.
+
+What cannot be mapped becomes a problem of that document (an error rejects it, a warning
+is shown) while the field gets a schema-valid filler, so any structurally valid Claim is
+stored and answered. The mapping is described in ``schemas/fhir/README.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import orjson
+
+from gateway.domain.documents import DocumentKind
+from gateway.fhir import systems
+from gateway.fhir import text as t
+from gateway.fhir.lines import map_lines
+from gateway.fhir.notes import Notes
+from gateway.fhir.parse import ClaimEntry, Parsed
+from gateway.fhir.resolve import Resolver, human_name, identifier_value, identifiers
+from validators.problems import Problem
+
+NATIONAL_ID_FILLER = "0000000000"
+INSURANCE_FILLER = "000000"
+PHYSICIAN_FILLER = "00"
+SOFTWARE = "FHIR R4 door"
+_GENDERS = {"male", "female", "other"}
+_OUTPATIENT_TYPES = {"professional", "oral", "vision"}
+Resource = dict[str, Any]
+
+
+@dataclass(slots=True)
+class MappedClaim:
+    document: dict[str, Any]  # {"outpatientVisit": {...}}
+    problems: list[Problem]
+
+
+def map_submission(
+    parsed: Parsed, centre_code: str, now: datetime | None = None
+) -> tuple[dict[str, Any], list[list[Problem]]]:
+    """The JSON-form submission of every Claim, and each document's mapping problems."""
+    mapped = [map_claim(entry, parsed.index, centre_code) for entry in parsed.claims]
+    created = (now or datetime.now(UTC)).replace(microsecond=0)
+    submission = {
+        "schemaVersion": "1",
+        "header": {
+            "centreCode": centre_code,
+            "createdAt": created.isoformat(),
+            "software": SOFTWARE,
+        },
+        "documents": [m.document for m in mapped],
+    }
+    return submission, [m.problems for m in mapped]
+
+
+def map_claim(entry: ClaimEntry, index: dict[str, Resource], centre_code: str) -> MappedClaim:
+    claim = entry.resource
+    notes = Notes(entry.path)
+    resolver = Resolver(claim, index)
+    if claim.get("status") != "active":
+        notes.error(
+            "fhir.claim-status",
+            f"Only an active Claim is billed, not {claim.get('status')}.",
+            "status",
+        )
+    if claim.get("use") != "claim":
+        notes.error(
+            "fhir.claim-use", f"Only use = claim is billed here, not {claim.get('use')}.", "use"
+        )
+    kind, dates = _kind_and_dates(claim, notes)
+    body: dict[str, Any] = {"documentNumber": document_number(claim, notes)}
+    body["patient"] = _patient(claim, resolver, notes)
+    body["physician"] = _physician(claim, resolver, notes)
+    _check_centre(claim, resolver, centre_code, notes)
+    referral = _referral(claim, resolver, notes)
+    if referral is not None:
+        body["referralCode"] = referral
+    if kind is DocumentKind.PRESCRIPTION:
+        body["trackingCode"] = _tracking_code(claim, resolver, notes, body["documentNumber"])
+    body.update(dates)
+    body["lines"] = map_lines(claim, kind is DocumentKind.PRESCRIPTION, notes)
+    body["totalAmount"] = sum(line["amount"] for line in body["lines"])
+    return MappedClaim({kind.value: body}, notes.problems)
+
+
+def claim_type(claim: Resource) -> str | None:
+    concept = claim.get("type")
+    for coding in concept.get("coding") or [] if isinstance(concept, dict) else []:
+        if isinstance(coding, dict) and coding.get("system") in (systems.CLAIM_TYPE, None):
+            code = coding.get("code")
+            if isinstance(code, str):
+                return code
+    return None
+
+
+def _kind_and_dates(claim: Resource, notes: Notes) -> tuple[DocumentKind, dict[str, str]]:
+    period = claim.get("billablePeriod")
+    period = period if isinstance(period, dict) else {}
+    start, end = t.to_date(period.get("start")), t.to_date(period.get("end"))
+    first = start or end or _first_item_date(claim) or t.to_date(claim.get("created"))
+    if first is None:
+        first = datetime.now(UTC).date()
+        notes.error(
+            "fhir.service-date-missing",
+            "No billablePeriod, item date or created date.",
+            "billablePeriod",
+        )
+    kind_code = claim_type(claim)
+    if kind_code == "institutional" and start and end and start != end:
+        return DocumentKind.INPATIENT_BILL, {
+            "admissionDate": start.isoformat(),
+            "dischargeDate": end.isoformat(),
+        }
+    if kind_code == "pharmacy":
+        kind = DocumentKind.PRESCRIPTION
+    else:
+        kind = DocumentKind.OUTPATIENT_VISIT
+        if kind_code != "institutional" and kind_code not in _OUTPATIENT_TYPES:
+            notes.warning(
+                "fhir.claim-type-unknown",
+                f"Claim type {kind_code} is billed as an outpatient visit.",
+                "type",
+            )
+    return kind, {"serviceDate": first.isoformat()}
+
+
+def _first_item_date(claim: Resource) -> date | None:
+    found = []
+    for item in claim.get("item") or []:
+        if isinstance(item, dict):
+            period = item.get("servicedPeriod")
+            start = period.get("start") if isinstance(period, dict) else None
+            day = t.to_date(item.get("servicedDate")) or t.to_date(start)
+            if day is not None:
+                found.append(day)
+    return min(found) if found else None
+
+
+def document_number(claim: Resource, notes: Notes) -> str:
+    """Claim.identifier (the first with a value), else Claim.id, fitted to the pattern."""
+    raw = next(
+        (
+            i["value"].strip()
+            for i in claim.get("identifier") or []
+            if isinstance(i, dict) and isinstance(i.get("value"), str) and i["value"].strip()
+        ),
+        claim.get("id") if isinstance(claim.get("id"), str) else None,
+    )
+    seed = t.digest(orjson.dumps(claim, option=orjson.OPT_SORT_KEYS))
+    number, changed = t.document_number(raw, seed)
+    if raw is None:
+        notes.warning(
+            "fhir.document-number-missing", f"No identifier or id; numbered {number}.", "identifier"
+        )
+    elif changed:
+        notes.warning(
+            "fhir.document-number-adjusted", f"{raw!r} is numbered {number}.", "identifier"
+        )
+    return number
+
+
+def _patient(claim: Resource, resolver: Resolver, notes: Notes) -> dict[str, str]:
+    reference = claim.get("patient")
+    patient = resolver.resolve(reference, "Patient")
+    ids = identifiers(reference, patient)
+    national_id = _identifier(
+        ids,
+        systems.NATIONAL_ID,
+        t.NATIONAL_ID,
+        NATIONAL_ID_FILLER,
+        notes,
+        "patient-national-id",
+        "patient",
+    )
+    found = identifier_value(ids, systems.INSURANCE_NUMBER) or _insurance_of_claim(claim, resolver)
+    insurance = _identifier(
+        [{"system": systems.INSURANCE_NUMBER, "value": found}] if found else [],
+        systems.INSURANCE_NUMBER,
+        t.INSURANCE_NUMBER,
+        INSURANCE_FILLER,
+        notes,
+        "patient-insurance-number",
+        "patient",
+    )
+    out = {"nationalId": national_id, "insuranceNumber": insurance}
+    name = t.short_text(human_name(patient))
+    if name:
+        out["fullName"] = name
+    birth = t.to_date(patient.get("birthDate")) if patient else None
+    if birth is not None:
+        out["birthDate"] = birth.isoformat()
+    if patient and patient.get("gender") in _GENDERS:
+        out["gender"] = patient["gender"]
+    return out
+
+
+def _identifier(
+    ids: list[dict[str, Any]],
+    system: str,
+    pattern: Any,
+    filler: str,
+    notes: Notes,
+    code: str,
+    where: str,
+) -> str:
+    """An identifier of ``system`` fitting ``pattern``; else an error and the filler."""
+    value = identifier_value(ids, system)
+    if value is None:
+        notes.error(f"fhir.{code}-missing", f"No identifier with system {system}.", where)
+        return filler
+    if not pattern.fullmatch(value):
+        notes.error(f"fhir.{code}-invalid", f"{value!r} ({system}) is not well formed.", where)
+        return filler
+    return value
+
+
+def _insurance_of_claim(claim: Resource, resolver: Resolver) -> str | None:
+    """Claim.insurance[].identifier or its Coverage's identifier in our system, focal first."""
+    entries = [i for i in claim.get("insurance") or [] if isinstance(i, dict)]
+    entries.sort(key=lambda i: i.get("focal") is not True)
+    for entry in entries:
+        own = entry.get("identifier")
+        coverage = resolver.resolve(entry.get("coverage"), "Coverage")
+        ids = ([own] if isinstance(own, dict) else []) + identifiers(
+            entry.get("coverage"), coverage
+        )
+        value = identifier_value(ids, systems.INSURANCE_NUMBER)
+        if value is not None:
+            return value
+    return None
+
+
+def _physician(claim: Resource, resolver: Resolver, notes: Notes) -> dict[str, str]:
+    """The first care-team member (primary first) or provider with a medical-council number."""
+    team = [(i, m) for i, m in enumerate(claim.get("careTeam") or []) if isinstance(m, dict)]
+    team.sort(key=lambda pair: (not _is_primary(pair[1]), pair[0]))
+    candidates = [(m.get("provider"), f"careTeam[{i}].provider") for i, m in team]
+    candidates.append((claim.get("provider"), "provider"))
+    for reference, where in candidates:
+        person = resolver.resolve(reference, "Practitioner", "PractitionerRole")
+        ids = identifiers(reference, person)
+        if person is not None and person.get("resourceType") == "PractitionerRole":
+            person = resolver.resolve(person.get("practitioner"), "Practitioner")
+            ids += identifiers(None, person)
+        number = identifier_value(ids, systems.MEDICAL_COUNCIL)
+        if number is None:
+            continue
+        number = number.upper()
+        if not t.MEDICAL_COUNCIL_NUMBER.fullmatch(number):
+            notes.warning(
+                "fhir.physician-invalid", f"{number!r} is not a medical-council number.", where
+            )
+            continue
+        out = {"medicalCouncilNumber": number}
+        name = t.short_text(human_name(person))
+        if name:
+            out["fullName"] = name
+        return out
+    notes.warning(
+        "fhir.physician-missing",
+        f"No care-team member or provider with an identifier in {systems.MEDICAL_COUNCIL}.",
+        "careTeam",
+    )
+    return {"medicalCouncilNumber": PHYSICIAN_FILLER}
+
+
+def _is_primary(member: Resource) -> bool:
+    role = member.get("role")
+    codings = role.get("coding") or [] if isinstance(role, dict) else []
+    return any(isinstance(c, dict) and c.get("code") == "primary" for c in codings)
+
+
+def _check_centre(claim: Resource, resolver: Resolver, centre_code: str, notes: Notes) -> None:
+    reference = claim.get("provider")
+    ids = identifiers(reference, resolver.resolve(reference, "Organization"))
+    named = identifier_value(ids, systems.CENTRE_CODE)
+    if named is not None and named != centre_code:
+        notes.error(
+            "fhir.centre-mismatch",
+            f"The provider is centre {named}, but the token belongs to centre {centre_code}.",
+            "provider",
+        )
+
+
+def _referral(claim: Resource, resolver: Resolver, notes: Notes) -> str | None:
+    reference = claim.get("referral")
+    ids = identifiers(reference, resolver.resolve(reference, "ServiceRequest"))
+    value = identifier_value(ids, systems.REFERRAL_CODE)
+    if value is not None and not t.REFERRAL_CODE.fullmatch(value):
+        notes.warning(
+            "fhir.referral-code-invalid", f"{value!r} is not a referral code.", "referral"
+        )
+        return None
+    return value
+
+
+def _tracking_code(claim: Resource, resolver: Resolver, notes: Notes, number: str) -> str:
+    reference = claim.get("prescription")
+    ids = identifiers(reference, resolver.resolve(reference))
+    value = identifier_value(ids, systems.TRACKING_CODE)
+    if value is not None and t.TRACKING_CODE.fullmatch(value.upper()):
+        return value.upper()
+    filler = t.tracking_filler(number)
+    notes.warning(
+        "fhir.tracking-code-missing",
+        f"No e-prescription tracking code in {systems.TRACKING_CODE}; recorded as {filler}.",
+        "prescription",
+    )
+    return filler

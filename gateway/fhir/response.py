@@ -1,0 +1,267 @@
+"""ClaimResponse, Bundle and OperationOutcome, built as fhir.resources models (valid R4).
+
+A ClaimResponse is made from what the gateway stored for the document (status, problems,
+line amounts, pricing) and from the Claim it answers (``ClaimContext``: the request
+reference, type, use, patient and item sequences), the same way right after submission
+and later on GET.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.claimresponse import ClaimResponse
+from fhir.resources.R4B.operationoutcome import OperationOutcome
+
+from gateway.domain.documents import DocumentKind
+from gateway.fhir import systems
+from gateway.fhir.issues import Issue
+from gateway.fhir.mapping import NATIONAL_ID_FILLER
+from gateway.fhir.parse import ClaimEntry
+
+INSURER = {"display": "RASA health insurer"}
+_LINE_IN_POINTER = re.compile(r"/lines/(\d+)(?:/|$)")
+_ITEM_IN_FHIRPATH = re.compile(r"\.item\[(\d+)\]")
+# A rule's problem that only repeats a mapping problem about the same field's filler.
+_ECHOES = {
+    "patient.national-id-checksum": {
+        "fhir.patient-national-id-missing",
+        "fhir.patient-national-id-invalid",
+    },
+}
+_KIND_TYPES = {
+    DocumentKind.INPATIENT_BILL: "institutional",
+    DocumentKind.SURGERY_PACKAGE: "institutional",
+    DocumentKind.PRESCRIPTION: "pharmacy",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimContext:
+    request: dict[str, Any]
+    type: dict[str, Any]
+    use: str
+    patient: dict[str, Any]
+    sequences: list[int]  # Claim.item[n].sequence per line; empty: the lines are not items
+    sub_type: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LineView:
+    requested: int
+    eligible: int | None = None  # None: not priced
+    copayment: int = 0
+    insurer_share: int = 0
+    deductions: tuple[tuple[str, int], ...] = ()  # (reason, amount)
+
+
+@dataclass(slots=True)
+class DocumentView:
+    id: str
+    status: str
+    kind: str
+    centre_code: str
+    national_id: str
+    updated_at: datetime
+    problems: list[dict[str, Any]]
+    lines: list[LineView] = field(default_factory=list)
+
+
+def context_of(entry: ClaimEntry) -> ClaimContext:
+    claim = entry.resource
+    request: dict[str, Any] = {"type": "Claim"}
+    if entry.full_url and not entry.full_url.startswith("urn:"):
+        request["reference"] = entry.full_url
+    elif isinstance(claim.get("id"), str):
+        request["reference"] = f"Claim/{claim['id']}"
+    identifier = next((i for i in claim.get("identifier") or [] if i.get("value")), None)
+    if identifier is not None:
+        request["identifier"] = {k: identifier[k] for k in ("system", "value") if k in identifier}
+    patient = claim.get("patient") or {}
+    reference = patient.get("reference")
+    patient_ref = {k: patient[k] for k in ("identifier", "display") if k in patient}
+    if isinstance(reference, str) and not reference.startswith(("#", "urn:")):
+        patient_ref["reference"] = reference
+    items = [i for i in claim.get("item") or [] if isinstance(i, dict)]
+    return ClaimContext(
+        request=request,
+        type=claim["type"],
+        use=claim.get("use") or "claim",
+        patient=patient_ref,
+        sequences=[int(i["sequence"]) for i in items],
+        sub_type=claim.get("subType"),
+    )
+
+
+def generic_context(external_id: str, kind: str, line_count: int) -> ClaimContext:
+    """For a document that did not come as FHIR: what its own record tells."""
+    code = _KIND_TYPES.get(DocumentKind(kind), "professional")
+    return ClaimContext(
+        request={"type": "Claim", "identifier": {"value": external_id}},
+        type={"coding": [{"system": systems.CLAIM_TYPE, "code": code}]},
+        use="claim",
+        patient={},
+        sequences=list(range(1, line_count + 1)),
+    )
+
+
+def _money(amount: int) -> dict[str, Any]:
+    return {"value": amount, "currency": systems.CURRENCY}
+
+
+def _adjudication(category: str, amount: int, reason: str | None = None) -> dict[str, Any]:
+    system = systems.ADJUDICATION_EXTRA if category == "deduction" else systems.ADJUDICATION
+    entry: dict[str, Any] = {
+        "category": {"coding": [{"system": system, "code": category}]},
+        "amount": _money(amount),
+    }
+    if reason is not None:
+        entry["reason"] = {"coding": [{"system": systems.DEDUCTION_REASON, "code": reason}]}
+    return entry
+
+
+def _line_adjudication(line: LineView, status: str) -> list[dict[str, Any]]:
+    out = [_adjudication("submitted", line.requested)]
+    if status == "REJECTED":
+        return [*out, _adjudication("eligible", 0)]
+    if line.eligible is None:
+        return out
+    out.append(_adjudication("eligible", line.eligible))
+    out += [_adjudication("deduction", amount, reason) for reason, amount in line.deductions]
+    out += [_adjudication("copay", line.copayment), _adjudication("benefit", line.insurer_share)]
+    return out
+
+
+def _totals(lines: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One total per category (deductions of all reasons together)."""
+    sums: dict[str, int] = {}
+    for adjudications in lines:
+        for entry in adjudications:
+            code = entry["category"]["coding"][0]["code"]
+            sums[code] = sums.get(code, 0) + entry["amount"]["value"]
+    return [
+        {"category": _adjudication(code, 0)["category"], "amount": _money(amount)}
+        for code, amount in sums.items()
+    ]
+
+
+def _outcome(document: DocumentView) -> tuple[str, str]:
+    if document.status == "REJECTED":
+        errors = sum(1 for p in document.problems if p.get("severity", "error") == "error")
+        return "error", f"Rejected with {errors} error(s); nothing is payable."
+    if document.status in ("RECEIVED", "ACCEPTED"):
+        return "queued", "Accepted; pricing is pending."
+    deducted = sum(amount for line in document.lines for _, amount in line.deductions)
+    if deducted:
+        return "partial", f"Priced with deductions of {deducted:,} IRR."
+    return "complete", "Priced in full."
+
+
+def _item_index(path: str | None) -> int | None:
+    for pattern in (_LINE_IN_POINTER, _ITEM_IN_FHIRPATH):
+        match = pattern.search(path or "")
+        if match:
+            return int(match.group(1))
+    return None
+
+
+def _errors_and_notes(
+    document: DocumentView, sequences: list[int]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    errors: list[dict[str, Any]] = []
+    notes: list[dict[str, Any]] = []
+    codes = {str(problem.get("code")) for problem in document.problems}
+    for problem in document.problems:
+        code, message = str(problem.get("code")), str(problem.get("message"))
+        if code in _ECHOES and codes & _ECHOES[code]:
+            continue  # the rule judged the filler, not the sender's data
+        if problem.get("severity", "error") != "error":
+            text = f"warning {code}: {message}" + (
+                f" ({problem['path']})" if problem.get("path") else ""
+            )
+            notes.append({"number": len(notes) + 1, "type": "display", "text": text})
+            continue
+        entry: dict[str, Any] = {
+            "code": {"coding": [{"system": systems.PROBLEM, "code": code}], "text": message}
+        }
+        index = _item_index(problem.get("path"))
+        if index is not None and index < len(sequences):
+            entry["itemSequence"] = sequences[index]
+        errors.append(entry)
+    return errors, notes
+
+
+def _patient(document: DocumentView, context: ClaimContext) -> dict[str, Any]:
+    patient = dict(context.patient)
+    if document.national_id != NATIONAL_ID_FILLER:
+        patient["identifier"] = {"system": systems.NATIONAL_ID, "value": document.national_id}
+    return patient or {"display": "patient not identified by a national ID"}
+
+
+def claim_response(document: DocumentView, context: ClaimContext) -> ClaimResponse:
+    outcome, disposition = _outcome(document)
+    per_line = [_line_adjudication(line, document.status) for line in document.lines]
+    data: dict[str, Any] = {
+        "resourceType": "ClaimResponse",
+        "id": document.id,
+        "identifier": [{"system": systems.DOCUMENT_ID, "value": document.id}],
+        "status": "active",
+        "type": context.type,
+        "use": context.use,
+        "patient": _patient(document, context),
+        "created": document.updated_at.replace(tzinfo=document.updated_at.tzinfo or UTC)
+        .astimezone(UTC)
+        .isoformat(timespec="seconds"),
+        "insurer": INSURER,
+        "requestor": {"identifier": {"system": systems.CENTRE_CODE, "value": document.centre_code}},
+        "request": context.request,
+        "outcome": outcome,
+        "disposition": disposition,
+        "total": _totals(per_line),
+    }
+    if context.sub_type:
+        data["subType"] = context.sub_type
+    if context.sequences and len(context.sequences) == len(per_line):
+        data["item"] = [
+            {"itemSequence": sequence, "adjudication": adjudication}
+            for sequence, adjudication in zip(context.sequences, per_line, strict=True)
+        ]
+    else:
+        data["adjudication"] = [a for adjudications in per_line for a in adjudications]
+    errors, notes = _errors_and_notes(document, context.sequences)
+    if errors:
+        data["error"] = errors
+    if notes:
+        data["processNote"] = notes
+    return ClaimResponse.model_validate(data)
+
+
+def collection(responses: list[ClaimResponse], bundle_id: str) -> Bundle:
+    return Bundle.model_validate(
+        {
+            "resourceType": "Bundle",
+            "id": bundle_id,
+            "type": "collection",
+            "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+            "entry": [{"fullUrl": f"urn:uuid:{r.id}", "resource": r} for r in responses],
+        }
+    )
+
+
+def operation_outcome(issues: list[Issue]) -> OperationOutcome:
+    entries = []
+    for issue in issues or [Issue("", "The request cannot be processed.")]:
+        diagnostics = issue.message + (f" (line {issue.line})" if issue.line else "")
+        entry: dict[str, Any] = {
+            "severity": "error",
+            "code": issue.code,
+            "diagnostics": diagnostics,
+        }
+        if issue.location:
+            entry["expression"] = [issue.location]
+        entries.append(entry)
+    return OperationOutcome.model_validate({"resourceType": "OperationOutcome", "issue": entries})

@@ -1,0 +1,209 @@
+"""FHIR requests through the gateway's one pipeline, and ClaimResponses read back.
+
+Submitting: parse and check the FHIR body, map each Claim to a document of the JSON form,
+check that form with the same schema as any other submission, then ``ingest`` it (rules,
+one transaction, outbox) with the original FHIR bytes as the stored raw body. Parsing and
+mapping run before a database connection is taken.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from dataclasses import dataclass
+
+import orjson
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.claimresponse import ClaimResponse
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from gateway.api.deps import GatewayState
+from gateway.domain import documents as dm
+from gateway.errors import GatewayError
+from gateway.fhir.issues import StructureError
+from gateway.fhir.mapping import map_submission
+from gateway.fhir.parse import Parsed, Syntax, claims_in, parse_body, syntax_of
+from gateway.fhir.response import (
+    ClaimContext,
+    DocumentView,
+    LineView,
+    claim_response,
+    collection,
+    context_of,
+    generic_context,
+)
+from gateway.ingest import Ingested, ingest, parse_valid
+from gateway.storage import repository
+from gateway.storage.db import transaction
+from gateway.storage.models import Centre, Document, RawPayload, Submission
+from validators.problems import Problem
+from validators.schema import Format
+from workers.outbox import Pending
+
+log = logging.getLogger(__name__)
+
+
+class MappingError(RuntimeError):
+    """The mapped submission broke the gateway's schema: a defect of the mapping."""
+
+
+@dataclass(slots=True)
+class Submitted:
+    resource: ClaimResponse | Bundle
+    outbox: list[Pending]
+    accepted: int
+    rejected: int
+
+
+def submit(
+    state: GatewayState, centre: Centre, body: bytes, syntax: Syntax, media: str
+) -> Submitted:
+    """Check, map, store; the answer (a ClaimResponse, or a Bundle of them for a Bundle)."""
+    parsed = parse_body(body, syntax)
+    mapped, problems = map_submission(parsed, centre.code)
+    try:
+        submission = parse_valid(orjson.dumps(mapped), Format.JSON)
+    except GatewayError as exc:
+        log.error("FHIR mapping broke the schema: %s", [p.to_dict() for p in exc.problems])
+        raise MappingError("the mapped submission does not match the schema") from exc
+    stored = _store(state, centre, body, media, submission, problems)
+    responses = _responses(stored, submission, parsed, centre.code)
+    resource: ClaimResponse | Bundle = responses[0]
+    if parsed.kind == "Bundle":
+        resource = collection(responses, str(stored.submission.id))
+    return Submitted(
+        resource,
+        stored.outbox,
+        stored.submission.accepted_count,
+        stored.submission.rejected_count,
+    )
+
+
+def _store(
+    state: GatewayState,
+    centre: Centre,
+    body: bytes,
+    media: str,
+    submission: dm.Submission,
+    problems: list[list[Problem]],
+) -> Ingested:
+    for attempt in range(2):
+        try:
+            with transaction(state.sessions) as session:
+                return ingest(
+                    session=session,
+                    centre=centre,
+                    body=body,
+                    fmt=Format.JSON,
+                    content_type=media,
+                    idempotency_key=None,
+                    max_documents=state.settings.max_documents_per_submission,
+                    parsed=submission,
+                    mapped_problems=problems,
+                    stored_format="fhir",
+                    settings=state.settings,
+                )
+        except IntegrityError:
+            # A concurrent request took the same document number: the second pass sees it
+            # committed and rejects this one as a duplicate.
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _responses(
+    stored: Ingested, submission: dm.Submission, parsed: Parsed, centre_code: str
+) -> list[ClaimResponse]:
+    out = []
+    for row, document, entry in zip(
+        stored.documents, submission.documents, parsed.claims, strict=True
+    ):
+        view = DocumentView(
+            id=str(row.id),
+            status=row.status,
+            kind=row.kind,
+            centre_code=centre_code,
+            national_id=row.patient_national_id,
+            updated_at=row.updated_at,
+            problems=row.problems,
+            lines=[LineView(requested=line.amount) for line in document.lines],
+        )
+        out.append(claim_response(view, context_of(entry)))
+    return out
+
+
+def read(session: Session, document_id: str, centre_scope: int | None) -> ClaimResponse | None:
+    """The ClaimResponse of a document as it stands now; None if absent or not visible."""
+    try:
+        key = uuid.UUID(document_id)
+    except ValueError:
+        return None
+    found = repository.get_document(session, key, centre_scope)
+    if found is None:
+        return None
+    pricings = repository.line_pricings(session, found.id)
+    deductions = repository.line_deductions(session, found.id)
+    lines = []
+    for row in found.lines:
+        priced = pricings.get(row.id)
+        if priced is None:
+            lines.append(LineView(requested=row.amount))
+            continue
+        lines.append(
+            LineView(
+                requested=priced.requested_amount,
+                eligible=priced.eligible_amount,
+                copayment=priced.copayment_amount,
+                insurer_share=priced.insurer_amount,
+                deductions=tuple((d.reason, d.amount) for d in deductions.get(row.id, [])),
+            )
+        )
+    view = DocumentView(
+        id=str(found.id),
+        status=found.status,
+        kind=found.kind,
+        centre_code=found.centre.code,
+        national_id=found.patient_national_id,
+        updated_at=found.updated_at,
+        problems=found.problems,
+        lines=lines,
+    )
+    return claim_response(view, _stored_context(session, found))
+
+
+_contexts: dict[uuid.UUID, list[ClaimContext]] = {}
+_contexts_lock = threading.Lock()
+
+
+def _stored_context(session: Session, document: Document) -> ClaimContext:
+    """The context of the Claim a document came from, read again from the raw body."""
+    with _contexts_lock:
+        contexts = _contexts.get(document.submission_id)
+    if contexts is None:
+        contexts = _read_contexts(session, document.submission_id)
+        with _contexts_lock:
+            if len(_contexts) > 256:
+                _contexts.clear()
+            _contexts[document.submission_id] = contexts
+    if document.ordinal < len(contexts):
+        return contexts[document.ordinal]
+    return generic_context(document.external_id, document.kind, len(document.lines))
+
+
+def _read_contexts(session: Session, submission_id: uuid.UUID) -> list[ClaimContext]:
+    query = (
+        select(Submission.format, RawPayload.body, RawPayload.content_type)
+        .join(RawPayload, RawPayload.submission_id == Submission.id)
+        .where(Submission.id == submission_id)
+    )
+    row = session.execute(query).one_or_none()
+    if row is None or row.format != "fhir":
+        return []
+    try:
+        entries = claims_in(row.body, syntax_of(row.content_type) or Syntax.JSON)
+    except StructureError:
+        return []
+    return [context_of(entry) for entry in entries]

@@ -1,0 +1,272 @@
+"""The FHIR door end to end in-process, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import orjson
+from fastapi.testclient import TestClient
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.claim import Claim
+from fhir.resources.R4B.claimresponse import ClaimResponse
+from fhir.resources.R4B.operationoutcome import OperationOutcome
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.domain.centres import Role
+from gateway.fhir import systems
+from gateway.storage.models import Submission
+from tests import factories as f
+from tests.api.test_submissions import price_all
+from tests.fhir.claims import FHIR_XML, auth, claim, item
+
+
+def categories(adjudications: list[dict[str, Any]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for entry in adjudications:
+        code = entry["category"]["coding"][0]["code"]
+        assert entry["amount"]["currency"] == "IRR"
+        out[code] = out.get(code, 0) + entry["amount"]["value"]
+    return out
+
+
+def outcome_issues(response: Any) -> list[tuple[str, str]]:
+    """(expression, code) of an OperationOutcome answer, checked as R4."""
+    outcome = OperationOutcome.model_validate(response.json())
+    assert all(issue.severity == "error" for issue in outcome.issue)
+    return [((issue.expression or [""])[0], issue.code) for issue in outcome.issue]
+
+
+def assert_lines_match(got: dict[str, Any], document: dict[str, Any]) -> None:
+    """Each item's adjudication is its line's pricing in GET /v1/documents."""
+    for answered, line in zip(got["item"], document["lines"], strict=True):
+        pricing = line["pricing"]
+        assert answered["itemSequence"] == line["line_no"]
+        assert categories(answered["adjudication"]) == {
+            "submitted": pricing["requested"],
+            "eligible": pricing["eligible"],
+            "copay": pricing["copayment"],
+            "benefit": pricing["insurer_share"],
+            **({"deduction": sum(d["amount"] for d in pricing["deductions"])}
+               if pricing["deductions"] else {}),
+        }  # fmt: skip
+        reasons = [
+            a["reason"]["coding"][0]["code"] for a in answered["adjudication"] if "reason" in a
+        ]
+        assert reasons == [d["reason"] for d in pricing["deductions"]]
+
+
+def test_a_claim_in_our_systems_is_priced_with_the_documents_amounts(
+    client: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    _, token = f.make_centre(sessions)
+    items = [item(1, "970000", 1, 800_000), item(2, "800010", 2, 300_000)]
+    items.append(item(3, "999999", 1, 50_000))
+    resource = claim(f.patient()["nationalId"], items)
+    response = client.post(
+        "/fhir/Claim/$submit", content=orjson.dumps(resource), headers=auth(token)
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/fhir+json"
+    answer = ClaimResponse.model_validate(response.json())
+    assert answer.outcome == "queued"
+    assert response.headers["location"] == f"/fhir/ClaimResponse/{answer.id}"
+    assert answer.request.reference == f"Claim/{resource['id']}"
+    assert [categories(i["adjudication"]) for i in response.json()["item"]] == [
+        {"submitted": 800_000},
+        {"submitted": 600_000},
+        {"submitted": 50_000},
+    ]
+
+    price_all(sessions, [answer.id])
+    got = client.get(f"/fhir/ClaimResponse/{answer.id}", headers=auth(token, None)).json()
+    ClaimResponse.model_validate(got)
+    document = client.get(f"/v1/documents/{answer.id}", headers=auth(token, None)).json()
+    assert document["status"] == "PRICED"
+    assert got["outcome"] == "partial"
+    totals = document["totals"]
+    assert categories(got["total"]) == {
+        "submitted": totals["requested"],
+        "eligible": totals["eligible"],
+        "deduction": totals["deductions"],
+        "copay": totals["copayment"],
+        "benefit": totals["insurer_share"],
+    }
+    assert totals["requested"] == 1_450_000
+    assert totals["insurer_share"] == 936_600
+    assert_lines_match(got, document)
+    assert [len(i["adjudication"]) for i in got["item"]] == [5, 4, 5]
+
+
+def test_a_bundle_is_answered_with_a_collection_of_claim_responses(
+    client: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    _, token = f.make_centre(sessions)
+    good = claim(None, [item(1, "970000", 1, 700_000)])
+    good["contained"] = good["contained"][1:]
+    good["patient"] = {"reference": "urn:uuid:5b0c3bde-1f1e-4c07-9a65-1f4e2e6e8c01"}
+    unknown = claim(None, [item(1, "970000", 1, 700_000)])
+    unknown["contained"] = []
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "fullUrl": "urn:uuid:5b0c3bde-1f1e-4c07-9a65-1f4e2e6e8c01",
+                "resource": claim(f.patient()["nationalId"], [])["contained"][0],
+                "request": {"method": "POST", "url": "Patient"},
+            },
+            {"resource": good, "request": {"method": "POST", "url": "Claim"}},
+            {"resource": unknown, "request": {"method": "POST", "url": "Claim"}},
+        ],
+    }
+    response = client.post("/fhir/Claim", content=orjson.dumps(bundle), headers=auth(token))
+    assert response.status_code == 200, response.text
+    answer = Bundle.model_validate(response.json())
+    assert answer.type == "collection"
+    first, second = (entry["resource"] for entry in response.json()["entry"])
+    assert (first["outcome"], second["outcome"]) == ("queued", "error")
+    assert first["patient"]["identifier"]["system"] == systems.NATIONAL_ID
+    errors = [e["code"]["coding"][0]["code"] for e in second["error"]]
+    assert errors == ["fhir.patient-national-id-missing", "fhir.patient-insurance-number-missing"]
+    assert any("fhir.physician-missing" in note["text"] for note in second["processNote"])
+    assert categories(second["item"][0]["adjudication"]) == {"submitted": 700_000, "eligible": 0}
+
+
+def test_a_structurally_invalid_claim_gets_422_with_every_location(
+    client: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    centre, token = f.make_centre(sessions)
+    resource = claim(f.INSURED[0], [item(1, "970000", 1, 10), item(2, "970000", 1, 10)])
+    del resource["status"]
+    resource["item"][0]["quantity"] = "three"
+    response = client.post("/fhir/Claim", content=orjson.dumps(resource), headers=auth(token))
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/fhir+json"
+    assert sorted(outcome_issues(response)) == [
+        ("Claim.item[0].quantity", "structure"),
+        ("Claim.status", "structure"),
+    ]
+    xml = b'<Claim xmlns="http://hl7.org/fhir"><type><text value="x"/></type></Claim>'
+    response = client.post("/fhir/Claim", content=xml, headers=auth(token, FHIR_XML))
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith(FHIR_XML)
+    assert OperationOutcome.model_validate_xml(response.content).issue[0].expression == [
+        "Claim.status"
+    ]
+    with sessions() as session:
+        stored = select(func.count()).where(Submission.centre_id == centre.id)
+        assert session.scalar(stored) == 0
+
+
+def test_another_centre_gets_404_and_an_auditor_sees_every_claim_response(
+    client: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    _, owner = f.make_centre(sessions)
+    _, other = f.make_centre(sessions)
+    resource = claim(f.patient()["nationalId"], [item(1, "970000", 1, 700_000)])
+    posted = client.post("/fhir/Claim", content=orjson.dumps(resource), headers=auth(owner))
+    url = f"/fhir/ClaimResponse/{posted.json()['id']}"
+    assert client.get(url, headers=auth(owner, None)).status_code == 200
+    refused = client.get(url, headers=auth(other, None))
+    assert refused.status_code == 404
+    assert outcome_issues(refused) == [("", "not-found")]
+    auditor = f.make_staff_token(sessions, Role.AUDITOR)
+    assert client.get(url, headers=auth(auditor, None)).json()["id"] == posted.json()["id"]
+    for missing in (f"/fhir/ClaimResponse/{uuid.uuid4()}", "/fhir/ClaimResponse/not-a-uuid"):
+        assert client.get(missing, headers=auth(owner, None)).status_code == 404
+
+
+def test_xml_in_is_answered_in_xml_and_get_negotiates(
+    client: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    _, token = f.make_centre(sessions)
+    resource = claim(f.patient()["nationalId"], [item(1, "970000", 1, 700_000)])
+    body = Claim.model_validate(resource).model_dump_xml()
+    response = client.post("/fhir/Claim/$submit", content=body, headers=auth(token, FHIR_XML))
+    assert response.status_code == 200, response.text
+    answer = ClaimResponse.model_validate_xml(response.content)
+    assert answer.outcome == "queued"
+    url = f"/fhir/ClaimResponse/{answer.id}"
+    as_xml = client.get(url, headers=auth(token, None, Accept=FHIR_XML))
+    assert ClaimResponse.model_validate_xml(as_xml.content).id == answer.id
+    as_json = client.get(f"{url}?_format=json", headers=auth(token, None, Accept=FHIR_XML))
+    assert as_json.json()["id"] == answer.id
+
+
+def test_refusals_are_operation_outcomes(
+    client: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    _, token = f.make_centre(sessions)
+    body = orjson.dumps(claim(f.INSURED[0], [item(1, "970000", 1, 10)]))
+    no_token = client.post(
+        "/fhir/Claim", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert no_token.status_code == 401
+    assert no_token.headers["www-authenticate"] == "Bearer"
+    assert outcome_issues(no_token) == [("", "login")]
+    plain = client.post("/fhir/Claim", content=body, headers=auth(token, "text/plain"))
+    assert (plain.status_code, outcome_issues(plain)) == (415, [("", "not-supported")])
+    auditor = f.make_staff_token(sessions, Role.AUDITOR)
+    forbidden = client.post("/fhir/Claim", content=body, headers=auth(auditor))
+    assert (forbidden.status_code, outcome_issues(forbidden)) == (403, [("", "forbidden")])
+    huge = b" " * (9 * 1024 * 1024) + body
+    too_large = client.post("/fhir/Claim", content=huge, headers=auth(token))
+    assert (too_large.status_code, outcome_issues(too_large)) == (413, [("", "too-costly")])
+
+
+def test_a_resent_claim_is_a_duplicate(client: TestClient, sessions: sessionmaker[Session]) -> None:
+    _, token = f.make_centre(sessions)
+    body = orjson.dumps(claim(f.patient()["nationalId"], [item(1, "970000", 1, 700_000)]))
+    first = client.post("/fhir/Claim", content=body, headers=auth(token)).json()
+    second = client.post("/fhir/Claim", content=body, headers=auth(token)).json()
+    assert first["outcome"] == "queued"
+    assert second["outcome"] == "error"
+    assert [e["code"]["coding"][0]["code"] for e in second["error"]] == ["document.duplicate"]
+
+
+def test_a_document_sent_as_json_form_has_a_claim_response_too(
+    client: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    centre, token = f.make_centre(sessions)
+    answer = client.post(
+        "/v1/submissions",
+        content=f.as_json(f.submission(centre.code)),
+        headers=auth(token, "application/json"),
+    ).json()
+    document_id = answer["documents"][0]["id"]
+    got = client.get(f"/fhir/ClaimResponse/{document_id}", headers=auth(token, None)).json()
+    ClaimResponse.model_validate(got)
+    assert got["outcome"] == "queued"
+    assert got["request"]["identifier"]["value"] == answer["documents"][0]["external_id"]
+    assert [i["itemSequence"] for i in got["item"]] == [1, 2]
+
+
+def test_an_xml_bundle_is_answered_with_an_xml_bundle(
+    client: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    _, token = f.make_centre(sessions)
+    person = claim(f.patient()["nationalId"], [])["contained"][0]
+    claims = [claim(None, [item(1, "970000", 1, 700_000)]) for _ in range(2)]
+    for each in claims:
+        each["contained"] = each["contained"][1:]
+        each["patient"] = {"reference": "Patient/pat"}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [
+            {"fullUrl": "https://his.example/fhir/Patient/pat", "resource": person},
+            *({"resource": each} for each in claims),
+        ],
+    }
+    body = Bundle.model_validate(bundle).model_dump_xml()
+    response = client.post("/fhir/Claim", content=body, headers=auth(token, FHIR_XML))
+    assert response.status_code == 200, response.text
+    answer = Bundle.model_validate_xml(response.content)
+    outcomes = [entry.resource.outcome for entry in answer.entry]
+    assert outcomes == ["queued", "queued"]
+    again = client.get(
+        f"/fhir/ClaimResponse/{answer.entry[1].resource.id}", headers=auth(token, None)
+    ).json()
+    assert again["request"]["reference"] == f"Claim/{claims[1]['id']}"
