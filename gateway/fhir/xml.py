@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from gateway.fhir.issues import Issue, StructureError, from_validation_error
 from gateway.fhir.xmlpath import FHIR_NS, local, located, model_of
+from validators.schema import safe_parser
 
 XSD = Path(__file__).resolve().parents[2] / "schemas" / "fhir" / "xsd" / "fhir-single.xsd"
 _NS = "{" + FHIR_NS + "}"
@@ -31,19 +32,6 @@ READ_IN_FULL = {
     "ServiceRequest",
     "MedicationRequest",
 }
-
-
-def safe_parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-        collect_ids=False,
-    )
 
 
 class _Schema:
