@@ -23,11 +23,8 @@ def get_document(document_id: str, caller: Caller, session: ReadSession) -> Docu
     found = repository.get_document(session, parse_id(document_id), caller.centre_scope)
     if found is None:
         raise NotFoundError("Document")
-    pricings = repository.line_pricings(session, found.id)
-    deductions = repository.line_deductions(session, found.id)
     lines = []
-    for row in found.lines:
-        priced = pricings.get(row.id)
+    for row, priced, deductions in repository.priced_lines(session, found):
         pricing = None
         if priced is not None:
             pricing = {
@@ -35,8 +32,7 @@ def get_document(document_id: str, caller: Caller, session: ReadSession) -> Docu
                 "tariff_unit_price": priced.tariff_unit_price,
                 "eligible": priced.eligible_amount,
                 "deductions": [
-                    {"reason": d.reason, "amount": d.amount, "detail": d.detail}
-                    for d in deductions.get(row.id, [])
+                    {"reason": d.reason, "amount": d.amount, "detail": d.detail} for d in deductions
                 ],
                 "copayment": priced.copayment_amount,
                 "insurer_share": priced.insurer_amount,

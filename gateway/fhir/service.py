@@ -144,11 +144,8 @@ def read(session: Session, document_id: str, centre_scope: int | None) -> ClaimR
     found = repository.get_document(session, key, centre_scope)
     if found is None:
         return None
-    pricings = repository.line_pricings(session, found.id)
-    deductions = repository.line_deductions(session, found.id)
     lines = []
-    for row in found.lines:
-        priced = pricings.get(row.id)
+    for row, priced, deductions in repository.priced_lines(session, found):
         if priced is None:
             lines.append(LineView(requested=row.amount))
             continue
@@ -158,7 +155,7 @@ def read(session: Session, document_id: str, centre_scope: int | None) -> ClaimR
                 eligible=priced.eligible_amount,
                 copayment=priced.copayment_amount,
                 insurer_share=priced.insurer_amount,
-                deductions=tuple((d.reason, d.amount) for d in deductions.get(row.id, [])),
+                deductions=tuple((d.reason, d.amount) for d in deductions),
             )
         )
     view = DocumentView(

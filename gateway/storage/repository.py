@@ -167,6 +167,16 @@ def line_deductions(session: Session, document_id: uuid.UUID) -> dict[int, list[
     return grouped
 
 
+def priced_lines(
+    session: Session, document: Document
+) -> list[tuple[DocumentLine, LinePricing | None, list[LineDeduction]]]:
+    """Each line of a loaded document with its pricing row (None until priced) and
+    deductions, in line order, in two queries."""
+    pricings = line_pricings(session, document.id)
+    deductions = line_deductions(session, document.id)
+    return [(row, pricings.get(row.id), deductions.get(row.id, [])) for row in document.lines]
+
+
 def status_event(document_id: uuid.UUID, move: Transition) -> StatusEvent:
     return StatusEvent(
         document_id=document_id,
