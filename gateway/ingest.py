@@ -94,7 +94,12 @@ def server_context(
         coverages=repository.coverages_of(session, patients),
         tariff=tariff,
         accepted_numbers=repository.accepted_numbers(session, centre.id, numbers),
-        stored_services=repository.stored_services(session, centre.id, patients),
+        stored_services=repository.stored_services(
+            session,
+            centre.id,
+            patients,
+            {line.service_date for document in submission.documents for line in document.lines},
+        ),
         submission_window_days=settings.submission_window_days,
         referral_provinces=frozenset(settings.referral_provinces),
     )

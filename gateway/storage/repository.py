@@ -82,9 +82,11 @@ def coverages_of(session: Session, national_ids: Iterable[str]) -> dict[str, lis
 
 
 def stored_services(
-    session: Session, centre_id: int, national_ids: Iterable[str]
+    session: Session, centre_id: int, national_ids: Iterable[str], dates: Iterable[date]
 ) -> set[tuple[str, str, date]]:
-    """(patient, code, date) of this centre's live documents for these patients."""
+    """(patient, code, date) of this centre's live documents for these patients on these
+    dates (only those can match a new line; a patient's whole history is not read)."""
+    days = list(set(dates))
     wanted = list(set(national_ids))
     found: set[tuple[str, str, date]] = set()
     for start in range(0, len(wanted), 500):
@@ -95,6 +97,7 @@ def stored_services(
                 Document.centre_id == centre_id,
                 Document.patient_national_id.in_(wanted[start : start + 500]),
                 Document.status != DocumentStatus.REJECTED,
+                DocumentLine.service_date.in_(days),
             )
         )
         found.update((a, b, c) for a, b, c in session.execute(query))

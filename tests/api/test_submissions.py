@@ -319,3 +319,26 @@ def test_patient_outside_the_register_is_rejected(client: TestClient, sessions) 
         "REJECTED",
         ["patient.not-eligible"],
     )
+
+
+def test_same_service_billed_again_is_warned_about(client: TestClient, sessions) -> None:
+    centre, token = f.make_centre(sessions)
+    first = f.outpatient_visit([f.line("800020", 1, 100_000)])
+    again = f.outpatient_visit([f.line("800020", 1, 100_000)])
+    again["outpatientVisit"]["patient"] = first["outpatientVisit"]["patient"]
+    other_day = f.outpatient_visit([f.line("800020", 1, 100_000)], service_date="2026-11-11")
+    other_day["outpatientVisit"]["patient"] = first["outpatientVisit"]["patient"]
+    outcomes = []
+    for document in (first, again, other_day):
+        answer = client.post(
+            "/v1/submissions",
+            content=f.as_json(f.submission(centre.code, document)),
+            headers=auth(token, JSON),
+        ).json()
+        (summary,) = answer["documents"]
+        outcomes.append((summary["outcome"], [w["code"] for w in summary["warnings"]]))
+    assert outcomes == [
+        ("ACCEPTED", []),
+        ("ACCEPTED_WITH_WARNINGS", ["line.possible-duplicate"]),
+        ("ACCEPTED", []),
+    ]
