@@ -71,5 +71,8 @@ def import_tariff(*, session: Session, directory: Path, label: str | None = None
     if book.problems:
         raise GatewayError(f"The tariff in {directory} has problems.", 422, book.problems)
     return repository.add_tariff_version(
-        session, label=label or directory.name, sha256=book.sha256, items=book.items, ks=book.ks
+        session,
+        label=label or directory.name,
+        sha256=book.sha256,
+        book=book.to_book(0, label or directory.name),
     )

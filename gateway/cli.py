@@ -9,7 +9,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -35,7 +35,7 @@ err = Console(stderr=True)
 EXAMPLES_DIR = PROJECT_ROOT / "schemas" / "examples" / "valid"
 
 
-def _fail(error: GatewayError) -> None:
+def _fail(error: GatewayError) -> NoReturn:
     err.print(f"[red]{error.message}[/red]")
     for problem in error.to_problems():
         where = f" at {problem.path}" if problem.path else ""
@@ -157,7 +157,8 @@ def token_add(
 
 @tariff_app.command("import")
 def tariff_import(directory: Path, label: str | None = None) -> None:
-    """Load services.csv and k_coefficients.csv from DIRECTORY as a new tariff version."""
+    """Load a tariff book (services.csv, k_coefficients.csv and, for packages,
+    package_prices.csv and package_contents.csv) from DIRECTORY as a new version."""
     from gateway import admin
     from gateway.storage.db import transaction
 
@@ -167,6 +168,41 @@ def tariff_import(directory: Path, label: str | None = None) -> None:
     except GatewayError as error:
         _fail(error)
     typer.echo(f"tariff version {version} imported from {directory}")
+
+
+@tariff_app.command("export")
+def tariff_export(
+    directory: Path,
+    version: Annotated[
+        int | None, typer.Option(help="Tariff version to export; default: the newest")
+    ] = None,
+) -> None:
+    """Write a stored tariff version to DIRECTORY as the CSV files `tariff import` reads."""
+    from gateway.storage import repository
+    from gateway.storage.db import transaction
+    from workers.pricing.tariff_csv import write_book
+
+    with transaction(_sessions()) as session:
+        chosen = version or repository.latest_tariff_version(session)
+        if chosen is None or repository.tariff_version(session, chosen) is None:
+            _fail(GatewayError("No such tariff version is stored." if chosen else "No tariff.", 2))
+        book = repository.load_tariff_book(session, chosen)
+    for path in write_book(book, directory):
+        typer.echo(path)
+    typer.echo(f"tariff version {chosen} ({book.label}) exported to {directory}")
+
+
+@tariff_app.command("versions")
+def tariff_versions() -> None:
+    """List the stored tariff versions, newest last."""
+    from gateway.storage import repository
+    from gateway.storage.db import transaction
+
+    with transaction(_sessions()) as session:
+        for row in repository.tariff_versions(session):
+            typer.echo(
+                f"{row.id}\t{row.imported_at:%Y-%m-%d %H:%M}\t{row.sha256[:12]}\t{row.label}"
+            )
 
 
 @registry_app.command("import")

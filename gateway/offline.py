@@ -57,7 +57,7 @@ def load_reference(registry: Path | None, tariff: Path | None) -> Reference:
         book = read_book(tariff)
         if book.problems:
             raise GatewayError(f"The tariff in {tariff} has problems.", 2, book.problems)
-        reference.tariff = TariffBook.build(0, tariff.name, book.items, book.ks)
+        reference.tariff = book.to_book(0, tariff.name)
     return reference
 
 

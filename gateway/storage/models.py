@@ -201,6 +201,9 @@ class Document(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     priced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Why pricing sent the document to review or approved it (criterion: reason).
+    review_reason: Mapped[str | None] = mapped_column(Text)
+    pricing_notes: Mapped[list[str] | None] = mapped_column(JSON)
 
     submission: Mapped[Submission] = relationship(lazy="raise", back_populates="documents")
     centre: Mapped[Centre] = relationship(lazy="raise")
@@ -255,6 +258,11 @@ class LinePricing(Base):
     deduction_amount: Mapped[int] = mapped_column(BigInteger)
     copayment_amount: Mapped[int] = mapped_column(BigInteger)
     insurer_amount: Mapped[int] = mapped_column(BigInteger)
+    # The figures behind the price, so it can be explained and recomputed years later.
+    basis: Mapped[str | None] = mapped_column(String(10))  # rvu | drug | package
+    terms: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)  # component, units, k
+    allowed_quantity: Mapped[int] = mapped_column(Integer, server_default="0")
+    copay_rate: Mapped[Decimal] = mapped_column(Numeric(6, 4), server_default="0")
     explanation: Mapped[str] = mapped_column(Text)
 
 
@@ -356,6 +364,9 @@ class KCoefficientRow(Base):
             "component IN ('professional', 'technical', 'anesthesia')", name="component"
         ),
         CheckConstraint("value > 0", name="positive"),
+        CheckConstraint(
+            "grade IS NULL OR grade IN ('general', 'specialist', 'subspecialist')", name="grade"
+        ),
         CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="period"),
         Index("ix_k_coefficients_version", "version_id"),
     )
@@ -364,6 +375,35 @@ class KCoefficientRow(Base):
     version_id: Mapped[int] = mapped_column(ForeignKey("tariff_versions.id"))
     sector: Mapped[str] = mapped_column(String(40))
     component: Mapped[str] = mapped_column(String(20))
+    grade: Mapped[str | None] = mapped_column(String(20))  # None: every physician grade
     value: Mapped[int] = mapped_column(BigInteger)
     valid_from: Mapped[date] = mapped_column(Date)
     valid_to: Mapped[date | None] = mapped_column(Date)
+
+
+class PackagePriceRow(Base):
+    __tablename__ = "package_prices"
+    __table_args__ = (
+        CheckConstraint(_one_of("sector", Sector), name="sector"),
+        CheckConstraint("price >= 0", name="price"),
+        CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="period"),
+        Index("ix_package_prices_version", "version_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("tariff_versions.id"))
+    code: Mapped[str] = mapped_column(String(20))
+    sector: Mapped[str] = mapped_column(String(40))
+    price: Mapped[int] = mapped_column(BigInteger)
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+
+
+class PackageContentRow(Base):
+    __tablename__ = "package_contents"
+    __table_args__ = (UniqueConstraint("version_id", "package_code", "item_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("tariff_versions.id"))
+    package_code: Mapped[str] = mapped_column(String(20))
+    item_code: Mapped[str] = mapped_column(String(20))

@@ -14,8 +14,11 @@ from gateway.domain.lifecycle import DocumentStatus, Transition
 from gateway.domain.registry import CentreInfo, Coverage
 from gateway.domain.tariff import (
     Component,
+    Grade,
     ItemKind,
     KCoefficient,
+    PackageContent,
+    PackagePrice,
     Setting,
     TariffBook,
     TariffItem,
@@ -30,6 +33,8 @@ from gateway.storage.models import (
     LineDeduction,
     LinePricing,
     OutboxMessage,
+    PackageContentRow,
+    PackagePriceRow,
     RawPayload,
     StatusEvent,
     Submission,
@@ -102,6 +107,40 @@ def stored_services(
         )
         found.update((a, b, c) for a, b, c in session.execute(query))
     return found
+
+
+# Documents whose lines may already have been paid: priced and not refused.
+PAID_STATUSES = (
+    DocumentStatus.PRICED,
+    DocumentStatus.UNDER_REVIEW,
+    DocumentStatus.APPROVED,
+    DocumentStatus.APPEALED,
+    DocumentStatus.PAYMENT_ORDERED,
+    DocumentStatus.PAID,
+)
+
+
+def paid_services(
+    session: Session, national_id: str, keys: Iterable[tuple[str, date]], exclude: uuid.UUID
+) -> set[tuple[str, date]]:
+    """Which (code, date) pairs of this patient other documents already have paid lines for."""
+    wanted = set(keys)
+    if not wanted:
+        return set()
+    query = (
+        select(DocumentLine.code, DocumentLine.service_date)
+        .join(Document, DocumentLine.document_id == Document.id)
+        .join(LinePricing, LinePricing.line_id == DocumentLine.id)
+        .where(
+            Document.patient_national_id == national_id,
+            Document.id != exclude,
+            Document.status.in_(PAID_STATUSES),
+            DocumentLine.service_date.in_({day for _, day in wanted}),
+            DocumentLine.code.in_({code for code, _ in wanted}),
+            LinePricing.eligible_amount > 0,
+        )
+    )
+    return {(code, day) for code, day in session.execute(query)} & wanted
 
 
 # -- submissions and documents --------------------------------------------------------
@@ -275,18 +314,35 @@ def load_tariff_book(session: Session, version_id: int) -> TariffBook:
     ]
     ks = [
         KCoefficient(
-            Sector(row.sector), Component(row.component), row.value, row.valid_from, row.valid_to
+            Sector(row.sector),
+            Component(row.component),
+            row.value,
+            row.valid_from,
+            row.valid_to,
+            Grade(row.grade) if row.grade else None,
         )
         for row in session.scalars(
             select(KCoefficientRow).where(KCoefficientRow.version_id == version_id)
         )
     ]
-    return TariffBook.build(version_id, version.label, items, ks)
+    prices = [
+        PackagePrice(row.code, Sector(row.sector), row.price, row.valid_from, row.valid_to)
+        for row in session.scalars(
+            select(PackagePriceRow).where(PackagePriceRow.version_id == version_id)
+        )
+    ]
+    contents = [
+        PackageContent(row.package_code, row.item_code)
+        for row in session.scalars(
+            select(PackageContentRow).where(PackageContentRow.version_id == version_id)
+        )
+    ]
+    return TariffBook.build(version_id, version.label, items, ks, prices, contents)
 
 
-def add_tariff_version(
-    session: Session, *, label: str, sha256: str, items: list[TariffItem], ks: list[KCoefficient]
-) -> int:
+def add_tariff_version(session: Session, *, label: str, sha256: str, book: TariffBook) -> int:
+    """Store a whole book as a new version; the caller commits it in one transaction."""
+    items, ks = book.all_items(), book.all_ks()
     version = TariffVersion(label=label, sha256=sha256)
     session.add(version)
     session.flush()
@@ -314,13 +370,37 @@ def add_tariff_version(
             version_id=version.id,
             sector=k.sector.value,
             component=k.component.value,
+            grade=k.grade.value if k.grade else None,
             value=k.value,
             valid_from=k.valid_from,
             valid_to=k.valid_to,
         )
         for k in ks
     )
+    session.add_all(
+        PackagePriceRow(
+            version_id=version.id,
+            code=p.code,
+            sector=p.sector.value,
+            price=p.price,
+            valid_from=p.valid_from,
+            valid_to=p.valid_to,
+        )
+        for p in book.all_package_prices()
+    )
+    session.add_all(
+        PackageContentRow(version_id=version.id, package_code=c.package_code, item_code=c.item_code)
+        for c in book.all_package_contents()
+    )
     return version.id
+
+
+def tariff_version(session: Session, version_id: int) -> TariffVersion | None:
+    return session.get(TariffVersion, version_id)
+
+
+def tariff_versions(session: Session) -> list[TariffVersion]:
+    return list(session.scalars(select(TariffVersion).order_by(TariffVersion.id)))
 
 
 def submission_by_idempotency_key(

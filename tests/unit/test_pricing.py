@@ -1,4 +1,7 @@
-"""Pricing arithmetic against a small hand-built tariff; every figure computed by hand."""
+"""Pricing arithmetic against a small hand-built tariff; every figure computed by hand.
+
+Each rule alone, then combinations; every line must balance to the rial.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,18 @@ import pytest
 
 from gateway.domain.centres import CentreKind, Sector
 from gateway.domain.documents import CareSetting, CodeType, Line
-from gateway.domain.tariff import Component, ItemKind, KCoefficient, TariffBook, TariffItem
+from gateway.domain.registry import CentreInfo, Coverage
+from gateway.domain.tariff import (
+    Component,
+    Grade,
+    ItemKind,
+    KCoefficient,
+    PackageContent,
+    PackagePrice,
+    Setting,
+    TariffBook,
+    TariffItem,
+)
 from workers.pricing.engine import CopayPolicy, PricingRequest, Reason, price_document
 from workers.pricing.money import round_rials
 
@@ -61,6 +75,24 @@ BOOK = TariffBook.build(
             "2001001", "Amoxicillin", ItemKind.DRUG, START, date(2026, 3, 20), unit_price=4200
         ),
         TariffItem("2001001", "Amoxicillin", ItemKind.DRUG, date(2026, 3, 21), unit_price=5100),
+        TariffItem(
+            "970005",
+            "Specialist visit",
+            ItemKind.SERVICE,
+            START,
+            professional_rvu=Decimal("2.6"),
+            referral_required=True,
+        ),
+        TariffItem(
+            "300100",
+            "Bed-day",
+            ItemKind.SERVICE,
+            START,
+            technical_rvu=Decimal(6),
+            setting=Setting.INPATIENT,
+        ),
+        TariffItem("2001007", "Cefazolin", ItemKind.DRUG, START, unit_price=62_000),
+        TariffItem("P400100", "Appendectomy package", ItemKind.PACKAGE, START),
     ],
     [
         KCoefficient(Sector.PRIVATE, Component.PROFESSIONAL, 410_000, *Y2025),
@@ -69,13 +101,30 @@ BOOK = TariffBook.build(
         KCoefficient(Sector.PRIVATE, Component.ANESTHESIA, 528_000, *Y2026),
         KCoefficient(Sector.GOVERNMENTAL, Component.PROFESSIONAL, 246_000, *Y2026),
         KCoefficient(Sector.GOVERNMENTAL, Component.TECHNICAL, 5, *Y2026),
+        KCoefficient(
+            Sector.PRIVATE, Component.PROFESSIONAL, 590_000, *Y2026, grade=Grade.SUBSPECIALIST
+        ),
     ],
+    [
+        PackagePrice("P400100", Sector.PRIVATE, 40_000_000, *Y2026),
+        PackagePrice("P400100", Sector.GOVERNMENTAL, 57_600_000, *Y2026),
+    ],
+    [PackageContent("P400100", code) for code in ("400100", "300100", "2001007")],
 )
+OPEN_COVERAGE = (Coverage("0084575948", "12345678", date(2020, 1, 1)),)
 D = date(2026, 11, 10)
 
 
 def L(code: str, qty: int, unit: int, on: date = D, kind: CodeType = CodeType.SERVICE) -> Line:
     return Line(kind, code, qty, unit, qty * unit, on)
+
+
+def centre(
+    kind: CentreKind = CentreKind.CONTRACTED,
+    sector: Sector = Sector.PRIVATE,
+    contract: tuple[date | None, date | None] = (None, None),
+) -> CentreInfo:
+    return CentreInfo("C-1", "Centre", kind, sector, "Tehran", *contract)
 
 
 def price(
@@ -84,8 +133,16 @@ def price(
     kind: CentreKind = CentreKind.CONTRACTED,
     sector: Sector = Sector.PRIVATE,
     setting: CareSetting = CareSetting.OUTPATIENT,
+    **extra,
 ):
-    return price_document(PricingRequest(kind, sector, setting, lines), BOOK, CopayPolicy())
+    request = PricingRequest(
+        centre(kind, sector, extra.pop("contract", (None, None))),
+        setting,
+        lines,
+        coverage=extra.pop("coverage", OPEN_COVERAGE),
+        **extra,
+    )
+    return price_document(request, BOOK, CopayPolicy())
 
 
 # (name, lines, centre kind, sector, setting,
@@ -166,7 +223,7 @@ CASES = [
     ),
     (
         "quantity limit across lines of one document",
-        [L("600100", 6, 700_000), L("600100", 6, 700_000)],
+        [L("600100", 6, 700_000), L("600100", 6, 700_000, date(2026, 11, 11))],
         CentreKind.CONTRACTED,
         Sector.PRIVATE,
         CareSetting.OUTPATIENT,
@@ -223,6 +280,59 @@ CASES = [
         Sector.GOVERNMENTAL,
         CareSetting.OUTPATIENT,
         [(3, 5, 2, 3, {})],
+    ),
+    (
+        "owned centre, inpatient: co-payment 0",
+        [L("400100", 1, 10_000_000)],
+        CentreKind.OWNED,
+        Sector.PRIVATE,
+        CareSetting.INPATIENT,
+        [(18_588_000, 10_000_000, 0, 10_000_000, {})],
+    ),
+    (
+        "inpatient-only service billed as outpatient care",
+        [L("300100", 2, 1_000_000)],
+        CentreKind.CONTRACTED,
+        Sector.PRIVATE,
+        CareSetting.OUTPATIENT,
+        [(None, 0, 0, 0, {Reason.NOT_FOR_SETTING: 2_000_000})],
+    ),
+    (
+        "the same code on the same date twice in one document",
+        [L("970000", 1, 700_000), L("970000", 1, 700_000)],
+        CentreKind.CONTRACTED,
+        Sector.PRIVATE,
+        CareSetting.OUTPATIENT,
+        [
+            (738_000, 700_000, 210_000, 490_000, {}),
+            (None, 0, 0, 0, {Reason.DUPLICATE_LINE: 700_000}),
+        ],
+    ),
+    (
+        "K change across New Year in one document, with a quantity limit and a drug",
+        [
+            L("970000", 1, 800_000, date(2026, 3, 20)),
+            L("970000", 1, 800_000, date(2026, 3, 21)),
+            L("600100", 12, 800_000, date(2026, 3, 21)),
+            L("2001001", 20, 5_000, date(2026, 3, 21), CodeType.DRUG),
+        ],
+        CentreKind.CONTRACTED,
+        Sector.PRIVATE,
+        CareSetting.OUTPATIENT,
+        # 1.5 x 410000 = 615000 (old year); 1.5 x 492000 = 738000 (new year);
+        # physiotherapy 768000 per unit, 10 payable of 12; amoxicillin 5100 per unit
+        [
+            (615_000, 615_000, 184_500, 430_500, {Reason.ABOVE_TARIFF: 185_000}),
+            (738_000, 738_000, 221_400, 516_600, {Reason.ABOVE_TARIFF: 62_000}),
+            (
+                768_000,
+                7_680_000,
+                2_304_000,
+                5_376_000,
+                {Reason.ABOVE_TARIFF: 384_000, Reason.QUANTITY_ABOVE_LIMIT: 1_536_000},
+            ),
+            (5_100, 100_000, 30_000, 70_000, {}),
+        ],
     ),
 ]
 
@@ -284,3 +394,180 @@ def test_copay_policy_is_configurable() -> None:
     assert policy.rate(CentreKind.CONTRACTED, CareSetting.OUTPATIENT) == Decimal("0.25")
     assert policy.rate(CentreKind.CONTRACTED, CareSetting.INPATIENT) == Decimal("0.05")
     assert policy.rate(CentreKind.OWNED, CareSetting.INPATIENT) == 0
+
+
+NOV = date(2026, 11, 1)
+# (name, lines, setting, request fields, expected per line as in CASES)
+CONTEXT_CASES = [
+    (
+        "patient insured until 2026-11-05: later lines are not payable",
+        [L("970000", 1, 700_000, date(2026, 11, 4)), L("800010", 1, 300_000)],
+        CareSetting.OUTPATIENT,
+        {"coverage": (Coverage("0084575948", "12345678", date(2020, 1, 1), date(2026, 11, 5)),)},
+        [
+            (738_000, 700_000, 210_000, 490_000, {}),
+            (None, 0, 0, 0, {Reason.PATIENT_NOT_ELIGIBLE: 300_000}),
+        ],
+    ),
+    (
+        "patient not in the register at all",
+        [L("970000", 1, 700_000)],
+        CareSetting.OUTPATIENT,
+        {"coverage": ()},
+        [(None, 0, 0, 0, {Reason.PATIENT_NOT_ELIGIBLE: 700_000})],
+    ),
+    (
+        "contract ended 2026-10-31",
+        [L("970000", 1, 700_000, date(2026, 10, 31)), L("970000", 1, 700_000)],
+        CareSetting.OUTPATIENT,
+        {"contract": (date(2025, 1, 1), date(2026, 10, 31))},
+        [
+            (738_000, 700_000, 210_000, 490_000, {}),
+            (None, 0, 0, 0, {Reason.OUTSIDE_CONTRACT: 700_000}),
+        ],
+    ),
+    (
+        "referral mandatory and missing",
+        [L("970005", 1, 1_000_000), L("970000", 1, 700_000, NOV)],
+        CareSetting.OUTPATIENT,
+        {"referral_mandatory": True},
+        [
+            (None, 0, 0, 0, {Reason.MISSING_REFERRAL: 1_000_000}),
+            (738_000, 700_000, 210_000, 490_000, {}),
+        ],
+    ),
+    (
+        "referral mandatory and present: 2.6 x 492000 = 1279200",
+        [L("970005", 1, 1_500_000)],
+        CareSetting.OUTPATIENT,
+        {"referral_mandatory": True, "referral_code": "1000456789"},
+        [(1_279_200, 1_279_200, 383_760, 895_440, {Reason.ABOVE_TARIFF: 220_800})],
+    ),
+    (
+        "referral needed but the programme is not mandatory in the province",
+        [L("970005", 1, 1_000_000)],
+        CareSetting.OUTPATIENT,
+        {"referral_mandatory": False},
+        [(1_279_200, 1_000_000, 300_000, 700_000, {})],
+    ),
+    (
+        "already paid for this patient in another document",
+        [L("970000", 1, 700_000), L("800010", 1, 300_000)],
+        CareSetting.OUTPATIENT,
+        {"paid_elsewhere": frozenset({("970000", D)})},
+        [
+            (None, 0, 0, 0, {Reason.DUPLICATE_LINE: 700_000}),
+            (379_200, 300_000, 90_000, 210_000, {}),
+        ],
+    ),
+    (
+        "subspecialist K: 1.5 x 590000 = 885000; technical K has no grade row",
+        [L("970000", 1, 900_000), L("800010", 1, 500_000)],
+        CareSetting.OUTPATIENT,
+        {"grade": Grade.SUBSPECIALIST},
+        # 800010: 0.2 x 590000 + 0.9 x 312000 = 118000 + 280800 = 398800
+        [
+            (885_000, 885_000, 265_500, 619_500, {Reason.ABOVE_TARIFF: 15_000}),
+            (398_800, 398_800, 119_640, 279_160, {Reason.ABOVE_TARIFF: 101_200}),
+        ],
+    ),
+    (
+        "specialist without a grade row uses the sector's K",
+        [L("970000", 1, 900_000)],
+        CareSetting.OUTPATIENT,
+        {"grade": Grade.SPECIALIST},
+        [(738_000, 738_000, 221_400, 516_600, {Reason.ABOVE_TARIFF: 162_000})],
+    ),
+    (
+        "private inpatient with package: 40,000,000 spread over the lines it covers",
+        [
+            L("400100", 1, 30_000_000),
+            L("300100", 3, 5_000_000),
+            L("2001007", 6, 62_000, kind=CodeType.DRUG),
+            L("800010", 1, 400_000),
+        ],
+        CareSetting.INPATIENT,
+        {"package_code": "P400100", "package_date": date(2026, 11, 9)},
+        [
+            (40_000_000, 30_000_000, 3_000_000, 27_000_000, {}),
+            (40_000_000, 10_000_000, 1_000_000, 9_000_000, {Reason.COVERED_BY_PACKAGE: 5_000_000}),
+            (40_000_000, 0, 0, 0, {Reason.COVERED_BY_PACKAGE: 372_000}),
+            (379_200, 379_200, 37_920, 341_280, {Reason.ABOVE_TARIFF: 20_800}),
+        ],
+    ),
+    (
+        "package dearer than the lines it covers: the lines are paid as asked",
+        [L("400100", 1, 30_000_000), L("300100", 2, 5_000_000)],
+        CareSetting.INPATIENT,
+        {"package_code": "P400100", "package_date": date(2026, 11, 9), "sector": "governmental"},
+        [
+            (57_600_000, 30_000_000, 3_000_000, 27_000_000, {}),
+            (57_600_000, 10_000_000, 1_000_000, 9_000_000, {}),
+        ],
+    ),
+    (
+        "package without a price for the sector: lines priced one by one",
+        [L("400100", 1, 30_000_000)],
+        CareSetting.INPATIENT,
+        {"package_code": "P400100", "package_date": date(2026, 11, 9), "sector": "charity"},
+        [(None, 0, 0, 0, {Reason.NOT_IN_TARIFF: 30_000_000})],
+    ),
+    (
+        "a package's line refused before the package: not eligible is not covered by it",
+        [L("400100", 1, 30_000_000, date(2026, 11, 9)), L("300100", 1, 5_000_000, D)],
+        CareSetting.INPATIENT,
+        {
+            "package_code": "P400100",
+            "package_date": date(2026, 11, 9),
+            "coverage": (Coverage("0084575948", "1", date(2020, 1, 1), date(2026, 11, 9)),),
+        },
+        [
+            (40_000_000, 30_000_000, 3_000_000, 27_000_000, {}),
+            (None, 0, 0, 0, {Reason.PATIENT_NOT_ELIGIBLE: 5_000_000}),
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("lines", "setting", "fields", "expected"),
+    [pytest.param(*case[1:], id=case[0]) for case in CONTEXT_CASES],
+)
+def test_hand_computed_cases_with_context(lines, setting, fields, expected) -> None:
+    fields = dict(fields)
+    sector = Sector(fields.pop("sector", "private"))
+    result = price(lines, sector=sector, setting=setting, **fields)
+    got = [
+        (
+            p.tariff_unit_price,
+            p.eligible,
+            p.copayment,
+            p.insurer_share,
+            {d.reason: d.amount for d in p.deductions},
+        )
+        for p in result.lines
+    ]
+    assert got == expected
+    for line, priced in zip(lines, result.lines, strict=True):
+        assert priced.requested == line.quantity * line.unit_price
+        assert priced.requested == priced.eligible + priced.deducted
+        assert priced.eligible == priced.copayment + priced.insurer_share
+
+
+def test_package_is_noted_on_the_document() -> None:
+    result = price(
+        [L("400100", 1, 30_000_000)],
+        setting=CareSetting.INPATIENT,
+        package_code="P400100",
+        package_date=date(2026, 11, 9),
+    )
+    assert result.notes == [
+        "package P400100 (Appendectomy package): 40,000,000 rials for private on 2026-11-09, "
+        "in place of the lines it covers"
+    ]
+    assert "global package price 40,000,000 rials" in result.lines[0].explanation
+
+
+def test_every_denial_names_its_reason_in_the_explanation() -> None:
+    (line,) = price([L("970000", 1, 700_000)], coverage=()).lines
+    assert line.explanation == "deducted in full: the patient is not insured on 2026-11-10"

@@ -1,46 +1,63 @@
-"""Line-by-line pricing of one document against a tariff book. Pure and deterministic."""
+"""Line-by-line pricing of one document against a tariff book. Pure and deterministic.
+
+Every line balances exactly: requested = eligible + deductions, and eligible =
+co-payment + insurer share. Document totals are sums of lines.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from enum import StrEnum
 
-from gateway.domain.centres import CentreKind, Sector
-from gateway.domain.documents import CareSetting, CodeType, Line
-from gateway.domain.tariff import Component, ItemKind, TariffBook, TariffItem
+from gateway.domain.centres import CentreKind
+from gateway.domain.documents import CareSetting, Line
+from gateway.domain.tariff import TariffBook
 from workers.pricing.money import round_rials
+from workers.pricing.rules import (
+    Denial,
+    LineState,
+    PricingRequest,
+    Reason,
+    Term,
+    UnitPrice,
+    above_tariff,
+    first_denial,
+    payable_quantity,
+    tariff_unit_price,
+)
 
+__all__ = [
+    "CopayPolicy",
+    "Deduction",
+    "DocumentPrice",
+    "LinePrice",
+    "PricingRequest",
+    "Reason",
+    "price_document",
+]
 
-class Reason(StrEnum):
-    """Stable deduction reason codes."""
-
-    ABOVE_TARIFF = "above-tariff"
-    NOT_IN_TARIFF = "not-in-tariff"
-    NOT_COVERED = "not-covered"
-    QUANTITY_ABOVE_LIMIT = "quantity-above-limit"
+_ZERO = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
 class CopayPolicy:
-    """The patient's share of the eligible amount, by where and how care was given."""
+    """The patient's share of the eligible amount, by centre kind and care setting."""
 
     outpatient: Decimal = Decimal("0.30")
     inpatient: Decimal = Decimal("0.10")
+    owned_outpatient: Decimal = _ZERO
+    owned_inpatient: Decimal = _ZERO
 
     def rate(self, centre_kind: CentreKind, setting: CareSetting) -> Decimal:
-        if centre_kind is CentreKind.OWNED:
-            return Decimal(0)
-        return self.inpatient if setting is CareSetting.INPATIENT else self.outpatient
-
-
-@dataclass(frozen=True, slots=True)
-class PricingRequest:
-    centre_kind: CentreKind
-    sector: Sector
-    setting: CareSetting
-    lines: list[Line]
+        rates: Mapping[tuple[CentreKind, CareSetting], Decimal] = {
+            (CentreKind.OWNED, CareSetting.OUTPATIENT): self.owned_outpatient,
+            (CentreKind.OWNED, CareSetting.INPATIENT): self.owned_inpatient,
+            (CentreKind.CONTRACTED, CareSetting.OUTPATIENT): self.outpatient,
+            (CentreKind.CONTRACTED, CareSetting.INPATIENT): self.inpatient,
+        }
+        return rates[(centre_kind, setting)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,18 +69,30 @@ class Deduction:
 
 @dataclass(frozen=True, slots=True)
 class LinePrice:
+    """A priced line with the figures that explain it."""
+
     line_no: int
+    code: str
     requested: int
-    tariff_unit_price: int | None
+    unit: UnitPrice | None
+    allowed_quantity: int
     eligible: int
+    copay_rate: Decimal
     copayment: int
     insurer_share: int
     deductions: tuple[Deduction, ...]
-    explanation: str
+
+    @property
+    def tariff_unit_price(self) -> int | None:
+        return None if self.unit is None else self.unit.price
 
     @property
     def deducted(self) -> int:
         return sum(d.amount for d in self.deductions)
+
+    @property
+    def explanation(self) -> str:
+        return explain(self)
 
 
 @dataclass(slots=True)
@@ -71,6 +100,7 @@ class DocumentPrice:
     tariff_version_id: int
     copay_rate: Decimal
     lines: list[LinePrice] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def requested(self) -> int:
@@ -92,118 +122,195 @@ class DocumentPrice:
     def insurer_share(self) -> int:
         return sum(line.insurer_share for line in self.lines)
 
+    def deductions_by_reason(self) -> dict[str, int]:
+        totals: dict[str, int] = defaultdict(int)
+        for line in self.lines:
+            for deduction in line.deductions:
+                totals[deduction.reason.value] += deduction.amount
+        return dict(sorted(totals.items()))
 
-_COMPONENTS = (
-    (Component.PROFESSIONAL, "professional_rvu"),
-    (Component.TECHNICAL, "technical_rvu"),
-    (Component.ANESTHESIA, "anesthesia_rvu"),
-)
 
-
-def tariff_unit_price(
-    item: TariffItem, book: TariffBook, sector: Sector, line: Line
-) -> tuple[int | None, str]:
-    """The tariff's price of one unit with how it was computed, or None and why not."""
-    if item.kind is not ItemKind.SERVICE:
-        if item.unit_price is None:
-            return None, f"{item.code} has no unit price"
-        return item.unit_price, f"{item.kind} unit price {item.unit_price:,} rials"
-    total = Decimal(0)
-    terms: list[str] = []
-    for component, attribute in _COMPONENTS:
-        units: Decimal = getattr(item, attribute)
-        if not units:
-            continue
-        k = book.k(sector, component, line.service_date)
-        if k is None:
-            return None, f"no {component} K for {sector} on {line.service_date}"
-        total += units * k
-        terms.append(f"{units.normalize():f} {component} RVU x K {k:,}")
-    price = round_rials(total)
-    return price, " + ".join(terms or ["0 RVU"]) + f" = {price:,} rials per unit"
+@dataclass(frozen=True, slots=True)
+class _Package:
+    code: str
+    price: int
+    contents: frozenset[str]
 
 
 def price_document(request: PricingRequest, book: TariffBook, policy: CopayPolicy) -> DocumentPrice:
-    """Price every line; a line's requested amount = eligible + its deductions, exactly."""
-    rate = policy.rate(request.centre_kind, request.setting)
+    """Price every line of one document, in order."""
+    rate = policy.rate(request.centre.kind, request.setting)
     result = DocumentPrice(tariff_version_id=book.version_id, copay_rate=rate)
-    used_quantity: dict[str, int] = defaultdict(int)
+    package = _package(request, book, result.notes)
+    state = LineState()
+    used: dict[str, int] = defaultdict(int)
+    priced: dict[int, LinePrice] = {}
+    in_package: list[tuple[int, Line]] = []
     for line_no, line in enumerate(request.lines, start=1):
-        result.lines.append(_price_line(line_no, line, request, book, rate, used_quantity))
+        requested = line.quantity * line.unit_price
+        item = book.item(line.code, line.service_date)
+        denial = first_denial(line, item, request, state)
+        if denial is None and item is not None:
+            if package is not None and line.code in package.contents:
+                in_package.append((line_no, line))
+                continue
+            unit = tariff_unit_price(item, book, request, line.service_date)
+            if isinstance(unit, UnitPrice):
+                allowed = payable_quantity(line, item, used[item.code])
+                used[item.code] += line.quantity
+                priced[line_no] = _paid_line(
+                    line_no, line, requested, unit, (allowed, item.max_quantity), rate
+                )
+                continue
+            denial = unit
+        assert denial is not None
+        priced[line_no] = _denied_line(line_no, line, requested, denial, rate)
+    if package is not None:
+        priced.update(_package_lines(package, in_package, rate))
+    result.lines = [priced[n] for n in sorted(priced)]
     return result
 
 
-def _price_line(
+def _package(request: PricingRequest, book: TariffBook, notes: list[str]) -> _Package | None:
+    code, on = request.package_code, request.package_date
+    if code is None or on is None:
+        return None
+    item = book.item(code, on)
+    price = book.package_price(code, request.centre.sector, on)
+    if item is None or not item.covered or price is None:
+        notes.append(
+            f"package {code} has no price for {request.centre.sector} on {on}; "
+            "lines are priced one by one"
+        )
+        return None
+    notes.append(
+        f"package {code} ({item.title}): {price:,} rials for {request.centre.sector} on {on}, "
+        "in place of the lines it covers"
+    )
+    return _Package(code, price, book.package_contents(code))
+
+
+def _paid_line(
     line_no: int,
     line: Line,
-    request: PricingRequest,
-    book: TariffBook,
+    requested: int,
+    unit: UnitPrice,
+    quantity: tuple[int, int | None],
     rate: Decimal,
-    used_quantity: dict[str, int],
 ) -> LinePrice:
-    requested = line.quantity * line.unit_price
-    item = book.item(line.code, line.service_date)
-    if item is None or (line.code_type is CodeType.DRUG) != (item.kind is ItemKind.DRUG):
-        detail = (
-            f"{line.code_type} {line.code} is not in the tariff in force on {line.service_date}"
-        )
-        return _rejected_line(line_no, requested, Reason.NOT_IN_TARIFF, detail)
-    if not item.covered:
-        detail = f"{item.code} ({item.title}) is not covered"
-        return _rejected_line(line_no, requested, Reason.NOT_COVERED, detail)
-    unit, how = tariff_unit_price(item, book, request.sector, line)
-    if unit is None:
-        return _rejected_line(line_no, requested, Reason.NOT_IN_TARIFF, how)
-
+    allowed, limit = quantity
     deductions: list[Deduction] = []
-    allowed = line.quantity
-    if item.max_quantity is not None:
-        remaining = max(item.max_quantity - used_quantity[item.code], 0)
-        allowed = min(line.quantity, remaining)
-    used_quantity[item.code] += line.quantity
-    eligible_unit = min(line.unit_price, unit)
-    if line.unit_price > unit:
-        excess = (line.unit_price - unit) * line.quantity
-        deductions.append(
-            Deduction(
-                Reason.ABOVE_TARIFF,
-                excess,
-                f"requested {line.unit_price:,} per unit, tariff {unit:,}",
-            )
-        )
+    excess = above_tariff(line, unit.price)
+    eligible_unit = min(line.unit_price, unit.price)
+    if excess is not None:
+        amount = (line.unit_price - unit.price) * line.quantity
+        deductions.append(Deduction(excess.reason, amount, excess.detail))
     if allowed < line.quantity:
-        over = (line.quantity - allowed) * eligible_unit
-        deductions.append(
-            Deduction(
-                Reason.QUANTITY_ABOVE_LIMIT,
-                over,
-                f"{line.quantity - allowed} unit(s) above the limit of {item.max_quantity} "
-                "per document",
+        over = line.quantity - allowed
+        if over * eligible_unit:
+            deductions.append(
+                Deduction(
+                    Reason.QUANTITY_ABOVE_LIMIT,
+                    over * eligible_unit,
+                    f"{over} unit(s) of {line.code} above the limit of {limit} per document",
+                )
             )
-        )
     eligible = eligible_unit * allowed
     copayment = round_rials(eligible * rate)
     return LinePrice(
         line_no=line_no,
+        code=line.code,
         requested=requested,
-        tariff_unit_price=unit,
+        unit=unit,
+        allowed_quantity=allowed,
         eligible=eligible,
+        copay_rate=rate,
         copayment=copayment,
         insurer_share=eligible - copayment,
         deductions=tuple(deductions),
-        explanation=f"{how}; eligible {eligible_unit:,} x {allowed} = {eligible:,}; "
-        f"co-payment {rate * 100:.0f}% = {copayment:,}",
     )
 
 
-def _rejected_line(line_no: int, requested: int, reason: Reason, detail: str) -> LinePrice:
+def _denied_line(
+    line_no: int, line: Line, requested: int, denial: Denial, rate: Decimal
+) -> LinePrice:
+    deductions = (Deduction(denial.reason, requested, denial.detail),) if requested else ()
     return LinePrice(
         line_no=line_no,
+        code=line.code,
         requested=requested,
-        tariff_unit_price=None,
+        unit=None,
+        allowed_quantity=0,
         eligible=0,
+        copay_rate=rate,
         copayment=0,
         insurer_share=0,
-        deductions=(Deduction(reason, requested, detail),) if requested else (),
-        explanation=f"deducted in full: {detail}",
+        deductions=deductions,
     )
+
+
+def _package_lines(
+    package: _Package, lines: list[tuple[int, Line]], rate: Decimal
+) -> dict[int, LinePrice]:
+    """The package's price, capped at what its covered lines request, is spread over those
+    lines in order; what a line requests beyond its part is covered by the package."""
+    remaining = min(package.price, sum(line.quantity * line.unit_price for _, line in lines))
+    unit = UnitPrice("package", package.price)
+    result: dict[int, LinePrice] = {}
+    for line_no, line in lines:
+        requested = line.quantity * line.unit_price
+        eligible = min(requested, remaining)
+        remaining -= eligible
+        deductions: tuple[Deduction, ...] = ()
+        if requested > eligible:
+            deductions = (
+                Deduction(
+                    Reason.COVERED_BY_PACKAGE,
+                    requested - eligible,
+                    f"{line.code} is paid within package {package.code} "
+                    f"({package.price:,} rials for all the lines it covers)",
+                ),
+            )
+        copayment = round_rials(eligible * rate)
+        result[line_no] = LinePrice(
+            line_no=line_no,
+            code=line.code,
+            requested=requested,
+            unit=unit,
+            allowed_quantity=line.quantity,
+            eligible=eligible,
+            copay_rate=rate,
+            copayment=copayment,
+            insurer_share=eligible - copayment,
+            deductions=deductions,
+        )
+    return result
+
+
+def describe_unit(unit: UnitPrice) -> str:
+    if unit.basis == "rvu":
+        terms = " + ".join(_term(t) for t in unit.terms) or "0 RVU"
+        return f"{terms} = {unit.price:,} rials per unit"
+    if unit.basis == "package":
+        return f"global package price {unit.price:,} rials"
+    return f"{unit.basis} unit price {unit.price:,} rials"
+
+
+def _term(term: Term) -> str:
+    return f"{term.units.normalize():f} {term.component} RVU x K {term.k:,}"
+
+
+def explain(line: LinePrice) -> str:
+    """The line's computation in plain words, from its figures alone."""
+    if line.unit is None:
+        reasons = "; ".join(d.detail for d in line.deductions) or "nothing requested"
+        return f"deducted in full: {reasons}"
+    parts = [describe_unit(line.unit)]
+    if line.unit.basis == "package":
+        parts.append(f"share of the package paid on this line {line.eligible:,}")
+    else:
+        eligible_unit = line.eligible // line.allowed_quantity if line.allowed_quantity else 0
+        parts.append(f"eligible {eligible_unit:,} x {line.allowed_quantity} = {line.eligible:,}")
+    parts.extend(f"{d.reason} -{d.amount:,} ({d.detail})" for d in line.deductions)
+    parts.append(f"co-payment {line.copay_rate * 100:g}% = {line.copayment:,}")
+    return "; ".join(parts)
