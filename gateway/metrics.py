@@ -50,6 +50,11 @@ PRICING_DURATION = Histogram(
     buckets=LATENCY_BUCKETS,
 )
 PRICING = Counter("gateway_pricing_total", "Pricing runs by outcome", ["outcome"])
+REVIEW_DECISIONS = Counter(
+    "gateway_review_decisions_total",
+    "Priced documents sent to review or approved, by criterion (none = approved)",
+    ["criterion"],
+)
 DEDUCTIONS = Counter(
     "gateway_deductions_rials_total", "Rials deducted while pricing, by reason", ["reason"]
 )

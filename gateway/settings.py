@@ -30,8 +30,26 @@ class Settings(BaseSettings):
     queue_name: str = Field(default="gateway.pricing", description="Celery queue for pricing")
     max_body_bytes: int = Field(default=10 * 1024 * 1024, description="Largest accepted body")
     max_documents_per_submission: int = Field(default=1000)
-    copay_outpatient: Decimal = Field(default=Decimal("0.30"))
-    copay_inpatient: Decimal = Field(default=Decimal("0.10"))
+    copay_outpatient: Decimal = Field(
+        default=Decimal("0.30"), description="Co-payment share, contracted centres, outpatient"
+    )
+    copay_inpatient: Decimal = Field(
+        default=Decimal("0.10"), description="Co-payment share, contracted centres, inpatient"
+    )
+    copay_owned_outpatient: Decimal = Field(
+        default=Decimal(0), description="Co-payment share in the insurer's own centres"
+    )
+    copay_owned_inpatient: Decimal = Field(default=Decimal(0))
+    review_amount_threshold: int = Field(
+        default=500_000_000, description="Requested rials above which a document is reviewed"
+    )
+    review_deduction_share: Decimal = Field(
+        default=Decimal("0.25"), description="Deductions / requested above which it is reviewed"
+    )
+    review_sample_percent: Decimal = Field(
+        default=Decimal(5), description="Percent of each centre's documents a month sampled"
+    )
+    review_seed: str = Field(default="rasa-review", description="Seed of the review sample")
     outbox_relay_interval_s: float = Field(default=2.0)
     outbox_relay_grace_s: float = Field(default=5.0, description="Age before the relay re-sends")
     worker_metrics_port: int = Field(default=9101, description="Worker /metrics port; 0 = off")

@@ -24,19 +24,21 @@ from validators.schema import claim_schema
 _numbers = itertools.count(1)
 
 
+# Where a priced document rests: pricing approves it or sends it to review in one step.
+PRICED_STATES = frozenset({"APPROVED", "UNDER_REVIEW"})
 TODAY = date(2026, 11, 23)  # tests pin the clock (GATEWAY_CLOCK_DATE): figures stay exact
 INSURANCE_NUMBER = "12345678"
 
 
 def _pool() -> list[str]:
-    ids: list[str] = []
+    """Registered patients; enough that no test meets a patient twice, since pricing deducts
+    a service already paid for the same patient on the same date."""
+    ids: dict[str, None] = {}
     seed = 0
-    while len(ids) < 400:
-        code = national_id(seed)
+    while len(ids) < 2000:
+        ids.setdefault(national_id(seed))
         seed += 1
-        if code not in ids:
-            ids.append(code)
-    return ids
+    return list(ids)
 
 
 def seed_sample_tariff(sessions: sessionmaker[Session]) -> None:
@@ -159,9 +161,11 @@ def as_xml(data: dict[str, Any]) -> bytes:
 
 
 def renumbered(data: dict[str, Any]) -> dict[str, Any]:
-    """A copy whose documents carry fresh numbers, so it can be accepted again."""
+    """A copy whose documents carry fresh numbers and patients, so it can be accepted and
+    paid again (not refused as a duplicate document, nor its lines as duplicate services)."""
     copied = copy.deepcopy(data)
     for entry in copied["documents"]:
         (body,) = entry.values()
         body["documentNumber"] = f"R{uuid.uuid4().hex[:12]}"
+        body["patient"] = patient()
     return copied

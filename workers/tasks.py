@@ -11,8 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.settings import get_settings
 from gateway.storage.db import engine_for, session_factory, transaction
 from workers.app import PRICE_DOCUMENT, celery_app
-from workers.pricing.engine import CopayPolicy
-from workers.service import NoTariffError, TariffCache, price_stored_document
+from workers.service import NoTariffError, Policies, TariffCache, price_stored_document
 
 _books = TariffCache()
 
@@ -34,9 +33,15 @@ def _sessions() -> sessionmaker[Session]:
     max_retries=12,
 )
 def price_document_task(document_id: str) -> str:
-    settings = get_settings()
-    policy = CopayPolicy(outpatient=settings.copay_outpatient, inpatient=settings.copay_inpatient)
     with transaction(_sessions()) as session:
         return price_stored_document(
-            session=session, document_id=uuid.UUID(document_id), books=_books, policy=policy
+            session=session,
+            document_id=uuid.UUID(document_id),
+            books=_books,
+            policies=_policies(),
         )
+
+
+@lru_cache(maxsize=1)
+def _policies() -> Policies:
+    return Policies.from_settings(get_settings())

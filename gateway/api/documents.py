@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from fastapi import APIRouter
 
 from gateway.api.deps import Caller, ReadSession
-from gateway.api.schemas import DocumentOut, EventOut, LineOut, ProblemOut, TotalsOut
+from gateway.api.schemas import (
+    DocumentOut,
+    ErrorResponse,
+    EventOut,
+    LineOut,
+    LinePricingOut,
+    ProblemOut,
+    ReasonTotalOut,
+    RemittanceOut,
+    TotalsOut,
+)
 from gateway.api.submissions import ERRORS, parse_id
-from gateway.errors import NotFoundError
+from gateway.errors import GatewayError, NotFoundError
+from gateway.remittance import advice_line, advice_of, pricing_json
 from gateway.storage import repository
 
 router = APIRouter(prefix="/v1", tags=["documents"])
@@ -24,20 +37,15 @@ def get_document(document_id: str, caller: Caller, session: ReadSession) -> Docu
     if found is None:
         raise NotFoundError("Document")
     lines = []
+    by_reason: dict[str, int] = defaultdict(int)
     for row, priced, deductions in repository.priced_lines(session, found):
         pricing = None
         if priced is not None:
-            pricing = {
-                "requested": priced.requested_amount,
-                "tariff_unit_price": priced.tariff_unit_price,
-                "eligible": priced.eligible_amount,
-                "deductions": [
-                    {"reason": d.reason, "amount": d.amount, "detail": d.detail} for d in deductions
-                ],
-                "copayment": priced.copayment_amount,
-                "insurer_share": priced.insurer_amount,
-                "explanation": priced.explanation,
-            }
+            pricing = LinePricingOut.model_validate(
+                pricing_json(advice_line(row, priced, deductions))
+            )
+            for deduction in deductions:
+                by_reason[deduction.reason] += deduction.amount
         lines.append(
             LineOut(
                 line_no=row.line_no,
@@ -68,6 +76,12 @@ def get_document(document_id: str, caller: Caller, session: ReadSession) -> Docu
         tracking_code=found.tracking_code,
         package_code=found.package_code,
         tariff_version_id=found.tariff_version_id,
+        review=found.review_reason,
+        pricing_notes=found.pricing_notes or [],
+        deductions_by_reason=[
+            ReasonTotalOut(reason=reason, amount=amount)
+            for reason, amount in sorted(by_reason.items())
+        ],
         totals=TotalsOut(
             requested=found.requested_amount,
             eligible=found.eligible_amount,
@@ -88,3 +102,19 @@ def get_document(document_id: str, caller: Caller, session: ReadSession) -> Docu
             for e in found.events
         ],
     )
+
+
+@router.get(
+    "/documents/{document_id}/remittance",
+    response_model=RemittanceOut,
+    responses={**ERRORS, 409: {"model": ErrorResponse, "description": "Not priced yet"}},
+    summary="The remittance advice of a priced document: paid, deducted and why, line by line",
+)
+def get_remittance(document_id: str, caller: Caller, session: ReadSession) -> RemittanceOut:
+    found = repository.get_document(session, parse_id(document_id), caller.centre_scope)
+    if found is None:
+        raise NotFoundError("Document")
+    advice = advice_of(session, found)
+    if advice is None:
+        raise GatewayError(f"Document {document_id} is {found.status}; it is not priced yet.", 409)
+    return RemittanceOut.model_validate(advice.to_json())

@@ -147,3 +147,20 @@ def get_claim_response(claim_response_id: str, request: Request, state: State) -
     except Exception as exc:
         return refusal(exc, xml)
     return render(found, xml)
+
+
+@router.get(
+    "/ExplanationOfBenefit/{eob_id}",
+    summary="The remittance advice of a priced document as an ExplanationOfBenefit",
+)
+def get_explanation_of_benefit(eob_id: str, request: Request, state: State) -> Response:
+    xml = wants_xml(request, None)
+    try:
+        caller: Principal = authenticate(request, state)
+        with state.sessions() as session:
+            found = service.explanation(session, eob_id, caller.centre_scope)
+        if found is None:
+            raise NotFoundError("ExplanationOfBenefit")
+    except Exception as exc:
+        return refusal(exc, xml)
+    return render(found, xml)

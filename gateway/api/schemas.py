@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -52,6 +51,30 @@ class DeductionOut(BaseModel):
     detail: str
 
 
+class TermOut(BaseModel):
+    component: str = Field(description="professional, technical or anesthesia")
+    units: str = Field(description="relative-value units, as a decimal string")
+    k: int = Field(description="rials per unit (K) for the sector, year and grade")
+    amount: str = Field(description="units x K before rounding, as a decimal string")
+
+
+class LinePricingOut(BaseModel):
+    requested: int
+    price_basis: str | None = Field(
+        description="rvu (units x K), drug (unit price), package (global package); "
+        "null when the line is deducted in full"
+    )
+    terms: list[TermOut]
+    tariff_unit_price: int | None
+    allowed_quantity: int
+    eligible: int
+    deductions: list[DeductionOut]
+    copay_rate: str
+    copayment: int
+    insurer_share: int
+    explanation: str
+
+
 class LineOut(BaseModel):
     line_no: int
     code_type: str
@@ -61,10 +84,8 @@ class LineOut(BaseModel):
     quantity: int
     unit_price: int
     amount: int
-    pricing: dict[str, Any] | None = Field(
-        None,
-        description="requested, tariff_unit_price, eligible, deductions, co-payment, "
-        "insurer share and how they were computed; null until priced",
+    pricing: LinePricingOut | None = Field(
+        None, description="How the line was priced, figure by figure; null until priced"
     )
 
 
@@ -74,6 +95,66 @@ class EventOut(BaseModel):
     actor: str
     reason: str
     at: datetime
+
+
+class ReasonTotalOut(BaseModel):
+    reason: str
+    amount: int
+
+
+class CentreRef(BaseModel):
+    code: str
+    name: str
+
+
+class PatientRef(BaseModel):
+    national_id: str
+    insurance_number: str
+
+
+class TariffRef(BaseModel):
+    version: int
+    label: str
+
+
+class RemittanceTotalsOut(BaseModel):
+    requested: int
+    eligible: int
+    deducted: int
+    copayment: int
+    insurer_share: int
+
+
+class AdviceLineOut(LinePricingOut):
+    line_no: int
+    code_type: str
+    code: str
+    description: str | None
+    service_date: date
+    quantity: int
+    unit_price: int
+
+
+class RemittanceOut(BaseModel):
+    """A priced document's remittance advice (the role of an X12 835)."""
+
+    document_id: str
+    external_id: str
+    kind: str
+    status: str
+    centre: CentreRef
+    patient: PatientRef
+    service_date: date
+    admission_date: date | None
+    discharge_date: date | None
+    package_code: str | None
+    tariff: TariffRef
+    priced_at: datetime | None
+    review: str | None
+    notes: list[str]
+    totals: RemittanceTotalsOut
+    deductions_by_reason: list[ReasonTotalOut]
+    lines: list[AdviceLineOut]
 
 
 class TotalsOut(BaseModel):
@@ -101,7 +182,10 @@ class DocumentOut(BaseModel):
     tracking_code: str | None
     package_code: str | None
     tariff_version_id: int | None
+    review: str | None = Field(description="Why pricing approved it or sent it to review")
+    pricing_notes: list[str]
     totals: TotalsOut
+    deductions_by_reason: list[ReasonTotalOut]
     lines: list[LineOut]
     problems: list[ProblemOut]
     history: list[EventOut]

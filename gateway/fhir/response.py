@@ -97,9 +97,14 @@ def context_of(entry: ClaimEntry) -> ClaimContext:
     )
 
 
+def claim_type_code(kind: DocumentKind) -> str:
+    """The HL7 claim type of a document kind."""
+    return _KIND_TYPES.get(kind, "professional")
+
+
 def generic_context(external_id: str, kind: str, line_count: int) -> ClaimContext:
     """For a document that did not come as FHIR: what its own record tells."""
-    code = _KIND_TYPES.get(DocumentKind(kind), "professional")
+    code = claim_type_code(DocumentKind(kind))
     return ClaimContext(
         request={"type": "Claim", "identifier": {"value": external_id}},
         type={"coding": [{"system": systems.CLAIM_TYPE, "code": code}]},

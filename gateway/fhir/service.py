@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import orjson
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.claimresponse import ClaimResponse
+from fhir.resources.R4B.explanationofbenefit import ExplanationOfBenefit
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session
 from gateway.api.deps import GatewayState
 from gateway.domain import documents as dm
 from gateway.errors import GatewayError
+from gateway.fhir.eob import explanation_of_benefit
 from gateway.fhir.issues import StructureError
 from gateway.fhir.mapping import map_submission
 from gateway.fhir.parse import Parsed, Syntax, claims_in, parse_body, syntax_of
@@ -36,6 +38,7 @@ from gateway.fhir.response import (
     generic_context,
 )
 from gateway.ingest import Ingested, ingest, parse_valid
+from gateway.remittance import advice_of
 from gateway.storage import repository
 from gateway.storage.db import transaction
 from gateway.storage.models import Centre, Document, RawPayload, Submission
@@ -169,6 +172,22 @@ def read(session: Session, document_id: str, centre_scope: int | None) -> ClaimR
         lines=lines,
     )
     return claim_response(view, _stored_context(session, found))
+
+
+def explanation(
+    session: Session, document_id: str, centre_scope: int | None
+) -> ExplanationOfBenefit | None:
+    """The ExplanationOfBenefit of a priced document; None if absent, not visible or not
+    priced yet (an EOB explains a decision that exists)."""
+    try:
+        key = uuid.UUID(document_id)
+    except ValueError:
+        return None
+    found = repository.get_document(session, key, centre_scope)
+    if found is None:
+        return None
+    advice = advice_of(session, found)
+    return None if advice is None else explanation_of_benefit(advice)
 
 
 _contexts: dict[uuid.UUID, list[ClaimContext]] = {}
