@@ -19,6 +19,7 @@ from gateway.storage import repository
 from gateway.storage.db import transaction
 from gateway.storage.models import ApiToken
 from tests import factories as f
+from workers.pricing.tariff_csv import book_files, read_book
 
 runner = CliRunner()
 
@@ -107,6 +108,41 @@ def test_tariff_import_refuses_a_bad_book(cli_env, tmp_path) -> None:
     result = runner.invoke(app, ["tariff", "import", str(tmp_path)])
     assert result.exit_code == 1
     assert "tariff.missing-column" in result.stderr
+
+
+def test_tariff_import_is_all_or_nothing_and_export_gives_the_book_back(
+    cli_env, sessions, tmp_path
+) -> None:
+    with sessions() as session:
+        before = len(repository.tariff_versions(session))
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in ("services.csv", "k_coefficients.csv", "package_contents.csv"):
+        (broken / name).write_text((admin.SAMPLE_TARIFF_DIR / name).read_text())
+    (broken / "package_prices.csv").write_text(
+        "code,sector,price,valid_from,valid_to\nP400100,private,-1,2026-03-21,\n"
+    )
+    refused = runner.invoke(app, ["tariff", "import", str(broken)])
+    assert refused.exit_code == 1
+    said = " ".join(refused.stderr.split())  # the console wraps long lines
+    assert "package_prices.csv:price (line 2): price: must not be negative" in said
+    with sessions() as session:
+        assert len(repository.tariff_versions(session)) == before  # nothing half-stored
+
+    imported = runner.invoke(
+        app, ["tariff", "import", str(admin.SAMPLE_TARIFF_DIR), "--label", "again"]
+    )
+    assert imported.exit_code == 0, imported.stderr
+    version = int(imported.stdout.split()[2])
+    listed = runner.invoke(app, ["tariff", "versions"])
+    assert f"{version}\t" in listed.stdout and "again" in listed.stdout
+    out = tmp_path / "exported"
+    exported = runner.invoke(app, ["tariff", "export", str(out), "--version", str(version)])
+    assert exported.exit_code == 0, exported.stderr
+    expected = book_files(read_book(admin.SAMPLE_TARIFF_DIR).to_book(0, "sample"))
+    assert {name: (out / name).read_text() for name in expected} == expected
+    missing = runner.invoke(app, ["tariff", "export", str(out), "--version", "99999"])
+    assert missing.exit_code == 1
 
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "schemas" / "examples" / "invalid"
