@@ -10,11 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import func, select, update
 
 from gateway.settings import Settings
 from gateway.storage import repository
 from gateway.storage.db import transaction
-from gateway.storage.models import OutboxMessage
+from gateway.storage.models import LineDeduction, LinePricing, OutboxMessage, StatusEvent
 from tests import factories as f
 from tests.factories import PRICED_STATES, TODAY
 from tests.integration.conftest import Stack
@@ -152,3 +153,79 @@ def test_cli_submit_follows_documents_to_priced(stack: Stack, tmp_path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert sum(done.stdout.count(f": {s}") for s in PRICED_STATES) == 2, done.stdout
     assert "insurer" in done.stdout
+
+
+def _priced_rows(stack: Stack, document_id: uuid.UUID) -> tuple[list[Any], list[Any], list[Any]]:
+    with stack.sessions()() as session:
+        pricings = session.execute(
+            select(
+                LinePricing.id,
+                LinePricing.line_id,
+                LinePricing.eligible_amount,
+                LinePricing.insurer_amount,
+            )
+            .where(LinePricing.document_id == document_id)
+            .order_by(LinePricing.id)
+        ).all()
+        deductions = session.execute(
+            select(LineDeduction.id, LineDeduction.reason, LineDeduction.amount)
+            .where(LineDeduction.document_id == document_id)
+            .order_by(LineDeduction.id)
+        ).all()
+        events = session.execute(
+            select(StatusEvent.from_status, StatusEvent.to_status)
+            .where(StatusEvent.document_id == document_id)
+            .order_by(StatusEvent.id)
+        ).all()
+    return list(pricings), list(deductions), list(events)
+
+
+def test_a_redelivered_pricing_task_changes_nothing(stack: Stack) -> None:
+    """The same task delivered again to the real worker (the outbox row re-sent through the
+    real broker) leaves one set of pricing rows and one status path."""
+    code, token = add_centre(stack)
+    headers = {"Authorization": f"Bearer {token}"}
+    visit = f.outpatient_visit([f.line("970000", 1, 800_000), f.line("999999", 1, 50_000)])
+    with httpx.Client(base_url=stack.url, headers=headers, timeout=30) as client:
+        answer = client.post(
+            "/v1/submissions",
+            content=f.as_json(f.submission(code, visit)),
+            headers={"Content-Type": "application/json"},
+        ).json()
+        (document,) = answer["documents"]
+        assert wait_for(client, document["url"], PRICED_STATES)["status"] in PRICED_STATES
+    document_id = uuid.UUID(document["id"])
+    before = _priced_rows(stack, document_id)
+    assert [len(rows) for rows in before] == [2, 2, 4]  # 2 lines, 2 deductions, 4 moves
+    redelivered = 'gateway_pricing_total{outcome="already-done"}'
+    for _ in range(2):
+        with transaction(stack.sessions()) as session:
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.payload["document_id"].as_string() == str(document_id))
+                .values(published_at=None)
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with stack.sessions()() as session:
+                sent = session.scalar(
+                    select(func.count())
+                    .select_from(OutboxMessage)
+                    .where(
+                        OutboxMessage.payload["document_id"].as_string() == str(document_id),
+                        OutboxMessage.published_at.is_not(None),
+                    )
+                )
+            if sent:
+                break
+            time.sleep(0.2)
+        assert sent, stack.logs()
+    deadline = time.monotonic() + 30
+    count = 0.0
+    while time.monotonic() < deadline and count < 2:
+        for row in httpx.get(stack.worker_metrics_url, timeout=5).text.splitlines():
+            if row.startswith(redelivered):
+                count = float(row.split()[-1])
+        time.sleep(0.3)
+    assert count >= 2, stack.logs()
+    assert _priced_rows(stack, document_id) == before
