@@ -8,6 +8,7 @@ names go through the same constructor.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date, datetime
 from typing import Any
 
@@ -22,11 +23,12 @@ from gateway.domain.documents import (
     Physician,
     Submission,
 )
-from validators.schema import NAMESPACE, Format, xpath_of
+from validators.schema import NAMESPACE, Format
 
 _CUT = len(NAMESPACE) + 2
 _KINDS = {kind.value: kind for kind in DocumentKind}
 _CODE_TYPES = {code.value: code for code in CodeType}
+_DESCRIPTION = f"{{{NAMESPACE}}}description"
 _dates: dict[str, date] = {}
 
 Mapping = dict[str, Any]
@@ -44,34 +46,124 @@ def _date(text: str | None) -> date | None:
     return found
 
 
-def _line_mapping(line: etree._Element) -> Mapping:
-    """A line's fields by position: the XSD puts codeType and code first and quantity,
-    unitPrice and amount last, with only description and serviceDate optional between."""
-    fields = list(line)
-    out: Mapping = {
-        "codeType": fields[0].text,
-        "code": fields[1].text,
-        "quantity": fields[-3].text,
-        "unitPrice": fields[-2].text,
-        "amount": fields[-1].text,
-    }
-    for middle in fields[2:-3]:
-        out[middle.tag[_CUT:]] = middle.text
-    return out
-
-
 def _mapping(element: etree._Element) -> Mapping:
-    """Local name -> text, nested for patient and physician, a list of mappings for lines."""
+    """Local name -> text, nested for patient and physician; ``lines`` stays an element."""
     out: Mapping = {}
     for child in element:
         name = child.tag[_CUT:]
         if name == "lines":
-            out[name] = [_line_mapping(line) for line in child]
+            out[name] = child
         elif len(child):
             out[name] = {f.tag[_CUT:]: f.text for f in child}
         else:
             out[name] = child.text
     return out
+
+
+def _xml_lines(lines: etree._Element, default_date: date) -> list[Line]:
+    """Lines by position, their texts read in one walk over the elements: the XSD puts
+    codeType and code first and quantity, unitPrice and amount last, with only
+    description and serviceDate (both optional, in that order) between."""
+    elements = list(lines.iter())  # <lines>, then each <line> followed by its fields
+    texts = [element.text for element in elements]
+    counts = set(map(len, lines))
+    if len(counts) == 1:
+        (count,) = counts
+        layout = _common_layout(count, elements)
+        if layout is not None:
+            return _lines_by_column(texts, count, layout, default_date)
+    return _lines_one_by_one(lines, elements, texts, default_date)
+
+
+Layout = tuple[int | None, int | None]  # where description and serviceDate sit in a line
+
+
+def _common_layout(count: int, elements: list[etree._Element]) -> Layout | None:
+    """The layout every line shares when each has ``count`` fields, None if they differ."""
+    if count == 5:
+        return None, None
+    if count == 7:
+        return 2, 3
+    if count != 6:
+        return None
+    third = {element.tag for element in elements[4 :: count + 1]}
+    if len(third) != 1:
+        return None
+    return (2, None) if _DESCRIPTION in third else (None, 2)
+
+
+def _lines_by_column(
+    texts: list[str | None], count: int, layout: Layout, default_date: date
+) -> list[Line]:
+    """Lines of one layout: each field is a slice of the texts with the line's stride."""
+    step = count + 1
+
+    def column(position: int) -> list[Any]:
+        return texts[2 + position :: step]
+
+    described, dated = layout
+    size = len(texts) // step
+    descriptions = [None] * size if described is None else column(described)
+    if dated is None:
+        days = [default_date] * size
+    else:
+        days = [_date(text) or default_date for text in column(dated)]
+    return list(
+        map(
+            Line,
+            map(_CODE_TYPES.__getitem__, column(0)),
+            column(1),
+            map(int, column(count - 3)),
+            map(int, column(count - 2)),
+            map(int, column(count - 1)),
+            days,
+            descriptions,
+        )
+    )
+
+
+def _lines_one_by_one(
+    lines: etree._Element,
+    elements: list[etree._Element],
+    texts: list[Any],
+    default_date: date,
+) -> list[Line]:
+    """Lines of mixed layouts, each read by its own count of fields."""
+    out: list[Line] = []
+    start = 1
+    for line in lines:
+        count = len(line)
+        f = texts[start + 1 : start + 1 + count]
+        description, day = None, default_date
+        if count == 7:
+            description, day = f[2], _date(f[3]) or default_date
+        elif count == 6:
+            if elements[start + 3].tag == _DESCRIPTION:
+                description = f[2]
+            else:
+                day = _date(f[2]) or default_date
+        out.append(
+            Line(_CODE_TYPES[f[0]], f[1], int(f[-3]), int(f[-2]), int(f[-1]), day, description)
+        )
+        start += count + 1
+    return out
+
+
+def _document_xpaths(prefix: str, documents: etree._Element) -> list[str]:
+    """What xpath_of gives for each document, from one pass over their names."""
+    names = [element.tag[_CUT:] for element in documents]
+    if len(names) == 1:
+        return [f"{prefix}/{names[0]}"]
+    repeated = {name for name, count in Counter(names).items() if count > 1}
+    seen: Counter[str] = Counter()
+    paths: list[str] = []
+    for name in names:
+        if name in repeated:
+            seen[name] += 1
+            paths.append(f"{prefix}/{name}[{seen[name]}]")
+        else:
+            paths.append(f"{prefix}/{name}")
+    return paths
 
 
 def read_submission(root: etree._Element, fmt: Format, source: Mapping | None = None) -> Submission:
@@ -90,9 +182,13 @@ def read_submission(root: etree._Element, fmt: Format, source: Mapping | None = 
         software=header.get("software"),
         path="/submission" if fmt is Format.XML else "",
     )
-    for index, element in enumerate(root[1]):
+    documents = root[1]
+    xpaths = (
+        _document_xpaths(f"{submission.path}/documents", documents) if fmt is Format.XML else None
+    )
+    for index, element in enumerate(documents):
         name = element.tag[_CUT:]
-        path = xpath_of(element) if fmt is Format.XML else f"/documents/{index}/{name}"
+        path = xpaths[index] if xpaths is not None else f"/documents/{index}/{name}"
         line_no = element.sourceline if fmt is Format.XML else None
         assert line_no is None or isinstance(line_no, int)
         kind = _KINDS[name]
@@ -142,7 +238,7 @@ def document_from(kind: DocumentKind, fields: Mapping, path: str, line_no: int |
         ),
         service_date=service_date,
         total_amount=int(fields["totalAmount"]),
-        lines=[_line(line, service_date) for line in fields["lines"]],
+        lines=_lines(fields["lines"], service_date),
         path=path,
         line_no=line_no,
         referral_code=fields.get("referralCode"),
@@ -152,6 +248,12 @@ def document_from(kind: DocumentKind, fields: Mapping, path: str, line_no: int |
         admission_date=admission,
         discharge_date=_date(fields.get("dischargeDate")),
     )
+
+
+def _lines(lines: etree._Element | list[Mapping], default_date: date) -> list[Line]:
+    if isinstance(lines, etree._Element):
+        return _xml_lines(lines, default_date)
+    return [_line(line, default_date) for line in lines]
 
 
 def _line(fields: Mapping, default_date: date) -> Line:
