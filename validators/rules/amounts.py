@@ -10,7 +10,9 @@ from validators.rules.paths import field_path, line_path
 
 def check_amounts(document: Document, _: RuleContext) -> list[Problem]:
     problems: list[Problem] = []
+    total = 0
     for number, line in enumerate(document.lines, start=1):
+        total += line.amount
         expected = line.quantity * line.unit_price
         if line.amount != expected:
             problems.append(
@@ -22,7 +24,6 @@ def check_amounts(document: Document, _: RuleContext) -> list[Problem]:
                     document.line_no,
                 )
             )
-    total = sum(line.amount for line in document.lines)
     if document.total_amount != total:
         problems.append(
             Problem(

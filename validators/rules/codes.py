@@ -6,13 +6,13 @@ what the tariff does not pay, with the same reason.
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 from gateway.domain.documents import CodeType, Document
 from gateway.domain.tariff import ItemKind
 from validators.context import RuleContext
 from validators.problems import Problem, Severity
 from validators.rules.paths import line_path
+
+_DRUG_LINE, _DRUG_ITEM = CodeType.DRUG, ItemKind.DRUG
 
 
 def check_codes(document: Document, context: RuleContext) -> list[Problem]:
@@ -20,10 +20,11 @@ def check_codes(document: Document, context: RuleContext) -> list[Problem]:
     if book is None:
         return []
     problems: list[Problem] = []
-    used: dict[str, int] = defaultdict(int)
+    used: dict[str, int] = {}
+    lookup = book.item
     for number, line in enumerate(document.lines, start=1):
-        item = book.item(line.code, line.service_date)
-        if item is None or (line.code_type is CodeType.DRUG) != (item.kind is ItemKind.DRUG):
+        item = lookup(line.code, line.service_date)
+        if item is None or (line.code_type is _DRUG_LINE) != (item.kind is _DRUG_ITEM):
             problems.append(
                 Problem(
                     "line.code-not-in-tariff",
@@ -35,12 +36,12 @@ def check_codes(document: Document, context: RuleContext) -> list[Problem]:
                 )
             )
             continue
-        used[item.code] += line.quantity
-        if item.max_quantity is not None and used[item.code] > item.max_quantity:
+        total = used[item.code] = used.get(item.code, 0) + line.quantity
+        if item.max_quantity is not None and total > item.max_quantity:
             problems.append(
                 Problem(
                     "line.quantity-above-limit",
-                    f"Line {number}: {used[item.code]} unit(s) of {item.code} in this document; "
+                    f"Line {number}: {total} unit(s) of {item.code} in this document; "
                     f"the tariff pays at most {item.max_quantity}.",
                     line_path(document, number, "quantity"),
                     document.line_no,

@@ -11,6 +11,8 @@ from validators.rules.paths import field_path, line_path
 
 def duplicates_within(documents: list[Document]) -> dict[int, list[Problem]]:
     """Problems per document index for numbers and services already met earlier in the list."""
+    if len(documents) < 2:
+        return {}  # only another document can repeat a number or a service
     first_number: dict[str, Document] = {}
     first_service: dict[tuple[str, str, object], Document] = {}
     found: dict[int, list[Problem]] = {}

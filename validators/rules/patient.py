@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from operator import mul
+
 from gateway.domain.documents import Document
 from validators.context import RuleContext
 from validators.problems import Problem
 from validators.rules.paths import field_path
+
+_WEIGHTS = range(10, 1, -1)
 
 
 def national_id_is_valid(code: str) -> bool:
     """The Iranian national-code check: weights 10..2 over nine digits, modulo 11."""
     if len(code) != 10 or not code.isdigit() or len(set(code)) == 1:
         return False
-    total = sum(int(code[i]) * (10 - i) for i in range(9)) % 11
+    total: int = sum(map(mul, map(int, code[:9]), _WEIGHTS)) % 11
     check = int(code[9])
     return check == total if total < 2 else check == 11 - total
 
