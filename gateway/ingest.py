@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from gateway import metrics
+from gateway import journal, metrics
 from gateway.domain import documents as dm
 from gateway.domain.lifecycle import DocumentStatus, Transition, birth, transition
 from gateway.errors import GatewayError
@@ -26,7 +26,6 @@ from gateway.storage.models import (
     DocumentLine,
     OutboxMessage,
     RawPayload,
-    StatusEvent,
     Submission,
     utcnow,
 )
@@ -191,15 +190,15 @@ def _store(
     )
     raw.submission_id = row.id
     documents: list[Document] = []
-    events: list[dict[str, Any]] = []
+    moves: list[journal.Move] = []
     lines: list[dict[str, Any]] = []
     payloads: list[dict[str, Any]] = []
     for ordinal, (document, problems) in enumerate(
         zip(submission.documents, report.documents, strict=True)
     ):
-        stored, moves = _document_row(row, centre, ordinal, document, problems, actor)
+        stored, pair = _document_row(row, centre, ordinal, document, problems, actor)
         documents.append(stored)
-        events += [_event_values(stored.id, move) for move in moves]
+        moves += [journal.Move(stored.id, centre.id, stored.external_id, move) for move in pair]
         lines += _line_values(stored.id, document)
         if stored.status == DocumentStatus.ACCEPTED:
             row.accepted_count += 1
@@ -214,8 +213,7 @@ def _store(
     session.execute(insert(RawPayload), [_column_values(raw)])
     session.execute(insert(Document), [_column_values(d) for d in documents])
     session.execute(insert(DocumentLine), lines)
-    session.execute(insert(StatusEvent), events)
-    outbox: list[Pending] = []
+    outbox: list[Pending] = journal.record(session, moves)
     if payloads:
         now = utcnow()
         for values in payloads:
@@ -224,7 +222,7 @@ def _store(
             insert(OutboxMessage).returning(OutboxMessage.id, sort_by_parameter_order=True),
             payloads,
         ).all()
-        outbox = [Pending(i, v["task"], v["payload"]) for i, v in zip(ids, payloads, strict=True)]
+        outbox += [Pending(i, v["task"], v["payload"]) for i, v in zip(ids, payloads, strict=True)]
     return Ingested(row, documents, outbox)
 
 
@@ -234,17 +232,6 @@ def _column_values(obj: Submission | RawPayload | Document) -> dict[str, Any]:
     if values.get("id") is None:
         values.pop("id", None)
     return values
-
-
-def _event_values(document_id: uuid.UUID, move: Transition) -> dict[str, Any]:
-    return {
-        "document_id": document_id,
-        "from_status": move.from_status.value if move.from_status else None,
-        "to_status": move.to_status.value,
-        "actor": move.actor,
-        "reason": move.reason,
-        "created_at": move.at,
-    }
 
 
 def _document_row(

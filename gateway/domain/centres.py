@@ -18,6 +18,10 @@ class Sector(StrEnum):
 
 
 class Role(StrEnum):
+    """What a caller may do: a centre reads its own documents and appeals; an auditor reads
+    everything and reviews; finance settles; an admin manages centres, users and tariffs."""
+
     CENTRE = "centre"
     AUDITOR = "auditor"
+    FINANCE = "finance"
     ADMIN = "admin"

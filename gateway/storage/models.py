@@ -169,6 +169,7 @@ class Document(Base):
         Index("ix_documents_centre_status", "centre_id", "status"),
         Index("ix_documents_status_updated", "status", "updated_at"),
         Index("ix_documents_submission", "submission_id", "ordinal"),
+        Index("ix_documents_centre_payment_order", "centre_id", "payment_order_id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -204,6 +205,9 @@ class Document(Base):
     # Why pricing sent the document to review or approved it (criterion: reason).
     review_reason: Mapped[str | None] = mapped_column(Text)
     pricing_notes: Mapped[list[str] | None] = mapped_column(JSON)
+    # When it was last approved or denied (the appeal window runs from here).
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    payment_order_id: Mapped[int | None] = mapped_column(ForeignKey("payment_orders.id"))
 
     submission: Mapped[Submission] = relationship(lazy="raise", back_populates="documents")
     centre: Mapped[Centre] = relationship(lazy="raise")
@@ -407,3 +411,154 @@ class PackageContentRow(Base):
     version_id: Mapped[int] = mapped_column(ForeignKey("tariff_versions.id"))
     package_code: Mapped[str] = mapped_column(String(20))
     item_code: Mapped[str] = mapped_column(String(20))
+
+
+class LineReview(Base):
+    """An auditor's action on one priced line; the line's figures follow from it by the
+    pricing rules (a reduction becomes a deduction with the auditor's reason code)."""
+
+    __tablename__ = "line_reviews"
+    __table_args__ = (
+        CheckConstraint("action IN ('accept', 'reduce', 'deny')", name="action"),
+        Index("ix_line_reviews_document", "document_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("documents.id"))
+    line_id: Mapped[int] = mapped_column(ForeignKey("document_lines.id"))
+    action: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str | None] = mapped_column(String(40))
+    quantity: Mapped[int | None] = mapped_column(Integer)
+    eligible: Mapped[int | None] = mapped_column(BigInteger)
+    note: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Appeal(Base):
+    __tablename__ = "appeals"
+    __table_args__ = (Index("ix_appeals_document", "document_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("documents.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    lines: Mapped[list[int]] = mapped_column(JSON, default=list)  # line numbers contested
+    actor: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PaymentOrder(Base):
+    """One centre's settlement of one month: approved documents gathered and totalled."""
+
+    __tablename__ = "payment_orders"
+    __table_args__ = (
+        UniqueConstraint("centre_id", "period"),
+        CheckConstraint("status IN ('ordered', 'paid')", name="status"),
+        CheckConstraint(
+            "status <> 'paid' OR (paid_at IS NOT NULL AND payment_reference IS NOT NULL)",
+            name="paid_has_reference",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"))
+    period: Mapped[str] = mapped_column(String(7))  # YYYY-MM
+    status: Mapped[str] = mapped_column(String(10), default="ordered")
+    documents: Mapped[int] = mapped_column(Integer)
+    requested_amount: Mapped[int] = mapped_column(BigInteger)
+    eligible_amount: Mapped[int] = mapped_column(BigInteger)
+    deduction_amount: Mapped[int] = mapped_column(BigInteger)
+    deductions_by_reason: Mapped[dict[str, int]] = mapped_column(JSON)
+    copayment_amount: Mapped[int] = mapped_column(BigInteger)
+    insurer_amount: Mapped[int] = mapped_column(BigInteger)
+    closed_by: Mapped[str] = mapped_column(String(100))
+    closed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    payment_reference: Mapped[str | None] = mapped_column(String(60))
+
+    centre: Mapped[Centre] = relationship(lazy="raise")
+
+
+class SettlementPeriod(Base):
+    """A month closed for settlement; closing it twice is refused by the primary key."""
+
+    __tablename__ = "settlement_periods"
+
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    closed_by: Mapped[str] = mapped_column(String(100))
+    closed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class StaffUser(Base):
+    """A person who logs into the web workspace: auditor, finance or admin."""
+
+    __tablename__ = "staff_users"
+    __table_args__ = (CheckConstraint("role IN ('auditor', 'finance', 'admin')", name="role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(60), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEntry(Base):
+    """Append-only; each entry carries the SHA-256 of the one before it (see gateway/audit)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        UniqueConstraint("seq"),
+        Index("ix_audit_log_subject", "subject_type", "subject_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)  # 1, 2, 3... in chain order, no gaps
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(60))
+    subject_type: Mapped[str] = mapped_column(String(30))
+    subject_id: Mapped[str] = mapped_column(String(60))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The chain's last link, one row; appending locks it, so entries form one chain."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class Webhook(Base):
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"), index=True)
+    url: Mapped[str] = mapped_column(String(500))
+    secret: Mapped[str] = mapped_column(String(100))  # the HMAC key; shown once on creation
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WebhookDelivery(Base):
+    """One attempt to deliver one event to one webhook."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_event", "event_id", "attempt"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id"))
+    event_id: Mapped[str] = mapped_column(String(36))
+    document_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    attempt: Mapped[int] = mapped_column(Integer)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    delivered: Mapped[bool]
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,174 @@
+"""The tamper-evident audit trail: an append-only chain of entries, each carrying the
+SHA-256 of the one before it.
+
+An entry's hash covers its sequence number, time, actor, action, subject and details,
+and the previous entry's hash; the single ``audit_head`` row holds the last link and is
+locked while appending, so concurrent writers form one chain. ``verify`` walks the chain
+in sequence order and names the first entry that was edited, deleted, inserted or moved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from gateway.storage.models import AuditEntry, AuditHead
+
+GENESIS = "0" * 64
+HEAD_ID = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """Something to append: who did what to which subject, with JSON-safe details."""
+
+    actor: str
+    action: str
+    subject_type: str
+    subject_id: str
+    details: dict[str, Any] = field(default_factory=dict)
+    at: datetime | None = None
+
+
+def _instant(at: datetime) -> str:
+    aware = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def link_hash(
+    prev_hash: str,
+    *,
+    seq: int,
+    at: datetime,
+    actor: str,
+    action: str,
+    subject_type: str,
+    subject_id: str,
+    details: dict[str, Any],
+) -> str:
+    body = orjson.dumps(
+        {
+            "seq": seq,
+            "at": _instant(at),
+            "actor": actor,
+            "action": action,
+            "subject": [subject_type, subject_id],
+            "details": details,
+        },
+        option=orjson.OPT_SORT_KEYS,
+    )
+    return hashlib.sha256(prev_hash.encode() + b"\n" + body).hexdigest()
+
+
+def append(session: Session, records: Sequence[Record]) -> None:
+    """Append records in order, in the caller's transaction (they land with its commit)."""
+    if not records:
+        return
+    head = session.execute(
+        select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == HEAD_ID).with_for_update()
+    ).one()
+    seq, prev = head.seq, head.hash
+    now = datetime.now(UTC)
+    rows = []
+    for record in records:
+        seq += 1
+        at = record.at or now
+        digest = link_hash(
+            prev,
+            seq=seq,
+            at=at,
+            actor=record.actor,
+            action=record.action,
+            subject_type=record.subject_type,
+            subject_id=record.subject_id,
+            details=record.details,
+        )
+        rows.append(
+            {
+                "seq": seq,
+                "at": at,
+                "actor": record.actor,
+                "action": record.action,
+                "subject_type": record.subject_type,
+                "subject_id": record.subject_id,
+                "details": record.details,
+                "prev_hash": prev,
+                "hash": digest,
+            }
+        )
+        prev = digest
+    session.execute(insert(AuditEntry), rows)
+    session.execute(update(AuditHead).where(AuditHead.id == HEAD_ID).values(seq=seq, hash=prev))
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    ok: bool
+    checked: int
+    broken_seq: int | None = None
+    broken_id: int | None = None
+    problem: str = ""
+
+
+def verify(session: Session, batch: int = 5000) -> Verdict:
+    """Check every link; the first entry that does not fit is named with what is wrong."""
+    expected_seq, prev = 1, GENESIS
+    checked = 0
+    query = select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=batch)
+    for entry in session.scalars(query):
+        problem = _check(entry, expected_seq, prev)
+        if problem:
+            return Verdict(False, checked, entry.seq, entry.id, problem)
+        checked += 1
+        expected_seq, prev = entry.seq + 1, entry.hash
+    head = session.get_one(AuditHead, HEAD_ID)
+    if head.seq != expected_seq - 1 or head.hash != prev:
+        return Verdict(
+            False,
+            checked,
+            expected_seq,
+            None,
+            f"the chain ends at entry {expected_seq - 1} but its head records entry "
+            f"{head.seq}: entries after {expected_seq - 1} were deleted",
+        )
+    return Verdict(True, checked)
+
+
+def _check(entry: AuditEntry, expected_seq: int, prev: str) -> str:
+    if entry.seq != expected_seq:
+        return f"entry {expected_seq} is missing (found {entry.seq} next): deleted or moved"
+    if entry.prev_hash != prev:
+        return "its previous-hash does not match the entry before it: reordered or inserted"
+    recomputed = link_hash(
+        prev,
+        seq=entry.seq,
+        at=entry.at,
+        actor=entry.actor,
+        action=entry.action,
+        subject_type=entry.subject_type,
+        subject_id=entry.subject_id,
+        details=entry.details,
+    )
+    if recomputed != entry.hash:
+        return "its content does not match its hash: edited"
+    return ""
+
+
+def entries_for(
+    session: Session, subject_type: str, subject_ids: Iterable[str]
+) -> list[AuditEntry]:
+    query = (
+        select(AuditEntry)
+        .where(
+            AuditEntry.subject_type == subject_type, AuditEntry.subject_id.in_(list(subject_ids))
+        )
+        .order_by(AuditEntry.seq)
+    )
+    return list(session.scalars(query))

@@ -1,0 +1,121 @@
+"""Recording status moves: one call writes, in the caller's transaction, the status
+history rows, their hash-chained audit entries and, for centres with webhooks, an outbox
+message per webhook and move (delivered later by a worker, signed, with retries).
+
+Every place that moves a document (ingest, pricing, review, appeal, settlement) goes
+through ``record``; nothing else writes ``status_events``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from gateway import audit
+from gateway.domain.lifecycle import Transition
+from gateway.storage.models import OutboxMessage, StatusEvent, Webhook, utcnow
+from workers.outbox import Pending
+
+WEBHOOK_TASK = "gateway.deliver_webhook"
+EVENT_TYPE = "document.status_changed"
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    document_id: uuid.UUID
+    centre_id: int
+    external_id: str
+    move: Transition
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def status_event_values(move: Move) -> dict[str, Any]:
+    m = move.move
+    return {
+        "document_id": move.document_id,
+        "from_status": m.from_status.value if m.from_status else None,
+        "to_status": m.to_status.value,
+        "actor": m.actor,
+        "reason": m.reason,
+        "created_at": m.at,
+    }
+
+
+def event_of(move: Move) -> dict[str, Any]:
+    """The JSON event a centre's webhook receives for one move."""
+    m = move.move
+    return {
+        "id": str(uuid.uuid4()),
+        "type": EVENT_TYPE,
+        "created_at": m.at.isoformat(),
+        "data": {
+            "document_id": str(move.document_id),
+            "external_id": move.external_id,
+            "from_status": m.from_status.value if m.from_status else None,
+            "to_status": m.to_status.value,
+            "reason": m.reason,
+            "url": f"/v1/documents/{move.document_id}",
+        },
+    }
+
+
+def record(session: Session, moves: Sequence[Move]) -> list[Pending]:
+    """Write the moves' history, audit entries and webhook messages; return the messages."""
+    if not moves:
+        return []
+    session.execute(insert(StatusEvent), [status_event_values(m) for m in moves])
+    audit.append(
+        session,
+        [
+            audit.Record(
+                actor=m.move.actor,
+                action="document.status",
+                subject_type="document",
+                subject_id=str(m.document_id),
+                details={
+                    "from": m.move.from_status.value if m.move.from_status else None,
+                    "to": m.move.to_status.value,
+                    "reason": m.move.reason,
+                    **m.details,
+                },
+                at=m.move.at,
+            )
+            for m in moves
+        ],
+    )
+    return _queue_webhooks(session, moves)
+
+
+def _queue_webhooks(session: Session, moves: Sequence[Move]) -> list[Pending]:
+    centres = {m.centre_id for m in moves}
+    hooks: dict[int, list[int]] = defaultdict(list)
+    query = select(Webhook.id, Webhook.centre_id).where(
+        Webhook.centre_id.in_(centres), Webhook.disabled_at.is_(None)
+    )
+    for hook_id, centre_id in session.execute(query):
+        hooks[centre_id].append(hook_id)
+    if not hooks:
+        return []
+    now = utcnow()
+    rows: list[dict[str, Any]] = [
+        {
+            "task": WEBHOOK_TASK,
+            "payload": {"webhook_id": hook_id, "event": event_of(m)},
+            "created_at": now,
+            "attempts": 0,
+        }
+        for m in moves
+        for hook_id in hooks.get(m.centre_id, ())
+    ]
+    if not rows:
+        return []
+    ids = session.scalars(
+        insert(OutboxMessage).returning(OutboxMessage.id, sort_by_parameter_order=True), rows
+    ).all()
+    return [Pending(i, r["task"], r["payload"]) for i, r in zip(ids, rows, strict=True)]
