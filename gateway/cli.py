@@ -25,11 +25,19 @@ centre_app = typer.Typer(help="Health centres and their tokens.", no_args_is_hel
 token_app = typer.Typer(help="Tokens for auditors and administrators.", no_args_is_help=True)
 tariff_app = typer.Typer(help="The tariff book.", no_args_is_help=True)
 registry_app = typer.Typer(help="Insured persons and centres.", no_args_is_help=True)
+user_app = typer.Typer(
+    help="Workspace accounts of auditors, finance and admins.", no_args_is_help=True
+)
+settlement_app = typer.Typer(help="Monthly settlement and payment.", no_args_is_help=True)
+audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(centre_app, name="centre")
 app.add_typer(token_app, name="token")
 app.add_typer(tariff_app, name="tariff")
 app.add_typer(registry_app, name="registry")
+app.add_typer(user_app, name="user")
+app.add_typer(settlement_app, name="settlement")
+app.add_typer(audit_app, name="audit")
 
 err = Console(stderr=True)
 EXAMPLES_DIR = PROJECT_ROOT / "schemas" / "examples" / "valid"
@@ -140,19 +148,155 @@ def centre_add(
 
 @token_app.command("add")
 def token_add(
-    role: Role, label: str = "", token: Annotated[str | None, typer.Option()] = None
+    role: Role,
+    label: str = "",
+    token: Annotated[str | None, typer.Option()] = None,
+    expires_days: Annotated[
+        int | None, typer.Option(help="Days until the token expires; default: never")
+    ] = None,
 ) -> None:
-    """Create an auditor or admin token and print it alone on the last line."""
+    """Create an auditor, finance or admin token and print it alone on the last line."""
+    from datetime import UTC, datetime, timedelta
+
     from gateway import admin
     from gateway.storage.db import transaction
 
     if role is Role.CENTRE:
         err.print("use `gateway centre add` for centre tokens")
         raise typer.Exit(2)
+    expires = datetime.now(UTC) + timedelta(days=expires_days) if expires_days else None
     with transaction(_sessions()) as session:
-        secret = admin.add_token(session=session, role=role, centre=None, label=label, token=token)
+        secret = admin.add_token(
+            session=session, role=role, centre=None, label=label, token=token, expires_at=expires
+        )
     typer.echo(f"{role} token, shown once:")
     typer.echo(secret)
+
+
+@token_app.command("revoke")
+def token_revoke(token: str) -> None:
+    """Revoke a token (it stops working within GATEWAY_TOKEN_CACHE_S seconds)."""
+    from gateway import admin
+    from gateway.storage.db import transaction
+
+    try:
+        with transaction(_sessions()) as session:
+            admin.revoke_token(session=session, token=token)
+    except GatewayError as error:
+        _fail(error)
+    typer.echo("revoked")
+
+
+@user_app.command("add")
+def user_add(
+    username: str,
+    role: Annotated[Role, typer.Option(help="auditor, finance or admin")],
+    name: str = "",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input")
+    ] = False,
+) -> None:
+    """Create a workspace account; the password is asked for (or read from stdin)."""
+    import sys
+
+    from gateway import admin
+    from gateway.storage.db import transaction
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        with transaction(_sessions()) as session:
+            admin.add_staff_user(
+                session=session, username=username, display_name=name, role=role, password=password
+            )
+    except GatewayError as error:
+        _fail(error)
+    typer.echo(f"user {username} ({role}) created")
+
+
+@settlement_app.command("close")
+def settlement_close(
+    period: Annotated[str, typer.Option(help="The month to settle, YYYY-MM")],
+) -> None:
+    """Gather each centre's APPROVED documents up to PERIOD into payment orders."""
+    from gateway import settlement
+    from gateway.settings import today
+    from gateway.storage.db import transaction
+
+    try:
+        with transaction(_sessions()) as session:
+            closed = settlement.close_period(
+                session, period=period, actor="cli", today=today(get_settings())
+            )
+            orders = [(o.id, o.centre_id, o.documents, o.insurer_amount) for o in closed.orders]
+    except GatewayError as error:
+        _fail(error)
+    for order_id, centre_id, documents, insurer in orders:
+        typer.echo(
+            f"order {order_id}: centre {centre_id}, {documents} document(s), "
+            f"insurer pays {insurer:,} rials"
+        )
+    typer.echo(f"period {period} closed: {len(orders)} payment order(s)")
+
+
+@settlement_app.command("mark-paid")
+def settlement_mark_paid(
+    order: int, reference: Annotated[str, typer.Option(help="The bank's payment reference")]
+) -> None:
+    """Record that payment order ORDER was paid; its documents become PAID."""
+    from gateway import settlement
+    from gateway.storage.db import transaction
+
+    try:
+        with transaction(_sessions()) as session:
+            settlement.mark_paid(session, order_id=order, reference=reference, actor="cli")
+    except GatewayError as error:
+        _fail(error)
+    typer.echo(f"order {order} paid ({reference})")
+
+
+@settlement_app.command("statement")
+def settlement_statement(
+    order: int,
+    output_format: Annotated[str, typer.Option("--format", help="csv or json")] = "csv",
+) -> None:
+    """Print the remittance statement of payment order ORDER."""
+    import orjson
+
+    from gateway import settlement
+    from gateway.storage.models import Centre
+
+    with _sessions()() as session:
+        try:
+            found = settlement.get_order(session, order, None)
+        except GatewayError as error:
+            _fail(error)
+        rows = settlement.statement_rows(session, found)
+        header = settlement.order_json(found, session.get_one(Centre, found.centre_id))
+    if output_format == "json":
+        typer.echo(orjson.dumps({"order": header, "lines": rows}, option=orjson.OPT_INDENT_2))
+    else:
+        typer.echo(settlement.statement_csv(rows), nl=False)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the whole audit chain; name the first broken entry (exit 1) or say it holds."""
+    from gateway import audit
+
+    with _sessions()() as session:
+        verdict = audit.verify(session)
+    if verdict.ok:
+        typer.echo(f"audit chain intact: {verdict.checked} entries")
+        return
+    where = f"entry {verdict.broken_seq}" + (
+        f" (row id {verdict.broken_id})" if verdict.broken_id else ""
+    )
+    err.print(f"[red]audit chain broken at {where}[/red]: {verdict.problem}")
+    err.print(f"{verdict.checked} entries before it are intact")
+    raise typer.Exit(1)
 
 
 @tariff_app.command("import")

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
         default=Decimal(5), description="Percent of each centre's documents a month sampled"
     )
     review_seed: str = Field(default="rasa-review", description="Seed of the review sample")
+    appeal_window_days: int = Field(
+        default=30, description="Days after a decision within which a centre may appeal"
+    )
     outbox_relay_interval_s: float = Field(default=2.0)
     outbox_relay_grace_s: float = Field(default=5.0, description="Age before the relay re-sends")
     worker_metrics_port: int = Field(default=9101, description="Worker /metrics port; 0 = off")

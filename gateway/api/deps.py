@@ -35,7 +35,8 @@ class GatewayState:
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: a centre (sees its own documents only), an auditor or an admin."""
+    """Who is calling: a centre (sees its own documents only), or staff: an auditor,
+    finance or an admin (they see all centres)."""
 
     token_id: int
     role: Role
@@ -127,3 +128,20 @@ def centre_caller(principal: Caller) -> Principal:
 
 
 CentreCaller = Annotated[Principal, Depends(centre_caller)]
+
+
+def roles(*allowed: Role) -> object:
+    """A dependency admitting only callers of these roles (403 for the others)."""
+    names = ", ".join(r.value for r in allowed)
+
+    def check(principal: Caller) -> Principal:
+        if principal.role not in allowed:
+            raise ForbiddenError(f"This needs a token of role {names}.")
+        return principal
+
+    return Depends(check)
+
+
+Auditor = Annotated[Principal, roles(Role.AUDITOR, Role.ADMIN)]
+Finance = Annotated[Principal, roles(Role.FINANCE, Role.ADMIN)]
+Staff = Annotated[Principal, roles(Role.AUDITOR, Role.FINANCE, Role.ADMIN)]

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
+from datetime import date
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
+from sqlalchemy.orm import Session
 
-from gateway.api.deps import Caller, ReadSession
+from gateway import audit, reviews, settlement
+from gateway.api.deps import Caller, GatewayState, Principal, ReadSession, State
 from gateway.api.schemas import (
+    AppealOut,
+    DocumentListItem,
     DocumentOut,
+    DocumentPage,
     ErrorResponse,
     EventOut,
     LineOut,
@@ -16,14 +23,74 @@ from gateway.api.schemas import (
     ProblemOut,
     ReasonTotalOut,
     RemittanceOut,
+    ReviewOut,
     TotalsOut,
 )
 from gateway.api.submissions import ERRORS, parse_id
 from gateway.errors import GatewayError, NotFoundError
 from gateway.remittance import advice_line, advice_of, pricing_json
 from gateway.storage import repository
+from gateway.storage.db import transaction
 
 router = APIRouter(prefix="/v1", tags=["documents"])
+
+
+@router.get(
+    "/documents",
+    response_model=DocumentPage,
+    responses=ERRORS,
+    summary="Search documents (a centre: its own; staff: all), newest service date first",
+)
+def search(
+    caller: Caller,
+    session: ReadSession,
+    status: str | None = Query(None, description="e.g. UNDER_REVIEW"),
+    centre: str | None = Query(None, description="centre code (staff only)"),
+    period: str | None = Query(None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM"),
+    min_amount: int | None = Query(None, ge=0, description="requested rials at least"),
+    reason: str | None = Query(None, description="has a deduction with this reason code"),
+    national_id: str | None = Query(None, pattern=r"^\d{10}$"),
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+) -> DocumentPage:
+    criteria = repository.DocumentFilter(
+        status=status,
+        centre_code=centre if caller.centre_scope is None else None,
+        period=period_bounds(period) if period else None,
+        min_amount=min_amount,
+        reason=reason,
+        national_id=national_id,
+    )
+    total, rows = repository.search_documents(
+        session, criteria, centre_scope=caller.centre_scope, limit=limit, offset=offset
+    )
+    return DocumentPage(
+        total=total,
+        limit=limit,
+        offset=offset,
+        items=[
+            DocumentListItem(
+                id=str(d.id),
+                centre_code=code,
+                external_id=d.external_id,
+                kind=d.kind,
+                status=d.status,
+                service_date=d.service_date,
+                patient_national_id=d.patient_national_id,
+                requested=d.requested_amount,
+                eligible=d.eligible_amount,
+                deductions=d.deduction_amount,
+                insurer_share=d.insurer_amount,
+                url=f"/v1/documents/{d.id}",
+            )
+            for d, code in rows
+        ],
+    )
+
+
+def period_bounds(period: str) -> tuple[date, date]:
+    end = settlement.period_end(period)
+    return end.replace(day=1), end
 
 
 @router.get(
@@ -32,11 +99,30 @@ router = APIRouter(prefix="/v1", tags=["documents"])
     responses=ERRORS,
     summary="A document with its lines, pricing and history",
 )
-def get_document(document_id: str, caller: Caller, session: ReadSession) -> DocumentOut:
-    found = repository.get_document(session, parse_id(document_id), caller.centre_scope)
+def get_document(document_id: str, caller: Caller, state: State) -> DocumentOut:
+    key = parse_id(document_id)
+    with state.sessions() as session:
+        out = document_out(session, key, caller.centre_scope)
+    if caller.centre_scope is None:
+        _log_staff_read(state, caller, key)
+    return out
+
+
+def _log_staff_read(state: GatewayState, caller: Principal, document_id: uuid.UUID) -> None:
+    """Staff reading a patient's document leave an audit entry."""
+    with transaction(state.sessions) as session:
+        audit.append(
+            session,
+            [audit.Record(caller.actor, "patient.read", "document", str(document_id))],
+        )
+
+
+def document_out(session: Session, document_id: uuid.UUID, centre_scope: int | None) -> DocumentOut:
+    found = repository.get_document(session, document_id, centre_scope)
     if found is None:
         raise NotFoundError("Document")
     lines = []
+    numbers = {row.id: row.line_no for row in found.lines}
     by_reason: dict[str, int] = defaultdict(int)
     for row, priced, deductions in repository.priced_lines(session, found):
         pricing = None
@@ -91,6 +177,24 @@ def get_document(document_id: str, caller: Caller, session: ReadSession) -> Docu
         ),
         lines=lines,
         problems=[ProblemOut(**p) for p in found.problems],
+        reviews=[
+            ReviewOut(
+                line_no=numbers.get(r.line_id, 0),
+                action=r.action,
+                reason=r.reason,
+                quantity=r.quantity,
+                eligible=r.eligible,
+                note=r.note,
+                actor=r.actor,
+                at=r.created_at,
+            )
+            for r in reviews.review_history(session, found.id)
+        ],
+        appeals=[
+            AppealOut(reason=a.reason, lines=a.lines, actor=a.actor, at=a.created_at)
+            for a in reviews.appeals_of(session, found.id)
+        ],
+        payment_order_id=found.payment_order_id,
         history=[
             EventOut(
                 from_status=e.from_status,

@@ -165,6 +165,46 @@ class TotalsOut(BaseModel):
     insurer_share: int | None
 
 
+class DocumentListItem(BaseModel):
+    id: str
+    centre_code: str
+    external_id: str
+    kind: str
+    status: str
+    service_date: date
+    patient_national_id: str
+    requested: int
+    eligible: int | None
+    deductions: int | None
+    insurer_share: int | None
+    url: str
+
+
+class DocumentPage(BaseModel):
+    total: int = Field(description="How many documents match, in all pages")
+    limit: int
+    offset: int
+    items: list[DocumentListItem]
+
+
+class ReviewOut(BaseModel):
+    line_no: int
+    action: str
+    reason: str | None
+    quantity: int | None
+    eligible: int | None
+    note: str
+    actor: str
+    at: datetime
+
+
+class AppealOut(BaseModel):
+    reason: str
+    lines: list[int]
+    actor: str
+    at: datetime
+
+
 class DocumentOut(BaseModel):
     id: str
     submission_id: str
@@ -188,4 +228,7 @@ class DocumentOut(BaseModel):
     deductions_by_reason: list[ReasonTotalOut]
     lines: list[LineOut]
     problems: list[ProblemOut]
+    reviews: list[ReviewOut] = Field(description="Auditors' line reviews, oldest first")
+    appeals: list[AppealOut]
+    payment_order_id: int | None
     history: list[EventOut]

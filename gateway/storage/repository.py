@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import delete, func, select, update
@@ -415,3 +416,54 @@ def submission_by_idempotency_key(
     )
     row = session.execute(query).one_or_none()
     return None if row is None else (row[0], row[1])
+
+
+# -- searching documents (auditors' queue, a centre's own list) ----------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentFilter:
+    status: str | None = None
+    centre_code: str | None = None
+    period: tuple[date, date] | None = None  # service dates, inclusive
+    min_amount: int | None = None  # requested rials
+    reason: str | None = None  # has a deduction with this reason
+    national_id: str | None = None
+
+
+def search_documents(
+    session: Session,
+    criteria: DocumentFilter,
+    *,
+    centre_scope: int | None,
+    limit: int,
+    offset: int,
+) -> tuple[int, list[tuple[Document, str]]]:
+    """Documents matching every given criterion, newest service first, with their centre's
+    code; and how many match in all (within the caller's scope only)."""
+    query = select(Document, Centre.code).join(Centre, Centre.id == Document.centre_id)
+    if centre_scope is not None:
+        query = query.where(Document.centre_id == centre_scope)
+    if criteria.status:
+        query = query.where(Document.status == criteria.status)
+    if criteria.centre_code:
+        query = query.where(Centre.code == criteria.centre_code)
+    if criteria.period:
+        query = query.where(Document.service_date.between(*criteria.period))
+    if criteria.min_amount is not None:
+        query = query.where(Document.requested_amount >= criteria.min_amount)
+    if criteria.national_id:
+        query = query.where(Document.patient_national_id == criteria.national_id)
+    if criteria.reason:
+        query = query.where(
+            select(LineDeduction.id)
+            .where(
+                LineDeduction.document_id == Document.id,
+                LineDeduction.reason == criteria.reason,
+            )
+            .exists()
+        )
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    page = query.order_by(Document.service_date.desc(), Document.created_at.desc(), Document.id)
+    rows = session.execute(page.limit(limit).offset(offset)).all()
+    return total, [(document, code) for document, code in rows]

@@ -135,7 +135,8 @@ def test_tariff_import_is_all_or_nothing_and_export_gives_the_book_back(
     assert imported.exit_code == 0, imported.stderr
     version = int(imported.stdout.split()[2])
     listed = runner.invoke(app, ["tariff", "versions"])
-    assert f"{version}\t" in listed.stdout and "again" in listed.stdout
+    assert f"{version}\t" in listed.stdout
+    assert "again" in listed.stdout
     out = tmp_path / "exported"
     exported = runner.invoke(app, ["tariff", "export", str(out), "--version", str(version)])
     assert exported.exit_code == 0, exported.stderr

@@ -1,0 +1,111 @@
+"""Moves after pricing: an auditor reviews lines and decides, a centre appeals."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from gateway import reviews
+from gateway.api.deps import Auditor, CentreCaller, State
+from gateway.api.documents import document_out
+from gateway.api.schemas import DocumentOut, ErrorResponse
+from gateway.api.submissions import ERRORS, parse_id
+from gateway.domain.review import ReviewAction, ReviewReason
+from gateway.storage.db import transaction
+
+router = APIRouter(prefix="/v1", tags=["review"])
+MOVE_ERRORS = {
+    **ERRORS,
+    409: {"model": ErrorResponse, "description": "Not allowed in the document's status"},
+}
+
+
+class LineReviewIn(BaseModel):
+    action: ReviewAction
+    reason: ReviewReason | None = Field(
+        None, description="Required to reduce or deny: the review deduction's reason code"
+    )
+    quantity: int | None = Field(None, ge=0, description="Reduce to this payable quantity")
+    amount: int | None = Field(None, ge=0, description="Reduce to this payable amount (rials)")
+    note: str = Field("", max_length=2000)
+
+
+class DecisionIn(BaseModel):
+    decision: Annotated[str, Field(pattern="^(approve|deny)$")]
+    reason: str = Field("", max_length=2000)
+
+
+class AppealIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=4000)
+    lines: list[int] = Field(default_factory=list, description="Line numbers contested")
+
+
+@router.post(
+    "/documents/{document_id}/lines/{line_no}/review",
+    response_model=DocumentOut,
+    responses=MOVE_ERRORS,
+    summary="Accept, reduce or deny one line of a document under review (auditor)",
+)
+def review_line(
+    document_id: str, line_no: int, body: LineReviewIn, caller: Auditor, state: State
+) -> DocumentOut:
+    key = parse_id(document_id)
+    with transaction(state.sessions) as session:
+        reviews.review(
+            session,
+            document_id=key,
+            line_no=line_no,
+            action=body.action,
+            reason=body.reason,
+            quantity=body.quantity,
+            amount=body.amount,
+            note=body.note,
+            actor=caller.actor,
+        )
+    with state.sessions() as session:
+        return document_out(session, key, None)
+
+
+@router.post(
+    "/documents/{document_id}/decision",
+    response_model=DocumentOut,
+    responses=MOVE_ERRORS,
+    summary="Approve or deny a document under review (auditor)",
+)
+def decide(document_id: str, body: DecisionIn, caller: Auditor, state: State) -> DocumentOut:
+    key = parse_id(document_id)
+    with transaction(state.sessions) as session:
+        reviews.decide(
+            session,
+            document_id=key,
+            approve=body.decision == "approve",
+            reason=body.reason,
+            actor=caller.actor,
+        )
+    with state.sessions() as session:
+        return document_out(session, key, None)
+
+
+@router.post(
+    "/documents/{document_id}/appeal",
+    response_model=DocumentOut,
+    responses=MOVE_ERRORS,
+    summary="Contest a decision within the appeal window (the document's centre)",
+)
+def appeal(document_id: str, body: AppealIn, caller: CentreCaller, state: State) -> DocumentOut:
+    key = parse_id(document_id)
+    assert caller.centre is not None
+    with transaction(state.sessions) as session:
+        reviews.appeal(
+            session,
+            document_id=key,
+            centre_id=caller.centre.id,
+            reason=body.reason,
+            lines=body.lines,
+            actor=caller.actor,
+            window_days=state.settings.appeal_window_days,
+        )
+    with state.sessions() as session:
+        return document_out(session, key, caller.centre.id)

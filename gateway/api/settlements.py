@@ -1,0 +1,134 @@
+"""Monthly settlement: close a period into payment orders, mark them paid, and read each
+order's remittance statement (JSON or CSV)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, Field
+
+from gateway import settlement
+from gateway.api.deps import Caller, Finance, ReadSession, State
+from gateway.api.schemas import ErrorResponse, ReasonTotalOut, RemittanceTotalsOut
+from gateway.api.submissions import ERRORS
+from gateway.settings import today
+from gateway.storage.db import transaction
+from gateway.storage.models import Centre, PaymentOrder
+
+router = APIRouter(prefix="/v1", tags=["settlement"])
+MOVE_ERRORS = {
+    **ERRORS,
+    409: {"model": ErrorResponse, "description": "Already closed or already paid"},
+}
+
+
+class CentreOut(BaseModel):
+    code: str
+    name: str
+
+
+class PaymentOrderOut(BaseModel):
+    id: int
+    centre: CentreOut
+    period: str
+    status: str = Field(description="ordered, then paid")
+    documents: int
+    totals: RemittanceTotalsOut
+    deductions_by_reason: list[ReasonTotalOut]
+    closed_at: str
+    closed_by: str
+    paid_at: str | None
+    payment_reference: str | None
+
+
+class CloseIn(BaseModel):
+    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-10"])
+
+
+class ClosedOut(BaseModel):
+    period: str
+    orders: list[PaymentOrderOut]
+
+
+class PaidIn(BaseModel):
+    reference: str = Field(min_length=1, max_length=60)
+
+
+class StatementOut(BaseModel):
+    order: PaymentOrderOut
+    lines: list[dict[str, Any]]
+
+
+def _out(session: Any, order: PaymentOrder) -> PaymentOrderOut:
+    centre = session.get_one(Centre, order.centre_id)
+    return PaymentOrderOut.model_validate(settlement.order_json(order, centre))
+
+
+@router.post(
+    "/settlements",
+    status_code=201,
+    response_model=ClosedOut,
+    responses=MOVE_ERRORS,
+    summary="Close a month: one payment order per centre of its approved documents (finance)",
+)
+def close(body: CloseIn, caller: Finance, state: State) -> ClosedOut:
+    with transaction(state.sessions) as session:
+        closed = settlement.close_period(
+            session, period=body.period, actor=caller.actor, today=today(state.settings)
+        )
+        return ClosedOut(period=closed.period, orders=[_out(session, o) for o in closed.orders])
+
+
+@router.get(
+    "/settlements",
+    response_model=list[PaymentOrderOut],
+    responses=ERRORS,
+    summary="Payment orders, newest period first (a centre sees its own)",
+)
+def list_orders(
+    caller: Caller, session: ReadSession, period: str | None = None
+) -> list[PaymentOrderOut]:
+    orders = settlement.list_orders(session, period=period, centre_scope=caller.centre_scope)
+    return [_out(session, o) for o in orders]
+
+
+@router.get(
+    "/settlements/{order_id}",
+    response_model=StatementOut,
+    responses=ERRORS,
+    summary="A payment order with its remittance statement: every document line and deduction",
+)
+def statement(order_id: int, caller: Caller, session: ReadSession) -> StatementOut:
+    order = settlement.get_order(session, order_id, caller.centre_scope)
+    return StatementOut(order=_out(session, order), lines=settlement.statement_rows(session, order))
+
+
+@router.get(
+    "/settlements/{order_id}/statement.csv",
+    responses={**ERRORS, 200: {"content": {"text/csv": {}}}},
+    summary="The remittance statement as CSV",
+)
+def statement_csv(order_id: int, caller: Caller, session: ReadSession) -> Response:
+    order = settlement.get_order(session, order_id, caller.centre_scope)
+    text = settlement.statement_csv(settlement.statement_rows(session, order))
+    name = f"remittance-{order.period}-{order.id}.csv"
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.post(
+    "/settlements/{order_id}/paid",
+    response_model=PaymentOrderOut,
+    responses=MOVE_ERRORS,
+    summary="Record the payment of an order; its documents become PAID (finance)",
+)
+def mark_paid(order_id: int, body: PaidIn, caller: Finance, state: State) -> PaymentOrderOut:
+    with transaction(state.sessions) as session:
+        order = settlement.mark_paid(
+            session, order_id=order_id, reference=body.reference, actor=caller.actor
+        )
+        return _out(session, order)

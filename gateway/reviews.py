@@ -1,0 +1,248 @@
+"""Review, decision and appeal of priced documents: the auditors' and centres' moves.
+
+Each function works in the caller's transaction, locks the document, checks the move
+against the lifecycle table (an illegal one is a 409 naming the allowed moves), changes
+figures only through the pricing rules (``gateway.domain.review``), and records every
+move and action in the status history and the audit chain.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from gateway import audit, journal
+from gateway.domain.lifecycle import (
+    DocumentStatus,
+    InvalidTransitionError,
+    Transition,
+    transition,
+)
+from gateway.domain.review import (
+    REVIEW_PREFIX,
+    PricedLine,
+    ReviewAction,
+    ReviewError,
+    ReviewReason,
+    review_line,
+)
+from gateway.errors import GatewayError, NotFoundError
+from gateway.storage import repository
+from gateway.storage.models import (
+    Appeal,
+    Document,
+    LineDeduction,
+    LinePricing,
+    LineReview,
+    utcnow,
+)
+
+S = DocumentStatus
+
+
+def conflict(exc: InvalidTransitionError) -> GatewayError:
+    return GatewayError(str(exc), 409)
+
+
+def _locked(session: Session, document_id: uuid.UUID, centre_scope: int | None) -> Document:
+    document = repository.lock_document(session, document_id)
+    if document is None or (centre_scope is not None and document.centre_id != centre_scope):
+        raise NotFoundError("Document")
+    return document
+
+
+def _move(
+    session: Session, document: Document, target: DocumentStatus, actor: str, reason: str
+) -> Transition:
+    try:
+        move = transition(S(document.status), target, actor=actor, reason=reason)
+    except InvalidTransitionError as exc:
+        raise conflict(exc) from None
+    journal.record(
+        session, [journal.Move(document.id, document.centre_id, document.external_id, move)]
+    )
+    document.status = target.value
+    document.updated_at = move.at
+    return move
+
+
+def review(
+    session: Session,
+    *,
+    document_id: uuid.UUID,
+    line_no: int,
+    action: ReviewAction,
+    reason: ReviewReason | None,
+    quantity: int | None,
+    amount: int | None,
+    note: str,
+    actor: str,
+) -> Document:
+    """Accept, reduce or deny one line of a document under review; totals follow."""
+    document = _locked(session, document_id, None)
+    if document.status != S.UNDER_REVIEW:
+        raise GatewayError(
+            f"Lines are reviewed while a document is UNDER_REVIEW; this one is {document.status}.",
+            409,
+        )
+    if action is not ReviewAction.ACCEPT and reason is None:
+        raise GatewayError("A reduction or a denial needs a reason code.", 422)
+    line = next((row for row in document.lines if row.line_no == line_no), None)
+    if line is None:
+        raise NotFoundError(f"Line {line_no}")
+    pricing = session.scalars(select(LinePricing).where(LinePricing.line_id == line.id)).one()
+    earlier = session.scalar(
+        select(func.coalesce(func.sum(LineDeduction.amount), 0)).where(
+            LineDeduction.line_id == line.id, LineDeduction.reason.like(f"{REVIEW_PREFIX}%")
+        )
+    )
+    priced = PricedLine(
+        requested=pricing.requested_amount,
+        eligible=pricing.eligible_amount + int(earlier or 0),
+        allowed_quantity=pricing.allowed_quantity,
+        copay_rate=pricing.copay_rate,
+        unit_based=pricing.basis in ("rvu", "drug"),
+    )
+    try:
+        figures = review_line(priced, action, quantity=quantity, amount=amount)
+    except ReviewError as exc:
+        raise GatewayError(str(exc), 422) from None
+    session.execute(
+        delete(LineDeduction).where(
+            LineDeduction.line_id == line.id, LineDeduction.reason.like(f"{REVIEW_PREFIX}%")
+        )
+    )
+    if figures.review_deduction and reason is not None:
+        session.add(
+            LineDeduction(
+                line_id=line.id,
+                document_id=document.id,
+                reason=reason.value,
+                amount=figures.review_deduction,
+                detail=f"{action} by {actor}" + (f": {note}" if note else ""),
+            )
+        )
+    pricing.eligible_amount = figures.eligible
+    pricing.deduction_amount = pricing.requested_amount - figures.eligible
+    pricing.copayment_amount = figures.copayment
+    pricing.insurer_amount = figures.insurer_share
+    session.add(
+        LineReview(
+            document_id=document.id,
+            line_id=line.id,
+            action=action.value,
+            reason=reason.value if reason else None,
+            quantity=quantity,
+            eligible=figures.eligible,
+            note=note,
+            actor=actor,
+        )
+    )
+    session.flush()
+    _retotal(session, document)
+    audit.append(
+        session,
+        [
+            audit.Record(
+                actor=actor,
+                action="review.line",
+                subject_type="document",
+                subject_id=str(document.id),
+                details={
+                    "line_no": line_no,
+                    "action": action.value,
+                    "reason": reason.value if reason else None,
+                    "quantity": quantity,
+                    "amount": amount,
+                    "eligible_before": priced.eligible,
+                    "eligible_after": figures.eligible,
+                    "note": note,
+                },
+            )
+        ],
+    )
+    return document
+
+
+def _retotal(session: Session, document: Document) -> None:
+    """Document totals as the sums of its lines, never typed."""
+    sums = session.execute(
+        select(
+            func.sum(LinePricing.eligible_amount),
+            func.sum(LinePricing.deduction_amount),
+            func.sum(LinePricing.copayment_amount),
+            func.sum(LinePricing.insurer_amount),
+        ).where(LinePricing.document_id == document.id)
+    ).one()
+    eligible, deducted, copayment, insurer = (int(v or 0) for v in sums)
+    document.eligible_amount = eligible
+    document.deduction_amount = deducted
+    document.copayment_amount = copayment
+    document.insurer_amount = insurer
+    document.updated_at = utcnow()
+
+
+def decide(
+    session: Session, *, document_id: uuid.UUID, approve: bool, reason: str, actor: str
+) -> Document:
+    """An auditor's decision on a document under review."""
+    document = _locked(session, document_id, None)
+    target = S.APPROVED if approve else S.DENIED
+    move = _move(session, document, target, actor, reason or target.value.lower())
+    document.decided_at = move.at
+    return document
+
+
+def appeal(
+    session: Session,
+    *,
+    document_id: uuid.UUID,
+    centre_id: int,
+    reason: str,
+    lines: list[int],
+    actor: str,
+    window_days: int,
+    now: datetime | None = None,
+) -> Document:
+    """A centre contests the decision within the window; the document returns to review."""
+    document = _locked(session, document_id, centre_id)
+    if not reason.strip():
+        raise GatewayError("An appeal needs a reason.", 422)
+    known = {row.line_no for row in document.lines}
+    unknown = sorted(set(lines) - known)
+    if unknown:
+        raise GatewayError(f"The document has no line(s) {unknown}.", 422)
+    try:
+        transition(S(document.status), S.APPEALED, actor=actor, reason=reason)
+    except InvalidTransitionError as exc:
+        raise conflict(exc) from None
+    decided = document.decided_at or document.priced_at
+    moment = now or datetime.now(UTC)
+    if decided is not None:
+        decided = decided if decided.tzinfo else decided.replace(tzinfo=UTC)
+        if moment > decided + timedelta(days=window_days):
+            raise GatewayError(
+                f"The appeal window of {window_days} days after the decision of "
+                f"{decided:%Y-%m-%d} has passed.",
+                422,
+            )
+    session.add(
+        Appeal(document_id=document.id, reason=reason, lines=sorted(set(lines)), actor=actor)
+    )
+    _move(session, document, S.APPEALED, actor, reason)
+    _move(session, document, S.UNDER_REVIEW, "system:appeal", "appeal returns it to review")
+    return document
+
+
+def review_history(session: Session, document_id: uuid.UUID) -> list[LineReview]:
+    query = select(LineReview).where(LineReview.document_id == document_id).order_by(LineReview.id)
+    return list(session.scalars(query))
+
+
+def appeals_of(session: Session, document_id: uuid.UUID) -> list[Appeal]:
+    return list(
+        session.scalars(select(Appeal).where(Appeal.document_id == document_id).order_by(Appeal.id))
+    )

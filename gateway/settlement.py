@@ -1,0 +1,293 @@
+"""Monthly settlement: approved documents gathered into one payment order per centre, then
+marked paid; and each order's remittance statement.
+
+Closing period P gathers every APPROVED document, not yet in an order, whose service date
+is on or before the last day of P: a document approved after its month was closed (a late
+one) is gathered by the next close. A period is closed once (a second close is a 409).
+"""
+
+from __future__ import annotations
+
+import calendar
+import csv
+import io
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from gateway import audit, journal
+from gateway.domain.lifecycle import DocumentStatus, transition
+from gateway.errors import GatewayError, NotFoundError
+from gateway.storage.models import (
+    Centre,
+    Document,
+    DocumentLine,
+    LineDeduction,
+    LinePricing,
+    PaymentOrder,
+    SettlementPeriod,
+    utcnow,
+)
+
+S = DocumentStatus
+_PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def period_end(period: str) -> date:
+    match = _PERIOD.match(period)
+    if match is None:
+        raise GatewayError(f"A period is YYYY-MM, got {period!r}.", 422)
+    year, month = int(match.group(1)), int(match.group(2))
+    return date(year, month, calendar.monthrange(year, month)[1])
+
+
+@dataclass(frozen=True, slots=True)
+class Closed:
+    period: str
+    orders: list[PaymentOrder]
+
+
+def close_period(session: Session, *, period: str, actor: str, today: date) -> Closed:
+    end = period_end(period)
+    if (end.year, end.month) > (today.year, today.month):
+        raise GatewayError(f"Period {period} has not begun; it cannot be closed yet.", 422)
+    if session.get(SettlementPeriod, period) is not None:
+        raise GatewayError(f"Period {period} is already closed.", 409)
+    session.add(SettlementPeriod(period=period, closed_by=actor))
+    try:
+        session.flush()
+    except IntegrityError:  # closed at the same moment by someone else
+        raise GatewayError(f"Period {period} is already closed.", 409) from None
+    documents = list(
+        session.scalars(
+            select(Document)
+            .where(
+                Document.status == S.APPROVED,
+                Document.payment_order_id.is_(None),
+                Document.service_date <= end,
+            )
+            .order_by(Document.centre_id, Document.service_date, Document.external_id)
+            .with_for_update()
+        )
+    )
+    by_centre: dict[int, list[Document]] = defaultdict(list)
+    for document in documents:
+        by_centre[document.centre_id].append(document)
+    reasons = _deductions_by_document(session, [d.id for d in documents])
+    orders = []
+    for centre_id, group in by_centre.items():
+        by_reason: dict[str, int] = defaultdict(int)
+        for document in group:
+            for reason, amount in reasons.get(document.id, {}).items():
+                by_reason[reason] += amount
+        order = PaymentOrder(
+            centre_id=centre_id,
+            period=period,
+            status="ordered",
+            documents=len(group),
+            requested_amount=sum(d.requested_amount for d in group),
+            eligible_amount=sum(d.eligible_amount or 0 for d in group),
+            deduction_amount=sum(d.deduction_amount or 0 for d in group),
+            deductions_by_reason=dict(sorted(by_reason.items())),
+            copayment_amount=sum(d.copayment_amount or 0 for d in group),
+            insurer_amount=sum(d.insurer_amount or 0 for d in group),
+            closed_by=actor,
+        )
+        session.add(order)
+        session.flush()
+        orders.append(order)
+        _move_all(session, group, S.PAYMENT_ORDERED, actor, f"payment order {order.id} ({period})")
+        for document in group:
+            document.payment_order_id = order.id
+    audit.append(
+        session,
+        [
+            audit.Record(
+                actor=actor,
+                action="settlement.close",
+                subject_type="period",
+                subject_id=period,
+                details={
+                    "orders": [
+                        {"id": o.id, "centre_id": o.centre_id, "insurer": o.insurer_amount}
+                        for o in orders
+                    ],
+                    "documents": len(documents),
+                },
+            )
+        ],
+    )
+    return Closed(period, orders)
+
+
+def _move_all(
+    session: Session, documents: list[Document], target: DocumentStatus, actor: str, reason: str
+) -> None:
+    moves = []
+    for document in documents:
+        move = transition(S(document.status), target, actor=actor, reason=reason)
+        document.status = target.value
+        document.updated_at = move.at
+        moves.append(journal.Move(document.id, document.centre_id, document.external_id, move))
+    journal.record(session, moves)
+
+
+def _deductions_by_document(session: Session, ids: list[Any]) -> dict[Any, dict[str, int]]:
+    out: dict[Any, dict[str, int]] = defaultdict(dict)
+    for start in range(0, len(ids), 500):
+        query = (
+            select(LineDeduction.document_id, LineDeduction.reason, func.sum(LineDeduction.amount))
+            .where(LineDeduction.document_id.in_(ids[start : start + 500]))
+            .group_by(LineDeduction.document_id, LineDeduction.reason)
+        )
+        for document_id, reason, amount in session.execute(query):
+            out[document_id][reason] = int(amount)
+    return out
+
+
+def get_order(session: Session, order_id: int, centre_scope: int | None) -> PaymentOrder:
+    order = session.get(PaymentOrder, order_id)
+    if order is None or (centre_scope is not None and order.centre_id != centre_scope):
+        raise NotFoundError("Payment order")
+    return order
+
+
+def list_orders(
+    session: Session, *, period: str | None, centre_scope: int | None
+) -> list[PaymentOrder]:
+    query = select(PaymentOrder).order_by(PaymentOrder.period.desc(), PaymentOrder.id)
+    if period is not None:
+        period_end(period)
+        query = query.where(PaymentOrder.period == period)
+    if centre_scope is not None:
+        query = query.where(PaymentOrder.centre_id == centre_scope)
+    return list(session.scalars(query))
+
+
+def mark_paid(session: Session, *, order_id: int, reference: str, actor: str) -> PaymentOrder:
+    if not reference.strip():
+        raise GatewayError("A payment reference is required.", 422)
+    order = session.scalars(
+        select(PaymentOrder).where(PaymentOrder.id == order_id).with_for_update()
+    ).one_or_none()
+    if order is None:
+        raise NotFoundError("Payment order")
+    if order.status == "paid":
+        raise GatewayError(
+            f"Payment order {order_id} is already paid (reference {order.payment_reference}).",
+            409,
+        )
+    documents = list(
+        session.scalars(
+            select(Document).where(Document.payment_order_id == order.id).with_for_update()
+        )
+    )
+    _move_all(session, documents, S.PAID, actor, f"paid under reference {reference}")
+    order.status = "paid"
+    order.paid_at = utcnow()
+    order.payment_reference = reference.strip()
+    audit.append(
+        session,
+        [
+            audit.Record(
+                actor=actor,
+                action="settlement.paid",
+                subject_type="payment_order",
+                subject_id=str(order.id),
+                details={"reference": order.payment_reference, "documents": len(documents)},
+            )
+        ],
+    )
+    return order
+
+
+def order_json(order: PaymentOrder, centre: Centre) -> dict[str, Any]:
+    return {
+        "id": order.id,
+        "centre": {"code": centre.code, "name": centre.name},
+        "period": order.period,
+        "status": order.status,
+        "documents": order.documents,
+        "totals": {
+            "requested": order.requested_amount,
+            "eligible": order.eligible_amount,
+            "deducted": order.deduction_amount,
+            "copayment": order.copayment_amount,
+            "insurer_share": order.insurer_amount,
+        },
+        "deductions_by_reason": [
+            {"reason": r, "amount": a} for r, a in sorted(order.deductions_by_reason.items())
+        ],
+        "closed_at": order.closed_at.isoformat(),
+        "closed_by": order.closed_by,
+        "paid_at": order.paid_at.isoformat() if order.paid_at else None,
+        "payment_reference": order.payment_reference,
+    }
+
+
+STATEMENT_COLUMNS = (
+    "document_id", "external_id", "kind", "service_date", "patient_national_id",
+    "line_no", "code_type", "code", "requested", "eligible", "deduction_reason",
+    "deduction_amount", "deduction_detail", "copayment", "insurer_share",
+)  # fmt: skip
+
+
+def statement_rows(session: Session, order: PaymentOrder) -> list[dict[str, Any]]:
+    """Every line of every document of the order, one row per deduction (or one row for a
+    line paid in full)."""
+    query = (
+        select(Document, DocumentLine, LinePricing)
+        .join(DocumentLine, DocumentLine.document_id == Document.id)
+        .join(LinePricing, LinePricing.line_id == DocumentLine.id)
+        .where(Document.payment_order_id == order.id)
+        .order_by(Document.service_date, Document.external_id, DocumentLine.line_no)
+    )
+    deductions: dict[int, list[LineDeduction]] = defaultdict(list)
+    for row in session.scalars(
+        select(LineDeduction)
+        .join(Document, Document.id == LineDeduction.document_id)
+        .where(Document.payment_order_id == order.id)
+        .order_by(LineDeduction.id)
+    ):
+        deductions[row.line_id].append(row)
+    rows = []
+    for document, line, pricing in session.execute(query):
+        base = {
+            "document_id": str(document.id),
+            "external_id": document.external_id,
+            "kind": document.kind,
+            "service_date": line.service_date.isoformat(),
+            "patient_national_id": document.patient_national_id,
+            "line_no": line.line_no,
+            "code_type": line.code_type,
+            "code": line.code,
+            "requested": pricing.requested_amount,
+            "eligible": pricing.eligible_amount,
+            "copayment": pricing.copayment_amount,
+            "insurer_share": pricing.insurer_amount,
+        }
+        found: list[LineDeduction | None] = [*deductions.get(line.id, [])] or [None]
+        for deduction in found:
+            rows.append(
+                {
+                    **base,
+                    "deduction_reason": deduction.reason if deduction else "",
+                    "deduction_amount": deduction.amount if deduction else 0,
+                    "deduction_detail": deduction.detail if deduction else "",
+                }
+            )
+    return rows
+
+
+def statement_csv(rows: list[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=STATEMENT_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
