@@ -21,6 +21,7 @@ import xmlschema
 
 SIMPLE, OBJECT, ARRAY, CHOICE_ARRAY = 0, 1, 2, 3
 _XSD = "{http://www.w3.org/2001/XMLSchema}"
+_TEMPLATE_TYPES = ("string", "integer", "number")
 
 
 @dataclass(slots=True, eq=False)
@@ -34,6 +35,9 @@ class PlanNode:
     attributes: dict[str, PlanNode] = field(default_factory=dict)
     item: PlanNode | None = None
     choices: dict[str, PlanNode] = field(default_factory=dict)
+    # An object of strings and integers only: JsonTextBuilder may write it from a template.
+    flat: bool = False
+    templates: dict[tuple[str, ...], Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True, eq=False)
@@ -105,4 +109,8 @@ def _node_for(decl: Any) -> PlanNode:
         slot = Slot(particle.local_name, _node_for(particle), _repeats(particle))
         node.children.append(slot)
         node.by_name[slot.name] = slot
+    node.flat = not attributes and all(
+        s.node.shape == SIMPLE and not s.repeated and s.node.json_type in _TEMPLATE_TYPES
+        for s in node.children
+    )
     return node

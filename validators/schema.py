@@ -21,7 +21,7 @@ import orjson
 from lxml import etree
 
 from validators.jsonplan import ARRAY, CHOICE_ARRAY, PlanNode, build_plan
-from validators.jsontext import JsonTextBuilder
+from validators.jsontext import JsonTextBuilder, strings_are_plain
 from validators.problems import Problem
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
@@ -154,8 +154,14 @@ class ClaimSchema:
         if not isinstance(value, dict):
             message = "The JSON body must be an object (the content of a submission)."
             return SchemaResult(Format.JSON, None, [Problem("json.type", message, "")])
-        builder = JsonTextBuilder(NAMESPACE)
+        plain = strings_are_plain(data)
+        builder = JsonTextBuilder(NAMESPACE, plain_strings=plain, pointers=False)
         root = etree.fromstring(builder.build(self.plan, value), parser=self._parser())
+        if not builder.problems and self._schema.validate(root):
+            return SchemaResult(Format.JSON, root, [], value)
+        # Written again, to the same text, now with the pointer of every line.
+        builder = JsonTextBuilder(NAMESPACE, plain_strings=plain)
+        builder.build(self.plan, value)
         problems = builder.problems
         schema_problems = self._validate(root, Format.JSON, builder.pointers)
         problems.extend(_without_echoes(problems, schema_problems))

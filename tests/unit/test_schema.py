@@ -9,7 +9,8 @@ import pytest
 
 from tests import factories as f
 from validators.jsonplan import ARRAY, CHOICE_ARRAY, OBJECT, SIMPLE
-from validators.schema import Format, claim_schema
+from validators.jsontext import JsonTextBuilder, strings_are_plain
+from validators.schema import NAMESPACE, Format, claim_schema
 
 SCHEMA = claim_schema()
 
@@ -208,3 +209,47 @@ def test_attribute_problems_point_at_the_attribute() -> None:
     body = f.as_xml(f.submission("C01")).replace(b'schemaVersion="1"', b'schemaVersion="2"')
     (problem,) = SCHEMA.check_xml(body).problems
     assert (problem.code, problem.path) == ("schema.fixed-value", "/submission/@schemaVersion")
+
+
+def _written(data: dict, *, plain: bool, pointers: bool) -> bytes:
+    builder = JsonTextBuilder(NAMESPACE, plain_strings=plain, pointers=pointers)
+    return builder.build(SCHEMA.plan, data)
+
+
+def _mixed_lines(description: str) -> dict:
+    data = f.submission("C01", f.outpatient_visit(), f.outpatient_visit())
+    lines = data["documents"][1]["outpatientVisit"]["lines"]
+    lines.append({**lines[0], "serviceDate": "2026-11-18"})
+    lines.append(dict(reversed(list(lines[0].items()))))
+    lines.append({**lines[0], "description": description})
+    return data
+
+
+@pytest.mark.parametrize(
+    "data",
+    [f.submission("C01"), _mixed_lines("A and B"), _mixed_lines("A & B <c>")],
+    ids=["plain", "mixed-lines", "mixed-lines-and-specials"],
+)
+def test_json_is_written_to_the_same_text_with_or_without_pointers(data: dict) -> None:
+    plain = strings_are_plain(orjson.dumps(data))
+    builder = JsonTextBuilder(NAMESPACE, plain_strings=plain)
+    tracked = builder.build(SCHEMA.plan, data)
+    assert len(builder.pointers) == tracked.count(b"\n") + 1
+    assert _written(data, plain=plain, pointers=False) == tracked
+    assert _written(data, plain=False, pointers=False) == tracked
+
+
+@pytest.mark.parametrize(
+    ("body", "plain"),
+    [
+        (b'{"a": "x y"}', True),
+        ('{"a": "مریم"}'.encode(), True),
+        (b'{"a": "x & y"}', False),
+        (b'{"a": "x < y"}', False),
+        (b'{"a": "\\u0041"}', False),
+        (b'{"a": "x \\" y"}', False),
+        ('{"a": "\ufffe"}'.encode(), False),
+    ],
+)
+def test_strings_are_plain_only_without_escapes_or_specials(body: bytes, plain: bool) -> None:
+    assert strings_are_plain(body) is plain
