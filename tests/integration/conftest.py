@@ -134,8 +134,12 @@ def stack(
             "GATEWAY_OUTBOX_RELAY_INTERVAL_S": "0.5",
             "GATEWAY_OUTBOX_RELAY_GRACE_S": "1",
             "GATEWAY_CLOCK_DATE": TODAY.isoformat(),
-            "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "worker-metrics"),
+            **getattr(request.module, "STACK_ENV", {}),  # a module's own settings
         }
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        # Only the worker keeps multiprocess metrics; it empties this folder as it starts,
+        # so no other process of the stack may write there.
+        worker_env = {**env, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "worker-metrics")}
         cleanup.callback(_drop_queue, broker_url, queue)
         logs = tmp_path / "logs"
         logs.mkdir()
@@ -146,7 +150,8 @@ def stack(
             ("server", ["serve", "--port", str(port)]),
         ):
             log = cleanup.enter_context((logs / f"{name}.log").open("wb"))
-            process = subprocess.Popen([*gateway, *args], env=env, stdout=log, stderr=log)
+            own = worker_env if name == "worker" else env
+            process = subprocess.Popen([*gateway, *args], env=own, stdout=log, stderr=log)
             cleanup.callback(_stop, process)
             processes.append(process)
         built = Stack(
