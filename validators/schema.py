@@ -97,7 +97,7 @@ def _declares_doctype(data: bytes) -> bool:
     return any(mark in head for mark in _DOCTYPE_MARKS)
 
 
-def safe_parser() -> etree.XMLParser:
+def safe_parser(*, remove_blank_text: bool = False) -> etree.XMLParser:
     """libxml2 locked down: no DTD, no entity expansion, no network, bounded depth."""
     return etree.XMLParser(
         resolve_entities=False,
@@ -108,6 +108,7 @@ def safe_parser() -> etree.XMLParser:
         remove_comments=True,
         remove_pis=True,
         collect_ids=False,
+        remove_blank_text=remove_blank_text,
     )
 
 
@@ -156,10 +157,16 @@ class ClaimSchema:
             return SchemaResult(Format.JSON, None, [Problem("json.type", message, "")])
         plain = strings_are_plain(data)
         builder = JsonTextBuilder(NAMESPACE, plain_strings=plain, pointers=False)
-        root = etree.fromstring(builder.build(self.plan, value), parser=self._parser())
-        if not builder.problems and self._schema.validate(root):
-            return SchemaResult(Format.JSON, root, [], value)
-        # Written again, to the same text, now with the pointer of every line.
+        text = builder.build(self.plan, value)
+        if not builder.problems:
+            # The newlines between elements are there to map errors back by line; a valid
+            # document does without them as nodes (fewer to build, validate and free).
+            root = etree.fromstring(text, parser=self._parser(blank_text=False))
+            if self._schema.validate(root):
+                return SchemaResult(Format.JSON, root, [], value)
+        # Not valid: parsed as written, and written again to the same text with the
+        # pointer of every line, so that each error maps back to its JSON pointer.
+        root = etree.fromstring(text, parser=self._parser())
         builder = JsonTextBuilder(NAMESPACE, plain_strings=plain)
         builder.build(self.plan, value)
         problems = builder.problems
@@ -169,10 +176,12 @@ class ClaimSchema:
 
     # -- internals ----------------------------------------------------------------
 
-    def _parser(self) -> etree.XMLParser:
-        parser: etree.XMLParser | None = getattr(self._local, "parser", None)
+    def _parser(self, *, blank_text: bool = True) -> etree.XMLParser:
+        name = "parser" if blank_text else "parser_without_blanks"
+        parser: etree.XMLParser | None = getattr(self._local, name, None)
         if parser is None:
-            parser = self._local.parser = safe_parser()
+            parser = safe_parser(remove_blank_text=not blank_text)
+            setattr(self._local, name, parser)
         return parser
 
     def _validate(
