@@ -253,16 +253,22 @@ def document_from(kind: DocumentKind, fields: Mapping, path: str, line_no: int |
 def _lines(lines: etree._Element | list[Mapping], default_date: date) -> list[Line]:
     if isinstance(lines, etree._Element):
         return _xml_lines(lines, default_date)
-    return [_line(line, default_date) for line in lines]
+    return _json_lines(lines, default_date)
 
 
-def _line(fields: Mapping, default_date: date) -> Line:
-    return Line(
-        _CODE_TYPES[fields["codeType"]],
-        fields["code"],
-        int(fields["quantity"]),
-        int(fields["unitPrice"]),
-        int(fields["amount"]),
-        _date(fields.get("serviceDate")) or default_date,
-        fields.get("description"),
-    )
+def _json_lines(lines: list[Mapping], default_date: date) -> list[Line]:
+    """Lines of a schema-valid JSON document: its integers are ints already, since the
+    JSON writer takes no other JSON type for an integer field."""
+    code_types = _CODE_TYPES
+    return [
+        Line(
+            code_types[f["codeType"]],
+            f["code"],
+            f["quantity"],
+            f["unitPrice"],
+            f["amount"],
+            _date(f.get("serviceDate")) or default_date,
+            f.get("description"),
+        )
+        for f in lines
+    ]
