@@ -58,6 +58,17 @@ REVIEW_DECISIONS = Counter(
 DEDUCTIONS = Counter(
     "gateway_deductions_rials_total", "Rials deducted while pricing, by reason", ["reason"]
 )
+WEBHOOK_DELIVERIES = Counter(
+    "gateway_webhook_deliveries_total",
+    "Webhook delivery attempts by outcome: delivered, retrying, abandoned (last attempt "
+    "failed) or skipped (webhook disabled or gone, event already delivered)",
+    ["outcome"],
+)
+WEBHOOK_FAILURES = Counter(
+    "gateway_webhook_delivery_failures_total",
+    "Failed webhook delivery attempts, by reason",
+    ["reason"],
+)
 TASKS = Counter("gateway_tasks_total", "Celery task runs by task and state", ["task", "state"])
 TASK_DURATION = Histogram(
     "gateway_task_duration_seconds", "Celery task run time", ["task"], buckets=LATENCY_BUCKETS

@@ -73,6 +73,19 @@ class Settings(BaseSettings):
         "empty means the real date",
     )
     token_cache_s: float = Field(default=10.0, description="How long a verified token is cached")
+    webhook_timeout_s: float = Field(
+        default=10.0, description="Webhook POST timeout, for connecting and for each read"
+    )
+    webhook_max_attempts: int = Field(
+        default=8, ge=1, description="Delivery attempts per event before giving up"
+    )
+    webhook_retry_base_s: float = Field(
+        default=30.0, description="Wait after the first failed attempt; doubles each time"
+    )
+    webhook_retry_max_s: float = Field(
+        default=1800.0,
+        description="Longest wait between attempts; keep it below the broker's visibility timeout",
+    )
     log_level: str = Field(default="INFO")
 
 

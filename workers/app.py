@@ -16,7 +16,9 @@ PRICE_DOCUMENT = "gateway.price_document"
 
 
 def make_celery(settings: Settings) -> Celery:
-    app = Celery("gateway", broker=settings.broker_url, include=["workers.tasks"])
+    app = Celery(
+        "gateway", broker=settings.broker_url, include=["workers.tasks", "workers.webhooks"]
+    )
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,

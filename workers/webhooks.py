@@ -1,0 +1,222 @@
+"""Delivering status events to centres' webhooks: signed POSTs, each attempt recorded.
+
+``journal.record`` queues one ``gateway.deliver_webhook`` message per webhook and status
+move. An attempt is delivered on a 2xx; anything else (another status, a redirect, a
+timeout, a refused connection) is recorded and retried later with exponential backoff and
+jitter, up to ``GATEWAY_WEBHOOK_MAX_ATTEMPTS``. The outbox may hand a message over twice,
+so an event already delivered to a webhook is not sent again; receivers still see an
+event at least once and should ignore a repeated ``X-Gateway-Delivery``.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import lru_cache
+from typing import Any
+
+import httpx
+import orjson
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway import metrics
+from gateway.domain.webhooks import retry_delay, signature_header
+from gateway.journal import WEBHOOK_TASK
+from gateway.settings import Settings, get_settings
+from gateway.storage import webhooks as store
+from gateway.storage.db import engine_for, session_factory, transaction
+from gateway.storage.models import utcnow
+from workers.app import celery_app
+
+USER_AGENT = "rasa-gateway-webhooks/1"
+ERROR_SNIPPET = 300  # bytes of a refusing receiver's answer kept with the attempt
+
+
+class Outcome(StrEnum):
+    DELIVERED = "delivered"
+    RETRYING = "retrying"
+    ABANDONED = "abandoned"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPolicy:
+    timeout_s: float
+    max_attempts: int
+    base_delay_s: float
+    max_delay_s: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DeliveryPolicy:
+        return cls(
+            timeout_s=settings.webhook_timeout_s,
+            max_attempts=settings.webhook_max_attempts,
+            base_delay_s=settings.webhook_retry_base_s,
+            max_delay_s=settings.webhook_retry_max_s,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    outcome: Outcome
+    retry_in: float | None = None  # seconds, when the outcome is RETRYING
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What one POST came to: the receiver's status, or why there was none."""
+
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+    network_failure: str | None = None  # timeout, connect or network, when no status came
+
+    @property
+    def delivered(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+    @property
+    def failure_reason(self) -> str:
+        """The label of a failed attempt: http-4xx, http-5xx, http-3xx, or a network one."""
+        if self.status_code is not None:
+            return f"http-{self.status_code // 100}xx"
+        return self.network_failure or "network"
+
+
+def deliver(
+    *,
+    sessions: sessionmaker[Session],
+    webhook_id: int,
+    event: dict[str, Any],
+    attempt: int,
+    policy: DeliveryPolicy,
+) -> Result:
+    """Make delivery attempt ``attempt`` (1-based) of ``event``, record it, say what next."""
+    event_id = str(event["id"])
+    with sessions() as session:
+        webhook = store.active_webhook(session, webhook_id)
+        if webhook is None or store.was_delivered(session, webhook_id, event_id):
+            metrics.WEBHOOK_DELIVERIES.labels(Outcome.SKIPPED.value).inc()
+            return Result(Outcome.SKIPPED)
+        url, secret = webhook.url, webhook.secret
+    body = orjson.dumps(event)
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "X-Gateway-Event": str(event.get("type", "")),
+        "X-Gateway-Delivery": event_id,
+        "X-Gateway-Signature": signature_header(secret, body, int(time.time())),
+    }
+    answer = post(url, body, headers, policy.timeout_s)
+    with transaction(sessions) as session:
+        store.record_delivery(
+            session,
+            webhook_id=webhook_id,
+            event_id=event_id,
+            document_id=_document_id(event),
+            attempt=attempt,
+            status_code=answer.status_code,
+            error=answer.error,
+            delivered=answer.delivered,
+            duration_ms=answer.duration_ms,
+            at=utcnow(),
+        )
+    return _next_step(answer, attempt, policy)
+
+
+def post(url: str, body: bytes, headers: dict[str, str], timeout_s: float) -> Answer:
+    """POST once, without following redirects; read at most a snippet of a refusal."""
+    began = time.perf_counter()
+    status: int | None = None
+    try:
+        with (
+            httpx.Client(timeout=timeout_s, follow_redirects=False) as client,
+            client.stream("POST", url, content=body, headers=headers) as response,
+        ):
+            status = response.status_code
+            if 200 <= status < 300:
+                return Answer(status, None, _ms_since(began))
+            snippet = next(response.iter_bytes(ERROR_SNIPPET), b"")[:ERROR_SNIPPET]
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        if status is not None:  # the answer's body failed to arrive; its status did
+            return Answer(status, f"HTTP {status}", _ms_since(began))
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        return Answer(None, error, _ms_since(began), _network_failure(exc))
+    error = f"HTTP {status}: {snippet.decode(errors='replace')}".strip()
+    return Answer(status, error, _ms_since(began))
+
+
+def _network_failure(exc: Exception) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return "timeout"
+    if isinstance(exc, httpx.ConnectError):
+        return "connect"
+    return "network"
+
+
+def _ms_since(began: float) -> int:
+    return round((time.perf_counter() - began) * 1000)
+
+
+def _next_step(answer: Answer, attempt: int, policy: DeliveryPolicy) -> Result:
+    if answer.delivered:
+        metrics.WEBHOOK_DELIVERIES.labels(Outcome.DELIVERED.value).inc()
+        return Result(Outcome.DELIVERED)
+    metrics.WEBHOOK_FAILURES.labels(answer.failure_reason).inc()
+    if attempt >= policy.max_attempts:
+        metrics.WEBHOOK_DELIVERIES.labels(Outcome.ABANDONED.value).inc()
+        return Result(Outcome.ABANDONED)
+    metrics.WEBHOOK_DELIVERIES.labels(Outcome.RETRYING.value).inc()
+    delay = retry_delay(attempt, base_s=policy.base_delay_s, cap_s=policy.max_delay_s)
+    return Result(Outcome.RETRYING, delay)
+
+
+def _document_id(event: dict[str, Any]) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(event["data"]["document_id"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+@lru_cache(maxsize=1)
+def _sessions() -> sessionmaker[Session]:
+    # Created lazily, so each forked worker child opens its own connections.
+    return session_factory(engine_for(get_settings().database_url))
+
+
+@lru_cache(maxsize=1)
+def _policy() -> DeliveryPolicy:
+    return DeliveryPolicy.from_settings(get_settings())
+
+
+def deliver_webhook(task: Any, webhook_id: int, event: dict[str, Any]) -> str:
+    """One attempt per run; a failure asks Celery to run the task again after a delay."""
+    policy = _policy()
+    result = deliver(
+        sessions=_sessions(),
+        webhook_id=webhook_id,
+        event=event,
+        attempt=task.request.retries + 1,
+        policy=policy,
+    )
+    if result.retry_in is not None:
+        raise task.retry(countdown=result.retry_in, max_retries=policy.max_attempts)
+    return result.outcome.value
+
+
+# Applied as a call, not as a decorator: Celery's decorator is untyped. A database error
+# is retried by Celery itself (the attempt may then be sent again: at least once).
+deliver_webhook_task = celery_app.task(
+    name=WEBHOOK_TASK,
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError, DBAPIError),
+    retry_backoff=True,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=12,
+)(deliver_webhook)
