@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import metrics
-from gateway.api import documents, fhir, lifecycle, settlements, submissions
+from gateway.api import documents, fhir, lifecycle, settlements, submissions, webhooks
 from gateway.api.deps import GatewayState, TokenCache
 from gateway.errors import GatewayError
 from gateway.fhir.xml import fhir_schema
@@ -167,4 +167,5 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
     app.include_router(lifecycle.router)
     app.include_router(settlements.router)
     app.include_router(fhir.router)
+    app.include_router(webhooks.router)
     return app
