@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import random
+import re
+import time
+from typing import Any
 
 import pytest
 
@@ -16,6 +19,7 @@ from gateway.domain.webhooks import (
     signature_header,
     verify_signature,
 )
+from gateway.settings import PROJECT_ROOT
 
 SECRET = "whsec_test-secret"
 BODY = b'{"id":"e1","type":"document.status_changed","data":{"to_status":"ACCEPTED"}}'
@@ -89,3 +93,19 @@ def test_retry_delays_are_capped_and_jittered() -> None:
     assert all(1800 <= d <= 3600 for d in delays)
     assert len(set(delays)) == 50
     assert retry_delay(10_000, base_s=30, cap_s=3600) <= 3600
+
+
+def test_the_receiver_code_in_the_readme_verifies_what_we_sign() -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    (code,) = [b for b in blocks if "def verify_signature" in b]
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)  # noqa: S102 - our own README, to keep its example honest
+    readme_verify = namespace["verify_signature"]
+    now = int(time.time())
+    header = signature_header(SECRET, BODY, now)
+    assert readme_verify(SECRET, header, BODY)
+    assert not readme_verify(SECRET, header, BODY + b" ")
+    assert not readme_verify("whsec_other", header, BODY)
+    assert not readme_verify(SECRET, signature_header(SECRET, BODY, now - 301), BODY)
+    assert not readme_verify(SECRET, "garbage", BODY)
