@@ -16,9 +16,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from gateway.storage import bulk
 from gateway.storage.models import AuditEntry, AuditHead
 
 GENESIS = "0" * 64
@@ -104,7 +105,7 @@ def append(session: Session, records: Sequence[Record]) -> None:
             }
         )
         prev = digest
-    session.execute(insert(AuditEntry), rows)
+    bulk.insert_dicts(session, AuditEntry, rows)
     session.execute(update(AuditHead).where(AuditHead.id == HEAD_ID).values(seq=seq, hash=prev))
 
 

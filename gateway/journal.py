@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from gateway import audit
 from gateway.domain.lifecycle import Transition
+from gateway.storage import bulk
 from gateway.storage.models import OutboxMessage, StatusEvent, Webhook, utcnow
 from workers.outbox import Pending
 
@@ -69,7 +70,7 @@ def record(session: Session, moves: Sequence[Move]) -> list[Pending]:
     """Write the moves' history, audit entries and webhook messages; return the messages."""
     if not moves:
         return []
-    session.execute(insert(StatusEvent), [status_event_values(m) for m in moves])
+    bulk.insert_dicts(session, StatusEvent, [status_event_values(m) for m in moves])
     audit.append(
         session,
         [

@@ -13,6 +13,7 @@ from gateway.settings import Settings, get_settings
 from workers import embedded_broker  # noqa: F401  (registers the embedded transport)
 
 PRICE_DOCUMENT = "gateway.price_document"
+PRICE_DOCUMENTS = "gateway.price_documents"
 
 
 def make_celery(settings: Settings) -> Celery:

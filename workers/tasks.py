@@ -4,16 +4,35 @@ from __future__ import annotations
 
 import uuid
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.settings import get_settings
 from gateway.storage.db import engine_for, session_factory, transaction
-from workers.app import PRICE_DOCUMENT, celery_app
-from workers.service import NoTariffError, Policies, TariffCache, price_stored_document
+from workers.app import PRICE_DOCUMENT, PRICE_DOCUMENTS, celery_app
+from workers.service import (
+    NoTariffError,
+    Policies,
+    TariffCache,
+    price_stored_document,
+    price_stored_documents,
+)
 
 _books = TariffCache()
+
+# Acknowledged only once done, sent back to the queue if the worker dies, retried while
+# the database or the tariff is missing; a rerun is harmless (pricing skips done work).
+RELIABLE: dict[str, Any] = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": (OperationalError, DBAPIError, NoTariffError),
+    "retry_backoff": True,
+    "retry_backoff_max": 120,
+    "retry_jitter": True,
+    "max_retries": 12,
+}
 
 
 @lru_cache(maxsize=1)
@@ -22,17 +41,21 @@ def _sessions() -> sessionmaker[Session]:
     return session_factory(engine_for(get_settings().database_url))
 
 
-@celery_app.task(
-    name=PRICE_DOCUMENT,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(OperationalError, DBAPIError, NoTariffError),
-    retry_backoff=True,
-    retry_backoff_max=120,
-    retry_jitter=True,
-    max_retries=12,
-)
+@celery_app.task(name=PRICE_DOCUMENTS, **RELIABLE)
+def price_documents_task(document_ids: list[str]) -> dict[str, int]:
+    """Price a batch of documents in one transaction."""
+    with transaction(_sessions()) as session:
+        return price_stored_documents(
+            session=session,
+            ids=[uuid.UUID(document_id) for document_id in document_ids],
+            books=_books,
+            policies=_policies(),
+        )
+
+
+@celery_app.task(name=PRICE_DOCUMENT, **RELIABLE)
 def price_document_task(document_id: str) -> str:
+    """One document (what ingest sends today), priced as a batch of one."""
     with transaction(_sessions()) as session:
         return price_stored_document(
             session=session,

@@ -7,11 +7,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from gateway.domain.centres import CentreKind, Sector
-from gateway.domain.lifecycle import DocumentStatus, Transition
+from gateway.domain.lifecycle import DocumentStatus
 from gateway.domain.registry import CentreInfo, Coverage
 from gateway.domain.tariff import (
     Component,
@@ -37,7 +37,6 @@ from gateway.storage.models import (
     PackageContentRow,
     PackagePriceRow,
     RawPayload,
-    StatusEvent,
     Submission,
     TariffItemRow,
     TariffVersion,
@@ -77,13 +76,14 @@ def coverages_of(session: Session, national_ids: Iterable[str]) -> dict[str, lis
     found: dict[str, list[Coverage]] = {}
     wanted = list(set(national_ids))
     for start in range(0, len(wanted), 500):
-        query = select(InsuredCoverage).where(
-            InsuredCoverage.national_id.in_(wanted[start : start + 500])
-        )
-        for row in session.scalars(query):
-            found.setdefault(row.national_id, []).append(
-                Coverage(row.national_id, row.insurance_number, row.valid_from, row.valid_to)
-            )
+        query = select(
+            InsuredCoverage.national_id,
+            InsuredCoverage.insurance_number,
+            InsuredCoverage.valid_from,
+            InsuredCoverage.valid_to,
+        ).where(InsuredCoverage.national_id.in_(wanted[start : start + 500]))
+        for row in session.execute(query):
+            found.setdefault(row[0], []).append(Coverage(*row))
     return found
 
 
@@ -108,40 +108,6 @@ def stored_services(
         )
         found.update((a, b, c) for a, b, c in session.execute(query))
     return found
-
-
-# Documents whose lines may already have been paid: priced and not refused.
-PAID_STATUSES = (
-    DocumentStatus.PRICED,
-    DocumentStatus.UNDER_REVIEW,
-    DocumentStatus.APPROVED,
-    DocumentStatus.APPEALED,
-    DocumentStatus.PAYMENT_ORDERED,
-    DocumentStatus.PAID,
-)
-
-
-def paid_services(
-    session: Session, national_id: str, keys: Iterable[tuple[str, date]], exclude: uuid.UUID
-) -> set[tuple[str, date]]:
-    """Which (code, date) pairs of this patient other documents already have paid lines for."""
-    wanted = set(keys)
-    if not wanted:
-        return set()
-    query = (
-        select(DocumentLine.code, DocumentLine.service_date)
-        .join(Document, DocumentLine.document_id == Document.id)
-        .join(LinePricing, LinePricing.line_id == DocumentLine.id)
-        .where(
-            Document.patient_national_id == national_id,
-            Document.id != exclude,
-            Document.status.in_(PAID_STATUSES),
-            DocumentLine.service_date.in_({day for _, day in wanted}),
-            DocumentLine.code.in_({code for code, _ in wanted}),
-            LinePricing.eligible_amount > 0,
-        )
-    )
-    return {(code, day) for code, day in session.execute(query)} & wanted
 
 
 # -- submissions and documents --------------------------------------------------------
@@ -220,17 +186,6 @@ def priced_lines(
     return [(row, pricings.get(row.id), deductions.get(row.id, [])) for row in document.lines]
 
 
-def status_event(document_id: uuid.UUID, move: Transition) -> StatusEvent:
-    return StatusEvent(
-        document_id=document_id,
-        from_status=move.from_status.value if move.from_status else None,
-        to_status=move.to_status.value,
-        actor=move.actor,
-        reason=move.reason,
-        created_at=move.at,
-    )
-
-
 def lock_document(session: Session, document_id: uuid.UUID) -> Document | None:
     """The document with its lines and centre, row-locked where the database can."""
     query = (
@@ -240,11 +195,6 @@ def lock_document(session: Session, document_id: uuid.UUID) -> Document | None:
         .with_for_update(of=Document)
     )
     return session.scalars(query).one_or_none()
-
-
-def clear_pricing(session: Session, document_id: uuid.UUID) -> None:
-    session.execute(delete(LineDeduction).where(LineDeduction.document_id == document_id))
-    session.execute(delete(LinePricing).where(LinePricing.document_id == document_id))
 
 
 # -- outbox ---------------------------------------------------------------------------

@@ -217,7 +217,6 @@ def test_settlement_closes_once_orders_and_pays(client: TestClient, sessions, se
     assert twice.status_code == 409
 
 
-@pytest.mark.xfail(strict=True, reason="pricing moves join the journal with the bulk pricing path")
 def test_every_move_is_in_an_unbroken_audit_chain(client: TestClient, sessions) -> None:
     centre, token = f.make_centre(sessions)
     auditor = f.make_staff_token(sessions)

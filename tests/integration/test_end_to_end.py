@@ -293,7 +293,6 @@ def test_a_webhook_receives_signed_events_as_a_document_moves(stack: Stack) -> N
     assert 'gateway_webhook_deliveries_total{outcome="delivered"}' in metrics
 
 
-@pytest.mark.xfail(strict=True, reason="pricing moves join the journal with the bulk pricing path")
 def test_a_webhook_hears_of_pricing_moves(stack: Stack) -> None:
     def priced(moves: Moves) -> bool:
         return ("ACCEPTED", "PRICED") in moves and bool(moves & PRICING_DECISIONS)

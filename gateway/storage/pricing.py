@@ -1,0 +1,265 @@
+"""The SQL of pricing, a batch of documents at a time: a fixed number of set-based reads of
+what the batch needs, and bulk writes of the results (COPY on PostgreSQL, executemany
+elsewhere). Functions take a session and never commit: callers own that."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, TypeVar, cast
+
+from sqlalchemy import Table, bindparam, delete, select, update
+from sqlalchemy.orm import Session
+
+from gateway.domain.centres import CentreKind, Sector
+from gateway.domain.documents import CodeType, Line
+from gateway.domain.lifecycle import DocumentStatus
+from gateway.domain.registry import CentreInfo
+from gateway.storage import bulk
+from gateway.storage.models import Centre, Document, DocumentLine, LineDeduction, LinePricing
+
+# Ids per IN list: well under SQLite's and PostgreSQL's limits on bound parameters.
+CHUNK = 2000
+
+DOCUMENTS: Table = cast(Table, Document.__table__)
+PRICINGS: Table = cast(Table, LinePricing.__table__)
+DEDUCTIONS: Table = cast(Table, LineDeduction.__table__)
+LINES: Table = cast(Table, DocumentLine.__table__)
+
+# Row layouts of the bulk writes, in column order.
+PRICING_COLUMNS = (
+    "line_id",
+    "document_id",
+    "tariff_version_id",
+    "requested_amount",
+    "tariff_unit_price",
+    "eligible_amount",
+    "deduction_amount",
+    "copayment_amount",
+    "insurer_amount",
+    "basis",
+    "terms",  # JSON text, as the JSON type would have written it
+    "allowed_quantity",
+    "copay_rate",
+    "explanation",
+)
+DEDUCTION_COLUMNS = ("line_id", "document_id", "reason", "amount", "detail")
+
+# Documents whose lines may already have been paid: priced and not refused.
+PAID_STATUSES = (
+    DocumentStatus.PRICED,
+    DocumentStatus.UNDER_REVIEW,
+    DocumentStatus.APPROVED,
+    DocumentStatus.APPEALED,
+    DocumentStatus.PAYMENT_ORDERED,
+    DocumentStatus.PAID,
+)
+
+_CODE_TYPES = {member.value: member for member in CodeType}
+T = TypeVar("T")
+
+
+def _chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentToPrice:
+    """The columns of a document that pricing reads."""
+
+    id: uuid.UUID
+    centre_id: int
+    kind: str
+    external_id: str
+    patient_national_id: str
+    physician_grade: str | None
+    referral_code: str | None
+    package_code: str | None
+    service_date: date
+    admission_date: date | None
+
+
+_DOCUMENT_COLUMNS = (
+    Document.id,
+    Document.centre_id,
+    Document.kind,
+    Document.external_id,
+    Document.patient_national_id,
+    Document.physician_grade,
+    Document.referral_code,
+    Document.package_code,
+    Document.service_date,
+    Document.admission_date,
+)
+
+
+def lock_accepted(session: Session, ids: Collection[uuid.UUID]) -> list[DocumentToPrice]:
+    """Those of the documents that await pricing, row-locked where the database can.
+
+    Rows are locked in id order, so batches that overlap wait for each other instead of
+    deadlocking; a document priced meanwhile by the batch waited for no longer matches.
+    """
+    found: list[DocumentToPrice] = []
+    for chunk in _chunks(sorted(ids)):
+        query = (
+            select(*_DOCUMENT_COLUMNS)
+            .where(Document.id.in_(chunk), Document.status == DocumentStatus.ACCEPTED)
+            .order_by(Document.id)
+            .with_for_update(of=Document)
+        )
+        found += [DocumentToPrice(*tuple(row)) for row in session.execute(query)]
+    return found
+
+
+def existing(session: Session, ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+    found: set[uuid.UUID] = set()
+    for chunk in _chunks(list(ids)):
+        found.update(session.scalars(select(Document.id).where(Document.id.in_(chunk))))
+    return found
+
+
+def centres(session: Session, ids: Collection[int]) -> dict[int, CentreInfo]:
+    query = select(
+        Centre.id,
+        Centre.code,
+        Centre.name,
+        Centre.kind,
+        Centre.sector,
+        Centre.province,
+        Centre.contract_from,
+        Centre.contract_to,
+    ).where(Centre.id.in_(list(ids)))
+    return {
+        row.id: CentreInfo(
+            code=row.code,
+            name=row.name,
+            kind=CentreKind(row.kind),
+            sector=Sector(row.sector),
+            province=row.province,
+            contract_from=row.contract_from,
+            contract_to=row.contract_to,
+        )
+        for row in session.execute(query)
+    }
+
+
+def lines_of(
+    session: Session, document_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, tuple[list[int], list[Line]]]:
+    """Each document's line ids and lines, in line order."""
+    found: dict[uuid.UUID, tuple[list[int], list[Line]]] = {}
+    types = _CODE_TYPES
+    for chunk in _chunks(list(document_ids)):
+        query = (
+            select(
+                LINES.c.document_id,
+                LINES.c.id,
+                LINES.c.code_type,
+                LINES.c.code,
+                LINES.c.quantity,
+                LINES.c.unit_price,
+                LINES.c.amount,
+                LINES.c.service_date,
+            )
+            .where(LINES.c.document_id.in_(chunk))
+            .order_by(LINES.c.document_id, LINES.c.line_no)
+        )
+        current: uuid.UUID | None = None
+        ids: list[int] = []
+        lines: list[Line] = []
+        for (
+            document_id,
+            line_id,
+            code_type,
+            code,
+            quantity,
+            unit_price,
+            amount,
+            day,
+        ) in session.connection().execute(query):  # Core rows: no ORM processing per line
+            if document_id != current:
+                current, ids, lines = document_id, [], []
+                found[document_id] = (ids, lines)
+            ids.append(line_id)
+            lines.append(Line(types[code_type], code, quantity, unit_price, amount, day))
+    return found
+
+
+def paid_services(
+    session: Session, wanted: Mapping[str, Collection[tuple[str, date]]]
+) -> dict[str, set[tuple[str, date]]]:
+    """Of the (code, date) pairs wanted per patient, those that documents already priced
+    (and not refused) have paid lines for."""
+    found: dict[str, set[tuple[str, date]]] = {}
+    patients = [patient for patient, keys in wanted.items() if keys]
+    for chunk in _chunks(patients):
+        keys = {key for patient in chunk for key in wanted[patient]}
+        query = (
+            select(Document.patient_national_id, DocumentLine.code, DocumentLine.service_date)
+            .join(Document, DocumentLine.document_id == Document.id)
+            .join(LinePricing, LinePricing.line_id == DocumentLine.id)
+            .where(
+                Document.patient_national_id.in_(chunk),
+                Document.status.in_(PAID_STATUSES),
+                DocumentLine.service_date.in_({day for _, day in keys}),
+                DocumentLine.code.in_({code for code, _ in keys}),
+                LinePricing.eligible_amount > 0,
+            )
+        )
+        for patient, code, day in session.execute(query):
+            if (code, day) in wanted[patient]:
+                found.setdefault(patient, set()).add((code, day))
+    return found
+
+
+def clear_pricing(session: Session, document_ids: Collection[uuid.UUID]) -> None:
+    """Remove any earlier result of these documents, so a document has one set of rows."""
+    for chunk in _chunks(list(document_ids)):
+        session.execute(delete(LineDeduction).where(LineDeduction.document_id.in_(chunk)))
+        session.execute(delete(LinePricing).where(LinePricing.document_id.in_(chunk)))
+
+
+def add_line_pricings(session: Session, rows: Iterable[Sequence[Any]]) -> int:
+    """Insert line pricing rows laid out as ``PRICING_COLUMNS``."""
+    return bulk.insert_rows(session, PRICINGS, PRICING_COLUMNS, rows, json_text=("terms",))
+
+
+def add_line_deductions(session: Session, rows: Iterable[Sequence[Any]]) -> int:
+    """Insert deduction rows laid out as ``DEDUCTION_COLUMNS``."""
+    return bulk.insert_rows(session, DEDUCTIONS, DEDUCTION_COLUMNS, rows)
+
+
+@dataclass(frozen=True, slots=True)
+class PricedDocument:
+    """What pricing sets on a document."""
+
+    id: uuid.UUID
+    status: str
+    review_reason: str
+    pricing_notes: list[str] | None
+    tariff_version_id: int
+    eligible_amount: int
+    deduction_amount: int
+    copayment_amount: int
+    insurer_amount: int
+    decided_at: datetime | None
+
+
+def update_priced(session: Session, documents: Sequence[PricedDocument], at: datetime) -> None:
+    if not documents:
+        return
+    columns = [name for name in PricedDocument.__slots__ if name != "id"]
+    statement = (
+        update(DOCUMENTS)
+        .where(DOCUMENTS.c.id == bindparam("b_id"))
+        .values(
+            {name: bindparam(f"b_{name}") for name in columns} | {"priced_at": at, "updated_at": at}
+        )
+    )
+    session.execute(
+        statement,
+        [{"b_id": d.id, **{f"b_{name}": getattr(d, name) for name in columns}} for d in documents],
+    )
