@@ -7,7 +7,7 @@ from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +52,23 @@ class Settings(BaseSettings):
     review_seed: str = Field(default="rasa-review", description="Seed of the review sample")
     appeal_window_days: int = Field(
         default=30, description="Days after a decision within which a centre may appeal"
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Signs the workspace session cookie; unset: a random key per process "
+        "(sessions end at restart and do not carry across API processes)",
+    )
+    cookie_secure: bool = Field(
+        default=False, description="Mark the workspace cookie Secure (set it behind HTTPS)"
+    )
+    session_idle_minutes: int = Field(
+        default=480, ge=1, description="A workspace session ends after this long unused"
+    )
+    session_max_hours: int = Field(
+        default=12, ge=1, description="A workspace session ends this long after login, used or not"
+    )
+    display_timezone: str = Field(
+        default="Asia/Tehran", description="Time zone of the times the workspace shows"
     )
     outbox_relay_interval_s: float = Field(default=2.0)
     outbox_relay_grace_s: float = Field(default=5.0, description="Age before the relay re-sends")

@@ -21,6 +21,7 @@ from gateway.errors import GatewayError
 from gateway.fhir.xml import fhir_schema
 from gateway.settings import Settings, get_settings
 from gateway.storage.db import engine_for, ping, session_factory
+from gateway.web.routes import router as workspace_router
 from validators.problems import Problem
 from validators.schema import claim_schema
 from workers.app import make_celery
@@ -168,4 +169,5 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
     app.include_router(settlements.router)
     app.include_router(fhir.router)
     app.include_router(webhooks.router)
+    app.include_router(workspace_router)
     return app

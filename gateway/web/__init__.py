@@ -1,0 +1,1 @@
+"""The auditors' web workspace: server-rendered pages over the same services as the API."""

@@ -1,0 +1,174 @@
+"""The dashboard, the review queue and the document page with its review forms."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from gateway import audit, reviews
+from gateway.domain.lifecycle import DocumentStatus
+from gateway.domain.review import ReviewAction, ReviewReason
+from gateway.errors import GatewayError, NotFoundError
+from gateway.storage import repository
+from gateway.storage.db import transaction
+from gateway.storage.models import Document
+from gateway.web import queries, views
+from gateway.web.kit import Anyone, AuditorVisit, Refused, Visit, WorkspaceRoute
+
+router = APIRouter(route_class=WorkspaceRoute)
+DONE = {"review": "done.review", "approve": "done.approve", "deny": "done.deny"}
+S = DocumentStatus
+
+
+@router.get("/")
+def dashboard(visit: Anyone) -> Response:
+    with visit.state.sessions() as db:
+        found = {row.status: row for row in queries.totals_by_status(db)}
+    rows = [found[s.value] for s in S if s.value in found]
+    total = queries.StatusTotals(
+        "",
+        *(sum(getattr(r, name) for r in rows) for name in views.TOTAL_FIELDS),
+    )
+    highlights = [
+        found.get(s.value) or queries.StatusTotals(s.value, 0, 0, 0, 0, 0, 0)
+        for s in (S.UNDER_REVIEW, S.APPROVED, S.PAYMENT_ORDERED, S.PAID)
+    ]
+    return visit.render("dashboard.html", rows=rows, total=total, highlights=highlights)
+
+
+@router.get("/queue")
+def queue(request: Request, visit: AuditorVisit) -> Response:
+    form = views.queue_form(dict(request.query_params))
+    total, items = 0, list[tuple[Document, str]]()
+    if not form.problems:
+        with visit.state.sessions() as db:
+            total, items = repository.search_documents(
+                db,
+                form.criteria(),
+                centre_scope=None,
+                limit=views.QUEUE_PAGE,
+                offset=(form.page - 1) * views.QUEUE_PAGE,
+            )
+    pages = max(1, -(-total // views.QUEUE_PAGE))
+    first = (form.page - 1) * views.QUEUE_PAGE + 1
+    return visit.render(
+        "queue.html",
+        form=form,
+        problems=form.problems,
+        statuses=[s.value for s in S],
+        reasons=views.DEDUCTION_REASONS,
+        items=items,
+        total=total,
+        first=first,
+        last=first + len(items) - 1,
+        page=form.page,
+        pages=pages,
+        previous_url=f"/web/queue?{form.query(form.page - 1)}" if form.page > 1 else None,
+        next_url=f"/web/queue?{form.query(form.page + 1)}" if form.page < pages else None,
+    )
+
+
+def _document_id(text: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise NotFoundError("Document") from None
+
+
+def _show_document(
+    visit: Visit,
+    document_id: uuid.UUID,
+    *,
+    done: str | None = None,
+    error: GatewayError | None = None,
+) -> Response:
+    """The document page; reading a patient's document leaves an audit entry."""
+    with visit.state.sessions() as db:
+        context = views.document_page(db, document_id)
+        response = visit.render(
+            "document.html",
+            status_code=error.status_code if error else 200,
+            done=done,
+            error=error.message if error else None,
+            **context,
+        )
+    with transaction(visit.state.sessions) as db:
+        audit.append(db, [audit.Record(visit.actor, "patient.read", "document", str(document_id))])
+    return response
+
+
+@router.get("/documents/{document_id}")
+def document(document_id: str, visit: AuditorVisit, done: str = "") -> Response:
+    return _show_document(visit, _document_id(document_id), done=DONE.get(done))
+
+
+def _optional_int(text: str, what: str) -> int | None:
+    digits = views.latin_number(text)
+    if not digits:
+        return None
+    if not digits.isdigit():
+        raise GatewayError(f"The {what} must be a whole number, got {text.strip()!r}.", 422)
+    return int(digits)
+
+
+@router.post("/documents/{document_id}/lines/{line_no}/review")
+def review_line(
+    document_id: str,
+    line_no: int,
+    visit: AuditorVisit,
+    action: Annotated[str, Form(max_length=10)] = "",
+    reason: Annotated[str, Form(max_length=60)] = "",
+    quantity: Annotated[str, Form(max_length=20)] = "",
+    amount: Annotated[str, Form(max_length=30)] = "",
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    key = _document_id(document_id)
+    try:
+        if action not in ReviewAction.__members__.values():
+            raise GatewayError(f"Unknown review action {action!r}.", 422)
+        if reason and reason not in ReviewReason.__members__.values():
+            raise GatewayError(f"Unknown reason code {reason!r}.", 422)
+        move = ReviewAction(action)
+        reducing = move is ReviewAction.REDUCE
+        with transaction(visit.state.sessions) as db:
+            reviews.review(
+                db,
+                document_id=key,
+                line_no=line_no,
+                action=move,
+                reason=ReviewReason(reason) if reason else None,
+                quantity=_optional_int(quantity, "quantity") if reducing else None,
+                amount=_optional_int(amount, "amount") if reducing else None,
+                note=note.strip(),
+                actor=visit.actor,
+            )
+    except GatewayError as exc:
+        return _show_document(visit, key, error=exc)
+    return RedirectResponse(f"/web/documents/{key}?done=review#line-{line_no}", status_code=303)
+
+
+@router.post("/documents/{document_id}/decision")
+def decide(
+    document_id: str,
+    visit: AuditorVisit,
+    decision: Annotated[str, Form(max_length=10)] = "",
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    key = _document_id(document_id)
+    if decision not in ("approve", "deny"):
+        raise Refused(422, "error.invalid")
+    try:
+        with transaction(visit.state.sessions) as db:
+            reviews.decide(
+                db,
+                document_id=key,
+                approve=decision == "approve",
+                reason=reason.strip(),
+                actor=visit.actor,
+            )
+    except GatewayError as exc:
+        return _show_document(visit, key, error=exc)
+    return RedirectResponse(f"/web/documents/{key}?done={decision}", status_code=303)

@@ -1,0 +1,24 @@
+"""The workspace's router, mounted by the application under ``/web``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from gateway.web import auth, pages, settlements
+from gateway.web.kit import Refused, WorkspaceRoute
+
+PREFIX = "/web"
+missing = APIRouter(route_class=WorkspaceRoute)
+
+
+@missing.api_route("/{rest:path}", methods=["GET", "POST"])
+def not_found(rest: str) -> None:
+    """Any other workspace address: a page saying so, with the workspace's headers."""
+    raise Refused(404, "error.not_found")
+
+
+SECTIONS = (auth.router, pages.router, settlements.router, missing)  # missing: last
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+for section in SECTIONS:
+    router.include_router(section)

@@ -1,0 +1,116 @@
+"""The settlement view: payment orders per period and centre, closing a period, marking an
+order paid, and each order's CSV statement (finance and admins)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form
+from fastapi.responses import RedirectResponse, Response
+
+from gateway import settlement
+from gateway.errors import GatewayError
+from gateway.settings import today
+from gateway.storage import repository
+from gateway.storage.db import transaction
+from gateway.storage.models import Centre, PaymentOrder
+from gateway.web import queries
+from gateway.web.kit import FinanceVisit, Visit, WorkspaceRoute
+from gateway.web.views import latin_number
+
+router = APIRouter(route_class=WorkspaceRoute)
+DONE = {"closed": "done.closed", "paid": "done.paid"}
+
+
+def _show(
+    visit: Visit,
+    *,
+    period: str,
+    centre: str,
+    done: str | None = None,
+    error: GatewayError | None = None,
+) -> Response:
+    orders: list[tuple[PaymentOrder, Centre]] = []
+    with visit.state.sessions() as db:
+        try:
+            scope = None
+            if centre:
+                found = repository.get_centre_by_code(db, centre)
+                if found is None:
+                    raise GatewayError(f"There is no centre {centre}.", 404)
+                scope = found.id
+            rows = settlement.list_orders(db, period=period or None, centre_scope=scope)
+            centres = queries.centres_by_id(db, {o.centre_id for o in rows})
+            orders = [(o, centres[o.centre_id]) for o in rows]
+        except GatewayError as exc:
+            error = error or exc
+        return visit.render(
+            "settlements.html",
+            status_code=error.status_code if error else 200,
+            period=period,
+            centre=centre,
+            orders=orders,
+            done=done,
+            error=error.message if error else None,
+        )
+
+
+def _period(text: str) -> str:
+    return latin_number(text)[:7].replace("/", "-")
+
+
+@router.get("/settlements")
+def settlements(
+    visit: FinanceVisit, period: str = "", centre: str = "", done: str = ""
+) -> Response:
+    return _show(visit, period=_period(period), centre=centre.strip()[:20], done=DONE.get(done))
+
+
+def _back(period: str, done: str) -> Response:
+    query = urlencode({"period": period, "done": done})
+    return RedirectResponse(f"/web/settlements?{query}", status_code=303)
+
+
+@router.post("/settlements/close")
+def close_period(visit: FinanceVisit, period: Annotated[str, Form(max_length=20)] = "") -> Response:
+    wanted = _period(period)
+    try:
+        with transaction(visit.state.sessions) as db:
+            settlement.close_period(
+                db, period=wanted, actor=visit.actor, today=today(visit.state.settings)
+            )
+    except GatewayError as exc:
+        return _show(visit, period=wanted, centre="", error=exc)
+    return _back(wanted, "closed")
+
+
+@router.post("/settlements/{order_id}/paid")
+def mark_paid(
+    order_id: int,
+    visit: FinanceVisit,
+    reference: Annotated[str, Form(max_length=60)] = "",
+    period: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    try:
+        with transaction(visit.state.sessions) as db:
+            order = settlement.mark_paid(
+                db, order_id=order_id, reference=reference, actor=visit.actor
+            )
+            paid_period = order.period
+    except GatewayError as exc:
+        return _show(visit, period=_period(period), centre="", error=exc)
+    return _back(paid_period, "paid")
+
+
+@router.get("/settlements/{order_id}/statement.csv")
+def statement_csv(order_id: int, visit: FinanceVisit) -> Response:
+    with visit.state.sessions() as db:
+        order = settlement.get_order(db, order_id, None)
+        text = settlement.statement_csv(settlement.statement_rows(db, order))
+    name = f"remittance-{order.period}-{order.id}.csv"
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
