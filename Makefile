@@ -20,8 +20,21 @@ install: $(STAMP) ## create .venv and install the gateway with its dev tools
 run: $(STAMP) ## run the API and a worker on the embedded default with sample data
 	$(BIN)/gateway demo
 
-test: $(STAMP) ## run the whole test suite (unit, API, integration on real services)
+test: $(STAMP) chromium ## run the whole test suite (unit, API, integration, browser)
 	$(BIN)/pytest -n 2 --dist loadgroup
+
+# The browser test drives Debian's Chromium through Playwright (never Playwright's own
+# browser downloads). Without it the test is skipped and says why.
+chromium: ## install Debian's Chromium for the browser test when it is missing (root)
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's chromium for the browser test"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+	      || echo "chromium could not be installed: the browser test will be skipped"; \
+	  else \
+	    echo "no /usr/bin/chromium and no root apt-get: the browser test will be skipped"; \
+	  fi; \
+	fi
 
 lint: $(STAMP) ## ruff and mypy (strict)
 	$(BIN)/ruff check .
@@ -34,4 +47,4 @@ bench: $(STAMP) ## benchmarks against a gateway started for the purpose
 clean: ## remove the virtualenv, caches and demo databases
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache gateway*.sqlite* build *.egg-info
 
-.PHONY: help install run test lint bench clean
+.PHONY: help install run test chromium lint bench clean
