@@ -46,7 +46,7 @@ OUTBOX_PUBLISH_FAILURES = Counter(
 )
 PRICING_DURATION = Histogram(
     "gateway_pricing_duration_seconds",
-    "Time to price and store one document",
+    "Time to price and store one batch of documents (one task)",
     buckets=LATENCY_BUCKETS,
 )
 PRICING = Counter("gateway_pricing_total", "Pricing runs by outcome", ["outcome"])

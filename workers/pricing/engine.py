@@ -14,6 +14,7 @@ from decimal import Decimal
 from gateway.domain.centres import CentreKind
 from gateway.domain.documents import CareSetting, Line
 from gateway.domain.tariff import TariffBook
+from workers.pricing.memo import ByIdentity
 from workers.pricing.money import round_rials
 from workers.pricing.rules import (
     Denial,
@@ -25,7 +26,7 @@ from workers.pricing.rules import (
     above_tariff,
     first_denial,
     payable_quantity,
-    tariff_unit_price,
+    unit_price_in_force,
 )
 
 __all__ = [
@@ -60,14 +61,16 @@ class CopayPolicy:
         return rates[(centre_kind, setting)]
 
 
-@dataclass(frozen=True, slots=True)
+# Deductions and line prices are built tens of thousands of times a second and never
+# changed: plain slotted classes (a frozen dataclass pays for every field it sets).
+@dataclass(slots=True)
 class Deduction:
     reason: Reason
     amount: int
     detail: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LinePrice:
     """A priced line with the figures that explain it."""
 
@@ -154,7 +157,7 @@ def price_document(request: PricingRequest, book: TariffBook, policy: CopayPolic
             if package is not None and line.code in package.contents:
                 in_package.append((line_no, line))
                 continue
-            unit = tariff_unit_price(item, book, request, line.service_date)
+            unit = unit_price_in_force(item, book, request, line.service_date)
             if isinstance(unit, UnitPrice):
                 allowed = payable_quantity(line, item, used[item.code])
                 used[item.code] += line.quantity
@@ -287,7 +290,7 @@ def _package_lines(
     return result
 
 
-def describe_unit(unit: UnitPrice) -> str:
+def _describe(unit: UnitPrice) -> str:
     if unit.basis == "rvu":
         terms = " + ".join(_term(t) for t in unit.terms) or "0 RVU"
         return f"{terms} = {unit.price:,} rials per unit"
@@ -296,21 +299,32 @@ def describe_unit(unit: UnitPrice) -> str:
     return f"{unit.basis} unit price {unit.price:,} rials"
 
 
+# Units are shared by the lines they price (see unit_price_in_force): so are their words.
+describe_unit = ByIdentity(_describe)
+
+
 def _term(term: Term) -> str:
     return f"{term.units.normalize():f} {term.component} RVU x K {term.k:,}"
 
 
 def explain(line: LinePrice) -> str:
     """The line's computation in plain words, from its figures alone."""
-    if line.unit is None:
+    unit = line.unit
+    if unit is None:
         reasons = "; ".join(d.detail for d in line.deductions) or "nothing requested"
         return f"deducted in full: {reasons}"
-    parts = [describe_unit(line.unit)]
-    if line.unit.basis == "package":
+    parts = [describe_unit(unit)]
+    if unit.basis == "package":
         parts.append(f"share of the package paid on this line {line.eligible:,}")
     else:
-        eligible_unit = line.eligible // line.allowed_quantity if line.allowed_quantity else 0
-        parts.append(f"eligible {eligible_unit:,} x {line.allowed_quantity} = {line.eligible:,}")
-    parts.extend(f"{d.reason} -{d.amount:,} ({d.detail})" for d in line.deductions)
-    parts.append(f"co-payment {line.copay_rate * 100:g}% = {line.copayment:,}")
+        allowed = line.allowed_quantity
+        eligible_unit = line.eligible // allowed if allowed else 0
+        parts.append(f"eligible {eligible_unit:,} x {allowed} = {line.eligible:,}")
+    for d in line.deductions:
+        parts.append(f"{d.reason} -{d.amount:,} ({d.detail})")
+    parts.append(f"co-payment {_percent(line.copay_rate)}% = {line.copayment:,}")
     return "; ".join(parts)
+
+
+# Written as the rate's own digits (0.30 as "30.00"), once per rate object.
+_percent: ByIdentity[Decimal, str] = ByIdentity(lambda rate: f"{rate * 100:g}")
