@@ -230,15 +230,16 @@ _unit_prices: tuple[TariffBook | None, dict[tuple[object, ...], UnitPrice | Deni
 def unit_price_in_force(
     item: TariffItem, book: TariffBook, request: PricingRequest, on: date
 ) -> UnitPrice | Denial:
-    """``tariff_unit_price``, remembered per book: within one book the answer depends only
-    on the code, the date, the sector and the physician grade, and a batch asks the same
-    few hundred questions tens of thousands of times."""
+    """``tariff_unit_price`` of the book's item in force on ``on``, remembered per book:
+    within one book the answer depends only on the item, the date, the sector and the
+    physician grade, and a batch asks the same few hundred questions tens of thousands
+    of times."""
     global _unit_prices  # one memo, replaced whole when the book changes
     owner, memo = _unit_prices
     if owner is not book:
         memo = {}
         _unit_prices = (book, memo)
-    key = (item.code, on, request.centre.sector, request.grade)
+    key = (item.code, item.valid_from, on, request.centre.sector, request.grade)
     found = memo.get(key)
     if found is None:
         if len(memo) > 100_000:
