@@ -164,6 +164,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "همه اسناد تأییدشده تا پایان دوره را در یک دستور پرداخت برای هر مرکز جمع می‌کند. "
         "هر دوره فقط یک بار بسته می‌شود.",
     ),
+    "settlement.period": ("Period", "دوره"),
     "settlement.orders": ("Payment orders", "دستورهای پرداخت"),
     "settlement.none": ("No payment orders.", "دستور پرداختی نیست."),
     "settlement.closed": ("Closed", "بسته‌شده"),
