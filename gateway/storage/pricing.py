@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, delete, select, update
+from sqlalchemy import Executable, Row, Table, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from gateway.domain.centres import CentreKind, Sector
@@ -23,10 +23,12 @@ from gateway.storage.models import Centre, Document, DocumentLine, LineDeduction
 # Ids per IN list: well under SQLite's and PostgreSQL's limits on bound parameters.
 CHUNK = 2000
 
+# Core tables: these statements run on the connection, without the ORM's row processing.
 DOCUMENTS: Table = cast(Table, Document.__table__)
+LINES: Table = cast(Table, DocumentLine.__table__)
 PRICINGS: Table = cast(Table, LinePricing.__table__)
 DEDUCTIONS: Table = cast(Table, LineDeduction.__table__)
-LINES: Table = cast(Table, DocumentLine.__table__)
+CENTRES: Table = cast(Table, Centre.__table__)
 
 # Row layouts of the bulk writes, in column order.
 PRICING_COLUMNS = (
@@ -66,6 +68,10 @@ def _chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
         yield values[start : start + CHUNK]
 
 
+def _rows(session: Session, query: Executable) -> Sequence[Row[*tuple[Any, ...]]]:
+    return session.connection().execute(query).all()
+
+
 @dataclass(frozen=True, slots=True)
 class DocumentToPrice:
     """The columns of a document that pricing reads."""
@@ -82,18 +88,7 @@ class DocumentToPrice:
     admission_date: date | None
 
 
-_DOCUMENT_COLUMNS = (
-    Document.id,
-    Document.centre_id,
-    Document.kind,
-    Document.external_id,
-    Document.patient_national_id,
-    Document.physician_grade,
-    Document.referral_code,
-    Document.package_code,
-    Document.service_date,
-    Document.admission_date,
-)
+_DOCUMENT_COLUMNS = tuple(DOCUMENTS.c[name] for name in DocumentToPrice.__slots__)
 
 
 def lock_accepted(session: Session, ids: Collection[uuid.UUID]) -> list[DocumentToPrice]:
@@ -106,32 +101,27 @@ def lock_accepted(session: Session, ids: Collection[uuid.UUID]) -> list[Document
     for chunk in _chunks(sorted(ids)):
         query = (
             select(*_DOCUMENT_COLUMNS)
-            .where(Document.id.in_(chunk), Document.status == DocumentStatus.ACCEPTED)
-            .order_by(Document.id)
-            .with_for_update(of=Document)
+            .where(DOCUMENTS.c.id.in_(chunk), DOCUMENTS.c.status == DocumentStatus.ACCEPTED)
+            .order_by(DOCUMENTS.c.id)
+            .with_for_update(of=DOCUMENTS)
         )
-        found += [DocumentToPrice(*tuple(row)) for row in session.execute(query)]
+        found += [DocumentToPrice(*tuple(row)) for row in _rows(session, query)]
     return found
 
 
 def existing(session: Session, ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
     found: set[uuid.UUID] = set()
     for chunk in _chunks(list(ids)):
-        found.update(session.scalars(select(Document.id).where(Document.id.in_(chunk))))
+        query = select(DOCUMENTS.c.id).where(DOCUMENTS.c.id.in_(chunk))
+        found.update(document_id for (document_id,) in _rows(session, query))
     return found
 
 
 def centres(session: Session, ids: Collection[int]) -> dict[int, CentreInfo]:
+    c = CENTRES.c
     query = select(
-        Centre.id,
-        Centre.code,
-        Centre.name,
-        Centre.kind,
-        Centre.sector,
-        Centre.province,
-        Centre.contract_from,
-        Centre.contract_to,
-    ).where(Centre.id.in_(list(ids)))
+        c.id, c.code, c.name, c.kind, c.sector, c.province, c.contract_from, c.contract_to
+    ).where(c.id.in_(list(ids)))
     return {
         row.id: CentreInfo(
             code=row.code,
@@ -142,7 +132,7 @@ def centres(session: Session, ids: Collection[int]) -> dict[int, CentreInfo]:
             contract_from=row.contract_from,
             contract_to=row.contract_to,
         )
-        for row in session.execute(query)
+        for row in _rows(session, query)
     }
 
 
@@ -179,7 +169,7 @@ def lines_of(
             unit_price,
             amount,
             day,
-        ) in session.connection().execute(query):  # Core rows: no ORM processing per line
+        ) in _rows(session, query):
             if document_id != current:
                 current, ids, lines = document_id, [], []
                 found[document_id] = (ids, lines)
@@ -198,18 +188,18 @@ def paid_services(
     for chunk in _chunks(patients):
         keys = {key for patient in chunk for key in wanted[patient]}
         query = (
-            select(Document.patient_national_id, DocumentLine.code, DocumentLine.service_date)
-            .join(Document, DocumentLine.document_id == Document.id)
-            .join(LinePricing, LinePricing.line_id == DocumentLine.id)
+            select(DOCUMENTS.c.patient_national_id, LINES.c.code, LINES.c.service_date)
+            .join(DOCUMENTS, LINES.c.document_id == DOCUMENTS.c.id)
+            .join(PRICINGS, PRICINGS.c.line_id == LINES.c.id)
             .where(
-                Document.patient_national_id.in_(chunk),
-                Document.status.in_(PAID_STATUSES),
-                DocumentLine.service_date.in_({day for _, day in keys}),
-                DocumentLine.code.in_({code for code, _ in keys}),
-                LinePricing.eligible_amount > 0,
+                DOCUMENTS.c.patient_national_id.in_(chunk),
+                DOCUMENTS.c.status.in_(PAID_STATUSES),
+                LINES.c.service_date.in_({day for _, day in keys}),
+                LINES.c.code.in_({code for code, _ in keys}),
+                PRICINGS.c.eligible_amount > 0,
             )
         )
-        for patient, code, day in session.execute(query):
+        for patient, code, day in _rows(session, query):
             if (code, day) in wanted[patient]:
                 found.setdefault(patient, set()).add((code, day))
     return found
@@ -218,8 +208,9 @@ def paid_services(
 def clear_pricing(session: Session, document_ids: Collection[uuid.UUID]) -> None:
     """Remove any earlier result of these documents, so a document has one set of rows."""
     for chunk in _chunks(list(document_ids)):
-        session.execute(delete(LineDeduction).where(LineDeduction.document_id.in_(chunk)))
-        session.execute(delete(LinePricing).where(LinePricing.document_id.in_(chunk)))
+        connection = session.connection()
+        connection.execute(delete(DEDUCTIONS).where(DEDUCTIONS.c.document_id.in_(chunk)))
+        connection.execute(delete(PRICINGS).where(PRICINGS.c.document_id.in_(chunk)))
 
 
 def add_line_pricings(session: Session, rows: Iterable[Sequence[Any]]) -> int:
@@ -259,7 +250,7 @@ def update_priced(session: Session, documents: Sequence[PricedDocument], at: dat
             {name: bindparam(f"b_{name}") for name in columns} | {"priced_at": at, "updated_at": at}
         )
     )
-    session.execute(
+    session.connection().execute(
         statement,
         [{"b_id": d.id, **{f"b_{name}": getattr(d, name) for name in columns}} for d in documents],
     )
