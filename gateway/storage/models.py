@@ -170,6 +170,8 @@ class Document(Base):
         Index("ix_documents_status_updated", "status", "updated_at"),
         Index("ix_documents_submission", "submission_id", "ordinal"),
         Index("ix_documents_centre_payment_order", "centre_id", "payment_order_id"),
+        # Pricing looks up a batch's patients' paid services by patient.
+        Index("ix_documents_patient", "patient_national_id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
