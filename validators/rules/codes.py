@@ -6,11 +6,14 @@ what the tariff does not pay, with the same reason.
 
 from __future__ import annotations
 
+from datetime import date
+
 from gateway.domain.documents import CodeType, Document
-from gateway.domain.tariff import ItemKind
+from gateway.domain.tariff import ItemKind, TariffItem
 from validators.context import RuleContext
 from validators.problems import Problem, Severity
 from validators.rules.paths import line_path
+from validators.tariffs import tariff_index
 
 _DRUG_LINE, _DRUG_ITEM = CodeType.DRUG, ItemKind.DRUG
 
@@ -21,9 +24,13 @@ def check_codes(document: Document, context: RuleContext) -> list[Problem]:
         return []
     problems: list[Problem] = []
     used: dict[str, int] = {}
-    lookup = book.item
+    index = tariff_index(book)
+    day: date | None = None
+    items: dict[str, TariffItem | None] = {}
     for number, line in enumerate(document.lines, start=1):
-        item = lookup(line.code, line.service_date)
+        if line.service_date != day:
+            day, items = line.service_date, index.on(line.service_date)
+        item = items[line.code]
         if item is None or (line.code_type is _DRUG_LINE) != (item.kind is _DRUG_ITEM):
             problems.append(
                 Problem(

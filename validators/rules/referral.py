@@ -7,6 +7,7 @@ from gateway.domain.documents import Document
 from validators.context import RuleContext
 from validators.problems import Problem
 from validators.rules.paths import field_path
+from validators.tariffs import tariff_index
 
 
 def check_referral(document: Document, context: RuleContext) -> list[Problem]:
@@ -15,11 +16,12 @@ def check_referral(document: Document, context: RuleContext) -> list[Problem]:
         return []
     if centre.province not in context.referral_provinces:
         return []
+    index = tariff_index(book)
     needing = sorted(
         {
             line.code
             for line in document.lines
-            if (item := book.item(line.code, line.service_date)) is not None
+            if (item := index.on(line.service_date)[line.code]) is not None
             and item.referral_required
         }
     )
