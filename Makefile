@@ -44,7 +44,10 @@ lint: $(STAMP) ## ruff and mypy (strict)
 bench: $(STAMP) ## benchmarks against a gateway started for the purpose
 	$(BIN)/python bench/ingest.py --start --documents 2000
 
+bench-pricing: $(STAMP) ## pricing throughput of one process, in batches, on a fresh PostgreSQL database
+	$(BIN)/python bench/pricing.py
+
 clean: ## remove the virtualenv, caches and demo databases
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache gateway*.sqlite* build *.egg-info
 
-.PHONY: help install run test chromium lint bench clean
+.PHONY: help install run test chromium lint bench bench-pricing clean
