@@ -69,6 +69,12 @@ WEBHOOK_FAILURES = Counter(
     "Failed webhook delivery attempts, by reason",
     ["reason"],
 )
+BATCHES = Counter(
+    "gateway_batches_total",
+    "Batch files by event: received, replayed (same file again), refused (at upload), "
+    "done or failed (processing ended)",
+    ["outcome"],
+)
 TASKS = Counter("gateway_tasks_total", "Celery task runs by task and state", ["task", "state"])
 TASK_DURATION = Histogram(
     "gateway_task_duration_seconds", "Celery task run time", ["task"], buckets=LATENCY_BUCKETS

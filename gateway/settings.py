@@ -103,6 +103,23 @@ class Settings(BaseSettings):
         default=1800.0,
         description="Longest wait between attempts; keep it below the broker's visibility timeout",
     )
+    batch_spool_dir: Path = Field(
+        default=Path("batch-spool"), description="Folder where uploaded batch files are kept"
+    )
+    max_batch_bytes: int = Field(
+        default=4 * 1024**3, description="Largest batch file accepted, counted decompressed"
+    )
+    max_gzip_ratio: int = Field(
+        default=200,
+        description="Decompressed / compressed size above which a gzip body is refused as a "
+        "bomb (checked once 10 MB have come out)",
+    )
+    batch_chunk_documents: int = Field(
+        default=500, ge=1, description="Documents stored per transaction while reading a batch"
+    )
+    batch_pricing_documents: int = Field(
+        default=200, ge=1, description="Documents per pricing message sent for a batch"
+    )
     log_level: str = Field(default="INFO")
 
 

@@ -57,6 +57,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         broker_url=f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}",
         max_body_bytes=256 * 1024,
         clock_date=f.TODAY,
+        batch_spool_dir=tmp_path / "spool",
     )
 
 

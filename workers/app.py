@@ -14,11 +14,14 @@ from workers import embedded_broker  # noqa: F401  (registers the embedded trans
 
 PRICE_DOCUMENT = "gateway.price_document"
 PRICE_DOCUMENTS = "gateway.price_documents"
+PROCESS_BATCH = "gateway.process_batch"
 
 
 def make_celery(settings: Settings) -> Celery:
     app = Celery(
-        "gateway", broker=settings.broker_url, include=["workers.tasks", "workers.webhooks"]
+        "gateway",
+        broker=settings.broker_url,
+        include=["workers.tasks", "workers.webhooks", "workers.batches"],
     )
     app.conf.update(
         task_acks_late=True,

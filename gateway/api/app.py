@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import metrics
-from gateway.api import documents, fhir, lifecycle, settlements, submissions, webhooks
+from gateway.api import batches, documents, fhir, lifecycle, settlements, submissions, webhooks
 from gateway.api.deps import GatewayState, TokenCache
 from gateway.errors import GatewayError
 from gateway.fhir.xml import fhir_schema
@@ -164,6 +164,7 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
     app.add_middleware(MetricsMiddleware)
     _install_operations(app)
     app.include_router(submissions.router)
+    app.include_router(batches.router)
     app.include_router(documents.router)
     app.include_router(lifecycle.router)
     app.include_router(settlements.router)

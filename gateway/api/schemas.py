@@ -232,3 +232,26 @@ class DocumentOut(BaseModel):
     appeals: list[AppealOut]
     payment_order_id: int | None
     history: list[EventOut]
+
+
+class BatchOut(BaseModel):
+    id: str
+    status: str = Field(description="received, processing, done or failed")
+    format: str
+    size: int = Field(description="Bytes of the file, decompressed")
+    sha256: str = Field(description="SHA-256 of the file, decompressed")
+    received_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    documents_read: int = Field(description="Documents stored so far, accepted or rejected")
+    accepted: int
+    rejected: int
+    priced: int = Field(description="Documents that pricing has reached (priced or later)")
+    errors: list[ProblemOut] = Field(
+        description="Why the batch failed, located in the file (envelope problems)"
+    )
+    submission_id: str = Field(description="The submission its documents belong to")
+    url: str
+    acknowledgement_url: str | None = Field(
+        description="Per-document outcomes, once the batch is done (JSON; CSV at .csv)"
+    )

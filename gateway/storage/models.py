@@ -564,3 +564,60 @@ class WebhookDelivery(Base):
     delivered: Mapped[bool]
     duration_ms: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+BATCH_STATUSES = ("received", "processing", "done", "failed")
+
+
+class Batch(Base):
+    """A large file of documents, spooled to disk and stored a chunk at a time.
+
+    ``documents_read`` counts the documents committed so far, in file order: a run that
+    stops resumes after document ``documents_read - 1`` (its ``last_ordinal``). The same
+    file (SHA-256 of its decompressed bytes) from the same centre is one batch.
+    """
+
+    __tablename__ = "batches"
+    __table_args__ = (
+        CheckConstraint("format IN ('xml', 'json')", name="format"),
+        CheckConstraint(_one_of("status", BATCH_STATUSES), name="status"),
+        CheckConstraint("last_ordinal IS NULL OR last_ordinal = documents_read - 1", name="resume"),
+        UniqueConstraint("centre_id", "sha256", name="uq_batches_centre_sha256"),
+        Index("ix_batches_centre_received", "centre_id", "received_at"),
+        Index("ix_batches_status", "status"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"))
+    # The documents are stored under this submission, ordinal = position in the file.
+    submission_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("submissions.id"), unique=True)
+    format: Mapped[str] = mapped_column(String(10))
+    file_path: Mapped[str] = mapped_column(String(500))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(12), default="received")
+    documents_read: Mapped[int] = mapped_column(Integer, default=0)
+    last_ordinal: Mapped[int | None] = mapped_column(Integer)
+    accepted_count: Mapped[int] = mapped_column(Integer, default=0)
+    rejected_count: Mapped[int] = mapped_column(Integer, default=0)
+    runs: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class BatchRejection(Base):
+    """A document of a batch that the schema refused: it has no document row, only this."""
+
+    __tablename__ = "batch_rejections"
+    __table_args__ = (UniqueConstraint("batch_id", "ordinal", name="uq_batch_rejections_ordinal"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    batch_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("batches.id"))
+    ordinal: Mapped[int] = mapped_column(Integer)
+    external_id: Mapped[str | None] = mapped_column(String(40))
+    kind: Mapped[str | None] = mapped_column(String(40))
+    source_path: Mapped[str] = mapped_column(String(200))
+    problems: Mapped[list[dict[str, Any]]] = mapped_column(JSON)

@@ -40,6 +40,10 @@ FHIR_CLAIM = {"resourceType": "Claim"}
 ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/submissions"): Rule(frozenset({CENTRE})),
     ("GET", "/v1/submissions/{submission_id}"): Rule(EVERYONE, owned=True),
+    ("POST", "/v1/batches"): Rule(frozenset({CENTRE})),
+    ("GET", "/v1/batches/{batch_id}"): Rule(EVERYONE, owned=True),
+    ("GET", "/v1/batches/{batch_id}/acknowledgement"): Rule(EVERYONE, owned=True),
+    ("GET", "/v1/batches/{batch_id}/acknowledgement.csv"): Rule(EVERYONE, owned=True),
     ("GET", "/v1/documents"): Rule(EVERYONE),
     ("GET", "/v1/documents/{document_id}"): Rule(EVERYONE, owned=True),
     ("GET", "/v1/documents/{document_id}/remittance"): Rule(EVERYONE, owned=True),
@@ -104,6 +108,7 @@ def world(client: TestClient, sessions) -> World:
     body = f.as_json(f.submission(centre.code))
     answer = client.post("/v1/submissions", content=body, headers=auth(token, JSON)).json()
     document_id = answer["documents"][0]["id"]
+    batch = client.post("/v1/batches", content=body, headers=auth(token, JSON)).json()
     always = Policies(
         copay=POLICIES.copay,
         review=ReviewPolicy(0, Decimal(1), Decimal(0)),
@@ -130,6 +135,7 @@ def world(client: TestClient, sessions) -> World:
         other_centre=other,
         ids={
             "submission_id": answer["id"],
+            "batch_id": batch["id"],
             "document_id": document_id,
             "line_no": 1,
             "order_id": order_id,

@@ -1,0 +1,1 @@
+"""Batches: one large file of documents, spooled to disk, then read and stored in chunks."""

@@ -1,0 +1,336 @@
+"""Batches: receiving a spooled file, then storing its documents a chunk at a time.
+
+Each chunk is one transaction: the documents the rules accept or reject (rows, lines,
+status moves through the journal), those the schema refused, one pricing message per
+``batch_pricing_documents`` accepted documents, and the batch's resume point. A run that
+stops (killed, database gone) leaves the batch at its last committed chunk; the next run
+(the task redelivered, or sent again) starts after it. Each chunk first claims the batch
+row at the resume point it expects, so two runs never store the same chunk.
+
+Every document is judged as if it came alone in a submission of its own, in file order:
+the rules see the numbers and services accepted before it, in the database and earlier
+in the same chunk.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway import journal, metrics
+from gateway.batches.reading import EnvelopeError, Item, read_items
+from gateway.batches.spool import Spooled
+from gateway.domain import documents as dm
+from gateway.domain.lifecycle import DocumentStatus, birth, transition
+from gateway.ingest import server_context
+from gateway.settings import Settings
+from gateway.storage import batches as store
+from gateway.storage.db import transaction
+from gateway.storage.models import Batch, Centre, Submission, utcnow
+from validators.business import validate_submission
+from validators.problems import Problem, has_errors
+from validators.schema import Format
+from workers.app import PRICE_DOCUMENTS, PROCESS_BATCH
+from workers.outbox import Pending
+
+log = logging.getLogger(__name__)
+Publish = Callable[[Sequence[Pending]], object]
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    batch: Batch
+    outbox: list[Pending]
+    replayed: bool = False
+
+
+def receive(
+    *, session: Session, centre: Centre, spooled: Spooled, fmt: Format, folder: Path
+) -> Received:
+    """The batch of a spooled file: the centre's earlier one for the same bytes, or a new
+    one (its file moved to its final name) with the message that starts processing."""
+    earlier = store.by_sha256(session, centre.id, spooled.sha256)
+    if earlier is not None:
+        spooled.path.unlink(missing_ok=True)
+        return Received(earlier, [], replayed=True)
+    now = utcnow()
+    batch_id = uuid.uuid4()
+    final = folder / f"{batch_id}.{fmt.value}"
+    os.replace(spooled.path, final)
+    submission = Submission(
+        id=uuid.uuid4(),
+        centre_id=centre.id,
+        format=fmt.value,
+        received_at=now,
+        document_count=0,
+        accepted_count=0,
+        rejected_count=0,
+    )
+    batch = Batch(
+        id=batch_id,
+        centre_id=centre.id,
+        submission_id=submission.id,
+        format=fmt.value,
+        file_path=str(final.resolve()),
+        sha256=spooled.sha256,
+        size=spooled.size,
+        status="received",
+        documents_read=0,
+        accepted_count=0,
+        rejected_count=0,
+        runs=0,
+        received_at=now,
+    )
+    message = store.add(session, batch=batch, submission=submission, task=PROCESS_BATCH)
+    return Received(batch, [message])
+
+
+def process_batch(
+    *,
+    sessions: sessionmaker[Session],
+    batch_id: uuid.UUID,
+    settings: Settings,
+    publish: Publish | None = None,
+) -> str:
+    """Store the batch's documents from its resume point on: "done", "failed",
+    "finished" (nothing left to do) or "superseded" (another run is ahead)."""
+    with transaction(sessions) as session:
+        started = store.start_run(session, batch_id)
+    if started is None:
+        return "finished"
+    batch, centre = started
+    run = _Run(sessions, batch, centre, settings, publish)
+    items = read_items(
+        Path(batch.file_path),
+        Format(batch.format),
+        centre_code=centre.code,
+        start=batch.documents_read,
+    )
+    try:
+        for chunk in _chunks(items, settings.batch_chunk_documents):
+            if not run.store(chunk):
+                return "superseded"
+    except EnvelopeError as refused:
+        return _end(sessions, batch.id, "failed", refused.problems)
+    return _end(sessions, batch.id, "done")
+
+
+def _end(
+    sessions: sessionmaker[Session],
+    batch_id: uuid.UUID,
+    status: str,
+    problems: list[Problem] | None = None,
+) -> str:
+    errors = [p.to_dict() for p in problems] if problems is not None else None
+    with transaction(sessions) as session:
+        store.finish(session, batch_id, status, errors)
+    metrics.BATCHES.labels(status).inc()
+    for problem in problems or ():
+        metrics.VALIDATION_PROBLEMS.labels(problem.code).inc()
+    return status
+
+
+def _chunks(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    chunk: list[Item] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+@dataclass(slots=True)
+class _Rows:
+    documents: list[tuple[Any, ...]]
+    lines: list[tuple[Any, ...]]
+    rejections: list[tuple[Any, ...]]
+    moves: list[journal.Move]
+    to_price: list[str]
+    accepted: int = 0
+    rejected: int = 0
+
+
+class _Run:
+    """One run over a batch: its resume point, and how to store a chunk."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        batch: Batch,
+        centre: Centre,
+        settings: Settings,
+        publish: Publish | None,
+    ) -> None:
+        self.sessions = sessions
+        self.batch = batch
+        self.centre = centre
+        self.settings = settings
+        self.publish = publish
+        self.read = batch.documents_read
+        self.actor = f"centre:{centre.code}"
+
+    def store(self, chunk: list[Item]) -> bool:
+        """Commit a chunk; False when another run has already moved past it."""
+        for attempt in range(3):
+            try:
+                with transaction(self.sessions) as session:
+                    if not store.claim_chunk(session, self.batch.id, self.read):
+                        return False
+                    pending = self._write(session, chunk)
+                break
+            except IntegrityError:
+                # A document number taken meanwhile by another submission: judged again,
+                # it is now a duplicate.
+                if attempt == 2:
+                    raise
+                log.info("batch %s: chunk at %d met a concurrent insert", self.batch.id, self.read)
+        self.read += len(chunk)
+        if self.publish is not None and pending:
+            self.publish(pending)
+        return True
+
+    def _write(self, session: Session, chunk: list[Item]) -> list[Pending]:
+        rows = self._judge(session, chunk)
+        store.store_rows(
+            session, documents=rows.documents, lines=rows.lines, rejections=rows.rejections
+        )
+        pending = journal.record(session, rows.moves)
+        size = self.settings.batch_pricing_documents
+        payloads = [
+            {"document_ids": rows.to_price[start : start + size]}
+            for start in range(0, len(rows.to_price), size)
+        ]
+        pending += store.add_messages(session, PRICE_DOCUMENTS, payloads)
+        store.advance(
+            session, self.batch, read=len(chunk), accepted=rows.accepted, rejected=rows.rejected
+        )
+        return pending
+
+    def _judge(self, session: Session, chunk: list[Item]) -> _Rows:
+        documents = [item.document for item in chunk if item.document is not None]
+        context = server_context(
+            session,
+            self.centre,
+            dm.Submission(self.centre.code, utcnow(), documents),
+            self.settings,
+        )
+        numbers = set(context.accepted_numbers)
+        services = set(context.stored_services)
+        context = replace(context, accepted_numbers=numbers, stored_services=services)
+        rows = _Rows([], [], [], [], [])
+        problems_seen: Counter[str] = Counter()
+        outcomes: Counter[tuple[str, str]] = Counter()
+        now = utcnow()
+        for item in chunk:
+            document = item.document
+            if document is None:
+                rows.rejections.append(self._rejection(item))
+                rows.rejected += 1
+                problems_seen.update(p.code for p in item.problems)
+                outcomes[(item.kind or "unknown", "rejected")] += 1
+                continue
+            alone = dm.Submission(self.centre.code, now, [document])
+            problems = validate_submission(alone, context, centre_code=None).documents[0]
+            problems_seen.update(p.code for p in problems)
+            accepted = not has_errors(problems)
+            document_id = uuid.uuid4()
+            self._document(rows, item, document, document_id, problems, accepted, now)
+            outcomes[(document.kind.value, "accepted" if accepted else "rejected")] += 1
+            if accepted:
+                numbers.add(document.number)
+                patient = document.patient.national_id
+                services.update((patient, line.code, line.service_date) for line in document.lines)
+                rows.to_price.append(str(document_id))
+                rows.accepted += 1
+            else:
+                rows.rejected += 1
+        for code, count in problems_seen.items():
+            metrics.VALIDATION_PROBLEMS.labels(code).inc(count)
+        for (kind, outcome), count in outcomes.items():
+            metrics.DOCUMENTS.labels(kind, outcome).inc(count)
+        return rows
+
+    def _rejection(self, item: Item) -> tuple[Any, ...]:
+        problems = _json([p.to_dict() for p in item.problems])
+        return (self.batch.id, item.ordinal, item.number, item.kind, item.path[:200], problems)
+
+    def _document(
+        self,
+        rows: _Rows,
+        item: Item,
+        document: dm.Document,
+        document_id: uuid.UUID,
+        problems: list[Problem],
+        accepted: bool,
+        now: datetime,
+    ) -> None:
+        target = DocumentStatus.ACCEPTED if accepted else DocumentStatus.REJECTED
+        reason = f"{len(problems)} problem(s)" if problems else "schema and rules passed"
+        first = birth(actor=self.actor, at=now)
+        second = transition(
+            DocumentStatus.RECEIVED, target, actor=self.actor, reason=reason, at=now
+        )
+        centre_id = self.centre.id
+        rows.moves += [
+            journal.Move(document_id, centre_id, document.number, first),
+            journal.Move(document_id, centre_id, document.number, second),
+        ]
+        rows.documents.append(
+            (
+                document_id,
+                self.batch.submission_id,
+                centre_id,
+                item.ordinal,
+                document.kind.value,
+                document.number,
+                target.value,
+                document.path[:200],
+                document.patient.national_id,
+                document.patient.insurance_number,
+                document.physician.medical_council_number,
+                document.physician.grade,
+                document.referral_code,
+                document.tracking_code,
+                document.category,
+                document.package_code,
+                document.service_date,
+                document.admission_date,
+                document.discharge_date,
+                document.total_amount,
+                document.requested_amount,
+                _json([p.to_dict() for p in problems]),
+                now,
+                now,
+            )
+        )
+        rows.lines.extend(
+            (
+                document_id,
+                number,
+                line.code_type.value,
+                line.code,
+                line.description,
+                line.service_date,
+                line.quantity,
+                line.unit_price,
+                line.amount,
+            )
+            for number, line in enumerate(document.lines, start=1)
+        )
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()

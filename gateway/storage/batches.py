@@ -1,0 +1,218 @@
+"""The SQL of batches. Functions take a session and never commit: callers own that."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, Uuid, func, insert, literal, null, select, union_all, update
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.orm import Session
+
+from gateway.domain.lifecycle import DocumentStatus
+from gateway.storage import bulk
+from gateway.storage.models import (
+    Batch,
+    BatchRejection,
+    Centre,
+    Document,
+    DocumentLine,
+    OutboxMessage,
+    Submission,
+    utcnow,
+)
+from workers.outbox import Pending
+
+DOCUMENTS: Table = cast(Table, Document.__table__)
+BATCHES: Table = cast(Table, Batch.__table__)
+
+DOCUMENT_COLUMNS = (
+    "id", "submission_id", "centre_id", "ordinal", "kind", "external_id", "status",
+    "source_path", "patient_national_id", "insurance_number", "physician_number",
+    "physician_grade", "referral_code", "tracking_code", "category", "package_code",
+    "service_date", "admission_date", "discharge_date", "total_amount", "requested_amount",
+    "problems", "created_at", "updated_at",
+)  # fmt: skip
+LINE_COLUMNS = (
+    "document_id", "line_no", "code_type", "code", "description", "service_date",
+    "quantity", "unit_price", "amount",
+)  # fmt: skip
+REJECTION_COLUMNS = ("batch_id", "ordinal", "external_id", "kind", "source_path", "problems")
+PRICED = tuple(
+    s.value
+    for s in DocumentStatus
+    if s not in (DocumentStatus.RECEIVED, DocumentStatus.ACCEPTED, DocumentStatus.REJECTED)
+)
+
+
+def by_sha256(session: Session, centre_id: int, sha256: str) -> Batch | None:
+    query = select(Batch).where(Batch.centre_id == centre_id, Batch.sha256 == sha256)
+    return session.scalars(query).one_or_none()
+
+
+def get(session: Session, batch_id: uuid.UUID, centre_id: int | None) -> Batch | None:
+    """A batch; None when absent or another centre's (``centre_id`` None: any centre's)."""
+    query = select(Batch).where(Batch.id == batch_id)
+    if centre_id is not None:
+        query = query.where(Batch.centre_id == centre_id)
+    return session.scalars(query).one_or_none()
+
+
+def priced_count(session: Session, submission_id: uuid.UUID) -> int:
+    """The batch's documents that pricing has reached (priced, or any status after)."""
+    query = select(func.count()).where(
+        Document.submission_id == submission_id, Document.status.in_(PRICED)
+    )
+    return session.scalar(query) or 0
+
+
+def add(session: Session, *, batch: Batch, submission: Submission, task: str) -> Pending:
+    """The batch, its submission and the outbox message that starts its processing."""
+    session.add(submission)
+    session.flush()
+    session.add(batch)
+    message = OutboxMessage(task=task, payload={"batch_id": str(batch.id)}, attempts=0)
+    session.add(message)
+    session.flush()
+    return Pending(message.id, message.task, message.payload)
+
+
+def start_run(session: Session, batch_id: uuid.UUID) -> tuple[Batch, Centre] | None:
+    """Marks the batch processing (one more run) and returns it with its centre; None when
+    it is finished or unknown."""
+    now = utcnow()
+    done = session.execute(
+        update(Batch)
+        .where(Batch.id == batch_id, Batch.status.in_(("received", "processing")))
+        .values(
+            status="processing",
+            runs=Batch.runs + 1,
+            started_at=func.coalesce(Batch.started_at, now),
+            heartbeat_at=now,
+        )
+    )
+    if not done.rowcount:  # type: ignore[attr-defined]
+        return None
+    batch = session.get_one(Batch, batch_id, populate_existing=True)
+    return batch, session.get_one(Centre, batch.centre_id)
+
+
+def claim_chunk(session: Session, batch_id: uuid.UUID, read: int) -> bool:
+    """Locks the batch row for this chunk if no other run has moved it past ``read``."""
+    done = session.execute(
+        update(BATCHES)
+        .where(
+            BATCHES.c.id == batch_id,
+            BATCHES.c.documents_read == read,
+            BATCHES.c.status == "processing",
+        )
+        .values(heartbeat_at=utcnow())
+    )
+    return bool(done.rowcount)  # type: ignore[attr-defined]
+
+
+def advance(session: Session, batch: Batch, *, read: int, accepted: int, rejected: int) -> None:
+    """Counts a committed chunk: the resume point moves to the chunk's end."""
+    session.execute(
+        update(BATCHES)
+        .where(BATCHES.c.id == batch.id)
+        .values(
+            documents_read=BATCHES.c.documents_read + read,
+            last_ordinal=BATCHES.c.documents_read + read - 1,
+            accepted_count=BATCHES.c.accepted_count + accepted,
+            rejected_count=BATCHES.c.rejected_count + rejected,
+        )
+    )
+    session.execute(
+        update(cast(Table, Submission.__table__))
+        .where(Submission.id == batch.submission_id)
+        .values(
+            document_count=Submission.document_count + read,
+            accepted_count=Submission.accepted_count + accepted,
+            rejected_count=Submission.rejected_count + rejected,
+        )
+    )
+
+
+def finish(
+    session: Session,
+    batch_id: uuid.UUID,
+    status: str,
+    errors: list[dict[str, Any]] | None = None,
+    submission_number: str | None = None,
+) -> None:
+    session.execute(
+        update(Batch)
+        .where(Batch.id == batch_id, Batch.status == "processing")
+        .values(status=status, errors=errors, finished_at=utcnow())
+    )
+    if submission_number is not None:
+        session.execute(
+            update(Submission)
+            .where(Submission.id == select(Batch.submission_id).where(Batch.id == batch_id))
+            .values(submission_number=submission_number)
+        )
+
+
+def store_rows(
+    session: Session,
+    *,
+    documents: Iterable[Sequence[Any]],
+    lines: Iterable[Sequence[Any]],
+    rejections: Iterable[Sequence[Any]],
+) -> None:
+    """A chunk's rows in bulk (COPY on PostgreSQL); the JSON columns come as JSON text."""
+    bulk.insert_rows(session, Document, DOCUMENT_COLUMNS, documents, json_text=("problems",))
+    bulk.insert_rows(session, DocumentLine, LINE_COLUMNS, lines)
+    bulk.insert_rows(
+        session, BatchRejection, REJECTION_COLUMNS, rejections, json_text=("problems",)
+    )
+
+
+def add_messages(session: Session, task: str, payloads: list[dict[str, Any]]) -> list[Pending]:
+    if not payloads:
+        return []
+    now = utcnow()
+    rows = [{"task": task, "payload": p, "created_at": now, "attempts": 0} for p in payloads]
+    ids = session.scalars(
+        insert(OutboxMessage).returning(OutboxMessage.id, sort_by_parameter_order=True), rows
+    ).all()
+    return [Pending(i, task, p) for i, p in zip(ids, payloads, strict=True)]
+
+
+def acknowledgement_rows(
+    session: Session, batch: Batch, chunk: int = 2000
+) -> Iterator[tuple[int, str | None, str | None, Any, str, str, Any]]:
+    """(ordinal, number, kind, document id, status, path, problems) of every document of the
+    batch in file order, read in pieces: stored documents and those the schema refused."""
+    stored = select(
+        Document.ordinal,
+        Document.external_id,
+        Document.kind,
+        Document.id,
+        Document.status,
+        Document.source_path,
+        Document.problems,
+    ).where(Document.submission_id == batch.submission_id)
+    refused = select(
+        BatchRejection.ordinal,
+        BatchRejection.external_id,
+        BatchRejection.kind,
+        sql_cast(null(), Uuid),
+        literal(DocumentStatus.REJECTED.value),
+        BatchRejection.source_path,
+        BatchRejection.problems,
+    ).where(BatchRejection.batch_id == batch.id)
+    both = union_all(stored, refused).subquery()
+    query = select(*both.c).order_by(both.c.ordinal)
+    result = session.execute(query.execution_options(yield_per=chunk))
+    for row in result:
+        yield row[0], row[1], row[2], row[3], row[4], row[5], row[6]
+
+
+def heartbeat(session: Session, batch_id: uuid.UUID, at: datetime | None = None) -> None:
+    session.execute(
+        update(BATCHES).where(BATCHES.c.id == batch_id).values(heartbeat_at=at or utcnow())
+    )

@@ -1,0 +1,404 @@
+"""Batch files through the API in-process, on SQLite and on PostgreSQL: upload, gzip and
+its limits, idempotency, the envelope, processing (run here in the test, as the worker
+would), resume after a crash, progress, acknowledgements and who may see them."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import gzip
+import hashlib
+import io
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.batches.service import process_batch
+from gateway.domain.centres import Role
+from gateway.settings import Settings
+from gateway.storage.models import Batch, BatchRejection, Document, DocumentLine, OutboxMessage
+from tests import factories as f
+from tests.api.test_submissions import JSON, XML, auth, price_all
+
+MEDIA = {"xml": XML, "json": JSON}
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        broker_url=f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}",
+        max_body_bytes=256 * 1024,
+        clock_date=f.TODAY,
+        batch_spool_dir=tmp_path / "spool",
+        batch_chunk_documents=2,
+        batch_pricing_documents=2,
+    )
+
+
+def body_of(data: dict[str, Any], fmt: str) -> bytes:
+    return f.as_xml(data) if fmt == "xml" else f.as_json(data)
+
+
+def upload(client: TestClient, token: str, body: bytes, fmt: str, **headers: str) -> Any:
+    return client.post("/v1/batches", content=body, headers=auth(token, {**MEDIA[fmt], **headers}))
+
+
+def process(sessions: sessionmaker[Session], settings: Settings, batch_id: str, **kw: Any) -> str:
+    return process_batch(sessions=sessions, batch_id=uuid.UUID(batch_id), settings=settings, **kw)
+
+
+def schema_invalid(document: dict[str, Any]) -> dict[str, Any]:
+    (body,) = document.values()
+    body["patient"]["nationalId"] = "123"
+    return document
+
+
+def bad_checksum(document: dict[str, Any]) -> dict[str, Any]:
+    (body,) = document.values()
+    code = body["patient"]["nationalId"]
+    body["patient"]["nationalId"] = code[:9] + str((int(code[9]) + 1) % 10)
+    return document
+
+
+def mixed(centre_code: str) -> dict[str, Any]:
+    """Five documents: clean, rule-rejected, schema-refused, with a warning, clean stay."""
+    return f.submission(
+        centre_code,
+        f.outpatient_visit(),
+        bad_checksum(f.outpatient_visit()),
+        schema_invalid(f.outpatient_visit()),
+        f.outpatient_visit([f.line("999999", 1, 50_000)]),
+        f.inpatient_bill([f.line("300100", 2, 5_000_000), f.line("2001007", 4, 60_000, "drug")]),
+    )
+
+
+def acknowledgement(client: TestClient, token: str, batch_id: str) -> list[dict[str, Any]]:
+    answer = client.get(f"/v1/batches/{batch_id}/acknowledgement", headers=auth(token))
+    assert answer.status_code == 200, answer.text
+    documents: list[dict[str, Any]] = answer.json()["documents"]
+    return documents
+
+
+@pytest.mark.parametrize("fmt", ["xml", "json"])
+def test_upload_answers_at_once_and_processing_stores_every_document(
+    client: TestClient, sessions, settings: Settings, fmt: str
+) -> None:
+    centre, token = f.make_centre(sessions)
+    body = body_of(mixed(centre.code), fmt)
+    answer = upload(client, token, body, fmt)
+    assert answer.status_code == 202, answer.text
+    batch = answer.json()
+    assert answer.headers["Location"] == batch["url"] == f"/v1/batches/{batch['id']}"
+    assert (batch["status"], batch["documents_read"], batch["format"]) == ("received", 0, fmt)
+    assert batch["acknowledgement_url"] is None
+    with sessions() as session:
+        message = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.task == "gateway.process_batch")
+            .order_by(OutboxMessage.id.desc()).limit(1)
+        ).one()  # fmt: skip
+        assert message.payload == {"batch_id": batch["id"]}
+        stored = session.get_one(Batch, uuid.UUID(batch["id"]))
+        assert Path(stored.file_path).read_bytes() == body
+        assert (stored.size, stored.sha256) == (len(body), hashlib.sha256(body).hexdigest())
+    assert process(sessions, settings, batch["id"]) == "done"
+    progress = client.get(batch["url"], headers=auth(token)).json()
+    assert progress["status"] == "done"
+    assert (progress["documents_read"], progress["accepted"], progress["rejected"]) == (5, 3, 2)
+    assert progress["priced"] == 0
+    assert progress["acknowledgement_url"] == f"{batch['url']}/acknowledgement"
+    outcomes = [d["outcome"] for d in acknowledgement(client, token, batch["id"])]
+    assert outcomes == ["ACCEPTED", "REJECTED", "REJECTED", "ACCEPTED_WITH_WARNINGS", "ACCEPTED"]
+    with sessions() as session:
+        documents = session.scalars(
+            select(Document).where(Document.submission_id == uuid.UUID(batch["submission_id"]))
+            .order_by(Document.ordinal)
+        ).all()  # fmt: skip
+        assert [d.ordinal for d in documents] == [0, 1, 3, 4]
+        lines = session.scalar(
+            select(func.count()).where(DocumentLine.document_id.in_([d.id for d in documents]))
+        )
+        assert lines == 2 + 2 + 1 + 2
+        messages = session.scalars(
+            select(OutboxMessage.payload).where(OutboxMessage.task == "gateway.price_documents")
+        ).all()
+    accepted = [str(d.id) for d in documents if d.status == "ACCEPTED"]
+    sent = [i for p in messages for i in p["document_ids"] if i in accepted]
+    assert sorted(sent) == sorted(accepted)  # one message per two documents (the setting)
+    price_all(sessions, accepted)
+    assert client.get(batch["url"], headers=auth(token)).json()["priced"] == 3
+
+
+@pytest.mark.parametrize("fmt", ["xml", "json"])
+def test_each_document_gets_what_a_submission_of_its_own_gets(
+    client: TestClient, sessions, settings: Settings, fmt: str
+) -> None:
+    """The same documents, from two centres: as one batch, and one submission each."""
+    batch_centre, batch_token = f.make_centre(sessions)
+    single_centre, single_token = f.make_centre(sessions)
+    data = mixed(batch_centre.code)
+    data["documents"].append(copy.deepcopy(data["documents"][0]))  # a repeated number
+    batch = upload(client, batch_token, body_of(data, fmt), fmt).json()
+    process(sessions, settings, batch["id"])
+    acknowledged = acknowledgement(client, batch_token, batch["id"])
+    assert len(acknowledged) == len(data["documents"]) == 6
+    for ordinal, document in enumerate(data["documents"]):
+        alone = f.submission(single_centre.code, document)
+        answer = client.post(
+            "/v1/submissions", content=body_of(alone, fmt), headers=auth(single_token, MEDIA[fmt])
+        ).json()
+        if "errors" in answer and "documents" not in answer:
+            expected = answer["errors"]
+        else:
+            (summary,) = answer["documents"]
+            expected = summary["errors"] + summary["warnings"]
+        got = acknowledged[ordinal]
+        assert got["ordinal"] == ordinal
+        assert [p["code"] for p in got["problems"]] == [p["code"] for p in expected]
+        (kind,) = document
+        if fmt == "xml":
+            single, here = "/submission/documents/" + kind, got["path"]
+            assert here.startswith(f"/submission/documents/{kind}[")
+            assert all(p["line"] for p in got["problems"])
+        else:
+            single, here = f"/documents/0/{kind}", f"/documents/{ordinal}/{kind}"
+            assert got["path"] == here
+        assert [p["path"] for p in got["problems"]] == [
+            p["path"].replace(single, here, 1) for p in expected
+        ]
+    assert acknowledged[5]["problems"][0]["code"] == "document.duplicate"
+
+
+def test_acknowledgement_as_csv_says_what_the_json_says(
+    client: TestClient, sessions, settings: Settings
+) -> None:
+    centre, token = f.make_centre(sessions)
+    batch = upload(client, token, body_of(mixed(centre.code), "xml"), "xml").json()
+    url = f"{batch['url']}/acknowledgement"
+    assert client.get(url, headers=auth(token)).status_code == 409  # not processed yet
+    process(sessions, settings, batch["id"])
+    documents = acknowledgement(client, token, batch["id"])
+    for address in (f"{url}?format=csv", f"{url}.csv"):
+        answer = client.get(address, headers=auth(token))
+        assert answer.status_code == 200
+        assert answer.headers["content-type"].startswith("text/csv")
+        rows = list(csv.DictReader(io.StringIO(answer.text)))
+        from_json = [
+            (str(d["ordinal"]), d["document_number"], d["outcome"], p.get("code", ""),
+             p.get("path") or "", str(p.get("line") or ""))
+            for d in documents
+            for p in (d["problems"] or [{}])
+        ]  # fmt: skip
+        from_csv = [
+            (r["ordinal"], r["document_number"], r["outcome"], r["code"], r["path"], r["line"])
+            for r in rows
+        ]
+        assert from_csv == from_json
+
+
+def test_the_same_file_again_is_the_same_batch_even_gzipped(
+    client: TestClient, sessions, settings: Settings
+) -> None:
+    centre, token = f.make_centre(sessions)
+    body = body_of(mixed(centre.code), "json")
+    first = upload(client, token, body, "json")
+    again = upload(client, token, body, "json")
+    packed = upload(client, token, gzip.compress(body), "json", **{"Content-Encoding": "gzip"})
+    sniffed = upload(client, token, gzip.compress(body), "json")  # a gzip body, undeclared
+    assert first.status_code == again.status_code == packed.status_code == 202
+    assert first.json()["id"] == again.json()["id"] == packed.json()["id"] == sniffed.json()["id"]
+    assert "Idempotent-Replayed" not in first.headers
+    assert again.headers["Idempotent-Replayed"] == "true"
+    _other, other_token = f.make_centre(sessions)
+    assert upload(client, other_token, body, "json").json()["id"] != first.json()["id"]
+    assert len(list(settings.batch_spool_dir.iterdir())) == 2  # one file per batch, no leftovers
+
+
+def test_a_gzip_body_is_inflated_and_its_limits_hold(
+    client: TestClient, sessions, settings: Settings
+) -> None:
+    centre, token = f.make_centre(sessions)
+    body = body_of(mixed(centre.code), "xml")
+    answer = upload(client, token, gzip.compress(body), "xml", **{"Content-Encoding": "gzip"})
+    assert answer.status_code == 202
+    assert answer.json()["size"] == len(body)
+    assert process(sessions, settings, answer.json()["id"]) == "done"
+    bomb = gzip.compress(b"<a>" + b" " * (64 * 1024 * 1024))  # 64 MB of blanks in 64 KB
+    refused = upload(client, token, bomb, "xml", **{"Content-Encoding": "gzip"})
+    assert refused.status_code == 413
+    assert refused.json()["errors"][0]["code"] == "body.gzip-bomb"
+    broken = upload(client, token, gzip.compress(body)[:-20], "xml", **{"Content-Encoding": "gzip"})
+    assert (broken.status_code, broken.json()["errors"][0]["code"]) == (400, "body.gzip-invalid")
+    odd = upload(client, token, body, "xml", **{"Content-Encoding": "br"})
+    assert odd.status_code == 415
+    assert len(list(settings.batch_spool_dir.iterdir())) == 1  # refused bodies leave nothing
+
+
+def test_the_decompressed_size_limit(client: TestClient, sessions, settings: Settings) -> None:
+    centre, token = f.make_centre(sessions)
+    client.app.state.gateway.settings = settings.model_copy(update={"max_batch_bytes": 1000})  # type: ignore[attr-defined]
+    body = body_of(mixed(centre.code), "xml")
+    for sent, headers in ((body, {}), (gzip.compress(body), {"Content-Encoding": "gzip"})):
+        answer = upload(client, token, sent, "xml", **headers)
+        assert answer.status_code == 413
+        assert answer.json()["errors"][0]["code"] == "body.too-large"
+    assert upload(client, token, b"", "xml").status_code == 400
+    assert upload(client, token, body, "xml", **{"Content-Type": "text/plain"}).status_code == 415
+
+
+ENVELOPES = {
+    "not well-formed": (b'<submission xmlns="urn:rasa-gateway:claim:1" schemaVersion="1">\n'
+                        b"<header>\n<centreCode>X", "xml", "xml.malformed", None),
+    "wrong root": (b'<claims xmlns="urn:other"><a/></claims>', "xml", "schema.unknown-root",
+                   "/claims"),
+    "doctype": (b'<?xml version="1.0"?>\n<!DOCTYPE s [<!ENTITY e "x">]>\n<submission/>', "xml",
+                "xml.doctype-forbidden", None),
+    "not json": (b'{"header": ', "json", "json.malformed", None),
+    "json array": (b"[1, 2]", "json", "json.type", ""),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(ENVELOPES))
+def test_an_envelope_that_cannot_be_read_fails_the_batch_located(
+    client: TestClient, sessions, settings: Settings, case: str
+) -> None:
+    body, fmt, code, path = ENVELOPES[case]
+    _centre, token = f.make_centre(sessions)
+    batch = upload(client, token, body, fmt).json()
+    assert process(sessions, settings, batch["id"]) == "failed"
+    failed = client.get(batch["url"], headers=auth(token)).json()
+    assert failed["status"] == "failed"
+    assert [e["code"] for e in failed["errors"]] == [code]
+    assert failed["errors"][0]["path"] == path
+    if fmt == "xml" and code != "schema.unknown-root":
+        assert failed["errors"][0]["line"]
+    assert acknowledgement(client, token, batch["id"]) == []
+
+
+@pytest.mark.parametrize("fmt", ["xml", "json"])
+def test_a_header_of_another_centre_or_invalid_fails_the_batch(
+    client: TestClient, sessions, settings: Settings, fmt: str
+) -> None:
+    centre, token = f.make_centre(sessions)
+    root = "/submission" if fmt == "xml" else ""
+    wrong = mixed("OTHER-CENTRE")
+    invalid = mixed(centre.code)
+    invalid["header"]["createdAt"] = "yesterday"
+    for data, code, path in (
+        (wrong, "centre.mismatch", f"{root}/header/centreCode"),
+        (invalid, "schema.invalid-value", f"{root}/header/createdAt"),
+    ):
+        batch = upload(client, token, body_of(data, fmt), fmt).json()
+        assert process(sessions, settings, batch["id"]) == "failed"
+        errors = client.get(batch["url"], headers=auth(token)).json()["errors"]
+        assert [(e["code"], e["path"]) for e in errors] == [(code, path)]
+        assert client.get(batch["url"], headers=auth(token)).json()["documents_read"] == 0
+
+
+def test_an_unknown_element_among_documents_is_one_rejected_document(
+    client: TestClient, sessions, settings: Settings
+) -> None:
+    centre, token = f.make_centre(sessions)
+    body = body_of(f.submission(centre.code, f.outpatient_visit(), f.outpatient_visit()), "xml")
+    body = body.replace(b"<documents>", b"<documents>\n    <note>hello</note>", 1)
+    batch = upload(client, token, body, "xml").json()
+    assert process(sessions, settings, batch["id"]) == "done"
+    documents = acknowledgement(client, token, batch["id"])
+    assert [d["outcome"] for d in documents] == ["REJECTED", "ACCEPTED", "ACCEPTED"]
+    assert documents[0]["problems"][0]["code"] == "schema.unexpected-element"
+    assert documents[0]["path"] == "/submission/documents/note[1]"
+
+
+class Crash(Exception):
+    pass
+
+
+@pytest.mark.parametrize("fmt", ["xml", "json"])
+def test_a_run_that_stops_between_chunks_resumes_to_the_same_result(
+    client: TestClient, sessions, settings: Settings, fmt: str
+) -> None:
+    """Killed after its second chunk committed, the next run stores the rest, once."""
+    whole_centre, whole_token = f.make_centre(sessions)
+    split_centre, split_token = f.make_centre(sessions)
+    data = mixed(whole_centre.code)
+    data["documents"] += mixed(whole_centre.code)["documents"]
+    data["documents"].append(copy.deepcopy(data["documents"][0]))  # a duplicate of document 0
+    whole = upload(client, whole_token, body_of(data, fmt), fmt).json()
+    assert process(sessions, settings, whole["id"]) == "done"
+    data["header"]["centreCode"] = split_centre.code
+    split = upload(client, split_token, body_of(data, fmt), fmt).json()
+    chunks = 0
+
+    def crash_after_two_chunks(_: object) -> None:
+        nonlocal chunks
+        chunks += 1
+        if chunks == 2:
+            raise Crash
+
+    with pytest.raises(Crash):
+        process(sessions, settings, split["id"], publish=crash_after_two_chunks)
+    halfway = client.get(split["url"], headers=auth(split_token)).json()
+    assert (halfway["status"], halfway["documents_read"]) == ("processing", 4)
+    assert process(sessions, settings, split["id"]) == "done"
+    assert process(sessions, settings, split["id"]) == "finished"
+
+    def summary(token: str, batch_id: str) -> list[tuple[Any, ...]]:
+        return [
+            (d["ordinal"], d["outcome"], [(p["code"], p["path"]) for p in d["problems"]])
+            for d in acknowledgement(client, token, batch_id)
+        ]
+
+    assert summary(split_token, split["id"]) == summary(whole_token, whole["id"])
+    assert len(summary(split_token, split["id"])) == 11
+    with sessions() as session:
+        stored = session.scalars(
+            select(Document.ordinal).where(Document.centre_id == split_centre.id)
+        ).all()
+        refused = session.scalars(
+            select(BatchRejection.ordinal).where(BatchRejection.batch_id == uuid.UUID(split["id"]))
+        ).all()
+    assert sorted([*stored, *refused]) == list(range(11))  # each document exactly once
+    progress = client.get(split["url"], headers=auth(split_token)).json()
+    assert (progress["documents_read"], progress["accepted"], progress["rejected"]) == (11, 6, 5)
+
+
+def test_a_second_run_behind_the_first_stops_without_storing(
+    client: TestClient, sessions, settings: Settings
+) -> None:
+    centre, token = f.make_centre(sessions)
+    batch = upload(client, token, body_of(mixed(centre.code), "json"), "json").json()
+    late: list[str] = []
+
+    def start_a_rival(_: object) -> None:
+        if not late:
+            late.append(process(sessions, settings, batch["id"]))
+
+    assert process(sessions, settings, batch["id"], publish=start_a_rival) == "superseded"
+    assert late == ["done"]
+    assert len(acknowledgement(client, token, batch["id"])) == 5
+
+
+def test_a_centre_sees_only_its_own_batches_and_staff_see_all(
+    client: TestClient, sessions, settings: Settings
+) -> None:
+    centre, token = f.make_centre(sessions)
+    _, other = f.make_centre(sessions)
+    batch = upload(client, token, body_of(mixed(centre.code), "xml"), "xml").json()
+    process(sessions, settings, batch["id"])
+    paths = [batch["url"], f"{batch['url']}/acknowledgement", f"{batch['url']}/acknowledgement.csv"]
+    for path in paths:
+        assert client.get(path, headers=auth(other)).status_code == 404
+        assert client.get(path, headers=auth(token)).status_code == 200
+    for role in (Role.AUDITOR, Role.FINANCE, Role.ADMIN):
+        staff = f.make_staff_token(sessions, role)
+        assert client.get(batch["url"], headers=auth(staff)).json()["id"] == batch["id"]
+        assert (
+            client.post("/v1/batches", content=b"<a/>", headers=auth(staff, XML)).status_code == 403
+        )
+    assert client.get(f"/v1/batches/{uuid.uuid4()}", headers=auth(token)).status_code == 404
+    assert client.get("/v1/batches/not-an-id", headers=auth(token)).status_code == 404
