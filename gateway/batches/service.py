@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -118,9 +121,10 @@ def process_batch(
         start=batch.documents_read,
     )
     try:
-        for chunk in _chunks(items, settings.batch_chunk_documents):
-            if not run.store(chunk):
-                return "superseded"
+        with _ahead(_chunks(items, settings.batch_chunk_documents)) as chunks:
+            for chunk in chunks:
+                if not run.store(chunk):
+                    return "superseded"
     except EnvelopeError as refused:
         return _end(sessions, batch.id, "failed", refused.problems)
     return _end(sessions, batch.id, "done")
@@ -139,6 +143,58 @@ def _end(
     for problem in problems or ():
         metrics.VALIDATION_PROBLEMS.labels(problem.code).inc()
     return status
+
+
+_DONE = object()
+
+
+@contextmanager
+def _ahead(chunks: Iterator[list[Item]], depth: int = 2) -> Iterator[Iterator[list[Item]]]:
+    """The chunks, read by a thread of their own up to ``depth`` ahead: the file is parsed
+    and checked while the database stores the chunk before (the waits on PostgreSQL
+    release the interpreter). Errors of the reading come out where the chunk would."""
+    ready: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            for chunk in chunks:
+                while not stop.is_set():
+                    try:
+                        ready.put(chunk, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            ready.put(_DONE)
+        except BaseException as exc:  # handed to the consumer, raised there
+            ready.put(exc)
+        finally:
+            chunks.close()  # type: ignore[attr-defined]
+
+    reader = threading.Thread(target=read, name="batch-reader", daemon=True)
+    reader.start()
+
+    def taken() -> Iterator[list[Item]]:
+        while True:
+            found = ready.get()
+            if found is _DONE:
+                return
+            if isinstance(found, BaseException):
+                raise found
+            yield found  # type: ignore[misc]
+
+    try:
+        yield taken()
+    finally:
+        stop.set()
+        while reader.is_alive():
+            try:
+                ready.get(timeout=0.1)
+            except queue.Empty:
+                continue
+        reader.join()
 
 
 def _chunks(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
