@@ -1,13 +1,17 @@
-"""A small HTTP client for ``gateway submit``: send files, then follow their documents."""
+"""A small HTTP client for ``gateway submit``: send files (or one batch file), then follow
+their documents."""
 
 from __future__ import annotations
 
 import time
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn
 
 from gateway.offline import format_of_file
 from validators.schema import Format
@@ -58,3 +62,85 @@ def _follow(client: httpx.Client, console: Console, document: dict[str, Any], wa
     console.print(line)
     for error in document.get("errors", []):
         console.print(f"    {error['code']} {error.get('path') or ''}: {error['message']}")
+
+
+PIECE = 1024 * 1024
+
+
+def _pieces(path: Path, progress: Progress, task: TaskID, packed: bool) -> Iterator[bytes]:
+    """The file in pieces, gzipped on the way when ``packed``; advances the bar by bytes read."""
+    squeeze = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS) if packed else None
+    with path.open("rb") as source:
+        while piece := source.read(PIECE):
+            progress.advance(task, len(piece))
+            out = squeeze.compress(piece) if squeeze else piece
+            if out:
+                yield out
+    if squeeze is not None:
+        yield squeeze.flush()
+
+
+def submit_batch(path: Path, *, url: str, token: str, gzip: bool, wait: float) -> int:
+    """Upload a batch file with a progress bar, then follow the batch to its end; 1 if it
+    failed (or could not be sent)."""
+    console = Console(highlight=False)
+    already = path.suffix.lower() == ".gz"
+    fmt = format_of_file(path.with_suffix("") if already else path)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": CONTENT_TYPES[fmt]}
+    if gzip or already:
+        headers["Content-Encoding"] = "gzip"
+    timeout = httpx.Timeout(60, write=600)
+    with httpx.Client(base_url=url, headers=headers, timeout=timeout) as client:
+        with Progress(*Progress.get_default_columns(), console=console) as progress:
+            task = progress.add_task(f"uploading {path.name}", total=path.stat().st_size)
+            pieces = _pieces(path, progress, task, gzip and not already)
+            response = client.post("/v1/batches", content=pieces)
+        if response.status_code != 202:
+            console.print(f"{path}: [red]{response.status_code}[/red]")
+            for e in response.json().get("errors", []):
+                console.print(f"  {e['code']} {e.get('path') or ''}: {e['message']}")
+            return 1
+        batch = response.json()
+        replayed = (
+            " (the same file was sent before)" if "Idempotent-Replayed" in response.headers else ""
+        )
+        console.print(f"{path}: batch {batch['id']}{replayed}", soft_wrap=True)
+        batch = _follow_batch(client, console, batch, wait)
+    console.print(
+        f"{batch['status']}: {batch['documents_read']:,} documents read, "
+        f"{batch['accepted']:,} accepted, {batch['rejected']:,} rejected, "
+        f"{batch['priced']:,} priced",
+        soft_wrap=True,
+    )
+    for e in batch.get("errors") or []:
+        line = f" (line {e['line']})" if e.get("line") else ""
+        console.print(f"  [red]{e['code']}[/red] {e.get('path') or ''}{line}: {e['message']}")
+    if batch.get("acknowledgement_url"):
+        address = f"{url}{batch['acknowledgement_url']}"
+        console.print(f"acknowledgement: {address} (.csv for CSV)", soft_wrap=True)
+    return 1 if batch["status"] == "failed" else 0
+
+
+def _follow_batch(
+    client: httpx.Client, console: Console, batch: dict[str, Any], wait: float
+) -> dict[str, Any]:
+    """Polls until the batch is done or failed, then (``wait`` seconds at most) until its
+    accepted documents are priced."""
+    deadline: float | None = None
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), console=console, transient=True
+    ) as progress:
+        task = progress.add_task("waiting")
+        while True:
+            progress.update(
+                task,
+                description=f"{batch['status']}: {batch['documents_read']:,} read, "
+                f"{batch['accepted']:,} accepted, {batch['rejected']:,} rejected, "
+                f"{batch['priced']:,} priced",
+            )
+            if batch["status"] in ("done", "failed"):
+                deadline = deadline or time.monotonic() + wait
+                if batch["priced"] >= batch["accepted"] or time.monotonic() >= deadline:
+                    return batch
+            time.sleep(1)
+            batch = client.get(batch["url"]).json()
