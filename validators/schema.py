@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 from lxml import etree
 
+from validators.jsonkeys import duplicate_key
 from validators.jsonplan import ARRAY, CHOICE_ARRAY, PlanNode, build_plan
 from validators.jsontext import JsonTextBuilder, strings_are_plain
 from validators.problems import Problem
@@ -155,6 +156,9 @@ class ClaimSchema:
         if not isinstance(value, dict):
             message = "The JSON body must be an object (the content of a submission)."
             return SchemaResult(Format.JSON, None, [Problem("json.type", message, "")])
+        repeated = duplicate_key(data, value)
+        if repeated is not None:
+            return SchemaResult(Format.JSON, None, [repeated])
         plain = strings_are_plain(data)
         builder = JsonTextBuilder(NAMESPACE, plain_strings=plain, pointers=False)
         text = builder.build(self.plan, value)
@@ -198,7 +202,7 @@ class ClaimSchema:
                 continue  # libxml2 repeats a facet failure as a generic datatype failure
             if entry.type_name in _FACET_CODES:
                 facet_paths.add(entry.path)
-            message = entry.message.replace(_NS_PREFIX, "")
+            message = _clipped(entry.message.replace(_NS_PREFIX, ""))
             if code == "schema.unknown-root":
                 message += f' The root must be <submission xmlns="{NAMESPACE}">.'
             element = _element_at(root, entry.path)
@@ -263,6 +267,15 @@ class ClaimSchema:
 
 _ATTRIBUTE = re.compile(r"attribute '([^']+)'")
 _EXPECTED_NAMES = re.compile(r"Expected is (?:one of )?\( ([^)]*) \)")
+
+
+_MAX_MESSAGE = 400  # libxml2 quotes the offending value whole: a huge one stays out
+
+
+def _clipped(message: str) -> str:
+    if len(message) <= _MAX_MESSAGE:
+        return message
+    return message[: _MAX_MESSAGE - 20] + f"... ({len(message)} characters)"
 
 
 _MAX_LINE = 65535  # libxml2 keeps element line numbers in 16 bits

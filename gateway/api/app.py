@@ -28,12 +28,17 @@ from workers.app import make_celery
 from workers.outbox import OutboxDispatcher, Publisher
 
 log = logging.getLogger(__name__)
+MAX_PROBLEMS = 100  # listed in one answer; a body can hold thousands of the same mistake
 
 
 def _errors(
     status_code: int, problems: list[Problem], headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    content = {"errors": [p.to_dict() for p in problems]}
+    shown = problems[:MAX_PROBLEMS]
+    if len(problems) > MAX_PROBLEMS:
+        more = len(problems) - MAX_PROBLEMS
+        shown.append(Problem("problems.truncated", f"{more} more problems are not listed."))
+    content = {"errors": [p.to_dict() for p in shown]}
     return JSONResponse(content, status_code=status_code, headers=headers)
 
 
