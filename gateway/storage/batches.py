@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, Uuid, func, insert, literal, null, select, union_all, update
@@ -210,9 +209,3 @@ def acknowledgement_rows(
     result = session.execute(query.execution_options(yield_per=chunk))
     for row in result:
         yield row[0], row[1], row[2], row[3], row[4], row[5], row[6]
-
-
-def heartbeat(session: Session, batch_id: uuid.UUID, at: datetime | None = None) -> None:
-    session.execute(
-        update(BATCHES).where(BATCHES.c.id == batch_id).values(heartbeat_at=at or utcnow())
-    )
