@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from validators.problems import Problem
 
 
@@ -35,6 +37,13 @@ class ForbiddenError(GatewayError):
         super().__init__(message, 403)
 
 
+class RateLimitedError(GatewayError):
+    def __init__(self, wait: float) -> None:
+        seconds = max(1, math.ceil(wait))
+        super().__init__(f"Too many requests from this centre; try again in {seconds} s.", 429)
+        self.headers = {"Retry-After": str(seconds)}
+
+
 def _code_for(status_code: int) -> str:
     return {
         400: "request.invalid",
@@ -45,4 +54,5 @@ def _code_for(status_code: int) -> str:
         413: "body.too-large",
         415: "body.unsupported-media-type",
         422: "request.unprocessable",
+        429: "rate-limited",
     }.get(status_code, "error")

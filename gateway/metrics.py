@@ -26,8 +26,15 @@ HTTP_REQUESTS = Counter(
 HTTP_LATENCY = Histogram(
     "gateway_http_request_duration_seconds",
     "Time to answer an HTTP request",
-    ["method", "route"],
+    ["method", "route", "status"],
     buckets=LATENCY_BUCKETS,
+)
+RATE_LIMITED = Counter(
+    "gateway_rate_limited_total", "Requests refused (429) because a centre was over its budget"
+)
+RATE_LIMIT_ERRORS = Counter(
+    "gateway_rate_limit_store_errors_total",
+    "Rate-limit checks that could not reach the shared store (the request was let through)",
 )
 SUBMISSIONS = Counter(
     "gateway_submissions_total", "Submissions by input format and outcome", ["format", "outcome"]
@@ -58,6 +65,9 @@ REVIEW_DECISIONS = Counter(
 DEDUCTIONS = Counter(
     "gateway_deductions_rials_total", "Rials deducted while pricing, by reason", ["reason"]
 )
+DEDUCTION_COUNT = Counter(
+    "gateway_deductions_total", "Deductions made while pricing (one per line and reason)", ["reason"]
+)
 WEBHOOK_DELIVERIES = Counter(
     "gateway_webhook_deliveries_total",
     "Webhook delivery attempts by outcome: delivered, retrying, abandoned (last attempt "
@@ -82,6 +92,33 @@ TASK_DURATION = Histogram(
 OUTBOX_PENDING = Gauge(
     "gateway_outbox_pending",
     "Outbox messages not yet handed to the broker",
+    multiprocess_mode="max",
+)
+OUTBOX_LAG = Gauge(
+    "gateway_outbox_oldest_age_seconds",
+    "Age of the oldest outbox message not yet handed to the broker (0 when none)",
+    multiprocess_mode="max",
+)
+QUEUE_DEPTH = Gauge(
+    "gateway_queue_depth",
+    "Messages waiting in a broker queue, as the broker reports them",
+    ["queue"],
+    multiprocess_mode="max",
+)
+DEAD_LETTERS = Gauge(
+    "gateway_dead_letters",
+    "Messages in the dead-letter queue, waiting for an operator",
+    multiprocess_mode="max",
+)
+BATCHES_OPEN = Gauge(
+    "gateway_batches_open",
+    "Batch files received and not yet finished, by status",
+    ["status"],
+    multiprocess_mode="max",
+)
+BATCH_DOCUMENTS_READ = Gauge(
+    "gateway_batch_documents_read",
+    "Documents read so far from the batch files still being processed",
     multiprocess_mode="max",
 )
 

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -120,7 +121,29 @@ class Settings(BaseSettings):
     batch_pricing_documents: int = Field(
         default=200, ge=1, description="Documents per pricing message sent for a batch"
     )
-    log_level: str = Field(default="INFO")
+    log_level: str = Field(default="INFO", description="Lowest level logged: DEBUG, INFO, ...")
+    log_format: Literal["json", "text"] = Field(
+        default="json",
+        description="json: one object per line (time, level, logger, message, request_id, "
+        "context); text: plain lines for a terminal",
+    )
+    rate_limit_per_minute: int = Field(
+        default=0,
+        ge=0,
+        description="Requests a minute each centre may make (429 with Retry-After beyond); "
+        "0 = no limit",
+    )
+    rate_limit_burst: int = Field(
+        default=0,
+        ge=0,
+        description="Requests a centre may make at once before the rate applies; "
+        "0 = the per-minute figure",
+    )
+    rate_limit_redis_url: str | None = Field(
+        default=None,
+        description="Redis holding the rate-limit buckets, shared by every API process; "
+        "empty = kept in each process",
+    )
 
 
 def today(settings: Settings) -> date:

@@ -8,7 +8,7 @@ from typing import Any
 
 from celery import Celery, signals
 
-from gateway import metrics
+from gateway import logs, metrics
 from gateway.settings import Settings, get_settings
 from workers import embedded_broker  # noqa: F401  (registers the embedded transport)
 
@@ -41,9 +41,25 @@ celery_app = make_celery(get_settings())
 _started: dict[str, float] = {}
 
 
+@signals.setup_logging.connect
+def _setup_logging(**_: Any) -> None:
+    """Connected, so Celery leaves logging to us: the same JSON lines as the API."""
+    settings = get_settings()
+    logs.configure_logging(settings.log_level, settings.log_format)
+
+
+def correlation_of(request: Any) -> str | None:
+    """The request id a task message carries (a custom header of protocol 2)."""
+    found = getattr(request, "request_id", None)
+    if found is None:
+        found = (getattr(request, "headers", None) or {}).get("request_id")
+    return str(found) if found else None
+
+
 @signals.task_prerun.connect
 def _task_started(task_id: str | None = None, task: Any = None, **_: Any) -> None:
     if task_id and task is not None:
+        logs.request_id.set(correlation_of(task.request) or task_id)
         _started[task_id] = time.perf_counter()
         metrics.TASKS.labels(task.name, "started").inc()
 
@@ -56,6 +72,7 @@ def _task_finished(task_id: str | None = None, task: Any = None, state: str = ""
     metrics.TASKS.labels(task.name, (state or "unknown").lower()).inc()
     if began is not None:
         metrics.TASK_DURATION.labels(task.name).observe(time.perf_counter() - began)
+    logs.request_id.set(None)
 
 
 @signals.task_retry.connect

@@ -12,14 +12,14 @@ import queue
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
 from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway import metrics
+from gateway import logs, metrics
 from gateway.storage import repository
 from gateway.storage.db import transaction
 from gateway.storage.models import OutboxMessage, utcnow
@@ -35,6 +35,7 @@ class Pending:
     task: str
     payload: dict[str, Any]
     attempts: int = 0
+    request_id: str | None = None  # of the request that stored it: the task's log lines
 
 
 class Publisher:
@@ -45,11 +46,13 @@ class Publisher:
 
     def _send(self, messages: Sequence[Pending | OutboxMessage], via: str) -> list[int]:
         for message in messages:
+            correlation = getattr(message, "request_id", None) or f"outbox-{message.id}"
             self.celery.send_task(
                 message.task,
                 kwargs=message.payload,
                 queue=self.queue,
                 task_id=f"outbox-{message.id}-{message.attempts}",
+                headers={"request_id": correlation},
             )
         metrics.OUTBOX_PUBLISHED.labels(via).inc(len(messages))
         return [m.id for m in messages]
@@ -95,8 +98,10 @@ class OutboxDispatcher(threading.Thread):
         self.stopping = False
 
     def notify(self, messages: Sequence[Pending]) -> None:
+        """Called while answering a request: its id goes along to the tasks' log lines."""
+        rid = logs.request_id.get()
         for message in messages:
-            self.inbox.put(message)
+            self.inbox.put(message if rid is None else replace(message, request_id=rid))
 
     def run(self) -> None:
         next_relay = time.monotonic() + self.interval

@@ -14,11 +14,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway import metrics
+from gateway import logs, metrics
 from gateway.api import batches, documents, fhir, lifecycle, settlements, submissions, webhooks
 from gateway.api.deps import GatewayState, TokenCache
 from gateway.errors import GatewayError
 from gateway.fhir.xml import fhir_schema
+from gateway.ratelimit import make_limiter
 from gateway.settings import Settings, get_settings
 from gateway.storage.db import engine_for, ping, session_factory
 from gateway.web.routes import router as workspace_router
@@ -28,6 +29,7 @@ from workers.app import make_celery
 from workers.outbox import OutboxDispatcher, Publisher
 
 log = logging.getLogger(__name__)
+access = logging.getLogger("gateway.access")
 MAX_PROBLEMS = 100  # listed in one answer; a body can hold thousands of the same mistake
 
 
@@ -67,6 +69,64 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _errors(500, [Problem("internal", "Internal error; nothing was half-stored.")])
 
 
+_SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+]
+# API answers are data, never pages: nothing in them may run or be framed. The OpenAPI
+# pages (/docs, /redoc) load Swagger's scripts, so they are left without this policy.
+_API_POLICY = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+_API_CACHE = (b"cache-control", b"no-store")
+_API_PREFIXES = ("/v1/", "/fhir/")
+
+
+class RequestContextMiddleware:
+    """A request id for every request (the caller's X-Request-ID, or a new one), echoed in
+    the answer and set for every log line written while answering; security headers the
+    endpoint did not set itself (the workspace sets its own); one log line per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        raw = next((v for k, v in scope["headers"] if k == b"x-request-id"), None)
+        rid = logs.accepted_request_id(raw.decode("latin-1") if raw else None)
+        token = logs.request_id.set(rid)
+        began = time.perf_counter()
+        status = 500
+        api = scope["path"].startswith(_API_PREFIXES)
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                headers.append((b"x-request-id", rid.encode("latin-1")))
+                extra = [*_SECURITY_HEADERS, _API_POLICY, _API_CACHE] if api else _SECURITY_HEADERS
+                headers += [(k, v) for k, v in extra if k not in present]
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            access.info(
+                "%s %s %s",
+                scope["method"],
+                route,
+                status,
+                extra={"status": status, "ms": round((time.perf_counter() - began) * 1000, 2)},
+            )
+            logs.request_id.reset(token)
+
+
 class MetricsMiddleware:
     """Counts and times every request by route template (never by raw path)."""
 
@@ -91,8 +151,9 @@ class MetricsMiddleware:
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
             method = scope["method"]
-            metrics.HTTP_REQUESTS.labels(method, route, str(status)).inc()
-            metrics.HTTP_LATENCY.labels(method, route).observe(time.perf_counter() - began)
+            code = str(status)
+            metrics.HTTP_REQUESTS.labels(method, route, code).inc()
+            metrics.HTTP_LATENCY.labels(method, route, code).observe(time.perf_counter() - began)
 
 
 def _install_operations(app: FastAPI) -> None:
@@ -146,6 +207,11 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
         publisher=publisher,
         dispatcher=dispatcher,
         tokens=TokenCache(settings.token_cache_s),
+        limiter=make_limiter(
+            settings.rate_limit_per_minute,
+            settings.rate_limit_burst,
+            settings.rate_limit_redis_url,
+        ),
     )
     claim_schema()  # compile the XSDs once, before the first request
     fhir_schema()
@@ -167,6 +233,7 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
     app.state.gateway = state
     _install_error_handlers(app)
     app.add_middleware(MetricsMiddleware)
+    app.add_middleware(RequestContextMiddleware)
     _install_operations(app)
     app.include_router(submissions.router)
     app.include_router(batches.router)

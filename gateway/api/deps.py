@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -14,8 +14,10 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway import metrics
 from gateway.domain.centres import Role
-from gateway.errors import AuthError, ForbiddenError
+from gateway.errors import AuthError, ForbiddenError, RateLimitedError
+from gateway.ratelimit import Limiter, Unlimited
 from gateway.settings import Settings
 from gateway.storage import repository
 from gateway.storage.models import Centre
@@ -31,6 +33,7 @@ class GatewayState:
     publisher: Publisher
     dispatcher: OutboxDispatcher
     tokens: TokenCache
+    limiter: Limiter = field(default_factory=Unlimited)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +101,17 @@ class TokenCache:
 
 
 def authenticate(request: Request, state: State) -> Principal:
+    """The caller; a centre over its requests-per-minute budget gets 429."""
+    principal = _principal(request, state)
+    if principal.centre is not None:
+        wait = state.limiter.take(principal.centre.code)
+        if wait:
+            metrics.RATE_LIMITED.inc()
+            raise RateLimitedError(wait)
+    return principal
+
+
+def _principal(request: Request, state: State) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
