@@ -66,7 +66,9 @@ DEDUCTIONS = Counter(
     "gateway_deductions_rials_total", "Rials deducted while pricing, by reason", ["reason"]
 )
 DEDUCTION_COUNT = Counter(
-    "gateway_deductions_total", "Deductions made while pricing (one per line and reason)", ["reason"]
+    "gateway_deductions_total",
+    "Deductions made while pricing (one per line and reason)",
+    ["reason"],
 )
 WEBHOOK_DELIVERIES = Counter(
     "gateway_webhook_deliveries_total",
