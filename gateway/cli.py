@@ -30,6 +30,7 @@ user_app = typer.Typer(
 )
 settlement_app = typer.Typer(help="Monthly settlement and payment.", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
+dlq_app = typer.Typer(help="Dead letters: tasks given up on.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(centre_app, name="centre")
 app.add_typer(token_app, name="token")
@@ -38,6 +39,7 @@ app.add_typer(registry_app, name="registry")
 app.add_typer(user_app, name="user")
 app.add_typer(settlement_app, name="settlement")
 app.add_typer(audit_app, name="audit")
+app.add_typer(dlq_app, name="dlq")
 
 err = Console(stderr=True)
 EXAMPLES_DIR = PROJECT_ROOT / "schemas" / "examples" / "valid"
@@ -491,3 +493,56 @@ Submit the bundled examples:
         except subprocess.TimeoutExpired:
             worker_process.kill()
         time.sleep(0.1)
+
+
+@dlq_app.command("list")
+def dlq_list(limit: int = 100) -> None:
+    """Dead letters not yet replayed, oldest first."""
+    from gateway import deadletters
+
+    with _sessions()() as session:
+        letters = deadletters.open_letters(session, limit)
+        rows = [(d.id, d.failed_at, d.task, d.retries, d.payload, d.error) for d in letters]
+    for letter_id, failed_at, task, retries, payload, error in rows:
+        typer.echo(f"{letter_id}\t{failed_at:%Y-%m-%d %H:%M:%S}\t{task}\tretries={retries}")
+        typer.echo(f"\tpayload {payload}")
+        typer.echo(f"\terror   {error.splitlines()[0] if error else ''}")
+    typer.echo(f"{len(rows)} open dead letter(s)")
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    ids: Annotated[list[int] | None, typer.Argument(help="Dead letter ids")] = None,
+    replay_all: Annotated[bool, typer.Option("--all", help="Every open dead letter")] = False,
+) -> None:
+    """Queue dead letters again through the outbox (the relay publishes them)."""
+    from gateway import deadletters
+    from gateway.storage.db import transaction
+
+    if not ids and not replay_all:
+        err.print("name dead letter ids, or --all")
+        raise typer.Exit(2)
+    try:
+        with transaction(_sessions()) as session:
+            written = deadletters.replay(session, None if replay_all else ids, "cli")
+    except GatewayError as error:
+        _fail(error)
+    typer.echo(f"{len(written)} message(s) queued again")
+
+
+@app.command()
+def sweep(
+    stuck_after: Annotated[
+        float | None, typer.Option(help="Seconds; default GATEWAY_STUCK_AFTER_S")
+    ] = None,
+) -> None:
+    """Re-queue stuck work now (the API process also does it every GATEWAY_SWEEP_INTERVAL_S)."""
+    from datetime import timedelta
+
+    from gateway import sweeper
+    from gateway.storage.db import transaction
+
+    seconds = stuck_after if stuck_after is not None else get_settings().stuck_after_s
+    with transaction(_sessions()) as session:
+        swept = sweeper.sweep(session, stuck_after=timedelta(seconds=seconds))
+    typer.echo(f"re-queued {swept.documents} document(s) and {swept.batches} batch(es)")

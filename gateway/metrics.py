@@ -138,3 +138,11 @@ def render() -> tuple[bytes, str]:
     from prometheus_client import REGISTRY
 
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+DEAD_LETTERS_RECORDED = Counter(
+    "gateway_dead_letters_recorded_total",
+    "Tasks given up on and kept as dead letters, by task",
+    ["task"],
+)
+SWEPT = Counter("gateway_swept_total", "Stuck work re-queued by the sweeper, by kind", ["kind"])

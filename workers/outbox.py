@@ -11,7 +11,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -89,11 +89,21 @@ class OutboxDispatcher(threading.Thread):
     and the relay (here or in another API process) sends them after the grace period.
     """
 
-    def __init__(self, publisher: Publisher, interval: float, grace: float) -> None:
+    def __init__(
+        self,
+        publisher: Publisher,
+        interval: float,
+        grace: float,
+        sweep: Callable[[], object] | None = None,
+        sweep_interval: float = 60.0,
+    ) -> None:
         super().__init__(name="outbox-dispatcher", daemon=True)
         self.publisher = publisher
         self.interval = interval
         self.grace = timedelta(seconds=grace)
+        self.sweep = sweep  # re-queues stuck work (gateway.sweeper), now and then
+        self.sweep_interval = sweep_interval
+        self.next_sweep = time.monotonic() + sweep_interval
         self.inbox: queue.SimpleQueue[Pending | None] = queue.SimpleQueue()
         self.stopping = False
 
@@ -113,6 +123,9 @@ class OutboxDispatcher(threading.Thread):
             if time.monotonic() >= next_relay:
                 self._relay()
                 next_relay = time.monotonic() + self.interval
+            if self.sweep is not None and time.monotonic() >= self.next_sweep:
+                self._sweep()
+                self.next_sweep = time.monotonic() + self.sweep_interval
 
     def _drain(self, timeout: float) -> list[Pending]:
         try:
@@ -136,6 +149,13 @@ class OutboxDispatcher(threading.Thread):
         except Exception:
             metrics.OUTBOX_PUBLISH_FAILURES.inc()
             log.warning("outbox relay pass failed", exc_info=True)
+
+    def _sweep(self) -> None:
+        try:
+            assert self.sweep is not None
+            self.sweep()
+        except Exception:
+            log.warning("sweep for stuck work failed", exc_info=True)
 
     def stop(self) -> None:
         """Send what is queued, then end."""

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.settings import get_settings
 from gateway.storage.db import engine_for, session_factory, transaction
+from workers import deadletters  # noqa: F401  (records tasks given up on)
 from workers.app import PRICE_DOCUMENT, PRICE_DOCUMENTS, celery_app
 from workers.service import (
     NoTariffError,

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway import logs, metrics
+from gateway import logs, metrics, sweeper
 from gateway.api import batches, documents, fhir, lifecycle, settlements, submissions, webhooks
 from gateway.api.deps import GatewayState, TokenCache
 from gateway.errors import GatewayError
@@ -197,7 +197,11 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
     celery = make_celery(settings)
     publisher = Publisher(celery, sessions, settings.queue_name)
     dispatcher = OutboxDispatcher(
-        publisher, settings.outbox_relay_interval_s, settings.outbox_relay_grace_s
+        publisher,
+        settings.outbox_relay_interval_s,
+        settings.outbox_relay_grace_s,
+        sweep=sweeper.periodic(sessions, settings),
+        sweep_interval=settings.sweep_interval_s,
     )
     state = GatewayState(
         settings=settings,

@@ -621,3 +621,21 @@ class BatchRejection(Base):
     kind: Mapped[str | None] = mapped_column(String(40))
     source_path: Mapped[str] = mapped_column(String(200))
     problems: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+
+class DeadLetter(Base):
+    """A task that failed for good (retries exhausted, or an error no retry can mend);
+    operators list and replay them (`gateway dlq`)."""
+
+    __tablename__ = "dead_letters"
+    __table_args__ = (Index("ix_dead_letters_open", "replayed_at", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    task: Mapped[str] = mapped_column(String(100))
+    task_id: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    error: Mapped[str] = mapped_column(Text)
+    retries: Mapped[int] = mapped_column(Integer, default=0)
+    failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    replayed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    replayed_by: Mapped[str | None] = mapped_column(String(100))

@@ -1,0 +1,106 @@
+"""Re-queues work that got stuck: documents ACCEPTED but not priced, and batches whose
+processing stopped (no heartbeat), after a threshold.
+
+Both consumers are idempotent (pricing skips documents already priced; a batch resumes
+after its last committed chunk), so a re-queue of work that was merely slow is harmless.
+The sweep writes outbox messages, which the relay publishes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway import deadletters, metrics
+from gateway.domain.lifecycle import DocumentStatus
+from gateway.settings import Settings
+from gateway.storage.db import transaction
+from gateway.storage.models import Batch, Document, OutboxMessage, utcnow
+
+log = logging.getLogger(__name__)
+PRICE_DOCUMENTS = "gateway.price_documents"
+PROCESS_BATCH = "gateway.process_batch"
+CHUNK = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Swept:
+    documents: int
+    batches: int
+
+
+def sweep(session: Session, *, stuck_after: timedelta, now: datetime | None = None) -> Swept:
+    moment = now or utcnow()
+    cutoff = moment - stuck_after
+    ids = list(
+        session.scalars(
+            select(Document.id)
+            .where(Document.status == DocumentStatus.ACCEPTED, Document.updated_at < cutoff)
+            .order_by(Document.id)
+            .limit(10_000)
+        )
+    )
+    rows = [
+        {
+            "task": PRICE_DOCUMENTS,
+            "payload": {"document_ids": [str(i) for i in ids[start : start + CHUNK]]},
+            "created_at": cutoff,  # old enough for the relay's next pass
+            "attempts": 0,
+        }
+        for start in range(0, len(ids), CHUNK)
+    ]
+    batches = list(
+        session.scalars(
+            select(Batch.id).where(
+                Batch.status.in_(("received", "processing")),
+                or_(
+                    Batch.heartbeat_at < cutoff,
+                    Batch.heartbeat_at.is_(None) & (Batch.received_at < cutoff),
+                ),
+            )
+        )
+    )
+    rows += [
+        {
+            "task": PROCESS_BATCH,
+            "payload": {"batch_id": str(batch_id)},
+            "created_at": cutoff,
+            "attempts": 0,
+        }
+        for batch_id in batches
+    ]
+    for row in rows:
+        session.add(OutboxMessage(**row))
+    if ids:
+        # Touch them, so the next sweep waits a full threshold before sending them again.
+        for document in session.scalars(select(Document).where(Document.id.in_(ids))):
+            document.updated_at = moment
+    for batch in session.scalars(select(Batch).where(Batch.id.in_(batches))):
+        batch.heartbeat_at = moment
+    return Swept(len(ids), len(batches))
+
+
+def periodic(sessions: sessionmaker[Session], settings: Settings) -> Callable[[], None]:
+    """The API process's sweep, run by its outbox dispatcher every sweep interval; it also
+    refreshes the dead-letter gauge."""
+
+    def run() -> None:
+        with transaction(sessions) as session:
+            swept = sweep(session, stuck_after=timedelta(seconds=settings.stuck_after_s))
+        if swept.documents or swept.batches:
+            metrics.SWEPT.labels("document").inc(swept.documents)
+            metrics.SWEPT.labels("batch").inc(swept.batches)
+            log.warning(
+                "re-queued stuck work: %d document(s), %d batch(es)",
+                swept.documents,
+                swept.batches,
+            )
+        with sessions() as session:
+            metrics.DEAD_LETTERS.set(deadletters.count_open(session))
+
+    return run
