@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -10,7 +11,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -44,6 +45,28 @@ class Stack:
     worker_metrics_url: str
     env: dict[str, str]
     log_dir: Path
+    worker_command: list[str] = field(default_factory=list)
+    worker_env: dict[str, str] = field(default_factory=dict)
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def kill_worker(self) -> None:
+        """SIGKILL the worker and its pool children, as a crash would."""
+        for process in self.workers:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=30)
+
+    def start_worker(self) -> None:
+        log = (self.log_dir / f"worker-{len(self.workers)}.log").open("wb")
+        self.workers.append(
+            subprocess.Popen(
+                self.worker_command,
+                env=self.worker_env,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,  # its own process group, so a kill takes the pool
+            )
+        )
 
     def sessions(self):  # type: ignore[no-untyped-def]
         return session_factory(engine_for(self.database_url))
@@ -144,16 +167,11 @@ def stack(
         logs = tmp_path / "logs"
         logs.mkdir()
         gateway = [sys.executable, "-m", "gateway"]
-        processes = []
-        for name, args in (
-            ("worker", ["worker", "--concurrency", "2", "--loglevel", "WARNING"]),
-            ("server", ["serve", "--port", str(port)]),
-        ):
-            log = cleanup.enter_context((logs / f"{name}.log").open("wb"))
-            own = worker_env if name == "worker" else env
-            process = subprocess.Popen([*gateway, *args], env=own, stdout=log, stderr=log)
-            cleanup.callback(_stop, process)
-            processes.append(process)
+        log = cleanup.enter_context((logs / "server.log").open("wb"))
+        server = subprocess.Popen(
+            [*gateway, "serve", "--port", str(port)], env=env, stdout=log, stderr=log
+        )
+        cleanup.callback(_stop, server)
         built = Stack(
             request.param,
             f"http://127.0.0.1:{port}",
@@ -162,7 +180,12 @@ def stack(
             f"http://127.0.0.1:{metrics_port}/metrics",
             env,
             logs,
+            worker_command=[*gateway, "worker", "--concurrency", "2", "--loglevel", "WARNING"],
+            worker_env=worker_env,
         )
+        built.start_worker()
+        cleanup.callback(lambda: [_stop(w) for w in built.workers])
+        processes = [built.workers[0], server]
         try:
             _wait_ready(built.url, processes)
         except (RuntimeError, TimeoutError) as exc:
