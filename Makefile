@@ -20,7 +20,7 @@ install: $(STAMP) ## create .venv and install the gateway with its dev tools
 run: $(STAMP) ## run the API and a worker on the embedded default with sample data
 	$(BIN)/gateway demo
 
-test: $(STAMP) chromium ## run the whole test suite (unit, API, integration, browser)
+test: $(STAMP) chromium promtool ## run the whole test suite (unit, API, integration, browser)
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 # The browser test drives Debian's Chromium through Playwright (never Playwright's own
@@ -33,6 +33,20 @@ chromium: ## install Debian's Chromium for the browser test when it is missing (
 	      || echo "chromium could not be installed: the browser test will be skipped"; \
 	  else \
 	    echo "no /usr/bin/chromium and no root apt-get: the browser test will be skipped"; \
+	  fi; \
+	fi
+
+# The alert rules are checked by Prometheus's own promtool, from Debian's prometheus
+# package (its daemon is not started). Without it that test is skipped and says why.
+promtool: ## install Debian's promtool for the alert-rules test when it is missing (root)
+	@if ! command -v promtool >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's prometheus package for promtool"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	       --no-install-recommends prometheus) \
+	      || echo "prometheus could not be installed: the alert-rules test will be skipped"; \
+	  else \
+	    echo "no promtool and no root apt-get: the alert-rules test will be skipped"; \
 	  fi; \
 	fi
 
@@ -50,4 +64,4 @@ bench-pricing: $(STAMP) ## pricing throughput of one process, in batches, on a f
 clean: ## remove the virtualenv, caches and demo databases
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache gateway*.sqlite* build *.egg-info
 
-.PHONY: help install run test chromium lint bench bench-pricing clean
+.PHONY: help install run test chromium promtool lint bench bench-pricing clean

@@ -19,7 +19,7 @@ from typing import Any
 from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway import logs, metrics
+from gateway import logs, metrics, observe
 from gateway.storage import repository
 from gateway.storage.db import transaction
 from gateway.storage.models import OutboxMessage, utcnow
@@ -78,7 +78,9 @@ class Publisher:
             if messages:
                 repository.mark_published(session, self._send(messages, "relay"))
             metrics.OUTBOX_PENDING.set(repository.count_pending_outbox(session))
-            return len(messages)
+            observe.sample_database(session)
+        observe.sample_queue(self.celery, self.queue)
+        return len(messages)
 
 
 class OutboxDispatcher(threading.Thread):

@@ -310,10 +310,12 @@ def _pricing_rows(
 def _deduction_rows(priced: list[_Priced]) -> Iterator[tuple[object, ...]]:
     """Deduction rows laid out as ``store.DEDUCTION_COLUMNS``; counts the rials deducted."""
     totals: Counter[str] = Counter()
+    counts: Counter[str] = Counter()
     for p in priced:
         for line_id, line in zip(p.line_ids, p.price.lines, strict=True):
             for deduction in line.deductions:
                 totals[deduction.reason.value] += deduction.amount
+                counts[deduction.reason.value] += 1
                 yield (
                     line_id,
                     p.document.id,
@@ -323,6 +325,7 @@ def _deduction_rows(priced: list[_Priced]) -> Iterator[tuple[object, ...]]:
                 )
     for reason, amount in totals.items():
         metrics.DEDUCTIONS.labels(reason).inc(amount)
+        metrics.DEDUCTION_COUNT.labels(reason).inc(counts[reason])
 
 
 _JSON_NULL = json.dumps(None)
