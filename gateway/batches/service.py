@@ -22,8 +22,8 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,18 +36,22 @@ from gateway.batches.reading import EnvelopeError, Item, read_items
 from gateway.batches.spool import Spooled
 from gateway.domain import documents as dm
 from gateway.domain.lifecycle import DocumentStatus, birth, transition
-from gateway.ingest import server_context
-from gateway.settings import Settings
+from gateway.domain.tariff import TariffBook
+from gateway.settings import Settings, today
 from gateway.storage import batches as store
+from gateway.storage import repository
 from gateway.storage.db import transaction
 from gateway.storage.models import Batch, Centre, Submission, utcnow
 from validators.business import validate_submission
+from validators.context import RuleContext
 from validators.problems import Problem, Severity, has_errors
 from validators.schema import Format
 from workers.app import PRICE_DOCUMENTS, PROCESS_BATCH
 from workers.outbox import Pending
+from workers.service import NoTariffError, TariffCache
 
 log = logging.getLogger(__name__)
+_books = TariffCache()
 Publish = Callable[[Sequence[Pending]], object]
 
 
@@ -277,15 +281,16 @@ class _Run:
 
     def _judge(self, session: Session, chunk: list[Item]) -> _Rows:
         documents = [item.document for item in chunk if item.document is not None]
-        context = server_context(
-            session,
-            self.centre,
-            dm.Submission(self.centre.code, utcnow(), documents),
-            self.settings,
+        numbers = repository.accepted_numbers(
+            session, self.centre.id, (document.number for document in documents)
         )
-        numbers = set(context.accepted_numbers)
-        services = set(context.stored_services)
-        context = replace(context, accepted_numbers=numbers, stored_services=services)
+        services = store.stored_services(
+            session,
+            self.centre.id,
+            {document.patient.national_id for document in documents},
+            {line.service_date for document in documents for line in document.lines},
+        )
+        context = self._context(session, documents, numbers, services)
         rows = _Rows([], [], [], [], [])
         ids = _new_ids(len(chunk))
         problems_seen: Counter[str] = Counter()
@@ -321,6 +326,32 @@ class _Run:
         for (kind, outcome), count in outcomes.items():
             metrics.DOCUMENTS.labels(kind, outcome).inc(count)
         return rows
+
+    def _context(
+        self,
+        session: Session,
+        documents: list[dm.Document],
+        numbers: set[str],
+        services: set[tuple[str, str, date]],
+    ) -> RuleContext:
+        """What the rules need for a chunk, as ``server_context`` reads it for a submission;
+        ``numbers`` and ``services`` (accepted so far) grow as the chunk is accepted."""
+        settings, centre = self.settings, self.centre
+        patients = {document.patient.national_id for document in documents}
+        try:
+            tariff: TariffBook | None = _books.current(session)
+        except NoTariffError:
+            tariff = None
+        return RuleContext(
+            today=today(settings),
+            centre=repository.centre_info(centre),
+            coverages=repository.coverages_of(session, patients),
+            tariff=tariff,
+            accepted_numbers=numbers,
+            stored_services=services,
+            submission_window_days=settings.submission_window_days,
+            referral_provinces=frozenset(settings.referral_provinces),
+        )
 
     def _rejection(self, item: Item) -> tuple[Any, ...]:
         problems = problem_dicts(item.problems)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import date
 from typing import Any, cast
 
 from sqlalchemy import Table, Uuid, func, insert, literal, null, select, union_all, update
@@ -209,3 +210,35 @@ def acknowledgement_rows(
     result = session.execute(query.execution_options(yield_per=chunk))
     for row in result:
         yield row[0], row[1], row[2], row[3], row[4], row[5], row[6]
+
+
+def stored_services(
+    session: Session, centre_id: int, national_ids: Iterable[str], dates: Iterable[date]
+) -> set[tuple[str, str, date]]:
+    """(patient, code, date) of this centre's live documents for these patients on these
+    dates, as ``repository.stored_services`` finds them, in two index lookups: the
+    documents by patient, then their lines by document. (One join of a chunk's 500
+    patients lets PostgreSQL choose to scan every line once the table holds millions.)"""
+    patients = list(set(national_ids))
+    days = list(set(dates))
+    owners: dict[uuid.UUID, str] = {}
+    for start in range(0, len(patients), 500):
+        query = select(Document.id, Document.patient_national_id).where(
+            Document.centre_id == centre_id,
+            Document.patient_national_id.in_(patients[start : start + 500]),
+            Document.status != DocumentStatus.REJECTED,
+        )
+        owners.update(session.execute(query).tuples())
+    found: set[tuple[str, str, date]] = set()
+    ids = list(owners)
+    for start in range(0, len(ids), 1000):
+        lines = select(
+            DocumentLine.document_id, DocumentLine.code, DocumentLine.service_date
+        ).where(
+            DocumentLine.document_id.in_(ids[start : start + 1000]),
+            DocumentLine.service_date.in_(days),
+        )
+        found.update(
+            (owners[document], code, day) for document, code, day in session.execute(lines)
+        )
+    return found
