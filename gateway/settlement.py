@@ -44,7 +44,10 @@ def period_end(period: str) -> date:
     if match is None:
         raise GatewayError(f"A period is YYYY-MM, got {period!r}.", 422)
     year, month = int(match.group(1)), int(match.group(2))
-    return date(year, month, calendar.monthrange(year, month)[1])
+    try:
+        return date(year, month, calendar.monthrange(year, month)[1])
+    except ValueError:  # year 0000, or a month the pattern let through
+        raise GatewayError(f"A period is YYYY-MM, got {period!r}.", 422) from None
 
 
 @dataclass(frozen=True, slots=True)

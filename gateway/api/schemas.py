@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
+
+
+def _in_utc(value: datetime) -> datetime:
+    """Times are stored in UTC; SQLite gives them back without their zone."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+Instant = Annotated[datetime, AfterValidator(_in_utc)]
 
 
 class ProblemOut(BaseModel):
@@ -37,7 +46,7 @@ class SubmissionOut(BaseModel):
     id: str
     status: str = Field(description="ACCEPTED, PARTIALLY_ACCEPTED or REJECTED")
     format: str
-    received_at: datetime
+    received_at: Instant
     document_count: int
     accepted_count: int
     rejected_count: int
@@ -94,7 +103,7 @@ class EventOut(BaseModel):
     to_status: str
     actor: str
     reason: str
-    at: datetime
+    at: Instant
 
 
 class ReasonTotalOut(BaseModel):
@@ -149,7 +158,7 @@ class RemittanceOut(BaseModel):
     discharge_date: date | None
     package_code: str | None
     tariff: TariffRef
-    priced_at: datetime | None
+    priced_at: Instant | None
     review: str | None
     notes: list[str]
     totals: RemittanceTotalsOut
@@ -195,14 +204,14 @@ class ReviewOut(BaseModel):
     eligible: int | None
     note: str
     actor: str
-    at: datetime
+    at: Instant
 
 
 class AppealOut(BaseModel):
     reason: str
     lines: list[int]
     actor: str
-    at: datetime
+    at: Instant
 
 
 class DocumentOut(BaseModel):
@@ -240,9 +249,9 @@ class BatchOut(BaseModel):
     format: str
     size: int = Field(description="Bytes of the file, decompressed")
     sha256: str = Field(description="SHA-256 of the file, decompressed")
-    received_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+    received_at: Instant
+    started_at: Instant | None
+    finished_at: Instant | None
     documents_read: int = Field(description="Documents stored so far, accepted or rejected")
     accepted: int
     rejected: int

@@ -228,7 +228,7 @@ def stored_services(
             Document.patient_national_id.in_(patients[start : start + 500]),
             Document.status != DocumentStatus.REJECTED,
         )
-        owners.update(session.execute(query).tuples())
+        owners.update((row[0], row[1]) for row in session.execute(query))
     found: set[tuple[str, str, date]] = set()
     ids = list(owners)
     for start in range(0, len(ids), 1000):
