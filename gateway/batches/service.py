@@ -240,6 +240,9 @@ class _Run:
         self.settings = settings
         self.publish = publish
         self.read = batch.documents_read
+        # Statistics refreshed after 1,000 documents, then 4,000, 16,000...: the tables
+        # grow by a large share at first, then by less and less.
+        self.analyze_at = max(1000, self.read * 2)
         self.actor = f"centre:{centre.code}"
 
     def store(self, chunk: list[Item]) -> bool:
@@ -260,6 +263,10 @@ class _Run:
         self.read += len(chunk)
         if self.publish is not None and pending:
             self.publish(pending)
+        if self.read >= self.analyze_at:
+            with transaction(self.sessions) as session:
+                store.analyze_grown(session)
+            self.analyze_at = self.read * 4
         return True
 
     def _write(self, session: Session, chunk: list[Item]) -> list[Pending]:

@@ -402,3 +402,12 @@ def test_a_centre_sees_only_its_own_batches_and_staff_see_all(
         )
     assert client.get(f"/v1/batches/{uuid.uuid4()}", headers=auth(token)).status_code == 404
     assert client.get("/v1/batches/not-an-id", headers=auth(token)).status_code == 404
+
+
+def test_the_grown_tables_can_be_analyzed_inside_a_transaction(sessions) -> None:
+    """Processing refreshes the planner's statistics between chunks (PostgreSQL only)."""
+    from gateway.storage import batches as store
+    from gateway.storage.db import transaction
+
+    with transaction(sessions) as session:
+        store.analyze_grown(session)
