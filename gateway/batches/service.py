@@ -291,12 +291,11 @@ class _Run:
         numbers = repository.accepted_numbers(
             session, self.centre.id, (document.number for document in documents)
         )
-        services = store.stored_services(
-            session,
-            self.centre.id,
-            {document.patient.national_id for document in documents},
-            {line.service_date for document in documents for line in document.lines},
-        )
+        dates: dict[str, set[date]] = {}
+        for each in documents:
+            days = dates.setdefault(each.patient.national_id, set())
+            days.update([line.service_date for line in each.lines])
+        services = store.stored_services(session, self.centre.id, dates)
         context = self._context(session, documents, numbers, services)
         rows = _Rows([], [], [], [], [])
         ids = _new_ids(len(chunk))

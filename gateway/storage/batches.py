@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from typing import Any, cast
 
@@ -224,14 +224,16 @@ def acknowledgement_rows(
 
 
 def stored_services(
-    session: Session, centre_id: int, national_ids: Iterable[str], dates: Iterable[date]
+    session: Session, centre_id: int, wanted: Mapping[str, set[date]]
 ) -> set[tuple[str, str, date]]:
-    """(patient, code, date) of this centre's live documents for these patients on these
-    dates, as ``repository.stored_services`` finds them, in two index lookups: the
-    documents by patient, then their lines by document. (One join of a chunk's 500
-    patients lets PostgreSQL choose to scan every line once the table holds millions.)"""
-    patients = list(set(national_ids))
-    days = list(set(dates))
+    """(patient, code, date) of this centre's live documents, for each patient on the dates
+    ``wanted`` for them: all the duplicate rule can ask about a chunk. Two index lookups
+    as Core statements: the documents by patient, then their lines by document. (One
+    join of a chunk's 500 patients lets PostgreSQL choose to scan every line once the
+    table holds millions.)"""
+    connection = session.connection()
+    patients = list(wanted)
+    days = list({day for dates in wanted.values() for day in dates})
     owners: dict[uuid.UUID, str] = {}
     for start in range(0, len(patients), 500):
         query = select(Document.id, Document.patient_national_id).where(
@@ -239,7 +241,7 @@ def stored_services(
             Document.patient_national_id.in_(patients[start : start + 500]),
             Document.status != DocumentStatus.REJECTED,
         )
-        owners.update((row[0], row[1]) for row in session.execute(query))
+        owners.update((row[0], row[1]) for row in connection.execute(query).all())
     found: set[tuple[str, str, date]] = set()
     ids = list(owners)
     for start in range(0, len(ids), 1000):
@@ -249,9 +251,10 @@ def stored_services(
             DocumentLine.document_id.in_(ids[start : start + 1000]),
             DocumentLine.service_date.in_(days),
         )
-        found.update(
-            (owners[document], code, day) for document, code, day in session.execute(lines)
-        )
+        for document, code, day in connection.execute(lines).all():
+            patient = owners[document]
+            if day in wanted[patient]:
+                found.add((patient, code, day))
     return found
 
 
