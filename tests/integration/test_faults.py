@@ -1,0 +1,191 @@
+"""Fault injection with 1,000 documents in flight, on PostgreSQL and RabbitMQ with real
+worker processes: the worker is SIGKILLed, the broker restarted, the database's
+connections dropped. Afterwards every accepted document is priced exactly once (one set
+of pricing rows, one status path), and every request either got a 202 whose documents
+exist, or an error that was safely retried with the same Idempotency-Key.
+
+Run alone with `pytest -m faults`. These tests restart the local RabbitMQ application
+(`rabbitmqctl stop_app` / `start_app`), so they run in the integration group, one at a time.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import shutil
+import subprocess
+import threading
+import time
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select, text
+
+from gateway.storage.models import Document, DocumentLine, LinePricing, StatusEvent
+from tests import factories as f
+from tests.factories import PRICED_STATES
+from tests.integration.conftest import Stack
+from tests.integration.test_end_to_end import add_centre
+
+pytestmark = [pytest.mark.integration, pytest.mark.faults, pytest.mark.xdist_group("integration")]
+
+# The sweeper re-queues whatever a fault left stuck, soon enough for the test to see it.
+STACK_ENV = {"GATEWAY_STUCK_AFTER_S": "15", "GATEWAY_SWEEP_INTERVAL_S": "3"}
+SUBMISSIONS, PER_SUBMISSION = 100, 10  # 1,000 documents
+
+
+def _rabbitmq_restart() -> None:
+    ctl = shutil.which("rabbitmqctl")
+    if ctl is None:
+        pytest.skip("rabbitmqctl not found: the broker cannot be restarted here")
+    subprocess.run([ctl, "stop_app"], check=True, capture_output=True, timeout=120)
+    time.sleep(1)
+    subprocess.run([ctl, "start_app"], check=True, capture_output=True, timeout=120)
+
+
+def _drop_database_connections(stack: Stack) -> int:
+    name = stack.database_url.rsplit("/", 1)[1]
+    admin = stack.database_url.rsplit("/", 1)[0] + "/postgres"
+    from sqlalchemy import create_engine
+
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            return len(
+                connection.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = :name AND pid <> pg_backend_pid()"
+                    ),
+                    {"name": name},
+                ).all()
+            )
+    finally:
+        engine.dispose()
+
+
+def _send(
+    client: httpx.Client, body: bytes, key: str, outcomes: dict[str, Any], lock: threading.Lock
+) -> None:
+    """Send until a 202 or a refusal that retrying cannot change; note every attempt."""
+    attempts: list[str] = []
+    for _ in range(30):
+        try:
+            answer = client.post(
+                "/v1/submissions",
+                content=body,
+                headers={"Content-Type": "application/json", "Idempotency-Key": key},
+            )
+        except httpx.HTTPError as exc:
+            attempts.append(type(exc).__name__)
+            time.sleep(0.5)
+            continue
+        attempts.append(str(answer.status_code))
+        if answer.status_code == 202 or answer.status_code < 500:
+            with lock:
+                outcomes[key] = (answer.status_code, answer.json(), attempts)
+            return
+        time.sleep(0.5)
+    with lock:
+        outcomes[key] = (None, None, attempts)
+
+
+@pytest.mark.parametrize("stack", ["postgresql+rabbitmq"], indirect=True)
+def test_nothing_lost_nothing_doubled_under_faults(stack: Stack) -> None:
+    code, token = add_centre(stack)
+    bodies = {
+        str(uuid.uuid4()): f.as_json(
+            f.submission(code, *(f.outpatient_visit() for _ in range(PER_SUBMISSION)))
+        )
+        for _ in range(SUBMISSIONS)
+    }
+    outcomes: dict[str, Any] = {}
+    lock = threading.Lock()
+    headers = {"Authorization": f"Bearer {token}"}
+    faults: list[str] = []
+    keys = list(bodies)
+    waves = [keys[i : i + SUBMISSIONS // 4] for i in range(0, SUBMISSIONS, SUBMISSIONS // 4)]
+
+    def kill_and_restart_worker() -> str:
+        stack.kill_worker()
+        stack.start_worker()
+        return "worker SIGKILLed while pricing, then restarted"
+
+    def restart_broker() -> str:
+        _rabbitmq_restart()
+        return "RabbitMQ restarted (stop_app/start_app)"
+
+    def drop_connections() -> str:
+        return f"{_drop_database_connections(stack)} PostgreSQL connection(s) dropped"
+
+    injections = [
+        kill_and_restart_worker,
+        restart_broker,
+        drop_connections,
+        kill_and_restart_worker,
+    ]
+    with (
+        httpx.Client(base_url=stack.url, headers=headers, timeout=60) as client,
+        concurrent.futures.ThreadPoolExecutor(8) as pool,
+    ):
+        # Each fault strikes while a wave of requests is in flight and earlier waves are
+        # being priced.
+        for wave, inject in zip(waves, injections, strict=True):
+            futures = [pool.submit(_send, client, bodies[k], k, outcomes, lock) for k in wave]
+            time.sleep(0.3)
+            faults.append(inject())
+            for future in futures:
+                future.result()
+
+    retried = sum(1 for _, _, attempts in outcomes.values() if len(attempts) > 1)
+    print(f"faults: {faults}; requests retried after an error: {retried}")
+    # Every request ended in a 202 (possibly after safe retries with the same key).
+    failed = {k: v for k, v in outcomes.items() if v[0] != 202}
+    assert failed == {}, (faults, failed)
+    document_ids = {d["id"] for _, body, _ in outcomes.values() for d in body["documents"]}
+    assert len(document_ids) == SUBMISSIONS * PER_SUBMISSION  # retries replayed, never doubled
+
+    sessions = stack.sessions()
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        with sessions() as session:
+            waiting = session.scalar(
+                select(func.count())
+                .select_from(Document)
+                .where(
+                    Document.id.in_([uuid.UUID(i) for i in document_ids]),
+                    Document.status.not_in(PRICED_STATES),
+                )
+            )
+        if waiting == 0:
+            break
+        time.sleep(1)
+    assert waiting == 0, (faults, stack.logs())
+
+    ids = [uuid.UUID(i) for i in document_ids]
+    with sessions() as session:
+        lines = session.scalar(
+            select(func.count()).select_from(DocumentLine).where(DocumentLine.document_id.in_(ids))
+        )
+        pricings = session.scalar(
+            select(func.count()).select_from(LinePricing).where(LinePricing.document_id.in_(ids))
+        )
+        priced_moves = session.execute(
+            select(StatusEvent.document_id, func.count())
+            .where(StatusEvent.document_id.in_(ids), StatusEvent.to_status == "PRICED")
+            .group_by(StatusEvent.document_id)
+        ).all()
+        stored = session.scalar(
+            select(func.count())
+            .select_from(Document)
+            .where(
+                Document.centre_id.in_(
+                    select(Document.centre_id).where(Document.id == ids[0]).scalar_subquery()
+                )
+            )
+        )
+    assert pricings == lines  # one pricing row per line: priced once
+    assert len(priced_moves) == len(ids)
+    assert {count for _, count in priced_moves} == {1}  # one status path each
+    assert stored == len(ids)  # nothing stored twice by a retried request
