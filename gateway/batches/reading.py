@@ -341,6 +341,60 @@ def _stripped(root: etree._Element) -> etree._Element:
 # -- JSON --------------------------------------------------------------------------------
 
 
+Repeats = list[tuple[dict[str, Any], str]]
+
+
+def _noting(repeats: Repeats) -> type[dict[str, Any]]:
+    """A dict type for ijson to build objects with, key by key, that notes a key given twice
+    (ijson, like orjson, would keep the last value silently; the single path refuses the
+    body with json.duplicate-key)."""
+
+    class NotingObject(dict[str, Any]):
+        __slots__ = ()
+
+        def __setitem__(self, key: str, value: Any) -> None:
+            if key in self:
+                repeats.append((self, key))
+            dict.__setitem__(self, key, value)
+
+    return NotingObject
+
+
+def _escape(segment: str) -> str:
+    return segment.replace("~", "~0").replace("/", "~1")
+
+
+def _pointer_to(value: Any, target: object, pointer: str) -> str | None:
+    """The JSON pointer of ``target`` (by identity) inside ``value``, which is at ``pointer``."""
+    stack: list[tuple[Any, str]] = [(value, pointer)]
+    while stack:
+        node, where = stack.pop()
+        if node is target:
+            return where
+        if isinstance(node, dict):
+            stack += [(v, f"{where}/{_escape(k)}") for k, v in node.items()]
+        elif isinstance(node, list):
+            stack += [(v, f"{where}/{n}") for n, v in enumerate(node)]
+    return None
+
+
+def _repeated(repeats: Repeats, value: Any, pointer: str) -> Problem | None:
+    """The first key repeated within ``value`` (at ``pointer``), as the single path words it."""
+    if not repeats:
+        return None
+    holder, key = repeats[0]
+    repeats.clear()
+    at = _pointer_to(value, holder, pointer)
+    if at is None:
+        return None
+    where = f"the object at '{at}'" if at else "the top-level object"
+    return Problem(
+        "json.duplicate-key",
+        f"The key '{key[:100]}' appears more than once in {where}; each key may appear only once.",
+        f"{at}/{_escape(key)}",
+    )
+
+
 def _json_top(source: Any) -> tuple[dict[str, Any], str | None]:
     """The top-level members other than ``documents``, and the event that opens
     ``documents`` (None when absent). Stops at ``documents`` once the header is known,
@@ -351,6 +405,8 @@ def _json_top(source: Any) -> tuple[dict[str, Any], str | None]:
         message = "The JSON body must be an object (the content of a submission)."
         raise EnvelopeError([Problem("json.type", message, "")])
     top: dict[str, Any] = {}
+    repeats: Repeats = []
+    noting = _noting(repeats)
     opened: str | None = None
     key: str | None = None
     depth = 0
@@ -358,6 +414,9 @@ def _json_top(source: Any) -> tuple[dict[str, Any], str | None]:
     for _, event, value in events:
         if depth == 0:
             if event == "map_key":
+                if value in top or (value == "documents" and opened is not None):
+                    repeats.append((top, value))
+                    break
                 key = value
                 continue
             if event == "end_map":
@@ -368,7 +427,7 @@ def _json_top(source: Any) -> tuple[dict[str, Any], str | None]:
                     break
                 builder = None
             else:
-                builder = ijson.ObjectBuilder()
+                builder = ijson.ObjectBuilder(map_type=noting)
                 builder.event(event, value)
             if event in ("start_map", "start_array"):
                 depth = 1
@@ -383,6 +442,9 @@ def _json_top(source: Any) -> tuple[dict[str, Any], str | None]:
             builder.event(event, value)
             if depth == 0:
                 top[str(key)] = builder.value
+    repeated = _repeated(repeats, top, "")
+    if repeated is not None:
+        raise EnvelopeError([repeated])
     return top, opened
 
 
@@ -394,9 +456,14 @@ def _json_kinds(entry: Any) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _json_item(top: dict[str, Any], entry: Any, ordinal: int, envelope: _Envelope) -> Item | None:
+def _json_item(
+    top: dict[str, Any], entry: Any, ordinal: int, envelope: _Envelope, repeats: Repeats
+) -> Item | None:
     name, number = _json_kinds(entry)
     path = f"/documents/{ordinal}"
+    repeated = _repeated(repeats, entry, path)
+    if repeated is not None:
+        return Item(ordinal, name, f"{path}/{name}" if name else path, number, problems=[repeated])
     try:
         data = orjson.dumps({**top, "documents": [entry]})
     except orjson.JSONEncodeError as exc:  # an integer beyond 64 bits
@@ -430,12 +497,15 @@ def _json_items(path: Path, centre_code: str, start: int) -> Iterator[Item]:
             raise EnvelopeError([Problem("json.type", message, "/documents")])
         ordinal = 0
         if opened is not None:
+            repeats: Repeats = []
+            noting = _noting(repeats)
             with path.open("rb") as source:
-                for entry in ijson.items(source, "documents.item", use_float=True):
+                for entry in ijson.items(source, "documents.item", use_float=True, map_type=noting):
                     if ordinal >= start or not envelope.checked:
-                        item = _json_item(top, entry, ordinal, envelope)
+                        item = _json_item(top, entry, ordinal, envelope, repeats)
                         if item is not None and ordinal >= start:
                             yield item
+                    repeats.clear()
                     ordinal += 1
     except ijson.JSONError as exc:
         message = f"The JSON is not valid: {exc}"

@@ -411,3 +411,42 @@ def test_the_grown_tables_can_be_analyzed_inside_a_transaction(sessions) -> None
 
     with transaction(sessions) as session:
         store.analyze_grown(session)
+
+
+def test_a_key_repeated_in_a_json_document_is_refused_as_alone(
+    client: TestClient, sessions, settings: Settings
+) -> None:
+    """ijson keeps a repeated key's last value silently; the batch refuses the document with
+    what a submission of its own gets (json.duplicate-key, located)."""
+    centre, token = f.make_centre(sessions)
+    single_centre, single_token = f.make_centre(sessions)
+    clean, repeated = f.outpatient_visit(), f.outpatient_visit()
+    number = repeated["outpatientVisit"]["documentNumber"]
+    once = f'"insuranceNumber":"{f.INSURANCE_NUMBER}"'
+
+    def text(centre_code: str, *documents: dict[str, Any]) -> bytes:
+        body = f.as_json(f.submission(centre_code, *documents)).decode()
+        return body.replace(once, f"{once},{once}", 1).encode()
+
+    alone = client.post(
+        "/v1/submissions",
+        content=text(single_centre.code, repeated),
+        headers=auth(single_token, JSON),
+    ).json()["errors"]
+    batch = upload(client, token, text(centre.code, repeated, clean), "json").json()
+    assert process(sessions, settings, batch["id"]) == "done"
+    first, second = acknowledgement(client, token, batch["id"])
+    assert (first["document_number"], first["outcome"]) == (number, "REJECTED")
+    assert (
+        [(p["code"], p["path"]) for p in first["problems"]]
+        == [(p["code"], p["path"]) for p in alone]
+        == [("json.duplicate-key", "/documents/0/outpatientVisit/patient/insuranceNumber")]
+    )
+    assert second["outcome"] == "ACCEPTED"
+    header = f.as_json(f.submission(centre.code)).replace(
+        b'"centreCode"', b'"software": "a", "software": "b", "centreCode"', 1
+    )
+    failed = upload(client, token, header, "json").json()
+    assert process(sessions, settings, failed["id"]) == "failed"
+    errors = client.get(failed["url"], headers=auth(token)).json()["errors"]
+    assert [(e["code"], e["path"]) for e in errors] == [("json.duplicate-key", "/header/software")]
