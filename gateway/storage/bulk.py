@@ -14,6 +14,7 @@ from typing import Any, cast
 import psycopg
 from sqlalchemy import JSON, String, Table, bindparam, insert
 from sqlalchemy import cast as sql_cast
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session
 
 Target = Table | type[DeclarativeBase]
@@ -80,16 +81,21 @@ def _copy(
     ]
     count = 0
     statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
-    with connection.cursor() as cursor, cursor.copy(statement) as copy:
-        if to_encode:
-            for row in rows:
-                encoded = list(row)
-                for n in to_encode:
-                    encoded[n] = encode(encoded[n])
-                copy.write_row(encoded)
-                count += 1
-        else:
-            for row in rows:
-                copy.write_row(row)
-                count += 1
+    try:
+        with connection.cursor() as cursor, cursor.copy(statement) as copy:
+            if to_encode:
+                for row in rows:
+                    encoded = list(row)
+                    for n in to_encode:
+                        encoded[n] = encode(encoded[n])
+                    copy.write_row(encoded)
+                    count += 1
+            else:
+                for row in rows:
+                    copy.write_row(row)
+                    count += 1
+    except psycopg.Error as error:
+        # Raised as a Core insert() would raise it (IntegrityError for a duplicate key...),
+        # so callers catch one family of errors whichever way the rows went in.
+        raise DBAPIError.instance(statement, None, error, psycopg.Error) from error
     return count
