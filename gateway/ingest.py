@@ -1,43 +1,44 @@
 """The ingest pipeline: schema, business rules, then one transaction of rows and outbox.
 
 Nothing here commits. The caller commits and only then hands the outbox messages to
-the publisher, so no task is ever sent for data that was rolled back.
+the publisher, so no task is ever sent for data that was rolled back. Several
+submissions can share one transaction (``ingest_many``, used by the API's group commit):
+each is judged as if it came after the ones before it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
-from sqlalchemy import insert
+import orjson
 from sqlalchemy.orm import Session
 
 from gateway import journal, metrics
 from gateway.domain import documents as dm
 from gateway.domain.lifecycle import DocumentStatus, Transition, birth, transition
+from gateway.domain.registry import Coverage
+from gateway.domain.tariff import TariffBook
 from gateway.errors import GatewayError
 from gateway.settings import Settings, get_settings, today
-from gateway.storage import repository
-from gateway.storage.models import (
-    Centre,
-    Document,
-    DocumentLine,
-    OutboxMessage,
-    RawPayload,
-    Submission,
-    utcnow,
-)
+from gateway.storage import repository, submissions
+from gateway.storage.models import Centre, Document, Submission, utcnow
 from validators.business import Report, validate_submission
 from validators.context import RuleContext
 from validators.problems import Problem, has_errors
 from validators.reader import read_submission
 from validators.schema import Format, claim_schema
+from workers.app import PRICE_DOCUMENTS
 from workers.outbox import Pending
 from workers.service import NoTariffError, TariffCache
 
-PRICE_TASK = "gateway.price_document"
+# Accepted documents are priced in batches: one message per this many of a transaction.
+PRICING_BATCH = 200
 
 
 @dataclass(slots=True)
@@ -46,6 +47,37 @@ class Ingested:
     documents: list[Document]
     outbox: list[Pending]
     replayed: bool = False
+
+
+@dataclass(slots=True)
+class Arrival:
+    """A submission to store: its body as received and what is known of it so far.
+
+    ``parsed`` is its ``parse_valid`` result when the caller already has it (so parsing can
+    run before a database connection is taken). ``mapped_problems`` are problems per
+    document found while translating another format (FHIR) into this one; they join the
+    rules' problems and are judged the same way. ``stored_format`` overrides the recorded
+    format ("fhir" when ``body`` is the original FHIR resource and ``parsed`` its
+    translation).
+    """
+
+    centre: Centre
+    body: bytes
+    fmt: Format
+    content_type: str
+    idempotency_key: str | None = None
+    parsed: dm.Submission | None = None
+    mapped_problems: list[list[Problem]] | None = None
+    stored_format: str | None = None
+
+
+@dataclass(slots=True)
+class Group:
+    """What ``ingest_many`` did: per arrival its stored submission or why it was refused,
+    and the outbox messages of the whole transaction (to publish once it commits)."""
+
+    outcomes: list[Ingested | GatewayError]
+    outbox: list[Pending] = field(default_factory=list)
 
 
 def parse_valid(body: bytes, fmt: Format) -> dm.Submission:
@@ -75,33 +107,39 @@ def apply_rules(
 
 
 _books = TariffCache()
+TARIFF_RECHECK_S = 1.0
+
+
+class _RecentTariff:
+    """The newest tariff book of each database; whether a newer one was imported is asked
+    at most once a TARIFF_RECHECK_S (one query fewer for each of the API's group commits;
+    a book imported now judges the submissions that come a second later)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[object, tuple[float, TariffBook]] = {}
+
+    def get(self, session: Session) -> TariffBook | None:
+        bind = session.get_bind()
+        checked = self._seen.get(bind)
+        now = time.monotonic()
+        if checked is not None and now - checked[0] < TARIFF_RECHECK_S:
+            return checked[1]
+        try:
+            book = _books.current(session)
+        except NoTariffError:
+            return None
+        self._seen[bind] = (now, book)
+        return book
+
+
+_tariffs = _RecentTariff()
 
 
 def server_context(
     session: Session, centre: Centre, submission: dm.Submission, settings: Settings
 ) -> RuleContext:
     """What the rules need for one submission, read from the database in a few queries."""
-    patients = [document.patient.national_id for document in submission.documents]
-    numbers = (document.number for document in submission.documents)
-    try:
-        tariff = _books.current(session)
-    except NoTariffError:
-        tariff = None
-    return RuleContext(
-        today=today(settings),
-        centre=repository.centre_info(centre),
-        coverages=repository.coverages_of(session, patients),
-        tariff=tariff,
-        accepted_numbers=repository.accepted_numbers(session, centre.id, numbers),
-        stored_services=repository.stored_services(
-            session,
-            centre.id,
-            patients,
-            {line.service_date for document in submission.documents for line in document.lines},
-        ),
-        submission_window_days=settings.submission_window_days,
-        referral_provinces=frozenset(settings.referral_provinces),
-    )
+    return _SharedContext.read(session, [(centre, submission)], settings).context_for(centre)
 
 
 def ingest(
@@ -118,33 +156,153 @@ def ingest(
     stored_format: str | None = None,
     settings: Settings | None = None,
 ) -> Ingested:
-    """Check and store a body; ``parsed`` is its ``parse_valid`` result when the caller
-    already has it (so parsing can run before a database connection is taken).
-
-    ``mapped_problems`` are problems per document found while translating another format
-    (FHIR) into this one; they join the rules' problems and are judged the same way.
-    ``stored_format`` overrides the recorded format ("fhir" when ``body`` is the original
-    FHIR resource and ``parsed`` its translation).
-    """
-    digest = hashlib.sha256(body).hexdigest()
-    if idempotency_key:
-        earlier = _replay(session, centre.id, idempotency_key, digest)
-        if earlier is not None:
-            return earlier
-    submission = parsed or parse_valid(body, fmt)
-    context = server_context(session, centre, submission, settings or get_settings())
-    report = apply_rules(submission, context, centre_code=centre.code, max_documents=max_documents)
-    for problems, extra in zip(report.documents, mapped_problems or [], strict=False):
-        problems[:0] = extra
-    return _store(
-        session,
-        centre=centre,
-        submission=submission,
-        report=report,
-        raw=RawPayload(content_type=content_type, sha256=digest, size=len(body), body=body),
-        fmt=stored_format or fmt.value,
-        idempotency_key=idempotency_key,
+    """Check and store one body (see ``Arrival`` for the optional arguments); raises
+    GatewayError when the submission is refused as a whole."""
+    arrival = Arrival(
+        centre, body, fmt, content_type, idempotency_key, parsed, mapped_problems, stored_format
     )
+    group = ingest_many(
+        session=session, arrivals=[arrival], max_documents=max_documents, settings=settings
+    )
+    (outcome,) = group.outcomes
+    if isinstance(outcome, GatewayError):
+        raise outcome
+    outcome.outbox = group.outbox
+    return outcome
+
+
+def ingest_many(
+    *,
+    session: Session,
+    arrivals: Sequence[Arrival],
+    max_documents: int,
+    settings: Settings | None = None,
+) -> Group:
+    """Check and store several submissions in the caller's transaction, in order, each
+    judged as if it came alone after the ones before it (their accepted numbers and
+    services count). The reference data is read once for all of them and the rows are
+    written in bulk. A refused submission is its GatewayError in the outcomes; the others
+    are stored all the same."""
+    settings = settings or get_settings()
+    outcomes: list[Ingested | GatewayError | None] = [None] * len(arrivals)
+    checked: list[tuple[int, Arrival, dm.Submission, str]] = []
+    for index, arrival in enumerate(arrivals):
+        try:
+            digest = hashlib.sha256(arrival.body).hexdigest()
+            if arrival.idempotency_key:
+                earlier = _replay(session, arrival.centre.id, arrival.idempotency_key, digest)
+                if earlier is not None:
+                    outcomes[index] = earlier
+                    continue
+            parsed = arrival.parsed or parse_valid(arrival.body, arrival.fmt)
+            checked.append((index, arrival, parsed, digest))
+        except GatewayError as refused:
+            outcomes[index] = refused
+    shared = _SharedContext.read(session, [(a.centre, p) for _, a, p, _ in checked], settings)
+    rows = _Rows()
+    for index, arrival, parsed, digest in checked:
+        try:
+            report = apply_rules(
+                parsed,
+                shared.context_for(arrival.centre),
+                centre_code=arrival.centre.code,
+                max_documents=max_documents,
+            )
+        except GatewayError as refused:
+            outcomes[index] = refused
+            continue
+        for problems, extra in zip(report.documents, arrival.mapped_problems or [], strict=False):
+            problems[:0] = extra
+        stored = _add(rows, arrival, parsed, report, digest)
+        shared.remember(arrival.centre, stored.documents, parsed)
+        outcomes[index] = stored
+    group = Group([o for o in outcomes if o is not None])
+    if rows.table.submissions:
+        submissions.store(session, rows.table)
+        group.outbox = journal.record(session, rows.moves)
+        group.outbox += submissions.add_messages(
+            session,
+            PRICE_DOCUMENTS,
+            [
+                {"document_ids": rows.to_price[start : start + PRICING_BATCH]}
+                for start in range(0, len(rows.to_price), PRICING_BATCH)
+            ],
+        )
+    return group
+
+
+@dataclass(slots=True)
+class _Rows:
+    table: submissions.Rows = field(default_factory=submissions.Rows)
+    moves: list[journal.Move] = field(default_factory=list)
+    to_price: list[str] = field(default_factory=list)
+
+
+class _SharedContext:
+    """The reference data the rules need for a group of submissions, read in a few queries,
+    and what the group's earlier submissions accepted (so later ones see it)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.coverages: dict[str, list[Coverage]] = {}
+        self.tariff: TariffBook | None = None
+        self.numbers: dict[int, set[str]] = {}
+        self.services: dict[int, set[tuple[str, str, date]]] = {}
+        self.contexts: dict[int, RuleContext] = {}
+
+    @classmethod
+    def read(
+        cls,
+        session: Session,
+        items: Sequence[tuple[Centre, dm.Submission]],
+        settings: Settings,
+    ) -> _SharedContext:
+        shared = cls(settings)
+        if not items:
+            return shared
+        patients = {d.patient.national_id for _, s in items for d in s.documents}
+        shared.coverages = repository.coverages_of(session, patients)
+        shared.tariff = _tariffs.get(session)
+        by_centre: dict[int, list[dm.Document]] = {}
+        for centre, submission in items:
+            by_centre.setdefault(centre.id, []).extend(submission.documents)
+        for centre_id, documents in by_centre.items():
+            shared.numbers[centre_id] = repository.accepted_numbers(
+                session, centre_id, (d.number for d in documents)
+            )
+            shared.services[centre_id] = repository.stored_services(
+                session,
+                centre_id,
+                {d.patient.national_id for d in documents},
+                {line.service_date for d in documents for line in d.lines},
+            )
+        return shared
+
+    def context_for(self, centre: Centre) -> RuleContext:
+        context = self.contexts.get(centre.id)
+        if context is None:
+            context = self.contexts[centre.id] = RuleContext(
+                today=today(self.settings),
+                centre=repository.centre_info(centre),
+                coverages=self.coverages,
+                tariff=self.tariff,
+                accepted_numbers=self.numbers.setdefault(centre.id, set()),
+                stored_services=self.services.setdefault(centre.id, set()),
+                submission_window_days=self.settings.submission_window_days,
+                referral_provinces=frozenset(self.settings.referral_provinces),
+            )
+        return context
+
+    def remember(self, centre: Centre, stored: list[Document], submission: dm.Submission) -> None:
+        """The accepted documents of a submission now count for the ones after it."""
+        numbers = self.numbers.setdefault(centre.id, set())
+        services = self.services.setdefault(centre.id, set())
+        for row, document in zip(stored, submission.documents, strict=True):
+            if row.status != DocumentStatus.ACCEPTED:
+                continue
+            numbers.add(document.number)
+            patient = document.patient.national_id
+            services.update((patient, line.code, line.service_date) for line in document.lines)
 
 
 def _count(problems: list[Problem]) -> None:
@@ -166,127 +324,109 @@ def _replay(session: Session, centre_id: int, key: str, digest: str) -> Ingested
     return Ingested(submission, list(submission.documents), [], replayed=True)
 
 
-def _store(
-    session: Session,
-    *,
-    centre: Centre,
+def _add(
+    rows: _Rows,
+    arrival: Arrival,
     submission: dm.Submission,
     report: Report,
-    raw: RawPayload,
-    fmt: str,
-    idempotency_key: str | None,
+    digest: str,
 ) -> Ingested:
+    """Lay out one judged submission's rows; the ORM objects returned only answer the
+    request (they are never added to a session: the rows go in bulk)."""
+    centre = arrival.centre
     actor = f"centre:{centre.code}"
+    now = utcnow()
     row = Submission(
         id=uuid.uuid4(),
         centre_id=centre.id,
-        format=fmt,
+        format=arrival.stored_format or arrival.fmt.value,
         submission_number=submission.submission_number,
-        received_at=utcnow(),
+        received_at=now,
         document_count=len(submission.documents),
         accepted_count=0,
         rejected_count=0,
-        idempotency_key=idempotency_key,
+        idempotency_key=arrival.idempotency_key,
     )
-    raw.submission_id = row.id
     documents: list[Document] = []
-    moves: list[journal.Move] = []
-    lines: list[dict[str, Any]] = []
-    payloads: list[dict[str, Any]] = []
     for ordinal, (document, problems) in enumerate(
         zip(submission.documents, report.documents, strict=True)
     ):
-        stored, pair = _document_row(row, centre, ordinal, document, problems, actor)
+        values, pair = _document_values(row.id, centre, ordinal, document, problems, actor)
+        stored = Document(**values)
         documents.append(stored)
-        moves += [journal.Move(stored.id, centre.id, stored.external_id, move) for move in pair]
-        lines += _line_values(stored.id, document)
+        rows.table.documents.append(
+            [orjson.dumps(values["problems"]).decode() if c == "problems" else values[c]
+             for c in submissions.DOCUMENT_COLUMNS]
+        )  # fmt: skip
+        rows.moves += [journal.Move(stored.id, centre.id, stored.external_id, m) for m in pair]
+        rows.table.lines += _line_rows(stored.id, document)
         if stored.status == DocumentStatus.ACCEPTED:
             row.accepted_count += 1
-            payloads.append({"task": PRICE_TASK, "payload": {"document_id": str(stored.id)}})
+            rows.to_price.append(str(stored.id))
         else:
             row.rejected_count += 1
         _count(problems)
         metrics.DOCUMENTS.labels(document.kind.value, stored.status.lower()).inc()
-    # Plain inserts rather than the ORM's unit of work: this is the hot path of ingestion.
-    # The ORM objects built above serve only to answer the request.
-    session.execute(insert(Submission), [_column_values(row)])
-    session.execute(insert(RawPayload), [_column_values(raw)])
-    session.execute(insert(Document), [_column_values(d) for d in documents])
-    session.execute(insert(DocumentLine), lines)
-    outbox: list[Pending] = journal.record(session, moves)
-    if payloads:
-        now = utcnow()
-        for values in payloads:
-            values.update(created_at=now, attempts=0)
-        ids = session.scalars(
-            insert(OutboxMessage).returning(OutboxMessage.id, sort_by_parameter_order=True),
-            payloads,
-        ).all()
-        outbox += [Pending(i, v["task"], v["payload"]) for i, v in zip(ids, payloads, strict=True)]
-    return Ingested(row, documents, outbox)
+    rows.table.submissions.append([getattr(row, c) for c in submissions.SUBMISSION_COLUMNS])
+    body = arrival.body
+    rows.table.raws.append([row.id, arrival.content_type, digest, len(body), body])
+    return Ingested(row, documents, [])
 
 
-def _column_values(obj: Submission | RawPayload | Document) -> dict[str, Any]:
-    """Every column of an unsaved row, leaving out an auto-incremented id not yet known."""
-    values = {column.key: getattr(obj, column.key) for column in obj.__table__.columns}
-    if values.get("id") is None:
-        values.pop("id", None)
-    return values
-
-
-def _document_row(
-    submission: Submission,
+def _document_values(
+    submission_id: uuid.UUID,
     centre: Centre,
     ordinal: int,
     document: dm.Document,
     problems: list[Problem],
     actor: str,
-) -> tuple[Document, tuple[Transition, Transition]]:
+) -> tuple[dict[str, Any], tuple[Transition, Transition]]:
     first = birth(actor=actor)
     target = DocumentStatus.REJECTED if has_errors(problems) else DocumentStatus.ACCEPTED
     reason = f"{len(problems)} problem(s)" if problems else "schema and rules passed"
     second = transition(DocumentStatus.RECEIVED, target, actor=actor, reason=reason)
-    stored = Document(
-        id=uuid.uuid4(),
-        submission_id=submission.id,
-        centre_id=centre.id,
-        ordinal=ordinal,
-        kind=document.kind.value,
-        external_id=document.number,
-        status=target.value,
-        source_path=document.path[:200],
-        patient_national_id=document.patient.national_id,
-        insurance_number=document.patient.insurance_number,
-        physician_number=document.physician.medical_council_number,
-        physician_grade=document.physician.grade,
-        referral_code=document.referral_code,
-        tracking_code=document.tracking_code,
-        category=document.category,
-        package_code=document.package_code,
-        service_date=document.service_date,
-        admission_date=document.admission_date,
-        discharge_date=document.discharge_date,
-        total_amount=document.total_amount,
-        requested_amount=document.requested_amount,
-        problems=[p.to_dict() for p in problems],
-        created_at=first.at,
-        updated_at=second.at,
-    )
-    return stored, (first, second)
+    values = {
+        "id": uuid.uuid4(),
+        "submission_id": submission_id,
+        "centre_id": centre.id,
+        "ordinal": ordinal,
+        "kind": document.kind.value,
+        "external_id": document.number,
+        "status": target.value,
+        "source_path": document.path[:200],
+        "patient_national_id": document.patient.national_id,
+        "insurance_number": document.patient.insurance_number,
+        "physician_number": document.physician.medical_council_number,
+        "physician_grade": document.physician.grade,
+        "referral_code": document.referral_code,
+        "tracking_code": document.tracking_code,
+        "category": document.category,
+        "package_code": document.package_code,
+        "service_date": document.service_date,
+        "admission_date": document.admission_date,
+        "discharge_date": document.discharge_date,
+        "total_amount": document.total_amount,
+        "requested_amount": document.requested_amount,
+        "problems": [p.to_dict() for p in problems],
+        "created_at": first.at,
+        "updated_at": second.at,
+    }
+    return values, (first, second)
 
 
-def _line_values(document_id: uuid.UUID, document: dm.Document) -> list[dict[str, Any]]:
+def _line_rows(document_id: uuid.UUID, document: dm.Document) -> list[tuple[Any, ...]]:
+    """In ``submissions.LINE_COLUMNS`` order."""
     return [
-        {
-            "document_id": document_id,
-            "line_no": number,
-            "code_type": line.code_type.value,
-            "code": line.code,
-            "description": line.description,
-            "service_date": line.service_date,
-            "quantity": line.quantity,
-            "unit_price": line.unit_price,
-            "amount": line.amount,
-        }
+        (
+            document_id,
+            number,
+            line.code_type.value,
+            line.code,
+            line.description,
+            line.service_date,
+            line.quantity,
+            line.unit_price,
+            line.amount,
+        )
         for number, line in enumerate(document.lines, start=1)
     ]

@@ -118,12 +118,12 @@ def test_submission_and_document_history(client: TestClient, sessions) -> None:
             select(RawPayload).where(RawPayload.submission_id == uuid.UUID(answer["id"]))
         ).one()
         assert raw.body == f.as_json(f.submission(centre.code)) or raw.size > 0
-        pending = session.scalars(
-            select(OutboxMessage).where(
-                OutboxMessage.payload["document_id"].as_string() == document["id"]
-            )
+        pricing = session.scalars(
+            select(OutboxMessage.payload).where(OutboxMessage.task == "gateway.price_documents")
         ).all()
-        assert len(pending) == 1
+        assert [m for m in pricing if document["id"] in m["document_ids"]] == [
+            {"document_ids": [document["id"]]}
+        ]
 
 
 def test_another_centre_gets_404(client: TestClient, sessions) -> None:

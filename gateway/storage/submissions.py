@@ -1,0 +1,61 @@
+"""The SQL of storing submissions: their rows laid out as tuples and written in bulk
+(COPY on PostgreSQL), whatever the number of submissions in the transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from sqlalchemy import Table, insert
+from sqlalchemy.orm import Session
+
+from gateway.storage import bulk
+from gateway.storage.batches import DOCUMENT_COLUMNS, LINE_COLUMNS
+from gateway.storage.models import (
+    Document,
+    DocumentLine,
+    OutboxMessage,
+    RawPayload,
+    Submission,
+    utcnow,
+)
+from workers.outbox import Pending
+
+__all__ = ["DOCUMENT_COLUMNS", "LINE_COLUMNS", "Rows", "add_messages", "store"]
+
+SUBMISSION_COLUMNS = (
+    "id", "centre_id", "format", "submission_number", "received_at", "document_count",
+    "accepted_count", "rejected_count", "idempotency_key",
+)  # fmt: skip
+RAW_COLUMNS = ("submission_id", "content_type", "sha256", "size", "body")
+OUTBOX = cast(Table, OutboxMessage.__table__)
+
+
+@dataclass(slots=True)
+class Rows:
+    """Rows of one transaction's submissions, each in its table's column order above
+    (documents' problems as JSON text)."""
+
+    submissions: list[list[Any]] = field(default_factory=list)
+    raws: list[list[Any]] = field(default_factory=list)
+    documents: list[list[Any]] = field(default_factory=list)
+    lines: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+def store(session: Session, rows: Rows) -> None:
+    """Insert the rows, parents first."""
+    bulk.insert_rows(session, Submission, SUBMISSION_COLUMNS, rows.submissions)
+    bulk.insert_rows(session, RawPayload, RAW_COLUMNS, rows.raws)
+    bulk.insert_rows(session, Document, DOCUMENT_COLUMNS, rows.documents, json_text=("problems",))
+    bulk.insert_rows(session, DocumentLine, LINE_COLUMNS, rows.lines)
+
+
+def add_messages(session: Session, task: str, payloads: list[dict[str, Any]]) -> list[Pending]:
+    """Outbox rows for ``task``, one per payload, with their new ids (a statement on the
+    table, not the ORM: it runs on every commit of the API's group commit)."""
+    if not payloads:
+        return []
+    now = utcnow()
+    rows = [{"task": task, "payload": p, "created_at": now, "attempts": 0} for p in payloads]
+    ids = session.scalars(insert(OUTBOX).returning(OUTBOX.c.id, sort_by_parameter_order=True), rows)
+    return [Pending(i, task, p) for i, p in zip(ids.all(), payloads, strict=True)]
