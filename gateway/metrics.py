@@ -39,6 +39,16 @@ RATE_LIMIT_ERRORS = Counter(
 SUBMISSIONS = Counter(
     "gateway_submissions_total", "Submissions by input format and outcome", ["format", "outcome"]
 )
+INGEST_GROUP_SUBMISSIONS = Histogram(
+    "gateway_ingest_group_submissions",
+    "Submissions stored per transaction by the API's group commit",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+)
+INGEST_GROUP_RETRIES = Counter(
+    "gateway_ingest_group_retries_total",
+    "Groups rolled back on a conflict (a number or key taken meanwhile, a deadlock) and "
+    "stored again one submission at a time",
+)
 DOCUMENTS = Counter(
     "gateway_documents_total", "Documents received, by kind and outcome", ["kind", "outcome"]
 )

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway import logs, metrics, sweeper
 from gateway.api import batches, documents, fhir, lifecycle, settlements, submissions, webhooks
 from gateway.api.deps import GatewayState, TokenCache
+from gateway.api.writer import IngestWriter
 from gateway.errors import GatewayError
 from gateway.fhir.xml import fhir_schema
 from gateway.ratelimit import make_limiter
@@ -211,6 +212,7 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
         publisher=publisher,
         dispatcher=dispatcher,
         tokens=TokenCache(settings.token_cache_s),
+        writer=IngestWriter(sessions, settings, dispatcher),
         limiter=make_limiter(
             settings.rate_limit_per_minute,
             settings.rate_limit_burst,
@@ -225,6 +227,7 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
         if relay:
             dispatcher.start()
         yield
+        await run_in_threadpool(state.writer.stop)  # hands the dispatcher its last messages
         if relay:
             await run_in_threadpool(dispatcher.stop)
 

@@ -13,15 +13,19 @@ from celery import Celery
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from gateway import metrics
+from gateway.api.writer import IngestWriter
 from gateway.domain.centres import Role
 from gateway.errors import AuthError, ForbiddenError, RateLimitedError
-from gateway.ratelimit import Limiter, Unlimited
+from gateway.ratelimit import Limiter, LocalBuckets, Unlimited
 from gateway.settings import Settings
 from gateway.storage import repository
 from gateway.storage.models import Centre
 from workers.outbox import OutboxDispatcher, Publisher
+
+IN_MEMORY_LIMITERS = (Unlimited, LocalBuckets)
 
 
 @dataclass(slots=True)
@@ -33,6 +37,7 @@ class GatewayState:
     publisher: Publisher
     dispatcher: OutboxDispatcher
     tokens: TokenCache
+    writer: IngestWriter
     limiter: Limiter = field(default_factory=Unlimited)
 
 
@@ -62,7 +67,9 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def get_state(request: Request) -> GatewayState:
+# The dependencies below are coroutines: FastAPI runs a plain function dependency in a
+# worker thread, and three thread hops a request cost more than the whole request's work.
+async def get_state(request: Request) -> GatewayState:
     state: GatewayState = request.app.state.gateway
     return state
 
@@ -100,26 +107,46 @@ class TokenCache:
         self._entries[token_hash] = (time.monotonic() + self.ttl, principal)
 
 
-def authenticate(request: Request, state: State) -> Principal:
-    """The caller; a centre over its requests-per-minute budget gets 429."""
-    principal = _principal(request, state)
+async def authenticate(request: Request, state: State) -> Principal:
+    """The caller; a centre over its requests-per-minute budget gets 429. Only a token not
+    in the cache, or a limiter that asks a shared store, is dealt with in a thread."""
+    token_hash = _token_hash(request)
+    principal = state.tokens.get(token_hash)
+    if principal is None:
+        principal = await run_in_threadpool(_verify, state, token_hash)
     if principal.centre is not None:
-        wait = state.limiter.take(principal.centre.code)
-        if wait:
-            metrics.RATE_LIMITED.inc()
-            raise RateLimitedError(wait)
+        limiter, code = state.limiter, principal.centre.code
+        if isinstance(limiter, IN_MEMORY_LIMITERS):
+            _within_budget(limiter.take(code))
+        else:
+            _within_budget(await run_in_threadpool(limiter.take, code))
     return principal
 
 
-def _principal(request: Request, state: State) -> Principal:
+def authenticate_here(request: Request, state: GatewayState) -> Principal:
+    """``authenticate`` for code that runs in a worker thread already."""
+    token_hash = _token_hash(request)
+    principal = state.tokens.get(token_hash) or _verify(state, token_hash)
+    if principal.centre is not None:
+        _within_budget(state.limiter.take(principal.centre.code))
+    return principal
+
+
+def _token_hash(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthError()
-    token_hash = hash_token(token.strip())
-    cached = state.tokens.get(token_hash)
-    if cached is not None:
-        return cached
+    return hash_token(token.strip())
+
+
+def _within_budget(wait: float) -> None:
+    if wait:
+        metrics.RATE_LIMITED.inc()
+        raise RateLimitedError(wait)
+
+
+def _verify(state: GatewayState, token_hash: str) -> Principal:
     with state.sessions() as session:
         found = repository.find_token(session, token_hash)
     if found is None:
@@ -135,10 +162,14 @@ def _principal(request: Request, state: State) -> Principal:
 Caller = Annotated[Principal, Depends(authenticate)]
 
 
-def centre_caller(principal: Caller) -> Principal:
+def require_centre(principal: Principal) -> Principal:
     if principal.role is not Role.CENTRE or principal.centre is None:
         raise ForbiddenError("Only a centre's token may submit documents.")
     return principal
+
+
+async def centre_caller(principal: Caller) -> Principal:
+    return require_centre(principal)
 
 
 CentreCaller = Annotated[Principal, Depends(centre_caller)]
@@ -148,7 +179,7 @@ def roles(*allowed: Role) -> object:
     """A dependency admitting only callers of these roles (403 for the others)."""
     names = ", ".join(r.value for r in allowed)
 
-    def check(principal: Caller) -> Principal:
+    async def check(principal: Caller) -> Principal:
         if principal.role not in allowed:
             raise ForbiddenError(f"This needs a token of role {names}.")
         return principal

@@ -15,7 +15,7 @@ from fhir_core.fhirabstractmodel import FHIRAbstractModel
 from starlette.concurrency import run_in_threadpool
 
 from gateway import metrics
-from gateway.api.deps import Principal, State, authenticate, centre_caller
+from gateway.api.deps import State, authenticate, authenticate_here, require_centre
 from gateway.api.submissions import read_body
 from gateway.errors import GatewayError, NotFoundError
 from gateway.fhir import service
@@ -89,8 +89,7 @@ async def _submit(request: Request, state: State) -> Response:
     syntax = syntax_of(media)
     xml = wants_xml(request, syntax)
     try:
-        principal = await run_in_threadpool(authenticate, request, state)
-        caller = centre_caller(principal)
+        caller = require_centre(await authenticate(request, state))
         assert caller.centre is not None
         if syntax is None:
             raise GatewayError(
@@ -139,7 +138,7 @@ async def create_claim(request: Request, state: State) -> Response:
 def get_claim_response(claim_response_id: str, request: Request, state: State) -> Response:
     xml = wants_xml(request, None)
     try:
-        caller: Principal = authenticate(request, state)
+        caller = authenticate_here(request, state)
         with state.sessions() as session:
             found = service.read(session, claim_response_id, caller.centre_scope)
         if found is None:
@@ -156,7 +155,7 @@ def get_claim_response(claim_response_id: str, request: Request, state: State) -
 def get_explanation_of_benefit(eob_id: str, request: Request, state: State) -> Response:
     xml = wants_xml(request, None)
     try:
-        caller: Principal = authenticate(request, state)
+        caller = authenticate_here(request, state)
         with state.sessions() as session:
             found = service.explanation(session, eob_id, caller.centre_scope)
         if found is None:

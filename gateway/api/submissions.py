@@ -6,16 +6,14 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response
-from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from gateway import metrics
-from gateway.api.deps import Caller, CentreCaller, GatewayState, Principal, ReadSession, State
+from gateway.api.deps import Caller, CentreCaller, ReadSession, State
 from gateway.api.schemas import DocumentSummary, ErrorResponse, SubmissionOut
 from gateway.errors import GatewayError, NotFoundError
-from gateway.ingest import Ingested, ingest, parse_valid
+from gateway.ingest import Arrival, parse_valid
 from gateway.storage import repository
-from gateway.storage.db import transaction
 from gateway.storage.models import Document, Submission
 from validators.problems import Problem
 from validators.schema import Format
@@ -24,6 +22,7 @@ router = APIRouter(prefix="/v1", tags=["submissions"])
 
 XML_TYPES = ("application/xml", "text/xml")
 JSON_TYPES = ("application/json",)
+INLINE_PARSE_BYTES = 256 * 1024
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 409, 413, 415, 422)
 }
@@ -60,33 +59,6 @@ async def read_body(request: Request, limit: int) -> bytes:
     return body
 
 
-def _store(
-    state: GatewayState, caller: Principal, body: bytes, fmt: Format, media: str, key: str | None
-) -> Ingested:
-    assert caller.centre is not None
-    parsed = parse_valid(body, fmt)  # CPU work, done before a connection is taken
-    for attempt in range(2):
-        try:
-            with transaction(state.sessions) as session:
-                return ingest(
-                    session=session,
-                    centre=caller.centre,
-                    body=body,
-                    fmt=fmt,
-                    content_type=media,
-                    idempotency_key=key,
-                    max_documents=state.settings.max_documents_per_submission,
-                    parsed=parsed,
-                    settings=state.settings,
-                )
-        except IntegrityError:
-            # A concurrent request took the same document number or key; the second pass
-            # sees it committed and answers with a duplicate or a replay.
-            if attempt:
-                raise
-    raise AssertionError("unreachable")
-
-
 @router.post(
     "/submissions",
     status_code=202,
@@ -111,15 +83,22 @@ async def submit(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> SubmissionOut:
     """Validate and durably store a submission; 202 only once it is committed."""
+    assert caller.centre is not None
     fmt = format_of(request.headers.get("content-type"))
     body = await read_body(request, state.settings.max_body_bytes)
     media = request.headers.get("content-type", "")[:100]
     try:
-        stored = await run_in_threadpool(_store, state, caller, body, fmt, media, idempotency_key)
+        # Small bodies are parsed here (a thread hop would cost more than the parse);
+        # large ones in a thread, so that other requests are not held up meanwhile.
+        if len(body) <= INLINE_PARSE_BYTES:
+            parsed = parse_valid(body, fmt)
+        else:
+            parsed = await run_in_threadpool(parse_valid, body, fmt)
+        arrival = Arrival(caller.centre, body, fmt, media, idempotency_key, parsed)
+        stored = await state.writer.store(arrival, len(parsed.documents))
     except GatewayError:
         metrics.SUBMISSIONS.labels(fmt.value, "refused").inc()
         raise
-    state.dispatcher.notify(stored.outbox)
     out = submission_out(stored.submission, stored.documents)
     metrics.SUBMISSIONS.labels(
         fmt.value, "replayed" if stored.replayed else out.status.lower()
