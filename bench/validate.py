@@ -106,13 +106,10 @@ def rates(workloads: dict[str, Callable[[], object]], seconds: float) -> dict[st
     return {name: Figure(median(v), min(v), max(v)) for name, v in samples.items()}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--lines", type=int, default=25)
-    parser.add_argument("--seconds", type=float, default=3.0)
-    args = parser.parse_args()
+def measure(lines: int = 25, seconds: float = 3.0) -> dict[str, Figure]:
+    """Documents/s of each workload (the names below), median of the rounds."""
     schema, ctx = claim_schema(), context()
-    data = document(args.lines)
+    data = document(lines)
     json_body = orjson.dumps(data, option=orjson.OPT_INDENT_2)  # as the bundled examples
     # Indented like the bundled XML examples (and most hand-written or HIS-exported XML).
     tree = etree.fromstring(
@@ -149,7 +146,7 @@ def main() -> None:
     def bare_lxml() -> object:
         return lxml_schema.validate(etree.fromstring(xml_body))
 
-    figures = rates(
+    return rates(
         {
             "XML: schema + rules": full(xml_body, Format.XML),
             "JSON: schema + rules": full(json_body, Format.JSON),
@@ -157,8 +154,16 @@ def main() -> None:
             "xmlschema: from_json of the same document": xmlschema_json,
             "bare lxml parse + validate of the XML (floor)": bare_lxml,
         },
-        args.seconds,
+        seconds,
     )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--lines", type=int, default=25)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    args = parser.parse_args()
+    figures = measure(args.lines, args.seconds)
     width = max(map(len, figures))
     print(
         f"\n  {args.lines}-line outpatient visit, one core, documents/s (median of {ROUNDS} rounds)"
