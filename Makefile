@@ -55,8 +55,11 @@ lint: $(STAMP) ## ruff and mypy (strict)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-bench: $(STAMP) ## benchmarks against a gateway started for the purpose
-	$(BIN)/python bench/ingest.py --start --documents 2000
+bench: $(STAMP) ## every benchmark on the local PostgreSQL and broker, one table of figures, targets and floors
+	$(BIN)/python bench/all.py
+
+bench-quick: $(STAMP) ## the same table from smaller runs (a few minutes)
+	$(BIN)/python bench/all.py --quick
 
 bench-pricing: $(STAMP) ## pricing throughput of one process, in batches, on a fresh PostgreSQL database
 	$(BIN)/python bench/pricing.py
@@ -64,4 +67,4 @@ bench-pricing: $(STAMP) ## pricing throughput of one process, in batches, on a f
 clean: ## remove the virtualenv, caches and demo databases
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache gateway*.sqlite* build *.egg-info
 
-.PHONY: help install run test chromium promtool lint bench bench-pricing clean
+.PHONY: help install run test chromium promtool lint bench bench-quick bench-pricing clean

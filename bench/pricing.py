@@ -202,6 +202,56 @@ def database(url: str | None) -> Iterator[str]:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@dataclass
+class Figures:
+    documents: int
+    lines: int
+    batch_size: int
+    run: Run
+    floor_s: float  # a bare COPY of the same pricing and deduction rows
+    floor_rows: int
+
+    @property
+    def per_s(self) -> float:
+        return self.documents / self.run.wall
+
+    @property
+    def floor_per_s(self) -> float:
+        return self.documents / self.floor_s
+
+
+def measure(
+    *,
+    documents: int = 10_000,
+    lines: int = 25,
+    batch_size: int = 500,
+    seed_value: int = 1,
+    database_url: str | None = None,
+    quiet: bool = False,
+) -> Figures:
+    """Seed ``documents`` accepted documents in a fresh database (or ``database_url``),
+    price them all and return the figures, with the COPY floor of the same rows."""
+    with database(database_url) as url:
+        upgrade(url)
+        sessions = timed_sessions(url)
+        began = time.perf_counter()
+        seed(sessions, documents, lines, seed_value)
+        if not quiet:
+            print(f"seeded {documents:,} documents in {time.perf_counter() - began:.1f} s")
+        analyse(url)
+        run = price_everything(sessions, batch_size)
+        with sessions() as session:
+            rows = session.scalar(select(func.count()).select_from(LinePricing)) or 0
+            left = session.scalar(
+                select(func.count()).select_from(Document).where(Document.status == "ACCEPTED")
+            )
+        assert rows == documents * lines, f"{rows} pricing rows"
+        assert left == 0, f"{left} documents left unpriced"
+        sessions.kw["bind"].dispose()
+        floor, floor_rows = copy_floor(url)
+    return Figures(documents, lines, batch_size, run, floor, floor_rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -212,24 +262,15 @@ def main() -> None:
     parser.add_argument("--database-url", help="an empty PostgreSQL database to use and keep")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    with database(args.database_url) as url:
-        upgrade(url)
-        sessions = timed_sessions(url)
-        began = time.perf_counter()
-        seed(sessions, args.documents, args.lines, args.seed)
-        print(f"seeded {args.documents:,} documents in {time.perf_counter() - began:.1f} s")
-        analyse(url)
-        run = price_everything(sessions, args.batch_size)
-        with sessions() as session:
-            rows = session.scalar(select(func.count()).select_from(LinePricing)) or 0
-            left = session.scalar(
-                select(func.count()).select_from(Document).where(Document.status == "ACCEPTED")
-            )
-        assert rows == args.documents * args.lines, f"{rows} pricing rows"
-        assert left == 0, f"{left} documents left unpriced"
-        sessions.kw["bind"].dispose()
-        floor, floor_rows = copy_floor(url)
-        report(args, run, floor, floor_rows)
+    report(
+        measure(
+            documents=args.documents,
+            lines=args.lines,
+            batch_size=args.batch_size,
+            seed_value=args.seed,
+            database_url=args.database_url,
+        )
+    )
 
 
 def analyse(url: str) -> None:
@@ -239,19 +280,21 @@ def analyse(url: str) -> None:
         connection.execute("VACUUM ANALYZE")
 
 
-def report(args: argparse.Namespace, run: Run, floor: float, rows: int) -> None:
-    documents, wall = args.documents, run.wall
+def report(figures: Figures) -> None:
+    run, documents, wall = figures.run, figures.documents, figures.run.wall
     server = "" if run.server_cpu is None else f", PostgreSQL backend {run.server_cpu:.2f} s"
     print(
-        f"priced {documents:,} documents of {args.lines} lines, batches of {args.batch_size}\n"
-        f"  documents/s      {documents / wall:10,.0f}   (target 3,000)\n"
-        f"  lines/s          {documents * args.lines / wall:10,.0f}\n"
+        f"priced {documents:,} documents of {figures.lines} lines, "
+        f"batches of {figures.batch_size}\n"
+        f"  documents/s      {figures.per_s:10,.0f}   (target 3,000)\n"
+        f"  lines/s          {documents * figures.lines / wall:10,.0f}\n"
         f"  wall time        {wall:10.2f} s\n"
         f"  in the database  {run.in_db:10.2f} s   ({run.in_db / wall:.0%} of the time)\n"
         f"  CPU              worker {run.cpu:.2f} s{server}\n"
-        f"floor: bare COPY of the same {rows:,} pricing and deduction rows into the same\n"
-        f"  tables: {floor:.2f} s, {documents / floor:,.0f} documents/s; "
-        f"ratio to the floor {floor / wall:.2f}"
+        f"floor: bare COPY of the same {figures.floor_rows:,} pricing and deduction rows "
+        f"into the same\n"
+        f"  tables: {figures.floor_s:.2f} s, {figures.floor_per_s:,.0f} documents/s; "
+        f"ratio to the floor {figures.floor_s / wall:.2f}"
     )
 
 
