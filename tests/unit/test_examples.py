@@ -9,8 +9,11 @@ from pathlib import Path
 import orjson
 import pytest
 
+from gateway.admin import SAMPLE_TARIFF_DIR
 from gateway.domain.documents import Submission
-from gateway.offline import check_file
+from gateway.offline import check_file, load_reference
+from gateway.registry import SAMPLE_REGISTRY_DIR
+from validators.problems import Severity
 from validators.reader import read_submission
 from validators.schema import Format, SchemaResult, claim_schema
 
@@ -66,6 +69,15 @@ def test_valid_example_passes_the_schema(path: Path) -> None:
 @pytest.mark.parametrize("path", VALID, ids=lambda p: p.name)
 def test_valid_example_passes_the_business_rules(path: Path) -> None:
     assert check_file(path).problems == []
+
+
+@pytest.mark.parametrize("path", VALID, ids=lambda p: p.name)
+def test_valid_example_has_no_error_against_the_sample_registry_and_tariff(path: Path) -> None:
+    """What the demo and a hospital trying the CLI see: the bundled examples are accepted
+    (the inpatient bill's deliberate unknown code is only a warning)."""
+    reference = load_reference(SAMPLE_REGISTRY_DIR, SAMPLE_TARIFF_DIR)
+    errors = [p for p in check_file(path, reference).problems if p.severity is Severity.ERROR]
+    assert errors == []
 
 
 @pytest.mark.parametrize("path", VALID, ids=lambda p: p.name)

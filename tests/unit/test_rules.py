@@ -244,3 +244,58 @@ def test_document_count_limit() -> None:
     assert [(p.code, p.path) for p in report.envelope] == [
         ("submission.too-many-documents", "/submission/documents")
     ]
+
+
+PRICED_BOOK = TariffBook.build(
+    1, "sample", _book.items, _book.ks, _book.package_prices, _book.package_contents
+)
+
+
+def surgery(package_code: str) -> dict[str, Any]:
+    lines = [f.line("400100", 1, 18_000_000), f.line("300100", 2, 2_100_000)]
+    return {
+        "surgeryPackage": {
+            "documentNumber": f"SP-{package_code}",
+            "patient": f.patient(),
+            "physician": {"medicalCouncilNumber": "123456"},
+            "packageCode": package_code,
+            "admissionDate": "2026-11-09",
+            "dischargeDate": "2026-11-11",
+            "lines": lines,
+            "totalAmount": sum(line["amount"] for line in lines),
+        }
+    }
+
+
+def test_a_priced_package_has_no_problem() -> None:
+    context = dataclasses.replace(CONTEXT, tariff=PRICED_BOOK)
+    assert codes(check(surgery("P400100"), context=context)) == [[]]
+
+
+@pytest.mark.parametrize(
+    ("package_code", "why"),
+    [
+        ("P999999", "is not a covered package"),  # not in the tariff at all
+        ("400100", "is not a covered package"),  # a service, not a package
+    ],
+)
+def test_a_package_not_in_the_tariff_is_a_warning(package_code: str, why: str) -> None:
+    context = dataclasses.replace(CONTEXT, tariff=PRICED_BOOK)
+    report = check(surgery(package_code), context=context)
+    assert codes(report) == [["document.package-not-in-tariff"]]
+    (problem,) = report.documents[0]
+    assert problem.severity is Severity.WARNING
+    assert why in problem.message
+    assert problem.path == "/documents/0/surgeryPackage/packageCode"
+
+
+def test_a_package_without_a_price_for_the_centres_sector_is_a_warning() -> None:
+    charity = dataclasses.replace(CENTRE, sector=Sector.CHARITY)
+    prices = [p for p in _book.package_prices if p.sector is not Sector.CHARITY]
+    book = TariffBook.build(1, "sample", _book.items, _book.ks, prices, _book.package_contents)
+    context = dataclasses.replace(CONTEXT, tariff=book, centre=charity)
+    report = check(surgery("P400100"), context=context, fmt=Format.XML)
+    assert codes(report) == [["document.package-not-in-tariff"]]
+    (problem,) = report.documents[0]
+    assert "no price for the charity sector on 2026-11-09" in problem.message
+    assert problem.path == "/submission/documents/surgeryPackage/packageCode"
