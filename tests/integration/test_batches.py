@@ -1,6 +1,8 @@
 """Batches with real server and worker processes: one uploaded with `gateway submit
---batch` on every stack, stored and priced end to end; and one whose worker is killed
-(SIGKILL) halfway, which the restarted worker finishes with every document stored once."""
+--batch` on every stack, stored and priced end to end; one whose worker is killed
+(SIGKILL) halfway, which the restarted worker finishes with every document stored once;
+and one whose database connections are all dropped twice while it is stored, which the
+same worker finishes, retrying from the last committed chunk."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from sqlalchemy import func, select
 
@@ -135,6 +138,7 @@ def killable(tmp_path: Path) -> Iterator[dict[str, Any]]:
         cleanup.callback(_stop, server)
         _wait_ready(f"http://127.0.0.1:{port}", [server])
         yield {
+            "database_url": url,
             "url": f"http://127.0.0.1:{port}",
             "token": token,
             "env": env,
@@ -184,13 +188,18 @@ def test_a_worker_killed_mid_batch_leaves_no_document_lost_or_stored_twice(
         time.sleep(0.2)
     assert done.status == "done", done.errors
     assert done.runs >= 2
+    _assert_every_document_stored_once(killable, done)
+
+
+def _assert_every_document_stored_once(killable: dict[str, Any], done: Batch) -> None:
+    sessions = killable["sessions"]
     assert (done.documents_read, done.accepted_count + done.rejected_count) == (3000, 3000)
     with sessions() as session:
         stored = session.scalars(
             select(Document.ordinal).where(Document.submission_id == done.submission_id)
         ).all()
         refused = session.scalars(
-            select(BatchRejection.ordinal).where(BatchRejection.batch_id == batch_id)
+            select(BatchRejection.ordinal).where(BatchRejection.batch_id == done.id)
         ).all()
         births = session.scalar(
             select(func.count())
@@ -202,11 +211,64 @@ def test_a_worker_killed_mid_batch_leaves_no_document_lost_or_stored_twice(
     assert births == len(stored)
     assert len(refused) > 0
     acknowledged = httpx.get(
-        f"{killable['url']}/v1/batches/{batch_id}/acknowledgement",
-        headers={"Authorization": headers["Authorization"]},
+        f"{killable['url']}/v1/batches/{done.id}/acknowledgement",
+        headers={"Authorization": f"Bearer {killable['token']}"},
         timeout=60,
     ).json()["documents"]
     assert [d["ordinal"] for d in acknowledged] == list(range(3000))
+
+
+def test_database_connections_dropped_mid_batch_leave_no_document_lost_or_stored_twice(
+    killable: dict[str, Any],
+) -> None:
+    """Every connection to the database (worker's, server's) is terminated twice while the
+    batch is stored: the failed chunk rolls back, the task is retried and resumes after
+    the last committed chunk, with the same worker process."""
+    sessions, env, logs = killable["sessions"], killable["env"], killable["logs"]
+    worker = _worker(env, logs / "worker.log")
+    killable["cleanup"].callback(lambda: _kill(worker))
+    answer = httpx.post(
+        f"{killable['url']}/v1/batches",
+        content=killable["batch"].read_bytes(),
+        headers={
+            "Authorization": f"Bearer {killable['token']}",
+            "Content-Type": "application/xml",
+        },
+        timeout=120,
+    )
+    assert answer.status_code == 202, answer.text
+    batch_id = uuid.UUID(answer.json()["id"])
+    dropped = []
+    for threshold in (600, 1500):
+        deadline = time.monotonic() + 120
+        while (read := _read(sessions, batch_id)).documents_read < threshold:
+            assert read.status in ("received", "processing"), (read.status, _logs(logs))
+            assert time.monotonic() < deadline, _logs(logs)
+            time.sleep(0.02)
+        dropped.append(_drop_connections(killable["database_url"]))
+    assert all(count >= 1 for count in dropped), dropped  # the worker's, at least
+    deadline = time.monotonic() + 180
+    while (done := _read(sessions, batch_id)).status == "processing":
+        assert time.monotonic() < deadline, _logs(logs)
+        time.sleep(0.2)
+    assert done.status == "done", done.errors
+    assert worker.poll() is None  # the same process carried on
+    assert done.runs >= 2  # a chunk failed with its connection and the task ran again
+    _assert_every_document_stored_once(killable, done)
+
+
+def _drop_connections(database_url: str) -> int:
+    """Terminate every backend connected to the database but this one's; how many."""
+    name = database_url.rsplit("/", 1)[1]
+    admin_url = database_url.rsplit("/", 1)[0].replace("postgresql+psycopg", "postgresql", 1)
+    with psycopg.connect(f"{admin_url}/postgres", autocommit=True) as connection:
+        return len(
+            connection.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                (name,),
+            ).fetchall()
+        )
 
 
 def _kill(process: subprocess.Popen[bytes]) -> None:
