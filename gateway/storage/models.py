@@ -52,6 +52,15 @@ def _one_of(column: str, values: Any) -> str:
     return f"{column} IN ({quoted})"
 
 
+def _where(condition: str) -> dict[str, Any]:
+    """A partial index's condition, for both databases."""
+    return {"postgresql_where": text(condition), "sqlite_where": text(condition)}
+
+
+# The order searches list documents in (repository.search_documents).
+SEARCH_ORDER = (text("service_date DESC"), text("created_at DESC"), "id")
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
@@ -167,9 +176,18 @@ class Document(Base):
             sqlite_where=text("status <> 'REJECTED'"),
         ),
         Index("ix_documents_centre_status", "centre_id", "status"),
-        Index("ix_documents_status_updated", "status", "updated_at"),
+        # Searches list newest service first: each has an index in that very order.
+        Index("ix_documents_status_service", "status", *SEARCH_ORDER),
+        Index("ix_documents_centre_service", "centre_id", *SEARCH_ORDER),
+        Index("ix_documents_service", *SEARCH_ORDER),
         Index("ix_documents_submission", "submission_id", "ordinal"),
-        Index("ix_documents_centre_payment_order", "centre_id", "payment_order_id"),
+        # The sweeper's stuck documents: only those awaiting pricing are in it.
+        Index("ix_documents_awaiting_pricing", "updated_at", **_where("status = 'ACCEPTED'")),
+        Index(
+            "ix_documents_payment_order",
+            "payment_order_id",
+            **_where("payment_order_id IS NOT NULL"),
+        ),
         # Pricing looks up a batch's patients' paid services by patient.
         Index("ix_documents_patient", "patient_national_id"),
     )
@@ -277,7 +295,9 @@ class LineDeduction(Base):
     __table_args__ = (
         CheckConstraint("amount > 0", name="positive"),
         Index("ix_line_deductions_document", "document_id"),
-        Index("ix_line_deductions_reason", "reason"),
+        Index("ix_line_deductions_line", "line_id"),
+        # Searches by reason read only this index (documents that have such a deduction).
+        Index("ix_line_deductions_reason_document", "reason", "document_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -315,7 +335,8 @@ class OutboxMessage(Base):
     """A task to send, written in the same transaction as the data it is about."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_pending", "published_at", "id"),)
+    # The relay reads only unpublished messages: a few, however many were ever sent.
+    __table_args__ = (Index("ix_outbox_unpublished", "id", **_where("published_at IS NULL")),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     task: Mapped[str] = mapped_column(String(100))
@@ -552,7 +573,10 @@ class WebhookDelivery(Base):
     """One attempt to deliver one event to one webhook."""
 
     __tablename__ = "webhook_deliveries"
-    __table_args__ = (Index("ix_webhook_deliveries_event", "event_id", "attempt"),)
+    __table_args__ = (
+        Index("ix_webhook_deliveries_event", "event_id", "attempt"),
+        Index("ix_webhook_deliveries_webhook", "webhook_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id"))
