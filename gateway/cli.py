@@ -82,6 +82,25 @@ def db_upgrade(revision: str = "head") -> None:
     typer.echo(f"database at {revision}")
 
 
+@db_app.command("partitions")
+def db_partitions(
+    months_ahead: Annotated[int, typer.Option(help="Months after this one to make")] = 3,
+) -> None:
+    """Make the coming months' partitions (PostgreSQL; the sweeper also does) and list them."""
+    from gateway.storage import partitions
+    from gateway.storage.db import transaction
+
+    with transaction(_sessions()) as session:
+        made = partitions.ensure_months(session, months_ahead=months_ahead)
+        found = partitions.partitions(session)
+    if not found:
+        typer.echo("no partitioned tables on this database")
+        return
+    for each in found:
+        typer.echo(f"{each.name:32} {each.bounds:80} ~{each.rows} rows")
+    typer.echo(f"{made} partition(s) made")
+
+
 @app.command()
 def serve(
     host: str = "127.0.0.1",

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway import deadletters, metrics
 from gateway.domain.lifecycle import DocumentStatus
 from gateway.settings import Settings
+from gateway.storage import partitions
 from gateway.storage.db import transaction
 from gateway.storage.models import Batch, Document, OutboxMessage, utcnow
 
@@ -87,7 +88,7 @@ def sweep(session: Session, *, stuck_after: timedelta, now: datetime | None = No
 
 def periodic(sessions: sessionmaker[Session], settings: Settings) -> Callable[[], None]:
     """The API process's sweep, run by its outbox dispatcher every sweep interval; it also
-    refreshes the dead-letter gauge."""
+    makes the coming months' partitions and refreshes the dead-letter gauge."""
 
     def run() -> None:
         with transaction(sessions) as session:
@@ -102,5 +103,9 @@ def periodic(sessions: sessionmaker[Session], settings: Settings) -> Callable[[]
             )
         with sessions() as session:
             metrics.DEAD_LETTERS.set(deadletters.count_open(session))
+        with transaction(sessions) as session:
+            made = partitions.ensure_months(session)
+        if made:
+            log.info("made %d monthly partition(s) ahead", made)
 
     return run
