@@ -75,6 +75,11 @@ class Settings(BaseSettings):
         default=600.0, description="Age after which accepted-but-unpriced work is re-queued"
     )
     sweep_interval_s: float = Field(default=60.0, description="How often the sweeper runs")
+    outbox_keep_days: float = Field(
+        default=7.0,
+        gt=0,
+        description="Days a published outbox message is kept before the sweeper deletes it",
+    )
     outbox_relay_interval_s: float = Field(default=2.0)
     outbox_relay_grace_s: float = Field(default=5.0, description="Age before the relay re-sends")
     worker_metrics_port: int = Field(default=9101, description="Worker /metrics port; 0 = off")

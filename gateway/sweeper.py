@@ -1,5 +1,7 @@
 """Re-queues work that got stuck: documents ACCEPTED but not priced, and batches whose
-processing stopped (no heartbeat), after a threshold.
+processing stopped (no heartbeat), after a threshold. Deletes outbox messages published
+more than GATEWAY_OUTBOX_KEEP_DAYS ago (what was sent is in the status history and the
+broker's hands; the table stays the size of a few days' traffic).
 
 Both consumers are idempotent (pricing skips documents already priced; a batch resumes
 after its last committed chunk), so a re-queue of work that was merely slow is harmless.
@@ -13,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import deadletters, metrics
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 PRICE_DOCUMENTS = "gateway.price_documents"
 PROCESS_BATCH = "gateway.process_batch"
 CHUNK = 200
+PRUNE_LIMIT = 10_000  # outbox rows deleted per pass at most: a pass stays short
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +89,26 @@ def sweep(session: Session, *, stuck_after: timedelta, now: datetime | None = No
     return Swept(len(ids), len(batches))
 
 
+def prune_outbox(session: Session, *, keep: timedelta, now: datetime | None = None) -> int:
+    """Delete up to PRUNE_LIMIT messages published before ``keep`` ago, oldest first
+    (ids rise with time, so the primary key finds them first); how many."""
+    cutoff = (now or utcnow()) - keep
+    oldest = (
+        select(OutboxMessage.id)
+        .where(OutboxMessage.published_at < cutoff)
+        .order_by(OutboxMessage.id)
+        .limit(PRUNE_LIMIT)
+    )
+    ids = list(session.scalars(oldest))
+    if ids:
+        session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(ids)))
+    return len(ids)
+
+
 def periodic(sessions: sessionmaker[Session], settings: Settings) -> Callable[[], None]:
     """The API process's sweep, run by its outbox dispatcher every sweep interval; it also
-    makes the coming months' partitions and refreshes the dead-letter gauge."""
+    deletes long-published outbox messages, makes the coming months' partitions and
+    refreshes the dead-letter gauge."""
 
     def run() -> None:
         with transaction(sessions) as session:
@@ -103,6 +123,10 @@ def periodic(sessions: sessionmaker[Session], settings: Settings) -> Callable[[]
             )
         with sessions() as session:
             metrics.DEAD_LETTERS.set(deadletters.count_open(session))
+        with transaction(sessions) as session:
+            pruned = prune_outbox(session, keep=timedelta(days=settings.outbox_keep_days))
+        if pruned:
+            log.info("deleted %d outbox message(s) published long ago", pruned)
         with transaction(sessions) as session:
             made = partitions.ensure_months(session)
         if made:

@@ -85,3 +85,26 @@ def test_dead_letters_are_listed_and_replayed_through_the_outbox(
         assert any(m.payload == {"document_ids": [marker]} for m in requeued)
         entries = audit.entries_for(session, "dead_letter", [str(letter_id)])
         assert [e.action for e in entries] == ["deadletter.replay"]
+
+
+def test_published_outbox_messages_are_deleted_after_the_keep_period(sessions) -> None:
+    now = datetime.now(UTC)
+    with transaction(sessions) as session:
+        for published, marker in [
+            (now - timedelta(days=8), "old"),
+            (now - timedelta(days=6), "recent"),
+            (None, "unpublished"),
+        ]:
+            session.add(
+                OutboxMessage(
+                    task="t", payload={"m": marker}, created_at=LONG_AGO, published_at=published
+                )
+            )
+    with transaction(sessions) as session:
+        assert sweeper.prune_outbox(session, keep=timedelta(days=7), now=now) >= 1
+    with transaction(sessions) as session:
+        assert sweeper.prune_outbox(session, keep=timedelta(days=7), now=now) == 0
+    with sessions() as session:
+        left = {p.get("m") for p in session.scalars(select(OutboxMessage.payload))}
+    assert {"recent", "unpublished"} <= left
+    assert "old" not in left
