@@ -31,7 +31,7 @@ from gateway.storage.models import Centre, Document, Submission, utcnow
 from validators.business import Report, validate_submission
 from validators.context import RuleContext
 from validators.problems import Problem, has_errors
-from validators.reader import read_submission
+from validators.reader import read_result
 from validators.schema import Format, claim_schema
 from workers.app import PRICE_DOCUMENTS
 from workers.outbox import Pending
@@ -83,10 +83,10 @@ class Group:
 def parse_valid(body: bytes, fmt: Format) -> dm.Submission:
     """The submission in a body, or GatewayError(422) with every schema problem."""
     result = claim_schema().check(body, fmt)
-    if not result.ok or result.root is None:
+    if not result.ok:
         _count(result.problems)
         raise GatewayError("The submission does not match the schema.", 422, result.problems)
-    return read_submission(result.root, fmt, result.source)
+    return read_result(result)
 
 
 def apply_rules(

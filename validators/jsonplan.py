@@ -38,6 +38,14 @@ class PlanNode:
     # An object of strings and integers only: JsonTextBuilder may write it from a template.
     flat: bool = False
     templates: dict[tuple[str, ...], Any] = field(default_factory=dict)
+    # What validators/jsonfast.py compiles its checks from: the XSD simple type of a
+    # simple node or attribute, an attribute's use and fixed value, and the occurrences
+    # of an array's items (its element, or its choice).
+    xsd_type: Any = None
+    required: bool = False
+    fixed: str | None = None
+    min_items: int = 1
+    max_items: int | None = 1
 
 
 @dataclass(slots=True, eq=False)
@@ -45,6 +53,8 @@ class Slot:
     name: str
     node: PlanNode
     repeated: bool
+    min_occurs: int = 1
+    max_occurs: int | None = 1
 
 
 def build_plan(xsd_path: Path, root_name: str) -> PlanNode:
@@ -88,25 +98,55 @@ def _node_for(decl: Any) -> PlanNode:
     xsd_type = decl.type
     name = decl.local_name
     if xsd_type.is_simple() or xsd_type.has_simple_content():
-        return PlanNode(decl.name, name, SIMPLE, _json_type(xsd_type))
+        return PlanNode(decl.name, name, SIMPLE, _json_type(xsd_type), xsd_type=xsd_type)
     content = xsd_type.content
     particles = [content] if _repeats(content) else _flatten(content)
     attributes = {
-        attr.local_name: PlanNode(attr.name, attr.local_name, SIMPLE, _json_type(attr.type))
+        attr.local_name: PlanNode(
+            attr.name,
+            attr.local_name,
+            SIMPLE,
+            _json_type(attr.type),
+            xsd_type=attr.type,
+            required=attr.use == "required",
+            fixed=attr.fixed,
+        )
         for attr in xsd_type.attributes.values()
     }
     if len(particles) == 1 and _repeats(particles[0]) and not attributes:
         only = particles[0]
         if isinstance(only, xmlschema.validators.XsdGroup) and only.model == "choice":
             choices = {str(child.local_name): _node_for(child) for child in only}
-            return PlanNode(decl.name, name, CHOICE_ARRAY, choices=choices)
+            if any(_repeats(child) or child.min_occurs != 1 for child in only):
+                raise ValueError(f"{name}: a choice of repeated or optional elements")
+            return PlanNode(
+                decl.name,
+                name,
+                CHOICE_ARRAY,
+                choices=choices,
+                min_items=only.min_occurs,
+                max_items=only.max_occurs,
+            )
         if not isinstance(only, xmlschema.validators.XsdGroup):
-            return PlanNode(decl.name, name, ARRAY, item=_node_for(only))
+            return PlanNode(
+                decl.name,
+                name,
+                ARRAY,
+                item=_node_for(only),
+                min_items=only.min_occurs,
+                max_items=only.max_occurs,
+            )
     node = PlanNode(decl.name, name, OBJECT, attributes=attributes)
     for particle in particles:
         if isinstance(particle, xmlschema.validators.XsdGroup):
             raise ValueError(f"{name}: nested groups are outside the JSON mapping rules")
-        slot = Slot(particle.local_name, _node_for(particle), _repeats(particle))
+        slot = Slot(
+            particle.local_name,
+            _node_for(particle),
+            _repeats(particle),
+            particle.min_occurs,
+            particle.max_occurs,
+        )
         node.children.append(slot)
         node.by_name[slot.name] = slot
     node.flat = not attributes and all(

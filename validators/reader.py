@@ -23,7 +23,7 @@ from gateway.domain.documents import (
     Physician,
     Submission,
 )
-from validators.schema import NAMESPACE, Format
+from validators.schema import NAMESPACE, Format, SchemaResult
 
 _CUT = len(NAMESPACE) + 2
 _KINDS = {kind.value: kind for kind in DocumentKind}
@@ -164,6 +164,16 @@ def _document_xpaths(prefix: str, documents: etree._Element) -> list[str]:
         else:
             paths.append(f"{prefix}/{name}")
     return paths
+
+
+def read_result(result: SchemaResult) -> Submission:
+    """The submission of a valid schema result: from its JSON object when it has one
+    (without writing the tree a quick-checked JSON body does not need), else its tree."""
+    if result.source is not None:
+        return _from_json(result.source)
+    root = result.root
+    assert root is not None, "read_result takes a valid result"
+    return read_submission(root, result.format)
 
 
 def read_submission(root: etree._Element, fmt: Format, source: Mapping | None = None) -> Submission:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
@@ -20,6 +21,7 @@ from typing import Any
 import orjson
 from lxml import etree
 
+from validators.jsonfast import compile_plan
 from validators.jsonkeys import duplicate_key
 from validators.jsonplan import ARRAY, CHOICE_ARRAY, PlanNode, build_plan
 from validators.jsontext import JsonTextBuilder, strings_are_plain
@@ -38,16 +40,31 @@ class Format(StrEnum):
 
 @dataclass(slots=True)
 class SchemaResult:
-    """A parsed submission tree, or the problems that stop it (``root`` is None then)."""
+    """A parsed submission tree, or the problems that stop it (``root`` is None then).
+
+    A JSON submission the quick check accepted has no tree until ``root`` is asked for
+    (``make_tree`` writes it then): reading it goes through ``source`` instead."""
 
     format: Format
-    root: etree._Element | None
+    tree: etree._Element | None
     problems: list[Problem] = field(default_factory=list)
     source: Any = None  # the parsed JSON object, for JSON input
+    make_tree: Callable[[], etree._Element] | None = None
+
+    @property
+    def root(self) -> etree._Element | None:
+        if self.tree is None and self.make_tree is not None:
+            self.tree, self.make_tree = self.make_tree(), None
+        return self.tree
+
+    @property
+    def parsed(self) -> bool:
+        """The body could be read as a submission tree (valid or not)."""
+        return self.tree is not None or self.make_tree is not None
 
     @property
     def ok(self) -> bool:
-        return self.root is not None and not self.problems
+        return self.parsed and not self.problems
 
 
 _FACET_CODES = {
@@ -120,6 +137,7 @@ class ClaimSchema:
         schema_doc = etree.parse(str(xsd_path), parser=safe_parser())
         self._schema = etree.XMLSchema(schema_doc)
         self.plan: PlanNode = build_plan(xsd_path, "submission")
+        self._accepts = compile_plan(self.plan)
         self._local = threading.local()
 
     # -- entry points -------------------------------------------------------------
@@ -160,6 +178,10 @@ class ClaimSchema:
         if repeated is not None:
             return SchemaResult(Format.JSON, None, [repeated])
         plain = strings_are_plain(data)
+        if plain and self._accepts(value):
+            # Valid (the quick check says yes only to what the XSD accepts); the tree is
+            # written only if someone asks for it.
+            return SchemaResult(Format.JSON, None, [], value, lambda: self._tree_of(value))
         builder = JsonTextBuilder(NAMESPACE, plain_strings=plain, pointers=False)
         text = builder.build(self.plan, value)
         if not builder.problems:
@@ -178,7 +200,23 @@ class ClaimSchema:
         problems.extend(_without_echoes(problems, schema_problems))
         return SchemaResult(Format.JSON, root, problems, value)
 
+    def exact_json_check(self, value: dict[str, Any]) -> bool:
+        """libxml2's verdict on a JSON object, through the XML text (no quick check)."""
+        builder = JsonTextBuilder(NAMESPACE, pointers=False)
+        text = builder.build(self.plan, value)
+        if builder.problems:
+            return False
+        return bool(self._schema.validate(etree.fromstring(text, parser=self._parser())))
+
+    def quick_json_check(self, value: dict[str, Any]) -> bool:
+        """The quick check as check_json applies it: on plain strings only."""
+        return strings_are_plain(orjson.dumps(value)) and self._accepts(value)
+
     # -- internals ----------------------------------------------------------------
+
+    def _tree_of(self, value: dict[str, Any]) -> etree._Element:
+        text = JsonTextBuilder(NAMESPACE, pointers=False).build(self.plan, value)
+        return etree.fromstring(text, parser=self._parser(blank_text=False))
 
     def _parser(self, *, blank_text: bool = True) -> etree.XMLParser:
         name = "parser" if blank_text else "parser_without_blanks"

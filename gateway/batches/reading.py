@@ -30,7 +30,7 @@ from lxml import etree
 
 from gateway.domain import documents as dm
 from validators.problems import Problem, has_errors
-from validators.reader import read_submission
+from validators.reader import read_result, read_submission
 from validators.rules.envelope import check_centre
 from validators.schema import NAMESPACE, Format, claim_schema
 
@@ -477,10 +477,10 @@ def _json_item(
         header = top.get("header")
         envelope.check(outside, header if isinstance(header, dict) else None, "")
     item = Item(ordinal, name, f"{path}/{name}" if name else path, number)
-    if inside or result.root is None:
+    if inside or not result.parsed:
         item.problems = inside
         return item
-    document = read_submission(result.root, Format.JSON, result.source).documents[0]
+    document = read_result(result).documents[0]
     document.path = item.path
     item.document = document
     return item
