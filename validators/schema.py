@@ -2,8 +2,10 @@
 
 XML is parsed with libxml2 locked down (no DTD, no entities, no network, bounded depth)
 and validated by lxml. JSON is not checked against a second model: a plan derived once
-from the same XSD turns the JSON object into an element tree, which the same compiled
-lxml schema validates. Errors on that tree are mapped back to JSON pointers.
+from the same XSD is compiled into a quick check that accepts only what the XSD accepts
+(validators/jsonfast.py); a body it does not accept is turned by the plan into an
+element tree, which the same compiled lxml schema validates, and errors on that tree
+are mapped back to JSON pointers.
 """
 
 from __future__ import annotations
