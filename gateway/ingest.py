@@ -261,21 +261,20 @@ class _SharedContext:
         if not items:
             return shared
         patients = {d.patient.national_id for _, s in items for d in s.documents}
-        shared.coverages = repository.coverages_of(session, patients)
-        shared.tariff = _tariffs.get(session)
-        by_centre: dict[int, list[dm.Document]] = {}
+        centres: dict[int, repository.CentreLookup] = {}
         for centre, submission in items:
-            by_centre.setdefault(centre.id, []).extend(submission.documents)
-        for centre_id, documents in by_centre.items():
-            shared.numbers[centre_id] = repository.accepted_numbers(
-                session, centre_id, (d.number for d in documents)
-            )
-            shared.services[centre_id] = repository.stored_services(
-                session,
-                centre_id,
-                {d.patient.national_id for d in documents},
-                {line.service_date for d in documents for line in d.lines},
-            )
+            wanted = centres.setdefault(centre.id, repository.CentreLookup(set(), set(), set()))
+            for document in submission.documents:
+                wanted.numbers.add(document.number)
+                wanted.national_ids.add(document.patient.national_id)
+                wanted.dates.update(line.service_date for line in document.lines)
+        found = repository.ingest_lookups(session, patients, centres)
+        shared.coverages, shared.numbers, shared.services = (
+            found.coverages,
+            found.numbers,
+            found.services,
+        )
+        shared.tariff = _tariffs.get(session)
         return shared
 
     def context_for(self, centre: Centre) -> RuleContext:

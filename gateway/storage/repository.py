@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+import psycopg
 from sqlalchemy import ColumnElement, any_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
@@ -121,6 +122,77 @@ def stored_services(
         )
         found.update((a, b, c) for a, b, c in session.execute(query))
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class CentreLookup:
+    """What a group of submissions asks about one centre's stored documents."""
+
+    numbers: set[str]
+    national_ids: set[str]
+    dates: set[date]
+
+
+@dataclass(slots=True)
+class IngestLookups:
+    coverages: dict[str, list[Coverage]]
+    numbers: dict[int, set[str]]
+    services: dict[int, set[tuple[str, str, date]]]
+
+
+# Plain text, so that the server prepares each once (the tables' names are fixed by the
+# migrations).
+_COVERAGES_SQL = (
+    "SELECT national_id, insurance_number, valid_from, valid_to FROM insured_coverages"
+    " WHERE national_id = ANY(%s::text[])"
+)
+_NUMBERS_SQL = (
+    "SELECT external_id FROM documents WHERE centre_id = %s"
+    " AND external_id = ANY(%s::text[]) AND status <> %s"
+)
+_SERVICES_SQL = (
+    "SELECT d.patient_national_id, l.code, l.service_date FROM documents d"
+    " JOIN document_lines l ON l.document_id = d.id WHERE d.centre_id = %s"
+    " AND d.patient_national_id = ANY(%s::text[]) AND d.status <> %s"
+    " AND l.service_date = ANY(%s::date[])"
+)
+
+
+def ingest_lookups(
+    session: Session, national_ids: set[str], centres: dict[int, CentreLookup]
+) -> IngestLookups:
+    """``coverages_of``, ``accepted_numbers`` and ``stored_services`` for a group of
+    submissions at once. On PostgreSQL the statements go out together, prepared, and are
+    answered in one round trip (the API's group commit asks them on every transaction;
+    built as Core statements they cost more than the rest of a small group's reads)."""
+    raw = session.connection().connection.dbapi_connection
+    if not isinstance(raw, psycopg.Connection):
+        return IngestLookups(
+            coverages_of(session, national_ids),
+            {c: accepted_numbers(session, c, q.numbers) for c, q in centres.items()},
+            {c: stored_services(session, c, q.national_ids, q.dates) for c, q in centres.items()},
+        )
+    rejected = DocumentStatus.REJECTED.value
+    with raw.pipeline():
+        coverages = raw.execute(_COVERAGES_SQL, [list(national_ids)], prepare=True)
+        numbers = {
+            c: raw.execute(_NUMBERS_SQL, [c, list(q.numbers), rejected], prepare=True)
+            for c, q in centres.items()
+        }
+        services = {
+            c: raw.execute(
+                _SERVICES_SQL, [c, list(q.national_ids), rejected, list(q.dates)], prepare=True
+            )
+            for c, q in centres.items()
+        }
+    found: dict[str, list[Coverage]] = {}
+    for row in coverages.fetchall():
+        found.setdefault(row[0], []).append(Coverage(*row))
+    return IngestLookups(
+        found,
+        {c: {row[0] for row in cursor.fetchall()} for c, cursor in numbers.items()},
+        {c: set(cursor.fetchall()) for c, cursor in services.items()},
+    )
 
 
 # -- submissions and documents --------------------------------------------------------
