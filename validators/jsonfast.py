@@ -44,7 +44,7 @@ _ASCII_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # Seconds with at most six decimals (what datetime keeps exactly); the zone Z or an offset.
 _ASCII_DATETIME = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?"
-    r"(Z|[+-]([0-9]{2}):([0-9]{2}))?"
+    r"(Z|[+-]([0-9]{2}):([0-5][0-9]))?"  # libxml2 refuses zone minutes past 59
 )
 # XSD regex pieces that mean the same in Python: literal letters and digits, a few
 # escaped punctuation marks, classes of those and of ranges, counted repeats.

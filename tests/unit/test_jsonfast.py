@@ -32,6 +32,7 @@ TRICKY_TEXT = [
             "2026-11-10", "2026-02-30", "2026-11-10Z", "0000-01-01", "10000-01-01",
             "2026-1-10", "2026-11-10T10:00:00", "2026-11-20T10:00:00+03:30",
             "2026-11-20T10:00:00+14:30", "2026-11-20T24:00:00", "2026-11-20T10:00:00.1234567",
+            "2026-11-20T10:00:00+13:60", "2026-11-20T10:00:00-03:75", "0001-01-01T00:00:00+14:00",
             "service", "drug", "Service", "specialist", "other", "x" * 200, "x" * 201,
             "P400100", "A.B-C", "A_B", "-AB", "1" * 17, "é", "a\u00a0b",
 ]  # fmt: skip
@@ -144,3 +145,13 @@ def test_a_key_removed_added_or_an_array_changed_is_never_accepted_unless_valid(
     elif action == "wrap" and place:
         _parent(value, place)[place[-1]] = [target]
     _agrees(value)
+
+
+@pytest.mark.parametrize(
+    "created",
+    ["2026-11-20T10:00:00+13:60", "2026-11-20T10:00:00-03:75", "2026-11-20T10:00:00+03:30"],
+)
+def test_a_time_zone_with_minutes_past_59_is_not_accepted_quickly(created: str) -> None:
+    data = orjson.loads((EXAMPLES / "valid" / "outpatient-visit.json").read_bytes())
+    data["header"]["createdAt"] = created
+    _agrees(data)
