@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
+from bench.generate import CLOCK  # noqa: E402
 from bench.seed_pricing import seed  # noqa: E402
 from gateway.storage.db import make_engine, session_factory, transaction, upgrade  # noqa: E402
 from gateway.storage.models import Document, LinePricing  # noqa: E402
@@ -46,7 +47,10 @@ PG_ADMIN = os.environ.get(
     "GATEWAY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 POLICIES = Policies(
-    copay=CopayPolicy(), review=ReviewPolicy(), referral_provinces=frozenset({"Tehran"})
+    copay=CopayPolicy(),
+    review=ReviewPolicy(),
+    referral_provinces=frozenset({"Tehran"}),
+    clock_date=CLOCK,
 )
 
 # -- time spent waiting on the database --------------------------------------------------

@@ -168,7 +168,7 @@ def seed(sessions: sessionmaker[Session], documents: int, lines: int, seed: int)
             [
                 {
                     "national_id": p,
-                    "insurance_number": f"{rng.randrange(10**8):08d}",
+                    "insurance_number": insurance_number(p),
                     "valid_from": date(2020, 1, 1),
                     "valid_to": None,
                 }
@@ -179,6 +179,11 @@ def seed(sessions: sessionmaker[Session], documents: int, lines: int, seed: int)
     for start in range(0, documents, 1000):
         count = min(1000, documents - start)
         _seed_submission(sessions, centres, generator, patients, kinds, weights, count, lines, now)
+
+
+def insurance_number(national_id: str) -> str:
+    """The patient's registered insurance number (the documents give the same one)."""
+    return national_id[:8]
 
 
 def _seed_submission(
@@ -216,8 +221,8 @@ def _seed_submission(
                 "external_id": f"B-{uuid.uuid4().hex[:16]}",
                 "status": "ACCEPTED",
                 "source_path": f"/submission/documents/*[{ordinal + 1}]",
-                "patient_national_id": rng.choice(patients),
-                "insurance_number": "12345678",
+                "patient_national_id": (patient := rng.choice(patients)),
+                "insurance_number": insurance_number(patient),
                 "physician_number": f"{rng.randrange(10**6):06d}",
                 "physician_grade": rng.choice(("general", "specialist", "subspecialist")),
                 "referral_code": None if rng.random() < 0.05 else f"R{rng.randrange(10**9)}",

@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -30,7 +30,7 @@ from gateway.storage import repository, submissions
 from gateway.storage.models import Centre, Document, Submission, utcnow
 from validators.business import Report, validate_submission
 from validators.context import RuleContext
-from validators.problems import Problem, has_errors
+from validators.problems import Problem, Severity, has_errors
 from validators.reader import read_result
 from validators.schema import Format, claim_schema
 from workers.app import PRICE_DOCUMENTS
@@ -58,7 +58,9 @@ class Arrival:
     document found while translating another format (FHIR) into this one; they join the
     rules' problems and are judged the same way. ``stored_format`` overrides the recorded
     format ("fhir" when ``body`` is the original FHIR resource and ``parsed`` its
-    translation).
+    translation). ``left_to_pricing`` maps error codes that do not reject a document of
+    this submission to the pricing reason that denies the lines they concern: such an
+    error is kept as a warning that says so (the FHIR door, ``gateway.fhir.policy``).
     """
 
     centre: Centre
@@ -69,6 +71,7 @@ class Arrival:
     parsed: dm.Submission | None = None
     mapped_problems: list[list[Problem]] | None = None
     stored_format: str | None = None
+    left_to_pricing: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -155,11 +158,20 @@ def ingest(
     mapped_problems: list[list[Problem]] | None = None,
     stored_format: str | None = None,
     settings: Settings | None = None,
+    left_to_pricing: Mapping[str, str] | None = None,
 ) -> Ingested:
     """Check and store one body (see ``Arrival`` for the optional arguments); raises
     GatewayError when the submission is refused as a whole."""
     arrival = Arrival(
-        centre, body, fmt, content_type, idempotency_key, parsed, mapped_problems, stored_format
+        centre,
+        body,
+        fmt,
+        content_type,
+        idempotency_key,
+        parsed,
+        mapped_problems,
+        stored_format,
+        left_to_pricing or {},
     )
     group = ingest_many(
         session=session, arrivals=[arrival], max_documents=max_documents, settings=settings
@@ -213,6 +225,11 @@ def ingest_many(
             continue
         for problems, extra in zip(report.documents, arrival.mapped_problems or [], strict=False):
             problems[:0] = extra
+        if arrival.left_to_pricing:
+            report.documents = [
+                _leave_to_pricing(problems, arrival.left_to_pricing)
+                for problems in report.documents
+            ]
         stored = _add(rows, arrival, parsed, report, digest)
         shared.remember(arrival.centre, stored.documents, parsed)
         outcomes[index] = stored
@@ -229,6 +246,22 @@ def ingest_many(
             ],
         )
     return group
+
+
+def _leave_to_pricing(problems: list[Problem], reasons: Mapping[str, str]) -> list[Problem]:
+    """The problems with each error whose code pricing answers turned into a warning."""
+    out = []
+    for problem in problems:
+        reason = reasons.get(problem.code)
+        if reason is not None and problem.severity is Severity.ERROR:
+            problem = replace(
+                problem,
+                message=f"{problem.message} Not refused here: pricing denies the lines "
+                f"it concerns ({reason}).",
+                severity=Severity.WARNING,
+            )
+        out.append(problem)
+    return out
 
 
 @dataclass(slots=True)

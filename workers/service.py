@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -71,6 +71,9 @@ class Policies:
     copay: CopayPolicy
     review: ReviewPolicy
     referral_provinces: frozenset[str]
+    # The filing window of the date rules, and the day they take as today when it is fixed.
+    filing_window_days: int = 90
+    clock_date: date | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Policies:
@@ -88,6 +91,8 @@ class Policies:
                 seed=settings.review_seed,
             ),
             referral_provinces=frozenset(settings.referral_provinces),
+            filing_window_days=settings.submission_window_days,
+            clock_date=settings.clock_date,
         )
 
 
@@ -228,6 +233,10 @@ def _price_each(batch: _Batch, book: TariffBook, policies: Policies) -> Iterator
             package_code=document.package_code,
             package_date=document.admission_date or document.service_date,
             paid_elsewhere=frozenset(paid) if paid else frozenset(),
+            insurance_number=document.insurance_number,
+            filed_on=policies.clock_date or _utc_day(document.created_at),
+            filing_deadline=_last_day_of_care(document)
+            + timedelta(days=policies.filing_window_days),
         )
         price = price_document(request, book, policies.copay)
         decision = decide(
@@ -243,6 +252,18 @@ def _price_each(batch: _Batch, book: TariffBook, policies: Policies) -> Iterator
             if result.eligible > 0:
                 batch.paid.setdefault(patient, set()).add((line.code, line.service_date))
         yield _Priced(document, line_ids, price, decision)
+
+
+def _utc_day(at: datetime) -> date:
+    """The UTC day of a stored time (SQLite gives it back naive, in UTC)."""
+    return at.astimezone(UTC).date() if at.tzinfo is not None else at.date()
+
+
+def _last_day_of_care(document: store.DocumentToPrice) -> date:
+    """The day the filing window runs from, as the date rules count it."""
+    if document.admission_date is not None:
+        return document.discharge_date or document.admission_date
+    return document.service_date
 
 
 def _priced_document(priced: _Priced, decided: Transition, at: datetime) -> store.PricedDocument:

@@ -28,6 +28,7 @@ from gateway.fhir.eob import explanation_of_benefit
 from gateway.fhir.issues import StructureError
 from gateway.fhir.mapping import map_submission
 from gateway.fhir.parse import Parsed, Syntax, claims_in, parse_body, syntax_of
+from gateway.fhir.policy import LEFT_TO_PRICING
 from gateway.fhir.response import (
     ClaimContext,
     DocumentView,
@@ -108,6 +109,7 @@ def _store(
                     mapped_problems=problems,
                     stored_format="fhir",
                     settings=state.settings,
+                    left_to_pricing=LEFT_TO_PRICING,
                 )
         except IntegrityError:
             # A concurrent request took the same document number: the second pass sees it

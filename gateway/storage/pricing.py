@@ -86,6 +86,9 @@ class DocumentToPrice:
     package_code: str | None
     service_date: date
     admission_date: date | None
+    discharge_date: date | None
+    insurance_number: str
+    created_at: datetime
 
 
 _DOCUMENT_COLUMNS = tuple(DOCUMENTS.c[name] for name in DocumentToPrice.__slots__)

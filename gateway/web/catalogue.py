@@ -194,6 +194,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     # deduction and review reasons
     "reason.outside-contract": ("Outside the contract", "خارج از قرارداد"),
     "reason.patient-not-eligible": ("Patient not covered", "بیمار فاقد پوشش"),
+    "reason.submission-late": ("Sent after the filing window", "ارسال پس از مهلت مجاز"),
     "reason.not-in-tariff": ("Not in the tariff", "خارج از تعرفه"),
     "reason.not-covered": ("Not covered", "خارج از تعهد"),
     "reason.not-for-setting": ("Not for this setting", "نامتناسب با نوع خدمت (سرپایی/بستری)"),

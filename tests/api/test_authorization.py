@@ -113,6 +113,7 @@ def world(client: TestClient, sessions) -> World:
         copay=POLICIES.copay,
         review=ReviewPolicy(0, Decimal(1), Decimal(0)),
         referral_provinces=POLICIES.referral_provinces,
+        clock_date=POLICIES.clock_date,
     )
     price_all(sessions, [document_id], always)
     with transaction(sessions) as session:

@@ -21,6 +21,7 @@ ALWAYS_REVIEW = Policies(
     copay=POLICIES.copay,
     review=ReviewPolicy(amount_threshold=0, deduction_share=Decimal(1), sample_percent=Decimal(0)),
     referral_provinces=POLICIES.referral_provinces,
+    clock_date=POLICIES.clock_date,
 )
 NEVER_REVIEW = Policies(
     copay=POLICIES.copay,
@@ -28,6 +29,7 @@ NEVER_REVIEW = Policies(
         amount_threshold=10**15, deduction_share=Decimal(1), sample_percent=Decimal(0)
     ),
     referral_provinces=POLICIES.referral_provinces,
+    clock_date=POLICIES.clock_date,
 )
 
 

@@ -42,7 +42,10 @@ def counts(sessions: sessionmaker[Session]) -> dict[str, int]:
 
 
 POLICIES = Policies(
-    copay=CopayPolicy(), review=ReviewPolicy(), referral_provinces=frozenset({"Tehran", "Alborz"})
+    copay=CopayPolicy(),
+    review=ReviewPolicy(),
+    referral_provinces=frozenset({"Tehran", "Alborz"}),
+    clock_date=f.TODAY,
 )
 
 

@@ -126,12 +126,31 @@ def test_a_bundle_is_answered_with_a_collection_of_claim_responses(
     answer = Bundle.model_validate(response.json())
     assert answer.type == "collection"
     first, second = (entry["resource"] for entry in response.json()["entry"])
-    assert (first["outcome"], second["outcome"]) == ("queued", "error")
+    # A Claim whose patient has no national ID is taken in; pricing denies its lines.
+    assert (first["outcome"], second["outcome"]) == ("queued", "queued")
     assert first["patient"]["identifier"]["system"] == systems.NATIONAL_ID
-    errors = [e["code"]["coding"][0]["code"] for e in second["error"]]
-    assert errors == ["fhir.patient-national-id-missing", "fhir.patient-insurance-number-missing"]
-    assert any("fhir.physician-missing" in note["text"] for note in second["processNote"])
-    assert categories(second["item"][0]["adjudication"]) == {"submitted": 700_000, "eligible": 0}
+    assert "error" not in second
+    notes = [note["text"] for note in second["processNote"]]
+    for code in ("fhir.patient-national-id-missing", "fhir.patient-insurance-number-missing"):
+        (note,) = [n for n in notes if n.startswith(f"warning {code}:")]
+        assert "pricing denies the lines it concerns (patient-not-eligible)" in note
+    assert any("fhir.physician-missing" in note for note in notes)
+    assert categories(second["item"][0]["adjudication"]) == {"submitted": 700_000}
+    price_all(sessions, [first["id"], second["id"]])
+    priced = client.get(f"/fhir/ClaimResponse/{second['id']}", headers=auth(token)).json()
+    assert priced["outcome"] == "partial"
+    (adjudication,) = [i["adjudication"] for i in priced["item"]]
+    assert categories(adjudication) == {
+        "submitted": 700_000,
+        "eligible": 0,
+        "deduction": 700_000,
+        "copay": 0,
+        "benefit": 0,
+    }
+    (reason,) = [a["reason"]["coding"][0]["code"] for a in adjudication if "reason" in a]
+    assert reason == "patient-not-eligible"
+    paid = client.get(f"/fhir/ClaimResponse/{first['id']}", headers=auth(token)).json()
+    assert categories(paid["item"][0]["adjudication"])["benefit"] > 0
 
 
 def test_a_structurally_invalid_claim_gets_422_with_every_location(
@@ -270,3 +289,49 @@ def test_an_xml_bundle_is_answered_with_an_xml_bundle(
         f"/fhir/ClaimResponse/{answer.entry[1].resource.id}", headers=auth(token, None)
     ).json()
     assert again["request"]["reference"] == f"Claim/{claims[1]['id']}"
+
+
+def test_a_late_claim_is_taken_in_and_its_lines_denied_as_late(
+    client: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    """Filed 123 days after care (the window is 90): at /v1 a rejection, at this door the
+    Claim is accepted with the problem as a warning and pricing denies every line, from
+    the stored receipt day (the pinned clock in tests) and the service date."""
+    _, token = f.make_centre(sessions)
+    resource = claim(
+        f.INSURED[0],
+        [item(1, "970000", 1, 700_000, servicedDate="2026-07-23")],
+        start="2026-07-23",
+    )
+    posted = client.post("/fhir/Claim", content=orjson.dumps(resource), headers=auth(token))
+    assert posted.status_code == 200, posted.text
+    answer = posted.json()
+    assert answer["outcome"] == "queued"
+    (note,) = [n["text"] for n in answer["processNote"] if "date.submission-late" in n["text"]]
+    assert "pricing denies the lines it concerns (submission-late)" in note
+    price_all(sessions, [answer["id"]])
+    priced = client.get(f"/fhir/ClaimResponse/{answer['id']}", headers=auth(token)).json()
+    (adjudication,) = [i["adjudication"] for i in priced["item"]]
+    assert categories(adjudication)["benefit"] == 0
+    (reason,) = [a["reason"]["coding"][0]["code"] for a in adjudication if "reason" in a]
+    assert reason == "submission-late"
+
+
+def test_a_claim_inside_the_window_is_paid(
+    client: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    """The same Claim filed on the 90th day after care is paid."""
+    _, token = f.make_centre(sessions)
+    resource = claim(
+        f.INSURED[0],
+        [item(1, "970000", 1, 700_000, servicedDate="2026-08-25")],
+        start="2026-08-25",
+    )
+    posted = client.post("/fhir/Claim", content=orjson.dumps(resource), headers=auth(token))
+    answer = posted.json()
+    assert "processNote" not in answer or not any(
+        "submission-late" in n["text"] for n in answer["processNote"]
+    )
+    price_all(sessions, [answer["id"]])
+    priced = client.get(f"/fhir/ClaimResponse/{answer['id']}", headers=auth(token)).json()
+    assert categories(priced["item"][0]["adjudication"])["benefit"] > 0

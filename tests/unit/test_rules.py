@@ -220,6 +220,21 @@ def test_same_patient_code_and_date_twice_is_a_warning() -> None:
     assert codes(check(first, context=stored)) == [["line.possible-duplicate"]]
 
 
+def test_an_id_failing_its_check_digit_is_never_the_same_patient() -> None:
+    """Two documents with the FHIR door's filler ID (or any invalid ID) name no one: only
+    the check-digit error each, no possible-duplicate warning between them."""
+    first = f.outpatient_visit([f.line("800020", 1, 1)])
+    second = f.outpatient_visit([f.line("800020", 1, 1)])
+    for document in (first, second):
+        document["outpatientVisit"]["patient"]["nationalId"] = "0000000000"
+    report = check(first, second)
+    assert codes(report) == [["patient.national-id-checksum"]] * 2
+    stored = dataclasses.replace(
+        CONTEXT, stored_services={("0000000000", "800020", date(2026, 11, 10))}
+    )
+    assert codes(check(first, context=stored)) == [["patient.national-id-checksum"]]
+
+
 def test_header_must_name_the_authenticated_centre() -> None:
     report = validate_submission(read(f.submission("C01")), CONTEXT, centre_code="C02")
     assert report.refused

@@ -1,5 +1,7 @@
 """Duplicate rules: a centre's document number is accepted once; the same patient, code
-and date twice is suspicious (a warning)."""
+and date twice is suspicious (a warning). A national ID that fails its check digit names
+no one (the FHIR door's filler for a Claim without one is such an ID), so it is never
+taken for the same patient."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from gateway.domain.documents import Document
 from validators.context import RuleContext
 from validators.problems import Problem, Severity
 from validators.rules.paths import field_path, line_path
+from validators.rules.patient import national_id_is_valid
 
 
 def duplicates_within(documents: list[Document]) -> dict[int, list[Problem]]:
@@ -27,6 +30,8 @@ def duplicates_within(documents: list[Document]) -> dict[int, list[Problem]]:
                     document.line_no,
                 )
             )
+            continue
+        if not national_id_is_valid(document.patient.national_id):
             continue
         for number, line in enumerate(document.lines, start=1):
             key = (document.patient.national_id, line.code, line.service_date)
@@ -52,7 +57,7 @@ def check_already_accepted(document: Document, context: RuleContext) -> list[Pro
             )
         )
     stored = context.stored_services
-    if stored:
+    if stored and national_id_is_valid(document.patient.national_id):
         national_id = document.patient.national_id
         for number, line in enumerate(document.lines, start=1):
             if (national_id, line.code, line.service_date) in stored:

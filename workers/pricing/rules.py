@@ -24,6 +24,7 @@ class Reason(StrEnum):
 
     OUTSIDE_CONTRACT = "outside-contract"
     PATIENT_NOT_ELIGIBLE = "patient-not-eligible"
+    SUBMISSION_LATE = "submission-late"
     NOT_IN_TARIFF = "not-in-tariff"
     NOT_COVERED = "not-covered"
     NOT_FOR_SETTING = "not-for-setting"
@@ -38,8 +39,11 @@ class Reason(StrEnum):
 class PricingRequest:
     """Everything pricing needs about one document, read before pricing starts.
 
-    ``coverage`` is the patient's coverage periods from the register; ``paid_elsewhere``
-    the (code, service date) pairs already paid for this patient in other documents.
+    ``coverage`` is the patient's coverage periods from the register; ``insurance_number``
+    the number the document gives (None: not checked); ``paid_elsewhere`` the (code,
+    service date) pairs already paid for this patient in other documents. ``filed_on`` is
+    the day the document was received and ``filing_deadline`` the last day it could be
+    (None: not checked).
     """
 
     centre: CentreInfo
@@ -52,6 +56,9 @@ class PricingRequest:
     package_code: str | None = None
     package_date: date | None = None
     paid_elsewhere: Collection[tuple[str, date]] = field(default_factory=frozenset)
+    insurance_number: str | None = None
+    filed_on: date | None = None
+    filing_deadline: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +90,29 @@ def outside_contract(
 def patient_not_eligible(
     line: Line, item: TariffItem | None, request: PricingRequest, state: LineState
 ) -> Denial | None:
-    if any(c.in_force(line.service_date) for c in request.coverage):
+    on = line.service_date
+    in_force = [c for c in request.coverage if c.in_force(on)]
+    if not in_force:
+        return Denial(Reason.PATIENT_NOT_ELIGIBLE, f"the patient is not insured on {on}")
+    number = request.insurance_number
+    if number is None or any(c.insurance_number == number for c in in_force):
         return None
-    return Denial(Reason.PATIENT_NOT_ELIGIBLE, f"the patient is not insured on {line.service_date}")
+    return Denial(
+        Reason.PATIENT_NOT_ELIGIBLE,
+        f"the patient is not insured under insurance number {number} on {on}",
+    )
+
+
+def submission_late(
+    line: Line, item: TariffItem | None, request: PricingRequest, state: LineState
+) -> Denial | None:
+    filed, deadline = request.filed_on, request.filing_deadline
+    if filed is None or deadline is None or filed <= deadline:
+        return None
+    return Denial(
+        Reason.SUBMISSION_LATE,
+        f"received on {filed}, after the last day for filing this document ({deadline})",
+    )
 
 
 def not_in_tariff(
@@ -157,6 +184,7 @@ Rule = Callable[[Line, TariffItem | None, PricingRequest, LineState], Denial | N
 DENIALS: tuple[Rule, ...] = (
     outside_contract,
     patient_not_eligible,
+    submission_late,
     not_in_tariff,
     not_covered,
     not_for_setting,

@@ -1,0 +1,42 @@
+"""Which rule errors the FHIR door leaves to pricing instead of refusing the Claim.
+
+At ``/v1`` a document whose patient is not covered, or that comes after the filing
+window, is rejected: the sender is one of the insurer's centres, writing the gateway's
+own form, and can correct and resend. A FHIR Claim may come from any system and carry
+another country's identifiers. FHIR, like the X12 exchange it descends from, separates
+taking a claim in from deciding what it is worth: a claim that is well formed and names
+a patient, a provider and billable items is taken into adjudication, and a patient who
+cannot be identified as insured, or a claim filed too late, is answered with every line
+denied and a reason (X12 835 claim adjustment reasons 31, "patient cannot be identified
+as our insured", and 29, "the time limit for filing has expired"), not refused at the
+door.
+
+So at this door the errors below are kept as warnings, the Claim is accepted, and pricing
+denies the lines: it checks the same conditions itself, line by line, from the stored
+data (``workers.pricing.rules``: coverage on each line's date under the document's
+insurance number, the centre's contract, the filing deadline). The insurer pays nothing
+that the rules would have refused; the centre gets a ClaimResponse with the amounts and
+the reason for each line. Mapping fillers (``0000000000`` for a missing national ID,
+``000000`` for a missing insurance number) can never be registered, so they always deny.
+
+Everything else that rejects at ``/v1`` still rejects here: duplicates, impossible dates,
+amounts that do not add up, a Claim that is not a bill, another centre's Claim.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from workers.pricing.rules import Reason
+
+LEFT_TO_PRICING: Mapping[str, str] = {
+    "fhir.patient-national-id-missing": Reason.PATIENT_NOT_ELIGIBLE,
+    "fhir.patient-national-id-invalid": Reason.PATIENT_NOT_ELIGIBLE,
+    "patient.national-id-checksum": Reason.PATIENT_NOT_ELIGIBLE,
+    "patient.not-eligible": Reason.PATIENT_NOT_ELIGIBLE,
+    "fhir.patient-insurance-number-missing": Reason.PATIENT_NOT_ELIGIBLE,
+    "fhir.patient-insurance-number-invalid": Reason.PATIENT_NOT_ELIGIBLE,
+    "patient.insurance-number-mismatch": Reason.PATIENT_NOT_ELIGIBLE,
+    "centre.contract-inactive": Reason.OUTSIDE_CONTRACT,
+    "date.submission-late": Reason.SUBMISSION_LATE,
+}
