@@ -58,9 +58,10 @@ class Arrival:
     document found while translating another format (FHIR) into this one; they join the
     rules' problems and are judged the same way. ``stored_format`` overrides the recorded
     format ("fhir" when ``body`` is the original FHIR resource and ``parsed`` its
-    translation). ``left_to_pricing`` maps error codes that do not reject a document of
-    this submission to the pricing reason that denies the lines they concern: such an
-    error is kept as a warning that says so (the FHIR door, ``gateway.fhir.policy``).
+    translation). ``kept_as_warnings`` gives per document the error codes that do not
+    reject it, each with why: such an error is kept as a warning that says so (the FHIR
+    door, ``gateway.fhir.policy``). ``purposes`` says per document whether it is a bill
+    or an estimate (all bills when None).
     """
 
     centre: Centre
@@ -71,7 +72,8 @@ class Arrival:
     parsed: dm.Submission | None = None
     mapped_problems: list[list[Problem]] | None = None
     stored_format: str | None = None
-    left_to_pricing: Mapping[str, str] = field(default_factory=dict)
+    kept_as_warnings: list[Mapping[str, str]] | None = None
+    purposes: list[dm.Purpose] | None = None
 
 
 @dataclass(slots=True)
@@ -158,7 +160,8 @@ def ingest(
     mapped_problems: list[list[Problem]] | None = None,
     stored_format: str | None = None,
     settings: Settings | None = None,
-    left_to_pricing: Mapping[str, str] | None = None,
+    kept_as_warnings: list[Mapping[str, str]] | None = None,
+    purposes: list[dm.Purpose] | None = None,
 ) -> Ingested:
     """Check and store one body (see ``Arrival`` for the optional arguments); raises
     GatewayError when the submission is refused as a whole."""
@@ -171,7 +174,8 @@ def ingest(
         parsed,
         mapped_problems,
         stored_format,
-        left_to_pricing or {},
+        kept_as_warnings,
+        purposes,
     )
     group = ingest_many(
         session=session, arrivals=[arrival], max_documents=max_documents, settings=settings
@@ -225,10 +229,10 @@ def ingest_many(
             continue
         for problems, extra in zip(report.documents, arrival.mapped_problems or [], strict=False):
             problems[:0] = extra
-        if arrival.left_to_pricing:
+        if arrival.kept_as_warnings:
             report.documents = [
-                _leave_to_pricing(problems, arrival.left_to_pricing)
-                for problems in report.documents
+                _keep_as_warnings(problems, why)
+                for problems, why in zip(report.documents, arrival.kept_as_warnings, strict=True)
             ]
         stored = _add(rows, arrival, parsed, report, digest)
         shared.remember(arrival.centre, stored.documents, parsed)
@@ -248,16 +252,15 @@ def ingest_many(
     return group
 
 
-def _leave_to_pricing(problems: list[Problem], reasons: Mapping[str, str]) -> list[Problem]:
-    """The problems with each error whose code pricing answers turned into a warning."""
+def _keep_as_warnings(problems: list[Problem], why: Mapping[str, str]) -> list[Problem]:
+    """The problems with each error named in ``why`` turned into a warning that says why."""
     out = []
     for problem in problems:
-        reason = reasons.get(problem.code)
+        reason = why.get(problem.code)
         if reason is not None and problem.severity is Severity.ERROR:
             problem = replace(
                 problem,
-                message=f"{problem.message} Not refused here: pricing denies the lines "
-                f"it concerns ({reason}).",
+                message=f"{problem.message} Not refused here: {reason}.",
                 severity=Severity.WARNING,
             )
         out.append(problem)
@@ -383,7 +386,9 @@ def _add(
     for ordinal, (document, problems) in enumerate(
         zip(submission.documents, report.documents, strict=True)
     ):
+        purpose = arrival.purposes[ordinal] if arrival.purposes else dm.Purpose.CLAIM
         values, pair = _document_values(row.id, centre, ordinal, document, problems, actor)
+        values["purpose"] = purpose.value
         stored = Document(**values)
         documents.append(stored)
         rows.table.documents.append(

@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from gateway import journal, metrics
-from gateway.domain.documents import DocumentKind, Line
+from gateway.domain.documents import DocumentKind, Line, Purpose
 from gateway.domain.lifecycle import DocumentStatus, Transition, transition
 from gateway.domain.registry import CentreInfo, Coverage
 from gateway.domain.tariff import Grade, TariffBook
@@ -112,7 +112,7 @@ class _Priced:
     document: store.DocumentToPrice
     line_ids: list[int]
     price: DocumentPrice
-    decision: ReviewDecision
+    decision: ReviewDecision | None  # None: an estimate, not reviewed
 
 
 def price_stored_documents(
@@ -201,13 +201,14 @@ def _price_and_store(session: Session, batch: _Batch, book: TariffBook, policies
     documents: list[store.PricedDocument] = []
     criteria: Counter[str] = Counter()
     for p in priced:
-        first, second = _moves(p, at)
+        made = _moves(p, at)
         moves += [
             journal.Move(p.document.id, p.document.centre_id, p.document.external_id, move)
-            for move in (first, second)
+            for move in made
         ]
-        documents.append(_priced_document(p, second, at))
-        criteria[p.decision.criterion] += 1
+        documents.append(_priced_document(p, made[-1], at))
+        if p.decision is not None:
+            criteria[p.decision.criterion] += 1
     # Webhook messages stay in the outbox for the relay: a worker has no publisher.
     journal.record(session, moves)
     store.update_priced(session, documents, at)
@@ -222,6 +223,7 @@ def _price_each(batch: _Batch, book: TariffBook, policies: Policies) -> Iterator
         centre = batch.centres[document.centre_id]
         patient = document.patient_national_id
         paid = batch.paid.get(patient)
+        estimate = document.purpose != Purpose.CLAIM
         request = PricingRequest(
             centre=centre,
             setting=DocumentKind(document.kind).setting,
@@ -235,10 +237,15 @@ def _price_each(batch: _Batch, book: TariffBook, policies: Policies) -> Iterator
             paid_elsewhere=frozenset(paid) if paid else frozenset(),
             insurance_number=document.insurance_number,
             filed_on=policies.clock_date or _utc_day(document.created_at),
-            filing_deadline=_last_day_of_care(document)
-            + timedelta(days=policies.filing_window_days),
+            # An estimate is asked before or during care: no filing window applies.
+            filing_deadline=None
+            if estimate
+            else _last_day_of_care(document) + timedelta(days=policies.filing_window_days),
         )
         price = price_document(request, book, policies.copay)
+        if estimate:  # answered as priced; never reviewed, approved or settled
+            yield _Priced(document, line_ids, price, None)
+            continue
         decision = decide(
             price,
             centre_code=centre.code,
@@ -271,7 +278,7 @@ def _priced_document(priced: _Priced, decided: Transition, at: datetime) -> stor
     return store.PricedDocument(
         id=priced.document.id,
         status=decided.to_status.value,
-        review_reason=decided.reason,
+        review_reason=None if priced.decision is None else decided.reason,
         pricing_notes=price.notes or None,
         tariff_version_id=price.tariff_version_id,
         eligible_amount=price.eligible,
@@ -282,15 +289,19 @@ def _priced_document(priced: _Priced, decided: Transition, at: datetime) -> stor
     )
 
 
-def _moves(priced: _Priced, at: datetime) -> tuple[Transition, Transition]:
+def _moves(priced: _Priced, at: datetime) -> tuple[Transition, ...]:
+    """ACCEPTED -> PRICED, then the review decision; an estimate stays PRICED."""
+    decision = priced.decision
     first = transition(
         DocumentStatus.ACCEPTED,
         DocumentStatus.PRICED,
         actor=ACTOR,
-        reason=f"priced with tariff version {priced.price.tariff_version_id}",
+        reason=f"priced with tariff version {priced.price.tariff_version_id}"
+        + (" (an estimate, not a bill)" if decision is None else ""),
         at=at,
     )
-    decision = priced.decision
+    if decision is None:
+        return (first,)
     second = transition(
         DocumentStatus.PRICED,
         DocumentStatus.UNDER_REVIEW if decision.review else DocumentStatus.APPROVED,

@@ -151,6 +151,7 @@ def document_out(session: Session, document_id: uuid.UUID, centre_scope: int | N
         centre_code=found.centre.code,
         external_id=found.external_id,
         kind=found.kind,
+        purpose=found.purpose,
         status=found.status,
         patient_national_id=found.patient_national_id,
         insurance_number=found.insurance_number,

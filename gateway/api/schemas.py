@@ -220,6 +220,10 @@ class DocumentOut(BaseModel):
     centre_code: str
     external_id: str
     kind: str
+    purpose: str = Field(
+        description="claim (a bill), or preauthorization / predetermination: an estimate "
+        "asked through the FHIR door, priced and never settled"
+    )
     status: str
     patient_national_id: str
     insurance_number: str

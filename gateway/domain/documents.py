@@ -26,6 +26,19 @@ class CareSetting(StrEnum):
     INPATIENT = "inpatient"
 
 
+class Purpose(StrEnum):
+    """What a document asks: to be paid (a bill), or what would be paid (an estimate, from a
+    FHIR Claim whose use is preauthorization or predetermination)."""
+
+    CLAIM = "claim"
+    PREAUTHORIZATION = "preauthorization"
+    PREDETERMINATION = "predetermination"
+
+    @property
+    def is_estimate(self) -> bool:
+        return self is not Purpose.CLAIM
+
+
 class CodeType(StrEnum):
     SERVICE = "service"
     DRUG = "drug"

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from gateway.domain.documents import DocumentKind
+from gateway.domain.documents import DocumentKind, Purpose
 from gateway.fhir import systems
 from gateway.fhir import text as t
 from gateway.fhir.lines import map_lines
@@ -29,6 +29,9 @@ SOFTWARE = "FHIR R4 door"
 _GENDERS = {"male", "female", "other"}
 _OUTPATIENT_TYPES = {"professional", "oral", "vision"}
 Resource = dict[str, Any]
+# An estimate's document number is the Claim's under a prefix of its own, so the bill
+# that follows it may carry the same identifier without being taken for a duplicate.
+_ESTIMATE_TAGS = {Purpose.PREAUTHORIZATION: "PA", Purpose.PREDETERMINATION: "PD"}
 
 
 @dataclass(slots=True)
@@ -55,6 +58,19 @@ def map_submission(
     return submission, [m.problems for m in mapped]
 
 
+def purpose_of(claim: Resource) -> Purpose:
+    """Claim.use: a bill, or a request for an estimate (an unknown use is taken as a bill
+    and reported by ``map_claim``)."""
+    try:
+        return Purpose(str(claim.get("use")))
+    except ValueError:
+        return Purpose.CLAIM
+
+
+def purposes(parsed: Parsed) -> list[Purpose]:
+    return [purpose_of(entry.resource) for entry in parsed.claims]
+
+
 def map_claim(entry: ClaimEntry, index: dict[str, Resource], centre_code: str) -> MappedClaim:
     claim = entry.resource
     notes = Notes(entry.path)
@@ -65,12 +81,19 @@ def map_claim(entry: ClaimEntry, index: dict[str, Resource], centre_code: str) -
             f"Only an active Claim is billed, not {claim.get('status')}.",
             "status",
         )
-    if claim.get("use") != "claim":
+    if claim.get("use") not in tuple(Purpose):
         notes.error(
-            "fhir.claim-use", f"Only use = claim is billed here, not {claim.get('use')}.", "use"
+            "fhir.claim-use",
+            f"Claim.use must be claim, preauthorization or predetermination, not "
+            f"{claim.get('use')}.",
+            "use",
         )
     kind, dates = _kind_and_dates(claim, notes)
-    body: dict[str, Any] = {"documentNumber": document_number(claim, notes)}
+    number = document_number(claim, notes)
+    purpose = purpose_of(claim)
+    if purpose.is_estimate:
+        number = t.estimate_number(number, _ESTIMATE_TAGS[purpose])
+    body: dict[str, Any] = {"documentNumber": number}
     body["patient"] = _patient(claim, resolver, notes)
     body["physician"] = _physician(claim, resolver, notes)
     _check_centre(claim, resolver, centre_code, notes)

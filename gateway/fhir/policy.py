@@ -20,13 +20,19 @@ the reason for each line. Mapping fillers (``0000000000`` for a missing national
 ``000000`` for a missing insurance number) can never be registered, so they always deny.
 
 Everything else that rejects at ``/v1`` still rejects here: duplicates, impossible dates,
-amounts that do not add up, a Claim that is not a bill, another centre's Claim.
+amounts that do not add up, another centre's Claim.
+
+A Claim whose use is preauthorization or predetermination asks what would be paid for
+care planned or under way. It is priced the same way as an estimate and never settled;
+its dates are not judged as a bill's (care may be in the future, and there is no filing
+window), so the date rules' errors are warnings for it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from gateway.domain.documents import Purpose
 from workers.pricing.rules import Reason
 
 LEFT_TO_PRICING: Mapping[str, str] = {
@@ -40,3 +46,24 @@ LEFT_TO_PRICING: Mapping[str, str] = {
     "centre.contract-inactive": Reason.OUTSIDE_CONTRACT,
     "date.submission-late": Reason.SUBMISSION_LATE,
 }
+
+_ESTIMATE_DATES = "an estimate is not a bill, its dates are not judged as a bill's"
+_FOR_ESTIMATES: Mapping[str, str] = {
+    **{
+        code: f"pricing denies the lines it concerns ({reason})"
+        for code, reason in LEFT_TO_PRICING.items()
+        if reason != Reason.SUBMISSION_LATE
+    },
+    "date.in-future": _ESTIMATE_DATES,
+    "date.line-outside-period": _ESTIMATE_DATES,
+    "date.submission-late": _ESTIMATE_DATES,
+}
+_FOR_BILLS: Mapping[str, str] = {
+    code: f"pricing denies the lines it concerns ({reason})"
+    for code, reason in LEFT_TO_PRICING.items()
+}
+
+
+def kept_as_warnings(purpose: Purpose) -> Mapping[str, str]:
+    """The error codes that do not reject a Claim of this purpose, each with why."""
+    return _FOR_ESTIMATES if purpose.is_estimate else _FOR_BILLS

@@ -69,6 +69,7 @@ class DocumentView:
     updated_at: datetime
     problems: list[dict[str, Any]]
     lines: list[LineView] = field(default_factory=list)
+    purpose: str = "claim"  # or preauthorization / predetermination: an estimate
 
 
 def context_of(entry: ClaimEntry) -> ClaimContext:
@@ -161,9 +162,10 @@ def _outcome(document: DocumentView) -> tuple[str, str]:
     if document.status in ("RECEIVED", "ACCEPTED"):
         return "queued", "Accepted; pricing is pending."
     deducted = sum(amount for line in document.lines for _, amount in line.deductions)
+    what = "Priced" if document.purpose == "claim" else "Estimated (not a bill)"
     if deducted:
-        return "partial", f"Priced with deductions of {deducted:,} IRR."
-    return "complete", "Priced in full."
+        return "partial", f"{what} with deductions of {deducted:,} IRR."
+    return "complete", f"{what} in full."
 
 
 def _item_index(path: str | None) -> int | None:
@@ -230,6 +232,8 @@ def claim_response(document: DocumentView, context: ClaimContext) -> ClaimRespon
     }
     if context.sub_type:
         data["subType"] = context.sub_type
+    if document.purpose == "preauthorization" and outcome in ("complete", "partial"):
+        data["preAuthRef"] = document.id
     if context.sequences and len(context.sequences) == len(per_line):
         data["item"] = [
             {"itemSequence": sequence, "adjudication": adjudication}

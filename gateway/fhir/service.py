@@ -26,9 +26,9 @@ from gateway.domain import documents as dm
 from gateway.errors import GatewayError
 from gateway.fhir.eob import explanation_of_benefit
 from gateway.fhir.issues import StructureError
-from gateway.fhir.mapping import map_submission
+from gateway.fhir.mapping import map_submission, purposes
 from gateway.fhir.parse import Parsed, Syntax, claims_in, parse_body, syntax_of
-from gateway.fhir.policy import LEFT_TO_PRICING
+from gateway.fhir.policy import kept_as_warnings
 from gateway.fhir.response import (
     ClaimContext,
     DocumentView,
@@ -68,12 +68,13 @@ def submit(
     """Check, map, store; the answer (a ClaimResponse, or a Bundle of them for a Bundle)."""
     parsed = parse_body(body, syntax)
     mapped, problems = map_submission(parsed, centre.code)
+    uses = purposes(parsed)
     try:
         submission = parse_valid(orjson.dumps(mapped), Format.JSON)
     except GatewayError as exc:
         log.error("FHIR mapping broke the schema: %s", [p.to_dict() for p in exc.problems])
         raise MappingError("the mapped submission does not match the schema") from exc
-    stored = _store(state, centre, body, media, submission, problems)
+    stored = _store(state, centre, body, media, submission, problems, uses)
     responses = _responses(stored, submission, parsed, centre.code)
     resource: ClaimResponse | Bundle = responses[0]
     if parsed.kind == "Bundle":
@@ -93,6 +94,7 @@ def _store(
     media: str,
     submission: dm.Submission,
     problems: list[list[Problem]],
+    uses: list[dm.Purpose],
 ) -> Ingested:
     for attempt in range(2):
         try:
@@ -109,7 +111,8 @@ def _store(
                     mapped_problems=problems,
                     stored_format="fhir",
                     settings=state.settings,
-                    left_to_pricing=LEFT_TO_PRICING,
+                    kept_as_warnings=[kept_as_warnings(use) for use in uses],
+                    purposes=uses,
                 )
         except IntegrityError:
             # A concurrent request took the same document number: the second pass sees it
@@ -135,6 +138,7 @@ def _responses(
             updated_at=row.updated_at,
             problems=row.problems,
             lines=[LineView(requested=line.amount) for line in document.lines],
+            purpose=row.purpose,
         )
         out.append(claim_response(view, context_of(entry)))
     return out
@@ -172,6 +176,7 @@ def read(session: Session, document_id: str, centre_scope: int | None) -> ClaimR
         updated_at=found.updated_at,
         problems=found.problems,
         lines=lines,
+        purpose=found.purpose,
     )
     return claim_response(view, _stored_context(session, found))
 

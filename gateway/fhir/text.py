@@ -48,6 +48,14 @@ def document_number(raw: str | None, seed: str) -> tuple[str, bool]:
     return f"{cleaned[:31]}-{digest(raw)[:8]}", True
 
 
+def estimate_number(number: str, tag: str) -> str:
+    """``tag/number``, still fitting the pattern (40 characters at most)."""
+    tagged = f"{tag}/{number}"
+    if len(tagged) <= 40:
+        return tagged
+    return f"{tag}/{number[: 39 - len(tag) - 9]}-{digest(number)[:8]}"
+
+
 def tariff_code(raw: str | None) -> tuple[str, bool]:
     """A code fitting the tariff-code pattern, and whether it had to be changed."""
     if raw is not None and TARIFF_CODE.fullmatch(raw):

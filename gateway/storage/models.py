@@ -208,6 +208,9 @@ class Document(Base):
     tracking_code: Mapped[str | None] = mapped_column(String(20))
     category: Mapped[str | None] = mapped_column(String(20))
     package_code: Mapped[str | None] = mapped_column(String(20))
+    # "claim" (a bill), or "preauthorization" / "predetermination": a FHIR Claim asking
+    # what would be paid, priced as an estimate and never settled (domain.documents.Purpose).
+    purpose: Mapped[str] = mapped_column(String(20), default="claim", server_default="claim")
     service_date: Mapped[date] = mapped_column(Date)
     admission_date: Mapped[date | None] = mapped_column(Date)
     discharge_date: Mapped[date | None] = mapped_column(Date)

@@ -14,7 +14,7 @@ from sqlalchemy import Executable, Row, Table, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from gateway.domain.centres import CentreKind, Sector
-from gateway.domain.documents import CodeType, Line
+from gateway.domain.documents import CodeType, Line, Purpose
 from gateway.domain.lifecycle import DocumentStatus
 from gateway.domain.registry import CentreInfo
 from gateway.storage import bulk
@@ -89,6 +89,7 @@ class DocumentToPrice:
     discharge_date: date | None
     insurance_number: str
     created_at: datetime
+    purpose: str
 
 
 _DOCUMENT_COLUMNS = tuple(DOCUMENTS.c[name] for name in DocumentToPrice.__slots__)
@@ -184,8 +185,8 @@ def lines_of(
 def paid_services(
     session: Session, wanted: Mapping[str, Collection[tuple[str, date]]]
 ) -> dict[str, set[tuple[str, date]]]:
-    """Of the (code, date) pairs wanted per patient, those that documents already priced
-    (and not refused) have paid lines for."""
+    """Of the (code, date) pairs wanted per patient, those that bills already priced (and
+    not refused) have paid lines for; an estimate pays nothing."""
     found: dict[str, set[tuple[str, date]]] = {}
     patients = [patient for patient, keys in wanted.items() if keys]
     for chunk in _chunks(patients):
@@ -197,6 +198,7 @@ def paid_services(
             .where(
                 DOCUMENTS.c.patient_national_id.in_(chunk),
                 DOCUMENTS.c.status.in_(PAID_STATUSES),
+                DOCUMENTS.c.purpose == Purpose.CLAIM.value,
                 LINES.c.service_date.in_({day for _, day in keys}),
                 LINES.c.code.in_({code for code, _ in keys}),
                 PRICINGS.c.eligible_amount > 0,
@@ -232,7 +234,7 @@ class PricedDocument:
 
     id: uuid.UUID
     status: str
-    review_reason: str
+    review_reason: str | None
     pricing_notes: list[str] | None
     tariff_version_id: int
     eligible_amount: int

@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
 from gateway.domain.centres import CentreKind, Sector
+from gateway.domain.documents import Purpose
 from gateway.domain.lifecycle import DocumentStatus
 from gateway.domain.registry import CentreInfo, Coverage
 from gateway.domain.tariff import (
@@ -104,8 +105,9 @@ def coverages_of(session: Session, national_ids: Iterable[str]) -> dict[str, lis
 def stored_services(
     session: Session, centre_id: int, national_ids: Iterable[str], dates: Iterable[date]
 ) -> set[tuple[str, str, date]]:
-    """(patient, code, date) of this centre's live documents for these patients on these
-    dates (only those can match a new line; a patient's whole history is not read)."""
+    """(patient, code, date) of this centre's live bills (not estimates) for these patients
+    on these dates (only those can match a new line; a patient's whole history is not
+    read)."""
     days = list(set(dates))
     wanted = list(set(national_ids))
     found: set[tuple[str, str, date]] = set()
@@ -117,6 +119,7 @@ def stored_services(
                 Document.centre_id == centre_id,
                 one_of(session, Document.patient_national_id, wanted[start : start + 500]),
                 Document.status != DocumentStatus.REJECTED,
+                Document.purpose == Purpose.CLAIM.value,
                 one_of(session, DocumentLine.service_date, days),
             )
         )
@@ -154,7 +157,7 @@ _SERVICES_SQL = (
     "SELECT d.patient_national_id, l.code, l.service_date FROM documents d"
     " JOIN document_lines l ON l.document_id = d.id WHERE d.centre_id = %s"
     " AND d.patient_national_id = ANY(%s::text[]) AND d.status <> %s"
-    " AND l.service_date = ANY(%s::date[])"
+    " AND d.purpose = 'claim' AND l.service_date = ANY(%s::date[])"
 )
 
 

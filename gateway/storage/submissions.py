@@ -9,8 +9,8 @@ from typing import Any, cast
 from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
-from gateway.storage import bulk
-from gateway.storage.batches import DOCUMENT_COLUMNS, LINE_COLUMNS
+from gateway.storage import batches, bulk
+from gateway.storage.batches import LINE_COLUMNS
 from gateway.storage.models import (
     Document,
     DocumentLine,
@@ -29,6 +29,9 @@ SUBMISSION_COLUMNS = (
 )  # fmt: skip
 RAW_COLUMNS = ("submission_id", "content_type", "sha256", "size", "body")
 OUTBOX = cast(Table, OutboxMessage.__table__)
+# A batch holds bills only (its documents take the column's default, "claim"); a
+# submission's documents may be estimates (the FHIR door).
+DOCUMENT_COLUMNS = (*batches.DOCUMENT_COLUMNS, "purpose")
 
 
 @dataclass(slots=True)

@@ -335,3 +335,59 @@ def test_a_claim_inside_the_window_is_paid(
     price_all(sessions, [answer["id"]])
     priced = client.get(f"/fhir/ClaimResponse/{answer['id']}", headers=auth(token)).json()
     assert categories(priced["item"][0]["adjudication"])["benefit"] > 0
+
+
+def test_a_preauthorization_is_priced_as_an_estimate_and_never_reviewed(
+    client: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    """Planned care (next month): the dates are warnings, the lines are priced, the answer
+    carries a preAuthRef, and the document stays PRICED: no review, no settlement."""
+    _, token = f.make_centre(sessions)
+    resource = claim(
+        f.INSURED[0],
+        [item(1, "970000", 1, 700_000, servicedDate="2026-12-15")],
+        start="2026-12-15",
+        use="preauthorization",
+        number="HIS-PLAN-1",
+    )
+    posted = client.post("/fhir/Claim", content=orjson.dumps(resource), headers=auth(token))
+    assert posted.status_code == 200, posted.text
+    answer = posted.json()
+    assert (answer["outcome"], answer["use"]) == ("queued", "preauthorization")
+    (note,) = [n["text"] for n in answer["processNote"] if "date.in-future" in n["text"]]
+    assert "an estimate is not a bill" in note
+    price_all(sessions, [answer["id"]])
+    priced = client.get(f"/fhir/ClaimResponse/{answer['id']}", headers=auth(token)).json()
+    assert priced["preAuthRef"] == answer["id"]
+    assert priced["disposition"].startswith("Estimated (not a bill)")
+    figures = categories(priced["item"][0]["adjudication"])
+    assert figures["eligible"] == 700_000
+    assert figures["benefit"] > 0
+    document = client.get(f"/v1/documents/{answer['id']}", headers=auth(token)).json()
+    assert (document["purpose"], document["status"]) == ("preauthorization", "PRICED")
+    assert document["external_id"] == "PA/HIS-PLAN-1"
+    assert document["review"] is None
+    assert [e["to_status"] for e in document["history"]] == ["RECEIVED", "ACCEPTED", "PRICED"]
+
+
+def test_the_bill_after_an_estimate_is_neither_a_duplicate_nor_already_paid(
+    client: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    _, token = f.make_centre(sessions)
+    lines = [item(1, "970000", 1, 700_000, servicedDate="2026-11-20")]
+    ids = []
+    for use in ("predetermination", "claim"):
+        resource = claim(f.INSURED[1], lines, start="2026-11-20", use=use, number="HIS-77")
+        posted = client.post("/fhir/Claim", content=orjson.dumps(resource), headers=auth(token))
+        answer = posted.json()
+        assert answer["outcome"] == "queued", answer
+        ids.append(answer["id"])
+        price_all(sessions, [answer["id"]])
+    bill = client.get(f"/fhir/ClaimResponse/{ids[1]}", headers=auth(token)).json()
+    assert "preAuthRef" not in bill
+    assert not any("possible-duplicate" in n["text"] for n in bill.get("processNote", []))
+    figures = categories(bill["item"][0]["adjudication"])
+    assert figures["eligible"] == 700_000
+    assert "deduction" not in figures
+    document = client.get(f"/v1/documents/{ids[1]}", headers=auth(token)).json()
+    assert (document["purpose"], document["external_id"]) == ("claim", "HIS-77")

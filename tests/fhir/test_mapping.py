@@ -227,13 +227,31 @@ def test_a_claim_without_items_gets_one_empty_line_and_an_error() -> None:
     ("status", "use", "expected"),
     [
         ("draft", "claim", {"fhir.claim-status"}),
-        ("active", "preauthorization", {"fhir.claim-use"}),
-        ("active", "predetermination", {"fhir.claim-use"}),
+        ("active", "preauthorization", set()),
+        ("active", "predetermination", set()),
+        ("active", "estimate", {"fhir.claim-use"}),
     ],
 )
-def test_only_active_claims_are_billed(status: str, use: str, expected: set[str]) -> None:
+def test_only_active_claims_are_taken(status: str, use: str, expected: set[str]) -> None:
     resource = claim(NATIONAL_ID, [item(1, "970000", 1, 10)], status=status, use=use)
     assert codes(mapped(resource)[1]) == expected
+
+
+@pytest.mark.parametrize(
+    ("use", "number", "expected"),
+    [
+        ("claim", "HIS-1", "HIS-1"),
+        ("preauthorization", "HIS-1", "PA/HIS-1"),
+        ("predetermination", "HIS-1", "PD/HIS-1"),
+        ("preauthorization", "N" * 40, "PA/" + "N" * 28 + "-"),
+    ],
+)
+def test_an_estimate_is_numbered_apart_from_the_bill(use: str, number: str, expected: str) -> None:
+    """So the bill that follows a preauthorization may carry the same identifier."""
+    resource = claim(NATIONAL_ID, [item(1, "970000", 1, 10)], use=use, number=number)
+    got = mapped(resource)[0]["outpatientVisit"]["documentNumber"]
+    assert got.startswith(expected)
+    assert DOCUMENT_NUMBER.fullmatch(got)
 
 
 def test_the_centre_named_by_the_provider_must_be_the_callers() -> None:
