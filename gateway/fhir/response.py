@@ -33,6 +33,29 @@ _ECHOES = {
         "fhir.patient-national-id-invalid",
     },
 }
+# Where a field of our JSON form came from in the Claim (see schemas/fhir/README.md), so
+# that a rule's problem points into the Claim the sender wrote, not into our form.
+_POINTER = re.compile(r"^/documents/\d+/[A-Za-z]+(?:/(.*))?$")
+_CLAIM_ELEMENTS = {
+    "patient": "patient",
+    "serviceDate": "billablePeriod",
+    "admissionDate": "billablePeriod",
+    "dischargeDate": "billablePeriod",
+    "documentNumber": "identifier",
+    "referralCode": "referral",
+    "trackingCode": "prescription",
+    "physician": "careTeam",
+    "totalAmount": "total",
+}
+_ITEM_ELEMENTS = {
+    "code": "productOrService",
+    "codeType": "productOrService",
+    "description": "productOrService",
+    "quantity": "quantity",
+    "unitPrice": "unitPrice",
+    "amount": "net",
+    "serviceDate": "servicedDate",
+}
 _KIND_TYPES = {
     DocumentKind.INPATIENT_BILL: "institutional",
     DocumentKind.SURGERY_PACKAGE: "institutional",
@@ -168,6 +191,23 @@ def _outcome(document: DocumentView) -> tuple[str, str]:
     return "complete", f"{what} in full."
 
 
+def claim_path(path: str | None) -> str | None:
+    """A JSON pointer into our form (a rule's problem) as the FHIRPath of the Claim element
+    it came from: ``/documents/0/outpatientVisit/lines/2/code`` ->
+    ``Claim.item[2].productOrService``. Other paths (the mapping's own) are already
+    FHIRPaths and are returned unchanged."""
+    match = _POINTER.match(path or "")
+    if match is None:
+        return path
+    steps = (match.group(1) or "").split("/")
+    if steps[0] == "lines" and len(steps) > 1 and steps[1].isdigit():
+        item = f"Claim.item[{steps[1]}]"
+        element = _ITEM_ELEMENTS.get(steps[2]) if len(steps) > 2 else None
+        return f"{item}.{element}" if element else item
+    element = _CLAIM_ELEMENTS.get(steps[0])
+    return f"Claim.{element}" if element else "Claim"
+
+
 def _item_index(path: str | None) -> int | None:
     for pattern in (_LINE_IN_POINTER, _ITEM_IN_FHIRPATH):
         match = pattern.search(path or "")
@@ -187,9 +227,8 @@ def _errors_and_notes(
         if code in _ECHOES and codes & _ECHOES[code]:
             continue  # the rule judged the filler, not the sender's data
         if problem.get("severity", "error") != "error":
-            text = f"warning {code}: {message}" + (
-                f" ({problem['path']})" if problem.get("path") else ""
-            )
+            where = claim_path(problem.get("path"))
+            text = f"warning {code}: {message}" + (f" ({where})" if where else "")
             notes.append({"number": len(notes) + 1, "type": "display", "text": text})
             continue
         entry: dict[str, Any] = {

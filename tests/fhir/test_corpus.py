@@ -124,3 +124,4 @@ def test_every_claim_of_a_corpus_file_is_answered_with_amounts(
         notes = " ".join(n["text"] for n in resource["processNote"])
         assert "warning fhir.patient-national-id-missing" in notes
         assert "warning date.submission-late" in notes
+        assert "(/documents/" not in notes  # rules' paths point into the Claim

@@ -11,6 +11,7 @@ import pytest
 from gateway.fhir import systems
 from gateway.fhir.mapping import map_submission
 from gateway.fhir.parse import Syntax, parse_body
+from gateway.fhir.response import claim_path
 from gateway.fhir.text import DOCUMENT_NUMBER, document_number, tariff_code
 from gateway.ingest import parse_valid
 from tests import factories as f
@@ -301,3 +302,22 @@ def test_codes_that_cannot_be_tariff_codes_are_fitted() -> None:
     document, problems = mapped(resource)
     assert document["outpatientVisit"]["lines"][0]["code"] == "A-B-C"
     assert codes(problems) == {"fhir.item-code-adjusted"}
+
+
+@pytest.mark.parametrize(
+    ("pointer", "fhirpath"),
+    [
+        ("/documents/0/outpatientVisit/lines/2/code", "Claim.item[2].productOrService"),
+        ("/documents/0/outpatientVisit/lines/0/serviceDate", "Claim.item[0].servicedDate"),
+        ("/documents/0/outpatientVisit/lines/1/amount", "Claim.item[1].net"),
+        ("/documents/0/outpatientVisit/lines/4", "Claim.item[4]"),
+        ("/documents/2/inpatientBill/dischargeDate", "Claim.billablePeriod"),
+        ("/documents/0/prescription/patient/nationalId", "Claim.patient"),
+        ("/documents/0/prescription/trackingCode", "Claim.prescription"),
+        ("/documents/0/outpatientVisit/documentNumber", "Claim.identifier"),
+        ("/documents/0/outpatientVisit", "Claim"),
+        ("Bundle.entry[3].resource.item[0].quantity", "Bundle.entry[3].resource.item[0].quantity"),
+    ],
+)
+def test_a_rules_path_is_answered_as_the_claims_fhirpath(pointer: str, fhirpath: str) -> None:
+    assert claim_path(pointer) == fhirpath
