@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -28,7 +28,7 @@ from gateway.domain.tariff import Grade, TariffBook
 from gateway.settings import Settings
 from gateway.storage import pricing as store
 from gateway.storage import repository
-from gateway.storage.models import utcnow
+from gateway.storage.models import utc_day, utcnow
 from workers.pricing.engine import (
     CopayPolicy,
     DocumentPrice,
@@ -236,7 +236,7 @@ def _price_each(batch: _Batch, book: TariffBook, policies: Policies) -> Iterator
             package_date=document.admission_date or document.service_date,
             paid_elsewhere=frozenset(paid) if paid else frozenset(),
             insurance_number=document.insurance_number,
-            filed_on=policies.clock_date or _utc_day(document.created_at),
+            filed_on=policies.clock_date or utc_day(document.received_at),
             # An estimate is asked before or during care: no filing window applies.
             filing_deadline=None
             if estimate
@@ -259,11 +259,6 @@ def _price_each(batch: _Batch, book: TariffBook, policies: Policies) -> Iterator
             if result.eligible > 0:
                 batch.paid.setdefault(patient, set()).add((line.code, line.service_date))
         yield _Priced(document, line_ids, price, decision)
-
-
-def _utc_day(at: datetime) -> date:
-    """The UTC day of a stored time (SQLite gives it back naive, in UTC)."""
-    return at.astimezone(UTC).date() if at.tzinfo is not None else at.date()
 
 
 def _last_day_of_care(document: store.DocumentToPrice) -> date:

@@ -37,11 +37,11 @@ from gateway.batches.spool import Spooled
 from gateway.domain import documents as dm
 from gateway.domain.lifecycle import DocumentStatus, birth, transition
 from gateway.domain.tariff import TariffBook
-from gateway.settings import Settings, today
+from gateway.settings import Settings
 from gateway.storage import batches as store
 from gateway.storage import repository
 from gateway.storage.db import transaction
-from gateway.storage.models import Batch, Centre, Submission, utcnow
+from gateway.storage.models import Batch, Centre, Submission, utc_day, utcnow
 from validators.business import validate_submission
 from validators.context import RuleContext
 from validators.problems import Problem, Severity, has_errors
@@ -349,7 +349,9 @@ class _Run:
         except NoTariffError:
             tariff = None
         return RuleContext(
-            today=today(settings),
+            # A batch is judged as of the day it was received (the filing day), however
+            # long it waited or however many times it resumed.
+            today=settings.clock_date or utc_day(self.batch.received_at),
             centre=repository.centre_info(centre),
             coverages=repository.coverages_of(session, patients),
             tariff=tariff,

@@ -47,6 +47,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def utc_day(at: datetime) -> date:
+    """The UTC day of a stored time (SQLite gives it back naive, in UTC)."""
+    return at.astimezone(UTC).date() if at.tzinfo is not None else at.date()
+
+
 def _one_of(column: str, values: Any) -> str:
     quoted = ", ".join(f"'{v}'" for v in sorted(str(v) for v in values))
     return f"{column} IN ({quoted})"

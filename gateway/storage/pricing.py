@@ -18,7 +18,14 @@ from gateway.domain.documents import CodeType, Line, Purpose
 from gateway.domain.lifecycle import DocumentStatus
 from gateway.domain.registry import CentreInfo
 from gateway.storage import bulk
-from gateway.storage.models import Centre, Document, DocumentLine, LineDeduction, LinePricing
+from gateway.storage.models import (
+    Centre,
+    Document,
+    DocumentLine,
+    LineDeduction,
+    LinePricing,
+    Submission,
+)
 
 # Ids per IN list: well under SQLite's and PostgreSQL's limits on bound parameters.
 CHUNK = 2000
@@ -29,6 +36,7 @@ LINES: Table = cast(Table, DocumentLine.__table__)
 PRICINGS: Table = cast(Table, LinePricing.__table__)
 DEDUCTIONS: Table = cast(Table, LineDeduction.__table__)
 CENTRES: Table = cast(Table, Centre.__table__)
+SUBMISSIONS: Table = cast(Table, Submission.__table__)
 
 # Row layouts of the bulk writes, in column order.
 PRICING_COLUMNS = (
@@ -88,11 +96,14 @@ class DocumentToPrice:
     admission_date: date | None
     discharge_date: date | None
     insurance_number: str
-    created_at: datetime
     purpose: str
+    received_at: datetime  # the submission's: the day it was filed
 
 
-_DOCUMENT_COLUMNS = tuple(DOCUMENTS.c[name] for name in DocumentToPrice.__slots__)
+_DOCUMENT_COLUMNS = (
+    *(DOCUMENTS.c[name] for name in DocumentToPrice.__slots__[:-1]),
+    SUBMISSIONS.c.received_at,
+)
 
 
 def lock_accepted(session: Session, ids: Collection[uuid.UUID]) -> list[DocumentToPrice]:
@@ -105,6 +116,7 @@ def lock_accepted(session: Session, ids: Collection[uuid.UUID]) -> list[Document
     for chunk in _chunks(sorted(ids)):
         query = (
             select(*_DOCUMENT_COLUMNS)
+            .join(SUBMISSIONS, SUBMISSIONS.c.id == DOCUMENTS.c.submission_id)
             .where(DOCUMENTS.c.id.in_(chunk), DOCUMENTS.c.status == DocumentStatus.ACCEPTED)
             .order_by(DOCUMENTS.c.id)
             .with_for_update(of=DOCUMENTS)

@@ -10,6 +10,7 @@ import gzip
 import hashlib
 import io
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -450,3 +451,21 @@ def test_a_key_repeated_in_a_json_document_is_refused_as_alone(
     assert process(sessions, settings, failed["id"]) == "failed"
     errors = client.get(failed["url"], headers=auth(token)).json()["errors"]
     assert [(e["code"], e["path"]) for e in errors] == [("json.duplicate-key", "/header/software")]
+
+
+def test_a_batch_is_judged_as_of_the_day_it_was_received(
+    client: TestClient, sessions, settings: Settings
+) -> None:
+    """With the real clock, the date rules take the upload's day as today, not the day the
+    batch happens to be read: received on 2026-11-05, a document of 2026-11-10 was in the
+    future then, whenever it is processed."""
+    centre, token = f.make_centre(sessions)
+    data = f.submission(centre.code, f.outpatient_visit(service_date="2026-11-10"))
+    batch = upload(client, token, body_of(data, "json"), "json").json()
+    with sessions.begin() as session:
+        row = session.get(Batch, uuid.UUID(batch["id"]))
+        assert row is not None
+        row.received_at = datetime(2026, 11, 5, 20, 30, tzinfo=UTC)
+    process(sessions, settings.model_copy(update={"clock_date": None}), batch["id"])
+    (got,) = acknowledgement(client, token, batch["id"])
+    assert "date.in-future" in [p["code"] for p in got["problems"]]

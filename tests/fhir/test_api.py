@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -16,9 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.domain.centres import Role
 from gateway.fhir import systems
-from gateway.storage.models import Submission
+from gateway.storage.models import Document, Submission
 from tests import factories as f
-from tests.api.test_submissions import price_all
+from tests.api.test_submissions import POLICIES, price_all
 from tests.fhir.claims import FHIR_XML, auth, claim, item
 
 
@@ -391,3 +393,26 @@ def test_the_bill_after_an_estimate_is_neither_a_duplicate_nor_already_paid(
     assert "deduction" not in figures
     document = client.get(f"/v1/documents/{ids[1]}", headers=auth(token)).json()
     assert (document["purpose"], document["external_id"]) == ("claim", "HIS-77")
+
+
+def test_pricing_counts_the_filing_day_from_the_submissions_receipt(
+    client: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    """With the real clock, the day of receipt is the submission's (stored), so a document
+    priced long after it came is judged by when it came: here received on 2027-03-01, 111
+    days after care, its line is denied as late."""
+    _, token = f.make_centre(sessions)
+    resource = claim(f.INSURED[2], [item(1, "970000", 1, 700_000, servicedDate="2026-11-10")])
+    answer = client.post("/fhir/Claim", content=orjson.dumps(resource), headers=auth(token)).json()
+    with sessions.begin() as session:
+        document = session.get(Document, uuid.UUID(answer["id"]))
+        assert document is not None
+        submission = session.get(Submission, document.submission_id)
+        assert submission is not None
+        submission.received_at = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
+    price_all(sessions, [answer["id"]], dataclasses.replace(POLICIES, clock_date=None))
+    priced = client.get(f"/fhir/ClaimResponse/{answer['id']}", headers=auth(token)).json()
+    (reason,) = [
+        a["reason"]["coding"][0]["code"] for a in priced["item"][0]["adjudication"] if "reason" in a
+    ]
+    assert reason == "submission-late"
