@@ -85,6 +85,7 @@ class Advice:
     review: str | None
     notes: list[str] = field(default_factory=list)
     lines: list[AdviceLine] = field(default_factory=list)
+    purpose: str = "claim"  # or an estimate: preauthorization, predetermination
 
     @property
     def requested(self) -> int:
@@ -118,6 +119,7 @@ class Advice:
             "document_id": self.document_id,
             "external_id": self.external_id,
             "kind": self.kind,
+            "purpose": self.purpose,
             "status": self.status,
             "centre": {"code": self.centre_code, "name": self.centre_name},
             "patient": {
@@ -212,6 +214,7 @@ def advice_of(session: Session, document: Document) -> Advice | None:
         priced_at=document.priced_at,
         review=document.review_reason,
         notes=list(document.pricing_notes or []),
+        purpose=document.purpose,
     )
     for row, priced, deductions in repository.priced_lines(session, document):
         if priced is None:  # every line of a priced document is priced; never half an advice

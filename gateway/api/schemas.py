@@ -150,6 +150,7 @@ class RemittanceOut(BaseModel):
     document_id: str
     external_id: str
     kind: str
+    purpose: str = Field(description="claim, or an estimate (preauthorization, predetermination)")
     status: str
     centre: CentreRef
     patient: PatientRef

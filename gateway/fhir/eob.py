@@ -83,7 +83,7 @@ def explanation_of_benefit(advice: Advice) -> ExplanationOfBenefit:
         "identifier": [{"system": systems.DOCUMENT_ID, "value": advice.document_id}],
         "status": "active",
         "type": {"coding": [{"system": systems.CLAIM_TYPE, "code": claim_type_code(kind)}]},
-        "use": "claim",
+        "use": advice.purpose,
         "patient": {
             "identifier": {"system": systems.NATIONAL_ID, "value": advice.patient_national_id}
         },
@@ -99,8 +99,13 @@ def explanation_of_benefit(advice: Advice) -> ExplanationOfBenefit:
         "claim": {"identifier": {"value": advice.external_id}},
         "claimResponse": {"reference": f"ClaimResponse/{advice.document_id}"},
         "outcome": "complete" if advice.status in _FINAL else "partial",
-        "disposition": f"{advice.status}: insurer pays {advice.insurer_share:,} IRR of "
-        f"{advice.requested:,} requested",
+        "disposition": (
+            f"{advice.status}: insurer pays {advice.insurer_share:,} IRR of "
+            f"{advice.requested:,} requested"
+            if advice.purpose == "claim"
+            else f"estimate ({advice.purpose}), not a bill: insurer would pay "
+            f"{advice.insurer_share:,} IRR of {advice.requested:,} requested"
+        ),
         "insurance": [
             {
                 "focal": True,

@@ -67,6 +67,15 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "field.document_number": ("Document number", "شماره سند"),
     "field.document_id": ("Document id", "شناسه سند"),
     "field.kind": ("Type", "نوع سند"),
+    "field.purpose": ("Purpose", "هدف"),
+    "purpose.preauthorization": (
+        "Estimate: preauthorization (not a bill, never paid)",
+        "برآورد: مجوز پیش از درمان (صورت‌حساب نیست، پرداخت نمی‌شود)",
+    ),
+    "purpose.predetermination": (
+        "Estimate: predetermination (not a bill, never paid)",
+        "برآورد: تعیین پیشاپیش هزینه (صورت‌حساب نیست، پرداخت نمی‌شود)",
+    ),
     "field.service_date": ("Service date", "تاریخ خدمت"),
     "field.insurance_number": ("Insurance number", "شماره بیمه"),
     "field.physician": ("Physician (medical council no.)", "پزشک (شماره نظام پزشکی)"),

@@ -370,6 +370,11 @@ def test_a_preauthorization_is_priced_as_an_estimate_and_never_reviewed(
     assert document["external_id"] == "PA/HIS-PLAN-1"
     assert document["review"] is None
     assert [e["to_status"] for e in document["history"]] == ["RECEIVED", "ACCEPTED", "PRICED"]
+    remittance = client.get(f"/v1/documents/{answer['id']}/remittance", headers=auth(token))
+    assert remittance.json()["purpose"] == "preauthorization"
+    eob = client.get(f"/fhir/ExplanationOfBenefit/{answer['id']}", headers=auth(token)).json()
+    assert eob["use"] == "preauthorization"
+    assert eob["disposition"].startswith("estimate (preauthorization), not a bill")
 
 
 def test_the_bill_after_an_estimate_is_neither_a_duplicate_nor_already_paid(

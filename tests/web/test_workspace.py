@@ -7,6 +7,7 @@ import re
 import uuid
 from collections.abc import Callable
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -18,6 +19,8 @@ from gateway.web.catalogue import CATALOGUE
 from gateway.web.kit import SECURITY_HEADERS
 from tests import factories as f
 from tests.api.test_lifecycle_api import ALWAYS_REVIEW, submit_priced
+from tests.api.test_submissions import price_all
+from tests.fhir.claims import auth, claim, item
 from tests.web.conftest import PASSWORD, csrf_of, log_in, make_user
 
 LoggedIn = Callable[[Role], TestClient]
@@ -360,3 +363,17 @@ def test_settlement_through_the_pages(web: TestClient, sessions, logged_in: Logg
     assert "already closed" in again.text
     unknown = finance.get("/web/settlements?centre=NO-SUCH-CENTRE")
     assert unknown.status_code == 404
+
+
+def test_an_estimate_says_so_on_its_page(web: TestClient, sessions, logged_in: LoggedIn) -> None:
+    """A FHIR preauthorization, priced: the page names it an estimate that is never paid
+    (in the page's language, Persian by default)."""
+    _, token = f.make_centre(sessions)
+    resource = claim(f.INSURED[0], [item(1, "970000", 1, 700_000)], use="preauthorization")
+    answer = web.post("/fhir/Claim", content=orjson.dumps(resource), headers=auth(token)).json()
+    price_all(sessions, [answer["id"]])
+    client = logged_in(Role.AUDITOR)
+    page = client.get(f"/web/documents/{answer['id']}")
+    assert page.status_code == 200
+    assert CATALOGUE["purpose.preauthorization"][1] in page.text
+    assert 'data-status="PRICED"' in page.text
