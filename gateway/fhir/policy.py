@@ -13,10 +13,12 @@ door.
 
 So at this door the errors below are kept as warnings, the Claim is accepted, and pricing
 denies the lines: it checks the same conditions itself, line by line, from the stored
-data (``workers.pricing.rules``: coverage on each line's date under the document's
-insurance number, the centre's contract, the filing deadline). The insurer pays nothing
-that the rules would have refused; the centre gets a ClaimResponse with the amounts and
-the reason for each line. Mapping fillers (``0000000000`` for a missing national ID,
+data (``workers.pricing.rules``: coverage on each line's date, the document's insurance
+number being one of the patient's, the centre's contract, the filing deadline). The
+insurer pays only for lines of a registered patient covered on their date, in contract
+and in time (one difference: an older insurance number of the same patient, which the
+rule refuses, is accepted by pricing); the centre gets a ClaimResponse with the amounts
+and the reason for each line. Mapping fillers (``0000000000`` for a missing national ID,
 ``000000`` for a missing insurance number) can never be registered, so they always deny.
 
 Everything else that rejects at ``/v1`` still rejects here: duplicates, impossible dates,

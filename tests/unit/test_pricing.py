@@ -424,6 +424,19 @@ CONTEXT_CASES = [
         [(None, 0, 0, 0, {Reason.PATIENT_NOT_ELIGIBLE: 700_000})],
     ),
     (
+        "a stay across a change of number: the earlier number is still the patient's",
+        [L("970000", 1, 700_000)],
+        CareSetting.OUTPATIENT,
+        {
+            "insurance_number": "12345678",
+            "coverage": (
+                Coverage("0084575948", "12345678", date(2020, 1, 1), date(2026, 11, 1)),
+                Coverage("0084575948", "99999999", date(2026, 11, 2)),
+            ),
+        },
+        [(738_000, 700_000, 210_000, 490_000, {})],
+    ),
+    (
         "insured under the number the document gives",
         [L("970000", 1, 700_000)],
         CareSetting.OUTPATIENT,

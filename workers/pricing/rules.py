@@ -40,8 +40,9 @@ class PricingRequest:
     """Everything pricing needs about one document, read before pricing starts.
 
     ``coverage`` is the patient's coverage periods from the register; ``insurance_number``
-    the number the document gives (None: not checked); ``paid_elsewhere`` the (code,
-    service date) pairs already paid for this patient in other documents. ``filed_on`` is
+    the number the document gives, which must be one of the patient's (None: not
+    checked); ``paid_elsewhere`` the (code, service date) pairs already paid for this
+    patient in other documents. ``filed_on`` is
     the day the document was received and ``filing_deadline`` the last day it could be
     (None: not checked).
     """
@@ -94,12 +95,14 @@ def patient_not_eligible(
     in_force = [c for c in request.coverage if c.in_force(on)]
     if not in_force:
         return Denial(Reason.PATIENT_NOT_ELIGIBLE, f"the patient is not insured on {on}")
+    # The number must be one of the patient's (a stay may run across a change of number,
+    # so not necessarily the one in force on this line's date).
     number = request.insurance_number
-    if number is None or any(c.insurance_number == number for c in in_force):
+    if number is None or any(c.insurance_number == number for c in request.coverage):
         return None
     return Denial(
         Reason.PATIENT_NOT_ELIGIBLE,
-        f"the patient is not insured under insurance number {number} on {on}",
+        f"insurance number {number} is not one the patient is registered under",
     )
 
 
