@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from gateway import journal, metrics
-from gateway.domain.documents import DocumentKind, Line, Purpose
+from gateway.domain.documents import DocumentKind, Line, Purpose, period_of_care
 from gateway.domain.lifecycle import DocumentStatus, Transition, transition
 from gateway.domain.registry import CentreInfo, Coverage
 from gateway.domain.tariff import Grade, TariffBook
@@ -240,7 +240,10 @@ def _price_each(batch: _Batch, book: TariffBook, policies: Policies) -> Iterator
             # An estimate is asked before or during care: no filing window applies.
             filing_deadline=None
             if estimate
-            else _last_day_of_care(document) + timedelta(days=policies.filing_window_days),
+            else period_of_care(
+                document.service_date, document.admission_date, document.discharge_date
+            )[1]
+            + timedelta(days=policies.filing_window_days),
         )
         price = price_document(request, book, policies.copay)
         if estimate:  # answered as priced; never reviewed, approved or settled
@@ -259,13 +262,6 @@ def _price_each(batch: _Batch, book: TariffBook, policies: Policies) -> Iterator
             if result.eligible > 0:
                 batch.paid.setdefault(patient, set()).add((line.code, line.service_date))
         yield _Priced(document, line_ids, price, decision)
-
-
-def _last_day_of_care(document: store.DocumentToPrice) -> date:
-    """The day the filing window runs from, as the date rules count it."""
-    if document.admission_date is not None:
-        return document.discharge_date or document.admission_date
-    return document.service_date
 
 
 def _priced_document(priced: _Priced, decided: Transition, at: datetime) -> store.PricedDocument:

@@ -26,6 +26,16 @@ class CareSetting(StrEnum):
     INPATIENT = "inpatient"
 
 
+def period_of_care(
+    service_date: date, admission_date: date | None, discharge_date: date | None
+) -> tuple[date, date]:
+    """First and last day of care: the stay for an admission, else the service date. The
+    filing window runs from the last day (the date rules and pricing both count so)."""
+    if admission_date is not None:
+        return admission_date, discharge_date or admission_date
+    return service_date, service_date
+
+
 class Purpose(StrEnum):
     """What a document asks: to be paid (a bill), or what would be paid (an estimate, from a
     FHIR Claim whose use is preauthorization or predetermination)."""

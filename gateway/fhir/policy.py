@@ -49,20 +49,16 @@ LEFT_TO_PRICING: Mapping[str, str] = {
     "date.submission-late": Reason.SUBMISSION_LATE,
 }
 
-_ESTIMATE_DATES = "an estimate is not a bill, its dates are not judged as a bill's"
-_FOR_ESTIMATES: Mapping[str, str] = {
-    **{
-        code: f"pricing denies the lines it concerns ({reason})"
-        for code, reason in LEFT_TO_PRICING.items()
-        if reason != Reason.SUBMISSION_LATE
-    },
-    "date.in-future": _ESTIMATE_DATES,
-    "date.line-outside-period": _ESTIMATE_DATES,
-    "date.submission-late": _ESTIMATE_DATES,
-}
 _FOR_BILLS: Mapping[str, str] = {
     code: f"pricing denies the lines it concerns ({reason})"
     for code, reason in LEFT_TO_PRICING.items()
+}
+_ESTIMATE_DATES = "an estimate is not a bill, its dates are not judged as a bill's"
+_FOR_ESTIMATES: Mapping[str, str] = {
+    **_FOR_BILLS,  # but no filing window: the late warning says why
+    "date.in-future": _ESTIMATE_DATES,
+    "date.line-outside-period": _ESTIMATE_DATES,
+    "date.submission-late": _ESTIMATE_DATES,
 }
 
 

@@ -3,18 +3,12 @@ and documents sent within the allowed window after care."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
-from gateway.domain.documents import Document
+from gateway.domain.documents import Document, period_of_care
 from validators.context import RuleContext
 from validators.problems import Problem
 from validators.rules.paths import field_path, line_path
-
-
-def _period(document: Document) -> tuple[date, date]:
-    if document.admission_date is not None:
-        return document.admission_date, document.discharge_date or document.admission_date
-    return document.service_date, document.service_date
 
 
 def check_dates(document: Document, context: RuleContext) -> list[Problem]:
@@ -41,7 +35,9 @@ def check_dates(document: Document, context: RuleContext) -> list[Problem]:
             f"Discharge {document.discharge_date} is before admission {document.admission_date}.",
             field_path(document, "dischargeDate"),
         )
-    start, end = _period(document)
+    start, end = period_of_care(
+        document.service_date, document.admission_date, document.discharge_date
+    )
     for number, line in enumerate(document.lines, start=1):
         if not start <= line.service_date <= end:
             add(

@@ -42,9 +42,8 @@ class PricingRequest:
     ``coverage`` is the patient's coverage periods from the register; ``insurance_number``
     the number the document gives, which must be one of the patient's (None: not
     checked); ``paid_elsewhere`` the (code, service date) pairs already paid for this
-    patient in other documents. ``filed_on`` is
-    the day the document was received and ``filing_deadline`` the last day it could be
-    (None: not checked).
+    patient in other documents. ``filed_on`` is the day the document was received and
+    ``filing_deadline`` the last day it could be (None: not checked).
     """
 
     centre: CentreInfo
