@@ -153,11 +153,17 @@ _NUMBERS_SQL = (
     "SELECT external_id FROM documents WHERE centre_id = %s"
     " AND external_id = ANY(%s::text[]) AND status <> %s"
 )
+# The patients' documents by index, then each one's lines by index. As a plain join,
+# PostgreSQL reads every line of the wanted dates and hashes them whenever that looks
+# cheap, which it does while document_lines is below a few million rows: 7 ms a group at
+# 85,000 lines, growing with the table. OFFSET 0 keeps the lateral subquery a subquery, so
+# the plan stays a nested loop over the patients' own documents (0.4 ms at any size).
 _SERVICES_SQL = (
     "SELECT d.patient_national_id, l.code, l.service_date FROM documents d"
-    " JOIN document_lines l ON l.document_id = d.id WHERE d.centre_id = %s"
-    " AND d.patient_national_id = ANY(%s::text[]) AND d.status <> %s"
-    " AND d.purpose = 'claim' AND l.service_date = ANY(%s::date[])"
+    " CROSS JOIN LATERAL (SELECT code, service_date FROM document_lines"
+    " WHERE document_id = d.id AND service_date = ANY(%s::date[]) OFFSET 0) l"
+    " WHERE d.centre_id = %s AND d.patient_national_id = ANY(%s::text[])"
+    " AND d.status <> %s AND d.purpose = 'claim'"
 )
 
 
@@ -184,7 +190,7 @@ def ingest_lookups(
         }
         services = {
             c: raw.execute(
-                _SERVICES_SQL, [c, list(q.national_ids), rejected, list(q.dates)], prepare=True
+                _SERVICES_SQL, [list(q.dates), c, list(q.national_ids), rejected], prepare=True
             )
             for c, q in centres.items()
         }
