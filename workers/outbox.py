@@ -25,6 +25,7 @@ from gateway.storage.db import transaction
 from gateway.storage.models import OutboxMessage, utcnow
 
 log = logging.getLogger(__name__)
+MARK_AT_MOST = 1000  # sent messages marked published in one statement
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,17 +60,34 @@ class Publisher:
 
     def publish(self, messages: Sequence[Pending]) -> int:
         """Send freshly committed messages and mark them sent; on failure the relay will."""
-        if not messages:
+        sent = self.send(messages)
+        if sent and not self.mark(sent):
             return 0
+        return len(sent)
+
+    def send(self, messages: Sequence[Pending]) -> list[int]:
+        """Send freshly committed messages; the ids sent (none when the broker failed: the
+        relay will send them)."""
+        if not messages:
+            return []
         try:
-            sent = self._send(messages, "commit")
-            with transaction(self.sessions) as session:
-                repository.mark_published(session, sent)
-            return len(sent)
+            return self._send(messages, "commit")
         except Exception:
             metrics.OUTBOX_PUBLISH_FAILURES.inc()
             log.warning("outbox publish failed; the relay will retry", exc_info=True)
-            return 0
+            return []
+
+    def mark(self, ids: Sequence[int]) -> bool:
+        """Mark sent messages published; False when the database failed (the relay will
+        send them again after its grace period, and consumers ignore the repeat)."""
+        try:
+            with transaction(self.sessions) as session:
+                repository.mark_published(session, ids)
+            return True
+        except Exception:
+            metrics.OUTBOX_PUBLISH_FAILURES.inc()
+            log.warning("marking %d outbox messages published failed", len(ids), exc_info=True)
+            return False
 
     def relay_once(self, grace: timedelta, limit: int = 500) -> int:
         """Send messages left unpublished for longer than ``grace``."""
@@ -89,6 +107,11 @@ class OutboxDispatcher(threading.Thread):
     A request hands over its committed messages with ``notify`` and answers at once. If
     this process dies before they are sent, the rows are still unpublished in the outbox
     and the relay (here or in another API process) sends them after the grace period.
+
+    Messages are sent as soon as they come, but marked published together, at most every
+    ``mark_interval`` seconds (one small transaction then, not one per group commit). A
+    message sent but not yet marked when the process dies is sent again by the relay,
+    which waits far longer than ``mark_interval``; consumers ignore the repeat.
     """
 
     def __init__(
@@ -98,11 +121,15 @@ class OutboxDispatcher(threading.Thread):
         grace: float,
         sweep: Callable[[], object] | None = None,
         sweep_interval: float = 60.0,
+        mark_interval: float = 0.25,
     ) -> None:
         super().__init__(name="outbox-dispatcher", daemon=True)
         self.publisher = publisher
         self.interval = interval
         self.grace = timedelta(seconds=grace)
+        self.mark_interval = min(mark_interval, grace / 4)
+        self.unmarked: list[int] = []  # sent, not yet marked published
+        self.mark_due = 0.0
         self.sweep = sweep  # re-queues stuck work (gateway.sweeper), now and then
         self.sweep_interval = sweep_interval
         self.next_sweep = time.monotonic() + sweep_interval
@@ -118,16 +145,22 @@ class OutboxDispatcher(threading.Thread):
     def run(self) -> None:
         next_relay = time.monotonic() + self.interval
         while not self.stopping:
-            timeout = max(next_relay - time.monotonic(), 0)
-            batch = self._drain(timeout)
+            wake = min(next_relay, self.mark_due) if self.unmarked else next_relay
+            batch = self._drain(max(wake - time.monotonic(), 0))
             if batch:
-                self.publisher.publish(batch)
+                self._send(batch)
+            if self.unmarked and (
+                time.monotonic() >= self.mark_due or len(self.unmarked) >= MARK_AT_MOST
+            ):
+                self._mark()
             if time.monotonic() >= next_relay:
+                self._mark()
                 self._relay()
                 next_relay = time.monotonic() + self.interval
             if self.sweep is not None and time.monotonic() >= self.next_sweep:
                 self._sweep()
                 self.next_sweep = time.monotonic() + self.sweep_interval
+        self._mark()
 
     def _drain(self, timeout: float) -> list[Pending]:
         try:
@@ -143,6 +176,16 @@ class OutboxDispatcher(threading.Thread):
             if item is not None:
                 batch.append(item)
         return batch
+
+    def _send(self, batch: list[Pending]) -> None:
+        if not self.unmarked:
+            self.mark_due = time.monotonic() + self.mark_interval
+        self.unmarked += self.publisher.send(batch)
+
+    def _mark(self) -> None:
+        if self.unmarked:
+            ids, self.unmarked = self.unmarked, []
+            self.publisher.mark(ids)
 
     def _relay(self) -> None:
         try:
@@ -166,4 +209,5 @@ class OutboxDispatcher(threading.Thread):
         self.join(timeout=10)
         leftover = self._drain(0)
         if leftover:
-            self.publisher.publish(leftover)
+            self._send(leftover)
+        self._mark()
