@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from datetime import UTC, datetime
+from typing import Any
 
-from fastapi import APIRouter, Header, Request, Response
+import orjson
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from gateway import metrics
-from gateway.api.deps import Caller, CentreCaller, ReadSession, State
-from gateway.api.schemas import DocumentSummary, ErrorResponse, SubmissionOut
+from gateway.api.deps import Caller, GatewayState, ReadSession, authenticate, require_centre
+from gateway.api.schemas import ErrorResponse, SubmissionOut
 from gateway.errors import GatewayError, NotFoundError
 from gateway.ingest import Arrival, parse_valid
 from gateway.storage import repository
@@ -25,6 +27,15 @@ JSON_TYPES = ("application/json",)
 INLINE_PARSE_BYTES = 256 * 1024
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 409, 413, 415, 422)
+}
+IDEMPOTENCY_KEY_LENGTH = 200
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "The same key with the same body answers the first submission again, "
+    "without storing it twice (with another body: 422).",
+    "schema": {"type": "string", "maxLength": IDEMPOTENCY_KEY_LENGTH},
 }
 
 
@@ -59,6 +70,20 @@ async def read_body(request: Request, limit: int) -> bytes:
     return body
 
 
+def idempotency_key_of(request: Request) -> str | None:
+    key = request.headers.get("idempotency-key")
+    if key is not None and len(key) > IDEMPOTENCY_KEY_LENGTH:
+        message = f"String should have at most {IDEMPOTENCY_KEY_LENGTH} characters"
+        raise GatewayError(
+            message, 422, [Problem("request.invalid", message, "header/idempotency-key")]
+        )
+    return key
+
+
+# The busiest route of all, so it takes the request alone: no dependencies for FastAPI to
+# solve and no response model to validate the answer against (~0.15 ms of a request's
+# ~0.9 ms on the event loop, bench/README.md). The OpenAPI document still shows its
+# header, answer and errors, and the tests hold the answer to SubmissionOut.
 @router.post(
     "/submissions",
     status_code=202,
@@ -66,24 +91,22 @@ async def read_body(request: Request, limit: int) -> bytes:
     responses=ERRORS,
     summary="Submit documents (XML or JSON)",
     openapi_extra={
+        "parameters": [IDEMPOTENCY_KEY],
         "requestBody": {
             "required": True,
             "content": {
                 "application/xml": {"schema": {"type": "string"}},
                 "application/json": {"schema": {"type": "object"}},
             },
-        }
+        },
     },
 )
-async def submit(
-    request: Request,
-    response: Response,
-    state: State,
-    caller: CentreCaller,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-) -> SubmissionOut:
+async def submit(request: Request) -> Response:
     """Validate and durably store a submission; 202 only once it is committed."""
+    state: GatewayState = request.app.state.gateway
+    caller = require_centre(await authenticate(request, state))
     assert caller.centre is not None
+    idempotency_key = idempotency_key_of(request)
     fmt = format_of(request.headers.get("content-type"))
     body = await read_body(request, state.settings.max_body_bytes)
     media = request.headers.get("content-type", "")[:100]
@@ -101,12 +124,17 @@ async def submit(
         raise
     out = submission_out(stored.submission, stored.documents)
     metrics.SUBMISSIONS.labels(
-        fmt.value, "replayed" if stored.replayed else out.status.lower()
+        fmt.value, "replayed" if stored.replayed else out["status"].lower()
     ).inc()
-    response.headers["Location"] = out.url
+    headers = {"Location": out["url"]}
     if stored.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return out
+        headers["Idempotent-Replayed"] = "true"
+    return Response(
+        orjson.dumps(out, option=orjson.OPT_UTC_Z),
+        status_code=202,
+        headers=headers,
+        media_type="application/json",
+    )
 
 
 @router.get(
@@ -115,7 +143,7 @@ async def submit(
     responses=ERRORS,
     summary="A submission and its documents' statuses",
 )
-def get_submission(submission_id: str, caller: Caller, session: ReadSession) -> SubmissionOut:
+def get_submission(submission_id: str, caller: Caller, session: ReadSession) -> dict[str, Any]:
     found = repository.get_submission(session, parse_id(submission_id), caller.centre_scope)
     if found is None:
         raise NotFoundError("Submission")
@@ -129,8 +157,19 @@ def parse_id(raw: str) -> uuid.UUID:
         raise NotFoundError("Resource") from None
 
 
-def _problems(document: Document, severity: str) -> list[dict[str, object]]:
-    return [p for p in document.problems if p.get("severity", "error") == severity]
+def _problem(raw: dict[str, Any]) -> dict[str, Any]:
+    """A stored problem as ProblemOut shows it."""
+    return {
+        "code": raw["code"],
+        "message": raw["message"],
+        "path": raw.get("path"),
+        "line": raw.get("line"),
+        "severity": raw.get("severity", "error"),
+    }
+
+
+def _problems(document: Document, severity: str) -> list[dict[str, Any]]:
+    return [_problem(p) for p in document.problems if p.get("severity", "error") == severity]
 
 
 def _outcome(document: Document) -> str:
@@ -139,34 +178,40 @@ def _outcome(document: Document) -> str:
     return "ACCEPTED_WITH_WARNINGS" if document.problems else "ACCEPTED"
 
 
-def submission_out(submission: Submission, documents: list[Document]) -> SubmissionOut:
+def _in_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def submission_out(submission: Submission, documents: list[Document]) -> dict[str, Any]:
+    """The answer about a submission, laid out as SubmissionOut (the answer of the POST is
+    sent as it is, without the model)."""
     if submission.rejected_count == 0:
         status = "ACCEPTED"
     elif submission.accepted_count == 0:
         status = "REJECTED"
     else:
         status = "PARTIALLY_ACCEPTED"
-    return SubmissionOut(
-        id=str(submission.id),
-        status=status,
-        format=submission.format,
-        received_at=submission.received_at,
-        document_count=submission.document_count,
-        accepted_count=submission.accepted_count,
-        rejected_count=submission.rejected_count,
-        url=f"/v1/submissions/{submission.id}",
-        documents=[
-            DocumentSummary(
-                id=str(d.id),
-                external_id=d.external_id,
-                kind=d.kind,
-                status=d.status,
-                outcome=_outcome(d),
-                path=d.source_path,
-                errors=_problems(d, "error"),  # type: ignore[arg-type]
-                warnings=_problems(d, "warning"),  # type: ignore[arg-type]
-                url=f"/v1/documents/{d.id}",
-            )
+    return {
+        "id": str(submission.id),
+        "status": status,
+        "format": submission.format,
+        "received_at": _in_utc(submission.received_at),
+        "document_count": submission.document_count,
+        "accepted_count": submission.accepted_count,
+        "rejected_count": submission.rejected_count,
+        "documents": [
+            {
+                "id": str(d.id),
+                "external_id": d.external_id,
+                "kind": d.kind,
+                "status": d.status,
+                "outcome": _outcome(d),
+                "path": d.source_path,
+                "errors": _problems(d, "error"),
+                "warnings": _problems(d, "warning"),
+                "url": f"/v1/documents/{d.id}",
+            }
             for d in documents
         ],
-    )
+        "url": f"/v1/submissions/{submission.id}",
+    }

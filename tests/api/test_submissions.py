@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.api.schemas import SubmissionOut
 from gateway.domain.centres import CentreKind, Role, Sector
 from gateway.storage.db import transaction
 from gateway.storage.models import (
@@ -185,6 +186,47 @@ def test_idempotency_key_replays_and_refuses_another_body(client: TestClient, se
     )
     assert other.status_code == 422
     assert other.json()["errors"][0]["code"] == "idempotency.key-reused"
+
+    assert replay.json() == first.json()
+    assert replay.headers["location"] == f"/v1/submissions/{first.json()['id']}"
+
+
+def test_an_idempotency_key_over_200_characters_is_refused(client: TestClient, sessions) -> None:
+    centre, token = f.make_centre(sessions)
+    before = counts(sessions)
+    answer = client.post(
+        "/v1/submissions",
+        content=f.as_json(f.submission(centre.code)),
+        headers=auth(token, {**JSON, "Idempotency-Key": "k" * 201}),
+    )
+    assert answer.status_code == 422
+    assert answer.json()["errors"] == [
+        {
+            "code": "request.invalid",
+            "message": "String should have at most 200 characters",
+            "path": "header/idempotency-key",
+            "line": None,
+            "severity": "error",
+        }
+    ]
+    assert counts(sessions) == before
+
+
+def test_the_answer_is_exactly_what_its_model_shows(client: TestClient, sessions) -> None:
+    """POST /v1/submissions sends its answer without the response model: it must be the
+    model's own rendering, and the same as GET shows, warnings and errors included."""
+    centre, token = f.make_centre(sessions)
+    good, bad = f.outpatient_visit(), f.outpatient_visit()
+    bad["outpatientVisit"]["patient"]["nationalId"] = "0000000001"
+    body = f.as_json(f.submission(centre.code, good, bad))
+    answer = client.post("/v1/submissions", content=body, headers=auth(token, JSON))
+    assert answer.status_code == 202
+    sent = answer.json()
+    assert sent["status"] == "PARTIALLY_ACCEPTED"
+    assert sent["documents"][1]["errors"]
+    assert sent == SubmissionOut.model_validate(sent).model_dump(mode="json")
+    assert sent["received_at"].endswith("Z")
+    assert client.get(sent["url"], headers=auth(token)).json() == sent
 
 
 HOSTILE = [
