@@ -28,6 +28,10 @@ HEAD_ID = 1
 # Statements on the table itself: the head is read and moved on every commit of a move, and
 # an ORM statement costs three times as much to build and run.
 HEAD = cast(Table, AuditHead.__table__)
+# On PostgreSQL the head is locked and moved by prepared plain statements: even a Core
+# statement costs ~0.1 ms of CPU to build and run, on every commit that moves a document.
+_LOCK_HEAD_SQL = "SELECT seq, hash FROM audit_head WHERE id = %s FOR UPDATE"
+_MOVE_HEAD_SQL = "UPDATE audit_head SET seq = %s, hash = %s WHERE id = %s"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +81,16 @@ def append(session: Session, records: Sequence[Record]) -> None:
     """Append records in order, in the caller's transaction (they land with its commit)."""
     if not records:
         return
-    head = session.execute(
-        select(HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == HEAD_ID).with_for_update()
-    ).one()
-    seq, prev = head.seq, head.hash
+    raw = bulk.psycopg_connection(session)
+    if raw is not None:
+        found = raw.execute(_LOCK_HEAD_SQL, [HEAD_ID], prepare=True).fetchone()
+        assert found is not None, "the audit head row is created by the migrations"
+        seq, prev = found
+    else:
+        head = session.execute(
+            select(HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == HEAD_ID).with_for_update()
+        ).one()
+        seq, prev = head.seq, head.hash
     now = datetime.now(UTC)
     rows = []
     for record in records:
@@ -111,7 +121,10 @@ def append(session: Session, records: Sequence[Record]) -> None:
         )
         prev = digest
     bulk.insert_dicts(session, AuditEntry, rows)
-    session.execute(update(HEAD).where(HEAD.c.id == HEAD_ID).values(seq=seq, hash=prev))
+    if raw is not None:
+        raw.execute(_MOVE_HEAD_SQL, [seq, prev, HEAD_ID], prepare=True)
+    else:
+        session.execute(update(HEAD).where(HEAD.c.id == HEAD_ID).values(seq=seq, hash=prev))
 
 
 @dataclass(frozen=True, slots=True)

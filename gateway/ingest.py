@@ -240,7 +240,7 @@ def ingest_many(
     group = Group([o for o in outcomes if o is not None])
     if rows.table.submissions:
         submissions.store(session, rows.table)
-        group.outbox = journal.record(session, rows.moves)
+        group.outbox = journal.record(session, rows.moves, shared.webhooks)
         group.outbox += submissions.add_messages(
             session,
             PRICE_DOCUMENTS,
@@ -285,6 +285,7 @@ class _SharedContext:
         self.numbers: dict[int, set[str]] = {}
         self.services: dict[int, set[tuple[str, str, date]]] = {}
         self.contexts: dict[int, RuleContext] = {}
+        self.webhooks: dict[int, list[int]] | None = None
 
     @classmethod
     def read(
@@ -305,10 +306,11 @@ class _SharedContext:
                 wanted.national_ids.add(document.patient.national_id)
                 wanted.dates.update(line.service_date for line in document.lines)
         found = repository.ingest_lookups(session, patients, centres)
-        shared.coverages, shared.numbers, shared.services = (
+        shared.coverages, shared.numbers, shared.services, shared.webhooks = (
             found.coverages,
             found.numbers,
             found.services,
+            found.webhooks,
         )
         shared.tariff = _tariffs.get(session)
         return shared

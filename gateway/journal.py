@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,8 +66,12 @@ def event_of(move: Move) -> dict[str, Any]:
     }
 
 
-def record(session: Session, moves: Sequence[Move]) -> list[Pending]:
-    """Write the moves' history, audit entries and webhook messages; return the messages."""
+def record(
+    session: Session, moves: Sequence[Move], webhooks: Mapping[int, list[int]] | None = None
+) -> list[Pending]:
+    """Write the moves' history, audit entries and webhook messages; return the messages.
+    ``webhooks`` are the live webhooks of the moves' centres when the caller read them
+    already in this transaction (else they are read here)."""
     if not moves:
         return []
     bulk.insert_dicts(session, StatusEvent, [status_event_values(m) for m in moves])
@@ -90,17 +94,22 @@ def record(session: Session, moves: Sequence[Move]) -> list[Pending]:
             for m in moves
         ],
     )
-    return _queue_webhooks(session, moves)
+    return _queue_webhooks(session, moves, webhooks)
 
 
-def _queue_webhooks(session: Session, moves: Sequence[Move]) -> list[Pending]:
-    centres = {m.centre_id for m in moves}
-    hooks: dict[int, list[int]] = defaultdict(list)
-    query = select(Webhook.id, Webhook.centre_id).where(
-        Webhook.centre_id.in_(centres), Webhook.disabled_at.is_(None)
-    )
-    for hook_id, centre_id in session.execute(query):
-        hooks[centre_id].append(hook_id)
+def _queue_webhooks(
+    session: Session, moves: Sequence[Move], webhooks: Mapping[int, list[int]] | None
+) -> list[Pending]:
+    hooks: Mapping[int, list[int]]
+    if webhooks is None:
+        hooks = defaultdict(list)
+        query = select(Webhook.id, Webhook.centre_id).where(
+            Webhook.centre_id.in_({m.centre_id for m in moves}), Webhook.disabled_at.is_(None)
+        )
+        for hook_id, centre_id in session.execute(query):
+            hooks[centre_id].append(hook_id)
+    else:
+        hooks = webhooks
     if not hooks:
         return []
     now = utcnow()

@@ -24,7 +24,9 @@ def _table(target: Target) -> Table:
     return target if isinstance(target, Table) else cast(Table, target.__table__)
 
 
-def _psycopg(session: Session) -> psycopg.Connection[Any] | None:
+def psycopg_connection(session: Session) -> psycopg.Connection[Any] | None:
+    """The session's psycopg connection on PostgreSQL (statements sent on it run in the
+    session's transaction), None on other databases."""
     raw = session.connection().connection.dbapi_connection
     return raw if isinstance(raw, psycopg.Connection) else None
 
@@ -42,7 +44,7 @@ def insert_rows(
     Values of JSON columns named in ``json_text`` are already JSON text, stored as they are.
     """
     table = _table(target)
-    connection = _psycopg(session)
+    connection = psycopg_connection(session)
     if connection is not None:
         return _copy(session, connection, table, columns, rows, json_text)
     values: dict[str, Any] = {name: bindparam(name) for name in columns}

@@ -141,6 +141,7 @@ class IngestLookups:
     coverages: dict[str, list[Coverage]]
     numbers: dict[int, set[str]]
     services: dict[int, set[tuple[str, str, date]]]
+    webhooks: dict[int, list[int]] | None = None  # live webhooks by centre, when read here
 
 
 # Plain text, so that the server prepares each once (the tables' names are fixed by the
@@ -166,6 +167,10 @@ _SERVICES_SQL = (
     " AND d.status <> %s AND d.purpose = 'claim'"
 )
 
+_WEBHOOKS_SQL = (
+    "SELECT centre_id, id FROM webhooks WHERE centre_id = ANY(%s::int[]) AND disabled_at IS NULL"
+)
+
 
 def ingest_lookups(
     session: Session, national_ids: set[str], centres: dict[int, CentreLookup]
@@ -173,7 +178,8 @@ def ingest_lookups(
     """``coverages_of``, ``accepted_numbers`` and ``stored_services`` for a group of
     submissions at once. On PostgreSQL the statements go out together, prepared, and are
     answered in one round trip (the API's group commit asks them on every transaction;
-    built as Core statements they cost more than the rest of a small group's reads)."""
+    built as Core statements they cost more than the rest of a small group's reads), with
+    the centres' live webhooks, which the journal needs later in the transaction."""
     raw = session.connection().connection.dbapi_connection
     if not isinstance(raw, psycopg.Connection):
         return IngestLookups(
@@ -194,13 +200,18 @@ def ingest_lookups(
             )
             for c, q in centres.items()
         }
+        hooks = raw.execute(_WEBHOOKS_SQL, [list(centres)], prepare=True)
     found: dict[str, list[Coverage]] = {}
     for row in coverages.fetchall():
         found.setdefault(row[0], []).append(Coverage(*row))
+    webhooks: dict[int, list[int]] = {}
+    for centre_id, hook_id in hooks.fetchall():
+        webhooks.setdefault(centre_id, []).append(hook_id)
     return IngestLookups(
         found,
         {c: {row[0] for row in cursor.fetchall()} for c, cursor in numbers.items()},
         {c: set(cursor.fetchall()) for c, cursor in services.items()},
+        webhooks,
     )
 
 

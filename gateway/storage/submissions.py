@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+import orjson
 from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
@@ -29,6 +30,10 @@ SUBMISSION_COLUMNS = (
 )  # fmt: skip
 RAW_COLUMNS = ("submission_id", "content_type", "sha256", "size", "body")
 OUTBOX = cast(Table, OutboxMessage.__table__)
+_ADD_MESSAGE_SQL = (
+    "INSERT INTO outbox (task, payload, created_at, attempts)"
+    " VALUES (%s, %s::json, %s, 0) RETURNING id"
+)
 # A batch holds bills only (its documents take the column's default, "claim"); a
 # submission's documents may be estimates (the FHIR door).
 DOCUMENT_COLUMNS = (*batches.DOCUMENT_COLUMNS, "purpose")
@@ -59,6 +64,16 @@ def add_messages(session: Session, task: str, payloads: list[dict[str, Any]]) ->
     if not payloads:
         return []
     now = utcnow()
-    rows = [{"task": task, "payload": p, "created_at": now, "attempts": 0} for p in payloads]
-    ids = session.scalars(insert(OUTBOX).returning(OUTBOX.c.id, sort_by_parameter_order=True), rows)
-    return [Pending(i, task, p) for i, p in zip(ids.all(), payloads, strict=True)]
+    raw = bulk.psycopg_connection(session)
+    if raw is not None:
+        with raw.pipeline():
+            cursors = [
+                raw.execute(_ADD_MESSAGE_SQL, [task, orjson.dumps(p).decode(), now], prepare=True)
+                for p in payloads
+            ]
+        ids = [row[0] for cursor in cursors for row in cursor.fetchall()]
+    else:
+        rows = [{"task": task, "payload": p, "created_at": now, "attempts": 0} for p in payloads]
+        statement = insert(OUTBOX).returning(OUTBOX.c.id, sort_by_parameter_order=True)
+        ids = list(session.scalars(statement, rows))
+    return [Pending(i, task, p) for i, p in zip(ids, payloads, strict=True)]
