@@ -26,6 +26,7 @@ DOCUMENTS = 4_000
 LINES = 25
 PATIENTS = 2_000
 FIRST_DAY = date(2026, 9, 1)
+SIZES = {"documents": DOCUMENTS, "lines": LINES, "patients": PATIENTS, "first_day": FIRST_DAY}
 
 FILL = [
     "SET session_replication_role = replica",  # no foreign-key triggers: rows are consistent
@@ -33,21 +34,21 @@ FILL = [
     " VALUES (1, 'C1', 'Centre 1', 'contracted', 'private', now())",
     "INSERT INTO submissions (id, centre_id, format, received_at, document_count,"
     " accepted_count, rejected_count)"
-    f" SELECT md5('s' || g)::uuid, 1, 'xml', now(), 1, 1, 0"
-    f" FROM generate_series(0, {DOCUMENTS} - 1) g",
+    " SELECT md5('s' || g)::uuid, 1, 'xml', now(), 1, 1, 0"
+    " FROM generate_series(0, :documents - 1) g",
     "INSERT INTO documents (id, submission_id, centre_id, ordinal, kind, external_id, status,"
     " source_path, patient_national_id, insurance_number, physician_number, physician_grade,"
     " service_date, total_amount, requested_amount, problems, created_at, updated_at)"
     " SELECT md5('d' || g)::uuid, md5('s' || g)::uuid, 1, 0, 'outpatientVisit', 'N' || g,"
-    f" CASE WHEN g % 20 = 0 THEN 'REJECTED' ELSE 'ACCEPTED' END, '/',"
-    f" lpad((g % {PATIENTS})::text, 10, '0'), '12345678', '123', 'general',"
-    f" date '{FIRST_DAY}' + g % 80, 100000, 100000, '[]', now(), now()"
-    f" FROM generate_series(0, {DOCUMENTS} - 1) g",
+    " CASE WHEN g % 20 = 0 THEN 'REJECTED' ELSE 'ACCEPTED' END, '/',"
+    " lpad((g % :patients)::text, 10, '0'), '12345678', '123', 'general',"
+    " CAST(:first_day AS date) + g % 80, 100000, 100000, '[]', now(), now()"
+    " FROM generate_series(0, :documents - 1) g",
     "INSERT INTO document_lines (document_id, line_no, code_type, code, service_date,"
     " quantity, unit_price, amount)"
-    f" SELECT md5('d' || g)::uuid, l, 'service', 'S' || (g + l) % 300,"
-    f" date '{FIRST_DAY}' + g % 80, 1, 50000, 50000"
-    f" FROM generate_series(0, {DOCUMENTS} - 1) g, generate_series(1, {LINES}) l",
+    " SELECT md5('d' || g)::uuid, l, 'service', 'S' || (g + l) % 300,"
+    " CAST(:first_day AS date) + g % 80, 1, 50000, 50000"
+    " FROM generate_series(0, :documents - 1) g, generate_series(1, :lines) l",
 ]
 
 
@@ -60,7 +61,7 @@ def filled() -> Iterator[Engine]:
         engine = make_engine(url)
         with engine.begin() as connection:
             for statement in FILL:
-                connection.execute(text(statement))
+                connection.execute(text(statement), SIZES)
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(text("VACUUM (ANALYZE) documents, document_lines"))
         yield engine
