@@ -66,6 +66,18 @@ def _is_partitioned(engine: Engine, table: str) -> bool:
         return bool(connection.scalar(query, {"t": table}))
 
 
+def _body_compression(engine: Engine) -> str | None:
+    """The raw body column's compression method on PostgreSQL ('' for the default)."""
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.connect() as connection:
+        query = text(
+            "SELECT attcompression FROM pg_attribute"
+            " WHERE attrelid = 'raw_payloads'::regclass AND attname = 'body'"
+        )
+        return str(connection.scalar(query) or "")
+
+
 def test_up_down_and_up_again_keep_the_audit_chain(url: str) -> None:
     upgrade(url, "0007")
     engine = make_engine(url)
@@ -76,6 +88,7 @@ def test_up_down_and_up_again_keep_the_audit_chain(url: str) -> None:
             assert names <= _indexes(engine, table)
         postgresql = engine.dialect.name == "postgresql"
         assert all(_is_partitioned(engine, t) == postgresql for t in partitions.PARTITIONED)
+        assert _body_compression(engine) == ("l" if postgresql else None)
         assert _verified(engine) == 30
         _append(engine, 5)
 
@@ -83,6 +96,7 @@ def test_up_down_and_up_again_keep_the_audit_chain(url: str) -> None:
         for table, names in NEW_INDEXES.items():
             assert not names & _indexes(engine, table)
         assert not any(_is_partitioned(engine, t) for t in partitions.PARTITIONED)
+        assert _body_compression(engine) in ("", None)
         assert _verified(engine) == 35
         _append(engine, 5)
 
