@@ -36,6 +36,7 @@ from gateway.batches.reading import EnvelopeError, Item, read_items
 from gateway.batches.spool import Spooled
 from gateway.domain import documents as dm
 from gateway.domain.lifecycle import DocumentStatus, birth, transition
+from gateway.domain.registry import Coverage
 from gateway.domain.tariff import TariffBook
 from gateway.settings import Settings
 from gateway.storage import batches as store
@@ -288,15 +289,17 @@ class _Run:
 
     def _judge(self, session: Session, chunk: list[Item]) -> _Rows:
         documents = [item.document for item in chunk if item.document is not None]
-        numbers = repository.accepted_numbers(
-            session, self.centre.id, (document.number for document in documents)
+        # The chunk's reference reads, as the API's group commit makes them (on PostgreSQL
+        # one pipelined round trip of three statements over arrays).
+        wanted = repository.CentreLookup(
+            {document.number for document in documents},
+            {document.patient.national_id for document in documents},
+            {line.service_date for document in documents for line in document.lines},
         )
-        dates: dict[str, set[date]] = {}
-        for each in documents:
-            days = dates.setdefault(each.patient.national_id, set())
-            days.update([line.service_date for line in each.lines])
-        services = store.stored_services(session, self.centre.id, dates)
-        context = self._context(session, documents, numbers, services)
+        found = repository.ingest_lookups(session, wanted.national_ids, {self.centre.id: wanted})
+        numbers = found.numbers.get(self.centre.id, set())
+        services = found.services.get(self.centre.id, set())
+        context = self._context(session, found.coverages, numbers, services)
         rows = _Rows([], [], [], [], [])
         ids = _new_ids(len(chunk))
         problems_seen: Counter[str] = Counter()
@@ -336,14 +339,13 @@ class _Run:
     def _context(
         self,
         session: Session,
-        documents: list[dm.Document],
+        coverages: dict[str, list[Coverage]],
         numbers: set[str],
         services: set[tuple[str, str, date]],
     ) -> RuleContext:
         """What the rules need for a chunk, as ``server_context`` reads it for a submission;
         ``numbers`` and ``services`` (accepted so far) grow as the chunk is accepted."""
         settings, centre = self.settings, self.centre
-        patients = {document.patient.national_id for document in documents}
         try:
             tariff: TariffBook | None = _books.current(session)
         except NoTariffError:
@@ -353,7 +355,7 @@ class _Run:
             # long it waited or however many times it resumed.
             today=settings.clock_date or utc_day(self.batch.received_at),
             centre=repository.centre_info(centre),
-            coverages=repository.coverages_of(session, patients),
+            coverages=coverages,
             tariff=tariff,
             accepted_numbers=numbers,
             stored_services=services,

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import date
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -221,41 +220,6 @@ def acknowledgement_rows(
     result = session.execute(query.execution_options(yield_per=chunk))
     for row in result:
         yield row[0], row[1], row[2], row[3], row[4], row[5], row[6]
-
-
-def stored_services(
-    session: Session, centre_id: int, wanted: Mapping[str, set[date]]
-) -> set[tuple[str, str, date]]:
-    """(patient, code, date) of this centre's live documents, for each patient on the dates
-    ``wanted`` for them: all the duplicate rule can ask about a chunk. Two index lookups
-    as Core statements: the documents by patient, then their lines by document. (One
-    join of a chunk's 500 patients lets PostgreSQL choose to scan every line once the
-    table holds millions.)"""
-    connection = session.connection()
-    patients = list(wanted)
-    days = list({day for dates in wanted.values() for day in dates})
-    owners: dict[uuid.UUID, str] = {}
-    for start in range(0, len(patients), 500):
-        query = select(Document.id, Document.patient_national_id).where(
-            Document.centre_id == centre_id,
-            Document.patient_national_id.in_(patients[start : start + 500]),
-            Document.status != DocumentStatus.REJECTED,
-        )
-        owners.update((row[0], row[1]) for row in connection.execute(query).all())
-    found: set[tuple[str, str, date]] = set()
-    ids = list(owners)
-    for start in range(0, len(ids), 1000):
-        lines = select(
-            DocumentLine.document_id, DocumentLine.code, DocumentLine.service_date
-        ).where(
-            DocumentLine.document_id.in_(ids[start : start + 1000]),
-            DocumentLine.service_date.in_(days),
-        )
-        for document, code, day in connection.execute(lines).all():
-            patient = owners[document]
-            if day in wanted[patient]:
-                found.add((patient, code, day))
-    return found
 
 
 GROWN = ("documents", "document_lines", "status_events", "audit_log")

@@ -20,11 +20,22 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.batches.service import process_batch
+from gateway.domain import documents as dm
 from gateway.domain.centres import Role
+from gateway.ingest import ingest
 from gateway.settings import Settings
-from gateway.storage.models import Batch, BatchRejection, Document, DocumentLine, OutboxMessage
+from gateway.storage.db import transaction
+from gateway.storage.models import (
+    Batch,
+    BatchRejection,
+    Centre,
+    Document,
+    DocumentLine,
+    OutboxMessage,
+)
 from tests import factories as f
 from tests.api.test_submissions import JSON, XML, auth, price_all
+from validators.schema import Format
 
 MEDIA = {"xml": XML, "json": JSON}
 
@@ -469,3 +480,33 @@ def test_a_batch_is_judged_as_of_the_day_it_was_received(
     process(sessions, settings.model_copy(update={"clock_date": None}), batch["id"])
     (got,) = acknowledgement(client, token, batch["id"])
     assert "date.in-future" in [p["code"] for p in got["problems"]]
+
+
+def test_an_estimates_lines_are_no_duplicate_for_a_batch(
+    client: TestClient, sessions, settings: Settings
+) -> None:
+    """A batch's bill is warned of a line already billed for the patient, never of one a
+    preauthorization only estimated (the estimate pays nothing)."""
+    centre, token = f.make_centre(sessions)
+    for purpose in (dm.Purpose.PREAUTHORIZATION, dm.Purpose.CLAIM):
+        earlier = f.outpatient_visit()  # a patient of its own each time
+        with transaction(sessions) as session:
+            stored = ingest(
+                session=session,
+                centre=session.get_one(Centre, centre.id),
+                body=f.as_json(f.submission(centre.code, earlier)),
+                fmt=Format.JSON,
+                content_type="application/json",
+                idempotency_key=None,
+                max_documents=10,
+                settings=settings,
+                purposes=[purpose],
+            )
+            assert stored.documents[0].status == "ACCEPTED"
+        later = f.outpatient_visit()  # the same lines and day, for the same patient
+        later["outpatientVisit"]["patient"] = earlier["outpatientVisit"]["patient"]
+        batch = upload(client, token, body_of(f.submission(centre.code, later), "json"), "json")
+        process(sessions, settings, batch.json()["id"])
+        (got,) = acknowledgement(client, token, batch.json()["id"])
+        warned = "line.possible-duplicate" in [p["code"] for p in got["problems"]]
+        assert warned == (purpose is dm.Purpose.CLAIM), got["problems"]

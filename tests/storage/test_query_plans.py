@@ -301,9 +301,6 @@ def queries_of(p: Picks) -> dict[str, Callable[[Session], object]]:
         "ingest: services stored": lambda s: repository.stored_services(
             s, p.centre, [p.patient], [p.service_date]
         ),
-        "batch: services stored": lambda s: batches.stored_services(
-            s, p.centre, {p.patient: {p.service_date}}
-        ),
         "auditor: review queue": search(p, None, status="UNDER_REVIEW"),
         "auditor: queue of a centre": search(p, None, status="UNDER_REVIEW", centre_code=p.code),
         "auditor: approved in a month": search(p, None, status="APPROVED", period=period),
