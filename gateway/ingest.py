@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import orjson
@@ -42,9 +42,42 @@ PRICING_BATCH = 200
 
 
 @dataclass(slots=True)
+class StoredSubmission:
+    """A submission as this transaction stores it: what answers the request, without an
+    ORM instance (instrumenting one costs more than laying out its row)."""
+
+    id: uuid.UUID
+    centre_id: int
+    format: str
+    submission_number: str | None
+    received_at: datetime
+    document_count: int
+    accepted_count: int
+    rejected_count: int
+    idempotency_key: str | None
+
+
+@dataclass(slots=True)
+class StoredDocument:
+    """A document as this transaction stores it (the answer's view of its row)."""
+
+    id: uuid.UUID
+    external_id: str
+    kind: str
+    status: str
+    source_path: str
+    patient_national_id: str
+    problems: list[dict[str, Any]]
+    purpose: str
+    updated_at: datetime
+
+
+@dataclass(slots=True)
 class Ingested:
-    submission: Submission
-    documents: list[Document]
+    """A stored submission: rows written now, or, for a replay, the ones stored before."""
+
+    submission: StoredSubmission | Submission
+    documents: Sequence[StoredDocument | Document]
     outbox: list[Pending]
     replayed: bool = False
 
@@ -330,7 +363,9 @@ class _SharedContext:
             )
         return context
 
-    def remember(self, centre: Centre, stored: list[Document], submission: dm.Submission) -> None:
+    def remember(
+        self, centre: Centre, stored: Sequence[StoredDocument | Document], submission: dm.Submission
+    ) -> None:
         """The accepted documents of a submission now count for the ones after it."""
         numbers = self.numbers.setdefault(centre.id, set())
         services = self.services.setdefault(centre.id, set())
@@ -373,7 +408,7 @@ def _add(
     centre = arrival.centre
     actor = f"centre:{centre.code}"
     now = utcnow()
-    row = Submission(
+    row = StoredSubmission(
         id=uuid.uuid4(),
         centre_id=centre.id,
         format=arrival.stored_format or arrival.fmt.value,
@@ -384,14 +419,24 @@ def _add(
         rejected_count=0,
         idempotency_key=arrival.idempotency_key,
     )
-    documents: list[Document] = []
+    documents: list[StoredDocument] = []
     for ordinal, (document, problems) in enumerate(
         zip(submission.documents, report.documents, strict=True)
     ):
         purpose = arrival.purposes[ordinal] if arrival.purposes else dm.Purpose.CLAIM
         values, pair = _document_values(row.id, centre, ordinal, document, problems, actor)
         values["purpose"] = purpose.value
-        stored = Document(**values)
+        stored = StoredDocument(
+            values["id"],
+            values["external_id"],
+            values["kind"],
+            values["status"],
+            values["source_path"],
+            values["patient_national_id"],
+            values["problems"],
+            values["purpose"],
+            values["updated_at"],
+        )
         documents.append(stored)
         rows.table.documents.append(
             [orjson.dumps(values["problems"]).decode() if c == "problems" else values[c]

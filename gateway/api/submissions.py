@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +15,7 @@ from gateway import metrics
 from gateway.api.deps import Caller, GatewayState, ReadSession, authenticate, require_centre
 from gateway.api.schemas import ErrorResponse, SubmissionOut
 from gateway.errors import GatewayError, NotFoundError
-from gateway.ingest import Arrival, parse_valid
+from gateway.ingest import Arrival, StoredDocument, StoredSubmission, parse_valid
 from gateway.storage import repository
 from gateway.storage.models import Document, Submission
 from validators.problems import Problem
@@ -168,11 +169,11 @@ def _problem(raw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _problems(document: Document, severity: str) -> list[dict[str, Any]]:
+def _problems(document: StoredDocument | Document, severity: str) -> list[dict[str, Any]]:
     return [_problem(p) for p in document.problems if p.get("severity", "error") == severity]
 
 
-def _outcome(document: Document) -> str:
+def _outcome(document: StoredDocument | Document) -> str:
     if document.status == "REJECTED":
         return "REJECTED"
     return "ACCEPTED_WITH_WARNINGS" if document.problems else "ACCEPTED"
@@ -182,7 +183,9 @@ def _in_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-def submission_out(submission: Submission, documents: list[Document]) -> dict[str, Any]:
+def submission_out(
+    submission: StoredSubmission | Submission, documents: Sequence[StoredDocument | Document]
+) -> dict[str, Any]:
     """The answer about a submission, laid out as SubmissionOut (the answer of the POST is
     sent as it is, without the model)."""
     if submission.rejected_count == 0:
