@@ -209,9 +209,11 @@ def _price_and_store(session: Session, batch: _Batch, book: TariffBook, policies
         documents.append(_priced_document(p, made[-1], at))
         if p.decision is not None:
             criteria[p.decision.criterion] += 1
-    # Webhook messages stay in the outbox for the relay: a worker has no publisher.
-    journal.record(session, moves)
     store.update_priced(session, documents, at)
+    # Last before the commit: the journal locks the audit chain's head until then, and
+    # other workers and the API wait for it. Webhook messages stay in the outbox for the
+    # relay: a worker has no publisher.
+    journal.record(session, moves)
     for criterion, count in criteria.items():
         metrics.REVIEW_DECISIONS.labels(criterion).inc(count)
     return len(priced)
