@@ -242,3 +242,6 @@ def test_both_pricing_tasks_are_registered() -> None:
     for name in (PRICE_DOCUMENT, PRICE_DOCUMENTS):
         task = celery_app.tasks[name]
         assert (task.acks_late, task.reject_on_worker_lost) == (True, True)
+    # A worker process reserves only the message it runs: one storing a long batch holds
+    # no pricing message back from the idle workers.
+    assert celery_app.conf.worker_prefetch_multiplier == 1
