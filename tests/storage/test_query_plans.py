@@ -403,6 +403,30 @@ def test_time_bounded_reads_touch_one_month(plans: Plans) -> None:
         assert not full_reads(plans, Statement("", "", plan))
 
 
+def test_the_pipelined_group_lookups_use_indexes(plans: Plans) -> None:
+    """The statements the API's group commit and a batch chunk send as one psycopg
+    pipeline (not through SQLAlchemy, so not caught above), planned on the full tables."""
+    p = pick(plans.engine)
+    rejected = "REJECTED"
+    statements = {
+        "coverages": (repository._COVERAGES_SQL, [[p.patient]]),
+        "numbers taken": (repository._NUMBERS_SQL, [p.centre, ["N1", "N2"], rejected]),
+        "services stored": (
+            repository._SERVICES_SQL,
+            [[p.service_date], p.centre, [p.patient], rejected],
+        ),
+        "webhooks": (repository._WEBHOOKS_SQL, [[p.centre]]),
+    }
+    with plans.engine.connect() as connection:
+        raw = connection.connection.dbapi_connection
+        assert raw is not None
+        for name, (sql, params) in statements.items():
+            row = raw.cursor().execute("EXPLAIN (FORMAT JSON) " + sql, params).fetchone()
+            assert row is not None
+            plan = row[0][0]["Plan"]
+            assert not full_reads(plans, Statement(name, sql, plan)), (name, plan)
+
+
 def report(plans: Plans) -> None:
     tables: dict[str, int] = {}
     for name, rows in plans.sizes.items():
