@@ -191,7 +191,9 @@ def _read(session: Session, documents: list[store.DocumentToPrice]) -> _Batch:
 def _price_and_store(session: Session, batch: _Batch, book: TariffBook, policies: Policies) -> int:
     """Price the batch while its line rows stream to the database, then write the rest."""
     at = utcnow()
-    store.clear_pricing(session, [document.id for document in batch.documents])
+    # No earlier result to clear: a document is priced only while ACCEPTED, and its rows
+    # are written in the transaction that moves it on (nothing moves a document back).
+    # A line priced twice would break line_pricings' unique line_id, not double a row.
     priced: list[_Priced] = []
     # The rows are a generator that prices each document as the COPY asks for its rows:
     # PostgreSQL stores one document's rows while the next one is priced.

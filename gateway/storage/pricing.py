@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Executable, Row, Table, bindparam, delete, select, update
+from sqlalchemy import Executable, Row, Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from gateway.domain.centres import CentreKind, Sector
@@ -220,14 +220,6 @@ def paid_services(
             if (code, day) in wanted[patient]:
                 found.setdefault(patient, set()).add((code, day))
     return found
-
-
-def clear_pricing(session: Session, document_ids: Collection[uuid.UUID]) -> None:
-    """Remove any earlier result of these documents, so a document has one set of rows."""
-    for chunk in _chunks(list(document_ids)):
-        connection = session.connection()
-        connection.execute(delete(DEDUCTIONS).where(DEDUCTIONS.c.document_id.in_(chunk)))
-        connection.execute(delete(PRICINGS).where(PRICINGS.c.document_id.in_(chunk)))
 
 
 def add_line_pricings(session: Session, rows: Iterable[Sequence[Any]]) -> int:

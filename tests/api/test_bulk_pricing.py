@@ -6,8 +6,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.storage.db import transaction
@@ -234,6 +236,21 @@ def test_a_batch_priced_twice_leaves_one_set_of_rows(client: TestClient, session
                 ("ACCEPTED", "PRICED"),
             ]
             assert len(moves) == 4
+
+
+def test_a_line_priced_twice_is_refused_not_doubled(client: TestClient, sessions) -> None:
+    """Pricing clears nothing first: a document is priced only while ACCEPTED, in the
+    transaction that moves it on. Were a priced document ever put back to ACCEPTED with
+    its rows kept, pricing it again fails on the line's unique key and stores nothing."""
+    centre, token = f.make_centre(sessions)
+    ids = submit_all(client, token, centre.code)[:1]
+    assert price_batch(sessions, ids) == {"priced": 1}
+    with transaction(sessions) as session:
+        session.execute(update(Document).where(Document.id.in_(ids)).values(status="ACCEPTED"))
+    before = snapshot(sessions, ids)
+    with pytest.raises(IntegrityError):
+        price_batch(sessions, ids)
+    assert snapshot(sessions, ids) == before
 
 
 def test_both_pricing_tasks_are_registered() -> None:

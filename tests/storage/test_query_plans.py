@@ -332,7 +332,6 @@ def queries_of(p: Picks) -> dict[str, Callable[[Session], object]]:
             pricing.lock_accepted(s, p.accepted),
             pricing.lines_of(s, p.accepted),
             pricing.paid_services(s, {p.patient: {("S1", p.service_date)}}),
-            pricing.clear_pricing(s, p.accepted),
         ),
         "relay: unpublished messages": lambda s: (
             repository.pending_outbox(s, repository.utcnow(), 500),
