@@ -402,9 +402,10 @@ def test_time_bounded_reads_touch_one_month(plans: Plans) -> None:
         assert not full_reads(plans, Statement("", "", plan))
 
 
-def test_the_pipelined_group_lookups_use_indexes(plans: Plans) -> None:
-    """The statements the API's group commit and a batch chunk send as one psycopg
-    pipeline (not through SQLAlchemy, so not caught above), planned on the full tables."""
+def test_the_plain_statements_use_indexes(plans: Plans) -> None:
+    """The statements sent on psycopg directly (not through SQLAlchemy, so not caught
+    above), planned on the full tables: the group lookups that the API's group commit and
+    a batch chunk send as one pipeline, and pricing's read of a batch's lines."""
     p = pick(plans.engine)
     rejected = "REJECTED"
     statements = {
@@ -415,6 +416,7 @@ def test_the_pipelined_group_lookups_use_indexes(plans: Plans) -> None:
             [[p.service_date], p.centre, [p.patient], rejected],
         ),
         "webhooks": (repository._WEBHOOKS_SQL, [[p.centre]]),
+        "pricing: lines of a batch": (pricing.LINES_SQL, [p.accepted]),
     }
     with plans.engine.connect() as connection:
         raw = connection.connection.dbapi_connection
