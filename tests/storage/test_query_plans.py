@@ -417,6 +417,10 @@ def test_the_plain_statements_use_indexes(plans: Plans) -> None:
         ),
         "webhooks": (repository._WEBHOOKS_SQL, [[p.centre]]),
         "pricing: lines of a batch": (pricing.LINES_SQL, [p.accepted]),
+        "pricing: paid services": (
+            pricing.PAID_SQL,
+            [[p.service_date], ["S1"], [p.patient], [s.value for s in pricing.PAID_STATUSES]],
+        ),
     }
     with plans.engine.connect() as connection:
         raw = connection.connection.dbapi_connection
