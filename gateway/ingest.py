@@ -273,8 +273,7 @@ def ingest_many(
     group = Group([o for o in outcomes if o is not None])
     if rows.table.submissions:
         submissions.store(session, rows.table)
-        group.outbox = journal.record(session, rows.moves, shared.webhooks)
-        group.outbox += submissions.add_messages(
+        pricing = submissions.add_messages(
             session,
             PRICE_DOCUMENTS,
             [
@@ -282,6 +281,9 @@ def ingest_many(
                 for start in range(0, len(rows.to_price), PRICING_BATCH)
             ],
         )
+        # The journal last: it locks the audit chain's head until the commit, and every
+        # other writer (the other API processes, batches, pricing) waits for it.
+        group.outbox = journal.record(session, rows.moves, shared.webhooks) + pricing
     return group
 
 

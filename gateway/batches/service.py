@@ -275,17 +275,17 @@ class _Run:
         store.store_rows(
             session, documents=rows.documents, lines=rows.lines, rejections=rows.rejections
         )
-        pending = journal.record(session, rows.moves)
         size = self.settings.batch_pricing_documents
         payloads = [
             {"document_ids": rows.to_price[start : start + size]}
             for start in range(0, len(rows.to_price), size)
         ]
-        pending += store.add_messages(session, PRICE_DOCUMENTS, payloads)
+        pricing = store.add_messages(session, PRICE_DOCUMENTS, payloads)
         store.advance(
             session, self.batch, read=len(chunk), accepted=rows.accepted, rejected=rows.rejected
         )
-        return pending
+        # The journal last: it locks the audit chain's head until the commit.
+        return journal.record(session, rows.moves) + pricing
 
     def _judge(self, session: Session, chunk: list[Item]) -> _Rows:
         documents = [item.document for item in chunk if item.document is not None]
