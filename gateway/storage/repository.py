@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-import psycopg
 from sqlalchemy import ColumnElement, any_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
@@ -28,6 +27,7 @@ from gateway.domain.tariff import (
     TariffBook,
     TariffItem,
 )
+from gateway.storage import bulk
 from gateway.storage.models import (
     ApiToken,
     Centre,
@@ -180,8 +180,8 @@ def ingest_lookups(
     answered in one round trip (the API's group commit asks them on every transaction;
     built as Core statements they cost more than the rest of a small group's reads), with
     the centres' live webhooks, which the journal needs later in the transaction."""
-    raw = session.connection().connection.dbapi_connection
-    if not isinstance(raw, psycopg.Connection):
+    raw = bulk.psycopg_connection(session)
+    if raw is None:
         return IngestLookups(
             coverages_of(session, national_ids),
             {c: accepted_numbers(session, c, q.numbers) for c, q in centres.items()},
