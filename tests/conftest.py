@@ -21,10 +21,7 @@ BACKENDS = ["sqlite", "postgresql"]
 
 @pytest.fixture(scope="session")
 def postgresql_url() -> Iterator[str]:
-    if not services.postgres_reachable():
-        pytest.skip(f"PostgreSQL unreachable at {services.POSTGRES_ADMIN_URL}: test skipped")
-    with services.temporary_postgres_database() as url:
-        upgrade(url)
+    with services.migrated_postgres_database() as url:
         seed_sample_tariff(session_factory(engine_for(url)))
         yield url
         engine_for(url).dispose()

@@ -10,6 +10,9 @@ from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import psycopg
+import pytest
+
+from gateway.storage.db import upgrade
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "GATEWAY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -49,3 +52,19 @@ def temporary_postgres_database() -> Iterator[str]:
     finally:
         with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def require_postgres() -> None:
+    """Skip the calling test when PostgreSQL does not answer."""
+    if not postgres_reachable():
+        pytest.skip(f"PostgreSQL unreachable at {POSTGRES_ADMIN_URL}: test skipped")
+
+
+@contextmanager
+def migrated_postgres_database() -> Iterator[str]:
+    """A fresh database at the newest migration, dropped afterwards; yields its SQLAlchemy
+    URL (the test is skipped when PostgreSQL does not answer)."""
+    require_postgres()
+    with temporary_postgres_database() as url:
+        upgrade(url)
+        yield url

@@ -92,8 +92,7 @@ def _database(kind: str, tmp: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{tmp / 'gateway.sqlite'}"
         return
-    if not services.postgres_reachable():
-        pytest.skip(f"PostgreSQL unreachable at {services.POSTGRES_ADMIN_URL}: test skipped")
+    services.require_postgres()
     with services.temporary_postgres_database() as url:
         yield url
         engine_for(url).dispose()

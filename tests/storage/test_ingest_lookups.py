@@ -19,7 +19,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from gateway.storage import repository
-from gateway.storage.db import make_engine, upgrade
+from gateway.storage.db import make_engine
 from tests import services
 
 DOCUMENTS = 4_000
@@ -54,10 +54,7 @@ FILL = [
 
 @pytest.fixture(scope="module")
 def filled() -> Iterator[Engine]:
-    if not services.postgres_reachable():
-        pytest.skip(f"PostgreSQL unreachable at {services.POSTGRES_ADMIN_URL}: test skipped")
-    with services.temporary_postgres_database() as url:
-        upgrade(url)
+    with services.migrated_postgres_database() as url:
         engine = make_engine(url)
         with engine.begin() as connection:
             for statement in FILL:

@@ -30,8 +30,7 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'migrations.sqlite'}"
         return
-    if not services.postgres_reachable():
-        pytest.skip(f"PostgreSQL unreachable at {services.POSTGRES_ADMIN_URL}: test skipped")
+    services.require_postgres()
     with services.temporary_postgres_database() as database:
         yield database
 
