@@ -156,3 +156,8 @@ DEAD_LETTERS_RECORDED = Counter(
     ["task"],
 )
 SWEPT = Counter("gateway_swept_total", "Stuck work re-queued by the sweeper, by kind", ["kind"])
+ANALYZED = Counter(
+    "gateway_tables_analyzed_total",
+    "Tables the API analyzed after they grew fourfold since their statistics, by table",
+    ["table"],
+)

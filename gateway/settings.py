@@ -74,7 +74,13 @@ class Settings(BaseSettings):
     stuck_after_s: float = Field(
         default=600.0, description="Age after which accepted-but-unpriced work is re-queued"
     )
-    sweep_interval_s: float = Field(default=60.0, description="How often the sweeper runs")
+    sweep_interval_s: float = Field(default=60.0, gt=0, description="How often the sweeper runs")
+    analyze_interval_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="How often the API looks for tables grown to four times the rows their "
+        "statistics counted, and analyzes them (PostgreSQL; 0 = never)",
+    )
     outbox_keep_days: float = Field(
         default=7.0,
         gt=0,

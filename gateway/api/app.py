@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -27,7 +28,7 @@ from gateway.web.routes import router as workspace_router
 from validators.problems import Problem
 from validators.schema import claim_schema
 from workers.app import make_celery
-from workers.outbox import OutboxDispatcher, Publisher
+from workers.outbox import Chore, OutboxDispatcher, Publisher
 
 log = logging.getLogger(__name__)
 access = logging.getLogger("gateway.access")
@@ -164,6 +165,22 @@ def _install_operations(app: FastAPI) -> None:
         return Response(data, media_type=content_type)
 
 
+def chores(sessions: sessionmaker[Session], settings: Settings) -> list[Chore]:
+    """What the outbox dispatcher's thread does now and then besides sending."""
+    found = [
+        Chore(
+            "sweep for stuck work", sweeper.periodic(sessions, settings), settings.sweep_interval_s
+        )
+    ]
+    if settings.analyze_interval_s > 0:
+        found.append(
+            Chore(
+                "analysis of grown tables", sweeper.analysis(sessions), settings.analyze_interval_s
+            )
+        )
+    return found
+
+
 def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastAPI:
     """The gateway API; ``relay`` runs the outbox dispatcher (publisher and relay) here.
 
@@ -178,8 +195,7 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
         publisher,
         settings.outbox_relay_interval_s,
         settings.outbox_relay_grace_s,
-        sweep=sweeper.periodic(sessions, settings),
-        sweep_interval=settings.sweep_interval_s,
+        chores=chores(sessions, settings),
     )
     state = GatewayState(
         settings=settings,
