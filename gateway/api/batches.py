@@ -144,7 +144,7 @@ def batch_out(session: Session, batch: Batch) -> BatchOut:
         documents_read=batch.documents_read,
         accepted=batch.accepted_count,
         rejected=batch.rejected_count,
-        priced=store.priced_count(session, batch.submission_id),
+        priced=store.priced_count(session, batch),
         errors=[ProblemOut(**problem) for problem in batch.errors or []],
         submission_id=str(batch.submission_id),
         url=url,

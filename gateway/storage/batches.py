@@ -50,11 +50,6 @@ LINE_COLUMNS = (
     "quantity", "unit_price", "amount",
 )  # fmt: skip
 REJECTION_COLUMNS = ("batch_id", "ordinal", "external_id", "kind", "source_path", "problems")
-PRICED = tuple(
-    s.value
-    for s in DocumentStatus
-    if s not in (DocumentStatus.RECEIVED, DocumentStatus.ACCEPTED, DocumentStatus.REJECTED)
-)
 
 
 def by_sha256(session: Session, centre_id: int, sha256: str) -> Batch | None:
@@ -70,12 +65,27 @@ def get(session: Session, batch_id: uuid.UUID, centre_id: int | None) -> Batch |
     return session.scalars(query).one_or_none()
 
 
-def priced_count(session: Session, submission_id: uuid.UUID) -> int:
-    """The batch's documents that pricing has reached (priced, or any status after)."""
-    query = select(func.count()).where(
-        Document.submission_id == submission_id, Document.status.in_(PRICED)
+def priced_count(session: Session, batch: Batch) -> int:
+    """The batch's documents that pricing has reached (priced, or any status after,
+    denied on review included): its accepted documents less those still awaiting
+    pricing (ACCEPTED moves to PRICED only). Read by a partial index holding only the
+    documents awaiting pricing, so asking costs what is left to price, not the batch's
+    size.
+
+    Both counts come from one statement (one snapshot): a chunk committed between
+    reading ``batch`` and this count adds to both. The answer is at most
+    ``batch.accepted_count``, the accepted figure shown beside it; it never falls from one
+    request to the next."""
+    awaiting = (
+        select(func.count())
+        .where(
+            Document.submission_id == Batch.submission_id,
+            Document.status == DocumentStatus.ACCEPTED.value,
+        )
+        .scalar_subquery()
     )
-    return session.scalar(query) or 0
+    priced = session.scalar(select(Batch.accepted_count - awaiting).where(Batch.id == batch.id))
+    return max(0, min(batch.accepted_count, priced or 0))
 
 
 def add(session: Session, *, batch: Batch, submission: Submission, task: str) -> Pending:

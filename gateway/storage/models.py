@@ -188,6 +188,10 @@ class Document(Base):
         Index("ix_documents_submission", "submission_id", "ordinal"),
         # The sweeper's stuck documents: only those awaiting pricing are in it.
         Index("ix_documents_awaiting_pricing", "updated_at", **_where("status = 'ACCEPTED'")),
+        # A batch's progress: its documents still awaiting pricing.
+        Index(
+            "ix_documents_awaiting_by_submission", "submission_id", **_where("status = 'ACCEPTED'")
+        ),
         Index(
             "ix_documents_payment_order",
             "payment_order_id",

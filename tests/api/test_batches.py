@@ -24,6 +24,7 @@ from gateway.domain import documents as dm
 from gateway.domain.centres import Role
 from gateway.ingest import ingest
 from gateway.settings import Settings
+from gateway.storage import batches as store
 from gateway.storage.db import transaction
 from gateway.storage.models import (
     Batch,
@@ -144,6 +145,32 @@ def test_upload_answers_at_once_and_processing_stores_every_document(
     assert sorted(sent) == sorted(accepted)  # one message per two documents (the setting)
     price_all(sessions, accepted)
     assert client.get(batch["url"], headers=auth(token)).json()["priced"] == 3
+
+
+def test_progress_read_beside_an_older_batch_row_stays_within_it(
+    client: TestClient, sessions, settings: Settings
+) -> None:
+    """A chunk may commit between the read of the batch's row and the count: the priced
+    figure never exceeds the accepted one shown beside it, nor falls below zero."""
+    centre, token = f.make_centre(sessions)
+    batch = upload(client, token, body_of(mixed(centre.code), "xml"), "xml").json()
+    with sessions() as session:
+        before = session.get_one(Batch, uuid.UUID(batch["id"]))  # accepted 0: not processed
+        session.expunge(before)
+    assert process(sessions, settings, batch["id"]) == "done"
+    with sessions() as session:
+        assert store.priced_count(session, before) == 0  # 3 accepted since, none priced
+        documents = session.scalars(
+            select(Document.id).where(
+                Document.submission_id == uuid.UUID(batch["submission_id"]),
+                Document.status == "ACCEPTED",
+            )
+        ).all()
+    price_all(sessions, [str(d) for d in documents])
+    with sessions() as session:
+        assert store.priced_count(session, before) == 0  # at most the accepted shown: 0
+        now = session.get_one(Batch, uuid.UUID(batch["id"]))
+        assert (now.accepted_count, store.priced_count(session, now)) == (3, 3)
 
 
 @pytest.mark.parametrize("fmt", ["xml", "json"])

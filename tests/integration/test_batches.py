@@ -95,8 +95,7 @@ def _worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
 def killable(tmp_path: Path) -> Iterator[dict[str, Any]]:
     """A fresh PostgreSQL database and a server on RabbitMQ (which gives a killed worker's
     unacknowledged task to the next worker), with the register of a generated batch."""
-    if not services.postgres_reachable():
-        pytest.skip(f"PostgreSQL unreachable at {services.POSTGRES_ADMIN_URL}: test skipped")
+    services.require_postgres()
     if not services.reachable(services.RABBITMQ_URL, 5672):
         pytest.skip(f"RabbitMQ unreachable at {services.RABBITMQ_URL}: test skipped")
     batch = tmp_path / "batch.xml"

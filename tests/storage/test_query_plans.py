@@ -27,7 +27,7 @@ from gateway import audit, deadletters, observe, reviews, settlement, sweeper
 from gateway.domain.review import ReviewAction, ReviewReason
 from gateway.storage import batches, pricing, repository
 from gateway.storage import webhooks as hooks
-from gateway.storage.db import make_engine, session_factory, upgrade
+from gateway.storage.db import make_engine, session_factory
 from gateway.storage.models import Batch
 from gateway.web import queries
 from tests import services
@@ -194,10 +194,7 @@ def full_reads(plans: Plans, statement: Statement) -> list[str]:
 
 @pytest.fixture(scope="module")
 def plans() -> Iterator[Plans]:
-    if not services.postgres_reachable():
-        pytest.skip(f"PostgreSQL unreachable at {services.POSTGRES_ADMIN_URL}: test skipped")
-    with services.temporary_postgres_database() as url:
-        upgrade(url)
+    with services.migrated_postgres_database() as url:
         engine = make_engine(url)
         start = time.perf_counter()
         with engine.begin() as connection:
@@ -293,7 +290,7 @@ def queries_of(p: Picks) -> dict[str, Callable[[Session], object]]:
         "centre: payment orders": lambda s: settlement.list_orders(
             s, period=None, centre_scope=p.centre
         ),
-        "centre: batch progress": lambda s: batches.priced_count(s, p.submission),
+        "centre: batch progress": lambda s: batches.priced_count(s, progress_of(p.submission)),
         "centre: batch acknowledgement": lambda s: list(
             batches.acknowledgement_rows(s, Batch(id=uuid.uuid4(), submission_id=p.submission))
         ),
@@ -372,6 +369,20 @@ def test_every_query_uses_an_index(plans: Plans) -> None:
     assert {c.query for c in caught} == set(queries_of(p)), "a query sent no statement"
     whole = {c.query: full_reads(plans, c) for c in caught if full_reads(plans, c)}
     assert whole == {}, whole
+
+
+def progress_of(submission: uuid.UUID) -> Batch:
+    return Batch(id=uuid.uuid4(), submission_id=submission, accepted_count=10**9)
+
+
+def test_batch_progress_reads_only_what_awaits_pricing(plans: Plans) -> None:
+    """Asked every second or so while a batch is followed, it must not count the batch."""
+    p = pick(plans.engine)
+    with plans.catching("progress") as session:
+        batches.priced_count(session, progress_of(p.submission))
+    (statement,) = [c for c in plans.caught if c.query == "progress"]
+    used = {node.get("Index Name") for node in nodes(statement.plan)}
+    assert "ix_documents_awaiting_by_submission" in used, statement.plan
 
 
 def test_time_bounded_reads_touch_one_month(plans: Plans) -> None:
