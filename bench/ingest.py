@@ -465,6 +465,8 @@ def main() -> None:
     parser.add_argument("--pricing-worker", action="store_true")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
+    if min(args.documents, args.at_target, args.concurrency, args.api_processes) < 1:
+        parser.error("--documents, --at-target, --concurrency and --api-processes must be >= 1")
     figures = measure(
         documents=args.documents,
         at_target=args.at_target,
