@@ -11,7 +11,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -26,18 +26,6 @@ from gateway.storage.models import OutboxMessage, utcnow
 
 log = logging.getLogger(__name__)
 MARK_AT_MOST = 1000  # sent messages marked published in one statement
-
-
-@dataclass(slots=True)
-class Chore:
-    """Work the dispatcher's thread does now and then between sends: ``run`` every
-    ``interval`` seconds, the first time one interval after the start. A failure is
-    logged and the chore runs again at its next turn."""
-
-    name: str
-    run: Callable[[], object]
-    interval: float
-    due: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +119,6 @@ class OutboxDispatcher(threading.Thread):
         publisher: Publisher,
         interval: float,
         grace: float,
-        chores: Sequence[Chore] = (),
         mark_interval: float = 0.25,
     ) -> None:
         super().__init__(name="outbox-dispatcher", daemon=True)
@@ -141,11 +128,6 @@ class OutboxDispatcher(threading.Thread):
         self.mark_interval = min(mark_interval, grace / 4)
         self.unmarked: list[int] = []  # sent, not yet marked published
         self.mark_due = 0.0
-        if any(c.interval <= 0 for c in chores):
-            raise ValueError("a chore's interval must be positive")
-        # Chores run on this thread: a long one (ANALYZE of a big table, about a second)
-        # delays the sends behind it by as much, never loses them.
-        self.chores = [replace(c, due=time.monotonic() + c.interval) for c in chores]
         self.inbox: queue.SimpleQueue[Pending | None] = queue.SimpleQueue()
         self.stopping = False
 
@@ -158,9 +140,7 @@ class OutboxDispatcher(threading.Thread):
     def run(self) -> None:
         next_relay = time.monotonic() + self.interval
         while not self.stopping:
-            wake = min([next_relay, *(c.due for c in self.chores)])
-            if self.unmarked:
-                wake = min(wake, self.mark_due)
+            wake = min(next_relay, self.mark_due) if self.unmarked else next_relay
             batch = self._drain(max(wake - time.monotonic(), 0))
             if batch:
                 self._send(batch)
@@ -172,12 +152,6 @@ class OutboxDispatcher(threading.Thread):
                 self._mark()
                 self._relay()
                 next_relay = time.monotonic() + self.interval
-            for chore in self.chores:
-                if self.stopping:
-                    break
-                if time.monotonic() >= chore.due:
-                    self._do(chore)
-                    chore.due = time.monotonic() + chore.interval
         self._mark()
 
     def _drain(self, timeout: float) -> list[Pending]:
@@ -212,12 +186,6 @@ class OutboxDispatcher(threading.Thread):
         except Exception:
             metrics.OUTBOX_PUBLISH_FAILURES.inc()
             log.warning("outbox relay pass failed", exc_info=True)
-
-    def _do(self, chore: Chore) -> None:
-        try:
-            chore.run()
-        except Exception:
-            log.warning("%s failed", chore.name, exc_info=True)
 
     def stop(self) -> None:
         """Send what is queued, then end."""

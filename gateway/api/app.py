@@ -28,7 +28,8 @@ from gateway.web.routes import router as workspace_router
 from validators.problems import Problem
 from validators.schema import claim_schema
 from workers.app import make_celery
-from workers.outbox import Chore, OutboxDispatcher, Publisher
+from workers.chores import Chore, Chores
+from workers.outbox import OutboxDispatcher, Publisher
 
 log = logging.getLogger(__name__)
 access = logging.getLogger("gateway.access")
@@ -166,7 +167,7 @@ def _install_operations(app: FastAPI) -> None:
 
 
 def chores(sessions: sessionmaker[Session], settings: Settings) -> list[Chore]:
-    """What the outbox dispatcher's thread does now and then besides sending."""
+    """The API process's upkeep, each on its own interval."""
     found = [
         Chore(
             "sweep for stuck work", sweeper.periodic(sessions, settings), settings.sweep_interval_s
@@ -182,7 +183,8 @@ def chores(sessions: sessionmaker[Session], settings: Settings) -> list[Chore]:
 
 
 def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastAPI:
-    """The gateway API; ``relay`` runs the outbox dispatcher (publisher and relay) here.
+    """The gateway API; ``relay`` runs the outbox dispatcher (publisher and relay) and the
+    upkeep (sweep, statistics) here.
 
     Without it, committed messages wait in the outbox for a relay elsewhere.
     """
@@ -195,8 +197,8 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
         publisher,
         settings.outbox_relay_interval_s,
         settings.outbox_relay_grace_s,
-        chores=chores(sessions, settings),
     )
+    upkeep = Chores(chores(sessions, settings))
     state = GatewayState(
         settings=settings,
         engine=engine,
@@ -219,10 +221,12 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if relay:
             dispatcher.start()
+            upkeep.start()
         yield
         await run_in_threadpool(state.writer.stop)  # hands the dispatcher its last messages
         if relay:
             await run_in_threadpool(dispatcher.stop)
+            await run_in_threadpool(upkeep.stop)
 
     app = FastAPI(
         title="RASA health-document gateway",

@@ -1,17 +1,18 @@
 """The outbox dispatcher sends committed messages at once and marks them published
 together, a few times a second; whatever it sent is marked by the time it stops, and what
-the broker refused stays unpublished for the relay. Between sends it does its chores (the
-sweep, the statistics upkeep), each at its own interval, a failing one not stopping it."""
+the broker refused stays unpublished for the relay. The API's upkeep (the sweep, the
+statistics) runs beside it, on a thread of its own."""
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,7 +20,7 @@ from gateway.api import app
 from gateway.settings import Settings
 from gateway.storage.db import transaction
 from gateway.storage.models import OutboxMessage
-from workers.outbox import Chore, OutboxDispatcher, Pending, Publisher
+from workers.outbox import OutboxDispatcher, Pending, Publisher
 
 
 class Broker:
@@ -120,50 +121,6 @@ def test_what_the_broker_refused_is_left_for_the_relay(sessions: sessionmaker[Se
     assert published(sessions, messages) == [False, False]
 
 
-def test_chores_run_at_their_intervals_and_a_failure_stops_none(
-    sessions: sessionmaker[Session],
-) -> None:
-    runs: dict[str, list[float]] = {"quick": [], "slow": [], "failing": []}
-
-    def chore(name: str, fail: bool = False) -> Any:
-        def run() -> None:
-            runs[name].append(time.monotonic())
-            if fail:
-                raise RuntimeError("database away")
-
-        return run
-
-    chores = [
-        Chore("quick", chore("quick"), 0.05),
-        Chore("slow", chore("slow"), 3600),
-        Chore("failing", chore("failing", fail=True), 0.05),
-    ]
-    broker = Broker()
-    began = time.monotonic()
-    runner = OutboxDispatcher(
-        Publisher(broker, sessions, "q"),  # type: ignore[arg-type]
-        interval=3600,  # the relay's turn never comes: the chores wake the thread themselves
-        grace=3600,
-        chores=chores,
-    )
-    runner.start()
-    try:
-        deadline = began + 10
-        while min(len(runs["quick"]), len(runs["failing"])) < 4 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        messages = committed(sessions, 1)
-        runner.notify(messages)  # still sending, after the failures
-        while not broker.sent and time.monotonic() < deadline:
-            time.sleep(0.01)
-    finally:
-        runner.stop()
-    assert len(runs["quick"]) >= 4
-    assert len(runs["failing"]) >= 4
-    assert runs["quick"][0] - began >= 0.05  # one interval after the start, not at once
-    assert runs["slow"] == []
-    assert published(sessions, messages) == [True]
-
-
 def test_the_api_analyzes_grown_tables_unless_told_not_to(sessions: sessionmaker[Session]) -> None:
     on = app.chores(sessions, Settings(analyze_interval_s=5))
     off = app.chores(sessions, Settings(analyze_interval_s=0))
@@ -171,11 +128,15 @@ def test_the_api_analyzes_grown_tables_unless_told_not_to(sessions: sessionmaker
     assert [c.name for c in off] == ["sweep for stuck work"]
 
 
-def test_a_chore_without_a_positive_interval_is_refused(sessions: sessionmaker[Session]) -> None:
-    with pytest.raises(ValueError, match="positive"):
-        OutboxDispatcher(
-            Publisher(Broker(), sessions, "q"),  # type: ignore[arg-type]
-            interval=1,
-            grace=1,
-            chores=[Chore("spin", lambda: None, 0)],
-        )
+def test_the_api_runs_its_upkeep_beside_the_dispatcher_where_it_relays(
+    settings: Settings,
+) -> None:
+    def running() -> set[str]:
+        return {t.name for t in threading.enumerate() if t.is_alive()}
+
+    before = running()
+    with TestClient(app.create_app(settings)):
+        assert {"outbox-dispatcher", "chores"} <= running() - before
+    assert not {"outbox-dispatcher", "chores"} & (running() - before)
+    with TestClient(app.create_app(settings, relay=False)):
+        assert not {"outbox-dispatcher", "chores"} & (running() - before)
