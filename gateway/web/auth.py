@@ -66,6 +66,7 @@ def login(
 @router.post("/logout")
 def logout(request: Request, visit: Anyone) -> Response:
     with transaction(visit.state.sessions) as db:
+        sessions.end_sessions(db, visit.user)  # on every browser, copies of the cookie too
         audit.append(
             db,
             [audit.Record(visit.actor, "logout", "user", visit.user.username)],

@@ -1,8 +1,9 @@
 """The workspace session: a signed cookie, its expiry, CSRF tokens, and password login.
 
-The cookie carries the user's id, a fingerprint of their password hash (changing the
-password ends every session), the CSRF token of the session, and when it was issued and
-last used; it is signed with HMAC-SHA256 under ``GATEWAY_SECRET_KEY``. Each request
+The cookie carries the user's id, a fingerprint of their password hash and session
+generation (changing the password, or logging out, ends every session of the account:
+a copied cookie does not outlive the logout), the CSRF token of the session, and when it
+was issued and last used; it is signed with HMAC-SHA256 under ``GATEWAY_SECRET_KEY``. Each request
 reloads the user, so a disabled account is out at once. A visitor who has not logged in
 gets a session too, so the login form carries a CSRF token like every other form.
 """
@@ -19,7 +20,7 @@ from dataclasses import dataclass, replace
 
 import orjson
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from gateway import audit
@@ -70,13 +71,25 @@ class WebSession:
 
     def logged_in(self, user: StaffUser, now: int) -> WebSession:
         """A new session for this user: new CSRF token, new clock (no fixation)."""
-        return replace(
-            WebSession.fresh(now), user_id=user.id, fingerprint=fingerprint(user.password_hash)
-        )
+        return replace(WebSession.fresh(now), user_id=user.id, fingerprint=fingerprint(user))
 
 
-def fingerprint(password_hash: str) -> str:
-    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+def fingerprint(user: StaffUser) -> str:
+    """Changes with the password and with each logout (generation 0 keeps the form of the
+    cookies issued before generations existed)."""
+    material = user.password_hash
+    if user.session_generation:
+        material += f"\n{user.session_generation}"
+    return hashlib.sha256(material.encode()).hexdigest()[:16]
+
+
+def end_sessions(db: Session, user: StaffUser) -> None:
+    """Refuse every session issued to ``user`` until now (their next login starts anew)."""
+    db.execute(
+        update(StaffUser)
+        .where(StaffUser.id == user.id)
+        .values(session_generation=StaffUser.session_generation + 1)
+    )
 
 
 def _b64(data: bytes) -> str:
@@ -136,13 +149,14 @@ def csrf_ok(session: WebSession | None, submitted: str) -> bool:
 
 
 def current_user(db: Session, session: WebSession) -> StaffUser | None:
-    """The logged-in user, while their account is enabled and their password unchanged."""
+    """The logged-in user, while their account is enabled, their password unchanged and
+    they have not logged out since."""
     if session.user_id is None:
         return None
     user = db.get(StaffUser, session.user_id)
     if user is None or user.disabled_at is not None:
         return None
-    if not hmac.compare_digest(fingerprint(user.password_hash), session.fingerprint):
+    if not hmac.compare_digest(fingerprint(user), session.fingerprint):
         return None
     return user
 

@@ -114,6 +114,26 @@ def test_logging_in_renews_the_csrf_token_and_logout_ends_the_session(
     assert later.headers["location"] == "/web/login?next=/web/queue"
 
 
+def test_logout_ends_every_session_of_the_account_copies_of_the_cookie_too(
+    web: TestClient, sessions, web_settings
+) -> None:
+    username = make_user(sessions, Role.AUDITOR)
+    assert log_in(web, username).status_code == 303
+    copied = web.cookies[web_sessions.COOKIE]
+    with TestClient(web.app) as elsewhere:  # the same user in another browser
+        assert log_in(elsewhere, username).status_code == 303
+        assert elsewhere.get("/web/", follow_redirects=False).status_code == 200
+        token = csrf_of(web.get("/web/"))
+        assert web.post("/web/logout", data={"csrf_token": token}).status_code == 200
+        assert elsewhere.get("/web/", follow_redirects=False).status_code == 303
+    with TestClient(web.app) as thief:  # a copy of the cookie: still signed and unexpired
+        thief.cookies.set(web_sessions.COOKIE, copied, path="/web")
+        assert thief.get("/web/", follow_redirects=False).status_code == 303
+    assert log_in(web, username).status_code == 303  # logging in again starts anew
+    assert web.get("/web/", follow_redirects=False).status_code == 200
+    assert audit_actions(sessions, username)[-3:] == ["login", "logout", "login"]
+
+
 def test_a_tampered_or_idle_cookie_is_no_session(web: TestClient, sessions, web_settings) -> None:
     assert log_in(web, make_user(sessions, Role.AUDITOR)).status_code == 303
     genuine = web.cookies[web_sessions.COOKIE]
