@@ -106,7 +106,7 @@ def prune_outbox(session: Session, *, keep: timedelta, now: datetime | None = No
 
 
 def periodic(sessions: sessionmaker[Session], settings: Settings) -> Callable[[], None]:
-    """The API process's sweep, run by its outbox dispatcher every sweep interval; it also
+    """The API process's sweep, run by its upkeep thread every sweep interval; it also
     deletes long-published outbox messages, makes the coming months' partitions and
     refreshes the dead-letter gauge."""
 
@@ -137,7 +137,7 @@ def periodic(sessions: sessionmaker[Session], settings: Settings) -> Callable[[]
 
 def analysis(sessions: sessionmaker[Session]) -> Callable[[], None]:
     """The API process's statistics upkeep (``gateway.storage.statistics``), run by its
-    outbox dispatcher every GATEWAY_ANALYZE_INTERVAL_S. A table left stale is told once
+    upkeep thread every GATEWAY_ANALYZE_INTERVAL_S. A table left stale is told once
     per process: each pass tries it again."""
     told: set[str] = set()
 
