@@ -48,9 +48,9 @@ import generate  # noqa: E402
 
 from gateway import admin  # noqa: E402
 from gateway.domain.centres import Role  # noqa: E402
+from gateway.kit.db import make_engine, session_factory, transaction, upgrade  # noqa: E402
 from gateway.registry import SAMPLE_REGISTRY_DIR, import_registry  # noqa: E402
 from gateway.storage import repository  # noqa: E402
-from gateway.storage.db import make_engine, session_factory, transaction, upgrade  # noqa: E402
 from validators.schema import NAMESPACE, claim_schema  # noqa: E402
 
 PG_ADMIN = os.environ.get(

@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
 from bench.generate import CLOCK  # noqa: E402
 from bench.seed_pricing import seed  # noqa: E402
-from gateway.storage.db import make_engine, session_factory, transaction, upgrade  # noqa: E402
+from gateway.kit.db import make_engine, session_factory, transaction, upgrade  # noqa: E402
 from gateway.storage.models import Document, LinePricing  # noqa: E402
 from workers.pricing.engine import CopayPolicy  # noqa: E402
 from workers.pricing.review import ReviewPolicy  # noqa: E402

@@ -20,8 +20,8 @@ from gateway.domain.centres import CentreKind, Sector
 from gateway.domain.documents import CareSetting, DocumentKind
 from gateway.domain.registry import CentreInfo
 from gateway.domain.tariff import ItemKind, TariffBook
+from gateway.kit.db import transaction
 from gateway.registry import SAMPLE_REGISTRY_DIR, import_registry
-from gateway.storage.db import transaction
 from gateway.storage.models import Document, DocumentLine, InsuredCoverage, StatusEvent, Submission
 from workers.pricing.engine import PricingRequest
 from workers.pricing.rules import UnitPrice, tariff_unit_price

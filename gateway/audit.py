@@ -20,7 +20,7 @@ import orjson
 from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
-from gateway.storage import bulk
+from gateway.kit import bulk
 from gateway.storage.models import AuditEntry, AuditHead
 
 GENESIS = "0" * 64

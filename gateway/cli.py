@@ -55,7 +55,7 @@ def _fail(error: GatewayError) -> NoReturn:
 
 
 def _sessions() -> sessionmaker[Session]:
-    from gateway.storage.db import engine_for, session_factory
+    from gateway.kit.db import engine_for, session_factory
 
     return session_factory(engine_for(get_settings().database_url))
 
@@ -76,7 +76,7 @@ def _multiprocess_env(kind: str) -> dict[str, str]:
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Create or migrate the database to the newest schema."""
-    from gateway.storage.db import upgrade
+    from gateway.kit.db import upgrade
 
     upgrade(get_settings().database_url, revision)
     typer.echo(f"database at {revision}")
@@ -87,8 +87,8 @@ def db_partitions(
     months_ahead: Annotated[int, typer.Option(help="Months after this one to make")] = 3,
 ) -> None:
     """Make the coming months' partitions (PostgreSQL; the sweeper also does) and list them."""
+    from gateway.kit.db import transaction
     from gateway.storage import partitions
-    from gateway.storage.db import transaction
 
     with transaction(_sessions()) as session:
         made = partitions.ensure_months(session, months_ahead=months_ahead)
@@ -148,7 +148,7 @@ def centre_add(
 ) -> None:
     """Register a centre and print its new token alone on the last line."""
     from gateway import admin
-    from gateway.storage.db import transaction
+    from gateway.kit.db import transaction
 
     try:
         with transaction(_sessions()) as session:
@@ -180,7 +180,7 @@ def token_add(
     from datetime import UTC, datetime, timedelta
 
     from gateway import admin
-    from gateway.storage.db import transaction
+    from gateway.kit.db import transaction
 
     if role is Role.CENTRE:
         err.print("use `gateway centre add` for centre tokens")
@@ -198,7 +198,7 @@ def token_add(
 def token_revoke(token: str) -> None:
     """Revoke a token (it stops working within GATEWAY_TOKEN_CACHE_S seconds)."""
     from gateway import admin
-    from gateway.storage.db import transaction
+    from gateway.kit.db import transaction
 
     try:
         with transaction(_sessions()) as session:
@@ -221,7 +221,7 @@ def user_add(
     import sys
 
     from gateway import admin
-    from gateway.storage.db import transaction
+    from gateway.kit.db import transaction
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -243,8 +243,8 @@ def settlement_close(
 ) -> None:
     """Gather each centre's APPROVED documents up to PERIOD into payment orders."""
     from gateway import settlement
+    from gateway.kit.db import transaction
     from gateway.settings import today
-    from gateway.storage.db import transaction
 
     try:
         with transaction(_sessions()) as session:
@@ -268,7 +268,7 @@ def settlement_mark_paid(
 ) -> None:
     """Record that payment order ORDER was paid; its documents become PAID."""
     from gateway import settlement
-    from gateway.storage.db import transaction
+    from gateway.kit.db import transaction
 
     try:
         with transaction(_sessions()) as session:
@@ -325,7 +325,7 @@ def tariff_import(directory: Path, label: str | None = None) -> None:
     """Load a tariff book (services.csv, k_coefficients.csv and, for packages,
     package_prices.csv and package_contents.csv) from DIRECTORY as a new version."""
     from gateway import admin
-    from gateway.storage.db import transaction
+    from gateway.kit.db import transaction
 
     try:
         with transaction(_sessions()) as session:
@@ -343,8 +343,8 @@ def tariff_export(
     ] = None,
 ) -> None:
     """Write a stored tariff version to DIRECTORY as the CSV files `tariff import` reads."""
+    from gateway.kit.db import transaction
     from gateway.storage import repository
-    from gateway.storage.db import transaction
     from workers.pricing.tariff_csv import write_book
 
     with transaction(_sessions()) as session:
@@ -360,8 +360,8 @@ def tariff_export(
 @tariff_app.command("versions")
 def tariff_versions() -> None:
     """List the stored tariff versions, newest last."""
+    from gateway.kit.db import transaction
     from gateway.storage import repository
-    from gateway.storage.db import transaction
 
     with transaction(_sessions()) as session:
         for row in repository.tariff_versions(session):
@@ -373,8 +373,8 @@ def tariff_versions() -> None:
 @registry_app.command("import")
 def registry_import(directory: Path) -> None:
     """Load insured.csv and/or centres.csv from DIRECTORY (people replaced, centres upserted)."""
+    from gateway.kit.db import transaction
     from gateway.registry import import_registry
-    from gateway.storage.db import transaction
 
     try:
         with transaction(_sessions()) as session:
@@ -446,9 +446,9 @@ DEMO_DATE = "2026-11-23"
 
 def _seed_demo(token: str | None) -> tuple[str, str]:
     from gateway import admin
+    from gateway.kit.db import transaction, upgrade
     from gateway.registry import SAMPLE_REGISTRY_DIR, import_registry
     from gateway.storage import repository
-    from gateway.storage.db import transaction, upgrade
 
     settings = get_settings()
     upgrade(settings.database_url)
@@ -536,7 +536,7 @@ def dlq_replay(
 ) -> None:
     """Queue dead letters again through the outbox (the relay publishes them)."""
     from gateway import deadletters
-    from gateway.storage.db import transaction
+    from gateway.kit.db import transaction
 
     if not ids and not replay_all:
         err.print("name dead letter ids, or --all")
@@ -559,7 +559,7 @@ def sweep(
     from datetime import timedelta
 
     from gateway import sweeper
-    from gateway.storage.db import transaction
+    from gateway.kit.db import transaction
 
     seconds = stuck_after if stuck_after is not None else get_settings().stuck_after_s
     with transaction(_sessions()) as session:

@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 
 from gateway import audit
 from gateway.domain.lifecycle import Transition
-from gateway.storage import bulk
+from gateway.kit import bulk
+from gateway.kit.outbox import Pending
 from gateway.storage.models import OutboxMessage, StatusEvent, Webhook, utcnow
-from workers.outbox import Pending
 
 WEBHOOK_TASK = "gateway.deliver_webhook"
 EVENT_TYPE = "document.status_changed"

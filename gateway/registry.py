@@ -10,10 +10,10 @@ from pathlib import Path
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from gateway.csvrows import RowReader, check_periods, csv_rows
 from gateway.domain.centres import CentreKind, Sector
 from gateway.domain.registry import CentreInfo, Coverage
 from gateway.errors import GatewayError
+from gateway.kit.csvrows import RowReader, check_periods, csv_rows
 from gateway.storage import repository
 from gateway.storage.models import Centre, InsuredCoverage
 from validators.problems import Problem

@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import deadletters, metrics
 from gateway.domain.lifecycle import DocumentStatus
+from gateway.kit.db import transaction
 from gateway.settings import Settings
 from gateway.storage import partitions, statistics
-from gateway.storage.db import transaction
 from gateway.storage.models import Batch, Document, OutboxMessage, utcnow
 
 log = logging.getLogger(__name__)

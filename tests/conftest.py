@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.api.app import create_app
+from gateway.kit.db import engine_for, session_factory, upgrade
 from gateway.settings import Settings
-from gateway.storage.db import engine_for, session_factory, upgrade
 from tests import factories as f
 from tests import services
 from tests.factories import seed_sample_tariff

@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import admin
 from gateway.domain.centres import CentreKind, Role, Sector
+from gateway.kit.db import transaction
 from gateway.registry import SAMPLE_REGISTRY_DIR, import_registry
 from gateway.storage import repository
-from gateway.storage.db import transaction
 from gateway.storage.models import Centre, InsuredCoverage
 from validators.schema import claim_schema
 

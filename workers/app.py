@@ -9,8 +9,8 @@ from typing import Any
 from celery import Celery, signals
 
 from gateway import logs, metrics
+from gateway.kit import embedded_broker  # noqa: F401  (registers the embedded transport)
 from gateway.settings import Settings, get_settings
-from workers import embedded_broker  # noqa: F401  (registers the embedded transport)
 
 PRICE_DOCUMENT = "gateway.price_document"
 PRICE_DOCUMENTS = "gateway.price_documents"

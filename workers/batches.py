@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 
 from gateway.batches.service import process_batch
+from gateway.kit.outbox import Publisher
 from gateway.settings import get_settings
 from workers.app import PROCESS_BATCH, celery_app
-from workers.outbox import Publisher
 from workers.tasks import RELIABLE, _sessions
 
 

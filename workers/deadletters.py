@@ -8,8 +8,8 @@ from typing import Any
 from celery import signals
 
 from gateway import deadletters, metrics
+from gateway.kit.db import engine_for, session_factory, transaction
 from gateway.settings import get_settings
-from gateway.storage.db import engine_for, session_factory, transaction
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.kit.db import engine_for, session_factory, transaction
 from gateway.settings import get_settings
-from gateway.storage.db import engine_for, session_factory, transaction
 from workers import deadletters  # noqa: F401  (records tasks given up on)
 from workers.app import PRICE_DOCUMENT, PRICE_DOCUMENTS, celery_app
 from workers.service import (

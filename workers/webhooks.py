@@ -25,9 +25,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway import metrics
 from gateway.domain.webhooks import retry_delay, signature_header
 from gateway.journal import WEBHOOK_TASK
+from gateway.kit.db import engine_for, session_factory, transaction
 from gateway.settings import Settings, get_settings
 from gateway.storage import webhooks as store
-from gateway.storage.db import engine_for, session_factory, transaction
 from gateway.storage.models import utcnow
 from workers.app import celery_app
 

@@ -21,15 +21,15 @@ from gateway.api.deps import GatewayState, TokenCache
 from gateway.api.writer import IngestWriter
 from gateway.errors import GatewayError
 from gateway.fhir.xml import fhir_schema
-from gateway.ratelimit import make_limiter
+from gateway.kit.chores import Chore, Chores
+from gateway.kit.db import engine_for, ping, session_factory
+from gateway.kit.outbox import OutboxDispatcher, Publisher
+from gateway.kit.ratelimit import make_limiter
 from gateway.settings import Settings, get_settings
-from gateway.storage.db import engine_for, ping, session_factory
 from gateway.web.routes import router as workspace_router
 from validators.problems import Problem
 from validators.schema import claim_schema
 from workers.app import make_celery
-from workers.chores import Chore, Chores
-from workers.outbox import OutboxDispatcher, Publisher
 
 log = logging.getLogger(__name__)
 access = logging.getLogger("gateway.access")

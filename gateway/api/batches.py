@@ -19,8 +19,8 @@ from gateway.batches import acknowledgement
 from gateway.batches.service import Received, receive
 from gateway.batches.spool import Spooled, SpoolWriter
 from gateway.errors import GatewayError, NotFoundError
+from gateway.kit.db import transaction
 from gateway.storage import batches as store
-from gateway.storage.db import transaction
 from gateway.storage.models import Batch
 from validators.schema import Format
 

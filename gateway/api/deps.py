@@ -19,11 +19,11 @@ from gateway import metrics
 from gateway.api.writer import IngestWriter
 from gateway.domain.centres import Role
 from gateway.errors import AuthError, ForbiddenError, RateLimitedError
-from gateway.ratelimit import Limiter, LocalBuckets, Unlimited
+from gateway.kit.outbox import OutboxDispatcher, Publisher
+from gateway.kit.ratelimit import Limiter, LocalBuckets, Unlimited
 from gateway.settings import Settings
 from gateway.storage import repository
 from gateway.storage.models import Centre
-from workers.outbox import OutboxDispatcher, Publisher
 
 IN_MEMORY_LIMITERS = (Unlimited, LocalBuckets)
 

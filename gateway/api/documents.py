@@ -28,9 +28,9 @@ from gateway.api.schemas import (
 )
 from gateway.api.submissions import ERRORS, parse_id
 from gateway.errors import GatewayError, NotFoundError
+from gateway.kit.db import transaction
 from gateway.remittance import advice_line, advice_of, pricing_json
 from gateway.storage import repository
-from gateway.storage.db import transaction
 
 router = APIRouter(prefix="/v1", tags=["documents"])
 

@@ -13,7 +13,7 @@ from gateway.api.documents import document_out
 from gateway.api.schemas import DocumentOut, ErrorResponse
 from gateway.api.submissions import ERRORS, parse_id
 from gateway.domain.review import ReviewAction, ReviewReason
-from gateway.storage.db import transaction
+from gateway.kit.db import transaction
 
 router = APIRouter(prefix="/v1", tags=["review"])
 MOVE_ERRORS = {

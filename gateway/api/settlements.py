@@ -12,8 +12,8 @@ from gateway import settlement
 from gateway.api.deps import Caller, Finance, ReadSession, State
 from gateway.api.schemas import ErrorResponse, ReasonTotalOut, RemittanceTotalsOut
 from gateway.api.submissions import ERRORS
+from gateway.kit.db import transaction
 from gateway.settings import today
-from gateway.storage.db import transaction
 from gateway.storage.models import Centre, PaymentOrder
 
 router = APIRouter(prefix="/v1", tags=["settlement"])

@@ -18,7 +18,7 @@ from gateway.api.deps import Caller, ReadSession, State
 from gateway.api.submissions import ERRORS
 from gateway.domain.centres import Role
 from gateway.errors import ForbiddenError
-from gateway.storage.db import transaction
+from gateway.kit.db import transaction
 from gateway.storage.models import Webhook, WebhookDelivery
 
 router = APIRouter(prefix="/v1", tags=["webhooks"])

@@ -38,17 +38,17 @@ from gateway.domain import documents as dm
 from gateway.domain.lifecycle import DocumentStatus, birth, transition
 from gateway.domain.registry import Coverage
 from gateway.domain.tariff import TariffBook
+from gateway.kit.db import transaction
+from gateway.kit.outbox import Pending
 from gateway.settings import Settings
 from gateway.storage import batches as store
 from gateway.storage import repository
-from gateway.storage.db import transaction
 from gateway.storage.models import Batch, Centre, Submission, utc_day, utcnow
 from validators.business import validate_submission
 from validators.context import RuleContext
 from validators.problems import Problem, Severity, has_errors
 from validators.schema import Format
 from workers.app import PRICE_DOCUMENTS, PROCESS_BATCH
-from workers.outbox import Pending
 from workers.service import NoTariffError, TariffCache
 
 log = logging.getLogger(__name__)

@@ -39,13 +39,13 @@ from gateway.fhir.response import (
     generic_context,
 )
 from gateway.ingest import Ingested, ingest, parse_valid
+from gateway.kit.db import transaction
+from gateway.kit.outbox import Pending
 from gateway.remittance import advice_of
 from gateway.storage import repository
-from gateway.storage.db import transaction
 from gateway.storage.models import Centre, Document, RawPayload, Submission
 from validators.problems import Problem
 from validators.schema import Format
-from workers.outbox import Pending
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,8 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
 from gateway.domain.lifecycle import DocumentStatus
-from gateway.storage import bulk
+from gateway.kit import bulk
+from gateway.kit.outbox import Pending
 from gateway.storage.models import (
     Batch,
     BatchRejection,
@@ -33,7 +34,6 @@ from gateway.storage.models import (
     Submission,
     utcnow,
 )
-from workers.outbox import Pending
 
 DOCUMENTS: Table = cast(Table, Document.__table__)
 BATCHES: Table = cast(Table, Batch.__table__)

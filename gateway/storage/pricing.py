@@ -17,7 +17,7 @@ from gateway.domain.centres import CentreKind, Sector
 from gateway.domain.documents import CodeType, Line, Purpose
 from gateway.domain.lifecycle import DocumentStatus
 from gateway.domain.registry import CentreInfo
-from gateway.storage import bulk
+from gateway.kit import bulk
 from gateway.storage.models import (
     Centre,
     Document,

@@ -27,7 +27,7 @@ from gateway.domain.tariff import (
     TariffBook,
     TariffItem,
 )
-from gateway.storage import bulk
+from gateway.kit import bulk
 from gateway.storage.models import (
     ApiToken,
     Centre,

@@ -10,7 +10,9 @@ import orjson
 from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
-from gateway.storage import batches, bulk
+from gateway.kit import bulk
+from gateway.kit.outbox import Pending
+from gateway.storage import batches
 from gateway.storage.batches import LINE_COLUMNS
 from gateway.storage.models import (
     Document,
@@ -20,7 +22,6 @@ from gateway.storage.models import (
     Submission,
     utcnow,
 )
-from workers.outbox import Pending
 
 __all__ = ["DOCUMENT_COLUMNS", "LINE_COLUMNS", "Rows", "add_messages", "store"]
 

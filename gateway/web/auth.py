@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from gateway import audit
 from gateway.api.deps import State
-from gateway.storage.db import transaction
+from gateway.kit.db import transaction
 from gateway.web import sessions
 from gateway.web.i18n import LANGUAGES
 from gateway.web.kit import Anyone, WorkspaceRoute, render

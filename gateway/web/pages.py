@@ -12,8 +12,8 @@ from gateway import audit, reviews
 from gateway.domain.lifecycle import DocumentStatus
 from gateway.domain.review import ReviewAction, ReviewReason
 from gateway.errors import GatewayError, NotFoundError
+from gateway.kit.db import transaction
 from gateway.storage import repository
-from gateway.storage.db import transaction
 from gateway.storage.models import Document
 from gateway.web import queries, views
 from gateway.web.kit import Anyone, AuditorVisit, Refused, Visit, WorkspaceRoute

@@ -11,9 +11,9 @@ from fastapi.responses import RedirectResponse, Response
 
 from gateway import settlement
 from gateway.errors import GatewayError
+from gateway.kit.db import transaction
 from gateway.settings import today
 from gateway.storage import repository
-from gateway.storage.db import transaction
 from gateway.storage.models import Centre, PaymentOrder
 from gateway.web import queries
 from gateway.web.kit import FinanceVisit, Visit, WorkspaceRoute

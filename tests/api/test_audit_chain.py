@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from gateway import audit
 from gateway.cli import app
+from gateway.kit.db import engine_for, session_factory, transaction, upgrade
 from gateway.settings import get_settings
-from gateway.storage.db import engine_for, session_factory, transaction, upgrade
 from gateway.storage.models import AuditEntry
 from tests import services
 

@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gateway.domain.centres import Role
-from gateway.storage.db import transaction
+from gateway.kit.db import transaction
 from gateway.storage.models import PaymentOrder, Webhook
 from tests import factories as f
 from tests.api.test_submissions import JSON, POLICIES, auth, price_all

@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.storage.db import transaction
+from gateway.kit.db import transaction
 from gateway.storage.models import (
     Document,
     DocumentLine,

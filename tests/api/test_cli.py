@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 from gateway import admin
 from gateway.cli import app
 from gateway.domain.centres import CentreKind, Role, Sector
+from gateway.kit.db import transaction
 from gateway.settings import get_settings
 from gateway.storage import repository
-from gateway.storage.db import transaction
 from gateway.storage.models import ApiToken
 from tests import factories as f
 from workers.pricing.tariff_csv import book_files, read_book

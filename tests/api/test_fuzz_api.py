@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.api.app import create_app
 from gateway.domain.centres import Role
+from gateway.kit.db import engine_for, session_factory
 from gateway.settings import Settings
-from gateway.storage.db import engine_for, session_factory
 from tests import factories as f
 
 EXAMPLES = 6

@@ -18,12 +18,12 @@ from gateway import metrics
 from gateway.api.writer import IngestWriter
 from gateway.errors import GatewayError
 from gateway.ingest import Arrival, Ingested, parse_valid
+from gateway.kit.outbox import Pending
 from gateway.settings import Settings
 from gateway.storage import repository
 from gateway.storage.models import AuditEntry, Document, OutboxMessage, Submission
 from tests import factories as f
 from validators.schema import Format
-from workers.outbox import Pending
 
 
 class Dispatcher:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import metrics
 from gateway.api.app import create_app
-from gateway.ratelimit import LocalBuckets, RedisBuckets, make_limiter
+from gateway.kit.ratelimit import LocalBuckets, RedisBuckets, make_limiter
 from gateway.settings import Settings
 from tests import factories as f
 from tests import services

@@ -9,8 +9,8 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import metrics, observe
+from gateway.kit.db import transaction
 from gateway.settings import Settings
-from gateway.storage.db import transaction
 from gateway.storage.models import OutboxMessage, utcnow
 from workers.app import make_celery
 

@@ -17,10 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.api import app
+from gateway.kit.db import transaction
+from gateway.kit.outbox import OutboxDispatcher, Pending, Publisher
 from gateway.settings import Settings
-from gateway.storage.db import transaction
 from gateway.storage.models import OutboxMessage
-from workers.outbox import OutboxDispatcher, Pending, Publisher
 
 
 class Broker:

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from gateway import audit, deadletters, sweeper
 from gateway.cli import app
+from gateway.kit.db import transaction
 from gateway.settings import get_settings
-from gateway.storage.db import transaction
 from gateway.storage.models import DeadLetter, Document, OutboxMessage
 from tests import factories as f
 from tests.api.test_submissions import JSON, auth

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import logs
+from gateway.kit.outbox import Pending, Publisher
 from tests import factories as f
-from workers.outbox import Pending, Publisher
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
-from gateway.storage.db import transaction
+from gateway.kit.db import transaction
 from gateway.storage.models import Document, StatusEvent
 from tests import factories as f
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.api.schemas import SubmissionOut
 from gateway.domain.centres import CentreKind, Role, Sector
-from gateway.storage.db import transaction
+from gateway.kit.db import transaction
 from gateway.storage.models import (
     Document,
     DocumentLine,

@@ -20,7 +20,7 @@ from gateway import journal, webhooks
 from gateway.domain.lifecycle import DocumentStatus, transition
 from gateway.domain.webhooks import verify_signature
 from gateway.journal import WEBHOOK_TASK
-from gateway.storage.db import transaction
+from gateway.kit.db import transaction
 from gateway.storage.models import Webhook, WebhookDelivery, utcnow
 from tests import factories as f
 from tests.receiver import Received, running_receiver

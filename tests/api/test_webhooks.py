@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.domain.centres import Role
 from gateway.ingest import ingest
 from gateway.journal import EVENT_TYPE, WEBHOOK_TASK
+from gateway.kit.db import transaction
 from gateway.settings import Settings
 from gateway.storage import webhooks as store
-from gateway.storage.db import transaction
 from gateway.storage.models import AuditEntry, Centre, OutboxMessage, utcnow
 from tests import factories as f
 from validators.schema import Format

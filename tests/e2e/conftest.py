@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from gateway.storage.db import engine_for, session_factory, upgrade
+from gateway.kit.db import engine_for, session_factory, upgrade
 from tests.factories import TODAY, seed_sample_tariff
 from tests.integration.conftest import _stop, _wait_ready, free_port
 

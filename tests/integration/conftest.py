@@ -18,7 +18,7 @@ import httpx
 import pytest
 from kombu import Connection
 
-from gateway.storage.db import engine_for, session_factory, upgrade
+from gateway.kit.db import engine_for, session_factory, upgrade
 from tests import services
 from tests.factories import TODAY, seed_sample_tariff
 

@@ -25,9 +25,9 @@ from sqlalchemy import func, select
 
 from gateway import admin
 from gateway.domain.centres import Role
+from gateway.kit.db import engine_for, session_factory, transaction, upgrade
 from gateway.registry import import_registry
 from gateway.storage import repository
-from gateway.storage.db import engine_for, session_factory, transaction, upgrade
 from gateway.storage.models import Batch, BatchRejection, Document, StatusEvent
 from tests import factories as f
 from tests import services

@@ -11,7 +11,7 @@ import uuid
 import pytest
 from sqlalchemy import Text, cast, select
 
-from gateway.storage.db import transaction
+from gateway.kit.db import transaction
 from gateway.storage.models import DeadLetter, OutboxMessage, utcnow
 from tests.integration.conftest import Stack
 

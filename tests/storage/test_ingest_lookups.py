@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from gateway.kit.db import make_engine
 from gateway.storage import repository
-from gateway.storage.db import make_engine
 from tests import services
 
 DOCUMENTS = 4_000

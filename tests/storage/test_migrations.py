@@ -13,8 +13,8 @@ from alembic import command
 from sqlalchemy import Engine, func, inspect, select, text
 
 from gateway import audit
+from gateway.kit.db import alembic_config, make_engine, session_factory, transaction, upgrade
 from gateway.storage import partitions
-from gateway.storage.db import alembic_config, make_engine, session_factory, transaction, upgrade
 from gateway.storage.models import AuditEntry
 from tests import services
 

@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from gateway.kit.db import make_engine, upgrade
 from gateway.storage import repository, statistics
-from gateway.storage.db import make_engine, upgrade
 from tests import services
 
 CENTRE = (

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from workers.chores import Chore, Chores
+from gateway.kit.chores import Chore, Chores
 
 
 class Log:

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway import admin
 from gateway.api.app import create_app
 from gateway.domain.centres import Role
+from gateway.kit.db import transaction
 from gateway.settings import Settings
-from gateway.storage.db import transaction
 
 PASSWORD = "correct horse battery staple"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -15,7 +15,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
-from gateway.csvrows import RowReader, boolean, check_periods, csv_rows
 from gateway.domain.centres import Sector
 from gateway.domain.tariff import (
     Component,
@@ -28,6 +27,7 @@ from gateway.domain.tariff import (
     TariffBook,
     TariffItem,
 )
+from gateway.kit.csvrows import RowReader, boolean, check_periods, csv_rows
 from validators.problems import Problem
 
 SERVICES_FILE = "services.csv"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import pool
 
+from gateway.kit.db import make_engine
 from gateway.settings import get_settings
-from gateway.storage.db import make_engine
 from gateway.storage.models import Base
 
 config = context.config

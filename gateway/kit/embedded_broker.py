@@ -45,5 +45,5 @@ class Transport(SqlaTransport):
     polling_interval = POLLING_INTERVAL
 
 
-TRANSPORT_ALIASES["sqla"] = "workers.embedded_broker:Transport"
-TRANSPORT_ALIASES["sqlalchemy"] = "workers.embedded_broker:Transport"
+TRANSPORT_ALIASES["sqla"] = "gateway.kit.embedded_broker:Transport"
+TRANSPORT_ALIASES["sqlalchemy"] = "gateway.kit.embedded_broker:Transport"

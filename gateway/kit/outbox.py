@@ -20,8 +20,8 @@ from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import logs, metrics, observe
+from gateway.kit.db import transaction
 from gateway.storage import repository
-from gateway.storage.db import transaction
 from gateway.storage.models import OutboxMessage, utcnow
 
 log = logging.getLogger(__name__)
