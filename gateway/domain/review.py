@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from workers.pricing.money import round_rials
+from gateway.domain.money import round_rials
 
 REVIEW_PREFIX = "review-"
 

@@ -12,6 +12,7 @@ import pytest
 
 from gateway.domain.centres import CentreKind, Sector
 from gateway.domain.documents import CareSetting, CodeType, Line
+from gateway.domain.money import round_rials
 from gateway.domain.registry import CentreInfo, Coverage
 from gateway.domain.tariff import (
     Component,
@@ -25,7 +26,6 @@ from gateway.domain.tariff import (
     TariffItem,
 )
 from workers.pricing.engine import CopayPolicy, PricingRequest, Reason, price_document
-from workers.pricing.money import round_rials
 
 START = date(2024, 3, 20)
 Y2025 = (date(2025, 3, 21), date(2026, 3, 20))

@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from gateway.domain.money import round_rials
 from tests import factories as f
 from tests.unit.test_pricing import L, price
 from validators.business import validate_submission
@@ -28,7 +29,6 @@ from validators.context import RuleContext
 from validators.reader import read_submission
 from validators.rules.patient import national_id_is_valid
 from validators.schema import Format, claim_schema
-from workers.pricing.money import round_rials
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SLOW = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

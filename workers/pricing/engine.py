@@ -13,9 +13,9 @@ from decimal import Decimal
 
 from gateway.domain.centres import CentreKind
 from gateway.domain.documents import CareSetting, Line
+from gateway.domain.money import round_rials
 from gateway.domain.tariff import TariffBook
 from workers.pricing.memo import ByIdentity
-from workers.pricing.money import round_rials
 from workers.pricing.rules import (
     Denial,
     LineState,

@@ -14,9 +14,9 @@ from decimal import Decimal
 from enum import StrEnum
 
 from gateway.domain.documents import CareSetting, CodeType, Line
+from gateway.domain.money import round_rials
 from gateway.domain.registry import CentreInfo, Coverage
 from gateway.domain.tariff import Component, Grade, ItemKind, TariffBook, TariffItem
-from workers.pricing.money import round_rials
 
 
 class Reason(StrEnum):
