@@ -48,8 +48,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import httpload, procstat  # noqa: E402
+from gateway.pricing.tariff_csv import read_book  # noqa: E402
 from validators.schema import CLAIM_XSD, claim_schema  # noqa: E402
-from workers.pricing.tariff_csv import read_book  # noqa: E402
 
 PG_ADMIN = os.environ.get(
     "GATEWAY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"

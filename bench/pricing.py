@@ -38,10 +38,10 @@ from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 from bench.generate import CLOCK  # noqa: E402
 from bench.seed_pricing import seed  # noqa: E402
 from gateway.kit.db import make_engine, session_factory, transaction, upgrade  # noqa: E402
+from gateway.pricing.engine.adjudicate import CopayPolicy  # noqa: E402
+from gateway.pricing.engine.review import ReviewPolicy  # noqa: E402
+from gateway.pricing.service import Policies, TariffCache, price_stored_documents  # noqa: E402
 from gateway.storage.models import Document, LinePricing  # noqa: E402
-from workers.pricing.engine import CopayPolicy  # noqa: E402
-from workers.pricing.review import ReviewPolicy  # noqa: E402
-from workers.service import Policies, TariffCache, price_stored_documents  # noqa: E402
 
 PG_ADMIN = os.environ.get(
     "GATEWAY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"

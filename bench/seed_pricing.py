@@ -21,11 +21,11 @@ from gateway.domain.documents import CareSetting, DocumentKind
 from gateway.domain.registry import CentreInfo
 from gateway.domain.tariff import ItemKind, TariffBook
 from gateway.kit.db import transaction
+from gateway.pricing.engine.adjudicate import PricingRequest
+from gateway.pricing.engine.rules import UnitPrice, tariff_unit_price
+from gateway.pricing.service import TariffCache
 from gateway.registry import SAMPLE_REGISTRY_DIR, import_registry
 from gateway.storage.models import Document, DocumentLine, InsuredCoverage, StatusEvent, Submission
-from workers.pricing.engine import PricingRequest
-from workers.pricing.rules import UnitPrice, tariff_unit_price
-from workers.service import TariffCache
 
 MONTH = date(2026, 10, 1)  # service dates fall in this month (one K period)
 

@@ -31,12 +31,12 @@ from lxml import etree  # noqa: E402
 from gateway.domain.centres import CentreKind, Sector  # noqa: E402
 from gateway.domain.registry import CentreInfo  # noqa: E402
 from gateway.domain.tariff import TariffBook  # noqa: E402
+from gateway.pricing.tariff_csv import read_book  # noqa: E402
 from gateway.registry import SAMPLE_REGISTRY_DIR, read_registry  # noqa: E402
 from validators.business import validate_submission  # noqa: E402
 from validators.context import RuleContext  # noqa: E402
 from validators.reader import read_result  # noqa: E402
 from validators.schema import CLAIM_XSD, Format, claim_schema  # noqa: E402
-from workers.pricing.tariff_csv import read_book  # noqa: E402
 
 EXAMPLE = ROOT / "schemas" / "examples" / "valid" / "outpatient-visit.json"
 ROUNDS = 15

@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 from gateway import audit
 from gateway.domain.centres import CentreKind, Role, Sector
 from gateway.errors import GatewayError
+from gateway.pricing.tariff_csv import read_book
 from gateway.storage import repository
 from gateway.storage.models import ApiToken, Centre, StaffUser
-from workers.pricing.tariff_csv import read_book
 
 passwords = PasswordHasher()  # argon2id with the library's current parameters
 SAMPLE_TARIFF_DIR = Path(__file__).resolve().parent.parent / "schemas" / "tariff" / "sample"

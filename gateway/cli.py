@@ -344,8 +344,8 @@ def tariff_export(
 ) -> None:
     """Write a stored tariff version to DIRECTORY as the CSV files `tariff import` reads."""
     from gateway.kit.db import transaction
+    from gateway.pricing.tariff_csv import write_book
     from gateway.storage import repository
-    from workers.pricing.tariff_csv import write_book
 
     with transaction(_sessions()) as session:
         chosen = version or repository.latest_tariff_version(session)

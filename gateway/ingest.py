@@ -26,6 +26,7 @@ from gateway.domain.registry import Coverage
 from gateway.domain.tariff import TariffBook
 from gateway.errors import GatewayError
 from gateway.kit.outbox import Pending
+from gateway.pricing.service import NoTariffError, TariffCache
 from gateway.settings import Settings, get_settings, today
 from gateway.storage import repository, submissions
 from gateway.storage.models import Centre, Document, Submission, utcnow
@@ -35,7 +36,6 @@ from validators.problems import Problem, Severity, has_errors
 from validators.reader import read_result
 from validators.schema import Format, claim_schema
 from workers.app import PRICE_DOCUMENTS
-from workers.service import NoTariffError, TariffCache
 
 # Accepted documents are priced in batches: one message per this many of a transaction.
 PRICING_BATCH = 200

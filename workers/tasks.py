@@ -10,16 +10,16 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.kit.db import engine_for, session_factory, transaction
-from gateway.settings import get_settings
-from workers import deadletters  # noqa: F401  (records tasks given up on)
-from workers.app import PRICE_DOCUMENT, PRICE_DOCUMENTS, celery_app
-from workers.service import (
+from gateway.pricing.service import (
     NoTariffError,
     Policies,
     TariffCache,
     price_stored_document,
     price_stored_documents,
 )
+from gateway.settings import get_settings
+from workers import deadletters  # noqa: F401  (records tasks given up on)
+from workers.app import PRICE_DOCUMENT, PRICE_DOCUMENTS, celery_app
 
 _books = TariffCache()
 

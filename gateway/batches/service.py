@@ -40,6 +40,7 @@ from gateway.domain.registry import Coverage
 from gateway.domain.tariff import TariffBook
 from gateway.kit.db import transaction
 from gateway.kit.outbox import Pending
+from gateway.pricing.service import NoTariffError, TariffCache
 from gateway.settings import Settings
 from gateway.storage import batches as store
 from gateway.storage import repository
@@ -49,7 +50,6 @@ from validators.context import RuleContext
 from validators.problems import Problem, Severity, has_errors
 from validators.schema import Format
 from workers.app import PRICE_DOCUMENTS, PROCESS_BATCH
-from workers.service import NoTariffError, TariffCache
 
 log = logging.getLogger(__name__)
 _books = TariffCache()

@@ -13,7 +13,7 @@ door.
 
 So at this door the errors below are kept as warnings, the Claim is accepted, and pricing
 denies the lines: it checks the same conditions itself, line by line, from the stored
-data (``workers.pricing.rules``: coverage on each line's date, the document's insurance
+data (``gateway.pricing.engine.rules``: coverage on each line's date, the document's insurance
 number being one of the patient's, the centre's contract, the filing deadline). The
 insurer pays only for lines of a registered patient covered on their date, in contract
 and in time (one difference: an older insurance number of the same patient, which the
@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from gateway.domain.documents import Purpose
-from workers.pricing.rules import Reason
+from gateway.pricing.engine.rules import Reason
 
 LEFT_TO_PRICING: Mapping[str, str] = {
     "fhir.patient-national-id-missing": Reason.PATIENT_NOT_ELIGIBLE,

@@ -18,12 +18,12 @@ from gateway import audit, reviews
 from gateway.domain.lifecycle import DocumentStatus
 from gateway.domain.review import REVIEW_PREFIX, ReviewAction, ReviewReason
 from gateway.errors import NotFoundError
+from gateway.pricing.engine.rules import Reason
 from gateway.remittance import Adjustment, AdviceLine, Term, advice_of
 from gateway.settlement import period_end
 from gateway.storage import repository
 from gateway.web import queries
 from gateway.web.original import original_document
-from workers.pricing.rules import Reason
 
 _TO_LATIN = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789", ",٬ ")
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")

@@ -16,11 +16,11 @@ from fastapi.testclient import TestClient
 
 from gateway.domain.centres import Role
 from gateway.kit.db import transaction
+from gateway.pricing.engine.review import ReviewPolicy
+from gateway.pricing.service import Policies
 from gateway.storage.models import PaymentOrder, Webhook
 from tests import factories as f
 from tests.api.test_submissions import JSON, POLICIES, auth, price_all
-from workers.pricing.review import ReviewPolicy
-from workers.service import Policies
 
 CENTRE, AUDITOR, FINANCE, ADMIN = "centre", "auditor", "finance", "admin"
 EVERYONE = frozenset({CENTRE, AUDITOR, FINANCE, ADMIN})

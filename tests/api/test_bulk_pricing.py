@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.kit.db import transaction
+from gateway.pricing.service import TariffCache, price_stored_documents
 from gateway.storage.models import (
     Document,
     DocumentLine,
@@ -24,7 +25,6 @@ from tests import factories as f
 from tests.api.test_submissions import JSON, POLICIES, auth, price_all
 from workers import tasks
 from workers.app import PRICE_DOCUMENT, PRICE_DOCUMENTS, celery_app
-from workers.service import TariffCache, price_stored_documents
 
 PRICED = ("PRICED", "APPROVED", "UNDER_REVIEW")
 

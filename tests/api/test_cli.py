@@ -15,11 +15,11 @@ from gateway import admin
 from gateway.cli import app
 from gateway.domain.centres import CentreKind, Role, Sector
 from gateway.kit.db import transaction
+from gateway.pricing.tariff_csv import book_files, read_book
 from gateway.settings import get_settings
 from gateway.storage import repository
 from gateway.storage.models import ApiToken
 from tests import factories as f
-from workers.pricing.tariff_csv import book_files, read_book
 
 runner = CliRunner()
 

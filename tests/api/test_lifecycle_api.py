@@ -11,10 +11,10 @@ from fastapi.testclient import TestClient
 
 from gateway import audit
 from gateway.domain.centres import Role
+from gateway.pricing.engine.review import ReviewPolicy
+from gateway.pricing.service import Policies
 from tests import factories as f
 from tests.api.test_submissions import JSON, POLICIES, auth, price_all
-from workers.pricing.review import ReviewPolicy
-from workers.service import Policies
 
 # Every priced document goes to review: the lifecycle is what these tests are about.
 ALWAYS_REVIEW = Policies(

@@ -10,10 +10,10 @@ from fastapi.testclient import TestClient
 from fhir.resources.R4B.explanationofbenefit import ExplanationOfBenefit
 
 from gateway.fhir.xml import fhir_schema, parse_xml
+from gateway.pricing.engine.review import ReviewPolicy
+from gateway.pricing.service import Policies
 from tests import factories as f
 from tests.api.test_submissions import JSON, POLICIES, auth, price_all
-from workers.pricing.review import ReviewPolicy
-from workers.service import Policies
 
 
 def surgery_package(lines: list[dict[str, Any]]) -> dict[str, Any]:

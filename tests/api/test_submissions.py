@@ -12,6 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.api.schemas import SubmissionOut
 from gateway.domain.centres import CentreKind, Role, Sector
 from gateway.kit.db import transaction
+from gateway.pricing.engine.adjudicate import CopayPolicy
+from gateway.pricing.engine.review import ReviewPolicy
+from gateway.pricing.service import Policies, TariffCache, price_stored_document
 from gateway.storage.models import (
     Document,
     DocumentLine,
@@ -22,9 +25,6 @@ from gateway.storage.models import (
     Submission,
 )
 from tests import factories as f
-from workers.pricing.engine import CopayPolicy
-from workers.pricing.review import ReviewPolicy
-from workers.service import Policies, TariffCache, price_stored_document
 
 XML = {"Content-Type": "application/xml"}
 JSON = {"Content-Type": "application/json"}

@@ -26,7 +26,8 @@ from sqlalchemy.orm import Session
 from gateway import audit, deadletters, observe, reviews, settlement, sweeper
 from gateway.domain.review import ReviewAction, ReviewReason
 from gateway.kit.db import make_engine, session_factory
-from gateway.storage import batches, pricing, repository
+from gateway.pricing import repository as pricing
+from gateway.storage import batches, repository
 from gateway.storage import webhooks as hooks
 from gateway.storage.models import Batch
 from gateway.web import queries

@@ -25,7 +25,7 @@ from gateway.domain.tariff import (
     TariffBook,
     TariffItem,
 )
-from workers.pricing.engine import CopayPolicy, PricingRequest, Reason, price_document
+from gateway.pricing.engine.adjudicate import CopayPolicy, PricingRequest, Reason, price_document
 
 START = date(2024, 3, 20)
 Y2025 = (date(2025, 3, 21), date(2026, 3, 20))

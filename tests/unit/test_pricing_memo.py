@@ -11,10 +11,10 @@ from gateway.domain.centres import CentreKind, Sector
 from gateway.domain.documents import CareSetting, CodeType, Line
 from gateway.domain.registry import CentreInfo, Coverage
 from gateway.domain.tariff import Component, Grade, ItemKind, KCoefficient, TariffBook, TariffItem
-from workers.pricing.engine import CopayPolicy, PricingRequest, price_document
-from workers.pricing.memo import ByIdentity
-from workers.pricing.rules import tariff_unit_price, unit_price_in_force
-from workers.pricing.tariff_csv import read_book
+from gateway.pricing.engine.adjudicate import CopayPolicy, PricingRequest, price_document
+from gateway.pricing.engine.memo import ByIdentity
+from gateway.pricing.engine.rules import tariff_unit_price, unit_price_in_force
+from gateway.pricing.tariff_csv import read_book
 
 DAYS = (
     date(2025, 3, 20),

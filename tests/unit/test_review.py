@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from workers.pricing.engine import Deduction, DocumentPrice, LinePrice, Reason
-from workers.pricing.review import ReviewPolicy, decide, sample_draw
+from gateway.pricing.engine.adjudicate import Deduction, DocumentPrice, LinePrice, Reason
+from gateway.pricing.engine.review import ReviewPolicy, decide, sample_draw
 
 POLICY = ReviewPolicy(
     amount_threshold=10_000_000, deduction_share=Decimal("0.25"), sample_percent=Decimal(5)

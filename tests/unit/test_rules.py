@@ -12,6 +12,7 @@ from gateway.admin import SAMPLE_TARIFF_DIR
 from gateway.domain.centres import CentreKind, Sector
 from gateway.domain.registry import CentreInfo, Coverage
 from gateway.domain.tariff import TariffBook
+from gateway.pricing.tariff_csv import read_book
 from tests import factories as f
 from validators.business import validate_submission
 from validators.context import RuleContext
@@ -19,7 +20,6 @@ from validators.problems import Severity
 from validators.reader import read_submission
 from validators.rules.patient import national_id_is_valid
 from validators.schema import Format, claim_schema
-from workers.pricing.tariff_csv import read_book
 
 _book = read_book(SAMPLE_TARIFF_DIR)
 BOOK = TariffBook.build(1, "sample", _book.items, _book.ks)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gateway.admin import SAMPLE_TARIFF_DIR
-from workers.pricing.tariff_csv import book_files, parse_book, read_book, write_book
+from gateway.pricing.tariff_csv import book_files, parse_book, read_book, write_book
 
 SERVICES = (SAMPLE_TARIFF_DIR / "services.csv").read_text()
 KS = (SAMPLE_TARIFF_DIR / "k_coefficients.csv").read_text()

@@ -15,8 +15,8 @@ from gateway.domain.centres import CentreKind
 from gateway.domain.documents import CareSetting, Line
 from gateway.domain.money import round_rials
 from gateway.domain.tariff import TariffBook
-from workers.pricing.memo import ByIdentity
-from workers.pricing.rules import (
+from gateway.pricing.engine.memo import ByIdentity
+from gateway.pricing.engine.rules import (
     Denial,
     LineState,
     PricingRequest,

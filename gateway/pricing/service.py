@@ -25,19 +25,19 @@ from gateway.domain.documents import DocumentKind, Line, Purpose, period_of_care
 from gateway.domain.lifecycle import DocumentStatus, Transition, transition
 from gateway.domain.registry import CentreInfo, Coverage
 from gateway.domain.tariff import Grade, TariffBook
-from gateway.settings import Settings
-from gateway.storage import pricing as store
-from gateway.storage import repository
-from gateway.storage.models import utc_day, utcnow
-from workers.pricing.engine import (
+from gateway.pricing import repository as store
+from gateway.pricing.engine.adjudicate import (
     CopayPolicy,
     DocumentPrice,
     PricingRequest,
     price_document,
 )
-from workers.pricing.memo import ByIdentity
-from workers.pricing.review import ReviewDecision, ReviewPolicy, decide
-from workers.pricing.rules import UnitPrice
+from gateway.pricing.engine.memo import ByIdentity
+from gateway.pricing.engine.review import ReviewDecision, ReviewPolicy, decide
+from gateway.pricing.engine.rules import UnitPrice
+from gateway.settings import Settings
+from gateway.storage import repository
+from gateway.storage.models import utc_day, utcnow
 
 ACTOR = "worker:pricing"
 REVIEW_ACTOR = "worker:review-sampling"

@@ -13,7 +13,7 @@ import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
 
-from workers.pricing.engine import DocumentPrice
+from gateway.pricing.engine.adjudicate import DocumentPrice
 
 
 @dataclass(frozen=True, slots=True)
