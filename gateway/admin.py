@@ -11,7 +11,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway import audit
+from gateway.audit import chain as audit
 from gateway.domain.centres import CentreKind, Role, Sector
 from gateway.errors import GatewayError
 from gateway.pricing.tariff_csv import read_book

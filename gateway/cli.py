@@ -303,7 +303,7 @@ def settlement_statement(
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Check the whole audit chain; name the first broken entry (exit 1) or say it holds."""
-    from gateway import audit
+    from gateway.audit import chain as audit
 
     with _sessions()() as session:
         verdict = audit.verify(session)

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gateway import audit
+from gateway.audit import chain as audit
 from gateway.errors import GatewayError, NotFoundError
 from gateway.storage.models import DeadLetter, OutboxMessage, utcnow
 

@@ -19,7 +19,8 @@ from typing import Any
 import orjson
 from sqlalchemy.orm import Session
 
-from gateway import journal, metrics
+from gateway import metrics
+from gateway.audit import journal
 from gateway.domain import documents as dm
 from gateway.domain.lifecycle import DocumentStatus, Transition, birth, transition
 from gateway.domain.registry import Coverage

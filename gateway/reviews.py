@@ -14,7 +14,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from gateway import audit, journal
+from gateway.audit import chain as audit
+from gateway.audit import journal
 from gateway.domain.lifecycle import (
     DocumentStatus,
     InvalidTransitionError,

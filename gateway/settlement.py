@@ -21,7 +21,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway import audit, journal
+from gateway.audit import chain as audit
+from gateway.audit import journal
 from gateway.domain.lifecycle import DocumentStatus, transition
 from gateway.errors import GatewayError, NotFoundError
 from gateway.storage.models import (

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from gateway import audit
+from gateway.audit import chain as audit
 from gateway.domain.webhooks import new_secret
 from gateway.errors import GatewayError, NotFoundError
 from gateway.storage import webhooks as store

@@ -23,8 +23,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import metrics
+from gateway.audit.journal import WEBHOOK_TASK
 from gateway.domain.webhooks import retry_delay, signature_header
-from gateway.journal import WEBHOOK_TASK
 from gateway.kit.db import engine_for, session_factory, transaction
 from gateway.settings import Settings, get_settings
 from gateway.storage import webhooks as store

@@ -9,7 +9,7 @@ from datetime import date
 from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
-from gateway import audit, reviews, settlement
+from gateway import reviews, settlement
 from gateway.api.deps import Caller, GatewayState, Principal, ReadSession, State
 from gateway.api.schemas import (
     AppealOut,
@@ -27,6 +27,7 @@ from gateway.api.schemas import (
     TotalsOut,
 )
 from gateway.api.submissions import ERRORS, parse_id
+from gateway.audit import chain as audit
 from gateway.errors import GatewayError, NotFoundError
 from gateway.kit.db import transaction
 from gateway.remittance import advice_line, advice_of, pricing_json

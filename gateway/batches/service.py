@@ -31,7 +31,8 @@ import orjson
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway import journal, metrics
+from gateway import metrics
+from gateway.audit import journal
 from gateway.batches.reading import EnvelopeError, Item, read_items
 from gateway.batches.spool import Spooled
 from gateway.domain import documents as dm

@@ -20,7 +20,8 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from gateway import journal, metrics
+from gateway import metrics
+from gateway.audit import journal
 from gateway.domain.documents import DocumentKind, Line, Purpose, period_of_care
 from gateway.domain.lifecycle import DocumentStatus, Transition, transition
 from gateway.domain.registry import CentreInfo, Coverage

@@ -14,7 +14,8 @@ from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
 
-from gateway import audit, reviews
+from gateway import reviews
+from gateway.audit import chain as audit
 from gateway.domain.lifecycle import DocumentStatus
 from gateway.domain.review import REVIEW_PREFIX, ReviewAction, ReviewReason
 from gateway.errors import NotFoundError

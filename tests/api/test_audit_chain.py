@@ -11,7 +11,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from gateway import audit
+from gateway.audit import chain as audit
 from gateway.cli import app
 from gateway.kit.db import engine_for, session_factory, transaction, upgrade
 from gateway.settings import get_settings

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from gateway import audit
+from gateway.audit import chain as audit
 from gateway.domain.centres import Role
 from gateway.pricing.engine.review import ReviewPolicy
 from gateway.pricing.service import Policies

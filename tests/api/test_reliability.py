@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from typer.testing import CliRunner
 
-from gateway import audit, deadletters, sweeper
+from gateway import deadletters, sweeper
+from gateway.audit import chain as audit
 from gateway.cli import app
 from gateway.kit.db import transaction
 from gateway.settings import get_settings

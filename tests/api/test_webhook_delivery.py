@@ -16,10 +16,11 @@ from celery import signals
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway import journal, webhooks
+from gateway import webhooks
+from gateway.audit import journal
+from gateway.audit.journal import WEBHOOK_TASK
 from gateway.domain.lifecycle import DocumentStatus, transition
 from gateway.domain.webhooks import verify_signature
-from gateway.journal import WEBHOOK_TASK
 from gateway.kit.db import transaction
 from gateway.storage.models import Webhook, WebhookDelivery, utcnow
 from tests import factories as f

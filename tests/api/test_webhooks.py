@@ -9,9 +9,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.audit.journal import EVENT_TYPE, WEBHOOK_TASK
 from gateway.domain.centres import Role
 from gateway.ingest import ingest
-from gateway.journal import EVENT_TYPE, WEBHOOK_TASK
 from gateway.kit.db import transaction
 from gateway.settings import Settings
 from gateway.storage import webhooks as store

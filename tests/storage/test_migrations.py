@@ -12,7 +12,7 @@ import pytest
 from alembic import command
 from sqlalchemy import Engine, func, inspect, select, text
 
-from gateway import audit
+from gateway.audit import chain as audit
 from gateway.kit.db import alembic_config, make_engine, session_factory, transaction, upgrade
 from gateway.storage import partitions
 from gateway.storage.models import AuditEntry

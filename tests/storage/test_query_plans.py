@@ -23,7 +23,8 @@ import pytest
 from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session
 
-from gateway import audit, deadletters, observe, reviews, settlement, sweeper
+from gateway import deadletters, observe, reviews, settlement, sweeper
+from gateway.audit import chain as audit
 from gateway.domain.review import ReviewAction, ReviewReason
 from gateway.kit.db import make_engine, session_factory
 from gateway.pricing import repository as pricing

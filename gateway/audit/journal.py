@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from gateway import audit
+from gateway.audit import chain as audit
 from gateway.domain.lifecycle import Transition
 from gateway.kit import bulk
 from gateway.kit.outbox import Pending
