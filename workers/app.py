@@ -21,7 +21,7 @@ def make_celery(settings: Settings) -> Celery:
     app = Celery(
         "gateway",
         broker=settings.broker_url,
-        include=["workers.tasks", "workers.webhooks", "workers.batches"],
+        include=["workers.tasks", "workers.batches"],
     )
     app.conf.update(
         task_acks_late=True,

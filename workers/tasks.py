@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.audit.journal import WEBHOOK_TASK
 from gateway.kit.db import engine_for, session_factory, transaction
 from gateway.pricing.service import (
     NoTariffError,
@@ -18,6 +19,7 @@ from gateway.pricing.service import (
     price_stored_documents,
 )
 from gateway.settings import get_settings
+from gateway.webhooks.delivery import deliver_webhook
 from workers import deadletters  # noqa: F401  (records tasks given up on)
 from workers.app import PRICE_DOCUMENT, PRICE_DOCUMENTS, celery_app
 
@@ -69,3 +71,18 @@ def price_document_task(document_id: str) -> str:
 @lru_cache(maxsize=1)
 def _policies() -> Policies:
     return Policies.from_settings(get_settings())
+
+
+# Applied as a call, not as a decorator: Celery's decorator is untyped. A database error
+# is retried by Celery itself (the attempt may then be sent again: at least once).
+deliver_webhook_task = celery_app.task(
+    name=WEBHOOK_TASK,
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError, DBAPIError),
+    retry_backoff=True,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=12,
+)(deliver_webhook)

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import logs, metrics, sweeper
-from gateway.api import batches, documents, fhir, lifecycle, settlements, submissions, webhooks
+from gateway.api import batches, documents, fhir, lifecycle, settlements, submissions
 from gateway.api.deps import GatewayState, TokenCache
 from gateway.api.writer import IngestWriter
 from gateway.errors import GatewayError
@@ -27,6 +27,7 @@ from gateway.kit.outbox import OutboxDispatcher, Publisher
 from gateway.kit.ratelimit import make_limiter
 from gateway.settings import Settings, get_settings
 from gateway.web.routes import router as workspace_router
+from gateway.webhooks import endpoints as webhooks
 from validators.problems import Problem
 from validators.schema import claim_schema
 from workers.app import make_celery

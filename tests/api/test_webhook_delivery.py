@@ -1,4 +1,4 @@
-"""Delivering events to a real HTTP receiver on localhost (workers/webhooks.py).
+"""Delivering events to a real HTTP receiver on localhost (gateway/webhooks/delivery.py).
 
 The task runs in-process: ``deliver`` for one attempt, and the Celery task through
 ``apply()``, where Celery runs each retry at once instead of after its countdown.
@@ -16,17 +16,18 @@ from celery import signals
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway import webhooks
 from gateway.audit import journal
 from gateway.audit.journal import WEBHOOK_TASK
 from gateway.domain.lifecycle import DocumentStatus, transition
-from gateway.domain.webhooks import verify_signature
 from gateway.kit.db import transaction
 from gateway.storage.models import Webhook, WebhookDelivery, utcnow
+from gateway.webhooks import delivery
+from gateway.webhooks import service as webhooks
+from gateway.webhooks.delivery import DeliveryPolicy, Outcome
+from gateway.webhooks.signing import verify_signature
 from tests import factories as f
 from tests.receiver import Received, running_receiver
-from workers import webhooks as delivery
-from workers.webhooks import DeliveryPolicy, Outcome
+from workers import tasks
 
 FAST = DeliveryPolicy(timeout_s=5, max_attempts=4, base_delay_s=1, max_delay_s=60)
 
@@ -131,9 +132,7 @@ def run_task(
     monkeypatch.setattr(delivery, "_sessions", lambda: sessions)
     monkeypatch.setattr(delivery, "_policy", lambda: policy)
     # Not throw=True: that re-raises Retry instead of applying the retry at once.
-    return delivery.deliver_webhook_task.apply(
-        kwargs={"webhook_id": webhook_id, "event": event}
-    ).get()
+    return tasks.deliver_webhook_task.apply(kwargs={"webhook_id": webhook_id, "event": event}).get()
 
 
 def test_the_task_retries_with_growing_countdowns_until_delivered(

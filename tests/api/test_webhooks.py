@@ -14,8 +14,8 @@ from gateway.domain.centres import Role
 from gateway.ingest import ingest
 from gateway.kit.db import transaction
 from gateway.settings import Settings
-from gateway.storage import webhooks as store
 from gateway.storage.models import AuditEntry, Centre, OutboxMessage, utcnow
+from gateway.webhooks import repository as store
 from tests import factories as f
 from validators.schema import Format
 

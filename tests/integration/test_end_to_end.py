@@ -14,11 +14,11 @@ import orjson
 import pytest
 from sqlalchemy import func, select, update
 
-from gateway.domain.webhooks import verify_signature
 from gateway.kit.db import transaction
 from gateway.settings import Settings
 from gateway.storage import repository
 from gateway.storage.models import LineDeduction, LinePricing, OutboxMessage, StatusEvent
+from gateway.webhooks.signing import verify_signature
 from tests import factories as f
 from tests.factories import PRICED_STATES, TODAY
 from tests.integration.conftest import Stack

@@ -29,9 +29,9 @@ from gateway.domain.review import ReviewAction, ReviewReason
 from gateway.kit.db import make_engine, session_factory
 from gateway.pricing import repository as pricing
 from gateway.storage import batches, repository
-from gateway.storage import webhooks as hooks
 from gateway.storage.models import Batch
 from gateway.web import queries
+from gateway.webhooks import repository as hooks
 from tests import services
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("query-plans")]

@@ -1,4 +1,4 @@
-"""Webhook signatures and retry timing (gateway/domain/webhooks.py)."""
+"""Webhook signatures and retry timing (gateway/webhooks/signing.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from gateway.domain.webhooks import (
+from gateway.settings import PROJECT_ROOT
+from gateway.webhooks.signing import (
     SECRET_PREFIX,
     new_secret,
     retry_delay,
@@ -19,7 +20,6 @@ from gateway.domain.webhooks import (
     signature_header,
     verify_signature,
 )
-from gateway.settings import PROJECT_ROOT
 
 SECRET = "whsec_test-secret"
 BODY = b'{"id":"e1","type":"document.status_changed","data":{"to_status":"ACCEPTED"}}'

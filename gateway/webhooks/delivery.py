@@ -19,17 +19,14 @@ from typing import Any
 
 import httpx
 import orjson
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import metrics
-from gateway.audit.journal import WEBHOOK_TASK
-from gateway.domain.webhooks import retry_delay, signature_header
 from gateway.kit.db import engine_for, session_factory, transaction
 from gateway.settings import Settings, get_settings
-from gateway.storage import webhooks as store
 from gateway.storage.models import utcnow
-from workers.app import celery_app
+from gateway.webhooks import repository as store
+from gateway.webhooks.signing import retry_delay, signature_header
 
 USER_AGENT = "rasa-gateway-webhooks/1"
 ERROR_SNIPPET = 300  # bytes of a refusing receiver's answer kept with the attempt
@@ -205,18 +202,3 @@ def deliver_webhook(task: Any, webhook_id: int, event: dict[str, Any]) -> str:
     if result.retry_in is not None:
         raise task.retry(countdown=result.retry_in, max_retries=policy.max_attempts)
     return result.outcome.value
-
-
-# Applied as a call, not as a decorator: Celery's decorator is untyped. A database error
-# is retried by Celery itself (the attempt may then be sent again: at least once).
-deliver_webhook_task = celery_app.task(
-    name=WEBHOOK_TASK,
-    bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(OperationalError, DBAPIError),
-    retry_backoff=True,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    max_retries=12,
-)(deliver_webhook)

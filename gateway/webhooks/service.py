@@ -1,6 +1,6 @@
 """Centres' webhooks: registration, listing, disabling and the record of deliveries.
 
-Delivery itself is the worker's (``workers/webhooks.py``); ``journal.record`` queues one
+Delivery itself is the worker's (``gateway/webhooks/delivery.py``); ``journal.record`` queues one
 message per active webhook and status move. Nothing here commits.
 """
 
@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from gateway.audit import chain as audit
-from gateway.domain.webhooks import new_secret
 from gateway.errors import GatewayError, NotFoundError
-from gateway.storage import webhooks as store
 from gateway.storage.models import Webhook, WebhookDelivery, utcnow
+from gateway.webhooks import repository as store
+from gateway.webhooks.signing import new_secret
 
 MAX_ACTIVE_PER_CENTRE = 10
 
