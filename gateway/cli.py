@@ -398,7 +398,7 @@ def validate(
     Without --registry, eligibility, contract and referral checks are skipped; without
     --tariff, code checks are; the report says which.
     """
-    from gateway.offline import load_reference, validate_files
+    from gateway.submissions.offline import load_reference, validate_files
 
     try:
         reference = load_reference(registry, tariff)
@@ -422,7 +422,7 @@ def submit(
     """Send files to a running gateway and follow each document until it is priced; or,
     with --batch, upload one large file with a progress bar and follow the batch (exit 1
     when the batch fails)."""
-    from gateway.client import submit_batch, submit_files
+    from gateway.submissions.client import submit_batch, submit_files
 
     if not token:
         err.print("a token is needed: --token or GATEWAY_TOKEN")

@@ -16,9 +16,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import logs, metrics, sweeper
-from gateway.api import batches, documents, fhir, lifecycle, settlements, submissions
+from gateway.api import batches, documents, fhir, lifecycle, settlements
 from gateway.api.deps import GatewayState, TokenCache
-from gateway.api.writer import IngestWriter
 from gateway.errors import GatewayError
 from gateway.fhir.xml import fhir_schema
 from gateway.kit.chores import Chore, Chores
@@ -26,6 +25,8 @@ from gateway.kit.db import engine_for, ping, session_factory
 from gateway.kit.outbox import OutboxDispatcher, Publisher
 from gateway.kit.ratelimit import make_limiter
 from gateway.settings import Settings, get_settings
+from gateway.submissions import endpoints as submissions
+from gateway.submissions.writer import IngestWriter
 from gateway.web.routes import router as workspace_router
 from gateway.webhooks import endpoints as webhooks
 from validators.problems import Problem

@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from gateway import metrics
-from gateway.api.writer import IngestWriter
 from gateway.domain.centres import Role
 from gateway.errors import AuthError, ForbiddenError, RateLimitedError
 from gateway.kit.outbox import OutboxDispatcher, Publisher
@@ -24,6 +23,7 @@ from gateway.kit.ratelimit import Limiter, LocalBuckets, Unlimited
 from gateway.settings import Settings
 from gateway.storage import repository
 from gateway.storage.models import Centre
+from gateway.submissions.writer import IngestWriter
 
 IN_MEMORY_LIMITERS = (Unlimited, LocalBuckets)
 

@@ -26,12 +26,12 @@ from gateway.api.schemas import (
     ReviewOut,
     TotalsOut,
 )
-from gateway.api.submissions import ERRORS, parse_id
 from gateway.audit import chain as audit
 from gateway.errors import GatewayError, NotFoundError
 from gateway.kit.db import transaction
 from gateway.remittance import advice_line, advice_of, pricing_json
 from gateway.storage import repository
+from gateway.submissions.endpoints import ERRORS, parse_id
 
 router = APIRouter(prefix="/v1", tags=["documents"])
 

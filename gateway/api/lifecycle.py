@@ -11,9 +11,9 @@ from gateway import reviews
 from gateway.api.deps import Auditor, CentreCaller, State
 from gateway.api.documents import document_out
 from gateway.api.schemas import DocumentOut, ErrorResponse
-from gateway.api.submissions import ERRORS, parse_id
 from gateway.domain.review import ReviewAction, ReviewReason
 from gateway.kit.db import transaction
+from gateway.submissions.endpoints import ERRORS, parse_id
 
 router = APIRouter(prefix="/v1", tags=["review"])
 MOVE_ERRORS = {

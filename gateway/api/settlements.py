@@ -11,10 +11,10 @@ from pydantic import BaseModel, Field
 from gateway import settlement
 from gateway.api.deps import Caller, Finance, ReadSession, State
 from gateway.api.schemas import ErrorResponse, ReasonTotalOut, RemittanceTotalsOut
-from gateway.api.submissions import ERRORS
 from gateway.kit.db import transaction
 from gateway.settings import today
 from gateway.storage.models import Centre, PaymentOrder
+from gateway.submissions.endpoints import ERRORS
 
 router = APIRouter(prefix="/v1", tags=["settlement"])
 MOVE_ERRORS = {

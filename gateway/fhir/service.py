@@ -38,12 +38,12 @@ from gateway.fhir.response import (
     context_of,
     generic_context,
 )
-from gateway.ingest import Ingested, ingest, parse_valid
 from gateway.kit.db import transaction
 from gateway.kit.outbox import Pending
 from gateway.remittance import advice_of
 from gateway.storage import repository
 from gateway.storage.models import Centre, Document, RawPayload, Submission
+from gateway.submissions.service import Ingested, ingest, parse_valid
 from validators.problems import Problem
 from validators.schema import Format
 

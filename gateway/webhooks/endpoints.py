@@ -14,11 +14,11 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import AnyUrl, BaseModel, Field, UrlConstraints
 
 from gateway.api.deps import Caller, ReadSession, State
-from gateway.api.submissions import ERRORS
 from gateway.domain.centres import Role
 from gateway.errors import ForbiddenError
 from gateway.kit.db import transaction
 from gateway.storage.models import Webhook, WebhookDelivery
+from gateway.submissions.endpoints import ERRORS
 from gateway.webhooks import service as webhooks
 
 router = APIRouter(prefix="/v1", tags=["webhooks"])

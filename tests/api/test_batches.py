@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.batches.service import process_batch
 from gateway.domain import documents as dm
 from gateway.domain.centres import Role
-from gateway.ingest import ingest
 from gateway.kit.db import transaction
 from gateway.settings import Settings
 from gateway.storage import batches as store
@@ -34,6 +33,7 @@ from gateway.storage.models import (
     DocumentLine,
     OutboxMessage,
 )
+from gateway.submissions.service import ingest
 from tests import factories as f
 from tests.api.test_submissions import JSON, XML, auth, price_all
 from validators.schema import Format

@@ -15,13 +15,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import metrics
-from gateway.api.writer import IngestWriter
 from gateway.errors import GatewayError
-from gateway.ingest import Arrival, Ingested, parse_valid
 from gateway.kit.outbox import Pending
 from gateway.settings import Settings
 from gateway.storage import repository
 from gateway.storage.models import AuditEntry, Document, OutboxMessage, Submission
+from gateway.submissions.service import Arrival, Ingested, parse_valid
+from gateway.submissions.writer import IngestWriter
 from tests import factories as f
 from validators.schema import Format
 

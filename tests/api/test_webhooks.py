@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.audit.journal import EVENT_TYPE, WEBHOOK_TASK
 from gateway.domain.centres import Role
-from gateway.ingest import ingest
 from gateway.kit.db import transaction
 from gateway.settings import Settings
 from gateway.storage.models import AuditEntry, Centre, OutboxMessage, utcnow
+from gateway.submissions.service import ingest
 from gateway.webhooks import repository as store
 from tests import factories as f
 from validators.schema import Format

@@ -13,7 +13,7 @@ from gateway.fhir.mapping import map_submission
 from gateway.fhir.parse import Syntax, parse_body
 from gateway.fhir.response import claim_path
 from gateway.fhir.text import DOCUMENT_NUMBER, document_number, tariff_code
-from gateway.ingest import parse_valid
+from gateway.submissions.service import parse_valid
 from tests import factories as f
 from tests.fhir.claims import claim, item
 from validators.schema import Format

@@ -13,7 +13,7 @@ import pytest
 from gateway.fhir.issues import StructureError
 from gateway.fhir.mapping import map_submission
 from gateway.fhir.parse import Syntax, parse_body
-from gateway.ingest import parse_valid
+from gateway.submissions.service import parse_valid
 from tests import factories as f
 from tests.fhir.claims import CORPUS, claim, item
 from validators.schema import Format

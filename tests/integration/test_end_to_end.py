@@ -99,7 +99,7 @@ def test_another_centre_gets_404(stack: Stack) -> None:
 
 def test_a_message_never_published_is_relayed(stack: Stack) -> None:
     """A crash between commit and publish: the outbox row alone gets the document priced."""
-    from gateway.ingest import ingest
+    from gateway.submissions.service import ingest
     from validators.schema import Format
 
     code, _ = add_centre(stack)

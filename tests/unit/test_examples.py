@@ -11,8 +11,8 @@ import pytest
 
 from gateway.admin import SAMPLE_TARIFF_DIR
 from gateway.domain.documents import Submission
-from gateway.offline import check_file, load_reference
 from gateway.registry import SAMPLE_REGISTRY_DIR
+from gateway.submissions.offline import check_file, load_reference
 from validators.problems import Severity
 from validators.reader import read_submission
 from validators.schema import Format, SchemaResult, claim_schema

@@ -17,8 +17,8 @@ from rich.progress import track
 from gateway.domain.registry import CentreInfo, Coverage
 from gateway.domain.tariff import TariffBook
 from gateway.errors import GatewayError
-from gateway.ingest import apply_rules, parse_valid
 from gateway.settings import get_settings, today
+from gateway.submissions.service import apply_rules, parse_valid
 from validators.context import RuleContext
 from validators.problems import Problem, has_errors
 from validators.schema import Format

@@ -13,7 +13,7 @@ import httpx
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn
 
-from gateway.offline import format_of_file
+from gateway.submissions.offline import format_of_file
 from validators.schema import Format
 
 FINAL = {"PRICED", "REJECTED", "UNDER_REVIEW", "APPROVED", "DENIED", "PAID"}

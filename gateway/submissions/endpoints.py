@@ -15,9 +15,9 @@ from gateway import metrics
 from gateway.api.deps import Caller, GatewayState, ReadSession, authenticate, require_centre
 from gateway.api.schemas import ErrorResponse, SubmissionOut
 from gateway.errors import GatewayError, NotFoundError
-from gateway.ingest import Arrival, StoredDocument, StoredSubmission, parse_valid
 from gateway.storage import repository
 from gateway.storage.models import Document, Submission
+from gateway.submissions.service import Arrival, StoredDocument, StoredSubmission, parse_valid
 from validators.problems import Problem
 from validators.schema import Format
 

@@ -29,8 +29,9 @@ from gateway.errors import GatewayError
 from gateway.kit.outbox import Pending
 from gateway.pricing.service import NoTariffError, TariffCache
 from gateway.settings import Settings, get_settings, today
-from gateway.storage import repository, submissions
+from gateway.storage import repository
 from gateway.storage.models import Centre, Document, Submission, utcnow
+from gateway.submissions import repository as submissions
 from validators.business import Report, validate_submission
 from validators.context import RuleContext
 from validators.problems import Problem, Severity, has_errors

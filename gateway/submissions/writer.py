@@ -30,10 +30,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import logs, metrics
 from gateway.errors import GatewayError
-from gateway.ingest import Arrival, Group, Ingested, ingest_many
 from gateway.kit.db import transaction
 from gateway.kit.outbox import OutboxDispatcher
 from gateway.settings import Settings
+from gateway.submissions.service import Arrival, Group, Ingested, ingest_many
 
 MAX_GROUP_DOCUMENTS = 500
 # PostgreSQL's deadlock and serialization failures: the whole group is retried one by one.
