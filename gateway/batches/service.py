@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import metrics
 from gateway.audit import journal
+from gateway.batches import repository as store
 from gateway.batches.reading import EnvelopeError, Item, read_items
 from gateway.batches.spool import Spooled
 from gateway.domain import documents as dm
@@ -43,7 +44,6 @@ from gateway.kit.db import transaction
 from gateway.kit.outbox import Pending
 from gateway.pricing.service import NoTariffError, TariffCache
 from gateway.settings import Settings
-from gateway.storage import batches as store
 from gateway.storage import repository
 from gateway.storage.models import Batch, Centre, Submission, utc_day, utcnow
 from validators.business import validate_submission

@@ -10,10 +10,10 @@ import orjson
 from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
+from gateway.batches import repository as batches
+from gateway.batches.repository import LINE_COLUMNS
 from gateway.kit import bulk
 from gateway.kit.outbox import Pending
-from gateway.storage import batches
-from gateway.storage.batches import LINE_COLUMNS
 from gateway.storage.models import (
     Document,
     DocumentLine,

@@ -19,12 +19,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.batches import repository as store
 from gateway.batches.service import process_batch
 from gateway.domain import documents as dm
 from gateway.domain.centres import Role
 from gateway.kit.db import transaction
 from gateway.settings import Settings
-from gateway.storage import batches as store
 from gateway.storage.models import (
     Batch,
     BatchRejection,
@@ -445,8 +445,8 @@ def test_a_centre_sees_only_its_own_batches_and_staff_see_all(
 
 def test_the_grown_tables_can_be_analyzed_inside_a_transaction(sessions) -> None:
     """Processing refreshes the planner's statistics between chunks (PostgreSQL only)."""
+    from gateway.batches import repository as store
     from gateway.kit.db import transaction
-    from gateway.storage import batches as store
 
     with transaction(sessions) as session:
         store.analyze_grown(session)

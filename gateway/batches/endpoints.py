@@ -15,11 +15,11 @@ from gateway import metrics
 from gateway.api.deps import Caller, CentreCaller, GatewayState, Principal, ReadSession, State
 from gateway.api.schemas import BatchOut, ProblemOut
 from gateway.batches import acknowledgement
+from gateway.batches import repository as store
 from gateway.batches.service import Received, receive
 from gateway.batches.spool import Spooled, SpoolWriter
 from gateway.errors import GatewayError, NotFoundError
 from gateway.kit.db import transaction
-from gateway.storage import batches as store
 from gateway.storage.models import Batch
 from gateway.submissions.endpoints import ERRORS, format_of, parse_id
 from validators.schema import Format
