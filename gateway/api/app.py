@@ -16,9 +16,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import logs, metrics, sweeper
-from gateway.api import documents, fhir, lifecycle, settlements
+from gateway.api import fhir, lifecycle, settlements
 from gateway.api.deps import GatewayState, TokenCache
 from gateway.batches import endpoints as batches
+from gateway.documents import endpoints as documents
 from gateway.errors import GatewayError
 from gateway.fhir.xml import fhir_schema
 from gateway.kit.chores import Chore, Chores

@@ -9,8 +9,8 @@ from pydantic import BaseModel, Field
 
 from gateway import reviews
 from gateway.api.deps import Auditor, CentreCaller, State
-from gateway.api.documents import document_out
 from gateway.api.schemas import DocumentOut, ErrorResponse
+from gateway.documents.endpoints import document_out
 from gateway.domain.review import ReviewAction, ReviewReason
 from gateway.kit.db import transaction
 from gateway.submissions.endpoints import ERRORS, parse_id

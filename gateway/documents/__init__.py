@@ -1,0 +1,1 @@
+"""Documents: GET of one document and of lists (endpoints)."""
