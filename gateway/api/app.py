@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import logs, metrics, sweeper
-from gateway.api import fhir, lifecycle, settlements
+from gateway.api import fhir, settlements
 from gateway.api.deps import GatewayState, TokenCache
 from gateway.batches import endpoints as batches
 from gateway.documents import endpoints as documents
@@ -26,6 +26,7 @@ from gateway.kit.chores import Chore, Chores
 from gateway.kit.db import engine_for, ping, session_factory
 from gateway.kit.outbox import OutboxDispatcher, Publisher
 from gateway.kit.ratelimit import make_limiter
+from gateway.review import endpoints as lifecycle
 from gateway.settings import Settings, get_settings
 from gateway.submissions import endpoints as submissions
 from gateway.submissions.writer import IngestWriter

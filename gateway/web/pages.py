@@ -8,12 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from gateway import reviews
 from gateway.audit import chain as audit
 from gateway.domain.lifecycle import DocumentStatus
 from gateway.domain.review import ReviewAction, ReviewReason
 from gateway.errors import GatewayError, NotFoundError
 from gateway.kit.db import transaction
+from gateway.review import service as reviews
 from gateway.storage import repository
 from gateway.storage.models import Document
 from gateway.web import queries, views

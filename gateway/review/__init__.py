@@ -1,0 +1,1 @@
+"""Review, decision and appeal of priced documents: endpoints and service."""
