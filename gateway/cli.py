@@ -240,9 +240,9 @@ def settlement_close(
     period: Annotated[str, typer.Option(help="The month to settle, YYYY-MM")],
 ) -> None:
     """Gather each centre's APPROVED documents up to PERIOD into payment orders."""
-    from gateway import settlement
     from gateway.kit.db import transaction
     from gateway.settings import today
+    from gateway.settlement import service as settlement
 
     try:
         with transaction(_sessions()) as session:
@@ -265,8 +265,8 @@ def settlement_mark_paid(
     order: int, reference: Annotated[str, typer.Option(help="The bank's payment reference")]
 ) -> None:
     """Record that payment order ORDER was paid; its documents become PAID."""
-    from gateway import settlement
     from gateway.kit.db import transaction
+    from gateway.settlement import service as settlement
 
     try:
         with transaction(_sessions()) as session:
@@ -284,7 +284,7 @@ def settlement_statement(
     """Print the remittance statement of payment order ORDER."""
     import orjson
 
-    from gateway import settlement
+    from gateway.settlement import service as settlement
     from gateway.storage.models import Centre
 
     with _sessions()() as session:

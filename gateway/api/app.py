@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import logs, metrics, sweeper
-from gateway.api import fhir, settlements
+from gateway.api import fhir
 from gateway.api.deps import GatewayState, TokenCache
 from gateway.batches import endpoints as batches
 from gateway.documents import endpoints as documents
@@ -28,6 +28,7 @@ from gateway.kit.outbox import OutboxDispatcher, Publisher
 from gateway.kit.ratelimit import make_limiter
 from gateway.review import endpoints as lifecycle
 from gateway.settings import Settings, get_settings
+from gateway.settlement import endpoints as settlements
 from gateway.submissions import endpoints as submissions
 from gateway.submissions.writer import IngestWriter
 from gateway.web.routes import router as workspace_router

@@ -9,7 +9,6 @@ from datetime import date
 from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
-from gateway import settlement
 from gateway.api.deps import Caller, GatewayState, Principal, ReadSession, State
 from gateway.api.schemas import (
     AppealOut,
@@ -29,8 +28,9 @@ from gateway.api.schemas import (
 from gateway.audit import chain as audit
 from gateway.errors import GatewayError, NotFoundError
 from gateway.kit.db import transaction
-from gateway.remittance import advice_line, advice_of, pricing_json
 from gateway.review import service as reviews
+from gateway.settlement import service as settlement
+from gateway.settlement.remittance import advice_line, advice_of, pricing_json
 from gateway.storage import repository
 from gateway.submissions.endpoints import ERRORS, parse_id
 

@@ -1,7 +1,7 @@
 """ExplanationOfBenefit: the remittance advice of a priced document, as FHIR R4 says it.
 
-Built from ``gateway.remittance.Advice``, the same figures the JSON advice shows: per item
-the submitted, eligible, deducted (with reason), co-payment and benefit amounts, the
+Built from ``gateway.settlement.remittance.Advice``, the same figures the JSON advice shows:
+per item the submitted, eligible, deducted (with reason), co-payment and benefit amounts, the
 tariff unit price, and the document's totals and payment (the insurer's share).
 """
 
@@ -16,7 +16,7 @@ from gateway.domain.documents import DocumentKind
 from gateway.domain.lifecycle import DocumentStatus
 from gateway.fhir import systems
 from gateway.fhir.response import INSURER, claim_type_code
-from gateway.remittance import Advice, AdviceLine
+from gateway.settlement.remittance import Advice, AdviceLine
 
 # Decided documents, and those of them that the insurer pays.
 _PAYABLE = {

@@ -40,7 +40,7 @@ from gateway.fhir.response import (
 )
 from gateway.kit.db import transaction
 from gateway.kit.outbox import Pending
-from gateway.remittance import advice_of
+from gateway.settlement.remittance import advice_of
 from gateway.storage import repository
 from gateway.storage.models import Centre, Document, RawPayload, Submission
 from gateway.submissions.service import Ingested, ingest, parse_valid

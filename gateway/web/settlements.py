@@ -9,10 +9,10 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form
 from fastapi.responses import RedirectResponse, Response
 
-from gateway import settlement
 from gateway.errors import GatewayError
 from gateway.kit.db import transaction
 from gateway.settings import today
+from gateway.settlement import service as settlement
 from gateway.storage import repository
 from gateway.storage.models import Centre, PaymentOrder
 from gateway.web import queries

@@ -19,9 +19,9 @@ from gateway.domain.lifecycle import DocumentStatus
 from gateway.domain.review import REVIEW_PREFIX, ReviewAction, ReviewReason
 from gateway.errors import NotFoundError
 from gateway.pricing.engine.rules import Reason
-from gateway.remittance import Adjustment, AdviceLine, Term, advice_of
 from gateway.review import service as reviews
-from gateway.settlement import period_end
+from gateway.settlement.remittance import Adjustment, AdviceLine, Term, advice_of
+from gateway.settlement.service import period_end
 from gateway.storage import repository
 from gateway.web import queries
 from gateway.web.original import original_document

@@ -23,13 +23,14 @@ import pytest
 from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session
 
-from gateway import deadletters, observe, settlement, sweeper
+from gateway import deadletters, observe, sweeper
 from gateway.audit import chain as audit
 from gateway.batches import repository as batches
 from gateway.domain.review import ReviewAction, ReviewReason
 from gateway.kit.db import make_engine, session_factory
 from gateway.pricing import repository as pricing
 from gateway.review import service as reviews
+from gateway.settlement import service as settlement
 from gateway.storage import repository
 from gateway.storage.models import Batch
 from gateway.web import queries

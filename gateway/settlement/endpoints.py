@@ -8,11 +8,11 @@ from typing import Any
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
-from gateway import settlement
 from gateway.api.deps import Caller, Finance, ReadSession, State
 from gateway.api.schemas import ErrorResponse, ReasonTotalOut, RemittanceTotalsOut
 from gateway.kit.db import transaction
 from gateway.settings import today
+from gateway.settlement import service as settlement
 from gateway.storage.models import Centre, PaymentOrder
 from gateway.submissions.endpoints import ERRORS
 
