@@ -86,7 +86,7 @@ def db_partitions(
 ) -> None:
     """Make the coming months' partitions (PostgreSQL; the sweeper also does) and list them."""
     from gateway.kit.db import transaction
-    from gateway.storage import partitions
+    from gateway.upkeep import partitions
 
     with transaction(_sessions()) as session:
         made = partitions.ensure_months(session, months_ahead=months_ahead)
@@ -465,7 +465,7 @@ def demo(
 @dlq_app.command("list")
 def dlq_list(limit: int = 100) -> None:
     """Dead letters not yet replayed, oldest first."""
-    from gateway import deadletters
+    from gateway.upkeep import deadletters
 
     with _sessions()() as session:
         letters = deadletters.open_letters(session, limit)
@@ -483,8 +483,8 @@ def dlq_replay(
     replay_all: Annotated[bool, typer.Option("--all", help="Every open dead letter")] = False,
 ) -> None:
     """Queue dead letters again through the outbox (the relay publishes them)."""
-    from gateway import deadletters
     from gateway.kit.db import transaction
+    from gateway.upkeep import deadletters
 
     if not ids and not replay_all:
         err.print("name dead letter ids, or --all")
@@ -506,8 +506,8 @@ def sweep(
     """Re-queue stuck work now (the API process also does it every GATEWAY_SWEEP_INTERVAL_S)."""
     from datetime import timedelta
 
-    from gateway import sweeper
     from gateway.kit.db import transaction
+    from gateway.upkeep import sweeper
 
     seconds = stuck_after if stuck_after is not None else get_settings().stuck_after_s
     with transaction(_sessions()) as session:

@@ -1,4 +1,4 @@
-"""Records every task Celery gives up on as a dead letter (see gateway/deadletters.py)."""
+"""Records every task Celery gives up on as a dead letter (see gateway/upkeep/deadletters.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from typing import Any
 
 from celery import signals
 
-from gateway import deadletters, metrics
+from gateway import metrics
 from gateway.kit.db import engine_for, session_factory, transaction
 from gateway.settings import get_settings
+from gateway.upkeep import deadletters
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway import logs, metrics, sweeper
+from gateway import logs, metrics
 from gateway.api import fhir
 from gateway.api.deps import GatewayState, TokenCache
 from gateway.batches import endpoints as batches
@@ -31,6 +31,7 @@ from gateway.settings import Settings, get_settings
 from gateway.settlement import endpoints as settlements
 from gateway.submissions import endpoints as submissions
 from gateway.submissions.writer import IngestWriter
+from gateway.upkeep import sweeper
 from gateway.web.routes import router as workspace_router
 from gateway.webhooks import endpoints as webhooks
 from validators.problems import Problem

@@ -19,10 +19,11 @@ from typing import Any
 from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway import logs, metrics, observe
+from gateway import logs, metrics
 from gateway.kit.db import transaction
 from gateway.storage import repository
 from gateway.storage.models import OutboxMessage, utcnow
+from gateway.upkeep import gauges as observe
 
 log = logging.getLogger(__name__)
 MARK_AT_MOST = 1000  # sent messages marked published in one statement

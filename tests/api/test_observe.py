@@ -8,10 +8,11 @@ from pathlib import Path
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway import metrics, observe
+from gateway import metrics
 from gateway.kit.db import transaction
 from gateway.settings import Settings
 from gateway.storage.models import OutboxMessage, utcnow
+from gateway.upkeep import gauges as observe
 from workers.app import make_celery
 
 

@@ -10,12 +10,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from typer.testing import CliRunner
 
-from gateway import deadletters, sweeper
 from gateway.audit import chain as audit
 from gateway.cli import app
 from gateway.kit.db import transaction
 from gateway.settings import get_settings
 from gateway.storage.models import DeadLetter, Document, OutboxMessage
+from gateway.upkeep import deadletters, sweeper
 from tests import factories as f
 from tests.api.test_submissions import JSON, auth
 

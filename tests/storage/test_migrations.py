@@ -14,8 +14,8 @@ from sqlalchemy import Engine, func, inspect, select, text
 
 from gateway.audit import chain as audit
 from gateway.kit.db import alembic_config, make_engine, session_factory, transaction, upgrade
-from gateway.storage import partitions
 from gateway.storage.models import AuditEntry
+from gateway.upkeep import partitions
 from tests import services
 
 NEW_INDEXES = {

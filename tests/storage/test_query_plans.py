@@ -23,7 +23,6 @@ import pytest
 from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session
 
-from gateway import deadletters, observe, sweeper
 from gateway.audit import chain as audit
 from gateway.batches import repository as batches
 from gateway.domain.review import ReviewAction, ReviewReason
@@ -33,6 +32,8 @@ from gateway.review import service as reviews
 from gateway.settlement import service as settlement
 from gateway.storage import repository
 from gateway.storage.models import Batch
+from gateway.upkeep import deadletters, sweeper
+from gateway.upkeep import gauges as observe
 from gateway.web import queries
 from gateway.webhooks import repository as hooks
 from tests import services

@@ -1,4 +1,4 @@
-"""Planner statistics kept up as tables grow (gateway.storage.statistics).
+"""Planner statistics kept up as tables grow (gateway.upkeep.statistics).
 
 A statement prepared while ``documents`` was small keeps a generic plan that scans the
 whole table, however big it grows, until the table is analyzed. This machine's PostgreSQL
@@ -17,7 +17,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from gateway.kit.db import make_engine, upgrade
-from gateway.storage import repository, statistics
+from gateway.storage import repository
+from gateway.upkeep import statistics
 from tests import services
 
 CENTRE = (

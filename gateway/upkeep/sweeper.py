@@ -18,12 +18,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway import deadletters, metrics
+from gateway import metrics
 from gateway.domain.lifecycle import DocumentStatus
 from gateway.kit.db import transaction
 from gateway.settings import Settings
-from gateway.storage import partitions, statistics
 from gateway.storage.models import Batch, Document, OutboxMessage, utcnow
+from gateway.upkeep import deadletters, partitions, statistics
 
 log = logging.getLogger(__name__)
 PRICE_DOCUMENTS = "gateway.price_documents"
@@ -136,7 +136,7 @@ def periodic(sessions: sessionmaker[Session], settings: Settings) -> Callable[[]
 
 
 def analysis(sessions: sessionmaker[Session]) -> Callable[[], None]:
-    """The API process's statistics upkeep (``gateway.storage.statistics``), run by its
+    """The API process's statistics upkeep (``gateway.upkeep.statistics``), run by its
     upkeep thread every GATEWAY_ANALYZE_INTERVAL_S. A table left stale is told once
     per process: each pass tries it again."""
     told: set[str] = set()
