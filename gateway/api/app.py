@@ -16,11 +16,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import logs, metrics
-from gateway.api import fhir
 from gateway.api.deps import GatewayState, TokenCache
 from gateway.batches import endpoints as batches
 from gateway.documents import endpoints as documents
 from gateway.errors import GatewayError
+from gateway.fhir import endpoints as fhir
 from gateway.fhir.xml import fhir_schema
 from gateway.kit.chores import Chore, Chores
 from gateway.kit.db import engine_for, ping, session_factory
