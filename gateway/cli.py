@@ -110,7 +110,7 @@ def serve(
 
     if workers > 1:
         os.environ.update(_multiprocess_env("api"))
-    uvicorn.run("gateway.api.main:app", host=host, port=port, workers=workers, access_log=False)
+    uvicorn.run("gateway.main:app", host=host, port=port, workers=workers, access_log=False)
 
 
 def _worker_command(concurrency: int, pool: str, loglevel: str) -> list[str]:

@@ -147,7 +147,7 @@ def run(
     """Run the API in this process and the worker beside it; returns the exit status."""
     import uvicorn
 
-    from gateway.api.app import create_app
+    from gateway.app import create_app
     from gateway.settings import get_settings
 
     worker = subprocess.Popen(worker_command, env=env)

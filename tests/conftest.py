@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.api.app import create_app
+from gateway.app import create_app
 from gateway.kit.db import engine_for, session_factory, upgrade
 from gateway.settings import Settings
 from tests import factories as f

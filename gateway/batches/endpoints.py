@@ -12,14 +12,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from gateway import metrics
-from gateway.api.deps import Caller, CentreCaller, GatewayState, Principal, ReadSession, State
-from gateway.api.schemas import BatchOut, ProblemOut
 from gateway.batches import acknowledgement
 from gateway.batches import repository as store
 from gateway.batches.service import Received, receive
 from gateway.batches.spool import Spooled, SpoolWriter
 from gateway.errors import GatewayError, NotFoundError
 from gateway.kit.db import transaction
+from gateway.kit.deps import Caller, CentreCaller, GatewayState, Principal, ReadSession, State
+from gateway.schemas import BatchOut, ProblemOut
 from gateway.storage.models import Batch
 from gateway.submissions.endpoints import ERRORS, format_of, parse_id
 from validators.schema import Format

@@ -9,8 +9,12 @@ from datetime import date
 from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
-from gateway.api.deps import Caller, GatewayState, Principal, ReadSession, State
-from gateway.api.schemas import (
+from gateway.audit import chain as audit
+from gateway.errors import GatewayError, NotFoundError
+from gateway.kit.db import transaction
+from gateway.kit.deps import Caller, GatewayState, Principal, ReadSession, State
+from gateway.review import service as reviews
+from gateway.schemas import (
     AppealOut,
     DocumentListItem,
     DocumentOut,
@@ -25,10 +29,6 @@ from gateway.api.schemas import (
     ReviewOut,
     TotalsOut,
 )
-from gateway.audit import chain as audit
-from gateway.errors import GatewayError, NotFoundError
-from gateway.kit.db import transaction
-from gateway.review import service as reviews
 from gateway.settlement import service as settlement
 from gateway.settlement.remittance import advice_line, advice_of, pricing_json
 from gateway.storage import repository

@@ -15,13 +15,13 @@ from fhir_core.fhirabstractmodel import FHIRAbstractModel
 from starlette.concurrency import run_in_threadpool
 
 from gateway import metrics
-from gateway.api.deps import State, authenticate, authenticate_here, require_centre
 from gateway.errors import GatewayError, NotFoundError
 from gateway.fhir import service
 from gateway.fhir.issues import Issue, StructureError
 from gateway.fhir.parse import Syntax, syntax_of
 from gateway.fhir.response import operation_outcome
 from gateway.fhir.systems import JSON_MEDIA, XML_MEDIA
+from gateway.kit.deps import State, authenticate, authenticate_here, require_centre
 from gateway.submissions.endpoints import read_body
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])

@@ -21,7 +21,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway.api.deps import GatewayState
 from gateway.domain import documents as dm
 from gateway.errors import GatewayError
 from gateway.fhir.eob import explanation_of_benefit
@@ -39,6 +38,7 @@ from gateway.fhir.response import (
     generic_context,
 )
 from gateway.kit.db import transaction
+from gateway.kit.deps import GatewayState
 from gateway.kit.outbox import Pending
 from gateway.settlement.remittance import advice_of
 from gateway.storage import repository

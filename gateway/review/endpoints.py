@@ -7,12 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from gateway.api.deps import Auditor, CentreCaller, State
-from gateway.api.schemas import DocumentOut, ErrorResponse
 from gateway.documents.endpoints import document_out
 from gateway.domain.review import ReviewAction, ReviewReason
 from gateway.kit.db import transaction
+from gateway.kit.deps import Auditor, CentreCaller, State
 from gateway.review import service as reviews
+from gateway.schemas import DocumentOut, ErrorResponse
 from gateway.submissions.endpoints import ERRORS, parse_id
 
 router = APIRouter(prefix="/v1", tags=["review"])

@@ -8,9 +8,9 @@ from typing import Any
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
-from gateway.api.deps import Caller, Finance, ReadSession, State
-from gateway.api.schemas import ErrorResponse, ReasonTotalOut, RemittanceTotalsOut
 from gateway.kit.db import transaction
+from gateway.kit.deps import Caller, Finance, ReadSession, State
+from gateway.schemas import ErrorResponse, ReasonTotalOut, RemittanceTotalsOut
 from gateway.settings import today
 from gateway.settlement import service as settlement
 from gateway.storage.models import Centre, PaymentOrder

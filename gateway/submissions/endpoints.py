@@ -12,9 +12,9 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from gateway import metrics
-from gateway.api.deps import Caller, GatewayState, ReadSession, authenticate, require_centre
-from gateway.api.schemas import ErrorResponse, SubmissionOut
 from gateway.errors import GatewayError, NotFoundError
+from gateway.kit.deps import Caller, GatewayState, ReadSession, authenticate, require_centre
+from gateway.schemas import ErrorResponse, SubmissionOut
 from gateway.storage import repository
 from gateway.storage.models import Document, Submission
 from gateway.submissions.service import Arrival, StoredDocument, StoredSubmission, parse_valid

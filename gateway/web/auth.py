@@ -9,9 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from gateway.api.deps import State
 from gateway.audit import chain as audit
 from gateway.kit.db import transaction
+from gateway.kit.deps import State
 from gateway.web import sessions
 from gateway.web.i18n import LANGUAGES
 from gateway.web.kit import Anyone, WorkspaceRoute, render

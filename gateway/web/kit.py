@@ -20,9 +20,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from gateway.api.deps import GatewayState, State
 from gateway.domain.centres import Role
 from gateway.errors import GatewayError
+from gateway.kit.deps import GatewayState, State
 from gateway.storage.models import StaffUser
 from gateway.web import sessions
 from gateway.web.i18n import Locale, choose_language, zone

@@ -13,10 +13,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import AnyUrl, BaseModel, Field, UrlConstraints
 
-from gateway.api.deps import Caller, ReadSession, State
 from gateway.domain.centres import Role
 from gateway.errors import ForbiddenError
 from gateway.kit.db import transaction
+from gateway.kit.deps import Caller, ReadSession, State
 from gateway.storage.models import Webhook, WebhookDelivery
 from gateway.submissions.endpoints import ERRORS
 from gateway.webhooks import service as webhooks

@@ -18,7 +18,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.api.app import create_app
+from gateway.app import create_app
 from gateway.domain.centres import Role
 from gateway.kit.db import engine_for, session_factory
 from gateway.settings import Settings

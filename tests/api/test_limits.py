@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import metrics
-from gateway.api.app import create_app
+from gateway.app import create_app
 from gateway.kit.ratelimit import LocalBuckets, RedisBuckets, make_limiter
 from gateway.settings import Settings
 from tests import factories as f

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.api import app
+from gateway import app
 from gateway.kit.db import transaction
 from gateway.kit.outbox import OutboxDispatcher, Pending, Publisher
 from gateway.settings import Settings

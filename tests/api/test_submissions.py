@@ -9,12 +9,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.api.schemas import SubmissionOut
 from gateway.domain.centres import CentreKind, Role, Sector
 from gateway.kit.db import transaction
 from gateway.pricing.engine.adjudicate import CopayPolicy
 from gateway.pricing.engine.review import ReviewPolicy
 from gateway.pricing.service import Policies, TariffCache, price_stored_document
+from gateway.schemas import SubmissionOut
 from gateway.storage.models import (
     Document,
     DocumentLine,

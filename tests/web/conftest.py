@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import admin
-from gateway.api.app import create_app
+from gateway.app import create_app
 from gateway.domain.centres import Role
 from gateway.kit.db import transaction
 from gateway.settings import Settings

@@ -57,7 +57,7 @@ def test_the_session_cookie_is_httponly_samesite_and_expires(web: TestClient) ->
 
 
 def test_the_cookie_is_secure_when_configured(web_settings) -> None:
-    from gateway.api.app import create_app
+    from gateway.app import create_app
 
     secure = web_settings.model_copy(update={"cookie_secure": True})
     with TestClient(create_app(secure, relay=False)) as client:

@@ -1,8 +1,8 @@
-"""The ASGI entry point for uvicorn: ``uvicorn gateway.api.main:app``."""
+"""The ASGI entry point for uvicorn: ``uvicorn gateway.main:app``."""
 
 import gc
 
-from gateway.api.app import create_app
+from gateway.app import create_app
 from gateway.logs import configure_logging
 from gateway.settings import get_settings
 

@@ -16,7 +16,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import logs, metrics
-from gateway.api.deps import GatewayState, TokenCache
 from gateway.batches import endpoints as batches
 from gateway.documents import endpoints as documents
 from gateway.errors import GatewayError
@@ -24,6 +23,7 @@ from gateway.fhir import endpoints as fhir
 from gateway.fhir.xml import fhir_schema
 from gateway.kit.chores import Chore, Chores
 from gateway.kit.db import engine_for, ping, session_factory
+from gateway.kit.deps import GatewayState, TokenCache
 from gateway.kit.outbox import OutboxDispatcher, Publisher
 from gateway.kit.ratelimit import make_limiter
 from gateway.review import endpoints as lifecycle
