@@ -46,10 +46,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import generate  # noqa: E402
 
-from gateway import admin  # noqa: E402
+from gateway.admin import service as admin  # noqa: E402
+from gateway.admin.registry import SAMPLE_REGISTRY_DIR, import_registry  # noqa: E402
 from gateway.domain.centres import Role  # noqa: E402
 from gateway.kit.db import make_engine, session_factory, transaction, upgrade  # noqa: E402
-from gateway.registry import SAMPLE_REGISTRY_DIR, import_registry  # noqa: E402
 from gateway.storage import repository  # noqa: E402
 from validators.schema import NAMESPACE, claim_schema  # noqa: E402
 

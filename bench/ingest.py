@@ -157,10 +157,10 @@ def fresh_database() -> Iterator[str]:
 
 def seed(url: str, patients: list[str], work: Path) -> str:
     """Schema, sample tariff, insured patients and the centre; returns its token."""
-    from gateway import admin
+    from gateway.admin import service as admin
+    from gateway.admin.registry import import_registry
     from gateway.domain.centres import CentreKind, Role, Sector
     from gateway.kit.db import make_engine, session_factory, transaction, upgrade
-    from gateway.registry import import_registry
 
     upgrade(url)
     (work / "insured.csv").write_text(

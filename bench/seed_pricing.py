@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway import admin
+from gateway.admin import service as admin
+from gateway.admin.registry import SAMPLE_REGISTRY_DIR, import_registry
 from gateway.domain.centres import CentreKind, Sector
 from gateway.domain.documents import CareSetting, DocumentKind
 from gateway.domain.registry import CentreInfo
@@ -24,7 +25,6 @@ from gateway.kit.db import transaction
 from gateway.pricing.engine.adjudicate import PricingRequest
 from gateway.pricing.engine.rules import UnitPrice, tariff_unit_price
 from gateway.pricing.service import TariffCache
-from gateway.registry import SAMPLE_REGISTRY_DIR, import_registry
 from gateway.storage.models import Document, DocumentLine, InsuredCoverage, StatusEvent, Submission
 
 MONTH = date(2026, 10, 1)  # service dates fall in this month (one K period)

@@ -28,11 +28,11 @@ sys.path.insert(0, str(ROOT))
 import xmlschema  # noqa: E402
 from lxml import etree  # noqa: E402
 
+from gateway.admin.registry import SAMPLE_REGISTRY_DIR, read_registry  # noqa: E402
 from gateway.domain.centres import CentreKind, Sector  # noqa: E402
 from gateway.domain.registry import CentreInfo  # noqa: E402
 from gateway.domain.tariff import TariffBook  # noqa: E402
 from gateway.pricing.tariff_csv import read_book  # noqa: E402
-from gateway.registry import SAMPLE_REGISTRY_DIR, read_registry  # noqa: E402
 from validators.business import validate_submission  # noqa: E402
 from validators.context import RuleContext  # noqa: E402
 from validators.reader import read_result  # noqa: E402

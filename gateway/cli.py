@@ -145,7 +145,7 @@ def centre_add(
     ] = None,
 ) -> None:
     """Register a centre and print its new token alone on the last line."""
-    from gateway import admin
+    from gateway.admin import service as admin
     from gateway.kit.db import transaction
 
     try:
@@ -177,7 +177,7 @@ def token_add(
     """Create an auditor, finance or admin token and print it alone on the last line."""
     from datetime import UTC, datetime, timedelta
 
-    from gateway import admin
+    from gateway.admin import service as admin
     from gateway.kit.db import transaction
 
     if role is Role.CENTRE:
@@ -195,7 +195,7 @@ def token_add(
 @token_app.command("revoke")
 def token_revoke(token: str) -> None:
     """Revoke a token (it stops working within GATEWAY_TOKEN_CACHE_S seconds)."""
-    from gateway import admin
+    from gateway.admin import service as admin
     from gateway.kit.db import transaction
 
     try:
@@ -218,7 +218,7 @@ def user_add(
     """Create a workspace account; the password is asked for (or read from stdin)."""
     import sys
 
-    from gateway import admin
+    from gateway.admin import service as admin
     from gateway.kit.db import transaction
 
     if password_stdin:
@@ -322,7 +322,7 @@ def audit_verify() -> None:
 def tariff_import(directory: Path, label: str | None = None) -> None:
     """Load a tariff book (services.csv, k_coefficients.csv and, for packages,
     package_prices.csv and package_contents.csv) from DIRECTORY as a new version."""
-    from gateway import admin
+    from gateway.admin import service as admin
     from gateway.kit.db import transaction
 
     try:
@@ -371,8 +371,8 @@ def tariff_versions() -> None:
 @registry_app.command("import")
 def registry_import(directory: Path) -> None:
     """Load insured.csv and/or centres.csv from DIRECTORY (people replaced, centres upserted)."""
+    from gateway.admin.registry import import_registry
     from gateway.kit.db import transaction
-    from gateway.registry import import_registry
 
     try:
         with transaction(_sessions()) as session:

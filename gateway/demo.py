@@ -56,10 +56,10 @@ def seed(token: str | None) -> DemoLogins:
     """Migrate, load the sample tariff and registries, and make the demo's logins."""
     from sqlalchemy import select
 
-    from gateway import admin
+    from gateway.admin import service as admin
+    from gateway.admin.registry import SAMPLE_REGISTRY_DIR, import_registry
     from gateway.domain.centres import Role
     from gateway.kit.db import engine_for, session_factory, transaction, upgrade
-    from gateway.registry import SAMPLE_REGISTRY_DIR, import_registry
     from gateway.settings import get_settings
     from gateway.storage import repository
     from gateway.storage.models import StaffUser

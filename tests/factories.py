@@ -13,10 +13,10 @@ import orjson
 from lxml import etree
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway import admin
+from gateway.admin import service as admin
+from gateway.admin.registry import SAMPLE_REGISTRY_DIR, import_registry
 from gateway.domain.centres import CentreKind, Role, Sector
 from gateway.kit.db import transaction
-from gateway.registry import SAMPLE_REGISTRY_DIR, import_registry
 from gateway.storage import repository
 from gateway.storage.models import Centre, InsuredCoverage
 from validators.schema import claim_schema

@@ -43,8 +43,8 @@ class Reference:
 
 
 def load_reference(registry: Path | None, tariff: Path | None) -> Reference:
+    from gateway.admin.registry import CENTRES_FILE, INSURED_FILE, read_registry
     from gateway.pricing.tariff_csv import read_book
-    from gateway.registry import CENTRES_FILE, INSURED_FILE, read_registry
 
     reference = Reference()
     if registry is not None:

@@ -23,7 +23,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from gateway.admin import passwords
+from gateway.admin.service import passwords
 from gateway.audit import chain as audit
 from gateway.domain.centres import Role
 from gateway.settings import Settings

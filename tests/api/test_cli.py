@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from gateway import admin
+from gateway.admin import service as admin
 from gateway.cli import app
 from gateway.domain.centres import CentreKind, Role, Sector
 from gateway.kit.db import transaction

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from typer.testing import CliRunner
 
+from gateway.admin.registry import SAMPLE_REGISTRY_DIR
 from gateway.cli import app
 from gateway.kit.db import upgrade
-from gateway.registry import SAMPLE_REGISTRY_DIR
 from gateway.settings import get_settings
 from gateway.storage.models import Centre, InsuredCoverage
 from tests import factories as f

@@ -23,10 +23,10 @@ import psycopg
 import pytest
 from sqlalchemy import func, select
 
-from gateway import admin
+from gateway.admin import service as admin
+from gateway.admin.registry import import_registry
 from gateway.domain.centres import Role
 from gateway.kit.db import engine_for, session_factory, transaction, upgrade
-from gateway.registry import import_registry
 from gateway.storage import repository
 from gateway.storage.models import Batch, BatchRejection, Document, StatusEvent
 from tests import factories as f

@@ -9,9 +9,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from gateway.admin import SAMPLE_TARIFF_DIR
+from gateway.admin.registry import SAMPLE_REGISTRY_DIR
+from gateway.admin.service import SAMPLE_TARIFF_DIR
 from gateway.domain.documents import Submission
-from gateway.registry import SAMPLE_REGISTRY_DIR
 from gateway.submissions.offline import check_file, load_reference
 from validators.problems import Severity
 from validators.reader import read_submission

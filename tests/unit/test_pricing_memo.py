@@ -6,7 +6,7 @@ import itertools
 from datetime import date
 from decimal import Decimal
 
-from gateway.admin import SAMPLE_TARIFF_DIR
+from gateway.admin.service import SAMPLE_TARIFF_DIR
 from gateway.domain.centres import CentreKind, Sector
 from gateway.domain.documents import CareSetting, CodeType, Line
 from gateway.domain.registry import CentreInfo, Coverage

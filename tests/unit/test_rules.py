@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from gateway.admin import SAMPLE_TARIFF_DIR
+from gateway.admin.service import SAMPLE_TARIFF_DIR
 from gateway.domain.centres import CentreKind, Sector
 from gateway.domain.registry import CentreInfo, Coverage
 from gateway.domain.tariff import TariffBook

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.admin import SAMPLE_TARIFF_DIR
+from gateway.admin.service import SAMPLE_TARIFF_DIR
 from gateway.pricing.tariff_csv import book_files, parse_book, read_book, write_book
 
 SERVICES = (SAMPLE_TARIFF_DIR / "services.csv").read_text()

@@ -12,7 +12,7 @@ from httpx import Response
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway import admin
+from gateway.admin import service as admin
 from gateway.app import create_app
 from gateway.domain.centres import Role
 from gateway.kit.db import transaction

@@ -19,7 +19,7 @@ from gateway.storage import repository
 from gateway.storage.models import ApiToken, Centre, StaffUser
 
 passwords = PasswordHasher()  # argon2id with the library's current parameters
-SAMPLE_TARIFF_DIR = Path(__file__).resolve().parent.parent / "schemas" / "tariff" / "sample"
+SAMPLE_TARIFF_DIR = Path(__file__).resolve().parents[2] / "schemas" / "tariff" / "sample"
 
 
 def new_token() -> str:

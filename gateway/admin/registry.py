@@ -25,7 +25,7 @@ INSURED_COLUMNS = ("national_id", "insurance_number", "valid_from", "valid_to")
 CENTRE_COLUMNS = (
     "code", "name", "kind", "sector", "province", "contract_from", "contract_to",
 )  # fmt: skip
-SAMPLE_REGISTRY_DIR = Path(__file__).resolve().parent.parent / "schemas" / "registry" / "sample"
+SAMPLE_REGISTRY_DIR = Path(__file__).resolve().parents[2] / "schemas" / "registry" / "sample"
 
 
 @dataclass(slots=True)
