@@ -21,6 +21,7 @@ from gateway.documents import endpoints as documents
 from gateway.errors import GatewayError
 from gateway.fhir import endpoints as fhir
 from gateway.fhir.xml import fhir_schema
+from gateway.kit.broker import make_celery
 from gateway.kit.chores import Chore, Chores
 from gateway.kit.db import engine_for, ping, session_factory
 from gateway.kit.deps import GatewayState, TokenCache
@@ -31,12 +32,11 @@ from gateway.settings import Settings, get_settings
 from gateway.settlement import endpoints as settlements
 from gateway.submissions import endpoints as submissions
 from gateway.submissions.writer import IngestWriter
-from gateway.upkeep import sweeper
+from gateway.upkeep import gauges, sweeper
 from gateway.web.routes import router as workspace_router
 from gateway.webhooks import endpoints as webhooks
 from validators.problems import Problem
 from validators.schema import claim_schema
-from workers.app import make_celery
 
 log = logging.getLogger(__name__)
 access = logging.getLogger("gateway.access")
@@ -199,13 +199,14 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
     engine = engine_for(settings.database_url)
     sessions = session_factory(engine)
     celery = make_celery(settings)
-    publisher = Publisher(celery, sessions, settings.queue_name)
+    publisher = Publisher(celery, sessions, settings.queue_name, gauges)
     dispatcher = OutboxDispatcher(
         publisher,
         settings.outbox_relay_interval_s,
         settings.outbox_relay_grace_s,
     )
     upkeep = Chores(chores(sessions, settings))
+    writer = IngestWriter(sessions, settings, dispatcher)
     state = GatewayState(
         settings=settings,
         engine=engine,
@@ -214,7 +215,6 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
         publisher=publisher,
         dispatcher=dispatcher,
         tokens=TokenCache(settings.token_cache_s),
-        writer=IngestWriter(sessions, settings, dispatcher),
         limiter=make_limiter(
             settings.rate_limit_per_minute,
             settings.rate_limit_burst,
@@ -230,7 +230,7 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
             dispatcher.start()
             upkeep.start()
         yield
-        await run_in_threadpool(state.writer.stop)  # hands the dispatcher its last messages
+        await run_in_threadpool(writer.stop)  # hands the dispatcher its last messages
         if relay:
             await run_in_threadpool(dispatcher.stop)
             await run_in_threadpool(upkeep.stop)
@@ -242,6 +242,7 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
         lifespan=lifespan,
     )
     app.state.gateway = state
+    app.state.ingest_writer = writer  # submissions' own: kit's state does not know it
     _install_error_handlers(app)
     app.add_middleware(RequestMiddleware)
     _install_operations(app)

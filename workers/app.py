@@ -6,42 +6,15 @@ import os
 import time
 from typing import Any
 
-from celery import Celery, signals
+from celery import signals
 
 from gateway import logs, metrics
-from gateway.kit import embedded_broker  # noqa: F401  (registers the embedded transport)
-from gateway.settings import Settings, get_settings
+from gateway.kit.broker import make_celery
+from gateway.settings import get_settings
 
-PRICE_DOCUMENT = "gateway.price_document"
-PRICE_DOCUMENTS = "gateway.price_documents"
-PROCESS_BATCH = "gateway.process_batch"
+TASK_MODULES = ("workers.tasks", "workers.batches")
 
-
-def make_celery(settings: Settings) -> Celery:
-    app = Celery(
-        "gateway",
-        broker=settings.broker_url,
-        include=["workers.tasks", "workers.batches"],
-    )
-    app.conf.update(
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
-        task_ignore_result=True,
-        task_default_queue=settings.queue_name,
-        task_serializer="json",
-        accept_content=["json"],
-        # One message reserved per worker process: the one it runs. A process storing a
-        # 100,000-document batch for minutes would otherwise sit on the next messages it
-        # had reserved (pricing of other centres' submissions among them) until it is done,
-        # while the other workers idle. Costs a broker round trip between tasks (~1 ms).
-        worker_prefetch_multiplier=1,
-        worker_hijack_root_logger=False,
-        broker_connection_retry_on_startup=True,
-    )
-    return app
-
-
-celery_app = make_celery(get_settings())
+celery_app = make_celery(get_settings(), include=TASK_MODULES)
 _started: dict[str, float] = {}
 
 

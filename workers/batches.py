@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 
 from gateway.batches.service import process_batch
+from gateway.kit.broker import PROCESS_BATCH
 from gateway.kit.outbox import Publisher
 from gateway.settings import get_settings
-from workers.app import PROCESS_BATCH, celery_app
+from workers.app import celery_app
 from workers.tasks import RELIABLE, _sessions
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.audit.journal import WEBHOOK_TASK
+from gateway.kit.broker import DELIVER_WEBHOOK, PRICE_DOCUMENT, PRICE_DOCUMENTS
 from gateway.kit.db import engine_for, session_factory, transaction
 from gateway.pricing.service import (
     NoTariffError,
@@ -21,7 +21,7 @@ from gateway.pricing.service import (
 from gateway.settings import get_settings
 from gateway.webhooks.delivery import deliver_webhook
 from workers import deadletters  # noqa: F401  (records tasks given up on)
-from workers.app import PRICE_DOCUMENT, PRICE_DOCUMENTS, celery_app
+from workers.app import celery_app
 
 _books = TariffCache()
 
@@ -76,7 +76,7 @@ def _policies() -> Policies:
 # Applied as a call, not as a decorator: Celery's decorator is untyped. A database error
 # is retried by Celery itself (the attempt may then be sent again: at least once).
 deliver_webhook_task = celery_app.task(
-    name=WEBHOOK_TASK,
+    name=DELIVER_WEBHOOK,
     bind=True,
     acks_late=True,
     reject_on_worker_lost=True,

@@ -20,10 +20,11 @@ from sqlalchemy.orm import Session
 from gateway.audit import chain as audit
 from gateway.domain.lifecycle import Transition
 from gateway.kit import bulk
+from gateway.kit.broker import DELIVER_WEBHOOK
 from gateway.kit.outbox import Pending
 from gateway.storage.models import OutboxMessage, StatusEvent, Webhook, utcnow
 
-WEBHOOK_TASK = "gateway.deliver_webhook"
+WEBHOOK_TASK = DELIVER_WEBHOOK
 EVENT_TYPE = "document.status_changed"
 
 

@@ -19,9 +19,9 @@ from gateway.batches.spool import Spooled, SpoolWriter
 from gateway.errors import GatewayError, NotFoundError
 from gateway.kit.db import transaction
 from gateway.kit.deps import Caller, CentreCaller, GatewayState, Principal, ReadSession, State
+from gateway.kit.http import ERRORS, format_of, parse_id
 from gateway.schemas import BatchOut, ProblemOut
 from gateway.storage.models import Batch
-from gateway.submissions.endpoints import ERRORS, format_of, parse_id
 from validators.schema import Format
 
 router = APIRouter(prefix="/v1", tags=["batches"])

@@ -40,6 +40,7 @@ from gateway.domain import documents as dm
 from gateway.domain.lifecycle import DocumentStatus, birth, transition
 from gateway.domain.registry import Coverage
 from gateway.domain.tariff import TariffBook
+from gateway.kit.broker import PRICE_DOCUMENTS, PROCESS_BATCH
 from gateway.kit.db import transaction
 from gateway.kit.outbox import Pending
 from gateway.pricing.service import NoTariffError, TariffCache
@@ -50,7 +51,6 @@ from validators.business import validate_submission
 from validators.context import RuleContext
 from validators.problems import Problem, Severity, has_errors
 from validators.schema import Format
-from workers.app import PRICE_DOCUMENTS, PROCESS_BATCH
 
 log = logging.getLogger(__name__)
 _books = TariffCache()

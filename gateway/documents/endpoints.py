@@ -10,10 +10,11 @@ from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
 from gateway.audit import chain as audit
+from gateway.documents import repository as documents
 from gateway.errors import GatewayError, NotFoundError
 from gateway.kit.db import transaction
 from gateway.kit.deps import Caller, GatewayState, Principal, ReadSession, State
-from gateway.review import service as reviews
+from gateway.kit.http import ERRORS, parse_id
 from gateway.schemas import (
     AppealOut,
     DocumentListItem,
@@ -32,7 +33,6 @@ from gateway.schemas import (
 from gateway.settlement import service as settlement
 from gateway.settlement.remittance import advice_line, advice_of, pricing_json
 from gateway.storage import repository
-from gateway.submissions.endpoints import ERRORS, parse_id
 
 router = APIRouter(prefix="/v1", tags=["documents"])
 
@@ -191,11 +191,11 @@ def document_out(session: Session, document_id: uuid.UUID, centre_scope: int | N
                 actor=r.actor,
                 at=r.created_at,
             )
-            for r in reviews.review_history(session, found.id)
+            for r in documents.review_history(session, found.id)
         ],
         appeals=[
             AppealOut(reason=a.reason, lines=a.lines, actor=a.actor, at=a.created_at)
-            for a in reviews.appeals_of(session, found.id)
+            for a in documents.appeals_of(session, found.id)
         ],
         payment_order_id=found.payment_order_id,
         history=[

@@ -22,7 +22,7 @@ from gateway.fhir.parse import Syntax, syntax_of
 from gateway.fhir.response import operation_outcome
 from gateway.fhir.systems import JSON_MEDIA, XML_MEDIA
 from gateway.kit.deps import State, authenticate, authenticate_here, require_centre
-from gateway.submissions.endpoints import read_body
+from gateway.kit.http import read_body
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])
 log = logging.getLogger(__name__)
@@ -99,7 +99,13 @@ async def _submit(request: Request, state: State) -> Response:
             )
         body = await read_body(request, state.settings.max_body_bytes)
         done = await run_in_threadpool(
-            service.submit, state, caller.centre, body, syntax, media[:100]
+            service.submit,
+            state.sessions,
+            state.settings,
+            caller.centre,
+            body,
+            syntax,
+            media[:100],
         )
     except Exception as exc:
         metrics.SUBMISSIONS.labels("fhir", "refused").inc()

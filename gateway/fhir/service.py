@@ -19,7 +19,7 @@ from fhir.resources.R4B.claimresponse import ClaimResponse
 from fhir.resources.R4B.explanationofbenefit import ExplanationOfBenefit
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.domain import documents as dm
 from gateway.errors import GatewayError
@@ -38,8 +38,8 @@ from gateway.fhir.response import (
     generic_context,
 )
 from gateway.kit.db import transaction
-from gateway.kit.deps import GatewayState
 from gateway.kit.outbox import Pending
+from gateway.settings import Settings
 from gateway.settlement.remittance import advice_of
 from gateway.storage import repository
 from gateway.storage.models import Centre, Document, RawPayload, Submission
@@ -63,7 +63,12 @@ class Submitted:
 
 
 def submit(
-    state: GatewayState, centre: Centre, body: bytes, syntax: Syntax, media: str
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    centre: Centre,
+    body: bytes,
+    syntax: Syntax,
+    media: str,
 ) -> Submitted:
     """Check, map, store; the answer (a ClaimResponse, or a Bundle of them for a Bundle)."""
     parsed = parse_body(body, syntax)
@@ -74,7 +79,7 @@ def submit(
     except GatewayError as exc:
         log.error("FHIR mapping broke the schema: %s", [p.to_dict() for p in exc.problems])
         raise MappingError("the mapped submission does not match the schema") from exc
-    stored = _store(state, centre, body, media, submission, problems, uses)
+    stored = _store(sessions, settings, centre, body, media, submission, problems, uses)
     responses = _responses(stored, submission, parsed, centre.code)
     resource: ClaimResponse | Bundle = responses[0]
     if parsed.kind == "Bundle":
@@ -88,7 +93,8 @@ def submit(
 
 
 def _store(
-    state: GatewayState,
+    sessions: sessionmaker[Session],
+    settings: Settings,
     centre: Centre,
     body: bytes,
     media: str,
@@ -98,7 +104,7 @@ def _store(
 ) -> Ingested:
     for attempt in range(2):
         try:
-            with transaction(state.sessions) as session:
+            with transaction(sessions) as session:
                 return ingest(
                     session=session,
                     centre=centre,
@@ -106,11 +112,11 @@ def _store(
                     fmt=Format.JSON,
                     content_type=media,
                     idempotency_key=None,
-                    max_documents=state.settings.max_documents_per_submission,
+                    max_documents=settings.max_documents_per_submission,
                     parsed=submission,
                     mapped_problems=problems,
                     stored_format="fhir",
-                    settings=state.settings,
+                    settings=settings,
                     kept_as_warnings=[kept_as_warnings(use) for use in uses],
                     purposes=uses,
                 )

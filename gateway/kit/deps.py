@@ -23,7 +23,6 @@ from gateway.kit.ratelimit import Limiter, LocalBuckets, Unlimited
 from gateway.settings import Settings
 from gateway.storage import repository
 from gateway.storage.models import Centre
-from gateway.submissions.writer import IngestWriter
 
 IN_MEMORY_LIMITERS = (Unlimited, LocalBuckets)
 
@@ -37,7 +36,6 @@ class GatewayState:
     publisher: Publisher
     dispatcher: OutboxDispatcher
     tokens: TokenCache
-    writer: IngestWriter
     limiter: Limiter = field(default_factory=Unlimited)
 
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,7 +23,6 @@ from gateway import logs, metrics
 from gateway.kit.db import transaction
 from gateway.storage import repository
 from gateway.storage.models import OutboxMessage, utcnow
-from gateway.upkeep import gauges as observe
 
 log = logging.getLogger(__name__)
 MARK_AT_MOST = 1000  # sent messages marked published in one statement
@@ -40,11 +39,26 @@ class Pending:
     request_id: str | None = None  # of the request that stored it: the task's log lines
 
 
+class Gauges(Protocol):
+    """What the relay's pass samples besides the outbox (gateway.upkeep.gauges does it)."""
+
+    def sample_database(self, session: Session) -> None: ...
+
+    def sample_queue(self, celery: Celery, queue: str) -> None: ...
+
+
 class Publisher:
-    def __init__(self, celery: Celery, sessions: sessionmaker[Session], queue: str) -> None:
+    def __init__(
+        self,
+        celery: Celery,
+        sessions: sessionmaker[Session],
+        queue: str,
+        gauges: Gauges | None = None,
+    ) -> None:
         self.celery = celery
         self.sessions = sessions
         self.queue = queue
+        self.gauges = gauges
 
     def _send(self, messages: Sequence[Pending | OutboxMessage], via: str) -> list[int]:
         for message in messages:
@@ -97,8 +111,10 @@ class Publisher:
             if messages:
                 repository.mark_published(session, self._send(messages, "relay"))
             metrics.OUTBOX_PENDING.set(repository.count_pending_outbox(session))
-            observe.sample_database(session)
-        observe.sample_queue(self.celery, self.queue)
+            if self.gauges is not None:
+                self.gauges.sample_database(session)
+        if self.gauges is not None:
+            self.gauges.sample_queue(self.celery, self.queue)
         return len(messages)
 
 

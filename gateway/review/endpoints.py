@@ -11,9 +11,9 @@ from gateway.documents.endpoints import document_out
 from gateway.domain.review import ReviewAction, ReviewReason
 from gateway.kit.db import transaction
 from gateway.kit.deps import Auditor, CentreCaller, State
+from gateway.kit.http import ERRORS, parse_id
 from gateway.review import service as reviews
 from gateway.schemas import DocumentOut, ErrorResponse
-from gateway.submissions.endpoints import ERRORS, parse_id
 
 router = APIRouter(prefix="/v1", tags=["review"])
 MOVE_ERRORS = {

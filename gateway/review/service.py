@@ -236,14 +236,3 @@ def appeal(
     _move(session, document, S.APPEALED, actor, reason)
     _move(session, document, S.UNDER_REVIEW, "system:appeal", "appeal returns it to review")
     return document
-
-
-def review_history(session: Session, document_id: uuid.UUID) -> list[LineReview]:
-    query = select(LineReview).where(LineReview.document_id == document_id).order_by(LineReview.id)
-    return list(session.scalars(query))
-
-
-def appeals_of(session: Session, document_id: uuid.UUID) -> list[Appeal]:
-    return list(
-        session.scalars(select(Appeal).where(Appeal.document_id == document_id).order_by(Appeal.id))
-    )

@@ -10,11 +10,11 @@ from pydantic import BaseModel, Field
 
 from gateway.kit.db import transaction
 from gateway.kit.deps import Caller, Finance, ReadSession, State
+from gateway.kit.http import ERRORS
 from gateway.schemas import ErrorResponse, ReasonTotalOut, RemittanceTotalsOut
 from gateway.settings import today
 from gateway.settlement import service as settlement
 from gateway.storage.models import Centre, PaymentOrder
-from gateway.submissions.endpoints import ERRORS
 
 router = APIRouter(prefix="/v1", tags=["settlement"])
 MOVE_ERRORS = {

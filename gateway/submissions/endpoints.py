@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -14,21 +13,17 @@ from starlette.concurrency import run_in_threadpool
 from gateway import metrics
 from gateway.errors import GatewayError, NotFoundError
 from gateway.kit.deps import Caller, GatewayState, ReadSession, authenticate, require_centre
-from gateway.schemas import ErrorResponse, SubmissionOut
+from gateway.kit.http import ERRORS, format_of, parse_id, read_body
+from gateway.schemas import SubmissionOut
 from gateway.storage import repository
 from gateway.storage.models import Document, Submission
 from gateway.submissions.service import Arrival, StoredDocument, StoredSubmission, parse_valid
+from gateway.submissions.writer import IngestWriter
 from validators.problems import Problem
-from validators.schema import Format
 
 router = APIRouter(prefix="/v1", tags=["submissions"])
 
-XML_TYPES = ("application/xml", "text/xml")
-JSON_TYPES = ("application/json",)
 INLINE_PARSE_BYTES = 256 * 1024
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 409, 413, 415, 422)
-}
 IDEMPOTENCY_KEY_LENGTH = 200
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
@@ -38,37 +33,6 @@ IDEMPOTENCY_KEY = {
     "without storing it twice (with another body: 422).",
     "schema": {"type": "string", "maxLength": IDEMPOTENCY_KEY_LENGTH},
 }
-
-
-def format_of(content_type: str | None) -> Format:
-    media = (content_type or "").split(";", 1)[0].strip().lower()
-    if media in XML_TYPES or media.endswith("+xml"):
-        return Format.XML
-    if media in JSON_TYPES or media.endswith("+json"):
-        return Format.JSON
-    raise GatewayError(
-        f"Content-Type {media or '(none)'} is not accepted; send application/xml or "
-        "application/json.",
-        415,
-    )
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The whole body, refusing (413) as soon as it passes ``limit`` bytes."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise GatewayError(f"The body is larger than {limit} bytes.", 413)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise GatewayError(f"The body is larger than {limit} bytes.", 413)
-        chunks.append(chunk)
-    body = b"".join(chunks)
-    if not body.strip():
-        raise GatewayError("The body is empty.", 400, [Problem("body.empty", "The body is empty.")])
-    return body
 
 
 def idempotency_key_of(request: Request) -> str | None:
@@ -119,7 +83,8 @@ async def submit(request: Request) -> Response:
         else:
             parsed = await run_in_threadpool(parse_valid, body, fmt)
         arrival = Arrival(caller.centre, body, fmt, media, idempotency_key, parsed)
-        stored = await state.writer.store(arrival, len(parsed.documents))
+        writer: IngestWriter = request.app.state.ingest_writer
+        stored = await writer.store(arrival, len(parsed.documents))
     except GatewayError:
         metrics.SUBMISSIONS.labels(fmt.value, "refused").inc()
         raise
@@ -149,13 +114,6 @@ def get_submission(submission_id: str, caller: Caller, session: ReadSession) -> 
     if found is None:
         raise NotFoundError("Submission")
     return submission_out(found, list(found.documents))
-
-
-def parse_id(raw: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        raise NotFoundError("Resource") from None
 
 
 def _problem(raw: dict[str, Any]) -> dict[str, Any]:

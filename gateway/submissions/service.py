@@ -26,6 +26,7 @@ from gateway.domain.lifecycle import DocumentStatus, Transition, birth, transiti
 from gateway.domain.registry import Coverage
 from gateway.domain.tariff import TariffBook
 from gateway.errors import GatewayError
+from gateway.kit.broker import PRICE_DOCUMENTS
 from gateway.kit.outbox import Pending
 from gateway.pricing.service import NoTariffError, TariffCache
 from gateway.settings import Settings, get_settings, today
@@ -37,7 +38,6 @@ from validators.context import RuleContext
 from validators.problems import Problem, Severity, has_errors
 from validators.reader import read_result
 from validators.schema import Format, claim_schema
-from workers.app import PRICE_DOCUMENTS
 
 # Accepted documents are priced in batches: one message per this many of a transaction.
 PRICING_BATCH = 200

@@ -15,11 +15,11 @@ from urllib.parse import urlencode
 from sqlalchemy.orm import Session
 
 from gateway.audit import chain as audit
+from gateway.documents import repository as documents
 from gateway.domain.lifecycle import DocumentStatus
 from gateway.domain.review import REVIEW_PREFIX, ReviewAction, ReviewReason
 from gateway.errors import NotFoundError
 from gateway.pricing.engine.rules import Reason
-from gateway.review import service as reviews
 from gateway.settlement.remittance import Adjustment, AdviceLine, Term, advice_of
 from gateway.settlement.service import period_end
 from gateway.storage import repository
@@ -221,9 +221,9 @@ def document_page(session: Session, document_id: uuid.UUID) -> dict[str, Any]:
         "lines": lines,
         "by_reason": dict(sorted(by_reason.items())),
         "reviews": [
-            (numbers.get(r.line_id, 0), r) for r in reviews.review_history(session, document.id)
+            (numbers.get(r.line_id, 0), r) for r in documents.review_history(session, document.id)
         ],
-        "appeals": reviews.appeals_of(session, document.id),
+        "appeals": documents.appeals_of(session, document.id),
         "audit_entries": audit.entries_for(session, "document", [str(document.id)]),
         "original": original,
         "can_review": document.status == DocumentStatus.UNDER_REVIEW,

@@ -17,8 +17,8 @@ from gateway.domain.centres import Role
 from gateway.errors import ForbiddenError
 from gateway.kit.db import transaction
 from gateway.kit.deps import Caller, ReadSession, State
+from gateway.kit.http import ERRORS
 from gateway.storage.models import Webhook, WebhookDelivery
-from gateway.submissions.endpoints import ERRORS
 from gateway.webhooks import service as webhooks
 
 router = APIRouter(prefix="/v1", tags=["webhooks"])

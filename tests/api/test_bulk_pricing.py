@@ -12,6 +12,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.kit.broker import PRICE_DOCUMENT, PRICE_DOCUMENTS
 from gateway.kit.db import transaction
 from gateway.pricing.service import TariffCache, price_stored_documents
 from gateway.storage.models import (
@@ -24,7 +25,7 @@ from gateway.storage.models import (
 from tests import factories as f
 from tests.api.test_submissions import JSON, POLICIES, auth, price_all
 from workers import tasks
-from workers.app import PRICE_DOCUMENT, PRICE_DOCUMENTS, celery_app
+from workers.app import celery_app
 
 PRICED = ("PRICED", "APPROVED", "UNDER_REVIEW")
 

@@ -9,11 +9,11 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import metrics
+from gateway.kit.broker import make_celery
 from gateway.kit.db import transaction
 from gateway.settings import Settings
 from gateway.storage.models import OutboxMessage, utcnow
 from gateway.upkeep import gauges as observe
-from workers.app import make_celery
 
 
 def test_outbox_lag_is_the_age_of_the_oldest_unsent_message(
