@@ -161,9 +161,19 @@ def failure_class(exc: BaseException) -> DeliveryError:
     if isinstance(exc, httpcore.TimeoutException):
         return DeliveryError.TIMEOUT
     if isinstance(exc, httpcore.ConnectError):
-        tls_failed = isinstance(exc.__cause__, ssl.SSLError)
-        return DeliveryError.TLS if tls_failed else DeliveryError.REFUSED
+        return DeliveryError.TLS if _caused_by_tls(exc) else DeliveryError.REFUSED
     return DeliveryError.NETWORK
+
+
+def _caused_by_tls(exc: BaseException) -> bool:
+    # httpcore wraps the ssl error, and its pool re-raises "from None": the ssl error
+    # is then only the wrapper's context.
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _ms_since(began: float) -> int:
