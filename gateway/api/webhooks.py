@@ -30,7 +30,12 @@ WebhookUrl = Annotated[
 
 
 class WebhookIn(BaseModel):
-    url: WebhookUrl = Field(examples=["https://his.example-hospital.ir/gateway-events"])
+    url: WebhookUrl = Field(
+        description="An https URL whose host is, and resolves only to, public addresses "
+        "(422 webhook.https-required, webhook.blocked-address or webhook.host-invalid "
+        "otherwise); see docs/webhooks.md, Address policy",
+        examples=["https://his.example-hospital.ir/gateway-events"],
+    )
 
 
 class WebhookOut(BaseModel):
