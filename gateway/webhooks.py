@@ -68,7 +68,7 @@ def resolve(host: str, port: int) -> list[IPAddress]:
     """The addresses ``host`` resolves to (the system resolver); empty when it does not."""
     try:
         found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
+    except (OSError, ValueError):  # ValueError: names no resolver takes (too long, NUL)
         return []
     addresses: list[IPAddress] = []
     for *_, sockaddr in found:

@@ -157,7 +157,10 @@ class AddressPolicy:
 
     def check_url(self, url: str) -> Target:
         """The target of ``url`` if its scheme and written host are allowed."""
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError as exc:  # an unbalanced [ or ]
+            raise AddressRefused("webhook.host-invalid", "The URL's host is invalid.") from exc
         scheme = parts.scheme.lower()
         if scheme not in DEFAULT_PORTS:
             raise AddressRefused("webhook.scheme", "A webhook URL must be https.")

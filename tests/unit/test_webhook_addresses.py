@@ -6,9 +6,11 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from gateway.domain.webhook_addresses import AddressPolicy, AddressRefused, parse_ip
+from gateway.domain.webhook_addresses import AddressPolicy, AddressRefused, Target, parse_ip
 from gateway.domain.webhooks import error_class
 from gateway.settings import Settings
 
@@ -167,3 +169,19 @@ def test_recorded_errors_are_shown_as_classes_old_texts_too(
     status: int | None, stored: str | None, shown: str | None
 ) -> None:
     assert error_class(status, stored) == shown
+
+
+HOSTISH = st.text(alphabet="0123456789abcdefx.:[]%-_", max_size=40)
+
+
+@given(host=HOSTISH, scheme=st.sampled_from(["http", "https", "ftp", ""]))
+def test_any_host_is_either_a_target_or_refused_with_a_code(host: str, scheme: str) -> None:
+    outcome: Target | AddressRefused
+    try:
+        outcome = HTTP.check_url(f"{scheme}://{host}/")
+    except AddressRefused as refused:
+        outcome = refused
+    if isinstance(outcome, AddressRefused):
+        assert outcome.code.startswith("webhook.")
+    else:
+        assert outcome.address is None or outcome.address.is_global
