@@ -57,10 +57,11 @@ promtool: ## install promtool, amtool and kubectl for the deploy tests when miss
 	  fi; \
 	fi
 
-lint: $(STAMP) ## ruff and mypy (strict)
+lint: $(STAMP) ## ruff, mypy (strict) and the import contracts (lint-imports)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(STAMP) ## every benchmark on the local PostgreSQL and broker, one table of figures, targets and floors
 	$(BIN)/python bench/all.py
