@@ -23,6 +23,7 @@ NEW_INDEXES = {
     "webhook_deliveries": {"ix_webhook_deliveries_webhook"},
     "outbox": {"ix_outbox_unpublished"},
 }
+NEW_TABLES = {"login_throttles"}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -88,6 +89,7 @@ def test_up_down_and_up_again_keep_the_audit_chain(url: str) -> None:
         postgresql = engine.dialect.name == "postgresql"
         assert all(_is_partitioned(engine, t) == postgresql for t in partitions.PARTITIONED)
         assert _body_compression(engine) == ("l" if postgresql else None)
+        assert set(inspect(engine).get_table_names()) >= NEW_TABLES
         assert _verified(engine) == 30
         _append(engine, 5)
 
@@ -96,6 +98,7 @@ def test_up_down_and_up_again_keep_the_audit_chain(url: str) -> None:
             assert not names & _indexes(engine, table)
         assert not any(_is_partitioned(engine, t) for t in partitions.PARTITIONED)
         assert _body_compression(engine) in ("", None)
+        assert not NEW_TABLES & set(inspect(engine).get_table_names())
         assert _verified(engine) == 35
         _append(engine, 5)
 
