@@ -479,6 +479,7 @@ def demo(
     # The bundled examples are dated November 2026; the demo's clock stays there so they
     # remain inside the submission window (set GATEWAY_CLOCK_DATE to choose another day).
     os.environ.setdefault("GATEWAY_CLOCK_DATE", DEMO_DATE)
+    os.environ.setdefault("GATEWAY_COOKIE_SECURE", "false")  # the demo serves plain http
     get_settings.cache_clear()
     settings = get_settings()
     centre_token, auditor_token = _seed_demo(token)

@@ -60,7 +60,9 @@ class Settings(BaseSettings):
         "(sessions end at restart and do not carry across API processes)",
     )
     cookie_secure: bool = Field(
-        default=False, description="Mark the workspace cookie Secure (set it behind HTTPS)"
+        default=True,
+        description="Mark the workspace cookie Secure: browsers send it back over HTTPS only "
+        "(false for a local demo over plain http; `gateway demo` turns it off)",
     )
     login_max_failures: int = Field(
         default=5,
