@@ -99,7 +99,7 @@ def test_a_locked_account_refuses_the_right_password_without_verifying_it(
 ) -> None:
     web = browser()
     username = make_user(sessions, Role.AUDITOR)
-    throttled_before = logins("throttled")
+    before = {outcome: logins(outcome) for outcome in ("success", "failed", "throttled")}
     for _ in range(web_settings.login_max_failures - 1):
         assert log_in(web, username, WRONG).status_code == 401
     locking = log_in(web, username, WRONG)
@@ -118,11 +118,13 @@ def test_a_locked_account_refuses_the_right_password_without_verifying_it(
     assert len(verified) == hashed  # refused before argon2 was asked anything
     assert 0 < int(right.headers["Retry-After"]) <= 300
     assert CATALOGUE["login.throttled"][1].format(minutes="۵") in right.text
-    assert logins("throttled") == throttled_before + 2
+    assert logins("throttled") == before["throttled"] + 2
+    assert logins("failed") == before["failed"] + web_settings.login_max_failures
     assert web.get("/web/", follow_redirects=False).status_code == 303  # not logged in
 
     clock.now += 301
     assert log_in(web, username).status_code == 303
+    assert logins("success") == before["success"] + 1
     assert len(audited(sessions, "login.locked", username)) == 1
 
 
