@@ -94,7 +94,8 @@ WEBHOOK_DELIVERIES = Counter(
 )
 WEBHOOK_FAILURES = Counter(
     "gateway_webhook_delivery_failures_total",
-    "Failed webhook delivery attempts, by reason",
+    "Failed webhook delivery attempts, by class: http-3xx, http-4xx, http-5xx, timeout, "
+    "refused, tls, unresolved, network or blocked-address (the address policy refused it)",
     ["reason"],
 )
 BATCHES = Counter(

@@ -8,8 +8,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gateway.domain.webhook_addresses import AddressPolicy
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_DIR = PROJECT_ROOT / "schemas"
@@ -141,6 +143,16 @@ class Settings(BaseSettings):
         default=1800.0,
         description="Longest wait between attempts; keep it below the broker's visibility timeout",
     )
+    webhook_allow_http: bool = Field(
+        default=False,
+        description="Accept http:// webhook URLs (events then travel unencrypted); off: https only",
+    )
+    webhook_allowed_private_hosts: list[str] = Field(
+        default=[],
+        description="Host names, addresses or networks (CIDR) that webhooks may reach although "
+        "they are loopback, private or otherwise internal (JSON list); empty: public "
+        "addresses only",
+    )
     batch_spool_dir: Path = Field(
         default=Path("batch-spool"), description="Folder where uploaded batch files are kept"
     )
@@ -181,6 +193,18 @@ class Settings(BaseSettings):
         description="Redis holding the rate-limit buckets, shared by every API process; "
         "empty = kept in each process",
     )
+
+    @field_validator("webhook_allowed_private_hosts")
+    @classmethod
+    def _private_hosts_parse(cls, entries: list[str]) -> list[str]:
+        AddressPolicy.build(allow_http=False, allowed_private=entries)  # fails on a bad entry
+        return entries
+
+    def webhook_address_policy(self) -> AddressPolicy:
+        """What webhooks may reach under these settings."""
+        return AddressPolicy.build(
+            allow_http=self.webhook_allow_http, allowed_private=self.webhook_allowed_private_hosts
+        )
 
 
 def today(settings: Settings) -> date:
