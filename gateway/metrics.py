@@ -36,6 +36,12 @@ RATE_LIMIT_ERRORS = Counter(
     "gateway_rate_limit_store_errors_total",
     "Rate-limit checks that could not reach the shared store (the request was let through)",
 )
+LOGINS = Counter(
+    "gateway_logins_total",
+    "Workspace login tries by outcome: success, failed (wrong or unknown name or password, "
+    "disabled account) or throttled (refused unchecked: the account or address is locked)",
+    ["outcome"],
+)
 SUBMISSIONS = Counter(
     "gateway_submissions_total", "Submissions by input format and outcome", ["format", "outcome"]
 )

@@ -62,7 +62,29 @@ class Settings(BaseSettings):
         "(sessions end at restart and do not carry across API processes)",
     )
     cookie_secure: bool = Field(
-        default=False, description="Mark the workspace cookie Secure (set it behind HTTPS)"
+        default=True,
+        description="Mark the workspace cookie Secure: browsers send it back over HTTPS only "
+        "(false for a local demo over plain http; `gateway demo` turns it off)",
+    )
+    login_max_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Failed workspace logins of one account within the window that lock it",
+    )
+    login_client_max_failures: int = Field(
+        default=20,
+        ge=1,
+        description="Failed workspace logins from one client address within the window that "
+        "lock that address (any account)",
+    )
+    login_failure_window_s: float = Field(
+        default=900.0, gt=0, description="The window in which failed logins are counted"
+    )
+    login_lock_s: float = Field(
+        default=300.0, gt=0, description="How long the first lock lasts; each further lock doubles"
+    )
+    login_lock_max_s: float = Field(
+        default=3600.0, gt=0, description="The longest a lock lasts, however many came before"
     )
     session_idle_minutes: int = Field(
         default=480, ge=1, description="A workspace session ends after this long unused"

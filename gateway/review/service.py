@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from gateway.audit import chain as audit
 from gateway.audit import journal
+from gateway.domain import actors
 from gateway.domain.lifecycle import (
     DocumentStatus,
     InvalidTransitionError,
@@ -123,7 +124,7 @@ def review(
                 document_id=document.id,
                 reason=reason.value,
                 amount=figures.review_deduction,
-                detail=f"{action} by {actor}" + (f": {note}" if note else ""),
+                detail=f"{action} by {_role_of(session, actor)}" + (f": {note}" if note else ""),
             )
         )
     pricing.eligible_amount = figures.eligible
@@ -236,3 +237,10 @@ def appeal(
     _move(session, document, S.APPEALED, actor, reason)
     _move(session, document, S.UNDER_REVIEW, "system:appeal", "appeal returns it to review")
     return document
+
+
+def _role_of(session: Session, actor: str) -> str:
+    """The reviewer as the centre may be told: the detail of a deduction reaches the centre
+    in its remittance, statements and FHIR answers, so it names the role, not the user."""
+    roles = repository.staff_roles(session, actors.user_names([actor]))
+    return actors.as_seen_by_centre(actor, roles)
