@@ -20,8 +20,8 @@ from gateway.domain.centres import Role
 from gateway.fhir import systems
 from gateway.storage.models import Document, Submission
 from tests import factories as f
-from tests.api.test_submissions import POLICIES, price_all
 from tests.fhir.claims import FHIR_XML, auth, claim, item
+from tests.submissions.test_submissions import POLICIES, price_all
 
 
 def categories(adjudications: list[dict[str, Any]]) -> dict[str, int]:

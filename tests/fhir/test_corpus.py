@@ -22,8 +22,8 @@ from fhir.resources.R4B.claimresponse import ClaimResponse
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests import factories as f
-from tests.api.test_submissions import price_all
 from tests.fhir.claims import CORPUS, FHIR_JSON, FHIR_XML, auth
+from tests.submissions.test_submissions import price_all
 
 pytestmark = pytest.mark.fhir_corpus
 

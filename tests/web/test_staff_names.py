@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 
 from gateway.domain.centres import Role
 from tests import factories as f
-from tests.api.test_lifecycle_api import ALWAYS_REVIEW, submit_priced
-from tests.api.test_submissions import auth
+from tests.review.test_lifecycle_api import ALWAYS_REVIEW, submit_priced
+from tests.submissions.test_submissions import auth
 from tests.web.conftest import csrf_of, log_in, make_user
 
 

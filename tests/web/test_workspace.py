@@ -18,9 +18,9 @@ from gateway.web import sessions as web_sessions
 from gateway.web.catalogue import CATALOGUE
 from gateway.web.kit import SECURITY_HEADERS
 from tests import factories as f
-from tests.api.test_lifecycle_api import ALWAYS_REVIEW, submit_priced
-from tests.api.test_submissions import price_all
 from tests.fhir.claims import auth, claim, item
+from tests.review.test_lifecycle_api import ALWAYS_REVIEW, submit_priced
+from tests.submissions.test_submissions import price_all
 from tests.web.conftest import PASSWORD, csrf_of, log_in, make_user
 
 LoggedIn = Callable[[Role], TestClient]

@@ -23,7 +23,7 @@ from lxml import etree
 
 from gateway.domain.money import round_rials
 from tests import factories as f
-from tests.unit.test_pricing import L, price
+from tests.pricing.test_pricing import L, price
 from validators.business import validate_submission
 from validators.context import RuleContext
 from validators.reader import read_submission

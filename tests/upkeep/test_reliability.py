@@ -17,7 +17,7 @@ from gateway.settings import get_settings
 from gateway.storage.models import DeadLetter, Document, OutboxMessage
 from gateway.upkeep import deadletters, sweeper
 from tests import factories as f
-from tests.api.test_submissions import JSON, auth
+from tests.submissions.test_submissions import JSON, auth
 
 runner = CliRunner()
 LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)

@@ -35,7 +35,7 @@ from gateway.storage.models import (
 )
 from gateway.submissions.service import ingest
 from tests import factories as f
-from tests.api.test_submissions import JSON, XML, auth, price_all
+from tests.submissions.test_submissions import JSON, XML, auth, price_all
 from validators.schema import Format
 
 MEDIA = {"xml": XML, "json": JSON}

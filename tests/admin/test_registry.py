@@ -93,7 +93,7 @@ def test_bad_files_are_refused_whole(fresh_db: str, tmp_path: Path, name, text, 
 
 
 def test_validate_with_reference_files_matches_the_api(client, sessions, tmp_path) -> None:
-    from tests.api.test_cli import _demo_centre_token
+    from tests.app.test_cli import _demo_centre_token
 
     token = _demo_centre_token(sessions)
     stranger = f.outpatient_visit([f.line("970005", 1, 900_000), f.line("999999", 1, 5)])

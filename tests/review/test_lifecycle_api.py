@@ -14,7 +14,7 @@ from gateway.domain.centres import Role
 from gateway.pricing.engine.review import ReviewPolicy
 from gateway.pricing.service import Policies
 from tests import factories as f
-from tests.api.test_submissions import JSON, POLICIES, auth, price_all
+from tests.submissions.test_submissions import JSON, POLICIES, auth, price_all
 
 # Every priced document goes to review: the lifecycle is what these tests are about.
 ALWAYS_REVIEW = Policies(

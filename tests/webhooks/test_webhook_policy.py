@@ -20,8 +20,8 @@ from gateway.settings import Settings
 from gateway.storage.models import WebhookDelivery
 from gateway.webhooks import delivery, service
 from gateway.webhooks.delivery import DeliveryPolicy
-from tests.api.test_webhook_delivery import FAST, LOCAL, add_webhook, an_event, attempts
 from tests.receiver import running_receiver
+from tests.webhooks.test_webhook_delivery import FAST, LOCAL, add_webhook, an_event, attempts
 
 PUBLIC = ipaddress.ip_address("93.184.216.34")
 LOOPBACK = ipaddress.ip_address("127.0.0.1")

@@ -23,7 +23,7 @@ from gateway.storage.models import (
     StatusEvent,
 )
 from tests import factories as f
-from tests.api.test_submissions import JSON, POLICIES, auth, price_all
+from tests.submissions.test_submissions import JSON, POLICIES, auth, price_all
 from workers import tasks
 from workers.app import celery_app
 

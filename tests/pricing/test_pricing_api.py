@@ -13,7 +13,7 @@ from gateway.fhir.xml import fhir_schema, parse_xml
 from gateway.pricing.engine.review import ReviewPolicy
 from gateway.pricing.service import Policies
 from tests import factories as f
-from tests.api.test_submissions import JSON, POLICIES, auth, price_all
+from tests.submissions.test_submissions import JSON, POLICIES, auth, price_all
 
 
 def surgery_package(lines: list[dict[str, Any]]) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from gateway.pricing.engine.review import ReviewPolicy
 from gateway.pricing.service import Policies
 from gateway.storage.models import PaymentOrder, Webhook
 from tests import factories as f
-from tests.api.test_submissions import JSON, POLICIES, auth, price_all
+from tests.submissions.test_submissions import JSON, POLICIES, auth, price_all
 
 CENTRE, AUDITOR, FINANCE, ADMIN = "centre", "auditor", "finance", "admin"
 EVERYONE = frozenset({CENTRE, AUDITOR, FINANCE, ADMIN})
