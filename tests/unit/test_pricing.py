@@ -502,10 +502,10 @@ CONTEXT_CASES = [
         [(1_279_200, 1_000_000, 300_000, 700_000, {})],
     ),
     (
-        "already paid for this patient in another document",
+        "already billed for this patient in an earlier document",
         [L("970000", 1, 700_000), L("800010", 1, 300_000)],
         CareSetting.OUTPATIENT,
-        {"paid_elsewhere": frozenset({("970000", D)})},
+        {"billed_earlier": {("970000", D): "document V-1 of this centre"}},
         [
             (None, 0, 0, 0, {Reason.DUPLICATE_LINE: 700_000}),
             (379_200, 300_000, 90_000, 210_000, {}),

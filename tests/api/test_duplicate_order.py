@@ -1,0 +1,145 @@
+"""Which of two bills repeating a service is the duplicate follows the order of receipt, not
+the order of pricing: priced in either order, or at once by two processes on PostgreSQL,
+the pair gets the same rows (docs/pricing.md, "Duplicates across documents")."""
+
+from __future__ import annotations
+
+import multiprocessing
+import uuid
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.storage import pricing as store
+from gateway.storage.db import engine_for, session_factory, transaction
+from gateway.storage.models import LineDeduction, LinePricing
+from tests import factories as f
+from tests.api.test_submissions import JSON, POLICIES, auth, price_all
+from workers.service import TariffCache, price_stored_document, price_stored_documents
+
+
+def submit(client: TestClient, token: str, centre: str, document: dict[str, Any]) -> str:
+    response = client.post(
+        "/v1/submissions",
+        content=f.as_json(f.submission(centre, document)),
+        headers=auth(token, JSON),
+    )
+    assert response.status_code == 202, response.text
+    (summary,) = response.json()["documents"]
+    assert summary["status"] == "ACCEPTED", summary
+    return str(summary["id"])
+
+
+def pair(client: TestClient, sessions: sessionmaker[Session], day: str) -> tuple[str, str]:
+    """Two centres bill one patient for the same visit on ``day``: the first received, then
+    the second."""
+    first, second = (f.make_centre(sessions) for _ in range(2))
+    visit = f.outpatient_visit([f.line("970000", 1, 700_000)], service_date=day)
+    again = f.outpatient_visit([f.line("970000", 1, 700_000)], service_date=day)
+    again["outpatientVisit"]["patient"] = visit["outpatientVisit"]["patient"]
+    return (
+        submit(client, first[1], first[0].code, visit),
+        submit(client, second[1], second[0].code, again),
+    )
+
+
+def rows(sessions: sessionmaker[Session], document_id: str) -> list[tuple[Any, ...]]:
+    """The document's line figures and deductions."""
+    with sessions() as session:
+        key = uuid.UUID(document_id)
+        pricing = session.execute(
+            select(LinePricing.eligible_amount, LinePricing.deduction_amount).where(
+                LinePricing.document_id == key
+            )
+        ).all()
+        deductions = session.execute(
+            select(LineDeduction.reason, LineDeduction.amount, LineDeduction.detail).where(
+                LineDeduction.document_id == key
+            )
+        ).all()
+    return [tuple(row) for row in pricing] + [tuple(row) for row in deductions]
+
+
+def expected(first: str, day: str) -> dict[str, list[tuple[Any, ...]]]:
+    detail = (
+        f"970000 on {day} is already billed for this patient in document {first} of another centre"
+    )
+    return {
+        "first": [(700_000, 0)],
+        "second": [(0, 700_000), ("duplicate-line", 700_000, detail)],
+    }
+
+
+@pytest.mark.parametrize("order", ["received", "reversed"])
+def test_the_later_bill_is_the_duplicate_whichever_is_priced_first(
+    client: TestClient, sessions: sessionmaker[Session], order: str
+) -> None:
+    day = "2026-09-03" if order == "received" else "2026-09-04"
+    first, second = pair(client, sessions, day)
+    price_all(sessions, [first, second] if order == "received" else [second, first])
+    assert {"first": rows(sessions, first), "second": rows(sessions, second)} == expected(
+        first, day
+    )
+
+
+def test_a_batch_judges_by_receipt_not_by_its_own_order(
+    client: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    """The later bill first in one batch: the earlier one, priced after it, still pays."""
+    first, second = pair(client, sessions, "2026-09-07")
+    with transaction(sessions) as session:
+        price_stored_documents(
+            session=session,
+            ids=[uuid.UUID(second), uuid.UUID(first)],
+            books=TariffCache(),
+            policies=POLICIES,
+        )
+    assert {"first": rows(sessions, first), "second": rows(sessions, second)} == expected(
+        first, "2026-09-07"
+    )
+
+
+def _price_in_own_process(url: str, document_id: str, barrier: Any) -> None:
+    """A worker process pricing one document; it reads the patient's bills, then waits for
+    the other process to have read them too, so neither sees what the other writes."""
+    read = store.billed_services
+
+    def read_then_wait(*args: Any, **kwargs: Any) -> Any:
+        found = read(*args, **kwargs)
+        barrier.wait(timeout=60)
+        return found
+
+    store.billed_services = read_then_wait
+    sessions = session_factory(engine_for(url))
+    with transaction(sessions) as session:
+        outcome = price_stored_document(
+            session=session,
+            document_id=uuid.UUID(document_id),
+            books=TariffCache(),
+            policies=POLICIES,
+        )
+    assert outcome == "priced"
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_two_processes_pricing_the_pair_at_once_agree(
+    client: TestClient, sessions: sessionmaker[Session], database_url: str
+) -> None:
+    first, second = pair(client, sessions, "2026-09-05")
+    spawn = multiprocessing.get_context("spawn")
+    barrier = spawn.Barrier(2)
+    workers = [
+        spawn.Process(target=_price_in_own_process, args=(database_url, document, barrier))
+        for document in (second, first)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    assert [worker.exitcode for worker in workers] == [0, 0]
+    assert {"first": rows(sessions, first), "second": rows(sessions, second)} == expected(
+        first, "2026-09-05"
+    )
