@@ -143,3 +143,27 @@ def test_two_processes_pricing_the_pair_at_once_agree(
     assert {"first": rows(sessions, first), "second": rows(sessions, second)} == expected(
         first, "2026-09-05"
     )
+
+
+def test_another_centres_bill_is_warned_about_and_deducted(
+    client: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    """The submission check warns of what pricing will deduct: a service another centre
+    billed first for the patient (docs/pricing.md, question 7)."""
+    (first, first_token), (second, second_token) = (f.make_centre(sessions) for _ in range(2))
+    visit = f.outpatient_visit([f.line("970000", 1, 700_000)], service_date="2026-09-08")
+    again = f.outpatient_visit([f.line("970000", 1, 700_000)], service_date="2026-09-08")
+    again["outpatientVisit"]["patient"] = visit["outpatientVisit"]["patient"]
+    outcomes = []
+    for centre, token, document in ((first, first_token, visit), (second, second_token, again)):
+        answer = client.post(
+            "/v1/submissions",
+            content=f.as_json(f.submission(centre.code, document)),
+            headers=auth(token, JSON),
+        ).json()
+        (summary,) = answer["documents"]
+        outcomes.append((summary["outcome"], [w["code"] for w in summary["warnings"]]))
+    assert outcomes == [
+        ("ACCEPTED", []),
+        ("ACCEPTED_WITH_WARNINGS", ["line.possible-duplicate"]),
+    ]
