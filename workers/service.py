@@ -339,7 +339,7 @@ def _pricing_rows(
                 document_id,
                 version,
                 line.requested,
-                None if unit is None else unit.price,
+                line.tariff_unit_price,
                 line.eligible,
                 line.deducted,
                 line.copayment,

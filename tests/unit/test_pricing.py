@@ -539,10 +539,11 @@ CONTEXT_CASES = [
         ],
         CareSetting.INPATIENT,
         {"package_code": "P400100", "package_date": date(2026, 11, 9)},
+        # a package line has no tariff unit price: the package is one price for them all
         [
-            (40_000_000, 30_000_000, 3_000_000, 27_000_000, {}),
-            (40_000_000, 10_000_000, 1_000_000, 9_000_000, {Reason.COVERED_BY_PACKAGE: 5_000_000}),
-            (40_000_000, 0, 0, 0, {Reason.COVERED_BY_PACKAGE: 372_000}),
+            (None, 30_000_000, 3_000_000, 27_000_000, {}),
+            (None, 10_000_000, 1_000_000, 9_000_000, {Reason.COVERED_BY_PACKAGE: 5_000_000}),
+            (None, 0, 0, 0, {Reason.COVERED_BY_PACKAGE: 372_000}),
             (379_200, 379_200, 37_920, 341_280, {Reason.ABOVE_TARIFF: 20_800}),
         ],
     ),
@@ -552,8 +553,8 @@ CONTEXT_CASES = [
         CareSetting.INPATIENT,
         {"package_code": "P400100", "package_date": date(2026, 11, 9), "sector": "governmental"},
         [
-            (57_600_000, 30_000_000, 3_000_000, 27_000_000, {}),
-            (57_600_000, 10_000_000, 1_000_000, 9_000_000, {}),
+            (None, 30_000_000, 3_000_000, 27_000_000, {}),
+            (None, 10_000_000, 1_000_000, 9_000_000, {}),
         ],
     ),
     (
@@ -573,7 +574,7 @@ CONTEXT_CASES = [
             "coverage": (Coverage("0084575948", "1", date(2020, 1, 1), date(2026, 11, 9)),),
         },
         [
-            (40_000_000, 30_000_000, 3_000_000, 27_000_000, {}),
+            (None, 30_000_000, 3_000_000, 27_000_000, {}),
             (None, 0, 0, 0, {Reason.PATIENT_NOT_ELIGIBLE: 5_000_000}),
         ],
     ),
