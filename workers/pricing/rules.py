@@ -20,7 +20,7 @@ from workers.pricing.money import round_rials
 
 
 class Reason(StrEnum):
-    """Stable deduction reason codes (documented in schemas/tariff/README.md)."""
+    """Stable deduction reason codes (documented in docs/pricing.md)."""
 
     OUTSIDE_CONTRACT = "outside-contract"
     PATIENT_NOT_ELIGIBLE = "patient-not-eligible"
