@@ -4,8 +4,10 @@ the pair gets the same rows (docs/pricing.md, "Duplicates across documents")."""
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import uuid
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -13,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway import reviews
 from gateway.storage import pricing as store
 from gateway.storage.db import engine_for, session_factory, transaction
 from gateway.storage.models import LineDeduction, LinePricing
@@ -167,3 +170,22 @@ def test_another_centres_bill_is_warned_about_and_deducted(
         ("ACCEPTED", []),
         ("ACCEPTED_WITH_WARNINGS", ["line.possible-duplicate"]),
     ]
+
+
+def test_a_denied_earlier_bill_still_holds_the_service(
+    client: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    """An auditor denies the earlier bill before the later one is priced: the later one is
+    still the duplicate, as it would have been priced a moment before the denial."""
+    first, second = pair(client, sessions, "2026-09-09")
+    to_review = dataclasses.replace(
+        POLICIES, review=dataclasses.replace(POLICIES.review, sample_percent=Decimal(100))
+    )
+    price_all(sessions, [first], to_review)
+    with transaction(sessions) as session:
+        denied = reviews.decide(
+            session, document_id=uuid.UUID(first), approve=False, reason="no", actor="auditor"
+        )
+        assert denied.status == "DENIED"
+    price_all(sessions, [second])
+    assert rows(sessions, second) == expected(first, "2026-09-09")["second"]
