@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
+import os
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -17,11 +18,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import reviews
 from gateway.storage import pricing as store
-from gateway.storage.db import engine_for, session_factory, transaction
+from gateway.storage.db import transaction
 from gateway.storage.models import LineDeduction, LinePricing
 from tests import factories as f
 from tests.api.test_submissions import JSON, POLICIES, auth, price_all
-from workers.service import TariffCache, price_stored_document, price_stored_documents
+from workers.service import TariffCache, price_stored_documents
 
 
 def submit(client: TestClient, token: str, centre: str, document: dict[str, Any]) -> str:
@@ -105,9 +106,13 @@ def test_a_batch_judges_by_receipt_not_by_its_own_order(
     )
 
 
-def _price_in_own_process(url: str, document_id: str, barrier: Any) -> None:
-    """A worker process pricing one document; it reads the patient's bills, then waits for
-    the other process to have read them too, so neither sees what the other writes."""
+def _worker_process(url: str, document_id: str, barrier: Any) -> None:
+    """A worker process running the pricing task's body for one document, configured from
+    the environment as a worker is; it reads the patient's bills, then waits for the other
+    process to have read them too, so that neither sees what the other writes."""
+    os.environ.update(GATEWAY_DATABASE_URL=url, GATEWAY_CLOCK_DATE=f.TODAY.isoformat())
+    from workers import tasks  # after the environment: its settings are read from it
+
     read = store.billed_services
 
     def read_then_wait(*args: Any, **kwargs: Any) -> Any:
@@ -116,15 +121,7 @@ def _price_in_own_process(url: str, document_id: str, barrier: Any) -> None:
         return found
 
     store.billed_services = read_then_wait
-    sessions = session_factory(engine_for(url))
-    with transaction(sessions) as session:
-        outcome = price_stored_document(
-            session=session,
-            document_id=uuid.UUID(document_id),
-            books=TariffCache(),
-            policies=POLICIES,
-        )
-    assert outcome == "priced"
+    assert tasks.price_document_task.run(document_id) == "priced"
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -135,7 +132,7 @@ def test_two_processes_pricing_the_pair_at_once_agree(
     spawn = multiprocessing.get_context("spawn")
     barrier = spawn.Barrier(2)
     workers = [
-        spawn.Process(target=_price_in_own_process, args=(database_url, document, barrier))
+        spawn.Process(target=_worker_process, args=(database_url, document, barrier))
         for document in (second, first)
     ]
     for worker in workers:
