@@ -108,7 +108,7 @@ def stored_services(
     """(patient, code, date) of the live bills (not estimates) of any centre for these
     patients on these dates (only those can match a new line; a patient's whole history is
     not read). Any centre: pricing deducts a service another centre billed first, and the
-    warning says so beforehand (docs/pricing.md, "Duplicates across documents")."""
+    warning says so beforehand (docs/pricing.md, "Duplicates")."""
     days = list(set(dates))
     wanted = list(set(national_ids))
     found: set[tuple[str, str, date]] = set()

@@ -1,6 +1,6 @@
 """Which of two bills repeating a service is the duplicate follows the order of receipt, not
 the order of pricing: priced in either order, or at once by two processes on PostgreSQL,
-the pair gets the same rows (docs/pricing.md, "Duplicates across documents")."""
+the pair gets the same rows (docs/pricing.md, "Duplicates")."""
 
 from __future__ import annotations
 
