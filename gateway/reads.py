@@ -8,9 +8,10 @@ An entry names what was shown in one of three shapes, whichever keeps it small:
 - one document: subject ``document``/its id (the document page, remittance, FHIR reads);
 - a page of results: subject ``documents``/the route, with the ids shown, the query and
   the number of matches (searches and the review queue: at most a page of ids);
-- a whole scope: subject ``payment_order``/id or ``batch``/id with the number of documents
-  (statements and acknowledgements, which may cover 100,000 documents). The documents of
-  an order or a batch never change once it is read, so the scope names them exactly.
+- a whole scope: subject ``payment_order``, ``batch`` or ``submission`` and its id, with
+  the number of documents (statements, acknowledgements and submissions, which may cover
+  100,000 documents). The documents of an order, a batch or a submission never change once
+  it can be read, so the scope names them exactly.
 ``who_read`` finds a patient's documents and resolves every shape back to them.
 """
 
@@ -34,7 +35,9 @@ from validators.problems import Problem
 from validators.rules.patient import national_id_is_valid
 
 ACTION = "patient.read"
-ONE, PAGE, ORDER, BATCH = "document", "documents", "payment_order", "batch"
+ONE, PAGE = "document", "documents"
+ORDER, BATCH, SUBMISSION = "payment_order", "batch", "submission"
+_SCOPES = (ORDER, BATCH, SUBMISSION)  # in the order of _Held's tuples
 # Ids per LIKE clause group: SQLite refuses expressions nested deeper than 1,000.
 _LIKE_GROUP = 200
 
@@ -53,7 +56,7 @@ class Reader(Protocol):
 class Scope:
     """A set of documents named by what holds them: a payment order or a batch."""
 
-    kind: str  # ORDER or BATCH
+    kind: str  # ORDER, BATCH or SUBMISSION
     id: str
     count: int
 
@@ -103,12 +106,16 @@ class Reading:
 
 @dataclass(frozen=True, slots=True)
 class _Held:
-    """The patient's documents, and the orders and batches that hold them."""
+    """The patient's documents, and the orders, batches and submissions that hold them."""
 
-    documents: dict[str, tuple[str | None, str | None]]  # id -> (order id, batch id)
+    documents: dict[str, tuple[str | None, ...]]  # id -> (order, batch, submission) ids
+
+    def scopes(self, kind: str) -> set[str]:
+        at = _SCOPES.index(kind)
+        return {scope for held in self.documents.values() if (scope := held[at]) is not None}
 
     def in_scope(self, kind: str, scope_id: str) -> tuple[str, ...]:
-        at = 0 if kind == ORDER else 1
+        at = _SCOPES.index(kind)
         return tuple(sorted(d for d, held in self.documents.items() if held[at] == scope_id))
 
 
@@ -131,17 +138,14 @@ def who_read(session: Session, national_id: str) -> list[Reading]:
 
 def _held(session: Session, national_id: str) -> _Held:
     rows = session.execute(
-        select(Document.id, Document.payment_order_id, Batch.id)
+        select(Document.id, Document.payment_order_id, Batch.id, Document.submission_id)
         .outerjoin(Batch, Batch.submission_id == Document.submission_id)
         .where(Document.patient_national_id == national_id)
     )
     return _Held(
         {
-            str(document): (
-                None if order is None else str(order),
-                None if batch is None else str(batch),
-            )
-            for document, order, batch in rows
+            str(document): tuple(None if scope is None else str(scope) for scope in scopes)
+            for document, *scopes in rows
         }
     )
 
@@ -149,13 +153,10 @@ def _held(session: Session, national_id: str) -> _Held:
 def _naming(held: _Held) -> Iterable[ColumnElement[bool]]:
     """Conditions on entries that name any of the patient's documents, in any shape."""
     ids = sorted(held.documents)
-    orders = {order for order, _ in held.documents.values() if order is not None}
-    batches = {batch for _, batch in held.documents.values() if batch is not None}
     yield and_(AuditEntry.subject_type == ONE, AuditEntry.subject_id.in_(ids))
-    if orders:
-        yield and_(AuditEntry.subject_type == ORDER, AuditEntry.subject_id.in_(orders))
-    if batches:
-        yield and_(AuditEntry.subject_type == BATCH, AuditEntry.subject_id.in_(batches))
+    for kind in _SCOPES:
+        if scopes := held.scopes(kind):
+            yield and_(AuditEntry.subject_type == kind, AuditEntry.subject_id.in_(scopes))
     # A page of results lists its ids in the details; document ids are UUIDs (hex and
     # hyphens only), so a plain substring test on the JSON text cannot match by accident.
     text = cast(AuditEntry.details, Text)
@@ -201,7 +202,7 @@ def describe(reading: Reading) -> str:
     when = reading.at if reading.at.tzinfo else reading.at.replace(tzinfo=UTC)  # SQLite: UTC
     at = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     via = reading.route or reading.subject_type
-    if reading.subject_type in (ORDER, BATCH):
+    if reading.subject_type in _SCOPES:
         via += f" [{reading.subject_type.replace('_', ' ')} {reading.subject_id}]"
     if reading.shown is not None and reading.shown > 1:
         via += f" ({reading.shown} documents shown)"

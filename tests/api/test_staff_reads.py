@@ -36,20 +36,23 @@ class World:
 
     centre_token: str
     national_id: str
+    submission: str
     document: str
     order: int
     batch: str
     batch_document: str
 
 
-def _submit(client: TestClient, sessions, token: str, code: str, patient: dict[str, str]) -> str:
+def _submit(
+    client: TestClient, sessions, token: str, code: str, patient: dict[str, str]
+) -> tuple[str, str]:
     visit = f.outpatient_visit()
     visit["outpatientVisit"]["patient"] = patient
     body = f.as_json(f.submission(code, visit))
     answer = client.post("/v1/submissions", content=body, headers=auth(token, JSON))
     document_id = str(answer.json()["documents"][0]["id"])
     price_all(sessions, [document_id], NEVER_REVIEW)
-    return document_id
+    return str(answer.json()["id"]), document_id
 
 
 def _batch(client: TestClient, sessions, settings: Settings, token: str, code: str, patient) -> str:
@@ -84,18 +87,19 @@ def _order(sessions: sessionmaker[Session], centre_id: int, document_id: str) ->
 def make_world(client: TestClient, sessions: sessionmaker[Session], settings: Settings) -> World:
     centre, token = f.make_centre(sessions)
     patient = f.patient()
-    document = _submit(client, sessions, token, centre.code, patient)
+    submission, document = _submit(client, sessions, token, centre.code, patient)
     batch = _batch(client, sessions, settings, token, centre.code, patient)
     with sessions() as session:
-        submission = session.scalars(
+        held_by = session.scalars(
             select(Batch.submission_id).where(Batch.id == uuid.UUID(batch))
         ).one()
         batch_document = session.scalars(
-            select(Document.id).where(Document.submission_id == submission)
+            select(Document.id).where(Document.submission_id == held_by)
         ).one()
     return World(
         centre_token=token,
         national_id=patient["nationalId"],
+        submission=submission,
         document=document,
         order=_order(sessions, centre.id, document),
         batch=batch,
@@ -127,6 +131,9 @@ def _batch_of(w: World) -> tuple[str, str]:
 
 
 ROUTES = {
+    "submission": Route(
+        lambda w: f"/v1/submissions/{w.submission}", lambda w: ("submission", w.submission), _doc
+    ),
     "remittance": Route(lambda w: f"/v1/documents/{w.document}/remittance", _one, _doc),
     "fhir-claim-response": Route(lambda w: f"/fhir/ClaimResponse/{w.document}", _one, _doc),
     "fhir-eob": Route(lambda w: f"/fhir/ExplanationOfBenefit/{w.document}", _one, _doc),
@@ -196,7 +203,7 @@ def test_a_staff_read_is_one_entry_naming_what_it_showed_and_a_centres_is_none(
             assert route.documents(w) <= set(entry.details["documents"])
             assert entry.details["query"] == f"national_id={w.national_id}&limit=50&offset=0"
             assert entry.details["total"] == 2
-        if entry.subject_type in ("payment_order", "batch"):
+        if entry.subject_type in ("payment_order", "batch", "submission"):
             assert entry.details["count"] == 1
     with sessions() as session:
         found = reads.who_read(session, w.national_id)
