@@ -54,7 +54,7 @@ class Reader(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """A set of documents named by what holds them: a payment order or a batch."""
+    """A set of documents named by what holds them: a payment order, a batch or a submission."""
 
     kind: str  # ORDER, BATCH or SUBMISSION
     id: str
