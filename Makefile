@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+PORT   ?= 8000
 
 .DEFAULT_GOAL := help
 
@@ -17,8 +18,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install the gateway with its dev tools
 
-run: $(STAMP) ## run the API and a worker on the embedded default with sample data
-	$(BIN)/gateway demo
+run: $(STAMP) ## run the API, a worker and the workspace on the embedded default (PORT=8000)
+	$(BIN)/gateway demo --port $(PORT)
 
 test: $(STAMP) chromium promtool ## run the whole test suite (unit, API, integration, browser)
 	$(BIN)/pytest -n 2 --dist loadgroup

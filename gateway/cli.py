@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -458,31 +456,6 @@ def submit(
     raise typer.Exit(submit_files(files, url=url, token=token, wait=wait))
 
 
-DEMO_CENTRE = "DEMO-001"
-DEMO_DATE = "2026-11-23"
-
-
-def _seed_demo(token: str | None) -> tuple[str, str]:
-    from gateway import admin
-    from gateway.registry import SAMPLE_REGISTRY_DIR, import_registry
-    from gateway.storage import repository
-    from gateway.storage.db import transaction, upgrade
-
-    settings = get_settings()
-    upgrade(settings.database_url)
-    with transaction(_sessions()) as session:
-        if repository.latest_tariff_version(session) is None:
-            admin.import_tariff(session=session, directory=admin.SAMPLE_TARIFF_DIR, label="sample")
-        import_registry(session=session, directory=SAMPLE_REGISTRY_DIR)
-        centre = repository.get_centre_by_code(session, DEMO_CENTRE)
-        assert centre is not None  # the sample registry holds it
-        centre_token = admin.add_token(
-            session=session, role=Role.CENTRE, centre=centre, token=token
-        )
-        auditor_token = admin.add_token(session=session, role=Role.AUDITOR, centre=None)
-    return centre_token, auditor_token
-
-
 @app.command()
 def demo(
     port: int = 8000,
@@ -490,46 +463,21 @@ def demo(
     token: Annotated[str | None, typer.Option(help="The demo centre's token")] = None,
 ) -> None:
     """Seed sample data, then run the API and a worker together until interrupted."""
-    import uvicorn
+    from gateway import demo as demo_run
 
-    from gateway.api.app import create_app
-
-    # The bundled examples are dated November 2026; the demo's clock stays there so they
-    # remain inside the submission window (set GATEWAY_CLOCK_DATE to choose another day).
-    os.environ.setdefault("GATEWAY_CLOCK_DATE", DEMO_DATE)
+    metrics_port = demo_run.prepare_environment()
     get_settings.cache_clear()
-    settings = get_settings()
-    centre_token, auditor_token = _seed_demo(token)
-    env = _multiprocess_env("worker")
-    worker_process = subprocess.Popen(_worker_command(1, "prefork", "WARNING"), env=env)
-    base = f"http://{host}:{port}"
-    example = EXAMPLES_DIR / "outpatient-visit.xml"
-    typer.echo(
-        f"""
-RASA gateway demo
-  database : {settings.database_url}
-  broker   : {settings.broker_url}
-  API      : {base}   (OpenAPI docs at {base}/docs, metrics at {base}/metrics)
-  centre   : {DEMO_CENTRE}  token {centre_token}
-  auditor  : token {auditor_token}
-  clock    : {settings.clock_date or "real date"} (GATEWAY_CLOCK_DATE)
-
-Submit the bundled examples:
-  curl -s -X POST {base}/v1/submissions -H 'Authorization: Bearer {centre_token}' \\
-       -H 'Content-Type: application/xml' --data-binary @{example}
-  .venv/bin/gateway submit --url {base} --token {centre_token} {EXAMPLES_DIR}/*.json
-(each example can be accepted once: a document number is a centre's duplicate key)
-"""
+    logins = demo_run.seed(token)
+    status = demo_run.run(
+        host=host,
+        port=port,
+        worker_command=_worker_command(1, "prefork", "WARNING"),
+        env=_multiprocess_env("worker"),
+        logins=logins,
+        metrics_port=metrics_port,
+        examples=EXAMPLES_DIR,
     )
-    try:
-        uvicorn.run(create_app(settings), host=host, port=port, access_log=False)
-    finally:
-        worker_process.terminate()
-        try:
-            worker_process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            worker_process.kill()
-        time.sleep(0.1)
+    raise typer.Exit(status)
 
 
 @dlq_app.command("list")

@@ -1,0 +1,178 @@
+"""`gateway demo` (`make run`): sample data, then the API and one worker until interrupted.
+
+The demo must never fail silently: its worker's metrics port is a free one unless one is
+set, and if the worker dies the API is stopped with a message saying so, instead of
+accepting documents that nothing will price.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+DEMO_CENTRE = "DEMO-001"
+DEMO_DATE = "2026-11-23"
+# Workspace accounts of the demo; the password is printed by `make run` and is only ever
+# set on a demo database.
+DEMO_USERS = (("auditor", "auditor", "Demo Auditor"), ("finance", "finance", "Demo Finance"))
+DEMO_PASSWORD = "rasa-demo-1405"  # noqa: S105 - the demo's published login, not a secret
+
+
+@dataclass(frozen=True)
+class DemoLogins:
+    centre_token: str
+    auditor_token: str
+    users: tuple[str, ...]
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port the OS says is free now (the worker binds it a moment later)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def prepare_environment() -> int:
+    """Set the demo's defaults before the settings are read; returns the worker's metrics
+    port (a free one unless GATEWAY_WORKER_METRICS_PORT names one)."""
+    # The bundled examples are dated November 2026; the demo's clock stays there so they
+    # remain inside the submission window (set GATEWAY_CLOCK_DATE to choose another day).
+    os.environ.setdefault("GATEWAY_CLOCK_DATE", DEMO_DATE)
+    # The demo serves plain http on loopback: a Secure cookie would never come back.
+    os.environ.setdefault("GATEWAY_COOKIE_SECURE", "false")
+    port = os.environ.get("GATEWAY_WORKER_METRICS_PORT") or str(free_port())
+    os.environ["GATEWAY_WORKER_METRICS_PORT"] = port
+    return int(port)
+
+
+def seed(token: str | None) -> DemoLogins:
+    """Migrate, load the sample tariff and registries, and make the demo's logins."""
+    from sqlalchemy import select
+
+    from gateway import admin
+    from gateway.domain.centres import Role
+    from gateway.registry import SAMPLE_REGISTRY_DIR, import_registry
+    from gateway.settings import get_settings
+    from gateway.storage import repository
+    from gateway.storage.db import engine_for, session_factory, transaction, upgrade
+    from gateway.storage.models import StaffUser
+
+    settings = get_settings()
+    upgrade(settings.database_url)
+    with transaction(session_factory(engine_for(settings.database_url))) as session:
+        if repository.latest_tariff_version(session) is None:
+            admin.import_tariff(session=session, directory=admin.SAMPLE_TARIFF_DIR, label="sample")
+        import_registry(session=session, directory=SAMPLE_REGISTRY_DIR)
+        centre = repository.get_centre_by_code(session, DEMO_CENTRE)
+        assert centre is not None  # the sample registry holds it
+        centre_token = admin.add_token(
+            session=session, role=Role.CENTRE, centre=centre, token=token
+        )
+        auditor_token = admin.add_token(session=session, role=Role.AUDITOR, centre=None)
+        existing = set(session.scalars(select(StaffUser.username)))
+        for username, role, name in DEMO_USERS:
+            if username not in existing:
+                admin.add_staff_user(
+                    session=session,
+                    username=username,
+                    display_name=name,
+                    role=Role(role),
+                    password=DEMO_PASSWORD,
+                    actor="demo",
+                )
+    return DemoLogins(centre_token, auditor_token, tuple(u for u, _, _ in DEMO_USERS))
+
+
+def banner(*, base: str, logins: DemoLogins, metrics_port: int, examples: Path) -> str:
+    from gateway.settings import get_settings
+
+    settings = get_settings()
+    example = examples / "outpatient-visit.xml"
+    users = ", ".join(logins.users)
+    return f"""
+RASA gateway demo
+  API        : {base}   (OpenAPI docs at {base}/docs)
+  workspace  : {base}/web/   log in as {users} with password {DEMO_PASSWORD}
+  metrics    : {base}/metrics (API), http://127.0.0.1:{metrics_port}/metrics (worker)
+  database   : {settings.database_url}
+  broker     : {settings.broker_url}
+  centre     : {DEMO_CENTRE}  token {logins.centre_token}
+  auditor    : token {logins.auditor_token}
+  clock      : {settings.clock_date or "real date"} (GATEWAY_CLOCK_DATE)
+  another port: make run PORT=8080 (or gateway demo --port 8080)
+
+Submit the bundled examples:
+  curl -s -X POST {base}/v1/submissions -H 'Authorization: Bearer {logins.centre_token}' \\
+       -H 'Content-Type: application/xml' --data-binary @{example}
+  .venv/bin/gateway submit --url {base} --token {logins.centre_token} {examples}/*.json
+(each example can be accepted once: a document number is a centre's duplicate key)
+"""
+
+
+def watch_worker(worker: subprocess.Popen[bytes], on_death: Callable[[int], None]) -> None:
+    """Call ``on_death(exit code)`` from a daemon thread if the worker process ends."""
+
+    def wait() -> None:
+        on_death(worker.wait())
+
+    threading.Thread(target=wait, name="demo-worker-watch", daemon=True).start()
+
+
+def worker_died_message(code: int, metrics_port: int) -> str:
+    return (
+        f"gateway demo: the pricing worker stopped (exit status {code}); documents would be "
+        f"accepted but never priced, so the demo stops too. Its own error is printed above "
+        f"(its metrics port was {metrics_port}: set GATEWAY_WORKER_METRICS_PORT to choose "
+        "another)."
+    )
+
+
+def run(
+    *,
+    host: str,
+    port: int,
+    worker_command: list[str],
+    env: dict[str, str],
+    logins: DemoLogins,
+    metrics_port: int,
+    examples: Path,
+) -> int:
+    """Run the API in this process and the worker beside it; returns the exit status."""
+    import uvicorn
+
+    from gateway.api.app import create_app
+    from gateway.settings import get_settings
+
+    worker = subprocess.Popen(worker_command, env=env)
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(get_settings()), host=host, port=port, access_log=False)
+    )
+    died: list[int] = []
+
+    def on_death(code: int) -> None:
+        if server.should_exit:
+            return  # stopping on purpose
+        died.append(code)
+        print(worker_died_message(code, metrics_port), file=sys.stderr, flush=True)
+        server.should_exit = True
+
+    watch_worker(worker, on_death)
+    print(banner(base=f"http://{host}:{port}", logins=logins, metrics_port=metrics_port,
+                 examples=examples), flush=True)  # fmt: skip
+    try:
+        server.run()
+    finally:
+        server.should_exit = True
+        worker.terminate()
+        try:
+            worker.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+    return 1 if died else 0
