@@ -280,3 +280,18 @@ def test_who_read_refuses_a_bad_check_digit(sessions, cli_env: None) -> None:
     assert "patient.national-id-checksum" in result.stderr
     assert "check digit" in result.stderr
     assert result.stdout == ""
+
+
+def test_who_read_names_the_role_of_entries_recorded_before_roles_were(
+    client: TestClient, sessions, settings: Settings
+) -> None:
+    w = make_world(client, sessions, settings)
+    with transaction(sessions) as session:
+        audit.append(session, [audit.Record("auditor:7", "patient.read", "document", w.document)])
+        audit.append(session, [audit.Record("user:maryam", "patient.read", "document", w.document)])
+    with sessions() as session:
+        found = reads.who_read(session, w.national_id)
+    assert [(r.actor, r.role, r.documents) for r in found] == [
+        ("user:maryam", "?", (w.document,)),
+        ("auditor:7", "auditor", (w.document,)),
+    ]
