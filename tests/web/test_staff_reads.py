@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from gateway import audit, reads
 from gateway.domain.centres import Role
 from gateway.settings import Settings
+from tests import factories as f
 from tests.api.test_staff_reads import World, last_seq, make_world, reads_since
 
 LoggedIn = Callable[[Role], TestClient]
@@ -67,6 +68,7 @@ def test_a_queue_with_nothing_to_show_records_nothing(
 ) -> None:
     client = logged_in(Role.AUDITOR)
     before = last_seq(sessions)
-    assert client.get("/web/queue?national_id=0000000000").status_code == 200
+    nobody = f.national_id(10_000_080)  # outside the pool the factories draw patients from
+    assert client.get(f"/web/queue?status=&national_id={nobody}").status_code == 200
     assert client.get("/web/queue?period=2026-13").status_code == 200  # refused filter
     assert reads_since(sessions, before) == []
