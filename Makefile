@@ -37,17 +37,23 @@ chromium: ## install Debian's Chromium for the browser test when it is missing (
 	  fi; \
 	fi
 
-# The alert rules are checked by Prometheus's own promtool, from Debian's prometheus
-# package (its daemon is not started). Without it that test is skipped and says why.
-promtool: ## install Debian's promtool for the alert-rules test when it is missing (root)
-	@if ! command -v promtool >/dev/null; then \
+# The alert rules are checked and unit-tested by Prometheus's own promtool, Alertmanager's
+# routes by amtool (Debian's prometheus and prometheus-alertmanager packages; their daemons
+# are not started) and the Kubernetes manifests rendered by kubectl's kustomize (the
+# kubectl package). Without them those tests are skipped and say why.
+promtool: ## install promtool, amtool and kubectl for the deploy tests when missing (root)
+	@missing=""; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	command -v amtool >/dev/null || missing="$$missing prometheus-alertmanager"; \
+	command -v kubectl >/dev/null || missing="$$missing kubectl"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing Debian's prometheus package for promtool"; \
+	    echo "installing Debian's$$missing for the deploy tests"; \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	       --no-install-recommends prometheus) \
-	      || echo "prometheus could not be installed: the alert-rules test will be skipped"; \
+	       --no-install-recommends $$missing) \
+	      || echo "$$missing could not be installed: those deploy tests will be skipped"; \
 	  else \
-	    echo "no promtool and no root apt-get: the alert-rules test will be skipped"; \
+	    echo "no$$missing and no root apt-get: those deploy tests will be skipped"; \
 	  fi; \
 	fi
 

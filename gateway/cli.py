@@ -110,7 +110,19 @@ def serve(
 
     if workers > 1:
         os.environ.update(_multiprocess_env("api"))
-    uvicorn.run("gateway.api.main:app", host=host, port=port, workers=workers, access_log=False)
+    from gateway.logs import configure_logging
+
+    # log_config=None: uvicorn keeps its hands off logging; every process logs JSON lines
+    # through gateway.logs (gateway.api.main configures it), one access line per request.
+    configure_logging(get_settings().log_level, get_settings().log_format)
+    uvicorn.run(
+        "gateway.api.main:app",
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        log_config=None,
+    )
 
 
 def _worker_command(concurrency: int, pool: str, loglevel: str) -> list[str]:

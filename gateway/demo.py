@@ -7,15 +7,18 @@ accepting documents that nothing will price.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from gateway import logs
+
+log = logging.getLogger("gateway.demo")
 DEMO_CENTRE = "DEMO-001"
 DEMO_DATE = "2026-11-23"
 # Workspace accounts of the demo; the password is printed by `make run` and is only ever
@@ -116,6 +119,19 @@ Submit the bundled examples:
 """
 
 
+def announce(text: str, *, json_lines: bool) -> None:
+    """The banner on stdout: as log lines in the JSON format (like every other line the
+    demo prints), or as it is for a terminal. Written directly, not through the masking
+    filter: the demo's tokens and password are there to be copied."""
+    if not json_lines:
+        print(text, flush=True)
+        return
+    formatter = logs.JsonFormatter()
+    for line in filter(None, (raw.strip() for raw in text.splitlines())):
+        record = log.makeRecord(log.name, logging.INFO, __file__, 0, line, (), None)
+        print(formatter.format(record), flush=True)
+
+
 def watch_worker(worker: subprocess.Popen[bytes], on_death: Callable[[int], None]) -> None:
     """Call ``on_death(exit code)`` from a daemon thread if the worker process ends."""
 
@@ -150,22 +166,28 @@ def run(
     from gateway.api.app import create_app
     from gateway.settings import get_settings
 
-    worker = subprocess.Popen(worker_command, env=env)
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(get_settings()), host=host, port=port, access_log=False)
+    # A session of its own: Ctrl-C reaches the demo alone, which stops the worker in
+    # order (a SIGINT landing while the worker is still importing would print a trace).
+    worker = subprocess.Popen(worker_command, env=env, start_new_session=True)
+    settings = get_settings()
+    logs.configure_logging(settings.log_level, settings.log_format)
+    config = uvicorn.Config(
+        create_app(settings), host=host, port=port, access_log=False, log_config=None
     )
+    server = uvicorn.Server(config)
     died: list[int] = []
 
     def on_death(code: int) -> None:
         if server.should_exit:
             return  # stopping on purpose
         died.append(code)
-        print(worker_died_message(code, metrics_port), file=sys.stderr, flush=True)
+        log.error(worker_died_message(code, metrics_port))
         server.should_exit = True
 
     watch_worker(worker, on_death)
-    print(banner(base=f"http://{host}:{port}", logins=logins, metrics_port=metrics_port,
-                 examples=examples), flush=True)  # fmt: skip
+    text = banner(base=f"http://{host}:{port}", logins=logins, metrics_port=metrics_port,
+                  examples=examples)  # fmt: skip
+    announce(text, json_lines=get_settings().log_format == "json")
     try:
         server.run()
     finally:

@@ -143,8 +143,9 @@ class TextFormatter(logging.Formatter):
 _HANDLER_NAME = "gateway"
 
 
-def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
-    """Route every logger (ours, uvicorn's, Celery's) to one masked handler on stderr."""
+def configure_logging(level: str | int = "INFO", fmt: str = "json") -> None:
+    """Route every logger (ours, uvicorn's, Celery's, Python's warnings) to one masked
+    handler on stderr, at the given level."""
     handler = logging.StreamHandler(sys.stderr)
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
@@ -153,8 +154,11 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(level.upper())
+    root.setLevel(level.upper() if isinstance(level, str) else level)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "celery", "celery.task"):
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+        logger.setLevel(logging.NOTSET)
+    # Warnings (Celery's about running as root, deprecations) become log lines too.
+    logging.captureWarnings(True)

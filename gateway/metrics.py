@@ -36,6 +36,12 @@ RATE_LIMIT_ERRORS = Counter(
     "gateway_rate_limit_store_errors_total",
     "Rate-limit checks that could not reach the shared store (the request was let through)",
 )
+LOGINS = Counter(
+    "gateway_logins_total",
+    "Workspace login tries by outcome: success, failed (wrong or unknown name or password, "
+    "disabled account) or throttled (refused unchecked: the account or address is locked)",
+    ["outcome"],
+)
 SUBMISSIONS = Counter(
     "gateway_submissions_total", "Submissions by input format and outcome", ["format", "outcome"]
 )
@@ -88,7 +94,8 @@ WEBHOOK_DELIVERIES = Counter(
 )
 WEBHOOK_FAILURES = Counter(
     "gateway_webhook_delivery_failures_total",
-    "Failed webhook delivery attempts, by reason",
+    "Failed webhook delivery attempts, by class: http-3xx, http-4xx, http-5xx, timeout, "
+    "refused, tls, unresolved, network or blocked-address (the address policy refused it)",
     ["reason"],
 )
 BATCHES = Counter(

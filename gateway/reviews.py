@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from gateway import audit, journal
+from gateway.domain import actors
 from gateway.domain.lifecycle import (
     DocumentStatus,
     InvalidTransitionError,
@@ -122,7 +123,7 @@ def review(
                 document_id=document.id,
                 reason=reason.value,
                 amount=figures.review_deduction,
-                detail=f"{action} by {actor}" + (f": {note}" if note else ""),
+                detail=f"{action} by {_role_of(session, actor)}" + (f": {note}" if note else ""),
             )
         )
     pricing.eligible_amount = figures.eligible
@@ -235,6 +236,13 @@ def appeal(
     _move(session, document, S.APPEALED, actor, reason)
     _move(session, document, S.UNDER_REVIEW, "system:appeal", "appeal returns it to review")
     return document
+
+
+def _role_of(session: Session, actor: str) -> str:
+    """The reviewer as the centre may be told: the detail of a deduction reaches the centre
+    in its remittance, statements and FHIR answers, so it names the role, not the user."""
+    roles = repository.staff_roles(session, actors.user_names([actor]))
+    return actors.as_seen_by_centre(actor, roles)
 
 
 def review_history(session: Session, document_id: uuid.UUID) -> list[LineReview]:

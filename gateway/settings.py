@@ -8,8 +8,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gateway.domain.webhook_addresses import AddressPolicy
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_DIR = PROJECT_ROOT / "schemas"
@@ -60,7 +62,29 @@ class Settings(BaseSettings):
         "(sessions end at restart and do not carry across API processes)",
     )
     cookie_secure: bool = Field(
-        default=False, description="Mark the workspace cookie Secure (set it behind HTTPS)"
+        default=True,
+        description="Mark the workspace cookie Secure: browsers send it back over HTTPS only "
+        "(false for a local demo over plain http; `gateway demo` turns it off)",
+    )
+    login_max_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Failed workspace logins of one account within the window that lock it",
+    )
+    login_client_max_failures: int = Field(
+        default=20,
+        ge=1,
+        description="Failed workspace logins from one client address within the window that "
+        "lock that address (any account)",
+    )
+    login_failure_window_s: float = Field(
+        default=900.0, gt=0, description="The window in which failed logins are counted"
+    )
+    login_lock_s: float = Field(
+        default=300.0, gt=0, description="How long the first lock lasts; each further lock doubles"
+    )
+    login_lock_max_s: float = Field(
+        default=3600.0, gt=0, description="The longest a lock lasts, however many came before"
     )
     session_idle_minutes: int = Field(
         default=480, ge=1, description="A workspace session ends after this long unused"
@@ -119,6 +143,16 @@ class Settings(BaseSettings):
         default=1800.0,
         description="Longest wait between attempts; keep it below the broker's visibility timeout",
     )
+    webhook_allow_http: bool = Field(
+        default=False,
+        description="Accept http:// webhook URLs (events then travel unencrypted); off: https only",
+    )
+    webhook_allowed_private_hosts: list[str] = Field(
+        default=[],
+        description="Host names, addresses or networks (CIDR) that webhooks may reach although "
+        "they are loopback, private or otherwise internal (JSON list); empty: public "
+        "addresses only",
+    )
     batch_spool_dir: Path = Field(
         default=Path("batch-spool"), description="Folder where uploaded batch files are kept"
     )
@@ -159,6 +193,18 @@ class Settings(BaseSettings):
         description="Redis holding the rate-limit buckets, shared by every API process; "
         "empty = kept in each process",
     )
+
+    @field_validator("webhook_allowed_private_hosts")
+    @classmethod
+    def _private_hosts_parse(cls, entries: list[str]) -> list[str]:
+        AddressPolicy.build(allow_http=False, allowed_private=entries)  # fails on a bad entry
+        return entries
+
+    def webhook_address_policy(self) -> AddressPolicy:
+        """What webhooks may reach under these settings."""
+        return AddressPolicy.build(
+            allow_http=self.webhook_allow_http, allowed_private=self.webhook_allowed_private_hosts
+        )
 
 
 def today(settings: Settings) -> date:

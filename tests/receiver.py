@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +25,7 @@ class Receiver:
     url: str
     statuses: list[int] = field(default_factory=list)
     requests: list[Received] = field(default_factory=list)
+    server_names: list[str | None] = field(default_factory=list)  # TLS SNI, one per handshake
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def answer_for(self, request: Received) -> int:
@@ -44,8 +46,11 @@ class Receiver:
 
 
 @contextmanager
-def running_receiver(statuses: list[int] | None = None) -> Iterator[Receiver]:
-    """A receiver listening on a free port of 127.0.0.1 for the duration of the block."""
+def running_receiver(
+    statuses: list[int] | None = None, tls: ssl.SSLContext | None = None
+) -> Iterator[Receiver]:
+    """A receiver listening on a free port of 127.0.0.1 for the duration of the block;
+    with ``tls`` (a server context) it speaks https and notes each handshake's SNI."""
     receiver: Receiver | None = None
 
     class Handler(BaseHTTPRequestHandler):
@@ -65,7 +70,13 @@ def running_receiver(statuses: list[int] | None = None) -> Iterator[Receiver]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    receiver = Receiver(f"http://127.0.0.1:{server.server_address[1]}/events", statuses or [])
+    scheme = "http"
+    if tls is not None:
+        scheme = "https"
+        tls.sni_callback = lambda _sock, name, _ctx: _note_server_name(receiver, name)
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    port = server.server_address[1]
+    receiver = Receiver(f"{scheme}://127.0.0.1:{port}/events", statuses or [])
     thread = threading.Thread(target=server.serve_forever, name="webhook-receiver", daemon=True)
     thread.start()
     try:
@@ -74,3 +85,9 @@ def running_receiver(statuses: list[int] | None = None) -> Iterator[Receiver]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def _note_server_name(receiver: Receiver | None, name: str | None) -> None:
+    if receiver is not None:
+        with receiver.lock:
+            receiver.server_names.append(name)

@@ -46,10 +46,11 @@ _started: dict[str, float] = {}
 
 
 @signals.setup_logging.connect
-def _setup_logging(**_: Any) -> None:
-    """Connected, so Celery leaves logging to us: the same JSON lines as the API."""
+def _setup_logging(loglevel: str | int | None = None, **_: Any) -> None:
+    """Connected, so Celery leaves logging to us: the same JSON lines as the API, at the
+    worker's ``--loglevel`` when it was given one."""
     settings = get_settings()
-    logs.configure_logging(settings.log_level, settings.log_format)
+    logs.configure_logging(loglevel or settings.log_level, settings.log_format)
 
 
 def correlation_of(request: Any) -> str | None:

@@ -2,27 +2,29 @@
 
 ``journal.record`` queues one ``gateway.deliver_webhook`` message per webhook and status
 move. An attempt is delivered on a 2xx; anything else (another status, a redirect, a
-timeout, a refused connection) is recorded and retried later with exponential backoff and
-jitter, up to ``GATEWAY_WEBHOOK_MAX_ATTEMPTS``. The outbox may hand a message over twice,
+timeout, a refused connection, an address the policy refuses) is recorded as a status and
+a short class, never the receiver's words, and retried later with exponential backoff
+and jitter, up to ``GATEWAY_WEBHOOK_MAX_ATTEMPTS``. The outbox may hand a message over twice,
 so an event already delivered to a webhook is not sent again; receivers still see an
 event at least once and should ignore a repeated ``X-Gateway-Delivery``.
 """
 
 from __future__ import annotations
 
+import ssl
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
-import httpx
 import orjson
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import metrics
+from gateway.domain.webhook_addresses import AddressPolicy
 from gateway.domain.webhooks import retry_delay, signature_header
 from gateway.journal import WEBHOOK_TASK
 from gateway.settings import Settings, get_settings
@@ -30,9 +32,9 @@ from gateway.storage import webhooks as store
 from gateway.storage.db import engine_for, session_factory, transaction
 from gateway.storage.models import utcnow
 from workers.app import celery_app
+from workers.webhook_transport import Answer, post
 
 USER_AGENT = "rasa-gateway-webhooks/1"
-ERROR_SNIPPET = 300  # bytes of a refusing receiver's answer kept with the attempt
 
 
 class Outcome(StrEnum):
@@ -48,6 +50,8 @@ class DeliveryPolicy:
     max_attempts: int
     base_delay_s: float
     max_delay_s: float
+    addresses: AddressPolicy = field(default_factory=AddressPolicy)  # what webhooks may reach
+    tls: ssl.SSLContext | None = None  # None: the default roots (tests bring their own)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DeliveryPolicy:
@@ -56,6 +60,7 @@ class DeliveryPolicy:
             max_attempts=settings.webhook_max_attempts,
             base_delay_s=settings.webhook_retry_base_s,
             max_delay_s=settings.webhook_retry_max_s,
+            addresses=settings.webhook_address_policy(),
         )
 
 
@@ -63,27 +68,6 @@ class DeliveryPolicy:
 class Result:
     outcome: Outcome
     retry_in: float | None = None  # seconds, when the outcome is RETRYING
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """What one POST came to: the receiver's status, or why there was none."""
-
-    status_code: int | None
-    error: str | None
-    duration_ms: int
-    network_failure: str | None = None  # timeout, connect or network, when no status came
-
-    @property
-    def delivered(self) -> bool:
-        return self.status_code is not None and 200 <= self.status_code < 300
-
-    @property
-    def failure_reason(self) -> str:
-        """The label of a failed attempt: http-4xx, http-5xx, http-3xx, or a network one."""
-        if self.status_code is not None:
-            return f"http-{self.status_code // 100}xx"
-        return self.network_failure or "network"
 
 
 def deliver(
@@ -110,7 +94,9 @@ def deliver(
         "X-Gateway-Delivery": event_id,
         "X-Gateway-Signature": signature_header(secret, body, int(time.time())),
     }
-    answer = post(url, body, headers, policy.timeout_s)
+    answer = post(
+        url, body, headers, timeout_s=policy.timeout_s, policy=policy.addresses, tls=policy.tls
+    )
     with transaction(sessions) as session:
         store.record_delivery(
             session,
@@ -127,45 +113,11 @@ def deliver(
     return _next_step(answer, attempt, policy)
 
 
-def post(url: str, body: bytes, headers: dict[str, str], timeout_s: float) -> Answer:
-    """POST once, without following redirects; read at most a snippet of a refusal."""
-    began = time.perf_counter()
-    status: int | None = None
-    try:
-        with (
-            httpx.Client(timeout=timeout_s, follow_redirects=False) as client,
-            client.stream("POST", url, content=body, headers=headers) as response,
-        ):
-            status = response.status_code
-            if 200 <= status < 300:
-                return Answer(status, None, _ms_since(began))
-            snippet = next(response.iter_bytes(ERROR_SNIPPET), b"")[:ERROR_SNIPPET]
-    except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        if status is not None:  # the answer's body failed to arrive; its status did
-            return Answer(status, f"HTTP {status}", _ms_since(began))
-        error = f"{type(exc).__name__}: {exc}"[:500]
-        return Answer(None, error, _ms_since(began), _network_failure(exc))
-    error = f"HTTP {status}: {snippet.decode(errors='replace')}".strip()
-    return Answer(status, error, _ms_since(began))
-
-
-def _network_failure(exc: Exception) -> str:
-    if isinstance(exc, httpx.TimeoutException):
-        return "timeout"
-    if isinstance(exc, httpx.ConnectError):
-        return "connect"
-    return "network"
-
-
-def _ms_since(began: float) -> int:
-    return round((time.perf_counter() - began) * 1000)
-
-
 def _next_step(answer: Answer, attempt: int, policy: DeliveryPolicy) -> Result:
     if answer.delivered:
         metrics.WEBHOOK_DELIVERIES.labels(Outcome.DELIVERED.value).inc()
         return Result(Outcome.DELIVERED)
-    metrics.WEBHOOK_FAILURES.labels(answer.failure_reason).inc()
+    metrics.WEBHOOK_FAILURES.labels(answer.error or "unknown").inc()
     if attempt >= policy.max_attempts:
         metrics.WEBHOOK_DELIVERIES.labels(Outcome.ABANDONED.value).inc()
         return Result(Outcome.ABANDONED)

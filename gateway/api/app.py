@@ -126,13 +126,15 @@ class RequestMiddleware:
             method, code = scope["method"], str(status)
             metrics.HTTP_REQUESTS.labels(method, route, code).inc()
             metrics.HTTP_LATENCY.labels(method, route, code).observe(seconds)
+            caller = scope.get("state", {}).get("caller")
             access.info(
                 "%s %s %s",
                 method,
                 route,
                 status,
-                extra={"status": status, "ms": round(seconds * 1000, 2)},
-            )
+                extra={"method": method, "route": route, "status": status,
+                       "ms": round(seconds * 1000, 2), "centre": caller},
+            )  # fmt: skip
             logs.request_id.reset(token)
 
 

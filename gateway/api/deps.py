@@ -114,6 +114,7 @@ async def authenticate(request: Request, state: State) -> Principal:
     principal = state.tokens.get(token_hash)
     if principal is None:
         principal = await run_in_threadpool(_verify, state, token_hash)
+    _note_caller(request, principal)
     if principal.centre is not None:
         limiter, code = state.limiter, principal.centre.code
         if isinstance(limiter, IN_MEMORY_LIMITERS):
@@ -127,9 +128,15 @@ def authenticate_here(request: Request, state: GatewayState) -> Principal:
     """``authenticate`` for code that runs in a worker thread already."""
     token_hash = _token_hash(request)
     principal = state.tokens.get(token_hash) or _verify(state, token_hash)
+    _note_caller(request, principal)
     if principal.centre is not None:
         _within_budget(state.limiter.take(principal.centre.code))
     return principal
+
+
+def _note_caller(request: Request, principal: Principal) -> None:
+    """The caller's centre code (or role) for the request's access log line."""
+    request.state.caller = principal.centre.code if principal.centre else str(principal.role)
 
 
 def _token_hash(request: Request) -> str:

@@ -28,9 +28,11 @@ from gateway.api.schemas import (
     TotalsOut,
 )
 from gateway.api.submissions import ERRORS, parse_id
+from gateway.domain import actors
 from gateway.errors import GatewayError, NotFoundError
 from gateway.remittance import advice_line, advice_of, pricing_json
 from gateway.storage import repository
+from gateway.storage.models import Document
 
 router = APIRouter(prefix="/v1", tags=["documents"])
 SEARCH_PARAMS = (
@@ -130,6 +132,7 @@ def document_out(session: Session, document_id: uuid.UUID, centre_scope: int | N
         raise NotFoundError("Document")
     lines = []
     numbers = {row.id: row.line_no for row in found.lines}
+    line_reviews, appeals, history = _history(session, found, numbers, centre_scope)
     by_reason: dict[str, int] = defaultdict(int)
     for row, priced, deductions in repository.priced_lines(session, found):
         pricing = None
@@ -185,7 +188,28 @@ def document_out(session: Session, document_id: uuid.UUID, centre_scope: int | N
         ),
         lines=lines,
         problems=[ProblemOut(**p) for p in found.problems],
-        reviews=[
+        reviews=line_reviews,
+        appeals=appeals,
+        payment_order_id=found.payment_order_id,
+        history=history,
+    )
+
+
+def _history(
+    session: Session, found: Document, numbers: dict[int, int], centre_scope: int | None
+) -> tuple[list[ReviewOut], list[AppealOut], list[EventOut]]:
+    """Reviews, appeals and status moves; a centre is told staff by role, not by name."""
+    line_reviews = reviews.review_history(session, found.id)
+    appeals = reviews.appeals_of(session, found.id)
+    recorded = [r.actor for r in line_reviews] + [a.actor for a in appeals]
+    recorded += [e.actor for e in found.events]
+    if centre_scope is None:
+        shown = {actor: actor for actor in recorded}
+    else:
+        roles = repository.staff_roles(session, actors.user_names(recorded))
+        shown = {actor: actors.as_seen_by_centre(actor, roles) for actor in recorded}
+    return (
+        [
             ReviewOut(
                 line_no=numbers.get(r.line_id, 0),
                 action=r.action,
@@ -193,21 +217,20 @@ def document_out(session: Session, document_id: uuid.UUID, centre_scope: int | N
                 quantity=r.quantity,
                 eligible=r.eligible,
                 note=r.note,
-                actor=r.actor,
+                actor=shown[r.actor],
                 at=r.created_at,
             )
-            for r in reviews.review_history(session, found.id)
+            for r in line_reviews
         ],
-        appeals=[
-            AppealOut(reason=a.reason, lines=a.lines, actor=a.actor, at=a.created_at)
-            for a in reviews.appeals_of(session, found.id)
+        [
+            AppealOut(reason=a.reason, lines=a.lines, actor=shown[a.actor], at=a.created_at)
+            for a in appeals
         ],
-        payment_order_id=found.payment_order_id,
-        history=[
+        [
             EventOut(
                 from_status=e.from_status,
                 to_status=e.to_status,
-                actor=e.actor,
+                actor=shown[e.actor],
                 reason=e.reason,
                 at=e.created_at,
             )

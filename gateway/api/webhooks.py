@@ -17,6 +17,7 @@ from gateway import webhooks
 from gateway.api.deps import Caller, ReadSession, State
 from gateway.api.submissions import ERRORS
 from gateway.domain.centres import Role
+from gateway.domain.webhooks import error_class
 from gateway.errors import ForbiddenError
 from gateway.storage.db import transaction
 from gateway.storage.models import Webhook, WebhookDelivery
@@ -29,7 +30,12 @@ WebhookUrl = Annotated[
 
 
 class WebhookIn(BaseModel):
-    url: WebhookUrl = Field(examples=["https://his.example-hospital.ir/gateway-events"])
+    url: WebhookUrl = Field(
+        description="An https URL whose host is, and resolves only to, public addresses "
+        "(422 webhook.https-required, webhook.blocked-address or webhook.host-invalid "
+        "otherwise); see docs/webhooks.md, Address policy",
+        examples=["https://his.example-hospital.ir/gateway-events"],
+    )
 
 
 class WebhookOut(BaseModel):
@@ -53,7 +59,11 @@ class DeliveryOut(BaseModel):
     document_id: uuid.UUID | None
     attempt: int = Field(description="1 for the first try of an event, 2 for its first retry...")
     status_code: int | None = Field(description="The receiver's HTTP status; null if none")
-    error: str | None = Field(description="Why the attempt failed; null when delivered")
+    error: str | None = Field(
+        description="Why the attempt failed, as a class: timeout, refused, tls, unresolved, "
+        "network, blocked-address, http-3xx, http-4xx or http-5xx; null when delivered",
+        examples=["http-5xx"],
+    )
     delivered: bool
     duration_ms: int
     created_at: datetime
@@ -89,7 +99,11 @@ def create_webhook(
 ) -> WebhookCreated:
     with transaction(state.sessions) as session:
         done = webhooks.register(
-            session=session, centre_id=centre_id, url=str(body.url), actor=caller.actor
+            session=session,
+            centre_id=centre_id,
+            url=str(body.url),
+            actor=caller.actor,
+            policy=state.settings.webhook_address_policy(),
         )
     out = webhook_out(done.webhook)
     response.headers["Location"] = f"/v1/webhooks/{out.id}"
@@ -162,7 +176,7 @@ def delivery_out(row: WebhookDelivery) -> DeliveryOut:
         document_id=row.document_id,
         attempt=row.attempt,
         status_code=row.status_code,
-        error=row.error,
+        error=error_class(row.status_code, row.error),
         delivered=row.delivered,
         duration_ms=row.duration_ms,
         created_at=row.created_at,

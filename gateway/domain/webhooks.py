@@ -13,6 +13,7 @@ import hmac
 import random
 import secrets
 import time
+from enum import StrEnum
 
 SIGNATURE_VERSION = "v1"
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a marker that makes secrets recognisable, not one
@@ -71,3 +72,30 @@ def retry_delay(
     """
     ceiling = min(cap_s, base_s * 2.0 ** min(max(attempt - 1, 0), 60))
     return ceiling / 2 + (rng or _jitter).uniform(0, ceiling / 2)
+
+
+class DeliveryError(StrEnum):
+    """Why an attempt failed, as recorded and shown to the centre: a class, never the
+    receiver's words or a socket message (which would let a centre probe networks)."""
+
+    TIMEOUT = "timeout"
+    REFUSED = "refused"  # no connection could be made
+    TLS = "tls"
+    BLOCKED_ADDRESS = "blocked-address"  # the address policy refused the URL or address
+    UNRESOLVED = "unresolved"  # the host name did not resolve
+    NETWORK = "network"  # the connection broke, or the answer was not HTTP
+
+
+def error_class(status_code: int | None, error: str | None) -> str | None:
+    """The class of a recorded failure; older rows kept raw texts, read here as classes."""
+    if status_code is not None and not 200 <= status_code < 300:
+        return f"http-{status_code // 100}xx"
+    if error is None or status_code is not None:
+        return None
+    if error in {member.value for member in DeliveryError}:
+        return error
+    if "Timeout" in error.partition(":")[0]:
+        return DeliveryError.TIMEOUT.value
+    if error.startswith("ConnectError"):
+        return DeliveryError.REFUSED.value
+    return DeliveryError.NETWORK.value

@@ -13,6 +13,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -677,3 +678,18 @@ class DeadLetter(Base):
     failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     replayed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     replayed_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class LoginThrottle(Base):
+    """Failed workspace logins counted for one account (``account:NAME``) or one client
+    address (``client:ADDRESS``), and the lock they led to. Kept in the database so that
+    every API process sees the same counts; times are seconds since the epoch."""
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[float] = mapped_column(Float)
+    locked_until: Mapped[float | None] = mapped_column(Float)
+    # Locks in a row: the next one lasts twice as long; a quiet window sets it back to 0.
+    locks: Mapped[int] = mapped_column(Integer, default=0)

@@ -41,6 +41,7 @@ from gateway.storage.models import (
     PackageContentRow,
     PackagePriceRow,
     RawPayload,
+    StaffUser,
     Submission,
     TariffItemRow,
     TariffVersion,
@@ -61,6 +62,15 @@ def find_token(session: Session, token_hash: str) -> ApiToken | None:
         .where(ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None))
     )
     return session.scalars(query).one_or_none()
+
+
+def staff_roles(session: Session, usernames: Iterable[str]) -> dict[str, str]:
+    """The role of each of these workspace users (names not on the books are left out)."""
+    wanted = sorted(set(usernames))
+    if not wanted:
+        return {}
+    query = select(StaffUser.username, StaffUser.role).where(StaffUser.username.in_(wanted))
+    return {row[0]: row[1] for row in session.execute(query)}
 
 
 def centre_info(centre: Centre) -> CentreInfo:

@@ -19,6 +19,11 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "login.password": ("Password", "گذرواژه"),
     "login.submit": ("Log in", "ورود"),
     "login.failed": ("Wrong username or password.", "نام کاربری یا گذرواژه نادرست است."),
+    "login.throttled": (
+        "Too many failed logins. Logging in is paused; try again in {minutes} minute(s).",
+        "تلاش ناموفق برای ورود بیش از حد بوده است. ورود موقتاً بسته است؛ "
+        "{minutes} دقیقه دیگر دوباره تلاش کنید.",
+    ),
     # errors and confirmations
     "error.csrf": (
         "This form has expired or did not come from this site. Reload the page and try again.",

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway import webhooks
+from gateway.api.app import create_app
 from gateway.domain.centres import Role
 from gateway.ingest import ingest
 from gateway.journal import EVENT_TYPE, WEBHOOK_TASK
@@ -77,6 +81,88 @@ def test_only_http_and_https_urls_are_taken(client: TestClient, sessions, url: s
     assert response.status_code == 422
     assert response.json()["errors"][0]["code"] == "request.invalid"
     assert client.get("/v1/webhooks", headers=auth(token)).json() == []
+
+
+# Hosts a centre might register to make the worker reach inside the gateway's network.
+INTERNAL_HOSTS = [
+    "127.0.0.1:5432",
+    "169.254.169.254",
+    "[::1]",
+    "2130706433",  # decimal loopback
+    "10.0.0.1",
+    "0177.0.0.1",  # octal
+    "0x7f.1",  # hex, short form
+    "127.1",
+    "127.0.0.1.",  # trailing dot
+    "[::ffff:127.0.0.1]",  # IPv4-mapped IPv6
+    "[::ffff:a9fe:a9fe]",
+    "[fe80::1]",
+    "[fd00::1]",
+    "172.16.0.1",
+    "192.168.0.1",
+    "100.64.0.1",
+    "0.0.0.0",  # noqa: S104 - an address to refuse, not one to bind
+    "0",
+    "224.0.0.1",
+    "240.0.0.1",
+    "localhost",  # resolves to loopback
+]
+
+
+@pytest.fixture
+def http_client(settings: Settings) -> Iterator[TestClient]:
+    """An API whose deployment allows http webhooks (not private addresses)."""
+    allowing = settings.model_copy(update={"webhook_allow_http": True})
+    with TestClient(create_app(allowing, relay=False)) as test_client:
+        yield test_client
+
+
+def assert_refused(client: TestClient, token: str, url: str, code: str) -> None:
+    response = client.post("/v1/webhooks", json={"url": url}, headers=auth(token))
+    assert response.status_code == 422, (url, response.text)
+    (error,) = response.json()["errors"]
+    assert (error["code"], error["path"]) == (code, "/url"), url
+    assert client.get("/v1/webhooks", headers=auth(token)).json() == []
+
+
+@pytest.mark.parametrize("host", INTERNAL_HOSTS)
+def test_internal_addresses_are_refused_in_every_spelling(
+    client: TestClient, http_client: TestClient, sessions, host: str
+) -> None:
+    _, token = f.make_centre(sessions)
+    assert_refused(client, token, f"https://{host}/hook", "webhook.blocked-address")
+    assert_refused(http_client, token, f"http://{host}/hook", "webhook.blocked-address")
+
+
+def test_a_name_that_resolves_inside_the_network_is_refused(
+    client: TestClient, sessions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answers = {"inside.example.org": ["93.184.216.34", "10.1.2.3"], "out.example.org": ["8.8.8.8"]}
+    monkeypatch.setattr(
+        webhooks, "resolve", lambda host, _port: [ipaddress.ip_address(a) for a in answers[host]]
+    )
+    _, token = f.make_centre(sessions)
+    assert_refused(client, token, "https://inside.example.org/h", "webhook.blocked-address")
+    assert register(client, token, "https://out.example.org/h")["active"] is True
+
+
+def test_http_is_refused_unless_the_deployment_allows_it(
+    client: TestClient, http_client: TestClient, sessions
+) -> None:
+    _, token = f.make_centre(sessions)
+    assert_refused(client, token, "http://his.example.org/h", "webhook.https-required")
+    assert register(http_client, token, "http://his.example.org/h")["active"] is True
+
+
+def test_a_private_host_is_taken_when_the_deployment_names_it(settings: Settings, sessions) -> None:
+    allowing = settings.model_copy(
+        update={"webhook_allow_http": True, "webhook_allowed_private_hosts": ["127.0.0.1"]}
+    )
+    _, token = f.make_centre(sessions)
+    with TestClient(create_app(allowing, relay=False)) as client:
+        assert register(client, token, "http://127.0.0.1:8080/h")["active"] is True
+        other = client.post("/v1/webhooks", json={"url": "http://10.0.0.1/h"}, headers=auth(token))
+        assert other.status_code == 422
 
 
 @pytest.mark.parametrize("role", [Role.AUDITOR, Role.FINANCE, Role.ADMIN])
@@ -196,7 +282,8 @@ def test_deliveries_are_listed_newest_first_in_pages(client: TestClient, session
                 document_id=document_id,
                 attempt=attempt,
                 status_code=status,
-                error=None if status == 200 else f"HTTP {status}",
+                # What older versions stored: the receiver's own words.
+                error=None if status == 200 else f"HTTP {status}: postgres FATAL secret",
                 delivered=status == 200,
                 duration_ms=12,
                 at=utcnow(),
@@ -207,7 +294,8 @@ def test_deliveries_are_listed_newest_first_in_pages(client: TestClient, session
     assert [d["attempt"] for d in page["items"]] == [3, 2, 1]
     assert page["items"][0]["delivered"] is True
     assert page["items"][0]["document_id"] == str(document_id)
-    assert page["items"][1]["error"] == "HTTP 503"
+    assert [d["error"] for d in page["items"]] == [None, "http-5xx", "http-5xx"]
+    assert "postgres" not in str(page)
     second = client.get(url, params={"limit": 2, "offset": 2}, headers=auth(token)).json()
     assert [d["attempt"] for d in second["items"]] == [1]
     assert (second["limit"], second["offset"], second["total"]) == (2, 2, 3)

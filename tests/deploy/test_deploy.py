@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -82,9 +83,13 @@ def test_the_dashboard_loads_and_covers_the_metrics() -> None:
                    "gateway_queue_depth", "gateway_dead_letters",
                    "gateway_webhook_delivery_failures_total", "gateway_batches_open"):  # fmt: skip
         assert family in used, family
+    # Panels name the datasource through a variable, so the dashboard imports into any
+    # Grafana whatever its Prometheus datasource's uid.
+    (variable,) = [v for v in dashboard["templating"]["list"] if v["type"] == "datasource"]
+    assert variable["query"] == "prometheus"
     uids = {panel["datasource"]["uid"] for panel in dashboard["panels"]}
-    datasource = load_all(DEPLOY / "grafana/provisioning/datasources/prometheus.yml")[0]
-    assert uids == {datasource["datasources"][0]["uid"]}
+    uids |= {t["datasource"]["uid"] for panel in dashboard["panels"] for t in panel["targets"]}
+    assert uids == {"${" + variable["name"] + "}"}
     ids = [panel["id"] for panel in dashboard["panels"]]
     assert len(ids) == len(set(ids))
 
@@ -105,9 +110,11 @@ def assert_runs_a_cli_command(args: list[str]) -> None:
 def test_compose_is_consistent() -> None:
     compose = load_all(DEPLOY / "docker-compose.yml")[0]
     services = compose["services"]
-    assert {"postgres", "rabbitmq", "migrate", "api", "worker", "prometheus", "grafana"} <= set(
-        services
-    )
+    assert {"postgres", "rabbitmq", "redis", "migrate", "api", "worker", "prometheus",
+            "alertmanager", "grafana"} <= set(services)  # fmt: skip
+    api_processes = services["api"]["command"][services["api"]["command"].index("--workers") + 1]
+    if int(api_processes) > 1:  # one budget per centre, not one per process
+        assert services["api"]["environment"]["GATEWAY_RATE_LIMIT_REDIS_URL"].startswith("redis://")
     gateway = {name: s for name, s in services.items() if s.get("image") == "rasa-gateway:latest"}
     assert set(gateway) == {"migrate", "api", "worker"}
     for name, service in gateway.items():
@@ -130,30 +137,47 @@ def test_compose_is_consistent() -> None:
     assert scrape["rule_files"] == ["alerts.yml"]
 
 
-def test_kubernetes_manifests_are_consistent() -> None:
-    folder = DEPLOY / "kubernetes"
-    kustomization = load_all(folder / "kustomization.yaml")[0]
-    docs = [doc for name in kustomization["resources"] for doc in load_all(folder / name)]
+def kustomization() -> dict[str, Any]:
+    return load_all(DEPLOY / "kustomization.yaml")[0]
+
+
+def manifests() -> list[dict[str, Any]]:
+    """Every object kustomize applies, from the files it lists."""
+    return [doc for name in kustomization()["resources"] for doc in load_all(DEPLOY / name)]
+
+
+def manifests_by_kind() -> dict[str, dict[str, dict[str, Any]]]:
     by_kind: dict[str, dict[str, dict[str, Any]]] = {}
-    for doc in docs:
+    for doc in manifests():
         by_kind.setdefault(doc["kind"], {})[doc["metadata"]["name"]] = doc
+    return by_kind
+
+
+def is_gateway(workload: dict[str, Any]) -> bool:
+    return bool(workload["metadata"]["labels"].get("app.kubernetes.io/name") == "rasa-gateway")
+
+
+def test_kubernetes_manifests_are_consistent() -> None:
+    by_kind = manifests_by_kind()
     config = by_kind["ConfigMap"]["gateway-config"]["data"]
     secret = by_kind["Secret"]["gateway-secrets"]["stringData"]
     assert set(config) | set(secret) <= SETTINGS
     assert {"GATEWAY_DATABASE_URL", "GATEWAY_BROKER_URL", "GATEWAY_SECRET_KEY"} <= set(secret)
     workloads = [*by_kind["Deployment"].values(), *by_kind["Job"].values()]
-    for workload in workloads:
+    for workload in filter(is_gateway, workloads):
         pod = workload["spec"]["template"]["spec"]
         for container in pod["containers"]:
             assert container["image"] == "rasa-gateway"
             assert_runs_a_cli_command(container["args"])
-            assert {"cpu", "memory"} <= set(container["resources"]["requests"])
-            assert {"cpu", "memory"} <= set(container["resources"]["limits"])
             sources = {next(iter(ref.values()))["name"] for ref in container["envFrom"]}
             assert sources == {"gateway-config", "gateway-secrets"}
             claims = {v["persistentVolumeClaim"]["claimName"] for v in pod.get("volumes", [])
                       if "persistentVolumeClaim" in v}  # fmt: skip
             assert claims <= set(by_kind["PersistentVolumeClaim"])
+    for workload in workloads:
+        for container in workload["spec"]["template"]["spec"]["containers"]:
+            assert {"cpu", "memory"} <= set(container["resources"]["requests"])
+            assert {"cpu", "memory"} <= set(container["resources"]["limits"])
     api = by_kind["Deployment"]["gateway-api"]["spec"]["template"]["spec"]["containers"][0]
     assert api["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert api["readinessProbe"]["httpGet"]["path"] == "/readyz"
@@ -168,6 +192,152 @@ def test_kubernetes_manifests_are_consistent() -> None:
             selector.items() <= d["spec"]["template"]["metadata"]["labels"].items()
             for d in by_kind["Deployment"].values()
         ), service["metadata"]["name"]
+
+
+def test_every_pod_meets_the_restricted_pod_security_standard() -> None:
+    workloads = [d for d in manifests() if d["kind"] in ("Deployment", "Job")]
+    assert len(workloads) >= 5
+    for workload in workloads:
+        name = workload["metadata"]["name"]
+        pod = workload["spec"]["template"]["spec"]
+        context = pod["securityContext"]
+        assert context["runAsNonRoot"] is True, name
+        assert context["runAsUser"] > 0, name
+        assert context["seccompProfile"]["type"] == "RuntimeDefault", name
+        assert not pod.get("hostNetwork"), name
+        assert not pod.get("hostPID"), name
+        for container in pod["containers"]:
+            own = container["securityContext"]
+            assert own["allowPrivilegeEscalation"] is False, name
+            assert own["readOnlyRootFilesystem"] is True, name
+            assert own["capabilities"]["drop"] == ["ALL"], name
+            assert "add" not in own["capabilities"], name
+            assert not own.get("privileged"), name
+            mounts = {m["mountPath"] for m in container.get("volumeMounts", [])}
+            if is_gateway(workload):
+                assert "/tmp" in mounts, f"{name}: a read-only root needs a writable /tmp"
+
+
+def test_disruption_budgets_network_policy_ingress_and_pinned_images() -> None:
+    by_kind = manifests_by_kind()
+    deployments = by_kind["Deployment"]
+    for name in ("gateway-api", "gateway-worker"):
+        budget = by_kind["PodDisruptionBudget"][name]["spec"]
+        labels = deployments[name]["spec"]["template"]["metadata"]["labels"]
+        assert budget["selector"]["matchLabels"].items() <= labels.items()
+        assert budget["minAvailable"] >= 1
+    policies = by_kind["NetworkPolicy"]
+    deny = policies["default-deny"]["spec"]
+    assert deny["podSelector"] == {}
+    assert set(deny["policyTypes"]) == {"Ingress", "Egress"}
+    assert "ingress" not in deny
+    assert "egress" not in deny
+    worker_egress = policies["gateway-worker"]["spec"]["egress"]
+    public = [rule for rule in worker_egress for peer in rule.get("to", []) if "ipBlock" in peer]
+    (webhooks,) = public
+    block = webhooks["to"][0]["ipBlock"]
+    assert block["cidr"] == "0.0.0.0/0"
+    assert {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "169.254.0.0/16",
+            "100.64.0.0/10"} <= set(block["except"])  # fmt: skip
+    api_egress = policies["gateway-api"]["spec"]["egress"]
+    assert not any("ipBlock" in peer for rule in api_egress for peer in rule.get("to", []))
+    ingress = by_kind["Ingress"]["gateway"]["spec"]
+    assert ingress["tls"]
+    assert ingress["tls"][0]["secretName"]
+    (image,) = [i for i in kustomization()["images"] if i["name"] == "rasa-gateway"]
+    assert image.get("digest") or image.get("newTag") not in (None, "", "latest")
+    (job,) = by_kind["Job"].values()
+    release = image.get("newTag", "").replace(".", "-")
+    assert job["metadata"]["name"].endswith(release), "the migration Job is named per release"
+    for workload in by_kind["Deployment"].values():
+        for container in workload["spec"]["template"]["spec"]["containers"]:
+            assert not container["image"].endswith(":latest"), container["image"]
+
+
+def test_kustomize_renders_manifests_that_pass_strict_validation(tmp_path: Path) -> None:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not installed: the raw manifests were checked above")
+    rendered = subprocess.run(
+        [kubectl, "kustomize", str(DEPLOY)], capture_output=True, text=True, timeout=120
+    )
+    assert rendered.returncode == 0, rendered.stderr
+    objects = [doc for doc in yaml.safe_load_all(rendered.stdout) if doc]
+    kinds = {doc["kind"] for doc in objects}
+    assert {"Deployment", "Job", "NetworkPolicy", "PodDisruptionBudget", "Ingress"} <= kinds
+    configs = {doc["metadata"]["name"].rsplit("-", 1)[0]: doc for doc in objects
+               if doc["kind"] == "ConfigMap"}  # fmt: skip
+    assert "alerts.yml" in configs["prometheus-config"]["data"]
+    assert "alertmanager.yml" in configs["alertmanager-config"]["data"]
+    images = {c["image"] for doc in objects if doc["kind"] in ("Deployment", "Job")
+              for c in doc["spec"]["template"]["spec"]["containers"]}  # fmt: skip
+    assert not any(image.endswith(":latest") or ":" not in image for image in images), images
+    output = tmp_path / "rendered.yaml"
+    output.write_text(rendered.stdout)
+    validator = shutil.which("kubernetes-validate") or str(
+        Path(sys.executable).parent / "kubernetes-validate"
+    )
+    if not Path(validator).exists():
+        pytest.skip("kubernetes-validate is not installed (pip install -e '.[dev]')")
+    checked = subprocess.run(
+        [validator, "--strict", "--quiet", str(output)], capture_output=True, text=True, timeout=300
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_every_alert_has_a_runbook_and_a_unit_test() -> None:
+    rules = [rule for group in load_all(ALERTS)[0]["groups"] for rule in group["rules"]]
+    tests = load_all(ALERTS.with_name("alerts.test.yml"))[0]["tests"]
+    tested = {
+        case["alertname"]
+        for test in tests
+        for case in test["alert_rule_test"]
+        if case.get("exp_alerts")
+    }
+    for rule in rules:
+        runbook = rule["annotations"]["runbook_url"]
+        assert runbook == f"docs/runbooks/{rule['alert']}.md"
+        assert (PROJECT_ROOT / runbook).is_file(), runbook
+        assert rule["alert"] in tested, f"{rule['alert']} has no firing case in alerts.test.yml"
+
+
+def test_promtool_unit_tests_of_every_alert_pass() -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool is not installed: `make promtool` (root) installs it")
+    done = subprocess.run(
+        [promtool, "test", "rules", str(ALERTS.with_name("alerts.test.yml"))],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_alertmanager_routes_by_severity_and_prometheus_sends_to_it() -> None:
+    config = load_all(DEPLOY / "alertmanager" / "alertmanager.yml")[0]
+    routes = {tuple(route["matchers"]): route["receiver"] for route in config["route"]["routes"]}
+    receivers = {receiver["name"] for receiver in config["receivers"]}
+    assert routes[('severity="page"',)] in receivers
+    assert routes[('severity="warn"',)] in receivers
+    assert all(r.get("webhook_configs") for r in config["receivers"])
+    for name in ("prometheus.yml", "prometheus-kubernetes.yml"):
+        scrape = load_all(DEPLOY / "prometheus" / name)[0]
+        targets = scrape["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
+        assert targets == ["alertmanager:9093"], name
+    compose = load_all(DEPLOY / "docker-compose.yml")[0]["services"]
+    mounted = compose["alertmanager"]["volumes"][0].split(":")[0]
+    assert (DEPLOY / mounted).resolve() == (DEPLOY / "alertmanager" / "alertmanager.yml")
+    amtool = shutil.which("amtool")
+    if amtool is None:
+        pytest.skip("amtool is not installed: `make promtool` (root) installs it")
+    done = subprocess.run(
+        [amtool, "check-config", str(DEPLOY / "alertmanager" / "alertmanager.yml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_dockerfile_copies_what_exists_and_runs_the_cli() -> None:

@@ -41,6 +41,8 @@ def test_demo_runs_api_and_worker_on_the_embedded_default(tmp_path: Path) -> Non
                     break
             except httpx.HTTPError:
                 time.sleep(0.3)
+        # The demo serves plain http: its workspace cookie must come back over it.
+        assert "secure" not in httpx.get(f"{base}/web/login").headers["set-cookie"].lower()
         headers = {"Authorization": "Bearer demo-secret", "Content-Type": "application/json"}
         answer = httpx.post(
             f"{base}/v1/submissions",

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from gateway import demo
 from tests.integration.conftest import free_port
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "schemas" / "examples" / "valid"
 
 pytestmark = [pytest.mark.integration]
 
@@ -34,6 +41,10 @@ def test_the_demo_stops_with_a_message_when_its_worker_dies(tmp_path: Path) -> N
     assert finished.returncode == 1, finished.stdout + finished.stderr
     assert "the pricing worker stopped" in finished.stderr
     assert "Address already in use" in finished.stderr
+    output = [line for line in (finished.stdout + finished.stderr).splitlines() if line]
+    assert all(line.startswith("{") and json.loads(line) for line in output), [
+        line for line in output if not line.startswith("{")
+    ]
 
 
 def test_the_demo_picks_a_free_worker_metrics_port_unless_one_is_set(
@@ -59,3 +70,66 @@ def test_the_banner_names_the_workspace_and_its_demo_login(tmp_path: Path) -> No
     assert f"auditor, finance with password {demo.DEMO_PASSWORD}" in text
     assert "http://127.0.0.1:4321/metrics" in text
     assert "make run PORT=" in text
+
+
+def test_every_line_the_demo_prints_is_json_with_one_access_line_per_request(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GATEWAY_", "PROMETHEUS_"))}
+    log_path = tmp_path / "demo.log"
+    with log_path.open("wb") as log:
+        demo_process = subprocess.Popen(
+            [sys.executable, "-m", "gateway", "demo", "--port", str(port), "--token", "tok-1"],
+            cwd=tmp_path,
+            env=env,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _ready(base), what=f"the demo answering {base}/readyz")
+        answer = httpx.post(
+            f"{base}/v1/submissions",
+            content=(EXAMPLES / "outpatient-visit.json").read_bytes(),
+            headers={"Authorization": "Bearer tok-1", "Content-Type": "application/json"},
+            timeout=60,
+        )
+        assert answer.status_code == 202, answer.text
+        wait_until(
+            lambda: '"route":"/v1/submissions"' in log_path.read_text(),
+            what="the submission's access line",
+        )
+    finally:
+        os.killpg(demo_process.pid, signal.SIGINT)
+        demo_process.wait(timeout=120)
+    lines = [line for line in log_path.read_text().splitlines() if line.strip()]
+    entries = []
+    for line in lines:
+        assert line.startswith("{"), line
+        entries.append(json.loads(line))
+    assert all({"time", "level", "logger", "message", "request_id"} <= set(e) for e in entries)
+    (access,) = [e for e in entries if e["logger"] == "gateway.access" and e["method"] == "POST"]
+    assert access["route"] == "/v1/submissions"
+    assert access["status"] == 202
+    assert access["centre"] == "DEMO-001"
+    assert "tok-1" not in json.dumps(access)
+    # The demo's worker runs at WARNING: none of Celery's INFO lines.
+    assert not [e for e in entries if e["logger"].startswith("celery") and e["level"] == "INFO"]
+
+
+def _ready(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/readyz", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def wait_until(condition: Callable[[], bool], *, what: str, deadline_s: float = 300) -> None:
+    """Poll the condition; a generous deadline, and the failure says what was awaited."""
+    give_up = time.monotonic() + deadline_s
+    while not condition():
+        if time.monotonic() > give_up:
+            pytest.fail(f"gave up after {deadline_s:.0f} s waiting for {what}")
+        time.sleep(0.2)

@@ -25,6 +25,11 @@ from tests.integration.conftest import Stack
 from tests.receiver import Received, running_receiver
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("integration")]
+# The webhook receiver listens on this host: opt in as such a deployment would.
+STACK_ENV = {
+    "GATEWAY_WEBHOOK_ALLOW_HTTP": "true",
+    "GATEWAY_WEBHOOK_ALLOWED_PRIVATE_HOSTS": '["127.0.0.1"]',
+}
 
 
 def add_centre(stack: Stack) -> tuple[str, str]:

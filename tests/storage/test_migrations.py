@@ -4,6 +4,7 @@ months are made ahead, taking the rows the default partition held for them."""
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +15,14 @@ from sqlalchemy import Engine, func, inspect, select, text
 
 from gateway import audit
 from gateway.storage import partitions
-from gateway.storage.db import alembic_config, make_engine, session_factory, transaction, upgrade
+from gateway.storage.db import (
+    MIGRATIONS_DIR,
+    alembic_config,
+    make_engine,
+    session_factory,
+    transaction,
+    upgrade,
+)
 from gateway.storage.models import AuditEntry
 from tests import services
 
@@ -23,6 +31,7 @@ NEW_INDEXES = {
     "webhook_deliveries": {"ix_webhook_deliveries_webhook"},
     "outbox": {"ix_outbox_unpublished"},
 }
+NEW_TABLES = {"login_throttles"}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -88,6 +97,7 @@ def test_up_down_and_up_again_keep_the_audit_chain(url: str) -> None:
         postgresql = engine.dialect.name == "postgresql"
         assert all(_is_partitioned(engine, t) == postgresql for t in partitions.PARTITIONED)
         assert _body_compression(engine) == ("l" if postgresql else None)
+        assert set(inspect(engine).get_table_names()) >= NEW_TABLES
         assert _verified(engine) == 30
         _append(engine, 5)
 
@@ -96,6 +106,7 @@ def test_up_down_and_up_again_keep_the_audit_chain(url: str) -> None:
             assert not names & _indexes(engine, table)
         assert not any(_is_partitioned(engine, t) for t in partitions.PARTITIONED)
         assert _body_compression(engine) in ("", None)
+        assert not NEW_TABLES & set(inspect(engine).get_table_names())
         assert _verified(engine) == 35
         _append(engine, 5)
 
@@ -134,3 +145,27 @@ def test_months_made_ahead_take_the_rows_the_default_partition_held(url: str) ->
         assert by_partition == {month: 3}
     finally:
         engine.dispose()
+
+
+def test_review_details_written_before_0015_name_the_role() -> None:
+    """Migration 0015 rewrites "reduce by user:NAME: note" to "reduce by ROLE: note"."""
+    path = MIGRATIONS_DIR / "versions" / "0015_review_details_by_role.py"
+    spec = importlib.util.spec_from_file_location("migration_0015", path)
+    assert spec
+    assert spec.loader
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    roles = {"ali": "auditor", "ali: b": "finance", "sara": "auditor"}
+    cases = {
+        "reduce by user:sara: one is enough": "reduce by auditor: one is enough",
+        "deny by user:sara": "deny by auditor",
+        "reduce by user:ali: b: note": "reduce by finance: note",  # the longest name wins
+        "reduce by user:ali: note": "reduce by auditor: note",
+        "deny by user:gone: note": "deny by staff: note",  # no longer on the books
+        "deny by user:gone": "deny by staff",
+        "reduce by auditor:12: note": "reduce by auditor: note",  # a staff token
+        "reduce by finance:3": "reduce by finance",
+        "reduce by auditor: already fine": "reduce by auditor: already fine",
+        "capped at the tariff": "capped at the tariff",
+    }
+    assert {old: migration.by_role(old, roles) for old in cases} == cases

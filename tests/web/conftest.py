@@ -24,7 +24,10 @@ _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 @pytest.fixture
 def web_settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"secret_key": SecretStr(f"test-{uuid.uuid4().hex}")})
+    # The TestClient speaks plain http://: a Secure cookie would not come back to it.
+    return settings.model_copy(
+        update={"secret_key": SecretStr(f"test-{uuid.uuid4().hex}"), "cookie_secure": False}
+    )
 
 
 @pytest.fixture

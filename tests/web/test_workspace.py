@@ -56,12 +56,17 @@ def test_the_session_cookie_is_httponly_samesite_and_expires(web: TestClient) ->
     assert "default-src 'self'" in page.headers["content-security-policy"]
 
 
-def test_the_cookie_is_secure_when_configured(web_settings) -> None:
+def test_the_cookie_is_secure_unless_turned_off(web_settings, monkeypatch) -> None:
     from gateway.api.app import create_app
+    from gateway.settings import Settings
 
-    secure = web_settings.model_copy(update={"cookie_secure": True})
-    with TestClient(create_app(secure, relay=False)) as client:
+    monkeypatch.delenv("GATEWAY_COOKIE_SECURE", raising=False)
+    default = Settings(**web_settings.model_dump(exclude={"cookie_secure"}))
+    assert default.cookie_secure
+    with TestClient(create_app(default, relay=False)) as client:
         assert "Secure" in client.get("/web/login").headers["set-cookie"]
+    monkeypatch.setenv("GATEWAY_COOKIE_SECURE", "false")
+    assert not Settings().cookie_secure
 
 
 def test_a_post_without_the_csrf_token_is_refused(web: TestClient, sessions) -> None:
