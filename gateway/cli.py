@@ -330,6 +330,24 @@ def audit_verify() -> None:
     raise typer.Exit(1)
 
 
+@audit_app.command("who-read")
+def audit_who_read(national_id: str) -> None:
+    """Every recorded staff read of the documents of the patient with NATIONAL_ID, newest
+    first: when, who (actor and role), through which route or scope, which documents."""
+    from gateway.audit import reads
+
+    with _sessions()() as session:
+        try:
+            readings = reads.who_read(session, national_id.strip())
+        except GatewayError as error:
+            _fail(error)
+    if not readings:
+        typer.echo(f"no staff read of patient {national_id.strip()}'s documents is recorded")
+        return
+    for reading in readings:
+        typer.echo(reads.describe(reading))
+
+
 @tariff_app.command("import")
 def tariff_import(directory: Path, label: str | None = None) -> None:
     """Load a tariff book (services.csv, k_coefficients.csv and, for packages,

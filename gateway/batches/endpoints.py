@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from gateway import metrics
+from gateway.audit import reads
 from gateway.batches import acknowledgement
 from gateway.batches import repository as store
 from gateway.batches.service import Received, receive
@@ -26,6 +27,7 @@ from validators.schema import Format
 
 router = APIRouter(prefix="/v1", tags=["batches"])
 PIECE = 1024 * 1024  # bytes handed to the spool writer at once
+ACKNOWLEDGEMENT = "GET /v1/batches/{id}/acknowledgement"
 
 
 async def _spool(request: Request, state: GatewayState, fmt: Format) -> Spooled:
@@ -173,13 +175,22 @@ def _rows(sessions: sessionmaker[Session], batch: Batch) -> Iterator[acknowledge
 
 
 def _acknowledgement(
-    state: GatewayState, caller: Principal, session: Session, batch_id: str, as_csv: bool
+    state: GatewayState,
+    caller: Principal,
+    session: Session,
+    batch_id: str,
+    *,
+    as_csv: bool,
+    route: str,
 ) -> StreamingResponse:
+    """The acknowledgement as JSON or CSV; staff reading it are recorded as reading ``route``."""
     batch = _found(session, batch_id, caller)
     if not _finished(batch):
         raise GatewayError(
             f"The batch is {batch.status}; its acknowledgement comes when it is done.", 409
         )
+    scope = reads.Scope(reads.BATCH, str(batch.id), batch.documents_read)
+    reads.record_read(state.sessions, caller, route, scope=scope)
     rows = _rows(state.sessions, batch)
     if as_csv:
         name = f"batch-{batch.id}.csv"
@@ -205,7 +216,9 @@ def get_acknowledgement(
     state: State,
     output: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
 ) -> StreamingResponse:
-    return _acknowledgement(state, caller, session, batch_id, output == "csv")
+    as_csv = output == "csv"
+    route = ACKNOWLEDGEMENT + ("?format=csv" if as_csv else "")
+    return _acknowledgement(state, caller, session, batch_id, as_csv=as_csv, route=route)
 
 
 @router.get(
@@ -216,4 +229,5 @@ def get_acknowledgement(
 def get_acknowledgement_csv(
     batch_id: str, caller: Caller, session: ReadSession, state: State
 ) -> StreamingResponse:
-    return _acknowledgement(state, caller, session, batch_id, True)
+    route = f"{ACKNOWLEDGEMENT}.csv"
+    return _acknowledgement(state, caller, session, batch_id, as_csv=True, route=route)

@@ -5,16 +5,16 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from datetime import date
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
-from gateway.audit import chain as audit
+from gateway.audit import reads
 from gateway.documents import repository as documents
 from gateway.domain import actors
 from gateway.errors import GatewayError, NotFoundError
-from gateway.kit.db import transaction
-from gateway.kit.deps import Caller, GatewayState, Principal, ReadSession, State
+from gateway.kit.deps import Caller, ReadSession, State
 from gateway.kit.http import ERRORS, parse_id
 from gateway.schemas import (
     AppealOut,
@@ -37,6 +37,16 @@ from gateway.storage import repository
 from gateway.storage.models import Document
 
 router = APIRouter(prefix="/v1", tags=["documents"])
+SEARCH_PARAMS = (
+    "status",
+    "centre",
+    "period",
+    "min_amount",
+    "reason",
+    "national_id",
+    "limit",
+    "offset",
+)
 
 
 @router.get(
@@ -48,6 +58,7 @@ router = APIRouter(prefix="/v1", tags=["documents"])
 def search(
     caller: Caller,
     session: ReadSession,
+    state: State,
     status: str | None = Query(None, description="e.g. UNDER_REVIEW"),
     centre: str | None = Query(None, description="centre code (staff only)"),
     period: str | None = Query(None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM"),
@@ -67,6 +78,12 @@ def search(
     )
     total, rows = repository.search_documents(
         session, criteria, centre_scope=caller.centre_scope, limit=limit, offset=offset
+    )
+    asked = (status, centre, period, min_amount, reason, national_id, limit, offset)
+    query = urlencode([(k, v) for k, v in zip(SEARCH_PARAMS, asked, strict=True) if v is not None])
+    shown = [d.id for d, _ in rows]
+    reads.record_read(
+        state.sessions, caller, "GET /v1/documents", documents=shown, query=query, total=total
     )
     return DocumentPage(
         total=total,
@@ -107,18 +124,8 @@ def get_document(document_id: str, caller: Caller, state: State) -> DocumentOut:
     key = parse_id(document_id)
     with state.sessions() as session:
         out = document_out(session, key, caller.centre_scope)
-    if caller.centre_scope is None:
-        _log_staff_read(state, caller, key)
+    reads.record_read(state.sessions, caller, "GET /v1/documents/{id}", documents=[key])
     return out
-
-
-def _log_staff_read(state: GatewayState, caller: Principal, document_id: uuid.UUID) -> None:
-    """Staff reading a patient's document leave an audit entry."""
-    with transaction(state.sessions) as session:
-        audit.append(
-            session,
-            [audit.Record(caller.actor, "patient.read", "document", str(document_id))],
-        )
 
 
 def document_out(session: Session, document_id: uuid.UUID, centre_scope: int | None) -> DocumentOut:
@@ -240,11 +247,15 @@ def _history(
     responses={**ERRORS, 409: {"model": ErrorResponse, "description": "Not priced yet"}},
     summary="The remittance advice of a priced document: paid, deducted and why, line by line",
 )
-def get_remittance(document_id: str, caller: Caller, session: ReadSession) -> RemittanceOut:
+def get_remittance(
+    document_id: str, caller: Caller, session: ReadSession, state: State
+) -> RemittanceOut:
     found = repository.get_document(session, parse_id(document_id), caller.centre_scope)
     if found is None:
         raise NotFoundError("Document")
     advice = advice_of(session, found)
     if advice is None:
         raise GatewayError(f"Document {document_id} is {found.status}; it is not priced yet.", 409)
+    route = "GET /v1/documents/{id}/remittance"
+    reads.record_read(state.sessions, caller, route, documents=[found.id])
     return RemittanceOut.model_validate(advice.to_json())

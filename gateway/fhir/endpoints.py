@@ -8,6 +8,7 @@ default; XML when the request asks for it (Accept, ``_format``) or was itself XM
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -15,6 +16,7 @@ from fhir_core.fhirabstractmodel import FHIRAbstractModel
 from starlette.concurrency import run_in_threadpool
 
 from gateway import metrics
+from gateway.audit import reads
 from gateway.errors import GatewayError, NotFoundError
 from gateway.fhir import service
 from gateway.fhir.issues import Issue, StructureError
@@ -149,6 +151,8 @@ def get_claim_response(claim_response_id: str, request: Request, state: State) -
             found = service.read(session, claim_response_id, caller.centre_scope)
         if found is None:
             raise NotFoundError("ClaimResponse")
+        route = "GET /fhir/ClaimResponse/{id}"
+        reads.record_read(state.sessions, caller, route, documents=[uuid.UUID(claim_response_id)])
     except Exception as exc:
         return refusal(exc, xml)
     return render(found, xml)
@@ -166,6 +170,8 @@ def get_explanation_of_benefit(eob_id: str, request: Request, state: State) -> R
             found = service.explanation(session, eob_id, caller.centre_scope)
         if found is None:
             raise NotFoundError("ExplanationOfBenefit")
+        route = "GET /fhir/ExplanationOfBenefit/{id}"
+        reads.record_read(state.sessions, caller, route, documents=[uuid.UUID(eob_id)])
     except Exception as exc:
         return refusal(exc, xml)
     return render(found, xml)

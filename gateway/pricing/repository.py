@@ -57,15 +57,10 @@ PRICING_COLUMNS = (
 )
 DEDUCTION_COLUMNS = ("line_id", "document_id", "reason", "amount", "detail")
 
-# Documents whose lines may already have been paid: priced and not refused.
-PAID_STATUSES = (
-    DocumentStatus.PRICED,
-    DocumentStatus.UNDER_REVIEW,
-    DocumentStatus.APPROVED,
-    DocumentStatus.APPEALED,
-    DocumentStatus.PAYMENT_ORDERED,
-    DocumentStatus.PAID,
-)
+# A bill holds the services it lists from its acceptance on, whatever happens to it later:
+# every status but REJECTED (a document never accepted), as the submission check's
+# `line.possible-duplicate` counts them (docs/pricing.md, "Duplicates").
+NOT_HOLDING = DocumentStatus.REJECTED.value
 
 _CODE_TYPES = {member.value: member for member in CodeType}
 T = TypeVar("T")
@@ -97,7 +92,14 @@ class DocumentToPrice:
     discharge_date: date | None
     insurance_number: str
     purpose: str
+    submission_id: uuid.UUID
+    ordinal: int
     received_at: datetime  # the submission's: the day it was filed
+
+    @property
+    def rank(self) -> tuple[datetime, uuid.UUID, int]:
+        """Its place in the order of receipt, which decides which of two bills is earlier."""
+        return (self.received_at, self.submission_id, self.ordinal)
 
 
 _DOCUMENT_COLUMNS = (
@@ -204,12 +206,27 @@ def _lines_query(chunk: Sequence[uuid.UUID]) -> Executable:
     )
 
 
-def paid_services(
+@dataclass(frozen=True, slots=True)
+class BilledLine:
+    """A (code, date) that a live bill of the patient lists, and where that bill stands in
+    the order of receipt."""
+
+    code: str
+    service_date: date
+    rank: tuple[datetime, uuid.UUID, int]  # (received_at, submission_id, ordinal)
+    document_id: uuid.UUID
+    centre_id: int
+    external_id: str
+
+
+def billed_services(
     session: Session, wanted: Mapping[str, Collection[tuple[str, date]]]
-) -> dict[str, set[tuple[str, date]]]:
-    """Of the (code, date) pairs wanted per patient, those that bills already priced (and
-    not refused) have paid lines for; an estimate pays nothing."""
-    found: dict[str, set[tuple[str, date]]] = {}
+) -> dict[str, list[BilledLine]]:
+    """Of the (code, date) pairs wanted per patient, the lines of the patient's bills that
+    list them: every bill accepted, priced or not, of any centre; an estimate bills nothing.
+    What pricing made of those lines is not read, so the answer does not depend on which
+    document was priced first."""
+    found: dict[str, list[BilledLine]] = {}
     patients = [patient for patient, keys in wanted.items() if keys]
     raw = bulk.psycopg_connection(session)
     for chunk in _chunks(patients):
@@ -217,43 +234,54 @@ def paid_services(
         days, codes = list({day for _, day in keys}), list({code for code, _ in keys})
         if raw is not None:
             rows: Iterable[Sequence[Any]] = raw.execute(
-                PAID_SQL, [days, codes, list(chunk), _PAID_VALUES], prepare=True
+                BILLED_SQL, [days, codes, list(chunk), NOT_HOLDING], prepare=True
             ).fetchall()
         else:
-            rows = _rows(session, _paid_query(chunk, days, codes))
-        for patient, code, day in rows:
+            rows = _rows(session, _billed_query(chunk, days, codes))
+        for patient, code, day, received, submission, ordinal, document, centre, number in rows:
             if (code, day) in wanted[patient]:
-                found.setdefault(patient, set()).add((code, day))
+                found.setdefault(patient, []).append(
+                    BilledLine(code, day, (received, submission, ordinal), document, centre, number)
+                )
     return found
 
 
-# On PostgreSQL: the patients' priced bills by index, then each one's lines of the wanted
-# days and codes with their pricing (a lateral subquery kept a subquery, as the API's
-# stored-services read: the plan stays a walk of the patients' own documents).
-PAID_SQL = (
-    "SELECT d.patient_national_id, l.code, l.service_date FROM documents d"
+# On PostgreSQL: the patients' bills by index, then each one's lines of the wanted days and
+# codes (a lateral subquery kept a subquery, as the API's stored-services read: the plan
+# stays a walk of the patients' own documents).
+BILLED_SQL = (
+    "SELECT d.patient_national_id, l.code, l.service_date, s.received_at, d.submission_id,"
+    " d.ordinal, d.id, d.centre_id, d.external_id FROM documents d"
+    " JOIN submissions s ON s.id = d.submission_id"
     " CROSS JOIN LATERAL (SELECT l.code, l.service_date FROM document_lines l"
-    " JOIN line_pricings p ON p.line_id = l.id WHERE l.document_id = d.id"
-    " AND l.service_date = ANY(%s::date[]) AND l.code = ANY(%s::text[])"
-    " AND p.eligible_amount > 0 OFFSET 0) l"
-    " WHERE d.patient_national_id = ANY(%s::text[]) AND d.status = ANY(%s::text[])"
+    " WHERE l.document_id = d.id"
+    " AND l.service_date = ANY(%s::date[]) AND l.code = ANY(%s::text[]) OFFSET 0) l"
+    " WHERE d.patient_national_id = ANY(%s::text[]) AND d.status <> %s"
     " AND d.purpose = 'claim'"
 )
-_PAID_VALUES = [status.value for status in PAID_STATUSES]
 
 
-def _paid_query(chunk: Sequence[str], days: list[date], codes: list[str]) -> Executable:
+def _billed_query(chunk: Sequence[str], days: list[date], codes: list[str]) -> Executable:
     return (
-        select(DOCUMENTS.c.patient_national_id, LINES.c.code, LINES.c.service_date)
+        select(
+            DOCUMENTS.c.patient_national_id,
+            LINES.c.code,
+            LINES.c.service_date,
+            SUBMISSIONS.c.received_at,
+            DOCUMENTS.c.submission_id,
+            DOCUMENTS.c.ordinal,
+            DOCUMENTS.c.id,
+            DOCUMENTS.c.centre_id,
+            DOCUMENTS.c.external_id,
+        )
         .join(DOCUMENTS, LINES.c.document_id == DOCUMENTS.c.id)
-        .join(PRICINGS, PRICINGS.c.line_id == LINES.c.id)
+        .join(SUBMISSIONS, SUBMISSIONS.c.id == DOCUMENTS.c.submission_id)
         .where(
             DOCUMENTS.c.patient_national_id.in_(chunk),
-            DOCUMENTS.c.status.in_(PAID_STATUSES),
+            DOCUMENTS.c.status != NOT_HOLDING,
             DOCUMENTS.c.purpose == Purpose.CLAIM.value,
             LINES.c.service_date.in_(days),
             LINES.c.code.in_(codes),
-            PRICINGS.c.eligible_amount > 0,
         )
     )
 

@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -105,7 +105,7 @@ class _Batch:
     centres: dict[int, CentreInfo]
     lines: dict[uuid.UUID, tuple[list[int], list[Line]]]
     coverage: dict[str, list[Coverage]]
-    paid: dict[str, set[tuple[str, date]]]  # per patient: (code, date) already paid
+    billed: dict[str, list[store.BilledLine]]  # per patient: lines of their live bills
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +185,7 @@ def _read(session: Session, documents: list[store.DocumentToPrice]) -> _Batch:
         centres=store.centres(session, {document.centre_id for document in documents}),
         lines=lines,
         coverage=repository.coverages_of(session, wanted),
-        paid=store.paid_services(session, wanted),
+        billed=store.billed_services(session, wanted),
     )
 
 
@@ -227,7 +227,6 @@ def _price_each(batch: _Batch, book: TariffBook, policies: Policies) -> Iterator
         line_ids, lines = batch.lines.get(document.id, ([], []))
         centre = batch.centres[document.centre_id]
         patient = document.patient_national_id
-        paid = batch.paid.get(patient)
         estimate = document.purpose != Purpose.CLAIM
         request = PricingRequest(
             centre=centre,
@@ -239,7 +238,7 @@ def _price_each(batch: _Batch, book: TariffBook, policies: Policies) -> Iterator
             coverage=batch.coverage.get(patient, []),
             package_code=document.package_code,
             package_date=document.admission_date or document.service_date,
-            paid_elsewhere=frozenset(paid) if paid else frozenset(),
+            billed_earlier=billed_earlier(document, batch.billed.get(patient, ())),
             insurance_number=document.insurance_number,
             filed_on=policies.clock_date or utc_day(document.received_at),
             # An estimate is asked before or during care: no filing window applies.
@@ -261,12 +260,31 @@ def _price_each(batch: _Batch, book: TariffBook, policies: Policies) -> Iterator
             document_number=document.external_id,
             policy=policies.review,
         )
-        # The patient's later documents see these lines as paid, as they would if each
-        # document were priced in a transaction of its own.
-        for line, result in zip(lines, price.lines, strict=True):
-            if result.eligible > 0:
-                batch.paid.setdefault(patient, set()).add((line.code, line.service_date))
         yield _Priced(document, line_ids, price, decision)
+
+
+def billed_earlier(
+    document: store.DocumentToPrice, billed: Iterable[store.BilledLine]
+) -> dict[tuple[str, date], str]:
+    """The (code, date) pairs that bills received before this document list, each naming
+    the earliest of them. Received before: by the submission's receipt time, then its id,
+    then the document's place in it; a stable order, so that which of two documents
+    repeating a service is the duplicate does not depend on which is priced first."""
+    rank = document.rank
+    earliest: dict[tuple[str, date], store.BilledLine] = {}
+    for line in billed:
+        key = (line.code, line.service_date)
+        if line.rank < rank and (key not in earliest or line.rank < earliest[key].rank):
+            earliest[key] = line
+    return {key: _bill_words(document, line) for key, line in earliest.items()}
+
+
+def _bill_words(document: store.DocumentToPrice, line: store.BilledLine) -> str:
+    # A centre reads its own deductions: another centre's document number is not its to
+    # read, the gateway's id of that document (for the auditor) tells it nothing.
+    if line.centre_id == document.centre_id:
+        return f"document {line.external_id} of this centre"
+    return f"document {line.document_id} of another centre"
 
 
 def _priced_document(priced: _Priced, decided: Transition, at: datetime) -> store.PricedDocument:
@@ -322,7 +340,7 @@ def _pricing_rows(
                 document_id,
                 version,
                 line.requested,
-                None if unit is None else unit.price,
+                line.tariff_unit_price,
                 line.eligible,
                 line.deducted,
                 line.copayment,

@@ -8,8 +8,9 @@ from typing import Any
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
+from gateway.audit import reads
 from gateway.kit.db import transaction
-from gateway.kit.deps import Caller, Finance, ReadSession, State
+from gateway.kit.deps import Caller, Finance, GatewayState, Principal, ReadSession, State
 from gateway.kit.http import ERRORS
 from gateway.schemas import ErrorResponse, ReasonTotalOut, RemittanceTotalsOut
 from gateway.settings import today
@@ -99,9 +100,11 @@ def list_orders(
     responses=ERRORS,
     summary="A payment order with its remittance statement: every document line and deduction",
 )
-def statement(order_id: int, caller: Caller, session: ReadSession) -> StatementOut:
+def statement(order_id: int, caller: Caller, session: ReadSession, state: State) -> StatementOut:
     order = settlement.get_order(session, order_id, caller.centre_scope)
-    return StatementOut(order=_out(session, order), lines=settlement.statement_rows(session, order))
+    out = StatementOut(order=_out(session, order), lines=settlement.statement_rows(session, order))
+    _record_statement(state, caller, "GET /v1/settlements/{id}", order)
+    return out
 
 
 @router.get(
@@ -109,15 +112,23 @@ def statement(order_id: int, caller: Caller, session: ReadSession) -> StatementO
     responses={**ERRORS, 200: {"content": {"text/csv": {}}}},
     summary="The remittance statement as CSV",
 )
-def statement_csv(order_id: int, caller: Caller, session: ReadSession) -> Response:
+def statement_csv(order_id: int, caller: Caller, session: ReadSession, state: State) -> Response:
     order = settlement.get_order(session, order_id, caller.centre_scope)
     text = settlement.statement_csv(settlement.statement_rows(session, order))
+    _record_statement(state, caller, "GET /v1/settlements/{id}/statement.csv", order)
     name = f"remittance-{order.period}-{order.id}.csv"
     return Response(
         text,
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+
+
+def _record_statement(
+    state: GatewayState, caller: Principal, route: str, order: PaymentOrder
+) -> None:
+    scope = reads.Scope(reads.ORDER, str(order.id), order.documents)
+    reads.record_read(state.sessions, caller, route, scope=scope)
 
 
 @router.post(

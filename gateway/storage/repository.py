@@ -113,11 +113,12 @@ def coverages_of(session: Session, national_ids: Iterable[str]) -> dict[str, lis
 
 
 def stored_services(
-    session: Session, centre_id: int, national_ids: Iterable[str], dates: Iterable[date]
+    session: Session, national_ids: Iterable[str], dates: Iterable[date]
 ) -> set[tuple[str, str, date]]:
-    """(patient, code, date) of this centre's live bills (not estimates) for these patients
-    on these dates (only those can match a new line; a patient's whole history is not
-    read)."""
+    """(patient, code, date) of the live bills (not estimates) of any centre for these
+    patients on these dates (only those can match a new line; a patient's whole history is
+    not read). Any centre: pricing deducts a service another centre billed first, and the
+    warning says so beforehand (docs/pricing.md, "Duplicates")."""
     days = list(set(dates))
     wanted = list(set(national_ids))
     found: set[tuple[str, str, date]] = set()
@@ -126,7 +127,6 @@ def stored_services(
             select(Document.patient_national_id, DocumentLine.code, DocumentLine.service_date)
             .join(DocumentLine, DocumentLine.document_id == Document.id)
             .where(
-                Document.centre_id == centre_id,
                 one_of(session, Document.patient_national_id, wanted[start : start + 500]),
                 Document.status != DocumentStatus.REJECTED,
                 Document.purpose == Purpose.CLAIM.value,
@@ -173,7 +173,7 @@ _SERVICES_SQL = (
     "SELECT d.patient_national_id, l.code, l.service_date FROM documents d"
     " CROSS JOIN LATERAL (SELECT code, service_date FROM document_lines"
     " WHERE document_id = d.id AND service_date = ANY(%s::date[]) OFFSET 0) l"
-    " WHERE d.centre_id = %s AND d.patient_national_id = ANY(%s::text[])"
+    " WHERE d.patient_national_id = ANY(%s::text[])"
     " AND d.status <> %s AND d.purpose = 'claim'"
 )
 
@@ -191,11 +191,16 @@ def ingest_lookups(
     built as Core statements they cost more than the rest of a small group's reads), with
     the centres' live webhooks, which the journal needs later in the transaction."""
     raw = bulk.psycopg_connection(session)
+    # One set for every centre of the group, since services count across centres: what
+    # one centre's submission adds is seen by the next one's.
+    patients = {n for q in centres.values() for n in q.national_ids}
+    days = {d for q in centres.values() for d in q.dates}
     if raw is None:
+        stored = stored_services(session, patients, days)
         return IngestLookups(
             coverages_of(session, national_ids),
             {c: accepted_numbers(session, c, q.numbers) for c, q in centres.items()},
-            {c: stored_services(session, c, q.national_ids, q.dates) for c, q in centres.items()},
+            dict.fromkeys(centres, stored),
         )
     rejected = DocumentStatus.REJECTED.value
     with raw.pipeline():
@@ -204,13 +209,9 @@ def ingest_lookups(
             c: raw.execute(_NUMBERS_SQL, [c, list(q.numbers), rejected], prepare=True)
             for c, q in centres.items()
         }
-        services = {
-            c: raw.execute(
-                _SERVICES_SQL, [list(q.dates), c, list(q.national_ids), rejected], prepare=True
-            )
-            for c, q in centres.items()
-        }
+        services = raw.execute(_SERVICES_SQL, [list(days), list(patients), rejected], prepare=True)
         hooks = raw.execute(_WEBHOOKS_SQL, [list(centres)], prepare=True)
+    stored = {(a, b, c) for a, b, c in services.fetchall()}
     found: dict[str, list[Coverage]] = {}
     for row in coverages.fetchall():
         found.setdefault(row[0], []).append(Coverage(*row))
@@ -220,7 +221,7 @@ def ingest_lookups(
     return IngestLookups(
         found,
         {c: {row[0] for row in cursor.fetchall()} for c, cursor in numbers.items()},
-        {c: set(cursor.fetchall()) for c, cursor in services.items()},
+        dict.fromkeys(centres, stored),
         webhooks,
     )
 

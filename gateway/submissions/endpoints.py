@@ -11,8 +11,16 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from gateway import metrics
+from gateway.audit import reads
 from gateway.errors import GatewayError, NotFoundError
-from gateway.kit.deps import Caller, GatewayState, ReadSession, authenticate, require_centre
+from gateway.kit.deps import (
+    Caller,
+    GatewayState,
+    ReadSession,
+    State,
+    authenticate,
+    require_centre,
+)
 from gateway.kit.http import ERRORS, format_of, parse_id, read_body
 from gateway.schemas import SubmissionOut
 from gateway.storage import repository
@@ -109,11 +117,17 @@ async def submit(request: Request) -> Response:
     responses=ERRORS,
     summary="A submission and its documents' statuses",
 )
-def get_submission(submission_id: str, caller: Caller, session: ReadSession) -> dict[str, Any]:
+def get_submission(
+    submission_id: str, caller: Caller, session: ReadSession, state: State
+) -> dict[str, Any]:
     found = repository.get_submission(session, parse_id(submission_id), caller.centre_scope)
     if found is None:
         raise NotFoundError("Submission")
-    return submission_out(found, list(found.documents))
+    out = submission_out(found, list(found.documents))
+    # Staff see every document's number, status and errors (which may quote a national ID).
+    scope = reads.Scope(reads.SUBMISSION, str(found.id), len(out["documents"]))
+    reads.record_read(state.sessions, caller, "GET /v1/submissions/{id}", scope=scope)
+    return out
 
 
 def _problem(raw: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from gateway.audit import chain as audit
+from gateway.audit import reads
 from gateway.domain.lifecycle import DocumentStatus
 from gateway.domain.review import ReviewAction, ReviewReason
 from gateway.errors import GatewayError, NotFoundError
@@ -53,6 +53,11 @@ def queue(request: Request, visit: AuditorVisit) -> Response:
                 limit=views.QUEUE_PAGE,
                 offset=(form.page - 1) * views.QUEUE_PAGE,
             )
+    shown = [document.id for document, _ in items]
+    query = form.query(form.page)
+    reads.record_read(
+        visit.state.sessions, visit, "GET /web/queue", documents=shown, query=query, total=total
+    )
     pages = max(1, -(-total // views.QUEUE_PAGE))
     first = (form.page - 1) * views.QUEUE_PAGE + 1
     return visit.render(
@@ -96,8 +101,8 @@ def _show_document(
             error=error.message if error else None,
             **context,
         )
-    with transaction(visit.state.sessions) as db:
-        audit.append(db, [audit.Record(visit.actor, "patient.read", "document", str(document_id))])
+    route = "GET /web/documents/{id}"
+    reads.record_read(visit.state.sessions, visit, route, documents=[document_id])
     return response
 
 

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form
 from fastapi.responses import RedirectResponse, Response
 
+from gateway.audit import reads
 from gateway.errors import GatewayError
 from gateway.kit.db import transaction
 from gateway.settings import today
@@ -108,6 +109,9 @@ def statement_csv(order_id: int, visit: FinanceVisit) -> Response:
     with visit.state.sessions() as db:
         order = settlement.get_order(db, order_id, None)
         text = settlement.statement_csv(settlement.statement_rows(db, order))
+    scope = reads.Scope(reads.ORDER, str(order.id), order.documents)
+    route = "GET /web/settlements/{id}/statement.csv"
+    reads.record_read(visit.state.sessions, visit, route, scope=scope)
     name = f"remittance-{order.period}-{order.id}.csv"
     return Response(
         text,

@@ -203,7 +203,7 @@ def test_a_batch_stores_exactly_what_one_at_a_time_stores(client: TestClient, se
         "covered-by-package",
     }
     details = [detail for _, reason, _, detail in batched[1]["deductions"]]
-    assert any("in another document" in detail for detail in details)
+    assert any("of this centre" in detail for detail in details)
     assert {document["document"][0] for document in batched} == {"APPROVED", "UNDER_REVIEW"}
 
 

@@ -154,6 +154,7 @@ CASES = [
         CentreKind.CONTRACTED,
         Sector.PRIVATE,
         CareSetting.OUTPATIENT,
+        # 1.5 x 492000 = 738000 above 650000 asked; 30% of 650000 = 195000
         [(738_000, 650_000, 195_000, 455_000, {})],
     ),
     (
@@ -162,6 +163,7 @@ CASES = [
         CentreKind.CONTRACTED,
         Sector.PRIVATE,
         CareSetting.OUTPATIENT,
+        # 800000 - 738000 = 62000 above; 30% of 738000 = 221400
         [(738_000, 738_000, 221_400, 516_600, {Reason.ABOVE_TARIFF: 62_000})],
     ),
     (
@@ -170,6 +172,7 @@ CASES = [
         CentreKind.CONTRACTED,
         Sector.PRIVATE,
         CareSetting.OUTPATIENT,
+        # 2 x 379200 = 758400; (400000 - 379200) x 2 = 41600; 30% of 758400 = 227520
         [(379_200, 758_400, 227_520, 530_880, {Reason.ABOVE_TARIFF: 41_600})],
     ),
     (
@@ -178,7 +181,8 @@ CASES = [
         CentreKind.CONTRACTED,
         Sector.PRIVATE,
         CareSetting.INPATIENT,
-        # 25x492000 + 10x312000 + 6x528000 = 12300000 + 3120000 + 3168000
+        # 25x492000 + 10x312000 + 6x528000 = 12300000 + 3120000 + 3168000 = 18588000;
+        # 30000000 - 18588000 = 11412000 above; 10% of 18588000 = 1858800
         [(18_588_000, 18_588_000, 1_858_800, 16_729_200, {Reason.ABOVE_TARIFF: 11_412_000})],
     ),
     (
@@ -187,6 +191,7 @@ CASES = [
         CentreKind.OWNED,
         Sector.GOVERNMENTAL,
         CareSetting.OUTPATIENT,
+        # 1.5 x 246000 = 369000 above 300000 asked; owned: no co-payment
         [(369_000, 300_000, 0, 300_000, {})],
     ),
     (
@@ -195,6 +200,7 @@ CASES = [
         CentreKind.CONTRACTED,
         Sector.PRIVATE,
         CareSetting.OUTPATIENT,
+        # 1.5 x 410000 = 615000; 700000 - 615000 = 85000; 30% of 615000 = 184500
         [(615_000, 615_000, 184_500, 430_500, {Reason.ABOVE_TARIFF: 85_000})],
     ),
     (
@@ -203,6 +209,7 @@ CASES = [
         CentreKind.CONTRACTED,
         Sector.PRIVATE,
         CareSetting.OUTPATIENT,
+        # 1.5 x 492000 = 738000 above 700000 asked; 30% of 700000 = 210000
         [(738_000, 700_000, 210_000, 490_000, {})],
     ),
     (
@@ -211,6 +218,7 @@ CASES = [
         CentreKind.CONTRACTED,
         Sector.PRIVATE,
         CareSetting.OUTPATIENT,
+        # 10 x 5100 = 51000; (6000 - 5100) x 10 = 9000; 30% of 51000 = 15300
         [(5_100, 51_000, 15_300, 35_700, {Reason.ABOVE_TARIFF: 9_000})],
     ),
     (
@@ -219,6 +227,7 @@ CASES = [
         CentreKind.CONTRACTED,
         Sector.PRIVATE,
         CareSetting.OUTPATIENT,
+        # 4000 asked below 4200; 10 x 4000 = 40000; 30% = 12000
         [(4_200, 40_000, 12_000, 28_000, {})],
     ),
     (
@@ -227,7 +236,9 @@ CASES = [
         CentreKind.CONTRACTED,
         Sector.PRIVATE,
         CareSetting.OUTPATIENT,
-        # unit = 0.8x492000 + 1.2x312000 = 393600 + 374400 = 768000; requested unit below it
+        # unit = 0.8x492000 + 1.2x312000 = 393600 + 374400 = 768000; requested unit below it;
+        # 6 x 700000 = 4200000 (30% = 1260000); then 10 - 6 = 4 payable: 2800000 (30% =
+        # 840000), 2 x 700000 = 1400000 above the limit
         [
             (768_000, 4_200_000, 1_260_000, 2_940_000, {}),
             (768_000, 2_800_000, 840_000, 1_960_000, {Reason.QUANTITY_ABOVE_LIMIT: 1_400_000}),
@@ -239,7 +250,7 @@ CASES = [
         CentreKind.CONTRACTED,
         Sector.PRIVATE,
         CareSetting.OUTPATIENT,
-        [(None, 0, 0, 0, {Reason.NOT_IN_TARIFF: 200_000})],
+        [(None, 0, 0, 0, {Reason.NOT_IN_TARIFF: 200_000})],  # 2 x 100000, whole
     ),
     (
         "drug code billed as a service",
@@ -287,7 +298,7 @@ CASES = [
         CentreKind.OWNED,
         Sector.PRIVATE,
         CareSetting.INPATIENT,
-        [(18_588_000, 10_000_000, 0, 10_000_000, {})],
+        [(18_588_000, 10_000_000, 0, 10_000_000, {})],  # 10000000 asked, below 18588000
     ),
     (
         "inpatient-only service billed as outpatient care",
@@ -295,7 +306,7 @@ CASES = [
         CentreKind.CONTRACTED,
         Sector.PRIVATE,
         CareSetting.OUTPATIENT,
-        [(None, 0, 0, 0, {Reason.NOT_FOR_SETTING: 2_000_000})],
+        [(None, 0, 0, 0, {Reason.NOT_FOR_SETTING: 2_000_000})],  # 2 x 1000000, whole
     ),
     (
         "the same code on the same date twice in one document",
@@ -303,6 +314,7 @@ CASES = [
         CentreKind.CONTRACTED,
         Sector.PRIVATE,
         CareSetting.OUTPATIENT,
+        # 738000 tariff, 700000 asked: 30% = 210000; the repeat deducted whole
         [
             (738_000, 700_000, 210_000, 490_000, {}),
             (None, 0, 0, 0, {Reason.DUPLICATE_LINE: 700_000}),
@@ -320,7 +332,10 @@ CASES = [
         Sector.PRIVATE,
         CareSetting.OUTPATIENT,
         # 1.5 x 410000 = 615000 (old year); 1.5 x 492000 = 738000 (new year);
-        # physiotherapy 768000 per unit, 10 payable of 12; amoxicillin 5100 per unit
+        # physiotherapy 768000 per unit, 10 payable of 12; amoxicillin 5100 per unit;
+        # 800000 - 615000 = 185000 and 800000 - 738000 = 62000 above; physiotherapy
+        # (800000 - 768000) x 12 = 384000 above, 2 x 768000 = 1536000 over the limit,
+        # 10 x 768000 = 7680000 paid (30% = 2304000); 20 x 5000 = 100000 (30% = 30000)
         [
             (615_000, 615_000, 184_500, 430_500, {Reason.ABOVE_TARIFF: 185_000}),
             (738_000, 738_000, 221_400, 516_600, {Reason.ABOVE_TARIFF: 62_000}),
@@ -483,8 +498,8 @@ CONTEXT_CASES = [
         CareSetting.OUTPATIENT,
         {"referral_mandatory": True},
         [
-            (None, 0, 0, 0, {Reason.MISSING_REFERRAL: 1_000_000}),
-            (738_000, 700_000, 210_000, 490_000, {}),
+            (None, 0, 0, 0, {Reason.MISSING_REFERRAL: 1_000_000}),  # 1 x 1000000, whole
+            (738_000, 700_000, 210_000, 490_000, {}),  # 30% of 700000
         ],
     ),
     (
@@ -492,6 +507,7 @@ CONTEXT_CASES = [
         [L("970005", 1, 1_500_000)],
         CareSetting.OUTPATIENT,
         {"referral_mandatory": True, "referral_code": "1000456789"},
+        # 1500000 - 1279200 = 220800 above; 30% of 1279200 = 383760
         [(1_279_200, 1_279_200, 383_760, 895_440, {Reason.ABOVE_TARIFF: 220_800})],
     ),
     (
@@ -499,16 +515,16 @@ CONTEXT_CASES = [
         [L("970005", 1, 1_000_000)],
         CareSetting.OUTPATIENT,
         {"referral_mandatory": False},
-        [(1_279_200, 1_000_000, 300_000, 700_000, {})],
+        [(1_279_200, 1_000_000, 300_000, 700_000, {})],  # 30% of 1000000
     ),
     (
-        "already paid for this patient in another document",
+        "already billed for this patient in an earlier document",
         [L("970000", 1, 700_000), L("800010", 1, 300_000)],
         CareSetting.OUTPATIENT,
-        {"paid_elsewhere": frozenset({("970000", D)})},
+        {"billed_earlier": {("970000", D): "document V-1 of this centre"}},
         [
-            (None, 0, 0, 0, {Reason.DUPLICATE_LINE: 700_000}),
-            (379_200, 300_000, 90_000, 210_000, {}),
+            (None, 0, 0, 0, {Reason.DUPLICATE_LINE: 700_000}),  # 1 x 700000, whole
+            (379_200, 300_000, 90_000, 210_000, {}),  # 300000 below 379200; 30% = 90000
         ],
     ),
     (
@@ -527,6 +543,7 @@ CONTEXT_CASES = [
         [L("970000", 1, 900_000)],
         CareSetting.OUTPATIENT,
         {"grade": Grade.SPECIALIST},
+        # 1.5 x 492000 = 738000; 900000 - 738000 = 162000; 30% of 738000 = 221400
         [(738_000, 738_000, 221_400, 516_600, {Reason.ABOVE_TARIFF: 162_000})],
     ),
     (
@@ -539,21 +556,26 @@ CONTEXT_CASES = [
         ],
         CareSetting.INPATIENT,
         {"package_code": "P400100", "package_date": date(2026, 11, 9)},
+        # a package line has no tariff unit price: the package is one price for them all;
+        # covered lines ask 30000000 + 15000000 + 6 x 62000 = 45372000 > 40000000: paid
+        # 30000000, then 10000000, then 0 in line order (10% co-payment); CBC is outside
+        # the package: 379200 tariff, 400000 - 379200 = 20800 above, 10% = 37920
         [
-            (40_000_000, 30_000_000, 3_000_000, 27_000_000, {}),
-            (40_000_000, 10_000_000, 1_000_000, 9_000_000, {Reason.COVERED_BY_PACKAGE: 5_000_000}),
-            (40_000_000, 0, 0, 0, {Reason.COVERED_BY_PACKAGE: 372_000}),
+            (None, 30_000_000, 3_000_000, 27_000_000, {}),
+            (None, 10_000_000, 1_000_000, 9_000_000, {Reason.COVERED_BY_PACKAGE: 5_000_000}),
+            (None, 0, 0, 0, {Reason.COVERED_BY_PACKAGE: 372_000}),
             (379_200, 379_200, 37_920, 341_280, {Reason.ABOVE_TARIFF: 20_800}),
         ],
     ),
     (
+        # 30000000 + 10000000 = 40000000 asked < 57600000: as asked; 10% co-payment
         "package dearer than the lines it covers: the lines are paid as asked",
         [L("400100", 1, 30_000_000), L("300100", 2, 5_000_000)],
         CareSetting.INPATIENT,
         {"package_code": "P400100", "package_date": date(2026, 11, 9), "sector": "governmental"},
         [
-            (57_600_000, 30_000_000, 3_000_000, 27_000_000, {}),
-            (57_600_000, 10_000_000, 1_000_000, 9_000_000, {}),
+            (None, 30_000_000, 3_000_000, 27_000_000, {}),
+            (None, 10_000_000, 1_000_000, 9_000_000, {}),
         ],
     ),
     (
@@ -573,7 +595,7 @@ CONTEXT_CASES = [
             "coverage": (Coverage("0084575948", "1", date(2020, 1, 1), date(2026, 11, 9)),),
         },
         [
-            (40_000_000, 30_000_000, 3_000_000, 27_000_000, {}),
+            (None, 30_000_000, 3_000_000, 27_000_000, {}),
             (None, 0, 0, 0, {Reason.PATIENT_NOT_ELIGIBLE: 5_000_000}),
         ],
     ),

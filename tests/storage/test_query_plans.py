@@ -302,7 +302,7 @@ def queries_of(p: Picks) -> dict[str, Callable[[Session], object]]:
         ),
         "ingest: numbers taken": lambda s: repository.accepted_numbers(s, p.centre, ["N1", "N2"]),
         "ingest: services stored": lambda s: repository.stored_services(
-            s, p.centre, [p.patient], [p.service_date]
+            s, [p.patient], [p.service_date]
         ),
         "auditor: review queue": search(p, None, status="UNDER_REVIEW"),
         "auditor: queue of a centre": search(p, None, status="UNDER_REVIEW", centre_code=p.code),
@@ -334,7 +334,7 @@ def queries_of(p: Picks) -> dict[str, Callable[[Session], object]]:
         "pricing: documents and lines": lambda s: (
             pricing.lock_accepted(s, p.accepted),
             pricing.lines_of(s, p.accepted),
-            pricing.paid_services(s, {p.patient: {("S1", p.service_date)}}),
+            pricing.billed_services(s, {p.patient: {("S1", p.service_date)}}),
         ),
         "relay: unpublished messages": lambda s: (
             repository.pending_outbox(s, repository.utcnow(), 500),
@@ -430,13 +430,13 @@ def test_the_plain_statements_use_indexes(plans: Plans) -> None:
         "numbers taken": (repository._NUMBERS_SQL, [p.centre, ["N1", "N2"], rejected]),
         "services stored": (
             repository._SERVICES_SQL,
-            [[p.service_date], p.centre, [p.patient], rejected],
+            [[p.service_date], [p.patient], rejected],
         ),
         "webhooks": (repository._WEBHOOKS_SQL, [[p.centre]]),
         "pricing: lines of a batch": (pricing.LINES_SQL, [p.accepted]),
-        "pricing: paid services": (
-            pricing.PAID_SQL,
-            [[p.service_date], ["S1"], [p.patient], [s.value for s in pricing.PAID_STATUSES]],
+        "pricing: billed services": (
+            pricing.BILLED_SQL,
+            [[p.service_date], ["S1"], [p.patient], pricing.NOT_HOLDING],
         ),
     }
     with plans.engine.connect() as connection:

@@ -167,3 +167,24 @@ def test_a_request_waits_for_its_own_commit(
     stored = answer.result(timeout=30)
     with sessions() as session:
         assert session.get(Submission, stored.submission.id) is not None
+
+
+def test_a_group_warns_of_a_service_another_centre_of_the_group_billed(
+    writer: IngestWriter, sessions: sessionmaker[Session]
+) -> None:
+    """Services count across centres, within a group too: the later of two centres
+    billing one patient's visit in the same group is warned of the earlier's bill."""
+    first, second = centre_of(sessions), centre_of(sessions)
+    visit = f.outpatient_visit([f.line("800020", 1, 100_000)])
+    again = f.outpatient_visit([f.line("800020", 1, 100_000)])
+    again["outpatientVisit"]["patient"] = visit["outpatientVisit"]["patient"]
+    answers = in_one_group(
+        writer,
+        [
+            arrival(first, f.submission(first.code, visit)),
+            arrival(second, f.submission(second.code, again)),
+        ],
+    )
+    earlier, later = (a.result(timeout=30) for a in answers)
+    assert [p["code"] for p in earlier.documents[0].problems] == []
+    assert [p["code"] for p in later.documents[0].problems] == ["line.possible-duplicate"]

@@ -85,7 +85,7 @@ def test_stored_services_follow_the_patients_documents(filled: Engine) -> None:
         assert isinstance(raw, psycopg.Connection)
         row = raw.execute(
             "EXPLAIN (FORMAT JSON) " + repository._SERVICES_SQL,
-            [list(wanted.dates), 1, list(wanted.national_ids), "REJECTED"],
+            [list(wanted.dates), list(wanted.national_ids), "REJECTED"],
         ).fetchone()
         assert row is not None
     plan = row[0][0]["Plan"]
@@ -97,6 +97,6 @@ def test_the_group_read_finds_what_the_orm_query_finds(filled: Engine) -> None:
     wanted = group()
     with Session(filled) as session:
         grouped = repository.ingest_lookups(session, wanted.national_ids, {1: wanted})
-        one_by_one = repository.stored_services(session, 1, wanted.national_ids, wanted.dates)
+        one_by_one = repository.stored_services(session, wanted.national_ids, wanted.dates)
     assert grouped.services[1] == one_by_one
     assert len(one_by_one) > 100  # the patients have lines on those days

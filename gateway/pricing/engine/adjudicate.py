@@ -87,7 +87,10 @@ class LinePrice:
 
     @property
     def tariff_unit_price(self) -> int | None:
-        return None if self.unit is None else self.unit.price
+        """The tariff's price of one unit; None when the line is refused, or paid within a
+        package (the package has one price for all its lines, not a price per unit)."""
+        unit = self.unit
+        return None if unit is None or unit.basis == "package" else unit.price
 
     @property
     def deducted(self) -> int:
@@ -148,14 +151,18 @@ def price_document(request: PricingRequest, book: TariffBook, policy: CopayPolic
     state = LineState()
     used: dict[str, int] = defaultdict(int)
     priced: dict[int, LinePrice] = {}
-    in_package: list[tuple[int, Line]] = []
+    in_package: list[tuple[int, Line, int, int | None]] = []
     for line_no, line in enumerate(request.lines, start=1):
         requested = line.quantity * line.unit_price
         item = book.item(line.code, line.service_date)
         denial = first_denial(line, item, request, state)
         if denial is None and item is not None:
             if package is not None and line.code in package.contents:
-                in_package.append((line_no, line))
+                # The per-document limit holds inside a package too: units beyond it do
+                # not raise the amount the package's price is capped at.
+                allowed = payable_quantity(line, item, used[item.code])
+                used[item.code] += line.quantity
+                in_package.append((line_no, line, allowed, item.max_quantity))
                 continue
             unit = unit_price_in_force(item, book, request, line.service_date)
             if isinstance(unit, UnitPrice):
@@ -253,26 +260,38 @@ def _denied_line(
 
 
 def _package_lines(
-    package: _Package, lines: list[tuple[int, Line]], rate: Decimal
+    package: _Package, lines: list[tuple[int, Line, int, int | None]], rate: Decimal
 ) -> dict[int, LinePrice]:
-    """The package's price, capped at what its covered lines request, is spread over those
-    lines in order; what a line requests beyond its part is covered by the package."""
-    remaining = min(package.price, sum(line.quantity * line.unit_price for _, line in lines))
+    """The package's price, capped at what its covered lines request within their quantity
+    limits, is spread over those lines in order; units beyond a limit are deducted as
+    ``quantity-above-limit``, and what a line requests beyond its part of the package as
+    ``covered-by-package``."""
+    within = [allowed * line.unit_price for _, line, allowed, _ in lines]
+    remaining = min(package.price, sum(within))
     unit = UnitPrice("package", package.price)
     result: dict[int, LinePrice] = {}
-    for line_no, line in lines:
+    for (line_no, line, allowed, limit), asked in zip(lines, within, strict=True):
         requested = line.quantity * line.unit_price
-        eligible = min(requested, remaining)
+        eligible = min(asked, remaining)
         remaining -= eligible
-        deductions: tuple[Deduction, ...] = ()
-        if requested > eligible:
-            deductions = (
+        deductions: list[Deduction] = []
+        if requested > asked:
+            over = line.quantity - allowed
+            deductions.append(
+                Deduction(
+                    Reason.QUANTITY_ABOVE_LIMIT,
+                    requested - asked,
+                    f"{over} unit(s) of {line.code} above the limit of {limit} per document",
+                )
+            )
+        if asked > eligible:
+            deductions.append(
                 Deduction(
                     Reason.COVERED_BY_PACKAGE,
-                    requested - eligible,
+                    asked - eligible,
                     f"{line.code} is paid within package {package.code} "
                     f"({package.price:,} rials for all the lines it covers)",
-                ),
+                )
             )
         copayment = round_rials(eligible * rate)
         result[line_no] = LinePrice(
@@ -280,12 +299,12 @@ def _package_lines(
             code=line.code,
             requested=requested,
             unit=unit,
-            allowed_quantity=line.quantity,
+            allowed_quantity=allowed,
             eligible=eligible,
             copay_rate=rate,
             copayment=copayment,
             insurer_share=eligible - copayment,
-            deductions=deductions,
+            deductions=tuple(deductions),
         )
     return result
 

@@ -7,7 +7,7 @@ rules (above tariff, quantity above limit) then cut what remains of a line that 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -20,7 +20,7 @@ from gateway.domain.tariff import Component, Grade, ItemKind, TariffBook, Tariff
 
 
 class Reason(StrEnum):
-    """Stable deduction reason codes (documented in schemas/tariff/README.md)."""
+    """Stable deduction reason codes (documented in docs/pricing.md)."""
 
     OUTSIDE_CONTRACT = "outside-contract"
     PATIENT_NOT_ELIGIBLE = "patient-not-eligible"
@@ -41,9 +41,10 @@ class PricingRequest:
 
     ``coverage`` is the patient's coverage periods from the register; ``insurance_number``
     the number the document gives, which must be one of the patient's (None: not
-    checked); ``paid_elsewhere`` the (code, service date) pairs already paid for this
-    patient in other documents. ``filed_on`` is the day the document was received and
-    ``filing_deadline`` the last day it could be (None: not checked).
+    checked); ``billed_earlier`` the (code, service date) pairs that bills of this patient
+    received before this document list, each with words naming the earliest such bill.
+    ``filed_on`` is the day the document was received and ``filing_deadline`` the last day
+    it could be (None: not checked).
     """
 
     centre: CentreInfo
@@ -55,7 +56,7 @@ class PricingRequest:
     coverage: Sequence[Coverage] = ()
     package_code: str | None = None
     package_date: date | None = None
-    paid_elsewhere: Collection[tuple[str, date]] = field(default_factory=frozenset)
+    billed_earlier: Mapping[tuple[str, date], str] = field(default_factory=dict)
     insurance_number: str | None = None
     filed_on: date | None = None
     filing_deadline: date | None = None
@@ -165,11 +166,11 @@ def duplicate_line(
     line: Line, item: TariffItem | None, request: PricingRequest, state: LineState
 ) -> Denial | None:
     key = (line.code, line.service_date)
-    if key in request.paid_elsewhere:
+    earlier = request.billed_earlier.get(key)
+    if earlier is not None:
         return Denial(
             Reason.DUPLICATE_LINE,
-            f"{line.code} on {line.service_date} is already paid for this patient "
-            "in another document",
+            f"{line.code} on {line.service_date} is already billed for this patient in {earlier}",
         )
     if key in state.seen:
         return Denial(
