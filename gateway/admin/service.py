@@ -1,16 +1,20 @@
-"""Administrative services: centres, tokens, tariff imports. Callers own the transaction."""
+"""Administrative services: centres, tokens, staff accounts, tariff imports, and what an
+administrator lists. Callers own the transaction; every change and every listing is one
+audit entry."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from argon2 import PasswordHasher
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.admin import repository as queries
 from gateway.audit import chain as audit
 from gateway.domain.centres import CentreKind, Role, Sector
 from gateway.errors import GatewayError
@@ -56,6 +60,44 @@ def add_centre(
     return centre
 
 
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _store_token(
+    session: Session,
+    *,
+    role: Role,
+    centre: Centre | None,
+    label: str,
+    token: str,
+    expires_at: datetime | None,
+) -> ApiToken | None:
+    """Keep the token's hash; None when that very token is already stored and live."""
+    if (role is Role.CENTRE) != (centre is not None):
+        raise GatewayError(
+            "A centre token needs a centre."
+            if centre is None
+            else f"A {role} token belongs to no centre.",
+            400,
+        )
+    token_hash = _hash(token)
+    if repository.find_token(session, token_hash) is not None:
+        return None
+    if queries.token_by_hash(session, token_hash) is not None:
+        raise GatewayError("That token was revoked; it cannot be used again.", 409)
+    stored = ApiToken(
+        token_hash=token_hash,
+        role=role.value,
+        centre_id=centre.id if centre else None,
+        label=label,
+        expires_at=expires_at,
+    )
+    session.add(stored)
+    session.flush()
+    return stored
+
+
 def add_token(
     *,
     session: Session,
@@ -67,48 +109,195 @@ def add_token(
     actor: str = "cli",
 ) -> str:
     """Store a token's hash and return the token itself (shown once)."""
-    if role is Role.CENTRE and centre is None:
-        raise GatewayError("A centre token needs a centre.", 400)
     token = token or new_token()
-    token_hash = hashlib.sha256(token.encode()).hexdigest()
-    if repository.find_token(session, token_hash) is None:
-        session.add(
-            ApiToken(
-                token_hash=token_hash,
-                role=role.value,
-                centre_id=centre.id if centre else None,
-                label=label,
-                expires_at=expires_at,
-            )
-        )
-        session.flush()
+    stored = _store_token(
+        session, role=role, centre=centre, label=label, token=token, expires_at=expires_at
+    )
+    if stored is not None:
+        details = {
+            "role": role.value,
+            "centre": centre.code if centre else None,
+            "label": label,
+            "expires_at": expires_at.isoformat() if expires_at else None,
+        }
         audit.append(
             session,
-            [
-                audit.Record(
-                    actor,
-                    "token.create",
-                    "token",
-                    token_hash[:12],
-                    {
-                        "role": role.value,
-                        "centre": centre.code if centre else None,
-                        "label": label,
-                        "expires_at": expires_at.isoformat() if expires_at else None,
-                    },
-                )
-            ],
+            [audit.Record(actor, "token.create", "token", stored.token_hash[:12], details)],
         )
     return token
 
 
-def revoke_token(*, session: Session, token: str, actor: str = "cli") -> None:
-    token_hash = hashlib.sha256(token.encode()).hexdigest()
-    found = repository.find_token(session, token_hash)
-    if found is None:
+def centre_by_code(session: Session, code: str) -> Centre:
+    centre = repository.get_centre_by_code(session, code)
+    if centre is None:
+        raise GatewayError(f"There is no centre {code}.", 404)
+    return centre
+
+
+def add_centre_token(
+    *, session: Session, code: str, label: str = "", actor: str = "cli", token: str | None = None
+) -> str:
+    """A new token for any stored centre, however it came (``centre add`` or the registry)."""
+    return add_token(
+        session=session,
+        role=Role.CENTRE,
+        centre=centre_by_code(session, code),
+        label=label,
+        token=token,
+        actor=actor,
+    )
+
+
+def revoke_token(
+    *, session: Session, token: str | None = None, token_id: int | None = None, actor: str = "cli"
+) -> ApiToken:
+    """Revoke a live token named by itself or by its id."""
+    if token is not None:
+        found = repository.find_token(session, _hash(token))
+    else:
+        found = queries.token_by_id(session, token_id) if token_id is not None else None
+    if found is None or found.revoked_at is not None:
         raise GatewayError("No such live token.", 404)
     found.revoked_at = datetime.now(UTC)
-    audit.append(session, [audit.Record(actor, "token.revoke", "token", token_hash[:12])])
+    audit.append(
+        session,
+        [audit.Record(actor, "token.revoke", "token", found.token_hash[:12], {"id": found.id})],
+    )
+    return found
+
+
+def rotate_token(
+    *, session: Session, token_id: int, grace: timedelta | None = None, actor: str = "cli"
+) -> tuple[ApiToken, str]:
+    """A new token for the same role, centre and label; the old one is revoked now or,
+    with ``grace``, expires then (so a caller can switch over without a gap)."""
+    old = queries.token_by_id(session, token_id)
+    if old is None or old.revoked_at is not None:
+        raise GatewayError("No such live token.", 404)
+    centre = session.get(Centre, old.centre_id) if old.centre_id is not None else None
+    secret = new_token()
+    fresh = _store_token(
+        session,
+        role=Role(old.role),
+        centre=centre,
+        label=old.label,
+        token=secret,
+        expires_at=old.expires_at,
+    )
+    assert fresh is not None  # a random token is never stored already
+    now = datetime.now(UTC)
+    if grace:
+        ends = now + grace
+        if old.expires_at is None or old.expires_at.replace(tzinfo=UTC) > ends:
+            old.expires_at = ends
+    else:
+        old.revoked_at = now
+    details = {
+        "old_id": old.id,
+        "new_id": fresh.id,
+        "new": fresh.token_hash[:12],
+        "role": old.role,
+        "centre": centre.code if centre else None,
+        "old_ends": (old.revoked_at or old.expires_at or now).isoformat(),
+    }
+    audit.append(
+        session, [audit.Record(actor, "token.rotate", "token", old.token_hash[:12], details)]
+    )
+    return fresh, secret
+
+
+MIN_PASSWORD = 12
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise GatewayError(f"A password has at least {MIN_PASSWORD} characters.", 422)
+
+
+def _user(session: Session, username: str) -> StaffUser:
+    found = queries.staff_user(session, username)
+    if found is None:
+        raise GatewayError(f"There is no user {username}.", 404)
+    return found
+
+
+def _note(
+    session: Session, actor: str, action: str, kind: str, subject: str, **details: Any
+) -> None:
+    audit.append(session, [audit.Record(actor, action, kind, subject, details)])
+
+
+def disable_user(*, session: Session, username: str, actor: str = "cli") -> StaffUser:
+    """Shut the account and end every session of it: the generation is raised, so even
+    enabling it again does not bring an old cookie back."""
+    user = _user(session, username)
+    if actor == f"user:{username}":
+        raise GatewayError("An administrator cannot disable their own account.", 409)
+    if user.disabled_at is None:
+        user.disabled_at = datetime.now(UTC)
+    queries.raise_session_generation(session, user.id)
+    _note(session, actor, "user.disable", "user", username)
+    return user
+
+
+def enable_user(*, session: Session, username: str, actor: str = "cli") -> StaffUser:
+    user = _user(session, username)
+    user.disabled_at = None
+    _note(session, actor, "user.enable", "user", username)
+    return user
+
+
+def reset_password(
+    *, session: Session, username: str, password: str, actor: str = "cli"
+) -> StaffUser:
+    """A new password (as long as ``user add`` asks for); every session of the account ends."""
+    _check_password(password)
+    user = _user(session, username)
+    user.password_hash = passwords.hash(password)
+    queries.raise_session_generation(session, user.id)
+    _note(session, actor, "user.password_reset", "user", username)
+    return user
+
+
+def user_exists(session: Session, username: str) -> bool:
+    return queries.staff_user(session, username) is not None
+
+
+def token_row(session: Session, token_id: int) -> queries.TokenRow:
+    """One token as the lists show it (for a page asking to confirm its revocation)."""
+    found = queries.tokens(session, token_id=token_id)
+    if not found:
+        raise GatewayError("There is no such token.", 404)
+    return found[0]
+
+
+def list_users(*, session: Session, actor: str = "cli") -> list[StaffUser]:
+    users = queries.staff_users(session)
+    _note(session, actor, "user.list", "user", "*", count=len(users))
+    return users
+
+
+def list_tokens(*, session: Session, actor: str = "cli") -> list[queries.TokenRow]:
+    rows = queries.tokens(session)
+    _note(session, actor, "token.list", "token", "*", count=len(rows))
+    return rows
+
+
+def list_centres(*, session: Session, actor: str = "cli") -> list[queries.CentreRow]:
+    rows = queries.centres(session)
+    _note(session, actor, "centre.list", "centre", "*", count=len(rows))
+    return rows
+
+
+def show_centre(
+    *, session: Session, code: str, actor: str = "cli"
+) -> tuple[queries.CentreRow, list[queries.TokenRow]]:
+    """One centre with its live-token count and every token it ever had."""
+    found = queries.centres(session, code=code)
+    if not found:
+        raise GatewayError(f"There is no centre {code}.", 404)
+    _note(session, actor, "centre.show", "centre", code)
+    return found[0], queries.tokens(session, centre_id=found[0].centre.id)
 
 
 def add_staff_user(
@@ -124,8 +313,7 @@ def add_staff_user(
     hash."""
     if role is Role.CENTRE:
         raise GatewayError("Centres use tokens, not workspace accounts.", 400)
-    if len(password) < 12:
-        raise GatewayError("A password has at least 12 characters.", 422)
+    _check_password(password)
     if session.scalars(select(StaffUser).where(StaffUser.username == username)).first():
         raise GatewayError(f"User {username} already exists.", 409)
     user = StaffUser(

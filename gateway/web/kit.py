@@ -200,3 +200,4 @@ def allowing(*roles: Role) -> Any:
 Anyone = Annotated[Visit, Depends(visitor)]
 AuditorVisit = Annotated[Visit, allowing(Role.AUDITOR)]
 FinanceVisit = Annotated[Visit, allowing(Role.FINANCE)]
+AdminVisit = Annotated[Visit, allowing()]  # administrators only

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway.web import auth, pages, settlements
+from gateway.web import admin, auth, pages, settlements
 from gateway.web.kit import Refused, WorkspaceRoute
 
 PREFIX = "/web"
@@ -17,7 +17,7 @@ def not_found(rest: str) -> None:
     raise Refused(404, "error.not_found")
 
 
-SECTIONS = (auth.router, pages.router, settlements.router, missing)  # missing: last
+SECTIONS = (auth.router, pages.router, settlements.router, admin.router, missing)  # missing: last
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 for section in SECTIONS:

@@ -20,9 +20,10 @@ from dataclasses import dataclass, replace
 
 import orjson
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.admin import repository as admin_queries
 from gateway.admin.service import passwords
 from gateway.audit import chain as audit
 from gateway.domain.centres import Role
@@ -85,11 +86,7 @@ def fingerprint(user: StaffUser) -> str:
 
 def end_sessions(db: Session, user: StaffUser) -> None:
     """Refuse every session issued to ``user`` until now (their next login starts anew)."""
-    db.execute(
-        update(StaffUser)
-        .where(StaffUser.id == user.id)
-        .values(session_generation=StaffUser.session_generation + 1)
-    )
+    admin_queries.raise_session_generation(db, user.id)
 
 
 def _b64(data: bytes) -> str:

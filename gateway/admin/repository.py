@@ -1,0 +1,86 @@
+"""The reads and writes of administration: tokens, staff accounts and centres' overview."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from gateway.storage.models import ApiToken, Centre, StaffUser
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRow:
+    """A token as an administrator sees it: never the token, only its hash's first 12."""
+
+    token: ApiToken
+    centre_code: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CentreRow:
+    centre: Centre
+    live_tokens: int
+
+
+def tokens(
+    session: Session, *, centre_id: int | None = None, token_id: int | None = None
+) -> list[TokenRow]:
+    """Every token (revoked ones too), oldest first; one centre's when ``centre_id``, the
+    one with ``token_id`` when given."""
+    query = (
+        select(ApiToken, Centre.code)
+        .outerjoin(Centre, Centre.id == ApiToken.centre_id)
+        .order_by(ApiToken.id)
+    )
+    if centre_id is not None:
+        query = query.where(ApiToken.centre_id == centre_id)
+    if token_id is not None:
+        query = query.where(ApiToken.id == token_id)
+    return [TokenRow(token, code) for token, code in session.execute(query)]
+
+
+def token_by_id(session: Session, token_id: int) -> ApiToken | None:
+    return session.get(ApiToken, token_id)
+
+
+def token_by_hash(session: Session, token_hash: str) -> ApiToken | None:
+    """The token with this hash, revoked or not."""
+    return session.scalars(select(ApiToken).where(ApiToken.token_hash == token_hash)).first()
+
+
+def staff_users(session: Session) -> list[StaffUser]:
+    return list(session.scalars(select(StaffUser).order_by(StaffUser.username)))
+
+
+def staff_user(session: Session, username: str) -> StaffUser | None:
+    return session.scalars(select(StaffUser).where(StaffUser.username == username)).one_or_none()
+
+
+def raise_session_generation(session: Session, user_id: int) -> None:
+    """Every workspace session issued to the user so far is refused from now on."""
+    session.execute(
+        update(StaffUser)
+        .where(StaffUser.id == user_id)
+        .values(session_generation=StaffUser.session_generation + 1)
+    )
+
+
+def centres(session: Session, *, code: str | None = None) -> list[CentreRow]:
+    """Centres by code with the number of their live (not revoked) tokens; an expired
+    token still counts until revoked, as the list of tokens shows it."""
+    live = (
+        select(ApiToken.centre_id, func.count().label("n"))
+        .where(ApiToken.revoked_at.is_(None), ApiToken.centre_id.is_not(None))
+        .group_by(ApiToken.centre_id)
+        .subquery()
+    )
+    query = (
+        select(Centre, func.coalesce(live.c.n, 0))
+        .outerjoin(live, live.c.centre_id == Centre.id)
+        .order_by(Centre.code)
+    )
+    if code is not None:
+        query = query.where(Centre.code == code)
+    return [CentreRow(centre, int(count)) for centre, count in session.execute(query)]

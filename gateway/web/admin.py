@@ -1,0 +1,150 @@
+"""Administrators' pages: staff accounts, tokens and centres. Every change goes through the
+admin service (one audit entry each); listing a page is audited like the CLI's lists.
+
+A change that cannot be undone (revoking a token) or that locks someone out (resetting a
+password) is asked for on a page of its own before it is done."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form
+from fastapi.responses import RedirectResponse, Response
+
+from gateway.admin import service as admin
+from gateway.errors import GatewayError
+from gateway.kit.db import transaction
+from gateway.web.kit import AdminVisit, Refused, Visit, WorkspaceRoute
+
+router = APIRouter(route_class=WorkspaceRoute)
+DONE = {
+    "disabled": "done.user_disabled",
+    "enabled": "done.user_enabled",
+    "password": "done.password_reset",
+    "revoked": "done.token_revoked",
+}
+
+
+def _back(page: str, done: str) -> Response:
+    return RedirectResponse(f"/web/{page}?{urlencode({'done': done})}", status_code=303)
+
+
+# -- users -------------------------------------------------------------------------------
+
+
+def _users(visit: Visit, *, done: str | None = None, error: GatewayError | None = None) -> Response:
+    with transaction(visit.state.sessions) as db:
+        users = admin.list_users(session=db, actor=visit.actor)
+    return visit.render(
+        "admin_users.html",
+        status_code=error.status_code if error else 200,
+        users=users,
+        done=done,
+        error=error.message if error else None,
+    )
+
+
+@router.get("/users")
+def users(visit: AdminVisit, done: str = "") -> Response:
+    return _users(visit, done=DONE.get(done))
+
+
+@router.post("/users/{username}/{change}")
+def change_user(username: str, change: str, visit: AdminVisit) -> Response:
+    if change not in ("disable", "enable"):
+        raise Refused(404, "error.not_found")
+    try:
+        with transaction(visit.state.sessions) as db:
+            if change == "disable":
+                admin.disable_user(session=db, username=username, actor=visit.actor)
+            else:
+                admin.enable_user(session=db, username=username, actor=visit.actor)
+    except GatewayError as exc:
+        return _users(visit, error=exc)
+    return _back("users", f"{change}d")
+
+
+@router.get("/users/{username}/password")
+def password_form(username: str, visit: AdminVisit) -> Response:
+    return _password_page(visit, username)
+
+
+def _password_page(visit: Visit, username: str, error: str | None = None) -> Response:
+    with visit.state.sessions() as db:
+        if not admin.user_exists(db, username):
+            raise Refused(404, "error.not_found")
+    status = 422 if error else 200
+    return visit.render("admin_password.html", status_code=status, username=username, error=error)
+
+
+@router.post("/users/{username}/password")
+def reset_password(
+    username: str,
+    visit: AdminVisit,
+    password: Annotated[str, Form(max_length=1024)] = "",
+    repeat: Annotated[str, Form(max_length=1024)] = "",
+) -> Response:
+    if password != repeat:
+        return _password_page(visit, username, error="admin.password_mismatch")
+    try:
+        with transaction(visit.state.sessions) as db:
+            admin.reset_password(
+                session=db, username=username, password=password, actor=visit.actor
+            )
+    except GatewayError as exc:
+        if exc.status_code == 422:
+            return _password_page(visit, username, error="admin.password_short")
+        raise
+    return _back("users", "password")
+
+
+# -- tokens ------------------------------------------------------------------------------
+
+
+@router.get("/tokens")
+def tokens(visit: AdminVisit, done: str = "") -> Response:
+    with transaction(visit.state.sessions) as db:
+        rows = admin.list_tokens(session=db, actor=visit.actor)
+    return visit.render("admin_tokens.html", rows=rows, done=DONE.get(done))
+
+
+@router.get("/tokens/{token_id}/revoke")
+def revoke_form(token_id: int, visit: AdminVisit) -> Response:
+    with visit.state.sessions() as db:
+        row = admin.token_row(db, token_id)
+    return visit.render("admin_revoke.html", row=row)
+
+
+@router.post("/tokens/{token_id}/revoke")
+def revoke(token_id: int, visit: AdminVisit) -> Response:
+    with transaction(visit.state.sessions) as db:
+        admin.revoke_token(session=db, token_id=token_id, actor=visit.actor)
+    return _back("tokens", "revoked")
+
+
+# -- centres -----------------------------------------------------------------------------
+
+
+def _centres(visit: Visit, *, issued: tuple[str, str] | None = None) -> Response:
+    with transaction(visit.state.sessions) as db:
+        rows = admin.list_centres(session=db, actor=visit.actor)
+    return visit.render("admin_centres.html", rows=rows, issued=issued)
+
+
+@router.get("/centres")
+def centres(visit: AdminVisit) -> Response:
+    return _centres(visit)
+
+
+@router.post("/centres/{code}/tokens")
+def issue_token(
+    code: str, visit: AdminVisit, label: Annotated[str, Form(max_length=100)] = ""
+) -> Response:
+    """The new token is on this answer only (never stored, never shown again): the page is
+    not a redirect, and is sent with ``Cache-Control: no-store`` like every workspace page."""
+    with transaction(visit.state.sessions) as db:
+        secret = admin.add_centre_token(
+            session=db, code=code, label=label.strip(), actor=visit.actor
+        )
+    return _centres(visit, issued=(code, secret))
