@@ -50,10 +50,7 @@ def users(visit: AdminVisit, done: str = "") -> Response:
     return _users(visit, done=DONE.get(done))
 
 
-@router.post("/users/{username}/{change}")
-def change_user(username: str, change: str, visit: AdminVisit) -> Response:
-    if change not in ("disable", "enable"):
-        raise Refused(404, "error.not_found")
+def _change_user(visit: Visit, username: str, change: str) -> Response:
     try:
         with transaction(visit.state.sessions) as db:
             if change == "disable":
@@ -63,6 +60,16 @@ def change_user(username: str, change: str, visit: AdminVisit) -> Response:
     except GatewayError as exc:
         return _users(visit, error=exc)
     return _back("users", f"{change}d")
+
+
+@router.post("/users/{username}/disable")
+def disable_user(username: str, visit: AdminVisit) -> Response:
+    return _change_user(visit, username, "disable")
+
+
+@router.post("/users/{username}/enable")
+def enable_user(username: str, visit: AdminVisit) -> Response:
+    return _change_user(visit, username, "enable")
 
 
 @router.get("/users/{username}/password")
