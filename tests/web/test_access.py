@@ -17,6 +17,7 @@ AUDITOR, FINANCE, ADMIN = Role.AUDITOR, Role.FINANCE, Role.ADMIN
 STAFF = frozenset({AUDITOR, FINANCE, ADMIN})
 REVIEWERS = frozenset({AUDITOR, ADMIN})
 SETTLERS = frozenset({FINANCE, ADMIN})
+ADMINS = frozenset({ADMIN})
 ANYONE = None  # no login needed
 DOCUMENT = str(uuid.uuid4())
 
@@ -37,12 +38,23 @@ WEB_ROUTES: dict[tuple[str, str], frozenset[Role] | None] = {
     ("POST", "/web/settlements/close"): SETTLERS,
     ("POST", "/web/settlements/{order_id}/paid"): SETTLERS,
     ("GET", "/web/settlements/{order_id}/statement.csv"): SETTLERS,
+    ("GET", "/web/users"): ADMINS,
+    ("POST", "/web/users/{username}/disable"): ADMINS,
+    ("POST", "/web/users/{username}/enable"): ADMINS,
+    ("GET", "/web/users/{username}/password"): ADMINS,
+    ("POST", "/web/users/{username}/password"): ADMINS,
+    ("GET", "/web/tokens"): ADMINS,
+    ("GET", "/web/tokens/{token_id}/revoke"): ADMINS,
+    ("POST", "/web/tokens/{token_id}/revoke"): ADMINS,
+    ("GET", "/web/centres"): ADMINS,
+    ("POST", "/web/centres/{code}/tokens"): ADMINS,
 }
 BODIES = {
     "/web/documents/{document_id}/lines/{line_no}/review": {"action": "accept"},
     "/web/documents/{document_id}/decision": {"decision": "approve"},
     "/web/settlements/close": {"period": "2026-01"},
     "/web/settlements/{order_id}/paid": {"reference": "R"},
+    "/web/users/{username}/password": {"password": "x" * 20, "repeat": "x" * 20},
 }
 FORBIDDEN = [
     (method, path, role)
@@ -53,7 +65,16 @@ FORBIDDEN = [
 
 
 def concrete(path: str) -> str:
-    return path.format(document_id=DOCUMENT, line_no=1, order_id=1, lang="en", rest="x")
+    return path.format(
+        document_id=DOCUMENT,
+        line_no=1,
+        order_id=1,
+        lang="en",
+        rest="x",
+        username="someone",
+        token_id=1,
+        code="ANY-01",
+    )
 
 
 def test_every_workspace_route_has_a_rule() -> None:
@@ -76,7 +97,7 @@ def test_a_role_outside_the_rule_gets_403(
     if method == "GET":
         answer = web.get(concrete(path))
     else:
-        answer = web.post(concrete(path), data={**BODIES[path], "csrf_token": token})
+        answer = web.post(concrete(path), data={**BODIES.get(path, {}), "csrf_token": token})
     assert answer.status_code == 403
 
 
