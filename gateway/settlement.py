@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -85,7 +85,7 @@ def close_period(session: Session, *, period: str, actor: str, today: date) -> C
     orders = []
     for centre_id, group in by_centre.items():
         by_reason = sum_by_reason(
-            pair for document in group for pair in reasons.get(document.id, {}).items()
+            pair for document in group for pair in reasons.get(document.id, [])
         )
         order = PaymentOrder(
             centre_id=centre_id,
@@ -139,16 +139,15 @@ def _move_all(
     journal.record(session, moves)
 
 
-def _deductions_by_document(session: Session, ids: list[Any]) -> dict[Any, dict[str, int]]:
-    out: dict[Any, dict[str, int]] = defaultdict(dict)
+def _deductions_by_document(session: Session, ids: list[Any]) -> dict[Any, list[tuple[str, int]]]:
+    """Each document's deductions as (reason, amount), for ``sum_by_reason`` to total."""
+    out: dict[Any, list[tuple[str, int]]] = defaultdict(list)
     for start in range(0, len(ids), 500):
-        query = (
-            select(LineDeduction.document_id, LineDeduction.reason, func.sum(LineDeduction.amount))
-            .where(LineDeduction.document_id.in_(ids[start : start + 500]))
-            .group_by(LineDeduction.document_id, LineDeduction.reason)
+        query = select(LineDeduction.document_id, LineDeduction.reason, LineDeduction.amount).where(
+            LineDeduction.document_id.in_(ids[start : start + 500])
         )
         for document_id, reason, amount in session.execute(query):
-            out[document_id][reason] = int(amount)
+            out[document_id].append((reason, int(amount)))
     return out
 
 
