@@ -4,7 +4,8 @@ deductions by reason, the totals and the history, built in one place from the st
 The JSON API, the workspace, the remittance advice, the FHIR ClaimResponse and
 ExplanationOfBenefit and the settlement statement all render this view, so no two of them
 can disagree on a figure. Building it reads a fixed number of statements whatever the
-number of documents or lines (``views_where``); nothing is read per line.
+number of documents or lines (``views_where``; the statements are in ``rows``); nothing is
+read per line.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Select, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import ColumnElement
+from sqlalchemy.orm import Session
 
+from gateway.documents import rows
 from gateway.domain import documents as dm
 from gateway.domain.review import REVIEW_PREFIX
 from gateway.storage.models import (
@@ -31,11 +33,8 @@ from gateway.storage.models import (
     LinePricing,
     LineReview,
     StatusEvent,
-    TariffVersion,
 )
 from workers.pricing.money import round_rials
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,78 +257,29 @@ def views_where(
 ) -> list[DocumentView]:
     """The views of the documents matching ``where`` (by service date, then number), in a
     fixed number of statements; ``history=False`` leaves out events, reviews and appeals."""
-    documents = list(
-        session.scalars(
-            select(Document)
-            .options(selectinload(Document.centre))
-            .where(where)
-            .order_by(Document.service_date, Document.external_id, Document.id)
-        )
-    )
-    if not documents:
-        return []
-    lines = _by(session.scalars(_of(DocumentLine, where).order_by(DocumentLine.line_no)))
-    pricings = {p.line_id: p for p in session.scalars(_of(LinePricing, where))}
-    deductions: dict[int, list[LineDeduction]] = defaultdict(list)
-    for row in session.scalars(_of(LineDeduction, where).order_by(LineDeduction.id)):
-        deductions[row.line_id].append(row)
-    tariffs = _tariffs(session, {d.tariff_version_id for d in documents})
-    events, reviews, appeals = _history(session, where) if history else ({}, {}, {})
+    found = rows.load(session, where, history=history)
     out = []
-    for document in documents:
-        rows = lines.get(document.id, [])
-        numbers = {row.id: row.line_no for row in rows}
-        built = tuple(_line(row, pricings.get(row.id), deductions.get(row.id, [])) for row in rows)
+    for document in found.documents:
+        lines = found.lines.get(document.id, [])
+        numbers = {row.id: row.line_no for row in lines}
+        version = found.tariffs.get(document.tariff_version_id or 0)
         out.append(
             _view(
                 document,
-                document.centre,
-                built,
-                tariffs.get(document.tariff_version_id or 0),
-                history=tuple(_event(e) for e in events.get(document.id, [])),
-                reviews=tuple(_review(r, numbers) for r in reviews.get(document.id, [])),
-                appeals=tuple(_appeal(a) for a in appeals.get(document.id, [])),
+                tuple(
+                    _line(row, found.pricings.get(row.id), found.deductions.get(row.id, []))
+                    for row in lines
+                ),
+                None if version is None else Tariff(version.id, version.label),
+                history=tuple(_event(e) for e in found.events.get(document.id, [])),
+                reviews=tuple(_review(r, numbers) for r in found.reviews.get(document.id, [])),
+                appeals=tuple(_appeal(a) for a in found.appeals.get(document.id, [])),
             )
         )
     return out
 
 
-def _of(model: type[T], where: ColumnElement[bool]) -> Select[T]:
-    """Rows of ``model`` (a table with a ``document_id``) of the matching documents."""
-    column = model.document_id  # type: ignore[attr-defined]
-    return select(model).join(Document, column == Document.id).where(where)
-
-
-def _by(rows: Iterable[T]) -> dict[uuid.UUID, list[T]]:
-    grouped: dict[uuid.UUID, list[T]] = defaultdict(list)
-    for row in rows:
-        grouped[row.document_id].append(row)  # type: ignore[attr-defined]
-    return grouped
-
-
-def _tariffs(session: Session, ids: set[int | None]) -> dict[int, Tariff]:
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    rows = session.scalars(select(TariffVersion).where(TariffVersion.id.in_(wanted)))
-    return {row.id: Tariff(row.id, row.label) for row in rows}
-
-
-def _history(
-    session: Session, where: ColumnElement[bool]
-) -> tuple[
-    dict[uuid.UUID, list[StatusEvent]],
-    dict[uuid.UUID, list[LineReview]],
-    dict[uuid.UUID, list[Appeal]],
-]:
-    return (
-        _by(session.scalars(_of(StatusEvent, where).order_by(StatusEvent.id))),
-        _by(session.scalars(_of(LineReview, where).order_by(LineReview.id))),
-        _by(session.scalars(_of(Appeal, where).order_by(Appeal.id))),
-    )
-
-
-def _line(row: DocumentLine, priced: LinePricing | None, rows: list[LineDeduction]) -> Line:
+def _line(row: DocumentLine, priced: LinePricing | None, cuts: list[LineDeduction]) -> Line:
     computation = None
     if priced is not None:
         computation = Computation(
@@ -341,7 +291,7 @@ def _line(row: DocumentLine, priced: LinePricing | None, rows: list[LineDeductio
             tariff_unit_price=priced.tariff_unit_price,
             allowed_quantity=priced.allowed_quantity,
             eligible=priced.eligible_amount,
-            deductions=tuple(Deduction(d.reason, d.amount, d.detail) for d in rows),
+            deductions=tuple(Deduction(d.reason, d.amount, d.detail) for d in cuts),
             copay_rate=priced.copay_rate,
             copayment=priced.copayment_amount,
             insurer_share=priced.insurer_amount,
@@ -362,7 +312,6 @@ def _line(row: DocumentLine, priced: LinePricing | None, rows: list[LineDeductio
 
 def _view(
     document: Document,
-    centre: Centre,
     lines: tuple[Line, ...],
     tariff: Tariff | None,
     *,
@@ -374,8 +323,8 @@ def _view(
         id=document.id,
         submission_id=document.submission_id,
         ordinal=document.ordinal,
-        centre_code=centre.code,
-        centre_name=centre.name,
+        centre_code=document.centre.code,
+        centre_name=document.centre.name,
         external_id=document.external_id,
         kind=document.kind,
         purpose=document.purpose,
