@@ -1,0 +1,1 @@
+"""Documents: the one view of a priced document that every reader renders."""
