@@ -36,7 +36,6 @@ from gateway.storage.models import (
     InsuredCoverage,
     KCoefficientRow,
     LineDeduction,
-    LinePricing,
     OutboxMessage,
     PackageContentRow,
     PackagePriceRow,
@@ -273,33 +272,6 @@ def get_document(
     if centre_id is not None:
         query = query.where(Document.centre_id == centre_id)
     return session.scalars(query).one_or_none()
-
-
-def line_pricings(session: Session, document_id: uuid.UUID) -> dict[int, LinePricing]:
-    rows = session.scalars(select(LinePricing).where(LinePricing.document_id == document_id))
-    return {row.line_id: row for row in rows}
-
-
-def line_deductions(session: Session, document_id: uuid.UUID) -> dict[int, list[LineDeduction]]:
-    grouped: dict[int, list[LineDeduction]] = {}
-    query = (
-        select(LineDeduction)
-        .where(LineDeduction.document_id == document_id)
-        .order_by(LineDeduction.id)
-    )
-    for row in session.scalars(query):
-        grouped.setdefault(row.line_id, []).append(row)
-    return grouped
-
-
-def priced_lines(
-    session: Session, document: Document
-) -> list[tuple[DocumentLine, LinePricing | None, list[LineDeduction]]]:
-    """Each line of a loaded document with its pricing row (None until priced) and
-    deductions, in line order, in two queries."""
-    pricings = line_pricings(session, document.id)
-    deductions = line_deductions(session, document.id)
-    return [(row, pricings.get(row.id), deductions.get(row.id, [])) for row in document.lines]
 
 
 def lock_document(session: Session, document_id: uuid.UUID) -> Document | None:
