@@ -174,6 +174,9 @@ def rotate_token(
     old = queries.token_by_id(session, token_id)
     if old is None or old.revoked_at is not None:
         raise GatewayError("No such live token.", 404)
+    now = datetime.now(UTC)
+    if old.expires_at is not None and old.expires_at.replace(tzinfo=UTC) <= now:
+        raise GatewayError("That token has expired; issue a new one with `token add`.", 409)
     centre = session.get(Centre, old.centre_id) if old.centre_id is not None else None
     secret = new_token()
     fresh = _store_token(
@@ -185,7 +188,6 @@ def rotate_token(
         expires_at=old.expires_at,
     )
     assert fresh is not None  # a random token is never stored already
-    now = datetime.now(UTC)
     if grace:
         ends = now + grace
         if old.expires_at is None or old.expires_at.replace(tzinfo=UTC) > ends:

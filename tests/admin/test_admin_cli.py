@@ -174,6 +174,11 @@ def test_rotate_with_grace_lets_the_old_token_work_until_it_expires(
         assert stored.revoked_at is None
         assert stored.expires_at is not None
         assert stored.expires_at > stored.created_at
+        stored.expires_at = stored.created_at
+        session.commit()
+    expired = runner.invoke(app, ["token", "rotate", str(old_id)])
+    assert expired.exit_code == 1
+    assert "expired" in expired.stderr
 
 
 def test_disable_ends_sessions_and_enable_does_not_bring_them_back(
