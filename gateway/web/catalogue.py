@@ -13,6 +13,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "nav.centres": ("Centres", "مراکز درمانی"),
     "nav.logout": ("Log out", "خروج"),
     "nav.back_home": ("Back to the dashboard", "بازگشت به پیشخوان"),
+    "role.centre": ("centre", "مرکز درمانی"),
     "role.auditor": ("auditor", "رسیدگی‌کننده"),
     "role.finance": ("finance", "مالی"),
     "role.admin": ("administrator", "مدیر سامانه"),

@@ -69,6 +69,7 @@ def test_admin_lists_users_tokens_and_centres_in_both_languages(
     assert digest[:12] in tokens.text
     assert digest not in tokens.text
     assert token not in tokens.text
+    assert "role.centre" not in tokens.text  # every label is in the catalogue
     centres = web.get("/web/centres")
     assert f'id="centre-{centre.code}"' in centres.text
     assert "Contracted" in centres.text
