@@ -59,8 +59,8 @@ def map_submission(
 
 
 def purpose_of(claim: Resource) -> Purpose:
-    """Claim.use: a bill, or a request for an estimate (an unknown use is taken as a bill
-    and reported by ``map_claim``)."""
+    """Claim.use: a bill, or a request for an estimate (an unknown use is refused by
+    ``parse``; a Claim read back from storage without one is a bill)."""
     try:
         return Purpose(str(claim.get("use")))
     except ValueError:
@@ -80,13 +80,6 @@ def map_claim(entry: ClaimEntry, index: dict[str, Resource], centre_code: str) -
             "fhir.claim-status",
             f"Only an active Claim is billed, not {claim.get('status')}.",
             "status",
-        )
-    if claim.get("use") not in tuple(Purpose):
-        notes.error(
-            "fhir.claim-use",
-            f"Claim.use must be claim, preauthorization or predetermination, not "
-            f"{claim.get('use')}.",
-            "use",
         )
     kind, dates = _kind_and_dates(claim, notes)
     number = document_number(claim, notes)
