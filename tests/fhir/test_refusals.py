@@ -118,3 +118,21 @@ def test_numbers_past_every_bound_are_fitted_or_refused(
     answer = client.post("/fhir/Claim", content=json.dumps(resource), headers=auth(token))
     assert answer.status_code == 200, answer.text
     assert answer.json()["outcome"] == outcome
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 15: the duplicate check compares Identifier.value only (not done yet)",
+)
+def test_the_same_value_under_another_system_is_not_a_duplicate(
+    client: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    _, token = f.make_centre(sessions)
+    outcomes = []
+    for system in ("urn:example:his-a", "urn:example:his-b"):
+        resource = a_claim(number="HIS-SAME")
+        resource["identifier"][0]["system"] = system
+        answer = client.post("/fhir/Claim", content=orjson.dumps(resource), headers=auth(token))
+        assert answer.status_code == 200, answer.text
+        outcomes.append(answer.json()["outcome"])
+    assert outcomes == ["queued", "queued"]
