@@ -120,19 +120,31 @@ def test_numbers_past_every_bound_are_fitted_or_refused(
     assert answer.json()["outcome"] == outcome
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 15: the duplicate check compares Identifier.value only (not done yet)",
-)
-def test_the_same_value_under_another_system_is_not_a_duplicate(
+def test_the_same_value_under_another_system_is_another_document(
     client: TestClient, sessions: sessionmaker[Session]
 ) -> None:
+    """An identifier is (system, value): the same value under another system is not a
+    duplicate, the same pair again is; in one Bundle as across requests."""
     _, token = f.make_centre(sessions)
-    outcomes = []
-    for system in ("urn:example:his-a", "urn:example:his-b"):
-        resource = a_claim(number="HIS-SAME")
-        resource["identifier"][0]["system"] = system
-        answer = client.post("/fhir/Claim", content=orjson.dumps(resource), headers=auth(token))
+
+    def post(*systems: str) -> list[str]:
+        resources = []
+        for system in systems:
+            resource = a_claim(number="HIS-SAME")
+            resource["identifier"][0]["system"] = system
+            resources.append(resource)
+        body: dict[str, Any] = resources[0]
+        if len(resources) > 1:
+            entries = [{"fullUrl": f"urn:uuid:{n}", "resource": r} for n, r in enumerate(resources)]
+            body = {"resourceType": "Bundle", "type": "collection", "entry": entries}
+        answer = client.post("/fhir/Claim", content=orjson.dumps(body), headers=auth(token))
         assert answer.status_code == 200, answer.text
-        outcomes.append(answer.json()["outcome"])
-    assert outcomes == ["queued", "queued"]
+        found = answer.json()
+        responses = [e["resource"] for e in found.get("entry", [])] or [found]
+        return [response["outcome"] for response in responses]
+
+    assert post("urn:example:his-a") == ["queued"]
+    assert post("urn:example:his-b") == ["queued"]
+    assert post("urn:example:his-a") == ["error"]  # the same identifier again
+    assert post("urn:example:his-c", "urn:example:his-d") == ["queued", "queued"]
+    assert post("urn:example:his-e", "urn:example:his-e") == ["queued", "error"]
