@@ -16,6 +16,7 @@ from pydantic import AnyUrl, BaseModel, Field, UrlConstraints
 from gateway import webhooks
 from gateway.api.deps import Caller, ReadSession, State
 from gateway.api.submissions import ERRORS
+from gateway.domain.bounds import Offset, RowId
 from gateway.domain.centres import Role
 from gateway.domain.webhooks import error_class
 from gateway.errors import ForbiddenError
@@ -84,7 +85,7 @@ def webhook_centre(principal: Caller) -> int:
 
 
 CentreId = Annotated[int, Depends(webhook_centre)]
-WebhookId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+WebhookId = Annotated[RowId, Path()]
 
 
 @router.post(
@@ -148,7 +149,7 @@ def list_deliveries(
     centre_id: CentreId,
     session: ReadSession,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Offset, Query()] = 0,
 ) -> DeliveryPage:
     rows, total = webhooks.deliveries(
         session=session, centre_id=centre_id, webhook_id=webhook_id, limit=limit, offset=offset
