@@ -98,8 +98,8 @@ def _database(kind: str, tmp: Path) -> Iterator[str]:
         engine_for(url).dispose()
 
 
-def _wait_ready(url: str, processes: list[subprocess.Popen[bytes]], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
+def _wait_ready(url: str, processes: list[subprocess.Popen[bytes]]) -> None:
+    deadline = time.monotonic() + services.WAIT_S
     while time.monotonic() < deadline:
         for process in processes:
             if process.poll() is not None:
@@ -110,7 +110,7 @@ def _wait_ready(url: str, processes: list[subprocess.Popen[bytes]], timeout: flo
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    raise TimeoutError(f"{url} not ready after {timeout}s")
+    raise TimeoutError(f"{url}/readyz did not answer 200 within {services.WAIT_S:.0f} s")
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
