@@ -389,7 +389,7 @@ def test_an_estimate_says_so_on_its_page(web: TestClient, sessions, logged_in: L
     """A FHIR preauthorization, priced: the page names it an estimate that is never paid
     (in the page's language, Persian by default)."""
     _, token = f.make_centre(sessions)
-    resource = claim(f.INSURED[0], [item(1, "970000", 1, 700_000)], use="preauthorization")
+    resource = claim(f.new_national_id(), [item(1, "970000", 1, 700_000)], use="preauthorization")
     answer = web.post("/fhir/Claim", content=orjson.dumps(resource), headers=auth(token)).json()
     price_all(sessions, [answer["id"]])
     client = logged_in(Role.AUDITOR)
