@@ -148,11 +148,14 @@ def test_nothing_lost_nothing_doubled_under_faults(stack: Stack) -> None:
         httpx.Client(base_url=stack.url, headers=headers, timeout=60) as client,
         concurrent.futures.ThreadPoolExecutor(8) as pool,
     ):
-        # Each fault strikes while a wave of requests is in flight and earlier waves are
-        # being priced.
+        # Each fault strikes while a wave of requests is in flight (the first of the wave
+        # answered, however slow the machine) and earlier waves are being priced.
         for wave, inject in zip(waves, injections, strict=True):
+            answered = len(outcomes)
             futures = [pool.submit(_send, client, bodies[k], k, outcomes, lock) for k in wave]
-            time.sleep(0.3)
+            deadline = time.monotonic() + services.WAIT_S
+            while len(outcomes) == answered and time.monotonic() < deadline:
+                time.sleep(0.02)
             faults.append(inject())
             for future in futures:
                 future.result()
