@@ -55,6 +55,7 @@ def test_an_auditor_reduces_a_line_and_approves(
         "--password-stdin", stdin=PASSWORD + "\n",
     )  # fmt: skip
     context = browser.new_context(locale="en-US", viewport={"width": 1366, "height": 900})
+    context.set_default_timeout(services.WAIT_S * 1000)  # Playwright's 30 s, for a busy machine
     page = context.new_page()
     try:
         page.goto(f"{workspace.url}/web/queue")
