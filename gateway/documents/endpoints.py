@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query
@@ -16,6 +17,7 @@ from gateway.documents.remittance import (
     reasons_json,
 )
 from gateway.documents.view import Line, document_view
+from gateway.domain.bounds import Offset, Rials
 from gateway.errors import GatewayError, NotFoundError
 from gateway.kit.deps import Caller, ReadSession, State
 from gateway.kit.http import ERRORS, parse_id
@@ -63,11 +65,11 @@ def search(
     status: str | None = Query(None, description="e.g. UNDER_REVIEW"),
     centre: str | None = Query(None, description="centre code (staff only)"),
     period: str | None = Query(None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM"),
-    min_amount: int | None = Query(None, ge=0, description="requested rials at least"),
+    min_amount: Rials | None = Query(None, description="requested rials at least"),
     reason: str | None = Query(None, description="has a deduction with this reason code"),
     national_id: str | None = Query(None, pattern=r"^\d{10}$"),
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: Annotated[Offset, Query()] = 0,
 ) -> DocumentPage:
     criteria = repository.DocumentFilter(
         status=status,

@@ -26,7 +26,7 @@ from gateway.domain import documents as dm
 from gateway.errors import GatewayError
 from gateway.fhir.eob import explanation_of_benefit
 from gateway.fhir.issues import StructureError
-from gateway.fhir.mapping import map_submission, purposes
+from gateway.fhir.mapping import map_submission, number_system, purposes
 from gateway.fhir.parse import Parsed, Syntax, claims_in, parse_body, syntax_of
 from gateway.fhir.policy import kept_as_warnings
 from gateway.fhir.response import (
@@ -76,6 +76,8 @@ def submit(
     except GatewayError as exc:
         log.error("FHIR mapping broke the schema: %s", [p.to_dict() for p in exc.problems])
         raise MappingError("the mapped submission does not match the schema") from exc
+    for document, entry in zip(submission.documents, parsed.claims, strict=True):
+        document.identifier_system = number_system(entry.resource)
     stored = _store(sessions, settings, centre, body, media, submission, problems, uses)
     responses = _responses(stored, submission, parsed, centre)
     resource: ClaimResponse | Bundle = responses[0]

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from gateway.audit import chain as audit
 from gateway.documents.view import document_view
+from gateway.domain import bounds
 from gateway.domain.lifecycle import DocumentStatus
 from gateway.domain.review import ReviewAction, ReviewReason
 from gateway.errors import NotFoundError
@@ -88,12 +89,12 @@ def queue_form(params: dict[str, str]) -> QueueForm:
         national_id=latin_number(params.get("national_id", ""))[:10],
     )
     page = latin_number(params.get("page", "1"))
-    form.page = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
+    form.page = int(page) if bounds.fits(page, 99_999) and int(page) > 0 else 1
     if form.status and form.status not in DocumentStatus.__members__:
         form.problems.append("queue.bad_status")
     if form.period and not _PERIOD.match(form.period):
         form.problems.append("queue.bad_period")
-    if form.min_amount and not form.min_amount.isdigit():
+    if form.min_amount and not bounds.fits(form.min_amount, bounds.INT64_MAX):
         form.problems.append("queue.bad_amount")
     if form.national_id and not re.fullmatch(r"\d{10}", form.national_id):
         form.problems.append("queue.bad_national_id")
