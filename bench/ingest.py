@@ -299,23 +299,31 @@ def copy_floor(url: str) -> tuple[float, int]:
 
 @dataclass
 class Latency:
-    rate: float  # documents/s answered
-    p50: float
+    rate: float  # answers a second, whatever their status
+    p50: float  # latencies of the admitted (202) requests
     p99: float
     worst: float
-    failures: dict[str, int]
+    failures: dict[str, int]  # answers neither admitted nor shed, by status
+    shed: float = 0.0  # share of the requests refused at once (503 overloaded)
+    shed_p99: float = 0.0
+    offered: float = 0.0  # documents a second offered (open loop)
 
     @classmethod
-    def of(cls, load: httpload.Load) -> Latency:
-        lat = load.latencies
-        if load.failures:
-            print(f"failures {load.failures}; first: {load.sample_failure!r}", file=sys.stderr)
+    def of(cls, load: httpload.Load, offered: float = 0.0) -> Latency:
+        admitted = [t for t, s in zip(load.latencies, load.statuses, strict=True) if s == 202]
+        shed = [t for t, s in zip(load.latencies, load.statuses, strict=True) if s == 503]
+        failures = {k: v for k, v in load.failures.items() if k != "503"}
+        if failures:
+            print(f"failures {failures}; first: {load.sample_failure!r}", file=sys.stderr)
         return cls(
-            len(lat) / load.elapsed,
-            httpload.percentile(lat, 0.50),
-            httpload.percentile(lat, 0.99),
-            max(lat),
-            load.failures,
+            len(load.latencies) / load.elapsed,
+            httpload.percentile(admitted, 0.50) if admitted else 0.0,
+            httpload.percentile(admitted, 0.99) if admitted else 0.0,
+            max(admitted, default=0.0),
+            failures,
+            len(shed) / len(load.latencies),
+            httpload.percentile(shed, 0.99) if shed else 0.0,
+            offered,
         )
 
 
@@ -324,6 +332,7 @@ class Figures:
     documents: int
     saturated: Latency  # closed loop: as fast as the gateway answers
     at_target: Latency  # open loop: TARGET_RATE documents/s offered
+    overloads: list[Latency]  # open loops at multiples of the closed loop's rate
     cpu_ms: dict[str, float]  # CPU milliseconds per document during the closed loop
     load_average: float
     lxml_floor: float
@@ -359,14 +368,17 @@ def measure(
     lines: int = 25,
     pricing_worker: bool = False,
     seed_value: int = 1,
+    overloads: tuple[float, ...] = (),
 ) -> Figures:
     """Run the benchmark on a fresh database and return its figures: a warm-up, then
     ``documents`` as fast as the gateway answers ``concurrency`` connections, then
-    ``at_target`` offered at TARGET_RATE a second."""
+    ``at_target`` offered at TARGET_RATE a second, then ``at_target`` more at each of
+    ``overloads`` times the closed loop's rate."""
     rng = random.Random(seed_value)
     patients = national_ids(PATIENTS, rng)
     warmup = max(500, documents // 20)
-    payloads = bodies(warmup + documents + at_target, lines, patients, rng)
+    total = warmup + documents + at_target * (1 + len(overloads))
+    payloads = bodies(total, lines, patients, rng)
     sample = payloads[:200]
     with tempfile.TemporaryDirectory(prefix="gw-bench-") as temp, fresh_database() as url:
         work = Path(temp)
@@ -379,7 +391,9 @@ def measure(
         ]
         del payloads
         first, second = requests[:warmup], requests[warmup : warmup + documents]
-        third = requests[warmup + documents :]
+        rest = requests[warmup + documents :]
+        third, later = rest[:at_target], rest[at_target:]
+        heavy: list[Latency] = []
         with running_gateway(url, work, port, api_processes, pricing_worker) as pids:
             httpload.run("127.0.0.1", port, first, concurrency, accepted)
             analyse(url)
@@ -387,12 +401,24 @@ def measure(
             offered = httpload.run_at_rate(
                 "127.0.0.1", port, third, TARGET_RATE, 4 * concurrency, accepted
             )
+            capacity = len(load.latencies) / load.elapsed
+            for n, times in enumerate(overloads):
+                part, rate = later[n * at_target : (n + 1) * at_target], times * capacity
+                heavy.append(
+                    Latency.of(
+                        httpload.run_at_rate(
+                            "127.0.0.1", port, part, rate, 4 * concurrency, accepted
+                        ),
+                        rate,
+                    )
+                )
         floor_lxml = lxml_floor(sample)
         copy_seconds, rows = copy_floor(url)
     return Figures(
         documents=documents,
         saturated=Latency.of(load),
-        at_target=Latency.of(offered),
+        at_target=Latency.of(offered, TARGET_RATE),
+        overloads=heavy,
         cpu_ms=cpu_ms,
         load_average=loadavg,
         lxml_floor=floor_lxml,
@@ -434,7 +460,10 @@ def report(figures: Figures, args: argparse.Namespace) -> None:
         (f"open loop, {TARGET_RATE:,.0f} documents/s offered",
          f"{offered.rate:,.0f} documents/s answered over {args.at_target:,}"),
         ("  latency p50 / p99 / max", _ms(offered) + " (target p99 <= 50 ms)"),
-        ("failed requests", str(sum(saturated.failures.values()) + sum(offered.failures.values()))),
+        ("  shed (503 at once) / p99 of the shed", _shed(offered)),
+        *_overload_rows(figures),
+        ("failed requests (neither 202 nor shed)", str(sum(saturated.failures.values())
+         + sum(o.failures.values() for o in (offered, *figures.overloads)))),
         ("CPU per document (closed loop)",
          ", ".join(f"{k} {v:.2f} ms" for k, v in figures.cpu_ms.items())),
         ("  so two idle cores would answer at most", f"{2000 / total_cpu:,.0f} documents/s"),
@@ -447,6 +476,25 @@ def report(figures: Figures, args: argparse.Namespace) -> None:
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"  {name:<{width}}  {value}")
+
+
+def _shed(latency: Latency) -> str:
+    return f"{latency.shed:.1%} / {latency.shed_p99 * 1000:,.1f} ms"
+
+
+def _overload_rows(figures: Figures) -> list[tuple[str, str]]:
+    """For each open loop at a multiple of the closed loop's rate: what was offered and
+    answered, the admitted requests' latency, and the share shed."""
+    rows = []
+    for load in figures.overloads:
+        times = load.offered / figures.saturated.rate
+        rows += [
+            (f"open loop, {times:.1f}x capacity ({load.offered:,.0f}/s offered)",
+             f"{load.rate:,.0f} answers/s, {load.rate * (1 - load.shed):,.0f} admitted/s"),
+            ("  admitted latency p50 / p99 / max", _ms(load)),
+            ("  shed (503 at once) / p99 of the shed", _shed(load)),
+        ]  # fmt: skip
+    return rows
 
 
 def _ms(latency: Latency) -> str:
@@ -464,6 +512,14 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=25)
     parser.add_argument("--pricing-worker", action="store_true")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--overload",
+        type=float,
+        action="append",
+        default=[],
+        help="after the 800/s open loop, another of --at-target documents offered at this "
+        "multiple of the closed loop's rate (repeat it: --overload 2 --overload 3)",
+    )
     args = parser.parse_args()
     if min(args.documents, args.at_target, args.concurrency, args.api_processes) < 1:
         parser.error("--documents, --at-target, --concurrency and --api-processes must be >= 1")
@@ -475,6 +531,7 @@ def main() -> None:
         lines=args.lines,
         pricing_worker=args.pricing_worker,
         seed_value=args.seed,
+        overloads=tuple(args.overload),
     )
     report(figures, args)
 
