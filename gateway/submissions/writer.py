@@ -109,11 +109,12 @@ class IngestWriter:
             raise OverloadedError(wait)
 
     def expected_wait(self) -> float:
-        """Seconds until a submission handed over now would be committed, foreseen from
-        the documents ahead of it and the recent commit time a document."""
+        """Seconds a submission handed over now would wait before the writer takes it,
+        foreseen from the documents ahead of it and the recent commit time a document.
+        Its own commit is not waiting: a lone request is never refused, however slow."""
         load, now = self._load, self.clock()
         with load.lock:
-            ahead = load.queued + load.committing + 1
+            ahead = load.queued + load.committing
             left = ahead * load.per_document
             if load.committing:
                 left -= now - load.group_began
