@@ -179,9 +179,7 @@ class IngestWriter:
             self._commit(jobs)
         finally:
             with load.lock:
-                took = (self.clock() - load.group_began) / max(1, documents)
-                weight = RECENT_WEIGHT if load.per_document else 1.0
-                load.per_document += weight * (took - load.per_document)
+                load.note(self.clock() - load.group_began, documents)
                 load.committing = 0
 
     def _gather(self) -> tuple[list[_Job], bool]:
@@ -273,6 +271,17 @@ class _Load:
         self.group_began = 0.0
         self.per_document = 0.0  # recent seconds of commit a document
         self.last_shed = -math.inf
+        self._seconds = 0.0  # recent groups' commit time and size, weighted to the newest
+        self._documents = 0.0
+
+    def note(self, seconds: float, documents: int) -> None:
+        """A group's commit time into the time a document: the recent groups' seconds over
+        their documents, so that large groups (the ones an overload brings) weigh as much
+        as their size, and a group's fixed cost is not charged in full to each document."""
+        weight = RECENT_WEIGHT if self._documents else 1.0
+        self._seconds += weight * (seconds - self._seconds)
+        self._documents += weight * (max(1, documents) - self._documents)
+        self.per_document = self._seconds / self._documents
 
 
 def _request_ids(jobs: list[_Job], shown: int = 8) -> str | None:
