@@ -374,11 +374,13 @@ def measure(
     pricing_worker: bool = False,
     seed_value: int = 1,
     overloads: tuple[float, ...] = (),
+    capacity: float | None = None,
 ) -> Figures:
     """Run the benchmark on a fresh database and return its figures: a warm-up, then
     ``documents`` as fast as the gateway answers ``concurrency`` connections, then
     ``at_target`` offered at TARGET_RATE a second, then ``at_target`` more at each of
-    ``overloads`` times the closed loop's rate."""
+    ``overloads`` times the closed loop's rate (or ``capacity``, to offer the same rates
+    as another run)."""
     rng = random.Random(seed_value)
     patients = national_ids(PATIENTS, rng)
     warmup = max(500, documents // 20)
@@ -407,7 +409,7 @@ def measure(
                 "127.0.0.1", port, third, TARGET_RATE, 4 * concurrency, accepted
             )
             # Documents stored a second: the closed loop may have shed some (a 503 is cheap).
-            capacity = load.statuses.count(202) / load.elapsed
+            capacity = capacity or load.statuses.count(202) / load.elapsed
             for n, times in enumerate(overloads):
                 part, rate = later[n * at_target : (n + 1) * at_target], times * capacity
                 heavy.append(
@@ -469,7 +471,7 @@ def report(figures: Figures, args: argparse.Namespace) -> None:
          f"{offered.rate:,.0f} documents/s answered over {args.at_target:,}"),
         ("  admitted latency p50 / p99 / max", _ms(offered) + " (target p99 <= 50 ms)"),
         ("  shed (503 at once) / p99 of the shed", _shed(offered)),
-        *_overload_rows(figures),
+        *_overload_rows(figures, args),
         ("failed requests (neither 202 nor shed)", str(sum(sum(o.failures.values())
          for o in (saturated, offered, *figures.overloads)))),
         ("CPU per document (closed loop)",
@@ -490,12 +492,12 @@ def _shed(latency: Latency) -> str:
     return f"{latency.shed:.1%} / {latency.shed_p99 * 1000:,.1f} ms"
 
 
-def _overload_rows(figures: Figures) -> list[tuple[str, str]]:
+def _overload_rows(figures: Figures, args: argparse.Namespace) -> list[tuple[str, str]]:
     """For each open loop at a multiple of the closed loop's rate: what was offered and
     answered, the admitted requests' latency, and the share shed."""
     rows = []
     for load in figures.overloads:
-        times = load.offered / figures.saturated.admitted_rate
+        times = load.offered / (args.capacity or figures.saturated.admitted_rate)
         rows += [
             (f"open loop, {times:.1f}x capacity ({load.offered:,.0f}/s offered)",
              f"{load.rate:,.0f} answers/s, {load.admitted_rate:,.0f} admitted/s"),
@@ -528,6 +530,12 @@ def main() -> None:
         help="after the 800/s open loop, another of --at-target documents offered at this "
         "multiple of the closed loop's rate (repeat it: --overload 2 --overload 3)",
     )
+    parser.add_argument(
+        "--capacity",
+        type=float,
+        help="documents/s that --overload multiplies, instead of the closed loop's rate "
+        "(to offer the same rates as an earlier run)",
+    )
     args = parser.parse_args()
     if min(args.documents, args.at_target, args.concurrency, args.api_processes) < 1:
         parser.error("--documents, --at-target, --concurrency and --api-processes must be >= 1")
@@ -540,6 +548,7 @@ def main() -> None:
         pricing_worker=args.pricing_worker,
         seed_value=args.seed,
         overloads=tuple(args.overload),
+        capacity=args.capacity,
     )
     report(figures, args)
 
