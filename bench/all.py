@@ -83,20 +83,28 @@ def pricing_rows(quick: bool) -> list[Row]:
 
 def ingest_rows(quick: bool) -> list[Row]:
     figures = ingest.measure(
-        documents=5_000 if quick else 15_000, at_target=5_000 if quick else 12_000
+        documents=5_000 if quick else 15_000,
+        at_target=5_000 if quick else 12_000,
+        overloads=(2.0, 3.0),
     )
     closed, offered = figures.saturated, figures.at_target
-    failed = sum(closed.failures.values()) + sum(offered.failures.values())
+    stored = closed.admitted_rate  # the closed loop may have shed a share (503)
+    failed = sum(sum(o.failures.values()) for o in (closed, offered, *figures.overloads))
     return [
-        Row("HTTP ingestion to commit, one document a request", f"{closed.rate:,.0f} docs/s",
+        Row("HTTP ingestion to commit, one document a request", f"{stored:,.0f} docs/s",
             ">= 800 docs/s",
             f"lxml {figures.lxml_floor:,.0f}/s; COPY {figures.copy_floor:,.0f}/s",
-            f"{closed.rate / figures.lxml_floor:.3f}; {closed.rate / figures.copy_floor:.2f}",
-            closed.rate >= 800),
-        Row(f"  p99 with 800 docs/s offered (answered {offered.rate:,.0f}/s)",
-            f"{offered.p99 * 1000:,.0f} ms", "<= 50 ms", "", "",
-            offered.p99 <= 0.050 and offered.rate >= 0.97 * ingest.TARGET_RATE),
+            f"{stored / figures.lxml_floor:.3f}; {stored / figures.copy_floor:.2f}",
+            stored >= 800),
+        Row(f"  admitted p99 with 800 docs/s offered (answered {offered.rate:,.0f}/s, "
+            f"{offered.shed:.0%} shed)", f"{offered.p99 * 1000:,.0f} ms", "<= 50 ms", "", "",
+            offered.p99 <= 0.050 and offered.rate >= 0.97 * ingest.TARGET_RATE
+            and offered.shed == 0),
         Row("  p99 of the closed loop", f"{closed.p99 * 1000:,.0f} ms"),
+        *(Row(f"  admitted p99 at {load.offered / stored:.0f}x capacity (answered "
+              f"{load.rate:,.0f}/s, {load.shed:.0%} shed at once)", f"{load.p99 * 1000:,.0f} ms",
+              "<= 300 ms", "", "", load.p99 <= 0.300)
+          for load in figures.overloads),
         Row("  failed requests", str(failed), "0", "", "", failed == 0),
     ]  # fmt: skip
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 class Load:
     elapsed: float = 0.0
     latencies: list[float] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=list)  # each latency's answer
     failures: dict[str, int] = field(default_factory=dict)
     sample_failure: bytes = b""
 
@@ -59,6 +60,7 @@ async def _run(
                 began = time.perf_counter()
                 status, body = await _exchange(reader, writer, request)
                 load.latencies.append(time.perf_counter() - began)
+                load.statuses.append(status)
                 if not ok(status, body):
                     key = str(status)
                     load.failures[key] = load.failures.get(key, 0) + 1
@@ -96,6 +98,7 @@ async def _run_at_rate(
                 # From when it was due, not when it was sent: a request that waited for a
                 # free connection because answers came late counts its wait.
                 load.latencies.append(time.perf_counter() - due)
+                load.statuses.append(status)
                 if not ok(status, body):
                     key = str(status)
                     load.failures[key] = load.failures.get(key, 0) + 1

@@ -150,7 +150,11 @@ def _install_operations(app: FastAPI) -> None:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"], summary="Database and broker are reachable")
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="Database and broker are reachable; whether submissions are being shed",
+    )
     def readyz(request: Request) -> JSONResponse:
         state: GatewayState = request.app.state.gateway
         checks: dict[str, str] = {}
@@ -166,7 +170,13 @@ def _install_operations(app: FastAPI) -> None:
         except Exception as exc:
             checks["broker"] = f"unreachable: {type(exc).__name__}"
         ready = all(v == "ok" for v in checks.values())
-        body = {"status": "ready" if ready else "not-ready", "checks": checks}
+        # Shedding is still ready: the process answers, only quickly refuses what would wait.
+        writer: IngestWriter = request.app.state.ingest_writer
+        body = {
+            "status": "ready" if ready else "not-ready",
+            "checks": checks,
+            "shedding": writer.shedding(),
+        }
         return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")

@@ -44,6 +44,18 @@ class RateLimitedError(GatewayError):
         self.headers = {"Retry-After": str(seconds)}
 
 
+class OverloadedError(GatewayError):
+    """Refused at once because the request would wait longer than the gateway allows;
+    nothing of it was stored, so the same request may simply be sent again later."""
+
+    def __init__(self, wait: float) -> None:
+        seconds = max(1, math.ceil(wait))
+        super().__init__(
+            f"The gateway is overloaded; nothing was stored. Try again in {seconds} s.", 503
+        )
+        self.headers = {"Retry-After": str(seconds)}
+
+
 def _code_for(status_code: int) -> str:
     return {
         400: "request.invalid",
@@ -55,4 +67,5 @@ def _code_for(status_code: int) -> str:
         415: "body.unsupported-media-type",
         422: "request.unprocessable",
         429: "rate-limited",
+        503: "overloaded",
     }.get(status_code, "error")

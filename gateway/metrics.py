@@ -55,6 +55,13 @@ INGEST_GROUP_RETRIES = Counter(
     "Groups rolled back on a conflict (a number or key taken meanwhile, a deadlock) and "
     "stored again one submission at a time",
 )
+INGEST_SHED = Counter(
+    "gateway_ingest_shed_total",
+    "Submissions refused at once (503 overloaded, nothing stored) because they would have "
+    "waited longer than the set bound to be written: on arrival, before parsing (stage="
+    "arrival), or when the writer came to one that had already waited too long (stage=queue)",
+    ["stage"],
+)
 DOCUMENTS = Counter(
     "gateway_documents_total", "Documents received, by kind and outcome", ["kind", "outcome"]
 )

@@ -105,6 +105,13 @@ class Settings(BaseSettings):
         description="How often the API looks for tables grown to four times the rows their "
         "statistics counted, and analyzes them (PostgreSQL; 0 = never)",
     )
+    ingest_max_wait_s: float = Field(
+        default=0.2,
+        ge=0,
+        description="Longest a submission may wait to be written: one that would wait longer "
+        "is refused at once (503 with Retry-After, nothing stored) instead of queued; "
+        "0 = never refuse",
+    )
     outbox_keep_days: float = Field(
         default=7.0,
         gt=0,

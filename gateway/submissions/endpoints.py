@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from gateway import metrics
 from gateway.audit import reads
-from gateway.errors import GatewayError, NotFoundError
+from gateway.errors import GatewayError, NotFoundError, OverloadedError
 from gateway.kit.deps import (
     Caller,
     GatewayState,
@@ -22,7 +22,7 @@ from gateway.kit.deps import (
     require_centre,
 )
 from gateway.kit.http import ERRORS, format_of, parse_id, read_body
-from gateway.schemas import SubmissionOut
+from gateway.schemas import ErrorResponse, SubmissionOut
 from gateway.storage import repository
 from gateway.storage.models import Document, Submission
 from gateway.submissions.service import Arrival, StoredDocument, StoredSubmission, parse_valid
@@ -61,7 +61,16 @@ def idempotency_key_of(request: Request) -> str | None:
     "/submissions",
     status_code=202,
     response_model=SubmissionOut,
-    responses=ERRORS,
+    responses={
+        **ERRORS,
+        503: {
+            "model": ErrorResponse,
+            "description": "Overloaded (code `overloaded`): the submission would have waited "
+            "longer than the gateway allows to be written, so it was refused at once and "
+            "nothing was stored; send it again after `Retry-After` seconds.",
+            "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+        },
+    },
     summary="Submit documents (XML or JSON)",
     openapi_extra={
         "parameters": [IDEMPOTENCY_KEY],
@@ -83,7 +92,9 @@ async def submit(request: Request) -> Response:
     fmt = format_of(request.headers.get("content-type"))
     body = await read_body(request, state.settings.max_body_bytes)
     media = request.headers.get("content-type", "")[:100]
+    writer: IngestWriter = request.app.state.ingest_writer
     try:
+        writer.admit()  # before the parse: a request refused under overload costs little
         # Small bodies are parsed here (a thread hop would cost more than the parse);
         # large ones in a thread, so that other requests are not held up meanwhile.
         if len(body) <= INLINE_PARSE_BYTES:
@@ -91,8 +102,10 @@ async def submit(request: Request) -> Response:
         else:
             parsed = await run_in_threadpool(parse_valid, body, fmt)
         arrival = Arrival(caller.centre, body, fmt, media, idempotency_key, parsed)
-        writer: IngestWriter = request.app.state.ingest_writer
         stored = await writer.store(arrival, len(parsed.documents))
+    except OverloadedError:
+        metrics.SUBMISSIONS.labels(fmt.value, "shed").inc()
+        raise
     except GatewayError:
         metrics.SUBMISSIONS.labels(fmt.value, "refused").inc()
         raise

@@ -12,14 +12,23 @@ A group that meets a concurrent insert of the same document number or idempotenc
 (or a deadlock) is rolled back whole, and each of its submissions is then stored alone,
 as a request on its own would be after such a conflict: judged again, it is now a
 duplicate or a replay.
+
+Under overload the writer sheds instead of queueing (``ingest_max_wait_s``): a request
+that would wait longer than that to be written is refused at once with a 503 before its
+body is parsed (``admit``), and a handed-over submission that has already waited longer
+when the writer comes to it is refused instead of stored. The wait is foreseen from
+what is ahead of it (documents queued and in the group being committed) times the
+recent commit time a document.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import queue
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,7 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import logs, metrics
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, OverloadedError
 from gateway.kit.db import transaction
 from gateway.kit.outbox import OutboxDispatcher
 from gateway.settings import Settings
@@ -38,6 +47,11 @@ from gateway.submissions.service import Arrival, Group, Ingested, ingest_many
 MAX_GROUP_DOCUMENTS = 500
 # PostgreSQL's deadlock and serialization failures: the whole group is retried one by one.
 RETRYABLE_STATES = frozenset({"40P01", "40001"})
+# Weight of the newest group in the commit time a document: a few groups' worth of memory,
+# so that the estimate follows the load within a fraction of a second.
+RECENT_WEIGHT = 0.3
+# Readiness says "shedding" for this long after the last refusal.
+SHEDDING_SHOWN_S = 10.0
 
 
 @dataclass(slots=True)
@@ -46,17 +60,24 @@ class _Job:
     documents: int
     answer: Future[Ingested]
     request_id: str | None
+    queued_at: float
 
 
 class IngestWriter:
     """Stores submissions handed over by concurrent requests, several per transaction."""
 
     def __init__(
-        self, sessions: sessionmaker[Session], settings: Settings, dispatcher: OutboxDispatcher
+        self,
+        sessions: sessionmaker[Session],
+        settings: Settings,
+        dispatcher: OutboxDispatcher,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.sessions = sessions
         self.settings = settings
         self.dispatcher = dispatcher
+        self.clock = clock
+        self._load = _Load()
         self.inbox: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
         self._connection: Connection | None = None
@@ -70,8 +91,46 @@ class IngestWriter:
     def submit(self, arrival: Arrival, documents: int) -> Future[Ingested]:
         self.start()
         answer: Future[Ingested] = Future()
-        self.inbox.put(_Job(arrival, documents, answer, logs.request_id.get()))
+        now = self.clock()
+        with self._load.lock:
+            self._load.queued += documents
+        self.inbox.put(_Job(arrival, documents, answer, logs.request_id.get(), now))
         return answer
+
+    def admit(self) -> None:
+        """Raises OverloadedError (counted) when a submission handed over now would wait
+        longer than ``ingest_max_wait_s`` to be written."""
+        bound = self.settings.ingest_max_wait_s
+        if bound <= 0:
+            return
+        wait = self.expected_wait()
+        if wait > bound:
+            self._shed("arrival")
+            raise OverloadedError(wait)
+
+    def expected_wait(self) -> float:
+        """Seconds a submission handed over now would wait before the writer takes it,
+        foreseen from the documents ahead of it and the recent commit time a document.
+        Its own commit is not waiting: a lone request is never refused, however slow."""
+        load, now = self._load, self.clock()
+        with load.lock:
+            ahead = load.queued + load.committing
+            left = ahead * load.per_document
+            if load.committing:
+                left -= now - load.group_began
+            return max(0.0, left)
+
+    def shedding(self) -> bool:
+        """Whether it refused a submission lately, or would refuse one now."""
+        bound = self.settings.ingest_max_wait_s
+        if bound <= 0:
+            return False
+        recent = self.clock() - self._load.last_shed < SHEDDING_SHOWN_S
+        return recent or self.expected_wait() > bound
+
+    def _shed(self, stage: str) -> None:
+        metrics.INGEST_SHED.labels(stage).inc()
+        self._load.last_shed = self.clock()
 
     def start(self) -> None:
         with self._start_lock:
@@ -90,8 +149,38 @@ class IngestWriter:
         stopping = False
         while not stopping:
             jobs, stopping = self._gather()
+            jobs = self._in_time(jobs)
             if jobs:
-                self._commit(jobs)
+                self._commit_timed(jobs)
+
+    def _in_time(self, jobs: list[_Job]) -> list[_Job]:
+        """The jobs taken from the queue that have not waited past the bound; the others
+        are answered 503 unstored (their clients were told to wait no longer)."""
+        now, bound = self.clock(), self.settings.ingest_max_wait_s
+        with self._load.lock:
+            self._load.queued -= sum(job.documents for job in jobs)
+        if bound <= 0:
+            return jobs
+        kept = []
+        for job in jobs:
+            if now - job.queued_at > bound:
+                self._shed("queue")
+                job.answer.set_exception(OverloadedError(self.expected_wait()))
+            else:
+                kept.append(job)
+        return kept
+
+    def _commit_timed(self, jobs: list[_Job]) -> None:
+        """Commit the group, noting how long it took a document for the estimate."""
+        documents, load = sum(job.documents for job in jobs), self._load
+        with load.lock:
+            load.committing, load.group_began = documents, self.clock()
+        try:
+            self._commit(jobs)
+        finally:
+            with load.lock:
+                load.note(self.clock() - load.group_began, documents)
+                load.committing = 0
 
     def _gather(self) -> tuple[list[_Job], bool]:
         """What is waiting now (blocking for the first), up to MAX_GROUP_DOCUMENTS
@@ -170,6 +259,29 @@ class IngestWriter:
                 job.answer.set_exception(outcome)
             else:
                 job.answer.set_result(outcome)
+
+
+class _Load:
+    """What the writer has ahead of it, for the wait a new submission would see."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.queued = 0  # documents handed over, not yet taken into a group
+        self.committing = 0  # documents of the group being committed
+        self.group_began = 0.0
+        self.per_document = 0.0  # recent seconds of commit a document
+        self.last_shed = -math.inf
+        self._seconds = 0.0  # recent groups' commit time and size, weighted to the newest
+        self._documents = 0.0
+
+    def note(self, seconds: float, documents: int) -> None:
+        """A group's commit time into the time a document: the recent groups' seconds over
+        their documents, so that large groups (the ones an overload brings) weigh as much
+        as their size, and a group's fixed cost is not charged in full to each document."""
+        weight = RECENT_WEIGHT if self._documents else 1.0
+        self._seconds += weight * (seconds - self._seconds)
+        self._documents += weight * (max(1, documents) - self._documents)
+        self.per_document = self._seconds / self._documents
 
 
 def _request_ids(jobs: list[_Job], shown: int = 8) -> str | None:
