@@ -20,7 +20,7 @@ from gateway.batches.spool import Spooled, SpoolWriter
 from gateway.errors import GatewayError, NotFoundError
 from gateway.kit.db import transaction
 from gateway.kit.deps import Caller, CentreCaller, GatewayState, Principal, ReadSession, State
-from gateway.kit.http import ERRORS, format_of, parse_id
+from gateway.kit.http import AUTHENTICATED, errors, format_of, parse_id
 from gateway.schemas import BatchOut, ProblemOut
 from gateway.storage.models import Batch
 from validators.schema import Format
@@ -28,6 +28,11 @@ from validators.schema import Format
 router = APIRouter(prefix="/v1", tags=["batches"])
 PIECE = 1024 * 1024  # bytes handed to the spool writer at once
 ACKNOWLEDGEMENT = "GET /v1/batches/{id}/acknowledgement"
+ACK_ERRORS = errors(*AUTHENTICATED, 404, 409, c409="The batch is not finished yet")
+ACK_CSV = {"content": {"text/csv": {"schema": {"type": "string"}}}}
+ACK_CONTENT = {
+    "content": {"application/json": {"schema": {"type": "object"}}, **ACK_CSV["content"]}
+}
 
 
 async def _spool(request: Request, state: GatewayState, fmt: Format) -> Spooled:
@@ -79,7 +84,7 @@ def _receive(state: GatewayState, caller: Principal, spooled: Spooled, fmt: Form
     "/batches",
     status_code=202,
     response_model=BatchOut,
-    responses=ERRORS,
+    responses=errors(*AUTHENTICATED, 400, 403, 413, 415),
     summary="Upload a batch file (XML or JSON, gzip accepted); processed in the background",
     openapi_extra={
         "requestBody": {
@@ -125,7 +130,7 @@ def _found(session: Session, batch_id: str, caller: Principal) -> Batch:
 @router.get(
     "/batches/{batch_id}",
     response_model=BatchOut,
-    responses=ERRORS,
+    responses=errors(*AUTHENTICATED, 404),
     summary="A batch's status and progress",
 )
 def get_batch(batch_id: str, caller: Caller, session: ReadSession) -> BatchOut:
@@ -206,7 +211,7 @@ def _acknowledgement(
 
 @router.get(
     "/batches/{batch_id}/acknowledgement",
-    responses={**ERRORS, 200: {"content": {"application/json": {}, "text/csv": {}}}},
+    responses={**ACK_ERRORS, 422: errors(422)[422], 200: ACK_CONTENT},
     summary="Per-document outcomes of a finished batch, as JSON or CSV (?format=csv)",
 )
 def get_acknowledgement(
@@ -223,7 +228,7 @@ def get_acknowledgement(
 
 @router.get(
     "/batches/{batch_id}/acknowledgement.csv",
-    responses={**ERRORS, 200: {"content": {"text/csv": {}}}},
+    responses={**ACK_ERRORS, 200: ACK_CSV},
     summary="Per-document outcomes of a finished batch as CSV",
 )
 def get_acknowledgement_csv(

@@ -5,23 +5,27 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from datetime import date
+from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query
+from pydantic import AfterValidator
 from sqlalchemy.orm import Session
 
 from gateway.audit import reads
 from gateway.documents import repository as documents
 from gateway.domain import actors
+from gateway.domain.lifecycle import DocumentStatus
+from gateway.domain.review import ReviewReason
 from gateway.errors import GatewayError, NotFoundError
 from gateway.kit.deps import Caller, ReadSession, State
-from gateway.kit.http import ERRORS, parse_id
+from gateway.kit.http import AUTHENTICATED, errors, parse_id
+from gateway.pricing.engine.rules import Reason
 from gateway.schemas import (
     AppealOut,
     DocumentListItem,
     DocumentOut,
     DocumentPage,
-    ErrorResponse,
     EventOut,
     LineOut,
     LinePricingOut,
@@ -47,23 +51,41 @@ SEARCH_PARAMS = (
     "limit",
     "offset",
 )
+# Every reason a deduction can carry: pricing's rules and an auditor's review.
+DEDUCTION_REASONS = sorted([*(r.value for r in Reason), *(r.value for r in ReviewReason)])
+
+
+def _known_reason(value: str | None) -> str | None:
+    if value is not None and value not in DEDUCTION_REASONS:
+        raise ValueError(f"Input should be one of {', '.join(DEDUCTION_REASONS)}")
+    return value
+
+
+DeductionReason = Annotated[
+    str | None,
+    AfterValidator(_known_reason),
+    Query(
+        description="has a deduction with this reason code",
+        json_schema_extra={"enum": DEDUCTION_REASONS},
+    ),
+]
 
 
 @router.get(
     "/documents",
     response_model=DocumentPage,
-    responses=ERRORS,
+    responses=errors(*AUTHENTICATED, 422),
     summary="Search documents (a centre: its own; staff: all), newest service date first",
 )
 def search(
     caller: Caller,
     session: ReadSession,
     state: State,
-    status: str | None = Query(None, description="e.g. UNDER_REVIEW"),
+    status: DocumentStatus | None = Query(None, description="The document's status"),
     centre: str | None = Query(None, description="centre code (staff only)"),
     period: str | None = Query(None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM"),
     min_amount: int | None = Query(None, ge=0, description="requested rials at least"),
-    reason: str | None = Query(None, description="has a deduction with this reason code"),
+    reason: DeductionReason = None,
     national_id: str | None = Query(None, pattern=r"^\d{10}$"),
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),
@@ -117,7 +139,7 @@ def period_bounds(period: str) -> tuple[date, date]:
 @router.get(
     "/documents/{document_id}",
     response_model=DocumentOut,
-    responses=ERRORS,
+    responses=errors(*AUTHENTICATED, 404),
     summary="A document with its lines, pricing and history",
 )
 def get_document(document_id: str, caller: Caller, state: State) -> DocumentOut:
@@ -244,7 +266,7 @@ def _history(
 @router.get(
     "/documents/{document_id}/remittance",
     response_model=RemittanceOut,
-    responses={**ERRORS, 409: {"model": ErrorResponse, "description": "Not priced yet"}},
+    responses=errors(*AUTHENTICATED, 404, 409, c409="Not priced yet"),
     summary="The remittance advice of a priced document: paid, deducted and why, line by line",
 )
 def get_remittance(

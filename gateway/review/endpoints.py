@@ -11,15 +11,14 @@ from gateway.documents.endpoints import document_out
 from gateway.domain.review import ReviewAction, ReviewReason
 from gateway.kit.db import transaction
 from gateway.kit.deps import Auditor, CentreCaller, State
-from gateway.kit.http import ERRORS, parse_id
+from gateway.kit.http import AUTHENTICATED, errors, parse_id
 from gateway.review import service as reviews
-from gateway.schemas import DocumentOut, ErrorResponse
+from gateway.schemas import DocumentOut
 
 router = APIRouter(prefix="/v1", tags=["review"])
-MOVE_ERRORS = {
-    **ERRORS,
-    409: {"model": ErrorResponse, "description": "Not allowed in the document's status"},
-}
+MOVE_ERRORS = errors(
+    *AUTHENTICATED, 403, 404, 409, 422, c409="Not allowed in the document's status"
+)
 
 
 class LineReviewIn(BaseModel):

@@ -3,25 +3,27 @@ order's remittance statement (JSON or CSV)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from gateway.audit import reads
 from gateway.kit.db import transaction
 from gateway.kit.deps import Caller, Finance, GatewayState, Principal, ReadSession, State
-from gateway.kit.http import ERRORS
-from gateway.schemas import ErrorResponse, ReasonTotalOut, RemittanceTotalsOut
+from gateway.kit.http import AUTHENTICATED, errors
+from gateway.schemas import ReasonTotalOut, RemittanceTotalsOut
 from gateway.settings import today
 from gateway.settlement import service as settlement
 from gateway.storage.models import Centre, PaymentOrder
 
 router = APIRouter(prefix="/v1", tags=["settlement"])
-MOVE_ERRORS = {
-    **ERRORS,
-    409: {"model": ErrorResponse, "description": "Already closed or already paid"},
-}
+CLOSE_ERRORS = errors(*AUTHENTICATED, 403, 409, 422, c409="The period is already closed")
+PAID_ERRORS = errors(*AUTHENTICATED, 403, 404, 409, 422, c409="The order is already paid")
+ORDER_ERRORS = errors(*AUTHENTICATED, 404, 422)
+
+
+PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"
 
 
 class CentreOut(BaseModel):
@@ -33,7 +35,7 @@ class PaymentOrderOut(BaseModel):
     id: int
     centre: CentreOut
     period: str
-    status: str = Field(description="ordered, then paid")
+    status: Literal["ordered", "paid"] = Field(description="ordered, then paid")
     documents: int
     totals: RemittanceTotalsOut
     deductions_by_reason: list[ReasonTotalOut]
@@ -44,7 +46,7 @@ class PaymentOrderOut(BaseModel):
 
 
 class CloseIn(BaseModel):
-    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-10"])
+    period: str = Field(pattern=PERIOD, examples=["2026-10"])
 
 
 class ClosedOut(BaseModel):
@@ -70,7 +72,7 @@ def _out(session: Any, order: PaymentOrder) -> PaymentOrderOut:
     "/settlements",
     status_code=201,
     response_model=ClosedOut,
-    responses=MOVE_ERRORS,
+    responses=CLOSE_ERRORS,
     summary="Close a month: one payment order per centre of its approved documents (finance)",
 )
 def close(body: CloseIn, caller: Finance, state: State) -> ClosedOut:
@@ -84,11 +86,13 @@ def close(body: CloseIn, caller: Finance, state: State) -> ClosedOut:
 @router.get(
     "/settlements",
     response_model=list[PaymentOrderOut],
-    responses=ERRORS,
+    responses=errors(*AUTHENTICATED, 422),
     summary="Payment orders, newest period first (a centre sees its own)",
 )
 def list_orders(
-    caller: Caller, session: ReadSession, period: str | None = None
+    caller: Caller,
+    session: ReadSession,
+    period: Annotated[str | None, Query(pattern=PERIOD, examples=["2026-10"])] = None,
 ) -> list[PaymentOrderOut]:
     orders = settlement.list_orders(session, period=period, centre_scope=caller.centre_scope)
     return [_out(session, o) for o in orders]
@@ -97,7 +101,7 @@ def list_orders(
 @router.get(
     "/settlements/{order_id}",
     response_model=StatementOut,
-    responses=ERRORS,
+    responses=ORDER_ERRORS,
     summary="A payment order with its remittance statement: every document line and deduction",
 )
 def statement(order_id: int, caller: Caller, session: ReadSession, state: State) -> StatementOut:
@@ -109,7 +113,7 @@ def statement(order_id: int, caller: Caller, session: ReadSession, state: State)
 
 @router.get(
     "/settlements/{order_id}/statement.csv",
-    responses={**ERRORS, 200: {"content": {"text/csv": {}}}},
+    responses={**ORDER_ERRORS, 200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
     summary="The remittance statement as CSV",
 )
 def statement_csv(order_id: int, caller: Caller, session: ReadSession, state: State) -> Response:
@@ -134,7 +138,7 @@ def _record_statement(
 @router.post(
     "/settlements/{order_id}/paid",
     response_model=PaymentOrderOut,
-    responses=MOVE_ERRORS,
+    responses=PAID_ERRORS,
     summary="Record the payment of an order; its documents become PAID (finance)",
 )
 def mark_paid(order_id: int, body: PaidIn, caller: Finance, state: State) -> PaymentOrderOut:

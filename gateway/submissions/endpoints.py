@@ -21,7 +21,8 @@ from gateway.kit.deps import (
     authenticate,
     require_centre,
 )
-from gateway.kit.http import ERRORS, format_of, parse_id, read_body
+from gateway.kit.http import AUTHENTICATED, errors, format_of, parse_id, read_body
+from gateway.kit.openapi import SUBMISSION_BODY
 from gateway.schemas import SubmissionOut
 from gateway.storage import repository
 from gateway.storage.models import Document, Submission
@@ -61,17 +62,11 @@ def idempotency_key_of(request: Request) -> str | None:
     "/submissions",
     status_code=202,
     response_model=SubmissionOut,
-    responses=ERRORS,
+    responses=errors(*AUTHENTICATED, 400, 403, 413, 415, 422),
     summary="Submit documents (XML or JSON)",
     openapi_extra={
         "parameters": [IDEMPOTENCY_KEY],
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/xml": {"schema": {"type": "string"}},
-                "application/json": {"schema": {"type": "object"}},
-            },
-        },
+        "requestBody": SUBMISSION_BODY,
     },
 )
 async def submit(request: Request) -> Response:
@@ -114,7 +109,7 @@ async def submit(request: Request) -> Response:
 @router.get(
     "/submissions/{submission_id}",
     response_model=SubmissionOut,
-    responses=ERRORS,
+    responses=errors(*AUTHENTICATED, 404),
     summary="A submission and its documents' statuses",
 )
 def get_submission(
