@@ -64,7 +64,7 @@ class TermOut(BaseModel):
     component: str = Field(description="professional, technical or anesthesia")
     units: str = Field(description="relative-value units, as a decimal string")
     k: int = Field(description="rials per unit (K) for the sector, year and grade")
-    amount: str = Field(description="units x K before rounding, as a decimal string")
+    amount: int = Field(description="units x K in rials, rounded half up")
 
 
 class LinePricingOut(BaseModel):

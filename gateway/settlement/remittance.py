@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from gateway.domain.money import round_rials
 from gateway.storage import repository
 from gateway.storage.models import (
     Document,
@@ -171,7 +172,7 @@ def pricing_json(line: AdviceLine) -> dict[str, Any]:
         "requested": line.requested,
         "price_basis": line.basis,
         "terms": [
-            {"component": t.component, "units": t.units, "k": t.k, "amount": f"{t.amount:f}"}
+            {"component": t.component, "units": t.units, "k": t.k, "amount": round_rials(t.amount)}
             for t in line.terms
         ],
         "tariff_unit_price": line.tariff_unit_price,

@@ -61,7 +61,7 @@ def test_lines_explain_units_k_and_deductions(client: TestClient, sessions) -> N
     visit, unknown = (line["pricing"] for line in detail["lines"])
     assert visit["price_basis"] == "rvu"
     assert visit["terms"] == [
-        {"component": "professional", "units": "1.5", "k": 492_000, "amount": "738000.0"}
+        {"component": "professional", "units": "1.5", "k": 492_000, "amount": 738_000}
     ]
     assert visit["tariff_unit_price"] == 738_000
     assert visit["deductions"] == [
