@@ -19,12 +19,14 @@ from gateway import metrics
 from gateway.audit import reads
 from gateway.errors import GatewayError, NotFoundError
 from gateway.fhir import service
+from gateway.fhir.capability import capability_statement
 from gateway.fhir.issues import Issue, StructureError
 from gateway.fhir.parse import Syntax, syntax_of
 from gateway.fhir.response import operation_outcome
 from gateway.fhir.systems import JSON_MEDIA, XML_MEDIA
+from gateway.kit import openapi
 from gateway.kit.deps import State, authenticate, authenticate_here, require_centre
-from gateway.kit.http import read_body
+from gateway.kit.http import AUTHENTICATED, errors, read_body
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])
 log = logging.getLogger(__name__)
@@ -37,15 +39,63 @@ _ISSUE_CODES = {
     413: "too-costly",
     415: "not-supported",
 }
+_CLAIM_EXAMPLE = {
+    "resourceType": "Claim",
+    "status": "active",
+    "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/claim-type",
+                         "code": "professional"}]},
+    "use": "claim",
+    "patient": {"identifier": {"system": "urn:oid:1.2.364.1", "value": "6383233564"}},
+    "created": "2026-11-20",
+    "provider": {"identifier": {"value": "DEMO-001"}},
+    "priority": {"coding": [{"code": "normal"}]},
+    "insurance": [{"sequence": 1, "focal": True,
+                   "coverage": {"identifier": {"value": "55501234"}}}],
+    "item": [{"sequence": 1, "productOrService": {"coding": [{"code": "970000"}]},
+              "servicedDate": "2026-11-18", "quantity": {"value": 1},
+              "unitPrice": {"value": 800000, "currency": "IRR"}}],
+}  # fmt: skip
 _BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
-        "content": {
-            JSON_MEDIA: {"schema": {"type": "object"}},
-            XML_MEDIA: {"schema": {"type": "string"}},
-        },
+        "description": "A FHIR R4 Claim, or a Bundle of Claims (JSON or XML)",
+        "content": openapi.fhir_content("Claim", "Bundle", example=_CLAIM_EXAMPLE),
     }
 }
+_OUTCOME_EXAMPLE = {
+    "resourceType": "OperationOutcome",
+    "issue": [{"severity": "error", "code": "login",
+               "diagnostics": "auth.required: A valid bearer token is required."}],
+}  # fmt: skip
+
+
+def _answers(ok: str, *codes: int, resources: tuple[str, ...]) -> dict[int | str, Any]:
+    """The door's documented answers: ``resources`` on success, an OperationOutcome for
+    each refusal (with Retry-After on 429)."""
+    out: dict[int | str, Any] = {
+        200: {"description": ok, "content": openapi.fhir_content(*resources)}
+    }
+    for code, described in errors(*codes).items():
+        refusal = {
+            "description": described["description"],
+            "content": openapi.fhir_content("OperationOutcome", example=_OUTCOME_EXAMPLE),
+        }
+        if "headers" in described:
+            refusal["headers"] = described["headers"]
+        out[code] = refusal
+    return out
+
+
+_SUBMIT_ANSWERS = _answers(
+    "A ClaimResponse for a Claim, a Bundle of ClaimResponses for a Bundle",
+    *AUTHENTICATED,
+    400,
+    403,
+    413,
+    415,
+    422,
+    resources=("ClaimResponse", "Bundle"),
+)
 
 
 def wants_xml(request: Request, syntax: Syntax | None) -> bool:
@@ -121,9 +171,26 @@ async def _submit(request: Request, state: State) -> Response:
     return render(done.resource, xml, 200, **headers)
 
 
+@router.get(
+    "/metadata",
+    summary="The door's CapabilityStatement: what it supports (no token needed)",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The CapabilityStatement",
+            "content": openapi.fhir_content("CapabilityStatement"),
+        }
+    },
+)
+def metadata(request: Request) -> Response:
+    return render(capability_statement(), wants_xml(request, None))
+
+
 @router.post(
     "/Claim/$submit",
     summary="Submit a Claim or a Bundle of Claims; answered with ClaimResponse(s)",
+    response_class=Response,
+    responses=_SUBMIT_ANSWERS,
     openapi_extra=_BODY,
 )
 async def submit_claim(request: Request, state: State) -> Response:
@@ -133,6 +200,8 @@ async def submit_claim(request: Request, state: State) -> Response:
 @router.post(
     "/Claim",
     summary="Create a Claim (the same as $submit); answered with ClaimResponse(s)",
+    response_class=Response,
+    responses=_SUBMIT_ANSWERS,
     openapi_extra=_BODY,
 )
 async def create_claim(request: Request, state: State) -> Response:
@@ -142,6 +211,8 @@ async def create_claim(request: Request, state: State) -> Response:
 @router.get(
     "/ClaimResponse/{claim_response_id}",
     summary="The ClaimResponse of a document as it stands now (queued, complete, partial, error)",
+    response_class=Response,
+    responses=_answers("The ClaimResponse", *AUTHENTICATED, 404, resources=("ClaimResponse",)),
 )
 def get_claim_response(claim_response_id: str, request: Request, state: State) -> Response:
     xml = wants_xml(request, None)
@@ -161,6 +232,10 @@ def get_claim_response(claim_response_id: str, request: Request, state: State) -
 @router.get(
     "/ExplanationOfBenefit/{eob_id}",
     summary="The remittance advice of a priced document as an ExplanationOfBenefit",
+    response_class=Response,
+    responses=_answers(
+        "The ExplanationOfBenefit", *AUTHENTICATED, 404, resources=("ExplanationOfBenefit",)
+    ),
 )
 def get_explanation_of_benefit(eob_id: str, request: Request, state: State) -> Response:
     xml = wants_xml(request, None)
