@@ -37,6 +37,13 @@ FHIR_RESOURCES = (
     "OperationOutcome",
     "CapabilityStatement",
 )
+# The pages load only the gateway's own files: ReDoc's bundle would fetch its logo from a
+# CDN, which the policy stops before it is asked for. Their bootstraps are inline scripts.
+PAGE_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; "
+    "connect-src 'self'; frame-ancestors 'none'"
+)
 _EXAMPLE = SCHEMA_DIR / "examples" / "valid" / "outpatient-visit"
 
 
@@ -175,6 +182,11 @@ def build_document(app: FastAPI) -> dict[str, Any]:
     return document
 
 
+def _offline(page: HTMLResponse) -> HTMLResponse:
+    page.headers["Content-Security-Policy"] = PAGE_POLICY
+    return page
+
+
 def install(app: FastAPI) -> None:
     """The contract (``/openapi.json``), /docs and /redoc from packaged assets, the XSD."""
     app.openapi_schema = None
@@ -194,20 +206,24 @@ def install(app: FastAPI) -> None:
 
     @app.get("/docs", include_in_schema=False)
     async def swagger() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title=f"{title}: API",
-            swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
-            swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
-            swagger_favicon_url=f"{ASSETS_URL}/favicon.png",
+        return _offline(
+            get_swagger_ui_html(
+                openapi_url="/openapi.json",
+                title=f"{title}: API",
+                swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
+                swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
+                swagger_favicon_url=f"{ASSETS_URL}/favicon.png",
+            )
         )
 
     @app.get("/redoc", include_in_schema=False)
     async def redoc() -> HTMLResponse:
-        return get_redoc_html(
-            openapi_url="/openapi.json",
-            title=f"{title}: API",
-            redoc_js_url=f"{ASSETS_URL}/redoc.standalone.js",
-            redoc_favicon_url=f"{ASSETS_URL}/favicon.png",
-            with_google_fonts=False,
+        return _offline(
+            get_redoc_html(
+                openapi_url="/openapi.json",
+                title=f"{title}: API",
+                redoc_js_url=f"{ASSETS_URL}/redoc.standalone.js",
+                redoc_favicon_url=f"{ASSETS_URL}/favicon.png",
+                with_google_fonts=False,
+            )
         )
