@@ -88,7 +88,7 @@ def search(
     reason: DeductionReason = None,
     national_id: str | None = Query(None, pattern=r"^\d{10}$"),
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=2**31 - 1),  # a database integer
 ) -> DocumentPage:
     criteria = repository.DocumentFilter(
         status=status,
