@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -21,7 +21,7 @@ from gateway.errors import GatewayError, NotFoundError
 from gateway.kit.db import transaction
 from gateway.kit.deps import Caller, CentreCaller, GatewayState, Principal, ReadSession, State
 from gateway.kit.http import AUTHENTICATED, errors, format_of, parse_id
-from gateway.schemas import BatchOut, ProblemOut
+from gateway.schemas import BatchOut, BatchStatus, ProblemOut
 from gateway.storage.models import Batch
 from validators.schema import Format
 
@@ -29,6 +29,17 @@ router = APIRouter(prefix="/v1", tags=["batches"])
 PIECE = 1024 * 1024  # bytes handed to the spool writer at once
 ACKNOWLEDGEMENT = "GET /v1/batches/{id}/acknowledgement"
 ACK_ERRORS = errors(*AUTHENTICATED, 404, 409, c409="The batch is not finished yet")
+
+
+def batch_file(form: str) -> dict[str, str]:
+    return {
+        "type": "string",
+        "format": "binary",
+        "description": f"A file holding {form} valid against rasa-claim-1.xsd (the same "
+        "shape as POST /v1/submissions, with many documents), gzip accepted",
+    }
+
+
 ACK_CSV = {"content": {"text/csv": {"schema": {"type": "string"}}}}
 ACK_CONTENT = {
     "content": {"application/json": {"schema": {"type": "object"}}, **ACK_CSV["content"]}
@@ -90,8 +101,8 @@ def _receive(state: GatewayState, caller: Principal, spooled: Spooled, fmt: Form
         "requestBody": {
             "required": True,
             "content": {
-                "application/xml": {"schema": {"type": "string", "format": "binary"}},
-                "application/json": {"schema": {"type": "string", "format": "binary"}},
+                "application/xml": {"schema": batch_file("an XML submission")},
+                "application/json": {"schema": batch_file("a JSON submission")},
             },
         }
     },
@@ -141,7 +152,7 @@ def batch_out(session: Session, batch: Batch) -> BatchOut:
     url = f"/v1/batches/{batch.id}"
     return BatchOut(
         id=str(batch.id),
-        status=batch.status,
+        status=cast(BatchStatus, batch.status),  # the table's check constraint holds it
         format=batch.format,
         size=batch.size,
         sha256=batch.sha256,

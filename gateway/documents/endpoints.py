@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 from gateway.audit import reads
 from gateway.documents import repository as documents
 from gateway.domain import actors
+from gateway.domain.documents import DocumentKind, Purpose
 from gateway.domain.lifecycle import DocumentStatus
-from gateway.domain.review import ReviewReason
+from gateway.domain.review import ReviewAction, ReviewReason
 from gateway.errors import GatewayError, NotFoundError
 from gateway.kit.deps import Caller, ReadSession, State
 from gateway.kit.http import AUTHENTICATED, errors, parse_id
@@ -116,8 +117,8 @@ def search(
                 id=str(d.id),
                 centre_code=code,
                 external_id=d.external_id,
-                kind=d.kind,
-                status=d.status,
+                kind=DocumentKind(d.kind),
+                status=DocumentStatus(d.status),
                 service_date=d.service_date,
                 patient_national_id=d.patient_national_id,
                 requested=d.requested_amount,
@@ -184,9 +185,9 @@ def document_out(session: Session, document_id: uuid.UUID, centre_scope: int | N
         submission_id=str(found.submission_id),
         centre_code=found.centre.code,
         external_id=found.external_id,
-        kind=found.kind,
-        purpose=found.purpose,
-        status=found.status,
+        kind=DocumentKind(found.kind),
+        purpose=Purpose(found.purpose),
+        status=DocumentStatus(found.status),
         patient_national_id=found.patient_national_id,
         insurance_number=found.insurance_number,
         physician_number=found.physician_number,
@@ -236,7 +237,7 @@ def _history(
         [
             ReviewOut(
                 line_no=numbers.get(r.line_id, 0),
-                action=r.action,
+                action=ReviewAction(r.action),
                 reason=r.reason,
                 quantity=r.quantity,
                 eligible=r.eligible,
@@ -252,8 +253,8 @@ def _history(
         ],
         [
             EventOut(
-                from_status=e.from_status,
-                to_status=e.to_status,
+                from_status=DocumentStatus(e.from_status) if e.from_status else None,
+                to_status=DocumentStatus(e.to_status),
                 actor=shown[e.actor],
                 reason=e.reason,
                 at=e.created_at,

@@ -12,13 +12,14 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from fhir.resources.R4B.claim import Claim
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
 from starlette.concurrency import run_in_threadpool
 
 from gateway import metrics
 from gateway.audit import reads
 from gateway.errors import GatewayError, NotFoundError
-from gateway.fhir import service
+from gateway.fhir import service, systems
 from gateway.fhir.capability import capability_statement
 from gateway.fhir.issues import Issue, StructureError
 from gateway.fhir.parse import Syntax, syntax_of
@@ -39,27 +40,47 @@ _ISSUE_CODES = {
     413: "too-costly",
     415: "not-supported",
 }
-_CLAIM_EXAMPLE = {
+_CLAIM_EXAMPLE: dict[str, Any] = {
     "resourceType": "Claim",
+    "identifier": [{"system": "urn:example:his", "value": "OP-2026-0042"}],
+    "contained": [
+        {"resourceType": "Patient", "id": "pat", "gender": "female", "birthDate": "1980-05-01",
+         "identifier": [{"system": systems.NATIONAL_ID, "value": "6383233564"},
+                        {"system": systems.INSURANCE_NUMBER, "value": "55501234"}]},
+        {"resourceType": "Practitioner", "id": "doc",
+         "identifier": [{"system": systems.MEDICAL_COUNCIL, "value": "141507"}]},
+    ],
     "status": "active",
-    "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/claim-type",
-                         "code": "professional"}]},
+    "type": {"coding": [{"system": systems.CLAIM_TYPE, "code": "professional"}]},
     "use": "claim",
-    "patient": {"identifier": {"system": "urn:oid:1.2.364.1", "value": "6383233564"}},
+    "patient": {"reference": "#pat"},
+    "billablePeriod": {"start": "2026-11-18", "end": "2026-11-18"},
     "created": "2026-11-20",
-    "provider": {"identifier": {"value": "DEMO-001"}},
+    "provider": {"reference": "#doc"},
     "priority": {"coding": [{"code": "normal"}]},
-    "insurance": [{"sequence": 1, "focal": True,
-                   "coverage": {"identifier": {"value": "55501234"}}}],
-    "item": [{"sequence": 1, "productOrService": {"coding": [{"code": "970000"}]},
-              "servicedDate": "2026-11-18", "quantity": {"value": 1},
-              "unitPrice": {"value": 800000, "currency": "IRR"}}],
+    "insurance": [{"sequence": 1, "focal": True, "coverage": {"display": "basic"}}],
+    "item": [{"sequence": 1, "quantity": {"value": 1},
+              "productOrService": {"coding": [{"system": systems.TARIFF_SERVICE,
+                                               "code": "970000"}]},
+              "unitPrice": {"value": 738000, "currency": systems.CURRENCY}}],
 }  # fmt: skip
+
+
+def _xml_text(resource: FHIRAbstractModel) -> str:
+    dumped: str | bytes = resource.model_dump_xml()  # bytes, whatever the stub says
+    return dumped.decode() if isinstance(dumped, bytes) else dumped
+
+
 _BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "description": "A FHIR R4 Claim, or a Bundle of Claims (JSON or XML)",
-        "content": openapi.fhir_content("Claim", "Bundle", example=_CLAIM_EXAMPLE),
+        "content": openapi.fhir_content(
+            "Claim",
+            "Bundle",
+            example=_CLAIM_EXAMPLE,
+            xml_example=_xml_text(Claim.model_validate(_CLAIM_EXAMPLE)),
+        ),
     }
 }
 _OUTCOME_EXAMPLE = {

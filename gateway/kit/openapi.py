@@ -56,12 +56,18 @@ def fhir_ref(*names: str) -> dict[str, Any]:
     return refs[0] if len(refs) == 1 else {"oneOf": refs}
 
 
-def fhir_content(*names: str, example: dict[str, Any] | None = None) -> dict[str, Any]:
+def fhir_content(
+    *names: str, example: dict[str, Any] | None = None, xml_example: str | None = None
+) -> dict[str, Any]:
     """A FHIR answer or body in both syntaxes (XML as text, it has no JSON Schema)."""
     json_media: dict[str, Any] = {"schema": fhir_ref(*names)}
     if example is not None:
         json_media["example"] = example
-    xml = {"schema": {"type": "string", "description": f"FHIR R4 XML: {' or '.join(names)}"}}
+    xml: dict[str, Any] = {
+        "schema": {"type": "string", "description": f"FHIR R4 XML: {' or '.join(names)}"}
+    }
+    if xml_example is not None:
+        xml["example"] = xml_example
     return {FHIR_MEDIA[0]: json_media, FHIR_MEDIA[1]: xml}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.documents.endpoints import document_out
 from gateway.domain.review import ReviewAction, ReviewReason
@@ -22,6 +22,18 @@ MOVE_ERRORS = errors(
 
 
 class LineReviewIn(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "action": "reduce",
+                    "reason": "review-quantity-not-justified",
+                    "quantity": 2,
+                    "note": "Four bed-days billed; the discharge summary supports two.",
+                }
+            ]
+        }
+    )
     action: ReviewAction
     reason: ReviewReason | None = Field(
         None, description="Required to reduce or deny: the review deduction's reason code"
@@ -32,11 +44,24 @@ class LineReviewIn(BaseModel):
 
 
 class DecisionIn(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"decision": "approve", "reason": "Lines reviewed."}]}
+    )
     decision: Annotated[str, Field(pattern="^(approve|deny)$")]
     reason: str = Field("", max_length=2000)
 
 
 class AppealIn(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "reason": "The second bed-day is in the attached discharge summary.",
+                    "lines": [1],
+                }
+            ]
+        }
+    )
     reason: str = Field(min_length=1, max_length=4000)
     lines: list[int] = Field(default_factory=list, description="Line numbers contested")
 

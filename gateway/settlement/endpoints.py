@@ -55,7 +55,7 @@ class ClosedOut(BaseModel):
 
 
 class PaidIn(BaseModel):
-    reference: str = Field(min_length=1, max_length=60)
+    reference: str = Field(min_length=1, max_length=60, examples=["SATNA-1405-0815-2291"])
 
 
 class StatementOut(BaseModel):

@@ -228,3 +228,21 @@ def test_every_observed_answer_is_documented(
         if seen[:2] in routes and seen not in documented and seen[2] != "500"
     )
     assert not undocumented
+
+
+def test_every_request_body_has_an_example(document: dict[str, Any]) -> None:
+    components = document["components"]
+    for method, path, operation in operations(document):
+        body = operation.get("requestBody")
+        if body is None:
+            continue
+        if "$ref" in body:
+            body = components["requestBodies"][body["$ref"].rsplit("/", 1)[-1]]
+        for media, content in body["content"].items():
+            schema = content.get("schema", {})
+            if "$ref" in schema:
+                schema = components["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+            binary = schema.get("format") == "binary"  # a batch file: described, not shown
+            has = "example" in content or "examples" in schema or binary
+            has = has or any("examples" in p for p in schema.get("properties", {}).values())
+            assert has, (method, path, media)

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 from fastapi.testclient import TestClient
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests import factories as f
 
 INTERACTION_PATHS = {
     "create": ("POST", "/fhir/{kind}"),
@@ -40,3 +45,22 @@ def test_every_listed_interaction_is_a_route_of_the_door(client: TestClient) -> 
     # The read routes name their id parameter after the resource.
     normalised = {(m, p.split("/{")[0] + "/{id}" if "/{" in p else p) for m, p in served}
     assert listed == normalised
+
+
+def test_the_documented_claim_examples_are_accepted(
+    client: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    """The OpenAPI examples of $submit, JSON and XML, are Claims the door takes."""
+    _, token = f.make_centre(sessions)
+    operation = client.app.openapi()["paths"]["/fhir/Claim/$submit"]["post"]  # type: ignore[attr-defined]
+    for media, content in operation["requestBody"]["content"].items():
+        example = content["example"]
+        body = json.dumps(example) if isinstance(example, dict) else example
+        answer = client.post(
+            "/fhir/Claim/$submit",
+            content=body.encode(),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": media,
+                     "Accept": "application/fhir+json"},
+        )  # fmt: skip
+        assert answer.status_code == 200, (media, answer.text)
+        assert answer.json()["resourceType"] == "ClaimResponse"
