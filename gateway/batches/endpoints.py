@@ -28,7 +28,12 @@ from validators.schema import Format
 router = APIRouter(prefix="/v1", tags=["batches"])
 PIECE = 1024 * 1024  # bytes handed to the spool writer at once
 ACKNOWLEDGEMENT = "GET /v1/batches/{id}/acknowledgement"
-ACK_ERRORS = errors(*AUTHENTICATED, 404, 409, c409="The batch is not finished yet")
+ACK_ERRORS = errors(
+    *AUTHENTICATED, 404, 409,
+    c409="The batch is not finished yet",
+    said={404: "Batch not found.",
+          409: "The batch is processing; its acknowledgement comes when it is done."},
+)  # fmt: skip
 
 
 def batch_file(form: str) -> dict[str, str]:

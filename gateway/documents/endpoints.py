@@ -267,7 +267,15 @@ def _history(
 @router.get(
     "/documents/{document_id}/remittance",
     response_model=RemittanceOut,
-    responses=errors(*AUTHENTICATED, 404, 409, c409="Not priced yet"),
+    responses=errors(
+        *AUTHENTICATED,
+        404,
+        409,
+        c409="Not priced yet",
+        said={
+            409: "Document 0b7e5c1e-8f4a-4d52-9a57-3c1f0f3b2a10 is ACCEPTED; it is not priced yet."
+        },
+    ),
     summary="The remittance advice of a priced document: paid, deducted and why, line by line",
 )
 def get_remittance(

@@ -82,11 +82,19 @@ RETRY_AFTER = {
 AUTHENTICATED = (401, 429)
 
 
-def errors(*codes: int, **described: str) -> Responses:
-    """The documented refusals of an operation: ``errors(404, 409, c409="Not priced yet")``."""
+def errors(
+    *codes: int, said: dict[int, str | tuple[str, str]] | None = None, **described: str
+) -> Responses:
+    """The documented refusals of an operation: ``errors(404, 409, c409="Not priced yet",
+    said={409: "the example's message", 422: ("webhook.https-required", "...")})``."""
     out: Responses = {}
     for code in sorted(set(codes)):
         description, problem, message, path = _REFUSALS[code]
+        told = (said or {}).get(code)
+        if isinstance(told, tuple):  # (problem code, message): a refusal of its own kind
+            (problem, message), path = told, None
+        elif told is not None:
+            message = told
         example = {"errors": [{"code": problem, "message": message, "path": path, "line": None,
                                "severity": "error"}]}  # fmt: skip
         entry: dict[str, Any] = {

@@ -17,8 +17,11 @@ from gateway.schemas import DocumentOut
 
 router = APIRouter(prefix="/v1", tags=["review"])
 MOVE_ERRORS = errors(
-    *AUTHENTICATED, 403, 404, 409, 422, c409="Not allowed in the document's status"
-)
+    *AUTHENTICATED, 403, 404, 409, 422,
+    c409="Not allowed in the document's status",
+    said={404: "Document not found.",
+          422: ("request.invalid", "Input should be 'accept', 'reduce' or 'deny'")},
+)  # fmt: skip
 
 
 class LineReviewIn(BaseModel):

@@ -91,7 +91,21 @@ WebhookId = Annotated[int, Path(ge=1, le=2**31 - 1)]
     "/webhooks",
     status_code=201,
     response_model=WebhookCreated,
-    responses=errors(*AUTHENTICATED, 403, 409, 422, c409="The centre has its most webhooks"),
+    responses=errors(
+        *AUTHENTICATED,
+        403,
+        409,
+        422,
+        c409="The centre has its most webhooks",
+        said={
+            403: "Only a centre's token may manage webhooks.",
+            409: "A centre may have at most 10 active webhooks; delete one first.",
+            422: (
+                "webhook.https-required",
+                "A webhook URL must be https; this gateway does not send events over http.",
+            ),
+        },
+    ),
     summary="Register a webhook (the signing secret is shown once)",
 )
 def create_webhook(
