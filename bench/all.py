@@ -7,7 +7,8 @@ embedded broker), each on a fresh database dropped afterwards:
 - validation on one core (bench/validate.py): XML and JSON, schema + every rule;
 - pricing in one process (bench/pricing.py): stored 25-line documents, in batches;
 - single-document HTTP ingestion (bench/ingest.py): a closed loop, then 800/s offered;
-- a generated batch file through a real gateway (bench/batch.py): stored, memory, priced.
+- a generated batch file through a real gateway (bench/batch.py): stored, memory, priced;
+- small per-request costs (bench/micro.py): log masking, a rate-limit token, a DOCTYPE refused.
 
     python bench/all.py                 # the sizes the targets are stated for (~10 min)
     python bench/all.py --quick         # smaller runs, the same table (~4 min)
@@ -27,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench import batch, ingest, pricing, validate  # noqa: E402
+from bench import batch, ingest, micro, pricing, validate  # noqa: E402
 
 
 @dataclass
@@ -120,7 +121,16 @@ def batch_rows(quick: bool) -> list[Row]:
     ]  # fmt: skip
 
 
+def micro_rows(quick: bool) -> list[Row]:
+    return [
+        Row(figure.name, f"{figure.seconds * 1e6:,.1f} us", f"<= {figure.target * 1e6:,.0f} us",
+            "", "", figure.seconds <= figure.target)
+        for figure in micro.measure()
+    ]  # fmt: skip
+
+
 BENCHMARKS: dict[str, Callable[[bool], list[Row]]] = {
+    "micro": micro_rows,
     "validate": validation_rows,
     "pricing": pricing_rows,
     "ingest": ingest_rows,

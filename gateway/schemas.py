@@ -70,7 +70,10 @@ class TermOut(BaseModel):
     component: str = Field(description="professional, technical or anesthesia")
     units: str = Field(description="relative-value units, as a decimal string")
     k: int = Field(description="rials per unit (K) for the sector, year and grade")
-    amount: int = Field(description="units x K in rials, rounded half up")
+    amount: int = Field(
+        description="units x K in whole rials, rounded half up (the line's tariff unit "
+        "price rounds the exact sum of its terms once)"
+    )
 
 
 class LinePricingOut(BaseModel):
@@ -175,10 +178,14 @@ class RemittanceOut(BaseModel):
     lines: list[AdviceLineOut]
 
 
+DEDUCTIONS_ALIAS = "Deprecated alias of `deducted`, kept for this version (see CHANGELOG.md)."
+
+
 class TotalsOut(BaseModel):
     requested: int
     eligible: int | None
-    deductions: int | None
+    deducted: int | None = Field(description="Deducted in all, every reason together")
+    deductions: int | None = Field(deprecated=True, description=DEDUCTIONS_ALIAS)
     copayment: int | None
     insurer_share: int | None
 
@@ -193,7 +200,8 @@ class DocumentListItem(BaseModel):
     patient_national_id: str
     requested: int
     eligible: int | None
-    deductions: int | None
+    deducted: int | None = Field(description="Deducted in all, every reason together")
+    deductions: int | None = Field(deprecated=True, description=DEDUCTIONS_ALIAS)
     insurer_share: int | None
     url: str
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -35,11 +36,30 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
+@contextmanager
+def _own_database(backend: str, folder: Path) -> Iterator[str]:
+    """A fresh database at the newest migration with the sample reference data."""
+    if backend == "sqlite":
+        url = f"sqlite:///{folder / 'own.sqlite'}"
+        upgrade(url)
+        seed_sample_tariff(session_factory(engine_for(url)))
+        yield url
+        return
+    with services.migrated_postgres_database() as url:
+        seed_sample_tariff(session_factory(engine_for(url)))
+        yield url
+        engine_for(url).dispose()
+
+
 @pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest) -> str:
-    """Each test using it runs on the embedded SQLite and on the real PostgreSQL."""
-    url: str = request.getfixturevalue(f"{request.param}_url")
-    return url
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each test using it runs on the embedded SQLite and on the real PostgreSQL: on this
+    process's database, or on one of its own when marked ``own_database``."""
+    if request.node.get_closest_marker("own_database") is None:
+        yield request.getfixturevalue(f"{request.param}_url")
+        return
+    with _own_database(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

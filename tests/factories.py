@@ -30,19 +30,21 @@ TODAY = date(2026, 11, 23)  # tests pin the clock (GATEWAY_CLOCK_DATE): figures 
 INSURANCE_NUMBER = "12345678"
 
 
-def _pool() -> list[str]:
-    """Registered patients; enough that no test meets a patient twice, since pricing deducts
-    a service already paid for the same patient on the same date."""
+def _registered() -> list[str]:
+    """The insured people registered in every test database, reference data like the
+    tariff. Each is handed to one test only (``new_national_id``): pricing deducts a
+    service already paid for the same patient on the same date, whatever the centre, so
+    a patient shared by two tests would let one see the other's documents."""
     ids: dict[str, None] = {}
     seed = 0
-    while len(ids) < 2000:
+    while len(ids) < 6000:
         ids.setdefault(national_id(seed))
         seed += 1
     return list(ids)
 
 
 def seed_sample_tariff(sessions: sessionmaker[Session]) -> None:
-    """The sample tariff and the insured pool the factories draw patients from."""
+    """The sample tariff and the registered insured people tests are handed."""
     with transaction(sessions) as session:
         if repository.latest_tariff_version(session) is None:
             admin.import_tariff(session=session, directory=admin.SAMPLE_TARIFF_DIR, label="sample")
@@ -89,13 +91,22 @@ def national_id(seed: int | None = None) -> str:
             return code
 
 
-INSURED = _pool()
-_patients = itertools.cycle(INSURED)
+INSURED = _registered()
+_unused = iter(INSURED)
+
+
+def new_national_id() -> str:
+    """An insured person no other test has met: never handed out twice in this process,
+    and other processes have databases of their own."""
+    try:
+        return next(_unused)
+    except StopIteration:
+        raise RuntimeError(f"all {len(INSURED)} registered patients handed out") from None
 
 
 def patient() -> dict[str, str]:
-    """The next insured person of the pool (consecutive documents get different people)."""
-    return {"nationalId": next(_patients), "insuranceNumber": INSURANCE_NUMBER}
+    """A new insured person (see ``new_national_id``)."""
+    return {"nationalId": new_national_id(), "insuranceNumber": INSURANCE_NUMBER}
 
 
 def line(code: str, quantity: int, unit_price: int, code_type: str = "service") -> dict[str, Any]:

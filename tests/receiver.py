@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from tests import services
+
 
 @dataclass(frozen=True)
 class Received:
@@ -34,7 +36,7 @@ class Receiver:
             return self.statuses.pop(0) if self.statuses else 200
 
     def wait_for(
-        self, done: Callable[[list[Received]], bool], timeout: float = 60
+        self, done: Callable[[list[Received]], bool], timeout: float = services.WAIT_S
     ) -> list[Received]:
         deadline = time.monotonic() + timeout
         while True:

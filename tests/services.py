@@ -20,6 +20,11 @@ POSTGRES_ADMIN_URL = os.environ.get(
 RABBITMQ_URL = os.environ.get("GATEWAY_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
 REDIS_URL = os.environ.get("GATEWAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
+# How long a test waits for a process or a worker to get something done before it gives up
+# (saying what it waited for). Generous, as a busy machine is slow; every wait ends as soon
+# as its condition holds, so an idle machine never waits this long.
+WAIT_S = 240.0
+
 
 def reachable(url: str, default_port: int) -> bool:
     parts = urlsplit(url)

@@ -3,7 +3,8 @@ SHA-256 of the one before it.
 
 An entry's hash covers its sequence number, time, actor, action, subject and details,
 and the previous entry's hash; the single ``audit_head`` row holds the last link and is
-locked while appending, so concurrent writers form one chain. ``verify`` walks the chain
+locked while appending (on SQLite, by taking the write lock before reading it), so
+concurrent writers, in one process or several, form one chain. ``verify`` walks the chain
 in sequence order and names the first entry that was edited, deleted, inserted or moved.
 """
 
@@ -87,8 +88,14 @@ def append(session: Session, records: Sequence[Record]) -> None:
         assert found is not None, "the audit head row is created by the migrations"
         seq, prev = found
     else:
+        # A write first, so the head is read under the database's write lock: SQLite has no
+        # row lock, and a plain read (outside any transaction until the first write) lets
+        # another process move the head before this append inserts.
         head = session.execute(
-            select(HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == HEAD_ID).with_for_update()
+            update(HEAD)
+            .where(HEAD.c.id == HEAD_ID)
+            .values(seq=HEAD.c.seq)
+            .returning(HEAD.c.seq, HEAD.c.hash)
         ).one()
         seq, prev = head.seq, head.hash
     now = datetime.now(UTC)

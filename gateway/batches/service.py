@@ -322,7 +322,7 @@ class _Run:
             self._document(rows, item, document, document_id, problems, accepted, now)
             outcomes[(_KIND[document.kind], "accepted" if accepted else "rejected")] += 1
             if accepted:
-                numbers.add(document.number)
+                numbers.add(document.duplicate_key)
                 patient = document.patient.national_id
                 services.update(
                     [(patient, line.code, line.service_date) for line in document.lines]

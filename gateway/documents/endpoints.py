@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from datetime import date
 from typing import Annotated
 from urllib.parse import urlencode
@@ -13,14 +12,20 @@ from pydantic import AfterValidator
 from sqlalchemy.orm import Session
 
 from gateway.audit import reads
-from gateway.documents import repository as documents
-from gateway.domain import actors
+from gateway.documents.remittance import (
+    advice_json,
+    pricing_json,
+    reasons_json,
+)
+from gateway.documents.view import Line, document_view
+from gateway.domain.bounds import Offset, Rials
 from gateway.domain.documents import DocumentKind, Purpose
 from gateway.domain.lifecycle import DocumentStatus
-from gateway.domain.review import ReviewAction, ReviewReason
+from gateway.domain.review import ReviewReason
 from gateway.errors import GatewayError, NotFoundError
 from gateway.kit.deps import Caller, ReadSession, State
 from gateway.kit.http import AUTHENTICATED, errors, parse_id
+from gateway.kit.periods import period_end
 from gateway.pricing.engine.rules import Reason
 from gateway.schemas import (
     AppealOut,
@@ -36,10 +41,7 @@ from gateway.schemas import (
     ReviewOut,
     TotalsOut,
 )
-from gateway.settlement import service as settlement
-from gateway.settlement.remittance import advice_line, advice_of, pricing_json
 from gateway.storage import repository
-from gateway.storage.models import Document
 
 router = APIRouter(prefix="/v1", tags=["documents"])
 SEARCH_PARAMS = (
@@ -85,11 +87,11 @@ def search(
     status: DocumentStatus | None = Query(None, description="The document's status"),
     centre: str | None = Query(None, description="centre code (staff only)"),
     period: str | None = Query(None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM"),
-    min_amount: int | None = Query(None, ge=0, description="requested rials at least"),
+    min_amount: Rials | None = Query(None, description="requested rials at least"),
     reason: DeductionReason = None,
     national_id: str | None = Query(None, pattern=r"^\d{10}$"),
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0, le=2**31 - 1),  # a database integer
+    offset: Annotated[Offset, Query()] = 0,
 ) -> DocumentPage:
     criteria = repository.DocumentFilter(
         status=status,
@@ -123,6 +125,7 @@ def search(
                 patient_national_id=d.patient_national_id,
                 requested=d.requested_amount,
                 eligible=d.eligible_amount,
+                deducted=d.deduction_amount,
                 deductions=d.deduction_amount,
                 insurer_share=d.insurer_amount,
                 url=f"/v1/documents/{d.id}",
@@ -133,7 +136,7 @@ def search(
 
 
 def period_bounds(period: str) -> tuple[date, date]:
-    end = settlement.period_end(period)
+    end = period_end(period)
     return end.replace(day=1), end
 
 
@@ -152,115 +155,65 @@ def get_document(document_id: str, caller: Caller, state: State) -> DocumentOut:
 
 
 def document_out(session: Session, document_id: uuid.UUID, centre_scope: int | None) -> DocumentOut:
-    found = repository.get_document(session, document_id, centre_scope)
-    if found is None:
+    view = document_view(session, document_id, centre_scope)
+    if view is None:
         raise NotFoundError("Document")
-    lines = []
-    numbers = {row.id: row.line_no for row in found.lines}
-    line_reviews, appeals, history = _history(session, found, numbers, centre_scope)
-    by_reason: dict[str, int] = defaultdict(int)
-    for row, priced, deductions in repository.priced_lines(session, found):
-        pricing = None
-        if priced is not None:
-            pricing = LinePricingOut.model_validate(
-                pricing_json(advice_line(row, priced, deductions))
-            )
-            for deduction in deductions:
-                by_reason[deduction.reason] += deduction.amount
-        lines.append(
-            LineOut(
-                line_no=row.line_no,
-                code_type=row.code_type,
-                code=row.code,
-                description=row.description,
-                service_date=row.service_date,
-                quantity=row.quantity,
-                unit_price=row.unit_price,
-                amount=row.amount,
-                pricing=pricing,
-            )
-        )
+    totals = view.totals
     return DocumentOut(
-        id=str(found.id),
-        submission_id=str(found.submission_id),
-        centre_code=found.centre.code,
-        external_id=found.external_id,
-        kind=DocumentKind(found.kind),
-        purpose=Purpose(found.purpose),
-        status=DocumentStatus(found.status),
-        patient_national_id=found.patient_national_id,
-        insurance_number=found.insurance_number,
-        physician_number=found.physician_number,
-        service_date=found.service_date,
-        admission_date=found.admission_date,
-        discharge_date=found.discharge_date,
-        referral_code=found.referral_code,
-        tracking_code=found.tracking_code,
-        package_code=found.package_code,
-        tariff_version_id=found.tariff_version_id,
-        review=found.review_reason,
-        pricing_notes=found.pricing_notes or [],
-        deductions_by_reason=[
-            ReasonTotalOut(reason=reason, amount=amount)
-            for reason, amount in sorted(by_reason.items())
-        ],
+        id=str(view.id),
+        submission_id=str(view.submission_id),
+        centre_code=view.centre_code,
+        external_id=view.external_id,
+        kind=DocumentKind(view.kind),
+        purpose=Purpose(view.purpose),
+        status=DocumentStatus(view.status),
+        patient_national_id=view.patient_national_id,
+        insurance_number=view.insurance_number,
+        physician_number=view.physician_number,
+        service_date=view.service_date,
+        admission_date=view.admission_date,
+        discharge_date=view.discharge_date,
+        referral_code=view.referral_code,
+        tracking_code=view.tracking_code,
+        package_code=view.package_code,
+        tariff_version_id=view.tariff.version if view.tariff else None,
+        review=view.review,
+        pricing_notes=list(view.notes),
+        deductions_by_reason=[ReasonTotalOut.model_validate(r) for r in reasons_json(view)],
         totals=TotalsOut(
-            requested=found.requested_amount,
-            eligible=found.eligible_amount,
-            deductions=found.deduction_amount,
-            copayment=found.copayment_amount,
-            insurer_share=found.insurer_amount,
+            requested=view.requested,
+            eligible=totals.eligible if totals else None,
+            deducted=totals.deducted if totals else None,
+            deductions=totals.deducted if totals else None,
+            copayment=totals.copayment if totals else None,
+            insurer_share=totals.insurer_share if totals else None,
         ),
-        lines=lines,
-        problems=[ProblemOut(**p) for p in found.problems],
-        reviews=line_reviews,
-        appeals=appeals,
-        payment_order_id=found.payment_order_id,
-        history=history,
+        lines=[_line_out(line) for line in view.lines],
+        problems=[ProblemOut(**p) for p in view.problems],
+        reviews=[ReviewOut.model_validate(r, from_attributes=True) for r in view.reviews],
+        appeals=[
+            AppealOut(reason=a.reason, lines=list(a.lines), actor=a.actor, at=a.at)
+            for a in view.appeals
+        ],
+        payment_order_id=view.payment_order_id,
+        history=[EventOut.model_validate(e, from_attributes=True) for e in view.history],
     )
 
 
-def _history(
-    session: Session, found: Document, numbers: dict[int, int], centre_scope: int | None
-) -> tuple[list[ReviewOut], list[AppealOut], list[EventOut]]:
-    """Reviews, appeals and status moves; a centre is told staff by role, not by name."""
-    line_reviews = documents.review_history(session, found.id)
-    appeals = documents.appeals_of(session, found.id)
-    recorded = [r.actor for r in line_reviews] + [a.actor for a in appeals]
-    recorded += [e.actor for e in found.events]
-    if centre_scope is None:
-        shown = {actor: actor for actor in recorded}
-    else:
-        roles = repository.staff_roles(session, actors.user_names(recorded))
-        shown = {actor: actors.as_seen_by_centre(actor, roles) for actor in recorded}
-    return (
-        [
-            ReviewOut(
-                line_no=numbers.get(r.line_id, 0),
-                action=ReviewAction(r.action),
-                reason=r.reason,
-                quantity=r.quantity,
-                eligible=r.eligible,
-                note=r.note,
-                actor=shown[r.actor],
-                at=r.created_at,
-            )
-            for r in line_reviews
-        ],
-        [
-            AppealOut(reason=a.reason, lines=a.lines, actor=shown[a.actor], at=a.created_at)
-            for a in appeals
-        ],
-        [
-            EventOut(
-                from_status=DocumentStatus(e.from_status) if e.from_status else None,
-                to_status=DocumentStatus(e.to_status),
-                actor=shown[e.actor],
-                reason=e.reason,
-                at=e.created_at,
-            )
-            for e in found.events
-        ],
+def _line_out(line: Line) -> LineOut:
+    pricing = None
+    if line.computation is not None:
+        pricing = LinePricingOut.model_validate(pricing_json(line.computation))
+    return LineOut(
+        line_no=line.line_no,
+        code_type=line.code_type,
+        code=line.code,
+        description=line.description,
+        service_date=line.service_date,
+        quantity=line.quantity,
+        unit_price=line.unit_price,
+        amount=line.amount,
+        pricing=pricing,
     )
 
 
@@ -281,12 +234,12 @@ def _history(
 def get_remittance(
     document_id: str, caller: Caller, session: ReadSession, state: State
 ) -> RemittanceOut:
-    found = repository.get_document(session, parse_id(document_id), caller.centre_scope)
-    if found is None:
+    view = document_view(session, parse_id(document_id), caller.centre_scope)
+    if view is None:
         raise NotFoundError("Document")
-    advice = advice_of(session, found)
+    advice = advice_json(view)
     if advice is None:
-        raise GatewayError(f"Document {document_id} is {found.status}; it is not priced yet.", 409)
+        raise GatewayError(f"Document {document_id} is {view.status}; it is not priced yet.", 409)
     route = "GET /v1/documents/{id}/remittance"
-    reads.record_read(state.sessions, caller, route, documents=[found.id])
-    return RemittanceOut.model_validate(advice.to_json())
+    reads.record_read(state.sessions, caller, route, documents=[view.id])
+    return RemittanceOut.model_validate(advice)

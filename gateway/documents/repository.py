@@ -1,22 +1,96 @@
-"""The reads a document's view is built from, besides the shared repository: its line
-reviews and appeals (written by gateway.review)."""
+"""The stored rows a document's view is built from: every statement the view sends.
+
+The rows of all matching documents come in a fixed number of statements (documents,
+centres, lines, pricings, deductions, tariff versions, and events, reviews and appeals
+when history is wanted), each joined to the documents by the caller's condition, so the
+count grows neither with the number of documents nor with their lines.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TypeVar
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy.orm import Session, selectinload
 
-from gateway.storage.models import Appeal, LineReview
+from gateway.storage.models import (
+    Appeal,
+    Document,
+    DocumentLine,
+    LineDeduction,
+    LinePricing,
+    LineReview,
+    StatusEvent,
+    TariffVersion,
+)
+
+T = TypeVar("T")
 
 
-def review_history(session: Session, document_id: uuid.UUID) -> list[LineReview]:
-    query = select(LineReview).where(LineReview.document_id == document_id).order_by(LineReview.id)
-    return list(session.scalars(query))
+@dataclass(slots=True)
+class Rows:
+    """Documents (centres loaded) with their rows, grouped by document or line id."""
+
+    documents: list[Document]
+    lines: dict[uuid.UUID, list[DocumentLine]] = field(default_factory=dict)
+    pricings: dict[int, LinePricing] = field(default_factory=dict)
+    deductions: dict[int, list[LineDeduction]] = field(default_factory=dict)
+    tariffs: dict[int, TariffVersion] = field(default_factory=dict)
+    events: dict[uuid.UUID, list[StatusEvent]] = field(default_factory=dict)
+    reviews: dict[uuid.UUID, list[LineReview]] = field(default_factory=dict)
+    appeals: dict[uuid.UUID, list[Appeal]] = field(default_factory=dict)
 
 
-def appeals_of(session: Session, document_id: uuid.UUID) -> list[Appeal]:
-    return list(
-        session.scalars(select(Appeal).where(Appeal.document_id == document_id).order_by(Appeal.id))
+def load(session: Session, where: ColumnElement[bool], *, history: bool) -> Rows:
+    """The rows of the documents matching ``where``, by service date then number."""
+    documents = list(
+        session.scalars(
+            select(Document)
+            .options(selectinload(Document.centre))
+            .where(where)
+            .order_by(Document.service_date, Document.external_id, Document.id)
+        )
     )
+    if not documents:
+        return Rows(documents)
+    deductions: dict[int, list[LineDeduction]] = defaultdict(list)
+    for row in session.scalars(_of(LineDeduction, where).order_by(LineDeduction.id)):
+        deductions[row.line_id].append(row)
+    found = Rows(
+        documents,
+        lines=_by(session.scalars(_of(DocumentLine, where).order_by(DocumentLine.line_no))),
+        pricings={p.line_id: p for p in session.scalars(_of(LinePricing, where))},
+        deductions=deductions,
+        tariffs=_tariffs(session, {d.tariff_version_id for d in documents}),
+    )
+    if history:
+        found.events = _by(session.scalars(_of(StatusEvent, where).order_by(StatusEvent.id)))
+        found.reviews = _by(session.scalars(_of(LineReview, where).order_by(LineReview.id)))
+        found.appeals = _by(session.scalars(_of(Appeal, where).order_by(Appeal.id)))
+    return found
+
+
+def _of(model: type[T], where: ColumnElement[bool]) -> Select[T]:
+    """Rows of ``model`` (a table with a ``document_id``) of the matching documents."""
+    column = model.document_id  # type: ignore[attr-defined]
+    return select(model).join(Document, column == Document.id).where(where)
+
+
+def _by(rows: Iterable[T]) -> dict[uuid.UUID, list[T]]:
+    grouped: dict[uuid.UUID, list[T]] = defaultdict(list)
+    for row in rows:
+        grouped[row.document_id].append(row)  # type: ignore[attr-defined]
+    return grouped
+
+
+def _tariffs(session: Session, ids: set[int | None]) -> dict[int, TariffVersion]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return {
+        v.id: v for v in session.scalars(select(TariffVersion).where(TariffVersion.id.in_(wanted)))
+    }

@@ -84,6 +84,11 @@ class Line:
     description: str | None = None
 
 
+def number_key(number: str, identifier_system: str) -> str:
+    # A space never occurs in a document number, so the pair cannot be mistaken.
+    return f"{number} {identifier_system}" if identifier_system else number
+
+
 @dataclass(slots=True)
 class Document:
     """A treatment document; ``path`` locates it in the submission it came in."""
@@ -103,6 +108,13 @@ class Document:
     package_code: str | None = None
     admission_date: date | None = None
     discharge_date: date | None = None
+    identifier_system: str = ""  # of a FHIR Claim's identifier; its number is the value
+
+    @property
+    def duplicate_key(self) -> str:
+        """What makes a document the same as another of its centre: its number, and for a
+        FHIR Claim the system of the identifier the number is the value of."""
+        return number_key(self.number, self.identifier_system)
 
     @property
     def requested_amount(self) -> int:

@@ -1,7 +1,8 @@
 """ExplanationOfBenefit: the remittance advice of a priced document, as FHIR R4 says it.
 
-Built from ``gateway.settlement.remittance.Advice``, the same figures the JSON advice shows:
-per item the submitted, eligible, deducted (with reason), co-payment and benefit amounts, the
+Rendered from the document's view (``gateway.documents.view``), the same figures the JSON
+advice shows: per item
+the submitted, eligible, deducted (with reason), co-payment and benefit amounts, the
 tariff unit price, and the document's totals and payment (the insurer's share).
 """
 
@@ -12,11 +13,11 @@ from typing import Any
 
 from fhir.resources.R4B.explanationofbenefit import ExplanationOfBenefit
 
+from gateway.documents.view import Computation, DocumentView, Line, Totals
 from gateway.domain.documents import DocumentKind
 from gateway.domain.lifecycle import DocumentStatus
 from gateway.fhir import systems
 from gateway.fhir.response import INSURER, claim_type_code
-from gateway.settlement.remittance import Advice, AdviceLine
 
 # Decided documents, and those of them that the insurer pays.
 _PAYABLE = {
@@ -36,11 +37,11 @@ def _category(code: str) -> dict[str, Any]:
     return {"coding": [{"system": system, "code": code}]}
 
 
-def _item(line: AdviceLine) -> dict[str, Any]:
+def _item(line: Line, c: Computation) -> dict[str, Any]:
     system = systems.TARIFF_DRUG if line.code_type == "drug" else systems.TARIFF_SERVICE
     adjudication: list[dict[str, Any]] = [
-        {"category": _category("submitted"), "amount": _money(line.requested)},
-        {"category": _category("eligible"), "amount": _money(line.eligible)},
+        {"category": _category("submitted"), "amount": _money(c.requested)},
+        {"category": _category("eligible"), "amount": _money(c.eligible)},
     ]
     adjudication += [
         {
@@ -51,11 +52,11 @@ def _item(line: AdviceLine) -> dict[str, Any]:
             },
             "amount": _money(a.amount),
         }
-        for a in line.adjustments
+        for a in c.deductions
     ]
     adjudication += [
-        {"category": _category("copay"), "amount": _money(line.copayment)},
-        {"category": _category("benefit"), "amount": _money(line.insurer_share)},
+        {"category": _category("copay"), "amount": _money(c.copayment)},
+        {"category": _category("benefit"), "amount": _money(c.insurer_share)},
     ]
     item: dict[str, Any] = {
         "sequence": line.line_no,
@@ -66,66 +67,64 @@ def _item(line: AdviceLine) -> dict[str, Any]:
         "servicedDate": line.service_date.isoformat(),
         "quantity": {"value": line.quantity},
         "unitPrice": _money(line.unit_price),
-        "net": _money(line.requested),
+        "net": _money(c.requested),
         "adjudication": adjudication,
     }
     return item
 
 
-def explanation_of_benefit(advice: Advice) -> ExplanationOfBenefit:
-    kind = DocumentKind(advice.kind)
-    end = advice.discharge_date or advice.service_date
-    start = advice.admission_date or advice.service_date
-    notes = [advice.review, *advice.notes] if advice.review else list(advice.notes)
+def explanation_of_benefit(view: DocumentView) -> ExplanationOfBenefit | None:
+    """The EOB of a document's view; None until it is priced (it explains a decision)."""
+    totals, tariff = view.totals, view.tariff
+    if totals is None or tariff is None:
+        return None
+    kind = DocumentKind(view.kind)
+    end = view.discharge_date or view.service_date
+    start = view.admission_date or view.service_date
+    notes = [view.review, *view.notes] if view.review else list(view.notes)
     data: dict[str, Any] = {
         "resourceType": "ExplanationOfBenefit",
-        "id": advice.document_id,
-        "identifier": [{"system": systems.DOCUMENT_ID, "value": advice.document_id}],
+        "id": str(view.id),
+        "identifier": [{"system": systems.DOCUMENT_ID, "value": str(view.id)}],
         "status": "active",
         "type": {"coding": [{"system": systems.CLAIM_TYPE, "code": claim_type_code(kind)}]},
-        "use": advice.purpose,
+        "use": view.purpose,
         "patient": {
-            "identifier": {"system": systems.NATIONAL_ID, "value": advice.patient_national_id}
+            "identifier": {"system": systems.NATIONAL_ID, "value": view.patient_national_id}
         },
         "billablePeriod": {"start": start.isoformat(), "end": end.isoformat()},
-        "created": (advice.priced_at or datetime.now(UTC))
+        "created": (view.priced_at or datetime.now(UTC))
         .astimezone(UTC)
         .isoformat(timespec="seconds"),
         "insurer": INSURER,
         "provider": {
-            "identifier": {"system": systems.CENTRE_CODE, "value": advice.centre_code},
-            "display": advice.centre_name,
+            "identifier": {"system": systems.CENTRE_CODE, "value": view.centre_code},
+            "display": view.centre_name,
         },
-        "claim": {"identifier": {"value": advice.external_id}},
-        "claimResponse": {"reference": f"ClaimResponse/{advice.document_id}"},
-        "outcome": "complete" if advice.status in _FINAL else "partial",
-        "disposition": (
-            f"{advice.status}: insurer pays {advice.insurer_share:,} IRR of "
-            f"{advice.requested:,} requested"
-            if advice.purpose == "claim"
-            else f"estimate ({advice.purpose}), not a bill: insurer would pay "
-            f"{advice.insurer_share:,} IRR of {advice.requested:,} requested"
-        ),
+        "claim": {"identifier": {"value": view.external_id}},
+        "claimResponse": {"reference": f"ClaimResponse/{view.id}"},
+        "outcome": "complete" if view.status in _FINAL else "partial",
+        "disposition": _disposition(view, totals),
         "insurance": [
             {
                 "focal": True,
                 "coverage": {
                     "identifier": {
                         "system": systems.INSURANCE_NUMBER,
-                        "value": advice.insurance_number,
+                        "value": view.insurance_number,
                     }
                 },
             }
         ],
-        "item": [_item(line) for line in advice.lines],
+        "item": [_item(line, c) for line, c in view.priced_lines()],
         "total": [
             {"category": _category(code), "amount": _money(amount)}
             for code, amount in (
-                ("submitted", advice.requested),
-                ("eligible", advice.eligible),
-                ("deduction", advice.deducted),
-                ("copay", advice.copayment),
-                ("benefit", advice.insurer_share),
+                ("submitted", totals.requested),
+                ("eligible", totals.eligible),
+                ("deduction", totals.deducted),
+                ("copay", totals.copayment),
+                ("benefit", totals.insurer_share),
             )
         ],
         "payment": {
@@ -137,23 +136,31 @@ def explanation_of_benefit(advice: Advice) -> ExplanationOfBenefit:
                     }
                 ]
             },
-            "amount": _money(advice.insurer_share if advice.status in _PAYABLE else 0),
+            "amount": _money(totals.insurer_share if view.status in _PAYABLE else 0),
         },
         "processNote": [
             {"number": n, "type": "display", "text": text}
             for n, text in enumerate(
-                [f"tariff version {advice.tariff_version_id} ({advice.tariff_label})", *notes],
-                start=1,
+                [f"tariff version {tariff.version} ({tariff.label})", *notes], start=1
             )
         ],
     }
-    if advice.package_code:
+    if view.package_code:
         data["procedure"] = [
             {
                 "sequence": 1,
                 "procedureCodeableConcept": {
-                    "coding": [{"system": systems.TARIFF_SERVICE, "code": advice.package_code}]
+                    "coding": [{"system": systems.TARIFF_SERVICE, "code": view.package_code}]
                 },
             }
         ]
     return ExplanationOfBenefit.model_validate(data)
+
+
+def _disposition(view: DocumentView, totals: Totals) -> str:
+    paid, asked = f"{totals.insurer_share:,}", f"{totals.requested:,}"
+    if view.purpose == "claim":
+        return f"{view.status}: insurer pays {paid} IRR of {asked} requested"
+    return (
+        f"estimate ({view.purpose}), not a bill: insurer would pay {paid} IRR of {asked} requested"
+    )

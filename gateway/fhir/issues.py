@@ -9,6 +9,7 @@ lists every problem.
 from __future__ import annotations
 
 import contextlib
+import functools
 import typing
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -69,6 +70,10 @@ def from_validation_error(error: ValidationError, prefix: str) -> list[Issue]:
 
 def validate(model: Model, data: Any, prefix: str) -> tuple[FHIRAbstractModel | None, list[Issue]]:
     """The model built from ``data``, or None and every issue found in it."""
+    with contextlib.suppress(RecursionError):  # absurdly deep: left to pydantic's own limit
+        untyped = resource_type_issues(data, prefix)
+        if untyped:
+            return None, untyped
     try:
         return model.model_validate(data), []
     except ValidationError as error:
@@ -77,6 +82,42 @@ def validate(model: Model, data: Any, prefix: str) -> tuple[FHIRAbstractModel | 
     with contextlib.suppress(RecursionError):  # absurdly deep input: pydantic's word is enough
         issues += [i for i in missing_required(model, data, prefix) if i.location not in seen]
     return None, issues
+
+
+@functools.lru_cache(maxsize=256)
+def _known_type(kind: str) -> bool:
+    try:
+        get_fhir_model_class(kind)
+    except (ValueError, KeyError):
+        return False
+    return True
+
+
+def resource_type_issues(data: Any, prefix: str) -> list[Issue]:
+    """Contained resources without a resourceType, and resources anywhere of a type the
+    models do not have (a DSTU3 ``ReferralRequest``): the model library fails on those
+    from inside (KeyError, TypeError) instead of reporting them, so they are found first."""
+    issues: list[Issue] = []
+    contained = data.get("contained") if isinstance(data, dict) else None
+    for index, item in enumerate(contained if isinstance(contained, list) else []):
+        if not isinstance(item, dict) or "resourceType" not in item:
+            where = f"{prefix}.contained[{index}]"
+            message = "A contained resource must be an object with a resourceType."
+            issues.append(Issue(where, message, "structure"))
+    return issues + _unknown_types(data, prefix)
+
+
+def _unknown_types(value: Any, where: str) -> list[Issue]:
+    if isinstance(value, list):
+        return [i for n, item in enumerate(value) for i in _unknown_types(item, f"{where}[{n}]")]
+    if not isinstance(value, dict):
+        return []
+    if "resourceType" in value:
+        kind = value["resourceType"]
+        if not isinstance(kind, str) or not _known_type(kind):
+            shown = repr(kind)[:60]
+            return [Issue(where, f"{shown} is not a FHIR R4 resource type.", "not-supported")]
+    return [i for key, item in value.items() for i in _unknown_types(item, f"{where}.{key}")]
 
 
 def child_model(annotation: Any) -> Model | None:

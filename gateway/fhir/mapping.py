@@ -31,6 +31,7 @@ _OUTPATIENT_TYPES = {"professional", "oral", "vision"}
 Resource = dict[str, Any]
 # An estimate's document number is the Claim's under a prefix of its own, so the bill
 # that follows it may carry the same identifier without being taken for a duplicate.
+SYSTEM_WIDTH = 255  # documents.identifier_system
 _ESTIMATE_TAGS = {Purpose.PREAUTHORIZATION: "PA", Purpose.PREDETERMINATION: "PD"}
 
 
@@ -59,8 +60,8 @@ def map_submission(
 
 
 def purpose_of(claim: Resource) -> Purpose:
-    """Claim.use: a bill, or a request for an estimate (an unknown use is taken as a bill
-    and reported by ``map_claim``)."""
+    """Claim.use: a bill, or a request for an estimate (an unknown use is refused by
+    ``parse``; a Claim read back from storage without one is a bill)."""
     try:
         return Purpose(str(claim.get("use")))
     except ValueError:
@@ -80,13 +81,6 @@ def map_claim(entry: ClaimEntry, index: dict[str, Resource], centre_code: str) -
             "fhir.claim-status",
             f"Only an active Claim is billed, not {claim.get('status')}.",
             "status",
-        )
-    if claim.get("use") not in tuple(Purpose):
-        notes.error(
-            "fhir.claim-use",
-            f"Claim.use must be claim, preauthorization or predetermination, not "
-            f"{claim.get('use')}.",
-            "use",
         )
     kind, dates = _kind_and_dates(claim, notes)
     number = document_number(claim, notes)
@@ -161,15 +155,38 @@ def _first_item_date(claim: Resource) -> date | None:
     return min(found) if found else None
 
 
-def document_number(claim: Resource, notes: Notes) -> str:
-    """Claim.identifier (the first with a value), else Claim.id, fitted to the pattern."""
-    raw = next(
+def _number_identifier(claim: Resource) -> dict[str, Any] | None:
+    """The Claim.identifier the document number is taken from: the first with a value."""
+    return next(
         (
-            i["value"].strip()
+            i
             for i in claim.get("identifier") or []
             if isinstance(i, dict) and isinstance(i.get("value"), str) and i["value"].strip()
         ),
-        claim.get("id") if isinstance(claim.get("id"), str) else None,
+        None,
+    )
+
+
+def number_system(claim: Resource) -> str:
+    """The system of the identifier the number is the value of ("" for none): the same value
+    under another system is another document. One past the column's width is kept as its
+    digest, which tells systems apart as well."""
+    identifier = _number_identifier(claim) or {}
+    system = identifier.get("system")
+    if not isinstance(system, str):
+        return ""
+    return system if len(system) <= SYSTEM_WIDTH else f"sha256:{t.digest(system)}"
+
+
+def document_number(claim: Resource, notes: Notes) -> str:
+    """Claim.identifier (the first with a value), else Claim.id, fitted to the pattern."""
+    identifier = _number_identifier(claim)
+    raw = (
+        identifier["value"].strip()
+        if identifier is not None
+        else claim.get("id")
+        if isinstance(claim.get("id"), str)
+        else None
     )
     seed = t.digest(orjson.dumps(claim, option=orjson.OPT_SORT_KEYS))
     number, changed = t.document_number(raw, seed)

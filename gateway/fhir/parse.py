@@ -17,6 +17,7 @@ import orjson
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.claim import Claim
 
+from gateway.domain.documents import Purpose
 from gateway.fhir import xml
 from gateway.fhir.issues import Issue, StructureError, validate
 from gateway.fhir.xmlpath import FHIR_NS
@@ -80,6 +81,7 @@ def parse_body(body: bytes, syntax: Syntax) -> Parsed:
     kind = data.get("resourceType") if isinstance(data, dict) else None
     if kind == "Claim":
         _, issues = validate(Claim, data, "Claim")
+        issues += _use_issues(data, "Claim")
         if issues:
             raise StructureError(issues)
         return Parsed("Claim", [ClaimEntry(data, "Claim", None)])
@@ -108,13 +110,25 @@ def _parse_bundle(data: Resource) -> Parsed:
         full_url = entry.get("fullUrl") if isinstance(entry.get("fullUrl"), str) else None
         _index(parsed.index, resource, full_url)
         if resource["resourceType"] == "Claim":
-            issues += validate(Claim, resource, where)[1]
+            issues += validate(Claim, resource, where)[1] + _use_issues(resource, where)
             parsed.claims.append(ClaimEntry(resource, where, full_url))
     if not parsed.claims and not issues:
         issues.append(Issue("Bundle.entry", "The Bundle has no Claim.", "required"))
     if issues:
         raise StructureError(issues)
     return parsed
+
+
+def _use_issues(claim: Resource, where: str) -> list[Issue]:
+    """The models take any code in Claim.use (the XML schema does not): an unknown one, such
+    as DSTU3's ``complete``, is refused here too, so both doors agree and no answer echoes
+    it into an invalid ClaimResponse.use. A missing use is reported by the models."""
+    use = claim.get("use")
+    if use is None or use in tuple(Purpose):
+        return []
+    uses = ", ".join(tuple(Purpose))
+    message = f"Claim.use must be one of {uses}, not {str(use)[:40]!r}."
+    return [Issue(f"{where}.use", message, "code-invalid")]
 
 
 def _without_resource(entry: Any) -> Any:

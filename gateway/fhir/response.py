@@ -1,7 +1,7 @@
 """ClaimResponse, Bundle and OperationOutcome, built as fhir.resources models (valid R4).
 
-A ClaimResponse is made from what the gateway stored for the document (status, problems,
-line amounts, pricing) and from the Claim it answers (``ClaimContext``: the request
+A ClaimResponse is made from the document's view (``gateway.documents.view``: status,
+problems, line amounts, pricing) and from the Claim it answers (``ClaimContext``: the request
 reference, type, use, patient and item sequences), the same way right after submission
 and later on GET.
 """
@@ -9,7 +9,7 @@ and later on GET.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.claimresponse import ClaimResponse
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 
+from gateway.documents.view import DocumentView, Line
 from gateway.domain.documents import DocumentKind
 from gateway.fhir import systems
 from gateway.fhir.issues import Issue
@@ -71,28 +72,6 @@ class ClaimContext:
     patient: dict[str, Any]
     sequences: list[int]  # Claim.item[n].sequence per line; empty: the lines are not items
     sub_type: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class LineView:
-    requested: int
-    eligible: int | None = None  # None: not priced
-    copayment: int = 0
-    insurer_share: int = 0
-    deductions: tuple[tuple[str, int], ...] = ()  # (reason, amount)
-
-
-@dataclass(slots=True)
-class DocumentView:
-    id: str
-    status: str
-    kind: str
-    centre_code: str
-    national_id: str
-    updated_at: datetime
-    problems: list[dict[str, Any]]
-    lines: list[LineView] = field(default_factory=list)
-    purpose: str = "claim"  # or preauthorization / predetermination: an estimate
 
 
 def context_of(entry: ClaimEntry) -> ClaimContext:
@@ -153,15 +132,16 @@ def _adjudication(category: str, amount: int, reason: str | None = None) -> dict
     return entry
 
 
-def _line_adjudication(line: LineView, status: str) -> list[dict[str, Any]]:
+def _line_adjudication(line: Line, status: str) -> list[dict[str, Any]]:
     out = [_adjudication("submitted", line.requested)]
     if status == "REJECTED":
         return [*out, _adjudication("eligible", 0)]
-    if line.eligible is None:
+    c = line.computation
+    if c is None:
         return out
-    out.append(_adjudication("eligible", line.eligible))
-    out += [_adjudication("deduction", amount, reason) for reason, amount in line.deductions]
-    out += [_adjudication("copay", line.copayment), _adjudication("benefit", line.insurer_share)]
+    out.append(_adjudication("eligible", c.eligible))
+    out += [_adjudication("deduction", d.amount, d.reason) for d in c.deductions]
+    out += [_adjudication("copay", c.copayment), _adjudication("benefit", c.insurer_share)]
     return out
 
 
@@ -184,7 +164,7 @@ def _outcome(document: DocumentView) -> tuple[str, str]:
         return "error", f"Rejected with {errors} error(s); nothing is payable."
     if document.status in ("RECEIVED", "ACCEPTED"):
         return "queued", "Accepted; pricing is pending."
-    deducted = sum(amount for line in document.lines for _, amount in line.deductions)
+    deducted = document.totals.deducted if document.totals else 0
     what = "Priced" if document.purpose == "claim" else "Estimated (not a bill)"
     if deducted:
         return "partial", f"{what} with deductions of {deducted:,} IRR."
@@ -243,8 +223,9 @@ def _errors_and_notes(
 
 def _patient(document: DocumentView, context: ClaimContext) -> dict[str, Any]:
     patient = dict(context.patient)
-    if document.national_id != NATIONAL_ID_FILLER:
-        patient["identifier"] = {"system": systems.NATIONAL_ID, "value": document.national_id}
+    if document.patient_national_id != NATIONAL_ID_FILLER:
+        national_id = document.patient_national_id
+        patient["identifier"] = {"system": systems.NATIONAL_ID, "value": national_id}
     return patient or {"display": "patient not identified by a national ID"}
 
 
@@ -253,8 +234,8 @@ def claim_response(document: DocumentView, context: ClaimContext) -> ClaimRespon
     per_line = [_line_adjudication(line, document.status) for line in document.lines]
     data: dict[str, Any] = {
         "resourceType": "ClaimResponse",
-        "id": document.id,
-        "identifier": [{"system": systems.DOCUMENT_ID, "value": document.id}],
+        "id": str(document.id),
+        "identifier": [{"system": systems.DOCUMENT_ID, "value": str(document.id)}],
         "status": "active",
         "type": context.type,
         "use": context.use,
@@ -272,7 +253,7 @@ def claim_response(document: DocumentView, context: ClaimContext) -> ClaimRespon
     if context.sub_type:
         data["subType"] = context.sub_type
     if document.purpose == "preauthorization" and outcome in ("complete", "partial"):
-        data["preAuthRef"] = document.id
+        data["preAuthRef"] = str(document.id)
     if context.sequences and len(context.sequences) == len(per_line):
         data["item"] = [
             {"itemSequence": sequence, "adjudication": adjudication}

@@ -21,17 +21,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.documents.view import DocumentView, document_view, received
 from gateway.domain import documents as dm
 from gateway.errors import GatewayError
 from gateway.fhir.eob import explanation_of_benefit
 from gateway.fhir.issues import StructureError
-from gateway.fhir.mapping import map_submission, purposes
+from gateway.fhir.mapping import map_submission, number_system, purposes
 from gateway.fhir.parse import Parsed, Syntax, claims_in, parse_body, syntax_of
 from gateway.fhir.policy import kept_as_warnings
 from gateway.fhir.response import (
     ClaimContext,
-    DocumentView,
-    LineView,
     claim_response,
     collection,
     context_of,
@@ -40,9 +39,7 @@ from gateway.fhir.response import (
 from gateway.kit.db import transaction
 from gateway.kit.outbox import Pending
 from gateway.settings import Settings
-from gateway.settlement.remittance import advice_of
-from gateway.storage import repository
-from gateway.storage.models import Centre, Document, RawPayload, Submission
+from gateway.storage.models import Centre, RawPayload, Submission
 from gateway.submissions.service import Ingested, ingest, parse_valid
 from validators.problems import Problem
 from validators.schema import Format
@@ -79,8 +76,10 @@ def submit(
     except GatewayError as exc:
         log.error("FHIR mapping broke the schema: %s", [p.to_dict() for p in exc.problems])
         raise MappingError("the mapped submission does not match the schema") from exc
+    for document, entry in zip(submission.documents, parsed.claims, strict=True):
+        document.identifier_system = number_system(entry.resource)
     stored = _store(sessions, settings, centre, body, media, submission, problems, uses)
-    responses = _responses(stored, submission, parsed, centre.code)
+    responses = _responses(stored, submission, parsed, centre)
     resource: ClaimResponse | Bundle = responses[0]
     if parsed.kind == "Bundle":
         resource = collection(responses, str(stored.submission.id))
@@ -129,22 +128,14 @@ def _store(
 
 
 def _responses(
-    stored: Ingested, submission: dm.Submission, parsed: Parsed, centre_code: str
+    stored: Ingested, submission: dm.Submission, parsed: Parsed, centre: Centre
 ) -> list[ClaimResponse]:
     out = []
-    for row, document, entry in zip(
-        stored.documents, submission.documents, parsed.claims, strict=True
+    for ordinal, (row, document, entry) in enumerate(
+        zip(stored.documents, submission.documents, parsed.claims, strict=True)
     ):
-        view = DocumentView(
-            id=str(row.id),
-            status=row.status,
-            kind=row.kind,
-            centre_code=centre_code,
-            national_id=row.patient_national_id,
-            updated_at=row.updated_at,
-            problems=row.problems,
-            lines=[LineView(requested=line.amount) for line in document.lines],
-            purpose=row.purpose,
+        view = received(
+            row, document, ordinal=ordinal, centre=centre, submission_id=stored.submission.id
         )
         out.append(claim_response(view, context_of(entry)))
     return out
@@ -156,35 +147,10 @@ def read(session: Session, document_id: str, centre_scope: int | None) -> ClaimR
         key = uuid.UUID(document_id)
     except ValueError:
         return None
-    found = repository.get_document(session, key, centre_scope)
-    if found is None:
+    view = document_view(session, key, centre_scope)
+    if view is None:
         return None
-    lines = []
-    for row, priced, deductions in repository.priced_lines(session, found):
-        if priced is None:
-            lines.append(LineView(requested=row.amount))
-            continue
-        lines.append(
-            LineView(
-                requested=priced.requested_amount,
-                eligible=priced.eligible_amount,
-                copayment=priced.copayment_amount,
-                insurer_share=priced.insurer_amount,
-                deductions=tuple((d.reason, d.amount) for d in deductions),
-            )
-        )
-    view = DocumentView(
-        id=str(found.id),
-        status=found.status,
-        kind=found.kind,
-        centre_code=found.centre.code,
-        national_id=found.patient_national_id,
-        updated_at=found.updated_at,
-        problems=found.problems,
-        lines=lines,
-        purpose=found.purpose,
-    )
-    return claim_response(view, _stored_context(session, found))
+    return claim_response(view, _stored_context(session, view))
 
 
 def explanation(
@@ -196,18 +162,15 @@ def explanation(
         key = uuid.UUID(document_id)
     except ValueError:
         return None
-    found = repository.get_document(session, key, centre_scope)
-    if found is None:
-        return None
-    advice = advice_of(session, found)
-    return None if advice is None else explanation_of_benefit(advice)
+    view = document_view(session, key, centre_scope)
+    return None if view is None else explanation_of_benefit(view)
 
 
 _contexts: dict[uuid.UUID, list[ClaimContext]] = {}
 _contexts_lock = threading.Lock()
 
 
-def _stored_context(session: Session, document: Document) -> ClaimContext:
+def _stored_context(session: Session, document: DocumentView) -> ClaimContext:
     """The context of the Claim a document came from, read again from the raw body."""
     with _contexts_lock:
         contexts = _contexts.get(document.submission_id)

@@ -12,6 +12,7 @@ DOCUMENT_NUMBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/\-]{0,39}")
 TARIFF_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-]{0,19}")
 TRACKING_CODE = re.compile(r"[A-Z0-9]{6,20}")
 REFERRAL_CODE = re.compile(r"[0-9]{8,16}")
+_FAR = Decimal("1E+30")
 NATIONAL_ID = re.compile(r"[0-9]{10}")
 INSURANCE_NUMBER = re.compile(r"[0-9]{6,16}")
 MEDICAL_COUNCIL_NUMBER = re.compile(r"[A-Z]{0,2}[0-9]{2,8}")
@@ -87,8 +88,13 @@ def decimal_of(value: Any) -> Decimal | None:
         number = Decimal(str(value))
     except (InvalidOperation, ValueError):
         return None
-    return number if number.is_finite() else None
+    if not number.is_finite():
+        return None
+    # Far past every bound the callers check (quantity, rials), so each is refused or fitted
+    # by that check; unclamped, 1e999999 overflows arithmetic and makes a million-digit int.
+    return max(-_FAR, min(number, _FAR))
 
 
 def round_half_up(value: Decimal) -> int:
-    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    # to_integral_value is exact at any size, where quantize gives up past 28 digits.
+    return int(value.to_integral_value(rounding=ROUND_HALF_UP))

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.documents.endpoints import document_out
+from gateway.domain.bounds import LineNo, Quantity, Rials
 from gateway.domain.review import ReviewAction, ReviewReason
 from gateway.kit.db import transaction
 from gateway.kit.deps import Auditor, CentreCaller, State
@@ -41,8 +42,8 @@ class LineReviewIn(BaseModel):
     reason: ReviewReason | None = Field(
         None, description="Required to reduce or deny: the review deduction's reason code"
     )
-    quantity: int | None = Field(None, ge=0, description="Reduce to this payable quantity")
-    amount: int | None = Field(None, ge=0, description="Reduce to this payable amount (rials)")
+    quantity: Quantity | None = Field(None, description="Reduce to this payable quantity")
+    amount: Rials | None = Field(None, description="Reduce to this payable amount (rials)")
     note: str = Field("", max_length=2000)
 
 
@@ -76,7 +77,7 @@ class AppealIn(BaseModel):
     summary="Accept, reduce or deny one line of a document under review (auditor)",
 )
 def review_line(
-    document_id: str, line_no: int, body: LineReviewIn, caller: Auditor, state: State
+    document_id: str, line_no: LineNo, body: LineReviewIn, caller: Auditor, state: State
 ) -> DocumentOut:
     key = parse_id(document_id)
     with transaction(state.sessions) as session:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from gateway.audit import chain as audit
@@ -24,7 +23,6 @@ from gateway.domain.lifecycle import (
     transition,
 )
 from gateway.domain.review import (
-    REVIEW_PREFIX,
     PricedLine,
     ReviewAction,
     ReviewError,
@@ -32,12 +30,12 @@ from gateway.domain.review import (
     review_line,
 )
 from gateway.errors import GatewayError, NotFoundError
+from gateway.review import repository as store
 from gateway.storage import repository
 from gateway.storage.models import (
     Appeal,
     Document,
     LineDeduction,
-    LinePricing,
     LineReview,
     utcnow,
 )
@@ -95,15 +93,11 @@ def review(
     line = next((row for row in document.lines if row.line_no == line_no), None)
     if line is None:
         raise NotFoundError(f"Line {line_no}")
-    pricing = session.scalars(select(LinePricing).where(LinePricing.line_id == line.id)).one()
-    earlier = session.scalar(
-        select(func.coalesce(func.sum(LineDeduction.amount), 0)).where(
-            LineDeduction.line_id == line.id, LineDeduction.reason.like(f"{REVIEW_PREFIX}%")
-        )
-    )
+    pricing = store.line_pricing(session, line.id)
+    earlier = store.review_deducted(session, line.id)
     priced = PricedLine(
         requested=pricing.requested_amount,
-        eligible=pricing.eligible_amount + int(earlier or 0),
+        eligible=pricing.eligible_amount + earlier,
         allowed_quantity=pricing.allowed_quantity,
         copay_rate=pricing.copay_rate,
         unit_based=pricing.basis in ("rvu", "drug"),
@@ -112,26 +106,24 @@ def review(
         figures = review_line(priced, action, quantity=quantity, amount=amount)
     except ReviewError as exc:
         raise GatewayError(str(exc), 422) from None
-    session.execute(
-        delete(LineDeduction).where(
-            LineDeduction.line_id == line.id, LineDeduction.reason.like(f"{REVIEW_PREFIX}%")
-        )
-    )
+    store.drop_review_deductions(session, line.id)
     if figures.review_deduction and reason is not None:
-        session.add(
+        store.add(
+            session,
             LineDeduction(
                 line_id=line.id,
                 document_id=document.id,
                 reason=reason.value,
                 amount=figures.review_deduction,
                 detail=f"{action} by {_role_of(session, actor)}" + (f": {note}" if note else ""),
-            )
+            ),
         )
     pricing.eligible_amount = figures.eligible
     pricing.deduction_amount = pricing.requested_amount - figures.eligible
     pricing.copayment_amount = figures.copayment
     pricing.insurer_amount = figures.insurer_share
-    session.add(
+    store.add(
+        session,
         LineReview(
             document_id=document.id,
             line_id=line.id,
@@ -141,7 +133,7 @@ def review(
             eligible=figures.eligible,
             note=note,
             actor=actor,
-        )
+        ),
     )
     session.flush()
     _retotal(session, document)
@@ -171,15 +163,7 @@ def review(
 
 def _retotal(session: Session, document: Document) -> None:
     """Document totals as the sums of its lines, never typed."""
-    sums = session.execute(
-        select(
-            func.sum(LinePricing.eligible_amount),
-            func.sum(LinePricing.deduction_amount),
-            func.sum(LinePricing.copayment_amount),
-            func.sum(LinePricing.insurer_amount),
-        ).where(LinePricing.document_id == document.id)
-    ).one()
-    eligible, deducted, copayment, insurer = (int(v or 0) for v in sums)
+    eligible, deducted, copayment, insurer = store.line_sums(session, document.id)
     document.eligible_amount = eligible
     document.deduction_amount = deducted
     document.copayment_amount = copayment
@@ -231,8 +215,9 @@ def appeal(
                 f"{decided:%Y-%m-%d} has passed.",
                 422,
             )
-    session.add(
-        Appeal(document_id=document.id, reason=reason, lines=sorted(set(lines)), actor=actor)
+    store.add(
+        session,
+        Appeal(document_id=document.id, reason=reason, lines=sorted(set(lines)), actor=actor),
     )
     _move(session, document, S.APPEALED, actor, reason)
     _move(session, document, S.UNDER_REVIEW, "system:appeal", "appeal returns it to review")

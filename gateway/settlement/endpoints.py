@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from gateway.audit import reads
+from gateway.domain.bounds import RowId
 from gateway.kit.db import transaction
 from gateway.kit.deps import Caller, Finance, GatewayState, Principal, ReadSession, State
 from gateway.kit.http import AUTHENTICATED, errors
@@ -115,7 +116,7 @@ def list_orders(
     responses=ORDER_ERRORS,
     summary="A payment order with its remittance statement: every document line and deduction",
 )
-def statement(order_id: int, caller: Caller, session: ReadSession, state: State) -> StatementOut:
+def statement(order_id: RowId, caller: Caller, session: ReadSession, state: State) -> StatementOut:
     order = settlement.get_order(session, order_id, caller.centre_scope)
     out = StatementOut(order=_out(session, order), lines=settlement.statement_rows(session, order))
     _record_statement(state, caller, "GET /v1/settlements/{id}", order)
@@ -127,7 +128,7 @@ def statement(order_id: int, caller: Caller, session: ReadSession, state: State)
     responses={**ORDER_ERRORS, 200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
     summary="The remittance statement as CSV",
 )
-def statement_csv(order_id: int, caller: Caller, session: ReadSession, state: State) -> Response:
+def statement_csv(order_id: RowId, caller: Caller, session: ReadSession, state: State) -> Response:
     order = settlement.get_order(session, order_id, caller.centre_scope)
     text = settlement.statement_csv(settlement.statement_rows(session, order))
     _record_statement(state, caller, "GET /v1/settlements/{id}/statement.csv", order)
@@ -152,7 +153,7 @@ def _record_statement(
     responses=PAID_ERRORS,
     summary="Record the payment of an order; its documents become PAID (finance)",
 )
-def mark_paid(order_id: int, body: PaidIn, caller: Finance, state: State) -> PaymentOrderOut:
+def mark_paid(order_id: RowId, body: PaidIn, caller: Finance, state: State) -> PaymentOrderOut:
     with transaction(state.sessions) as session:
         order = settlement.mark_paid(
             session, order_id=order_id, reference=body.reference, actor=caller.actor

@@ -8,47 +8,33 @@ one) is gathered by the next close. A period is closed once (a second close is a
 
 from __future__ import annotations
 
-import calendar
 import csv
 import io
-import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.audit import chain as audit
 from gateway.audit import journal
+from gateway.documents.view import Deduction, sum_by_reason, views_where
 from gateway.domain.lifecycle import DocumentStatus, transition
 from gateway.errors import GatewayError, NotFoundError
+from gateway.kit.periods import period_end
 from gateway.storage.models import (
     Centre,
     Document,
-    DocumentLine,
     LineDeduction,
-    LinePricing,
     PaymentOrder,
     SettlementPeriod,
     utcnow,
 )
 
 S = DocumentStatus
-_PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-
-
-def period_end(period: str) -> date:
-    match = _PERIOD.match(period)
-    if match is None:
-        raise GatewayError(f"A period is YYYY-MM, got {period!r}.", 422)
-    year, month = int(match.group(1)), int(match.group(2))
-    try:
-        return date(year, month, calendar.monthrange(year, month)[1])
-    except ValueError:  # year 0000, or a month the pattern let through
-        raise GatewayError(f"A period is YYYY-MM, got {period!r}.", 422) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,10 +72,9 @@ def close_period(session: Session, *, period: str, actor: str, today: date) -> C
     reasons = _deductions_by_document(session, [d.id for d in documents])
     orders = []
     for centre_id, group in by_centre.items():
-        by_reason: dict[str, int] = defaultdict(int)
-        for document in group:
-            for reason, amount in reasons.get(document.id, {}).items():
-                by_reason[reason] += amount
+        by_reason = sum_by_reason(
+            pair for document in group for pair in reasons.get(document.id, [])
+        )
         order = PaymentOrder(
             centre_id=centre_id,
             period=period,
@@ -98,7 +83,7 @@ def close_period(session: Session, *, period: str, actor: str, today: date) -> C
             requested_amount=sum(d.requested_amount for d in group),
             eligible_amount=sum(d.eligible_amount or 0 for d in group),
             deduction_amount=sum(d.deduction_amount or 0 for d in group),
-            deductions_by_reason=dict(sorted(by_reason.items())),
+            deductions_by_reason={r.reason: r.amount for r in by_reason},
             copayment_amount=sum(d.copayment_amount or 0 for d in group),
             insurer_amount=sum(d.insurer_amount or 0 for d in group),
             closed_by=actor,
@@ -142,16 +127,15 @@ def _move_all(
     journal.record(session, moves)
 
 
-def _deductions_by_document(session: Session, ids: list[Any]) -> dict[Any, dict[str, int]]:
-    out: dict[Any, dict[str, int]] = defaultdict(dict)
+def _deductions_by_document(session: Session, ids: list[Any]) -> dict[Any, list[tuple[str, int]]]:
+    """Each document's deductions as (reason, amount), for ``sum_by_reason`` to total."""
+    out: dict[Any, list[tuple[str, int]]] = defaultdict(list)
     for start in range(0, len(ids), 500):
-        query = (
-            select(LineDeduction.document_id, LineDeduction.reason, func.sum(LineDeduction.amount))
-            .where(LineDeduction.document_id.in_(ids[start : start + 500]))
-            .group_by(LineDeduction.document_id, LineDeduction.reason)
+        query = select(LineDeduction.document_id, LineDeduction.reason, LineDeduction.amount).where(
+            LineDeduction.document_id.in_(ids[start : start + 500])
         )
         for document_id, reason, amount in session.execute(query):
-            out[document_id][reason] = int(amount)
+            out[document_id].append((reason, int(amount)))
     return out
 
 
@@ -244,48 +228,35 @@ STATEMENT_COLUMNS = (
 
 def statement_rows(session: Session, order: PaymentOrder) -> list[dict[str, Any]]:
     """Every line of every document of the order, one row per deduction (or one row for a
-    line paid in full)."""
-    query = (
-        select(Document, DocumentLine, LinePricing)
-        .join(DocumentLine, DocumentLine.document_id == Document.id)
-        .join(LinePricing, LinePricing.line_id == DocumentLine.id)
-        .where(Document.payment_order_id == order.id)
-        .order_by(Document.service_date, Document.external_id, DocumentLine.line_no)
-    )
-    deductions: dict[int, list[LineDeduction]] = defaultdict(list)
-    for row in session.scalars(
-        select(LineDeduction)
-        .join(Document, Document.id == LineDeduction.document_id)
-        .where(Document.payment_order_id == order.id)
-        .order_by(LineDeduction.id)
-    ):
-        deductions[row.line_id].append(row)
+    line paid in full), from the documents' views."""
+    views = views_where(session, Document.payment_order_id == order.id, history=False)
     rows = []
-    for document, line, pricing in session.execute(query):
-        base = {
-            "document_id": str(document.id),
-            "external_id": document.external_id,
-            "kind": document.kind,
-            "service_date": line.service_date.isoformat(),
-            "patient_national_id": document.patient_national_id,
-            "line_no": line.line_no,
-            "code_type": line.code_type,
-            "code": line.code,
-            "requested": pricing.requested_amount,
-            "eligible": pricing.eligible_amount,
-            "copayment": pricing.copayment_amount,
-            "insurer_share": pricing.insurer_amount,
-        }
-        found: list[LineDeduction | None] = [*deductions.get(line.id, [])] or [None]
-        for deduction in found:
-            rows.append(
+    for view in views:
+        for line, computation in view.priced_lines():
+            base = {
+                "document_id": str(view.id),
+                "external_id": view.external_id,
+                "kind": view.kind,
+                "service_date": line.service_date.isoformat(),
+                "patient_national_id": view.patient_national_id,
+                "line_no": line.line_no,
+                "code_type": line.code_type,
+                "code": line.code,
+                "requested": computation.requested,
+                "eligible": computation.eligible,
+                "copayment": computation.copayment,
+                "insurer_share": computation.insurer_share,
+            }
+            found: list[Deduction | None] = [*computation.deductions] or [None]
+            rows += [
                 {
                     **base,
                     "deduction_reason": deduction.reason if deduction else "",
                     "deduction_amount": deduction.amount if deduction else 0,
                     "deduction_detail": deduction.detail if deduction else "",
                 }
-            )
+                for deduction in found
+            ]
     return rows
 
 

@@ -172,11 +172,13 @@ class Document(Base):
         CheckConstraint(_one_of("status", DocumentStatus), name="status"),
         CheckConstraint(_one_of("kind", DocumentKind), name="kind"),
         CheckConstraint("requested_amount >= 0 AND total_amount >= 0", name="amounts"),
-        # A centre's document number is accepted once; rejected attempts do not count.
+        # A centre's document number is accepted once (per identifier system, for FHIR
+        # Claims); rejected attempts do not count.
         Index(
             "uq_documents_centre_number_live",
             "centre_id",
             "external_id",
+            "identifier_system",
             unique=True,
             postgresql_where=text("status <> 'REJECTED'"),
             sqlite_where=text("status <> 'REJECTED'"),
@@ -208,6 +210,8 @@ class Document(Base):
     ordinal: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(20))
     external_id: Mapped[str] = mapped_column(String(40))
+    # The system of the FHIR identifier the number came from; "" for the other doors.
+    identifier_system: Mapped[str] = mapped_column(String(255), default="", server_default="")
     status: Mapped[str] = mapped_column(String(20))
     source_path: Mapped[str] = mapped_column(String(200))
     patient_national_id: Mapped[str] = mapped_column(String(10))

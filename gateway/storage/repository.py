@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
 from gateway.domain.centres import CentreKind, Sector
-from gateway.domain.documents import Purpose
+from gateway.domain.documents import Purpose, number_key
 from gateway.domain.lifecycle import DocumentStatus
 from gateway.domain.registry import CentreInfo, Coverage
 from gateway.domain.tariff import (
@@ -36,7 +36,6 @@ from gateway.storage.models import (
     InsuredCoverage,
     KCoefficientRow,
     LineDeduction,
-    LinePricing,
     OutboxMessage,
     PackageContentRow,
     PackagePriceRow,
@@ -161,7 +160,7 @@ _COVERAGES_SQL = (
     " WHERE national_id = ANY(%s::text[])"
 )
 _NUMBERS_SQL = (
-    "SELECT external_id FROM documents WHERE centre_id = %s"
+    "SELECT external_id, identifier_system FROM documents WHERE centre_id = %s"
     " AND external_id = ANY(%s::text[]) AND status <> %s"
 )
 # The patients' documents by index, then each one's lines by index. As a plain join,
@@ -220,7 +219,7 @@ def ingest_lookups(
         webhooks.setdefault(centre_id, []).append(hook_id)
     return IngestLookups(
         found,
-        {c: {row[0] for row in cursor.fetchall()} for c, cursor in numbers.items()},
+        {c: {number_key(*row) for row in cursor.fetchall()} for c, cursor in numbers.items()},
         dict.fromkeys(centres, stored),
         webhooks,
     )
@@ -230,17 +229,18 @@ def ingest_lookups(
 
 
 def accepted_numbers(session: Session, centre_id: int, numbers: Iterable[str]) -> set[str]:
-    """Which of these document numbers this centre already has live (not rejected)."""
+    """Which of these document numbers this centre already has live (not rejected), as
+    duplicate keys (the number, with its identifier system for a FHIR Claim's)."""
     wanted = list(set(numbers))
     found: set[str] = set()
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
-        query = select(Document.external_id).where(
+        query = select(Document.external_id, Document.identifier_system).where(
             Document.centre_id == centre_id,
             one_of(session, Document.external_id, chunk),
             Document.status != DocumentStatus.REJECTED,
         )
-        found.update(session.scalars(query))
+        found.update(number_key(*row) for row in session.execute(query))
     return found
 
 
@@ -273,33 +273,6 @@ def get_document(
     if centre_id is not None:
         query = query.where(Document.centre_id == centre_id)
     return session.scalars(query).one_or_none()
-
-
-def line_pricings(session: Session, document_id: uuid.UUID) -> dict[int, LinePricing]:
-    rows = session.scalars(select(LinePricing).where(LinePricing.document_id == document_id))
-    return {row.line_id: row for row in rows}
-
-
-def line_deductions(session: Session, document_id: uuid.UUID) -> dict[int, list[LineDeduction]]:
-    grouped: dict[int, list[LineDeduction]] = {}
-    query = (
-        select(LineDeduction)
-        .where(LineDeduction.document_id == document_id)
-        .order_by(LineDeduction.id)
-    )
-    for row in session.scalars(query):
-        grouped.setdefault(row.line_id, []).append(row)
-    return grouped
-
-
-def priced_lines(
-    session: Session, document: Document
-) -> list[tuple[DocumentLine, LinePricing | None, list[LineDeduction]]]:
-    """Each line of a loaded document with its pricing row (None until priced) and
-    deductions, in line order, in two queries."""
-    pricings = line_pricings(session, document.id)
-    deductions = line_deductions(session, document.id)
-    return [(row, pricings.get(row.id), deductions.get(row.id, [])) for row in document.lines]
 
 
 def lock_document(session: Session, document_id: uuid.UUID) -> Document | None:

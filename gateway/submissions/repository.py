@@ -36,8 +36,8 @@ _ADD_MESSAGE_SQL = (
     " VALUES (%s, %s::json, %s, 0) RETURNING id"
 )
 # A batch holds bills only (its documents take the column's default, "claim"); a
-# submission's documents may be estimates (the FHIR door).
-DOCUMENT_COLUMNS = (*batches.DOCUMENT_COLUMNS, "purpose")
+# submission's documents may be estimates and carry an identifier system (the FHIR door).
+DOCUMENT_COLUMNS = (*batches.DOCUMENT_COLUMNS, "purpose", "identifier_system")
 
 
 @dataclass(slots=True)

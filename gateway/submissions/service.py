@@ -376,7 +376,7 @@ class _SharedContext:
         for row, document in zip(stored, submission.documents, strict=True):
             if row.status != DocumentStatus.ACCEPTED:
                 continue
-            numbers.add(document.number)
+            numbers.add(document.duplicate_key)
             patient = document.patient.national_id
             services.update((patient, line.code, line.service_date) for line in document.lines)
 
@@ -480,6 +480,7 @@ def _document_values(
         "ordinal": ordinal,
         "kind": document.kind.value,
         "external_id": document.number,
+        "identifier_system": document.identifier_system,
         "status": target.value,
         "source_path": document.path[:200],
         "patient_national_id": document.patient.national_id,

@@ -122,8 +122,9 @@ class WorkspaceRoute(APIRoute):
                 )
             except Refused as exc:
                 response = _refusal(request, exc.status_code, exc.key)
-            except RequestValidationError:
-                response = _refusal(request, 422, "error.invalid")
+            except RequestValidationError as exc:
+                names = ", ".join("/".join(str(p) for p in e["loc"]) for e in exc.errors())
+                response = _refusal(request, 422, "error.invalid", names)
             except GatewayError as exc:
                 response = _refusal(request, exc.status_code, "error.refused", exc.message)
             except Exception:

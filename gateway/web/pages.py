@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from gateway.audit import reads
+from gateway.domain.bounds import INT32_MAX, INT64_MAX, LineNo, fits
 from gateway.domain.lifecycle import DocumentStatus
 from gateway.domain.review import ReviewAction, ReviewReason
 from gateway.errors import GatewayError, NotFoundError
@@ -111,19 +112,22 @@ def document(document_id: str, visit: AuditorVisit, done: str = "") -> Response:
     return _show_document(visit, _document_id(document_id), done=DONE.get(done))
 
 
-def _optional_int(text: str, what: str) -> int | None:
+def _optional_int(text: str, what: str, largest: int) -> int | None:
     digits = views.latin_number(text)
     if not digits:
         return None
-    if not digits.isdigit():
-        raise GatewayError(f"The {what} must be a whole number, got {text.strip()!r}.", 422)
+    if not fits(digits, largest):
+        raise GatewayError(
+            f"The {what} must be a whole number from 0 to {largest:,}, got {text.strip()[:30]!r}.",
+            422,
+        )
     return int(digits)
 
 
 @router.post("/documents/{document_id}/lines/{line_no}/review")
 def review_line(
     document_id: str,
-    line_no: int,
+    line_no: LineNo,
     visit: AuditorVisit,
     action: Annotated[str, Form(max_length=10)] = "",
     reason: Annotated[str, Form(max_length=60)] = "",
@@ -146,8 +150,8 @@ def review_line(
                 line_no=line_no,
                 action=move,
                 reason=ReviewReason(reason) if reason else None,
-                quantity=_optional_int(quantity, "quantity") if reducing else None,
-                amount=_optional_int(amount, "amount") if reducing else None,
+                quantity=_optional_int(quantity, "quantity", INT32_MAX) if reducing else None,
+                amount=_optional_int(amount, "amount", INT64_MAX) if reducing else None,
                 note=note.strip(),
                 actor=visit.actor,
             )

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form
 from fastapi.responses import RedirectResponse, Response
 
 from gateway.audit import reads
+from gateway.domain.bounds import RowId
 from gateway.errors import GatewayError
 from gateway.kit.db import transaction
 from gateway.settings import today
@@ -88,7 +89,7 @@ def close_period(visit: FinanceVisit, period: Annotated[str, Form(max_length=20)
 
 @router.post("/settlements/{order_id}/paid")
 def mark_paid(
-    order_id: int,
+    order_id: RowId,
     visit: FinanceVisit,
     reference: Annotated[str, Form(max_length=60)] = "",
     period: Annotated[str, Form(max_length=20)] = "",
@@ -105,7 +106,7 @@ def mark_paid(
 
 
 @router.get("/settlements/{order_id}/statement.csv")
-def statement_csv(order_id: int, visit: FinanceVisit) -> Response:
+def statement_csv(order_id: RowId, visit: FinanceVisit) -> Response:
     with visit.state.sessions() as db:
         order = settlement.get_order(db, order_id, None)
         text = settlement.statement_csv(settlement.statement_rows(db, order))

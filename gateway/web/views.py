@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -15,13 +13,13 @@ from urllib.parse import urlencode
 from sqlalchemy.orm import Session
 
 from gateway.audit import chain as audit
-from gateway.documents import repository as documents
+from gateway.documents.view import document_view
+from gateway.domain import bounds
 from gateway.domain.lifecycle import DocumentStatus
-from gateway.domain.review import REVIEW_PREFIX, ReviewAction, ReviewReason
+from gateway.domain.review import ReviewAction, ReviewReason
 from gateway.errors import NotFoundError
+from gateway.kit.periods import period_end
 from gateway.pricing.engine.rules import Reason
-from gateway.settlement.remittance import Adjustment, AdviceLine, Term, advice_of
-from gateway.settlement.service import period_end
 from gateway.storage import repository
 from gateway.web import queries
 from gateway.web.original import original_document
@@ -91,12 +89,12 @@ def queue_form(params: dict[str, str]) -> QueueForm:
         national_id=latin_number(params.get("national_id", ""))[:10],
     )
     page = latin_number(params.get("page", "1"))
-    form.page = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
+    form.page = int(page) if bounds.fits(page, 99_999) and int(page) > 0 else 1
     if form.status and form.status not in DocumentStatus.__members__:
         form.problems.append("queue.bad_status")
     if form.period and not _PERIOD.match(form.period):
         form.problems.append("queue.bad_period")
-    if form.min_amount and not form.min_amount.isdigit():
+    if form.min_amount and not bounds.fits(form.min_amount, bounds.INT64_MAX):
         form.problems.append("queue.bad_amount")
     if form.national_id and not re.fullmatch(r"\d{10}", form.national_id):
         form.problems.append("queue.bad_national_id")
@@ -106,127 +104,30 @@ def queue_form(params: dict[str, str]) -> QueueForm:
 # -- one document -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class LineView:
-    line_no: int
-    code_type: str
-    code: str
-    description: str | None
-    service_date: date
-    quantity: int
-    unit_price: int
-    requested: int
-    priced: bool
-    basis: str | None = None
-    terms: tuple[TermView, ...] = ()
-    tariff_unit_price: int | None = None
-    allowed_quantity: int = 0
-    eligible: int | None = None
-    copay_rate: Decimal | None = None
-    copayment: int | None = None
-    insurer_share: int | None = None
-    adjustments: tuple[Adjustment, ...] = ()
-    explanation: str = ""
-
-    @property
-    def unit_based(self) -> bool:
-        return self.basis in ("rvu", "drug") and self.allowed_quantity > 0
-
-    @property
-    def pricing_allowed(self) -> int:
-        """What pricing allowed before any review: the ceiling of a reduction."""
-        review = sum(a.amount for a in self.adjustments if a.reason.startswith(REVIEW_PREFIX))
-        return (self.eligible or 0) + review
-
-    @property
-    def copay_percent(self) -> str:
-        return "—" if self.copay_rate is None else f"{plain(self.copay_rate * 100)}%"
-
-
-@dataclass(frozen=True, slots=True)
-class TermView:
-    component: str
-    units: str
-    k: int
-    amount_text: str
-
-
 def plain(value: Decimal) -> str:
     """A decimal with thousands separators and no trailing zeros: 738,000 or 30.5."""
     text = f"{value:,f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def _term(term: Term) -> TermView:
-    return TermView(term.component, term.units, term.k, plain(term.amount))
-
-
-def _priced_line(line: AdviceLine) -> LineView:
-    return LineView(
-        line_no=line.line_no,
-        code_type=line.code_type,
-        code=line.code,
-        description=line.description,
-        service_date=line.service_date,
-        quantity=line.quantity,
-        unit_price=line.unit_price,
-        requested=line.requested,
-        priced=True,
-        basis=line.basis,
-        terms=tuple(_term(t) for t in line.terms),
-        tariff_unit_price=line.tariff_unit_price,
-        allowed_quantity=line.allowed_quantity,
-        eligible=line.eligible,
-        copay_rate=line.copay_rate,
-        copayment=line.copayment,
-        insurer_share=line.insurer_share,
-        adjustments=line.adjustments,
-        explanation=line.explanation,
-    )
+def percent(rate: Decimal | None) -> str:
+    return "—" if rate is None else f"{plain(rate * 100)}%"
 
 
 def document_page(session: Session, document_id: uuid.UUID) -> dict[str, Any]:
     """Everything the document page shows; 404 when there is no such document."""
-    document = repository.get_document(session, document_id, None)
-    if document is None:
+    view = document_view(session, document_id, None)
+    if view is None:
         raise NotFoundError("Document")
-    advice = advice_of(session, document)
-    if advice is not None:
-        lines = [_priced_line(line) for line in advice.lines]
-    else:
-        lines = [
-            LineView(
-                line_no=row.line_no,
-                code_type=row.code_type,
-                code=row.code,
-                description=row.description,
-                service_date=row.service_date,
-                quantity=row.quantity,
-                unit_price=row.unit_price,
-                requested=row.amount,
-                priced=False,
-            )
-            for row in document.lines
-        ]
-    by_reason: dict[str, int] = defaultdict(int)
-    for line in lines:
-        for adjustment in line.adjustments:
-            by_reason[adjustment.reason] += adjustment.amount
-    numbers = {row.id: row.line_no for row in document.lines}
-    raw = queries.raw_payload(session, document.submission_id)
-    original = original_document(raw.body, raw.content_type, document.source_path) if raw else None
+    raw = queries.raw_payload(session, view.submission_id)
+    original = original_document(raw.body, raw.content_type, view.source_path) if raw else None
     return {
-        "doc": document,
-        "advice": advice,
-        "lines": lines,
-        "by_reason": dict(sorted(by_reason.items())),
-        "reviews": [
-            (numbers.get(r.line_id, 0), r) for r in documents.review_history(session, document.id)
-        ],
-        "appeals": documents.appeals_of(session, document.id),
-        "audit_entries": audit.entries_for(session, "document", [str(document.id)]),
+        "doc": view,
+        "audit_entries": audit.entries_for(session, "document", [str(view.id)]),
         "original": original,
-        "can_review": document.status == DocumentStatus.UNDER_REVIEW,
+        "can_review": view.status == DocumentStatus.UNDER_REVIEW,
         "review_reasons": [r.value for r in ReviewReason],
         "actions": [a.value for a in ReviewAction],
+        "plain": plain,
+        "percent": percent,
     }

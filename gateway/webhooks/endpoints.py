@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import AnyUrl, BaseModel, Field, UrlConstraints
 
+from gateway.domain.bounds import Offset, RowId
 from gateway.domain.centres import Role
 from gateway.errors import ForbiddenError
 from gateway.kit.db import transaction
@@ -84,7 +85,7 @@ def webhook_centre(principal: Caller) -> int:
 
 
 CentreId = Annotated[int, Depends(webhook_centre)]
-WebhookId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+WebhookId = Annotated[RowId, Path()]
 
 
 @router.post(
@@ -162,7 +163,7 @@ def list_deliveries(
     centre_id: CentreId,
     session: ReadSession,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Offset, Query()] = 0,
 ) -> DeliveryPage:
     rows, total = webhooks.deliveries(
         session=session, centre_id=centre_id, webhook_id=webhook_id, limit=limit, offset=offset

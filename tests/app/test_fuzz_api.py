@@ -1,5 +1,8 @@
 """The whole HTTP API fuzzed from its own OpenAPI document (schemathesis), in-process, as
-a centre and as an auditor: no answer is a 5xx, and every answer fits its schema.
+every role: no answer is a 5xx, and every answer fits its schema. Besides data that fits
+the document, schemathesis's negative mode sends data that breaks it (numbers past their
+bounds, wrong types), and FHIR Claims are fuzzed with contained resources of any type,
+any Claim.use and any identifier system (the FHIR body is only ``object`` in the document).
 
 SQLite only (the API code is the same on both databases; the API tests cover PostgreSQL),
 derandomized so that a run is repeatable; a few examples per operation and role.
@@ -10,11 +13,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, settings
+from fhir.resources.R4B.claimresponse import ClaimResponse
+from fhir.resources.R4B.operationoutcome import OperationOutcome
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import response_schema_conformance
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,13 +32,16 @@ from gateway.domain.centres import Role
 from gateway.kit.db import engine_for, session_factory
 from gateway.settings import Settings
 from tests import factories as f
+from tests.fhir import claims
 
 EXAMPLES = 6
 CHECKS = [not_a_server_error, response_schema_conformance]
 # The document is the app's own; no database is touched to produce it.
-schema = schemathesis.openapi.from_dict(
-    create_app(Settings(database_url="sqlite://"), relay=False).openapi()
-)
+DOCUMENT = create_app(Settings(database_url="sqlite://"), relay=False).openapi()
+schema = schemathesis.openapi.from_dict(DOCUMENT)
+NEGATIVE_CONFIG = SchemathesisConfig()
+NEGATIVE_CONFIG.projects.default.generation.update(modes=[GenerationMode.NEGATIVE])
+negative = schemathesis.openapi.from_dict(DOCUMENT, config=NEGATIVE_CONFIG)
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -59,7 +71,8 @@ def fuzzed(sqlite_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 def tokens(sqlite_url: str) -> dict[str, str]:
     sessions: sessionmaker[Session] = session_factory(engine_for(sqlite_url))
     _, centre = f.make_centre(sessions)
-    return {"centre": centre, "auditor": f.make_staff_token(sessions, Role.AUDITOR)}
+    staff = {role.value: f.make_staff_token(sessions, role) for role in Role if role != Role.CENTRE}
+    return {"centre": centre, **staff}
 
 
 def call(client: TestClient, case: schemathesis.Case, token: str) -> None:
@@ -82,3 +95,61 @@ def test_as_a_centre(case: schemathesis.Case, fuzzed: TestClient, tokens: dict[s
 @FUZZ
 def test_as_an_auditor(case: schemathesis.Case, fuzzed: TestClient, tokens: dict[str, str]) -> None:
     call(fuzzed, case, tokens["auditor"])
+
+
+@schema.parametrize()
+@FUZZ
+def test_as_finance(case: schemathesis.Case, fuzzed: TestClient, tokens: dict[str, str]) -> None:
+    call(fuzzed, case, tokens["finance"])
+
+
+@schema.parametrize()
+@FUZZ
+def test_as_an_admin(case: schemathesis.Case, fuzzed: TestClient, tokens: dict[str, str]) -> None:
+    call(fuzzed, case, tokens["admin"])
+
+
+@negative.parametrize()
+@FUZZ
+def test_data_that_breaks_the_document(
+    case: schemathesis.Case, fuzzed: TestClient, tokens: dict[str, str]
+) -> None:
+    """Out-of-bounds and wrongly typed values: refused (4xx) as documented, never a 5xx."""
+    call(fuzzed, case, tokens["auditor"])
+    call(fuzzed, case, tokens["finance"])
+
+
+RESOURCE_TYPES = st.sampled_from(["Patient", "ReferralRequest", "Foo", "", "Claim", "Bundle"])
+CONTAINED = st.one_of(
+    st.fixed_dictionaries({"resourceType": RESOURCE_TYPES | st.text(max_size=20)}),
+    st.fixed_dictionaries({"id": st.text(max_size=10)}),
+    st.integers() | st.text(max_size=10) | st.none(),
+)
+
+
+@given(
+    contained=st.lists(CONTAINED, max_size=3),
+    use=st.sampled_from(["claim", "complete", "proposed", "exploratory", ""]) | st.text(),
+    system=st.text(max_size=40),
+    quantity=st.integers() | st.floats(allow_nan=False, allow_infinity=False),
+)
+@FUZZ
+def test_fhir_claims(
+    fuzzed: TestClient,
+    tokens: dict[str, str],
+    contained: list[object],
+    use: str,
+    system: str,
+    quantity: float,
+) -> None:
+    resource = claims.claim(f.national_id(), [claims.item(1, "970000", 1, 1000)], use=use)
+    resource["contained"] += contained
+    resource["identifier"][0]["system"] = system
+    resource["item"][0]["quantity"] = {"value": quantity}
+    body = orjson.dumps(resource, option=orjson.OPT_PASSTHROUGH_SUBCLASS)
+    answer = fuzzed.post("/fhir/Claim", content=body, headers=claims.auth(tokens["centre"]))
+    assert answer.status_code < 500, answer.text
+    kind = answer.json()["resourceType"]
+    model = ClaimResponse if answer.status_code == 200 else OperationOutcome
+    assert kind == model.get_resource_type()
+    model.model_validate(answer.json())  # valid R4: no invalid code echoed

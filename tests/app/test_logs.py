@@ -83,19 +83,6 @@ def test_ordinary_words_and_numbers_stay(lines: io.StringIO) -> None:
     assert written(lines)[0]["message"] == text
 
 
-def test_masking_costs_microseconds() -> None:
-    import time
-
-    text = "POST /v1/submissions 202 for centre HOSP-0042 in 12.5 ms"
-    rounds = []
-    for _ in range(3):  # the best of three: a busy machine slows a round, not the code
-        began = time.perf_counter()
-        for _ in range(2_000):
-            logs.mask_text(text)
-        rounds.append((time.perf_counter() - began) / 2_000)
-    assert min(rounds) < 50e-6
-
-
 @pytest.mark.parametrize(
     ("raw", "kept"),
     [("abc-123", True), ("a" * 129, False), ("bad id\n", False), (None, False), ("", False)],

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.batches import repository as store
@@ -465,8 +465,18 @@ def test_the_grown_tables_can_be_analyzed_inside_a_transaction(sessions) -> None
     from gateway.batches import repository as store
     from gateway.kit.db import transaction
 
-    with transaction(sessions) as session:
-        store.analyze_grown(session)
+    ran: list[str] = []
+    engine = sessions.kw["bind"]
+    note = lambda *args: ran.append(args[2])  # noqa: E731 - the statement's text
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        with transaction(sessions) as session:
+            store.analyze_grown(session)
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    analyzed = [statement for statement in ran if statement.startswith("ANALYZE")]
+    postgresql = engine.dialect.name == "postgresql"
+    assert analyzed == (["ANALYZE " + ", ".join(store.GROWN)] if postgresql else [])
 
 
 def test_a_key_repeated_in_a_json_document_is_refused_as_alone(

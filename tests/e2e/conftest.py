@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from gateway.kit.db import engine_for, session_factory, upgrade
+from tests import services
 from tests.factories import TODAY, seed_sample_tariff
 from tests.integration.conftest import _stop, _wait_ready, free_port
 
@@ -41,7 +42,7 @@ class Workspace:
             input=stdin,
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=services.WAIT_S,
             check=False,
         )
         assert done.returncode == 0, done.stdout + done.stderr

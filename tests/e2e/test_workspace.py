@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests import factories as f
+from tests import services
 from tests.e2e.conftest import Workspace
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("integration")]
@@ -35,7 +36,7 @@ def submit_under_review(workspace: Workspace) -> tuple[str, str, str]:
         answer = client.post("/v1/submissions", content=f.as_json(f.submission(code, visit)))
         assert answer.status_code == 202, answer.text
         (document,) = answer.json()["documents"]
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + services.WAIT_S
         status = ""
         while time.monotonic() < deadline and status != "UNDER_REVIEW":
             status = client.get(document["url"]).json()["status"]
@@ -54,6 +55,7 @@ def test_an_auditor_reduces_a_line_and_approves(
         "--password-stdin", stdin=PASSWORD + "\n",
     )  # fmt: skip
     context = browser.new_context(locale="en-US", viewport={"width": 1366, "height": 900})
+    context.set_default_timeout(services.WAIT_S * 1000)  # Playwright's 30 s, for a busy machine
     page = context.new_page()
     try:
         page.goto(f"{workspace.url}/web/queue")

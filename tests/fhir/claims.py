@@ -8,7 +8,8 @@ from typing import Any
 
 from gateway.fhir import systems
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpora" / "fhir"
+# Public FHIR examples kept in the repository (tests/data/fhir/SOURCES.md says whence).
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "fhir"
 FHIR_JSON = "application/fhir+json"
 FHIR_XML = "application/fhir+xml"
 

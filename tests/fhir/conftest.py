@@ -1,4 +1,4 @@
-"""The FHIR tests' settings: the shared ones with room for whole Synthea bundles (~1.7 MB)."""
+"""The FHIR tests' settings: the shared ones with room for whole Synthea bundles."""
 
 from __future__ import annotations
 

@@ -65,7 +65,7 @@ def test_a_claim_in_our_systems_is_priced_with_the_documents_amounts(
     _, token = f.make_centre(sessions)
     items = [item(1, "970000", 1, 800_000), item(2, "800010", 2, 300_000)]
     items.append(item(3, "999999", 1, 50_000))
-    resource = claim(f.patient()["nationalId"], items)
+    resource = claim(f.new_national_id(), items)
     response = client.post(
         "/fhir/Claim/$submit", content=orjson.dumps(resource), headers=auth(token)
     )
@@ -116,7 +116,7 @@ def test_a_bundle_is_answered_with_a_collection_of_claim_responses(
         "entry": [
             {
                 "fullUrl": "urn:uuid:5b0c3bde-1f1e-4c07-9a65-1f4e2e6e8c01",
-                "resource": claim(f.patient()["nationalId"], [])["contained"][0],
+                "resource": claim(f.new_national_id(), [])["contained"][0],
                 "request": {"method": "POST", "url": "Patient"},
             },
             {"resource": good, "request": {"method": "POST", "url": "Claim"}},
@@ -159,7 +159,7 @@ def test_a_structurally_invalid_claim_gets_422_with_every_location(
     client: TestClient, sessions: sessionmaker[Session]
 ) -> None:
     centre, token = f.make_centre(sessions)
-    resource = claim(f.INSURED[0], [item(1, "970000", 1, 10), item(2, "970000", 1, 10)])
+    resource = claim(f.new_national_id(), [item(1, "970000", 1, 10), item(2, "970000", 1, 10)])
     del resource["status"]
     resource["item"][0]["quantity"] = "three"
     response = client.post("/fhir/Claim", content=orjson.dumps(resource), headers=auth(token))
@@ -186,7 +186,7 @@ def test_another_centre_gets_404_and_an_auditor_sees_every_claim_response(
 ) -> None:
     _, owner = f.make_centre(sessions)
     _, other = f.make_centre(sessions)
-    resource = claim(f.patient()["nationalId"], [item(1, "970000", 1, 700_000)])
+    resource = claim(f.new_national_id(), [item(1, "970000", 1, 700_000)])
     posted = client.post("/fhir/Claim", content=orjson.dumps(resource), headers=auth(owner))
     url = f"/fhir/ClaimResponse/{posted.json()['id']}"
     assert client.get(url, headers=auth(owner, None)).status_code == 200
@@ -203,7 +203,7 @@ def test_xml_in_is_answered_in_xml_and_get_negotiates(
     client: TestClient, sessions: sessionmaker[Session]
 ) -> None:
     _, token = f.make_centre(sessions)
-    resource = claim(f.patient()["nationalId"], [item(1, "970000", 1, 700_000)])
+    resource = claim(f.new_national_id(), [item(1, "970000", 1, 700_000)])
     body = Claim.model_validate(resource).model_dump_xml()
     response = client.post("/fhir/Claim/$submit", content=body, headers=auth(token, FHIR_XML))
     assert response.status_code == 200, response.text
@@ -220,7 +220,7 @@ def test_refusals_are_operation_outcomes(
     client: TestClient, sessions: sessionmaker[Session]
 ) -> None:
     _, token = f.make_centre(sessions)
-    body = orjson.dumps(claim(f.INSURED[0], [item(1, "970000", 1, 10)]))
+    body = orjson.dumps(claim(f.new_national_id(), [item(1, "970000", 1, 10)]))
     no_token = client.post(
         "/fhir/Claim", content=body, headers={"Content-Type": "application/json"}
     )
@@ -239,7 +239,7 @@ def test_refusals_are_operation_outcomes(
 
 def test_a_resent_claim_is_a_duplicate(client: TestClient, sessions: sessionmaker[Session]) -> None:
     _, token = f.make_centre(sessions)
-    body = orjson.dumps(claim(f.patient()["nationalId"], [item(1, "970000", 1, 700_000)]))
+    body = orjson.dumps(claim(f.new_national_id(), [item(1, "970000", 1, 700_000)]))
     first = client.post("/fhir/Claim", content=body, headers=auth(token)).json()
     second = client.post("/fhir/Claim", content=body, headers=auth(token)).json()
     assert first["outcome"] == "queued"
@@ -268,7 +268,7 @@ def test_an_xml_bundle_is_answered_with_an_xml_bundle(
     client: TestClient, sessions: sessionmaker[Session]
 ) -> None:
     _, token = f.make_centre(sessions)
-    person = claim(f.patient()["nationalId"], [])["contained"][0]
+    person = claim(f.new_national_id(), [])["contained"][0]
     claims = [claim(None, [item(1, "970000", 1, 700_000)]) for _ in range(2)]
     for each in claims:
         each["contained"] = each["contained"][1:]
@@ -301,7 +301,7 @@ def test_a_late_claim_is_taken_in_and_its_lines_denied_as_late(
     the stored receipt day (the pinned clock in tests) and the service date."""
     _, token = f.make_centre(sessions)
     resource = claim(
-        f.INSURED[0],
+        f.new_national_id(),
         [item(1, "970000", 1, 700_000, servicedDate="2026-07-23")],
         start="2026-07-23",
     )
@@ -325,7 +325,7 @@ def test_a_claim_inside_the_window_is_paid(
     """The same Claim filed on the 90th day after care is paid."""
     _, token = f.make_centre(sessions)
     resource = claim(
-        f.INSURED[0],
+        f.new_national_id(),
         [item(1, "970000", 1, 700_000, servicedDate="2026-08-25")],
         start="2026-08-25",
     )
@@ -346,7 +346,7 @@ def test_a_preauthorization_is_priced_as_an_estimate_and_never_reviewed(
     carries a preAuthRef, and the document stays PRICED: no review, no settlement."""
     _, token = f.make_centre(sessions)
     resource = claim(
-        f.INSURED[0],
+        f.new_national_id(),
         [item(1, "970000", 1, 700_000, servicedDate="2026-12-15")],
         start="2026-12-15",
         use="preauthorization",
@@ -383,8 +383,9 @@ def test_the_bill_after_an_estimate_is_neither_a_duplicate_nor_already_paid(
     _, token = f.make_centre(sessions)
     lines = [item(1, "970000", 1, 700_000, servicedDate="2026-11-20")]
     ids = []
+    person = f.new_national_id()  # one patient: the estimate, then the bill
     for use in ("predetermination", "claim"):
-        resource = claim(f.INSURED[1], lines, start="2026-11-20", use=use, number="HIS-77")
+        resource = claim(person, lines, start="2026-11-20", use=use, number="HIS-77")
         posted = client.post("/fhir/Claim", content=orjson.dumps(resource), headers=auth(token))
         answer = posted.json()
         assert answer["outcome"] == "queued", answer
@@ -407,7 +408,9 @@ def test_pricing_counts_the_filing_day_from_the_submissions_receipt(
     priced long after it came is judged by when it came: here received on 2027-03-01, 111
     days after care, its line is denied as late."""
     _, token = f.make_centre(sessions)
-    resource = claim(f.INSURED[2], [item(1, "970000", 1, 700_000, servicedDate="2026-11-10")])
+    resource = claim(
+        f.new_national_id(), [item(1, "970000", 1, 700_000, servicedDate="2026-11-10")]
+    )
     answer = client.post("/fhir/Claim", content=orjson.dumps(resource), headers=auth(token)).json()
     with sessions.begin() as session:
         document = session.get(Document, uuid.UUID(answer["id"]))

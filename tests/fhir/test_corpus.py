@@ -1,7 +1,7 @@
-"""Every Claim of the external FHIR corpus (../shared/corpora/fhir) is taken and answered.
+"""Every Claim of the external FHIR corpus (tests/data/fhir) is taken and answered.
 
 Each file is submitted whole: the 17 official R4 example Claims in JSON and in XML, and
-each Synthea transaction Bundle (143 Claims in all). Every Claim gets a valid R4
+each of two Synthea transaction Bundles (23 Claims). Every Claim gets a valid R4
 ClaimResponse with amounts, right away and again on GET after pricing. None carries an
 Iranian national ID, and all are years old: the door accepts them (``queued``), keeps
 those problems as warnings, and pricing denies every line as ``patient-not-eligible``
@@ -68,8 +68,8 @@ def answered(data: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_the_corpus_is_all_here() -> None:
-    assert len(FILES) == 17 + 17 + 8
-    assert sum(claim_count(path) for path in FILES) == 17 + 17 + 143
+    assert len(FILES) == 17 + 17 + 2
+    assert sum(claim_count(path) for path in FILES) == 17 + 17 + 23
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.name}")

@@ -230,7 +230,6 @@ def test_a_claim_without_items_gets_one_empty_line_and_an_error() -> None:
         ("draft", "claim", {"fhir.claim-status"}),
         ("active", "preauthorization", set()),
         ("active", "predetermination", set()),
-        ("active", "estimate", {"fhir.claim-use"}),
     ],
 )
 def test_only_active_claims_are_taken(status: str, use: str, expected: set[str]) -> None:

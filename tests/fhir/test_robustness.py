@@ -66,7 +66,7 @@ MUTATIONS: list[tuple[Mutation, list[Any]]] = [
 
 
 def seeds() -> list[dict[str, Any]]:
-    found = [claim(f.INSURED[0], [item(1, "970000", 1, 10), item(2, "800010", 2, 5)])]
+    found = [claim(f.new_national_id(), [item(1, "970000", 1, 10), item(2, "800010", 2, 5)])]
     for path in sorted((CORPUS / "examples-json").glob("Claim-*.json")):
         found.append(orjson.loads(path.read_bytes()))
     return found

@@ -21,6 +21,7 @@ from kombu import Connection
 from gateway.kit.db import engine_for, session_factory, upgrade
 from tests import services
 from tests.factories import TODAY, seed_sample_tariff
+from tests.rabbitmq import Node, private_node
 
 STACKS = {
     "sqlite+embedded": ("sqlite", "embedded"),
@@ -48,6 +49,7 @@ class Stack:
     worker_command: list[str] = field(default_factory=list)
     worker_env: dict[str, str] = field(default_factory=dict)
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    rabbitmq: Node | None = None  # the stack's own RabbitMQ node, when its module asks
 
     def kill_worker(self) -> None:
         """SIGKILL the worker and its pool children, as a crash would."""
@@ -98,8 +100,8 @@ def _database(kind: str, tmp: Path) -> Iterator[str]:
         engine_for(url).dispose()
 
 
-def _wait_ready(url: str, processes: list[subprocess.Popen[bytes]], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
+def _wait_ready(url: str, processes: list[subprocess.Popen[bytes]]) -> None:
+    deadline = time.monotonic() + services.WAIT_S
     while time.monotonic() < deadline:
         for process in processes:
             if process.poll() is not None:
@@ -110,7 +112,7 @@ def _wait_ready(url: str, processes: list[subprocess.Popen[bytes]], timeout: flo
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    raise TimeoutError(f"{url} not ready after {timeout}s")
+    raise TimeoutError(f"{url}/readyz did not answer 200 within {services.WAIT_S:.0f} s")
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -137,11 +139,16 @@ def _drop_queue(broker_url: str, queue: str) -> None:
 def stack(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
-    """One running gateway per stack, shared by a module's tests (each makes its own centre)."""
+    """One running gateway per stack, shared by a module's tests (each makes its own centre).
+    A module with ``OWN_RABBITMQ = True`` gets a RabbitMQ node of its own, which its tests
+    may stop and restart, instead of the machine's."""
     db_kind, broker_kind = STACKS[request.param]
     tmp_path = tmp_path_factory.mktemp(request.param.replace("+", "-"))
-    broker_url = _broker_url(broker_kind, tmp_path)
+    own = broker_kind == "rabbitmq" and getattr(request.module, "OWN_RABBITMQ", False)
+    broker_url = "" if own else _broker_url(broker_kind, tmp_path)
     with ExitStack() as cleanup, _database(db_kind, tmp_path) as database_url:
+        node = cleanup.enter_context(private_node(tmp_path / "rabbitmq")) if own else None
+        broker_url = node.url if node is not None else broker_url
         upgrade(database_url)
         seed_sample_tariff(session_factory(engine_for(database_url)))
         port, metrics_port = free_port(), free_port()
@@ -181,6 +188,7 @@ def stack(
             logs,
             worker_command=[*gateway, "worker", "--concurrency", "2", "--loglevel", "WARNING"],
             worker_env=worker_env,
+            rabbitmq=node,
         )
         built.start_worker()
         cleanup.callback(lambda: [_stop(w) for w in built.workers])

@@ -13,6 +13,7 @@ from sqlalchemy import Text, cast, select
 
 from gateway.kit.db import transaction
 from gateway.storage.models import DeadLetter, OutboxMessage, utcnow
+from tests import services
 from tests.integration.conftest import Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("integration")]
@@ -27,12 +28,14 @@ def _letters(stack: Stack, marker: str) -> list[DeadLetter]:
         )
 
 
-def _wait_letters(stack: Stack, marker: str, count: int, timeout: float = 45) -> list[DeadLetter]:
-    deadline = time.monotonic() + timeout
+def _wait_letters(stack: Stack, marker: str, count: int) -> list[DeadLetter]:
+    deadline = time.monotonic() + services.WAIT_S
     while True:
         found = _letters(stack, marker)
-        if len(found) >= count or time.monotonic() > deadline:
+        if len(found) >= count:
             return found
+        waited = f"{len(found)} of {count} dead letters of {marker} after {services.WAIT_S:.0f} s"
+        assert time.monotonic() < deadline, f"{waited}\n{stack.logs()}"
         time.sleep(0.3)
 
 
@@ -50,7 +53,13 @@ def test_a_poison_message_is_dead_lettered_and_replayable(stack: Stack) -> None:
     assert letter.task == "gateway.price_documents"
     assert "ValueError" in letter.error
     gateway = [sys.executable, "-m", "gateway"]
-    run = {"env": stack.env, "capture_output": True, "text": True, "timeout": 60, "check": False}
+    run = {
+        "env": stack.env,
+        "capture_output": True,
+        "text": True,
+        "timeout": services.WAIT_S,
+        "check": False,
+    }
     listed = subprocess.run([*gateway, "dlq", "list", "--limit", "100000"], **run)  # type: ignore[call-overload]
     assert marker in listed.stdout
     replayed = subprocess.run([*gateway, "dlq", "replay", str(letter.id)], **run)  # type: ignore[call-overload]

@@ -12,11 +12,19 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests import services
 from tests.factories import PRICED_STATES
 from tests.integration.conftest import free_port
 
 pytestmark = [pytest.mark.integration]
 EXAMPLES = Path(__file__).resolve().parents[2] / "schemas" / "examples" / "valid"
+
+
+def ready(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/readyz", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def test_demo_runs_api_and_worker_on_the_embedded_default(tmp_path: Path) -> None:
@@ -34,13 +42,12 @@ def test_demo_runs_api_and_worker_on_the_embedded_default(tmp_path: Path) -> Non
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
+        deadline = time.monotonic() + services.WAIT_S
+        while not ready(base):
+            assert demo.poll() is None, (tmp_path / "demo.log").read_text()
+            waited = f"{base}/readyz did not answer 200 within {services.WAIT_S:.0f} s"
+            assert time.monotonic() < deadline, f"{waited}\n{(tmp_path / 'demo.log').read_text()}"
+            time.sleep(0.3)
         # The demo serves plain http: its workspace cookie must come back over it.
         assert "secure" not in httpx.get(f"{base}/web/login").headers["set-cookie"].lower()
         headers = {"Authorization": "Bearer demo-secret", "Content-Type": "application/json"}

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from gateway import demo
+from tests import services
 from tests.integration.conftest import free_port
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "schemas" / "examples" / "valid"
@@ -126,7 +127,9 @@ def _ready(base: str) -> bool:
         return False
 
 
-def wait_until(condition: Callable[[], bool], *, what: str, deadline_s: float = 300) -> None:
+def wait_until(
+    condition: Callable[[], bool], *, what: str, deadline_s: float = services.WAIT_S
+) -> None:
     """Poll the condition; a generous deadline, and the failure says what was awaited."""
     give_up = time.monotonic() + deadline_s
     while not condition():

@@ -20,6 +20,7 @@ from gateway.storage import repository
 from gateway.storage.models import LineDeduction, LinePricing, OutboxMessage, StatusEvent
 from gateway.webhooks.signing import verify_signature
 from tests import factories as f
+from tests import services
 from tests.factories import PRICED_STATES, TODAY
 from tests.integration.conftest import Stack
 from tests.receiver import Received, running_receiver
@@ -41,15 +42,13 @@ def add_centre(stack: Stack) -> tuple[str, str]:
         capture_output=True,
         text=True,
         check=True,
-        timeout=60,
+        timeout=services.WAIT_S,
     )
     return code, done.stdout.strip().splitlines()[-1]
 
 
-def wait_for(
-    client: httpx.Client, url: str, statuses: frozenset[str], timeout: float = 45
-) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
+def wait_for(client: httpx.Client, url: str, statuses: frozenset[str]) -> dict[str, Any]:
+    deadline = time.monotonic() + services.WAIT_S
     while True:
         body: dict[str, Any] = client.get(url).json()
         if body["status"] in statuses or time.monotonic() > deadline:
@@ -123,7 +122,7 @@ def test_a_message_never_published_is_relayed(stack: Stack) -> None:
             settings=Settings(clock_date=TODAY),
         )
     document_id = stored.documents[0].id
-    deadline = time.monotonic() + 45
+    deadline = time.monotonic() + services.WAIT_S
     status = ""
     while time.monotonic() < deadline and status not in PRICED_STATES:
         with sessions() as session:
@@ -217,7 +216,7 @@ def test_a_redelivered_pricing_task_changes_nothing(stack: Stack) -> None:
         ]
 
     def wait_until_marked() -> bool:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + services.WAIT_S
         while time.monotonic() < deadline:
             with stack.sessions()() as session:
                 sent = session.scalar(
@@ -241,7 +240,7 @@ def test_a_redelivered_pricing_task_changes_nothing(stack: Stack) -> None:
                 .values(published_at=None)
             )
         assert wait_until_marked(), stack.logs()
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + services.WAIT_S
     count = 0.0
     while time.monotonic() < deadline and count < 2:
         for row in httpx.get(stack.worker_metrics_url, timeout=5).text.splitlines():
@@ -264,7 +263,7 @@ def moves_of(seen: list[Received]) -> Moves:
 
 def webhook_events(stack: Stack, done: Callable[[Moves], bool]) -> tuple[list[Received], str]:
     """Register a webhook on a local receiver through the API, submit one document and see
-    it priced; what the receiver got once ``done`` holds (or after 30 s), checked for its
+    it priced; what the receiver got once ``done`` holds (or after services.WAIT_S), checked for its
     signature and matched to the delivery attempts the API lists."""
     code, token = add_centre(stack)
     headers = {"Authorization": f"Bearer {token}"}
@@ -283,9 +282,9 @@ def webhook_events(stack: Stack, done: Callable[[Moves], bool]) -> tuple[list[Re
         assert answer.status_code == 202, answer.text
         (document,) = answer.json()["documents"]
         assert wait_for(client, document["url"], PRICED_STATES)["status"] in PRICED_STATES
-        seen = receiver.wait_for(lambda got: done(moves_of(got)), timeout=30)
+        seen = receiver.wait_for(lambda got: done(moves_of(got)))
         sent = {r.headers["x-gateway-delivery"] for r in seen}
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + services.WAIT_S
         while True:
             page = client.get(hook["deliveries_url"], params={"limit": 100}).json()
             delivered = {d["event_id"] for d in page["items"] if d["delivered"]}

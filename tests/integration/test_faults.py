@@ -4,44 +4,61 @@ connections dropped. Afterwards every accepted document is priced exactly once (
 of pricing rows, one status path), and every request either got a 202 whose documents
 exist, or an error that was safely retried with the same Idempotency-Key.
 
-Run alone with `pytest -m faults`. These tests restart the local RabbitMQ application
-(`rabbitmqctl stop_app` / `start_app`), so they run in the integration group, one at a time.
+Run alone with `pytest -m faults`. The broker restarted is a RabbitMQ node the test
+starts for itself (tests/rabbitmq.py), never the machine's; the connections dropped are
+only those of the stack's own database.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import shutil
-import subprocess
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
+from kombu import Connection
 from sqlalchemy import func, select, text
 
 from gateway.storage.models import Document, DocumentLine, LinePricing, StatusEvent
 from tests import factories as f
+from tests import rabbitmq, services
 from tests.factories import PRICED_STATES
 from tests.integration.conftest import Stack
 from tests.integration.test_end_to_end import add_centre
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults, pytest.mark.xdist_group("integration")]
 
+OWN_RABBITMQ = True  # the stack's broker is a node of this module's own, free to restart
 # The sweeper re-queues whatever a fault left stuck, soon enough for the test to see it.
 STACK_ENV = {"GATEWAY_STUCK_AFTER_S": "15", "GATEWAY_SWEEP_INTERVAL_S": "3"}
 SUBMISSIONS, PER_SUBMISSION = 100, 10  # 1,000 documents
 
 
-def _rabbitmq_restart() -> None:
-    ctl = shutil.which("rabbitmqctl")
-    if ctl is None:
-        pytest.skip("rabbitmqctl not found: the broker cannot be restarted here")
-    subprocess.run([ctl, "stop_app"], check=True, capture_output=True, timeout=120)
-    time.sleep(1)
-    subprocess.run([ctl, "start_app"], check=True, capture_output=True, timeout=120)
+@contextmanager
+def _bystanders() -> Iterator[Callable[[], None]]:
+    """Clients of the machine's RabbitMQ (when it answers) and of another PostgreSQL
+    database, connected before the faults: the check fails if a fault reached them."""
+    with ExitStack() as held:
+        checks: list[Callable[[], object]] = []
+        if services.reachable(services.RABBITMQ_URL, 5672):
+            amqp = held.enter_context(Connection(services.RABBITMQ_URL, connect_timeout=10))
+            channel = amqp.channel()
+            checks.append(lambda: channel.exchange_declare("amq.direct", "direct", passive=True))
+        other = held.enter_context(psycopg.connect(services.POSTGRES_ADMIN_URL))
+        checks.append(lambda: other.execute("SELECT 1"))
+
+        def untouched() -> None:
+            for check in checks:
+                check()
+
+        yield untouched
 
 
 def _drop_database_connections(stack: Stack) -> int:
@@ -113,8 +130,9 @@ def test_nothing_lost_nothing_doubled_under_faults(stack: Stack) -> None:
         return "worker SIGKILLed while pricing, then restarted"
 
     def restart_broker() -> str:
-        _rabbitmq_restart()
-        return "RabbitMQ restarted (stop_app/start_app)"
+        assert stack.rabbitmq is not None
+        stack.rabbitmq.restart_app()
+        return f"RabbitMQ node {stack.rabbitmq.name} restarted (stop_app/start_app)"
 
     def drop_connections() -> str:
         return f"{_drop_database_connections(stack)} PostgreSQL connection(s) dropped"
@@ -126,17 +144,22 @@ def test_nothing_lost_nothing_doubled_under_faults(stack: Stack) -> None:
         kill_and_restart_worker,
     ]
     with (
+        _bystanders() as untouched,
         httpx.Client(base_url=stack.url, headers=headers, timeout=60) as client,
         concurrent.futures.ThreadPoolExecutor(8) as pool,
     ):
-        # Each fault strikes while a wave of requests is in flight and earlier waves are
-        # being priced.
+        # Each fault strikes while a wave of requests is in flight (the first of the wave
+        # answered, however slow the machine) and earlier waves are being priced.
         for wave, inject in zip(waves, injections, strict=True):
+            answered = len(outcomes)
             futures = [pool.submit(_send, client, bodies[k], k, outcomes, lock) for k in wave]
-            time.sleep(0.3)
+            deadline = time.monotonic() + services.WAIT_S
+            while len(outcomes) == answered and time.monotonic() < deadline:
+                time.sleep(0.02)
             faults.append(inject())
             for future in futures:
                 future.result()
+        untouched()  # the machine's broker and other databases kept their clients
 
     retried = sum(1 for _, _, attempts in outcomes.values() if len(attempts) > 1)
     print(f"faults: {faults}; requests retried after an error: {retried}")
@@ -147,7 +170,7 @@ def test_nothing_lost_nothing_doubled_under_faults(stack: Stack) -> None:
     assert len(document_ids) == SUBMISSIONS * PER_SUBMISSION  # retries replayed, never doubled
 
     sessions = stack.sessions()
-    deadline = time.monotonic() + 240
+    deadline = time.monotonic() + 2 * services.WAIT_S  # 1,000 documents on a busy machine
     while time.monotonic() < deadline:
         with sessions() as session:
             waiting = session.scalar(
@@ -161,7 +184,7 @@ def test_nothing_lost_nothing_doubled_under_faults(stack: Stack) -> None:
         if waiting == 0:
             break
         time.sleep(1)
-    assert waiting == 0, (faults, stack.logs())
+    assert waiting == 0, (f"{waiting} documents still unpriced", faults, stack.logs())
 
     ids = [uuid.UUID(i) for i in document_ids]
     with sessions() as session:
@@ -189,3 +212,16 @@ def test_nothing_lost_nothing_doubled_under_faults(stack: Stack) -> None:
     assert len(priced_moves) == len(ids)
     assert {count for _, count in priced_moves} == {1}  # one status path each
     assert stored == len(ids)  # nothing stored twice by a retried request
+
+
+def test_without_rabbitmq_installed_the_own_node_is_skipped_saying_why(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(rabbitmq, "_SCRIPT_DIRS", (tmp_path / "nowhere",))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with (
+        pytest.raises(pytest.skip.Exception, match="rabbitmq-server not installed"),
+        rabbitmq.private_node(tmp_path / "node"),
+    ):
+        pass
+    assert not (tmp_path / "node").exists()

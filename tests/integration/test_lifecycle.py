@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests import factories as f
+from tests import services
 from tests.integration.conftest import Stack
 from tests.integration.test_end_to_end import add_centre
 
@@ -28,7 +29,7 @@ def gateway(stack: Stack, *args: str) -> str:
         env=stack.env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=services.WAIT_S,
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
@@ -40,9 +41,9 @@ def token(stack: Stack, role: str) -> str:
 
 
 def wait_status(
-    client: httpx.Client, url: str, status: str, headers: dict[str, str], timeout: float = 60
+    client: httpx.Client, url: str, status: str, headers: dict[str, str]
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + services.WAIT_S
     while True:
         body: dict[str, Any] = client.get(url, headers=headers).json()
         if body["status"] == status or time.monotonic() > deadline:

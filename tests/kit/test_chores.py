@@ -27,7 +27,7 @@ class Log:
         return Chore(name, run, interval)
 
 
-def until(condition: Callable[[], bool], seconds: float = 10) -> None:
+def until(condition: Callable[[], bool], seconds: float = 120) -> None:
     deadline = time.monotonic() + seconds
     while not condition() and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -61,25 +61,28 @@ def test_stopping_ends_the_wait_at_once_and_lets_a_running_chore_finish() -> Non
 
     def long() -> None:
         entered.set()
-        release.wait(5)
+        release.wait(60)
         finished.append(True)
 
     waiting = Chores([Chore("hourly", lambda: None, 3600)])
     waiting.start()
-    began = time.monotonic()
-    waiting.stop()
-    assert time.monotonic() - began < 1
+    # Were the hour waited out, stop() would still be blocked long after this generous
+    # deadline (minutes, for a busy machine).
+    stopping = threading.Thread(target=waiting.stop, daemon=True)
+    stopping.start()
+    stopping.join(120)
+    assert not stopping.is_alive(), "stop() still waiting for the hourly chore's turn"
     assert not waiting.is_alive()
 
     running = Chores([Chore("long", long, 0.01)])
     running.start()
-    assert entered.wait(5)
+    assert entered.wait(60)
     stopper = threading.Thread(target=running.stop)
     stopper.start()
     time.sleep(0.05)
     assert stopper.is_alive()  # waits for the chore under way
     release.set()
-    stopper.join(5)
+    stopper.join(60)
     assert finished == [True]
     assert not running.is_alive()
 

@@ -3,16 +3,18 @@ another, in-process or shared through Redis), body size and documents per submis
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.types import Message, Receive, Scope, Send
 
 from gateway import metrics
 from gateway.app import create_app
+from gateway.kit.db import engine_for
 from gateway.kit.ratelimit import LocalBuckets, RedisBuckets, make_limiter
 from gateway.settings import Settings
 from tests import factories as f
@@ -67,13 +69,35 @@ def test_a_refused_request_costs_no_body_read_and_no_database(
     # a loaded machine makes them (at 60 a minute one did, after a second).
     slow = settings.model_copy(update={"rate_limit_per_minute": 1, "rate_limit_burst": 3})
     _, token = f.make_centre(sessions)
-    with TestClient(create_app(slow, relay=False)) as limited:
+    app = create_app(slow, relay=False)
+    bodies: list[bytes] = []
+
+    async def counting(scope: Scope, receive: Receive, send: Send) -> None:
+        """The app, noting every piece of request body it asks for."""
+
+        async def noted() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                bodies.append(message.get("body", b""))
+            return message
+
+        await app(scope, noted, send)
+
+    statements: list[str] = []
+    engine = engine_for(slow.database_url)
+    with TestClient(counting) as limited:
         for _ in range(3):
             post(limited, token, b"{}")
-        began = time.perf_counter()
-        for _ in range(200):
-            assert post(limited, token, b"x" * 100_000).status_code == 429
-        assert (time.perf_counter() - began) / 200 < 0.01
+        bodies.clear()
+        note = lambda *args: statements.append(args[2])  # noqa: E731
+        event.listen(engine, "before_cursor_execute", note)
+        try:
+            for _ in range(200):
+                assert post(limited, token, b"x" * 100_000).status_code == 429
+        finally:
+            event.remove(engine, "before_cursor_execute", note)
+    assert bodies == []
+    assert statements == []
 
 
 def test_body_size_and_document_count_limits(
@@ -99,7 +123,7 @@ def test_body_size_and_document_count_limits(
     assert (streamed.status_code, streamed.json()["errors"][0]["code"]) == (413, "body.too-large")
 
 
-def test_local_bucket_refills_and_costs_microseconds(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_local_bucket_refills(monkeypatch: pytest.MonkeyPatch) -> None:
     bucket = LocalBuckets(per_minute=60, burst=2)
     now = [1000.0]
     bucket._now = lambda: now[0]
@@ -110,14 +134,6 @@ def test_local_bucket_refills_and_costs_microseconds(monkeypatch: pytest.MonkeyP
     assert bucket.take("a") == pytest.approx(0.5)
     now[0] += 0.5
     assert bucket.take("a") == 0.0
-    fast = LocalBuckets(per_minute=10**9, burst=10**9)
-    rounds = []
-    for _ in range(3):  # the best of three: a busy machine slows a round, not the code
-        began = time.perf_counter()
-        for i in range(5_000):
-            fast.take(str(i % 100))
-        rounds.append((time.perf_counter() - began) / 5_000)
-    assert min(rounds) < 20e-6
 
 
 def test_no_limit_by_default() -> None:

@@ -169,3 +169,29 @@ def test_review_details_written_before_0015_name_the_role() -> None:
         "capped at the tariff": "capped at the tariff",
     }
     assert {old: migration.by_role(old, roles) for old in cases} == cases
+
+
+def _number_key(engine: Engine) -> list[str]:
+    (key,) = [
+        index
+        for index in inspect(engine).get_indexes("documents")
+        if index["name"] == "uq_documents_centre_number_live"
+    ]
+    return [str(column) for column in key["column_names"]]
+
+
+def test_the_number_key_takes_the_identifier_system_and_gives_it_back(url: str) -> None:
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        assert _number_key(engine) == ["centre_id", "external_id", "identifier_system"]
+        command.downgrade(alembic_config(url), "0015")
+        engine.dispose()
+        columns = {c["name"] for c in inspect(engine).get_columns("documents")}
+        assert "identifier_system" not in columns
+        assert _number_key(engine) == ["centre_id", "external_id"]
+        upgrade(url)
+        engine.dispose()
+        assert _number_key(engine) == ["centre_id", "external_id", "identifier_system"]
+    finally:
+        engine.dispose()

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from gateway.audit import chain as audit
 from gateway.batches import repository as batches
+from gateway.documents.view import document_view
 from gateway.domain.review import ReviewAction, ReviewReason
 from gateway.kit.db import make_engine, session_factory
 from gateway.pricing import repository as pricing
@@ -284,10 +285,7 @@ def queries_of(p: Picks) -> dict[str, Callable[[Session], object]]:
         "centre: own documents by status": search(p, p.centre, status="UNDER_REVIEW"),
         "centre: own documents of a month": search(p, p.centre, period=period),
         "centre: own documents of a patient": search(p, p.centre, national_id=p.patient),
-        "centre: one document, priced lines": lambda s: repository.priced_lines(
-            s,
-            repository.get_document(s, p.document, p.centre),  # type: ignore[arg-type]
-        ),
+        "centre: one document, priced lines": lambda s: document_view(s, p.document, p.centre),
         "centre: one submission": lambda s: repository.get_submission(s, p.submission, p.centre),
         "centre: idempotency key": lambda s: repository.submission_by_idempotency_key(
             s, p.centre, p.key

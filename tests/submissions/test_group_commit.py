@@ -23,6 +23,7 @@ from gateway.storage.models import AuditEntry, Document, OutboxMessage, Submissi
 from gateway.submissions.service import Arrival, Ingested, parse_valid
 from gateway.submissions.writer import IngestWriter
 from tests import factories as f
+from tests import services
 from validators.schema import Format
 
 
@@ -86,7 +87,9 @@ def test_a_group_is_judged_in_order_and_answered_after_its_commit(
         arrival(centre, f.submission(centre.code)),
     ]
     answers = in_one_group(writer, arrivals)
-    stored, refused, duplicate, plain = (a.exception() or a.result(timeout=30) for a in answers)
+    stored, refused, duplicate, plain = (
+        a.exception() or a.result(timeout=services.WAIT_S) for a in answers
+    )
     assert isinstance(refused, GatewayError)
     assert refused.status_code == 422
     assert isinstance(stored, Ingested)
@@ -117,7 +120,7 @@ def test_a_group_that_meets_a_taken_key_is_stored_again_one_by_one(
     data = f.submission(centre.code)
     retries = metrics.INGEST_GROUP_RETRIES._value.get()
     answers = in_one_group(writer, [arrival(centre, data, key) for _ in range(4)])
-    results = [a.result(timeout=30) for a in answers]
+    results = [a.result(timeout=services.WAIT_S) for a in answers]
     assert metrics.INGEST_GROUP_RETRIES._value.get() == retries + 1
     assert len({r.submission.id for r in results}) == 1
     assert [r.replayed for r in results] == [False, True, True, True]
@@ -133,7 +136,7 @@ def test_each_move_of_a_group_has_its_audit_entry_in_one_chain(
 ) -> None:
     centre = centre_of(sessions)
     answers = in_one_group(writer, [arrival(centre, f.submission(centre.code)) for _ in range(5)])
-    ids = {str(a.result(timeout=30).documents[0].id) for a in answers}
+    ids = {str(a.result(timeout=services.WAIT_S).documents[0].id) for a in answers}
     with sessions() as session:
         entries = session.scalars(
             select(AuditEntry).where(AuditEntry.subject_id.in_(ids)).order_by(AuditEntry.seq)
@@ -164,7 +167,7 @@ def test_a_request_waits_for_its_own_commit(
     assert inside.wait(30)
     assert not answer.done()
     release.set()
-    stored = answer.result(timeout=30)
+    stored = answer.result(timeout=services.WAIT_S)
     with sessions() as session:
         assert session.get(Submission, stored.submission.id) is not None
 

@@ -97,6 +97,7 @@ def test_xml_and_json_end_priced_with_identical_amounts(client: TestClient, sess
     assert visit_totals == {
         "requested": 1_450_000,
         "eligible": 1_338_000,
+        "deducted": 112_000,
         "deductions": 112_000,
         "copayment": 401_400,
         "insurer_share": 936_600,

@@ -20,7 +20,7 @@ def duplicates_within(documents: list[Document]) -> dict[int, list[Problem]]:
     first_service: dict[tuple[str, str, object], Document] = {}
     found: dict[int, list[Problem]] = {}
     for index, document in enumerate(documents):
-        earlier = first_number.setdefault(document.number, document)
+        earlier = first_number.setdefault(document.duplicate_key, document)
         if earlier is not document:
             found.setdefault(index, []).append(
                 Problem(
@@ -47,7 +47,7 @@ def duplicates_within(documents: list[Document]) -> dict[int, list[Problem]]:
 
 def check_already_accepted(document: Document, context: RuleContext) -> list[Problem]:
     problems: list[Problem] = []
-    if document.number in context.accepted_numbers:
+    if document.duplicate_key in context.accepted_numbers:
         problems.append(
             Problem(
                 "document.duplicate",

@@ -128,13 +128,6 @@ class DocumentPrice:
     def insurer_share(self) -> int:
         return sum(line.insurer_share for line in self.lines)
 
-    def deductions_by_reason(self) -> dict[str, int]:
-        totals: dict[str, int] = defaultdict(int)
-        for line in self.lines:
-            for deduction in line.deductions:
-                totals[deduction.reason.value] += deduction.amount
-        return dict(sorted(totals.items()))
-
 
 @dataclass(frozen=True, slots=True)
 class _Package:

@@ -1,0 +1,1 @@
+"""Tests of the one view of a priced document."""
