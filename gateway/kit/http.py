@@ -80,6 +80,10 @@ RETRY_AFTER = {
 # A caller with a centre's token spends its budget on every authenticated route (staff-only
 # routes included: the token is checked before its role), so each of them can answer 429.
 AUTHENTICATED = (401, 429)
+# FastAPI answers 400 when a JSON body does not parse, before any model sees it.
+BAD_JSON: dict[int, str | tuple[str, str]] = {
+    400: ("request.invalid", "There was an error parsing the body")
+}
 
 
 def errors(

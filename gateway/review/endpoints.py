@@ -12,15 +12,15 @@ from gateway.domain.bounds import LineNo, Quantity, Rials
 from gateway.domain.review import ReviewAction, ReviewReason
 from gateway.kit.db import transaction
 from gateway.kit.deps import Auditor, CentreCaller, State
-from gateway.kit.http import AUTHENTICATED, errors, parse_id
+from gateway.kit.http import AUTHENTICATED, BAD_JSON, errors, parse_id
 from gateway.review import service as reviews
 from gateway.schemas import DocumentOut
 
 router = APIRouter(prefix="/v1", tags=["review"])
 MOVE_ERRORS = errors(
-    *AUTHENTICATED, 403, 404, 409, 422,
+    *AUTHENTICATED, 400, 403, 404, 409, 422,
     c409="Not allowed in the document's status",
-    said={404: "Document not found.",
+    said={**BAD_JSON, 404: "Document not found.",
           422: ("request.invalid", "Input should be 'accept', 'reduce' or 'deny'")},
 )  # fmt: skip
 

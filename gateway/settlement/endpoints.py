@@ -12,7 +12,7 @@ from gateway.audit import reads
 from gateway.domain.bounds import RowId
 from gateway.kit.db import transaction
 from gateway.kit.deps import Caller, Finance, GatewayState, Principal, ReadSession, State
-from gateway.kit.http import AUTHENTICATED, errors
+from gateway.kit.http import AUTHENTICATED, BAD_JSON, errors
 from gateway.schemas import ReasonTotalOut, RemittanceTotalsOut
 from gateway.settings import today
 from gateway.settlement import service as settlement
@@ -20,17 +20,17 @@ from gateway.storage.models import Centre, PaymentOrder
 
 router = APIRouter(prefix="/v1", tags=["settlement"])
 CLOSE_ERRORS = errors(
-    *AUTHENTICATED, 403, 409, 422,
+    *AUTHENTICATED, 400, 403, 409, 422,
     c409="The period is already closed",
-    said={403: "This needs a token of role finance, admin.",
+    said={**BAD_JSON, 403: "This needs a token of role finance, admin.",
           409: "Period 2026-10 is already closed.",
           422: ("request.invalid", "Period 2026-12 has not begun; it cannot be closed yet.")},
 )  # fmt: skip
 PAID_ERRORS = errors(
-    *AUTHENTICATED, 403, 404, 409, 422,
+    *AUTHENTICATED, 400, 403, 404, 409, 422,
     c409="The order is already paid",
-    said={403: "This needs a token of role finance, admin.", 404: "Payment order not found.",
-          409: "Payment order 12 is already paid."},
+    said={**BAD_JSON, 403: "This needs a token of role finance, admin.",
+          404: "Payment order not found.", 409: "Payment order 12 is already paid."},
 )  # fmt: skip
 ORDER_ERRORS = errors(*AUTHENTICATED, 404, 422)
 

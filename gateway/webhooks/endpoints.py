@@ -18,7 +18,7 @@ from gateway.domain.centres import Role
 from gateway.errors import ForbiddenError
 from gateway.kit.db import transaction
 from gateway.kit.deps import Caller, ReadSession, State
-from gateway.kit.http import AUTHENTICATED, errors
+from gateway.kit.http import AUTHENTICATED, BAD_JSON, errors
 from gateway.storage.models import Webhook, WebhookDelivery
 from gateway.webhooks import service as webhooks
 from gateway.webhooks.signing import error_class
@@ -94,11 +94,13 @@ WebhookId = Annotated[RowId, Path()]
     response_model=WebhookCreated,
     responses=errors(
         *AUTHENTICATED,
+        400,
         403,
         409,
         422,
         c409="The centre has its most webhooks",
         said={
+            **BAD_JSON,
             403: "Only a centre's token may manage webhooks.",
             409: "A centre may have at most 10 active webhooks; delete one first.",
             422: (
