@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,12 +24,11 @@ from gateway.documents.view import Deduction, sum_by_reason, views_where
 from gateway.domain.lifecycle import DocumentStatus, transition
 from gateway.errors import GatewayError, NotFoundError
 from gateway.kit.periods import period_end
+from gateway.settlement import repository as store
 from gateway.storage.models import (
     Centre,
     Document,
-    LineDeduction,
     PaymentOrder,
-    SettlementPeriod,
     utcnow,
 )
 
@@ -47,29 +45,17 @@ def close_period(session: Session, *, period: str, actor: str, today: date) -> C
     end = period_end(period)
     if (end.year, end.month) > (today.year, today.month):
         raise GatewayError(f"Period {period} has not begun; it cannot be closed yet.", 422)
-    if session.get(SettlementPeriod, period) is not None:
+    if store.is_closed(session, period):
         raise GatewayError(f"Period {period} is already closed.", 409)
-    session.add(SettlementPeriod(period=period, closed_by=actor))
     try:
-        session.flush()
+        store.add_period(session, period=period, actor=actor)
     except IntegrityError:  # closed at the same moment by someone else
         raise GatewayError(f"Period {period} is already closed.", 409) from None
-    documents = list(
-        session.scalars(
-            select(Document)
-            .where(
-                Document.status == S.APPROVED,
-                Document.payment_order_id.is_(None),
-                Document.service_date <= end,
-            )
-            .order_by(Document.centre_id, Document.service_date, Document.external_id)
-            .with_for_update()
-        )
-    )
+    documents = store.lock_payable(session, end)
     by_centre: dict[int, list[Document]] = defaultdict(list)
     for document in documents:
         by_centre[document.centre_id].append(document)
-    reasons = _deductions_by_document(session, [d.id for d in documents])
+    reasons = store.deductions_by_document(session, [d.id for d in documents])
     orders = []
     for centre_id, group in by_centre.items():
         by_reason = sum_by_reason(
@@ -88,8 +74,7 @@ def close_period(session: Session, *, period: str, actor: str, today: date) -> C
             insurer_amount=sum(d.insurer_amount or 0 for d in group),
             closed_by=actor,
         )
-        session.add(order)
-        session.flush()
+        store.add_order(session, order)
         orders.append(order)
         _move_all(session, group, S.PAYMENT_ORDERED, actor, f"payment order {order.id} ({period})")
         for document in group:
@@ -127,20 +112,8 @@ def _move_all(
     journal.record(session, moves)
 
 
-def _deductions_by_document(session: Session, ids: list[Any]) -> dict[Any, list[tuple[str, int]]]:
-    """Each document's deductions as (reason, amount), for ``sum_by_reason`` to total."""
-    out: dict[Any, list[tuple[str, int]]] = defaultdict(list)
-    for start in range(0, len(ids), 500):
-        query = select(LineDeduction.document_id, LineDeduction.reason, LineDeduction.amount).where(
-            LineDeduction.document_id.in_(ids[start : start + 500])
-        )
-        for document_id, reason, amount in session.execute(query):
-            out[document_id].append((reason, int(amount)))
-    return out
-
-
 def get_order(session: Session, order_id: int, centre_scope: int | None) -> PaymentOrder:
-    order = session.get(PaymentOrder, order_id)
+    order = store.get_order(session, order_id)
     if order is None or (centre_scope is not None and order.centre_id != centre_scope):
         raise NotFoundError("Payment order")
     return order
@@ -149,21 +122,15 @@ def get_order(session: Session, order_id: int, centre_scope: int | None) -> Paym
 def list_orders(
     session: Session, *, period: str | None, centre_scope: int | None
 ) -> list[PaymentOrder]:
-    query = select(PaymentOrder).order_by(PaymentOrder.period.desc(), PaymentOrder.id)
     if period is not None:
-        period_end(period)
-        query = query.where(PaymentOrder.period == period)
-    if centre_scope is not None:
-        query = query.where(PaymentOrder.centre_id == centre_scope)
-    return list(session.scalars(query))
+        period_end(period)  # refuses a malformed period (422)
+    return store.orders(session, period=period, centre_id=centre_scope)
 
 
 def mark_paid(session: Session, *, order_id: int, reference: str, actor: str) -> PaymentOrder:
     if not reference.strip():
         raise GatewayError("A payment reference is required.", 422)
-    order = session.scalars(
-        select(PaymentOrder).where(PaymentOrder.id == order_id).with_for_update()
-    ).one_or_none()
+    order = store.lock_order(session, order_id)
     if order is None:
         raise NotFoundError("Payment order")
     if order.status == "paid":
@@ -171,11 +138,7 @@ def mark_paid(session: Session, *, order_id: int, reference: str, actor: str) ->
             f"Payment order {order_id} is already paid (reference {order.payment_reference}).",
             409,
         )
-    documents = list(
-        session.scalars(
-            select(Document).where(Document.payment_order_id == order.id).with_for_update()
-        )
-    )
+    documents = store.lock_documents_of(session, order.id)
     _move_all(session, documents, S.PAID, actor, f"paid under reference {reference}")
     order.status = "paid"
     order.paid_at = utcnow()
