@@ -21,6 +21,7 @@ from gateway.documents import endpoints as documents
 from gateway.errors import GatewayError
 from gateway.fhir import endpoints as fhir
 from gateway.fhir.xml import fhir_schema
+from gateway.kit import openapi
 from gateway.kit.broker import make_celery
 from gateway.kit.chores import Chore, Chores
 from gateway.kit.db import engine_for, ping, session_factory
@@ -154,6 +155,7 @@ def _install_operations(app: FastAPI) -> None:
         "/readyz",
         tags=["operations"],
         summary="Database and broker are reachable; whether submissions are being shed",
+        responses={503: {"description": "The database or the broker is unreachable"}},
     )
     def readyz(request: Request) -> JSONResponse:
         state: GatewayState = request.app.state.gateway
@@ -252,12 +254,15 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
         version="1",
         summary="Submit treatment documents as XML, JSON or FHIR; follow them to payment.",
         lifespan=lifespan,
+        docs_url=None,  # served by kit.openapi from packaged assets, not a CDN
+        redoc_url=None,
     )
     app.state.gateway = state
     app.state.ingest_writer = writer  # submissions' own: kit's state does not know it
     _install_error_handlers(app)
     app.add_middleware(RequestMiddleware)
     _install_operations(app)
+    openapi.install(app)
     app.include_router(submissions.router)
     app.include_router(batches.router)
     app.include_router(documents.router)

@@ -62,6 +62,7 @@ def _code_for(status_code: int) -> str:
         401: "auth.required",
         403: "auth.forbidden",
         404: "not-found",
+        405: "method.not-allowed",
         409: "conflict",
         413: "body.too-large",
         415: "body.unsupported-media-type",

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
+
+from gateway.domain.documents import DocumentKind, Purpose
+from gateway.domain.lifecycle import DocumentStatus
+from gateway.domain.review import ReviewAction
+
+BatchStatus = Literal["received", "processing", "done", "failed"]
 
 
 def _in_utc(value: datetime) -> datetime:
@@ -21,7 +27,7 @@ class ProblemOut(BaseModel):
     message: str
     path: str | None = Field(None, description="XPath for XML input, JSON pointer for JSON")
     line: int | None = Field(None, description="Line in the XML source")
-    severity: str = "error"
+    severity: Literal["error", "warning"] = "error"
 
 
 class ErrorResponse(BaseModel):
@@ -31,9 +37,9 @@ class ErrorResponse(BaseModel):
 class DocumentSummary(BaseModel):
     id: str
     external_id: str = Field(description="The centre's own document number")
-    kind: str
-    status: str
-    outcome: str = Field(
+    kind: DocumentKind
+    status: DocumentStatus
+    outcome: Literal["ACCEPTED", "ACCEPTED_WITH_WARNINGS", "REJECTED"] = Field(
         description="ACCEPTED, ACCEPTED_WITH_WARNINGS or REJECTED (like an X12 999 acknowledgement)"
     )
     path: str = Field(description="Where the document stands in the submission")
@@ -44,7 +50,7 @@ class DocumentSummary(BaseModel):
 
 class SubmissionOut(BaseModel):
     id: str
-    status: str = Field(description="ACCEPTED, PARTIALLY_ACCEPTED or REJECTED")
+    status: Literal["ACCEPTED", "PARTIALLY_ACCEPTED", "REJECTED"]
     format: str
     received_at: Instant
     document_count: int
@@ -102,8 +108,8 @@ class LineOut(BaseModel):
 
 
 class EventOut(BaseModel):
-    from_status: str | None
-    to_status: str
+    from_status: DocumentStatus | None
+    to_status: DocumentStatus
     actor: str
     reason: str
     at: Instant
@@ -152,9 +158,11 @@ class RemittanceOut(BaseModel):
 
     document_id: str
     external_id: str
-    kind: str
-    purpose: str = Field(description="claim, or an estimate (preauthorization, predetermination)")
-    status: str
+    kind: DocumentKind
+    purpose: Purpose = Field(
+        description="claim, or an estimate (preauthorization, predetermination)"
+    )
+    status: DocumentStatus
     centre: CentreRef
     patient: PatientRef
     service_date: date
@@ -186,8 +194,8 @@ class DocumentListItem(BaseModel):
     id: str
     centre_code: str
     external_id: str
-    kind: str
-    status: str
+    kind: DocumentKind
+    status: DocumentStatus
     service_date: date
     patient_national_id: str
     requested: int
@@ -207,7 +215,7 @@ class DocumentPage(BaseModel):
 
 class ReviewOut(BaseModel):
     line_no: int
-    action: str
+    action: ReviewAction
     reason: str | None
     quantity: int | None
     eligible: int | None
@@ -228,12 +236,12 @@ class DocumentOut(BaseModel):
     submission_id: str
     centre_code: str
     external_id: str
-    kind: str
-    purpose: str = Field(
+    kind: DocumentKind
+    purpose: Purpose = Field(
         description="claim (a bill), or preauthorization / predetermination: an estimate "
         "asked through the FHIR door, priced and never settled"
     )
-    status: str
+    status: DocumentStatus
     patient_national_id: str
     insurance_number: str
     physician_number: str
@@ -258,7 +266,7 @@ class DocumentOut(BaseModel):
 
 class BatchOut(BaseModel):
     id: str
-    status: str = Field(description="received, processing, done or failed")
+    status: BatchStatus
     format: str
     size: int = Field(description="Bytes of the file, decompressed")
     sha256: str = Field(description="SHA-256 of the file, decompressed")

@@ -85,3 +85,9 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings, relay=False)) as test_client:
         yield test_client
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked contract_last compare what the whole run was answered with the OpenAPI
+    document, so they go after all the others."""
+    items.sort(key=lambda item: item.get_closest_marker("contract_last") is not None)

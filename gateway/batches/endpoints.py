@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -20,14 +20,35 @@ from gateway.batches.spool import Spooled, SpoolWriter
 from gateway.errors import GatewayError, NotFoundError
 from gateway.kit.db import transaction
 from gateway.kit.deps import Caller, CentreCaller, GatewayState, Principal, ReadSession, State
-from gateway.kit.http import ERRORS, format_of, parse_id
-from gateway.schemas import BatchOut, ProblemOut
+from gateway.kit.http import AUTHENTICATED, errors, format_of, parse_id
+from gateway.schemas import BatchOut, BatchStatus, ProblemOut
 from gateway.storage.models import Batch
 from validators.schema import Format
 
 router = APIRouter(prefix="/v1", tags=["batches"])
 PIECE = 1024 * 1024  # bytes handed to the spool writer at once
 ACKNOWLEDGEMENT = "GET /v1/batches/{id}/acknowledgement"
+ACK_ERRORS = errors(
+    *AUTHENTICATED, 404, 409,
+    c409="The batch is not finished yet",
+    said={404: "Batch not found.",
+          409: "The batch is processing; its acknowledgement comes when it is done."},
+)  # fmt: skip
+
+
+def batch_file(form: str) -> dict[str, str]:
+    return {
+        "type": "string",
+        "format": "binary",
+        "description": f"A file holding {form} valid against rasa-claim-1.xsd (the same "
+        "shape as POST /v1/submissions, with many documents), gzip accepted",
+    }
+
+
+ACK_CSV = {"content": {"text/csv": {"schema": {"type": "string"}}}}
+ACK_CONTENT = {
+    "content": {"application/json": {"schema": {"type": "object"}}, **ACK_CSV["content"]}
+}
 
 
 async def _spool(request: Request, state: GatewayState, fmt: Format) -> Spooled:
@@ -79,14 +100,14 @@ def _receive(state: GatewayState, caller: Principal, spooled: Spooled, fmt: Form
     "/batches",
     status_code=202,
     response_model=BatchOut,
-    responses=ERRORS,
+    responses=errors(*AUTHENTICATED, 400, 403, 413, 415),
     summary="Upload a batch file (XML or JSON, gzip accepted); processed in the background",
     openapi_extra={
         "requestBody": {
             "required": True,
             "content": {
-                "application/xml": {"schema": {"type": "string", "format": "binary"}},
-                "application/json": {"schema": {"type": "string", "format": "binary"}},
+                "application/xml": {"schema": batch_file("an XML submission")},
+                "application/json": {"schema": batch_file("a JSON submission")},
             },
         }
     },
@@ -125,7 +146,7 @@ def _found(session: Session, batch_id: str, caller: Principal) -> Batch:
 @router.get(
     "/batches/{batch_id}",
     response_model=BatchOut,
-    responses=ERRORS,
+    responses=errors(*AUTHENTICATED, 404),
     summary="A batch's status and progress",
 )
 def get_batch(batch_id: str, caller: Caller, session: ReadSession) -> BatchOut:
@@ -136,7 +157,7 @@ def batch_out(session: Session, batch: Batch) -> BatchOut:
     url = f"/v1/batches/{batch.id}"
     return BatchOut(
         id=str(batch.id),
-        status=batch.status,
+        status=cast(BatchStatus, batch.status),  # the table's check constraint holds it
         format=batch.format,
         size=batch.size,
         sha256=batch.sha256,
@@ -206,7 +227,7 @@ def _acknowledgement(
 
 @router.get(
     "/batches/{batch_id}/acknowledgement",
-    responses={**ERRORS, 200: {"content": {"application/json": {}, "text/csv": {}}}},
+    responses={**ACK_ERRORS, 422: errors(422)[422], 200: ACK_CONTENT},
     summary="Per-document outcomes of a finished batch, as JSON or CSV (?format=csv)",
 )
 def get_acknowledgement(
@@ -223,7 +244,7 @@ def get_acknowledgement(
 
 @router.get(
     "/batches/{batch_id}/acknowledgement.csv",
-    responses={**ERRORS, 200: {"content": {"text/csv": {}}}},
+    responses={**ACK_ERRORS, 200: ACK_CSV},
     summary="Per-document outcomes of a finished batch as CSV",
 )
 def get_acknowledgement_csv(

@@ -8,6 +8,7 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query
+from pydantic import AfterValidator
 from sqlalchemy.orm import Session
 
 from gateway.audit import reads
@@ -18,16 +19,19 @@ from gateway.documents.remittance import (
 )
 from gateway.documents.view import Line, document_view
 from gateway.domain.bounds import Offset, Rials
+from gateway.domain.documents import DocumentKind, Purpose
+from gateway.domain.lifecycle import DocumentStatus
+from gateway.domain.review import ReviewReason
 from gateway.errors import GatewayError, NotFoundError
 from gateway.kit.deps import Caller, ReadSession, State
-from gateway.kit.http import ERRORS, parse_id
+from gateway.kit.http import AUTHENTICATED, errors, parse_id
 from gateway.kit.periods import period_end
+from gateway.pricing.engine.rules import Reason
 from gateway.schemas import (
     AppealOut,
     DocumentListItem,
     DocumentOut,
     DocumentPage,
-    ErrorResponse,
     EventOut,
     LineOut,
     LinePricingOut,
@@ -50,23 +54,41 @@ SEARCH_PARAMS = (
     "limit",
     "offset",
 )
+# Every reason a deduction can carry: pricing's rules and an auditor's review.
+DEDUCTION_REASONS = sorted([*(r.value for r in Reason), *(r.value for r in ReviewReason)])
+
+
+def _known_reason(value: str | None) -> str | None:
+    if value is not None and value not in DEDUCTION_REASONS:
+        raise ValueError(f"Input should be one of {', '.join(DEDUCTION_REASONS)}")
+    return value
+
+
+DeductionReason = Annotated[
+    str | None,
+    AfterValidator(_known_reason),
+    Query(
+        description="has a deduction with this reason code",
+        json_schema_extra={"enum": DEDUCTION_REASONS},
+    ),
+]
 
 
 @router.get(
     "/documents",
     response_model=DocumentPage,
-    responses=ERRORS,
+    responses=errors(*AUTHENTICATED, 422),
     summary="Search documents (a centre: its own; staff: all), newest service date first",
 )
 def search(
     caller: Caller,
     session: ReadSession,
     state: State,
-    status: str | None = Query(None, description="e.g. UNDER_REVIEW"),
+    status: DocumentStatus | None = Query(None, description="The document's status"),
     centre: str | None = Query(None, description="centre code (staff only)"),
     period: str | None = Query(None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM"),
     min_amount: Rials | None = Query(None, description="requested rials at least"),
-    reason: str | None = Query(None, description="has a deduction with this reason code"),
+    reason: DeductionReason = None,
     national_id: str | None = Query(None, pattern=r"^\d{10}$"),
     limit: int = Query(50, ge=1, le=500),
     offset: Annotated[Offset, Query()] = 0,
@@ -97,8 +119,8 @@ def search(
                 id=str(d.id),
                 centre_code=code,
                 external_id=d.external_id,
-                kind=d.kind,
-                status=d.status,
+                kind=DocumentKind(d.kind),
+                status=DocumentStatus(d.status),
                 service_date=d.service_date,
                 patient_national_id=d.patient_national_id,
                 requested=d.requested_amount,
@@ -121,7 +143,7 @@ def period_bounds(period: str) -> tuple[date, date]:
 @router.get(
     "/documents/{document_id}",
     response_model=DocumentOut,
-    responses=ERRORS,
+    responses=errors(*AUTHENTICATED, 404),
     summary="A document with its lines, pricing and history",
 )
 def get_document(document_id: str, caller: Caller, state: State) -> DocumentOut:
@@ -142,9 +164,9 @@ def document_out(session: Session, document_id: uuid.UUID, centre_scope: int | N
         submission_id=str(view.submission_id),
         centre_code=view.centre_code,
         external_id=view.external_id,
-        kind=view.kind,
-        purpose=view.purpose,
-        status=view.status,
+        kind=DocumentKind(view.kind),
+        purpose=Purpose(view.purpose),
+        status=DocumentStatus(view.status),
         patient_national_id=view.patient_national_id,
         insurance_number=view.insurance_number,
         physician_number=view.physician_number,
@@ -198,7 +220,15 @@ def _line_out(line: Line) -> LineOut:
 @router.get(
     "/documents/{document_id}/remittance",
     response_model=RemittanceOut,
-    responses={**ERRORS, 409: {"model": ErrorResponse, "description": "Not priced yet"}},
+    responses=errors(
+        *AUTHENTICATED,
+        404,
+        409,
+        c409="Not priced yet",
+        said={
+            409: "Document 0b7e5c1e-8f4a-4d52-9a57-3c1f0f3b2a10 is ACCEPTED; it is not priced yet."
+        },
+    ),
     summary="The remittance advice of a priced document: paid, deducted and why, line by line",
 )
 def get_remittance(

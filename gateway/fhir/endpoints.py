@@ -12,19 +12,22 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from fhir.resources.R4B.claim import Claim
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
 from starlette.concurrency import run_in_threadpool
 
 from gateway import metrics
 from gateway.audit import reads
 from gateway.errors import GatewayError, NotFoundError
-from gateway.fhir import service
+from gateway.fhir import service, systems
+from gateway.fhir.capability import capability_statement
 from gateway.fhir.issues import Issue, StructureError
 from gateway.fhir.parse import Syntax, syntax_of
 from gateway.fhir.response import operation_outcome
 from gateway.fhir.systems import JSON_MEDIA, XML_MEDIA
+from gateway.kit import openapi
 from gateway.kit.deps import State, authenticate, authenticate_here, require_centre
-from gateway.kit.http import read_body
+from gateway.kit.http import AUTHENTICATED, errors, read_body
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])
 log = logging.getLogger(__name__)
@@ -37,15 +40,83 @@ _ISSUE_CODES = {
     413: "too-costly",
     415: "not-supported",
 }
+_CLAIM_EXAMPLE: dict[str, Any] = {
+    "resourceType": "Claim",
+    "identifier": [{"system": "urn:example:his", "value": "OP-2026-0042"}],
+    "contained": [
+        {"resourceType": "Patient", "id": "pat", "gender": "female", "birthDate": "1980-05-01",
+         "identifier": [{"system": systems.NATIONAL_ID, "value": "6383233564"},
+                        {"system": systems.INSURANCE_NUMBER, "value": "55501234"}]},
+        {"resourceType": "Practitioner", "id": "doc",
+         "identifier": [{"system": systems.MEDICAL_COUNCIL, "value": "141507"}]},
+    ],
+    "status": "active",
+    "type": {"coding": [{"system": systems.CLAIM_TYPE, "code": "professional"}]},
+    "use": "claim",
+    "patient": {"reference": "#pat"},
+    "billablePeriod": {"start": "2026-11-18", "end": "2026-11-18"},
+    "created": "2026-11-20",
+    "provider": {"reference": "#doc"},
+    "priority": {"coding": [{"code": "normal"}]},
+    "insurance": [{"sequence": 1, "focal": True, "coverage": {"display": "basic"}}],
+    "item": [{"sequence": 1, "quantity": {"value": 1},
+              "productOrService": {"coding": [{"system": systems.TARIFF_SERVICE,
+                                               "code": "970000"}]},
+              "unitPrice": {"value": 738000, "currency": systems.CURRENCY}}],
+}  # fmt: skip
+
+
+def _xml_text(resource: FHIRAbstractModel) -> str:
+    dumped: str | bytes = resource.model_dump_xml()  # bytes, whatever the stub says
+    return dumped.decode() if isinstance(dumped, bytes) else dumped
+
+
 _BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
-        "content": {
-            JSON_MEDIA: {"schema": {"type": "object"}},
-            XML_MEDIA: {"schema": {"type": "string"}},
-        },
+        "description": "A FHIR R4 Claim, or a Bundle of Claims (JSON or XML)",
+        "content": openapi.fhir_content(
+            "Claim",
+            "Bundle",
+            example=_CLAIM_EXAMPLE,
+            xml_example=_xml_text(Claim.model_validate(_CLAIM_EXAMPLE)),
+        ),
     }
 }
+_OUTCOME_EXAMPLE = {
+    "resourceType": "OperationOutcome",
+    "issue": [{"severity": "error", "code": "login",
+               "diagnostics": "auth.required: A valid bearer token is required."}],
+}  # fmt: skip
+
+
+def _answers(ok: str, *codes: int, resources: tuple[str, ...]) -> dict[int | str, Any]:
+    """The door's documented answers: ``resources`` on success, an OperationOutcome for
+    each refusal (with Retry-After on 429)."""
+    out: dict[int | str, Any] = {
+        200: {"description": ok, "content": openapi.fhir_content(*resources)}
+    }
+    for code, described in errors(*codes).items():
+        refusal = {
+            "description": described["description"],
+            "content": openapi.fhir_content("OperationOutcome", example=_OUTCOME_EXAMPLE),
+        }
+        if "headers" in described:
+            refusal["headers"] = described["headers"]
+        out[code] = refusal
+    return out
+
+
+_SUBMIT_ANSWERS = _answers(
+    "A ClaimResponse for a Claim, a Bundle of ClaimResponses for a Bundle",
+    *AUTHENTICATED,
+    400,
+    403,
+    413,
+    415,
+    422,
+    resources=("ClaimResponse", "Bundle"),
+)
 
 
 def wants_xml(request: Request, syntax: Syntax | None) -> bool:
@@ -121,9 +192,26 @@ async def _submit(request: Request, state: State) -> Response:
     return render(done.resource, xml, 200, **headers)
 
 
+@router.get(
+    "/metadata",
+    summary="The door's CapabilityStatement: what it supports (no token needed)",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The CapabilityStatement",
+            "content": openapi.fhir_content("CapabilityStatement"),
+        }
+    },
+)
+def metadata(request: Request) -> Response:
+    return render(capability_statement(), wants_xml(request, None))
+
+
 @router.post(
     "/Claim/$submit",
     summary="Submit a Claim or a Bundle of Claims; answered with ClaimResponse(s)",
+    response_class=Response,
+    responses=_SUBMIT_ANSWERS,
     openapi_extra=_BODY,
 )
 async def submit_claim(request: Request, state: State) -> Response:
@@ -133,6 +221,8 @@ async def submit_claim(request: Request, state: State) -> Response:
 @router.post(
     "/Claim",
     summary="Create a Claim (the same as $submit); answered with ClaimResponse(s)",
+    response_class=Response,
+    responses=_SUBMIT_ANSWERS,
     openapi_extra=_BODY,
 )
 async def create_claim(request: Request, state: State) -> Response:
@@ -142,6 +232,8 @@ async def create_claim(request: Request, state: State) -> Response:
 @router.get(
     "/ClaimResponse/{claim_response_id}",
     summary="The ClaimResponse of a document as it stands now (queued, complete, partial, error)",
+    response_class=Response,
+    responses=_answers("The ClaimResponse", *AUTHENTICATED, 404, resources=("ClaimResponse",)),
 )
 def get_claim_response(claim_response_id: str, request: Request, state: State) -> Response:
     xml = wants_xml(request, None)
@@ -161,6 +253,10 @@ def get_claim_response(claim_response_id: str, request: Request, state: State) -
 @router.get(
     "/ExplanationOfBenefit/{eob_id}",
     summary="The remittance advice of a priced document as an ExplanationOfBenefit",
+    response_class=Response,
+    responses=_answers(
+        "The ExplanationOfBenefit", *AUTHENTICATED, 404, resources=("ExplanationOfBenefit",)
+    ),
 )
 def get_explanation_of_benefit(eob_id: str, request: Request, state: State) -> Response:
     xml = wants_xml(request, None)

@@ -5,25 +5,39 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.documents.endpoints import document_out
 from gateway.domain.bounds import LineNo, Quantity, Rials
 from gateway.domain.review import ReviewAction, ReviewReason
 from gateway.kit.db import transaction
 from gateway.kit.deps import Auditor, CentreCaller, State
-from gateway.kit.http import ERRORS, parse_id
+from gateway.kit.http import AUTHENTICATED, BAD_JSON, errors, parse_id
 from gateway.review import service as reviews
-from gateway.schemas import DocumentOut, ErrorResponse
+from gateway.schemas import DocumentOut
 
 router = APIRouter(prefix="/v1", tags=["review"])
-MOVE_ERRORS = {
-    **ERRORS,
-    409: {"model": ErrorResponse, "description": "Not allowed in the document's status"},
-}
+MOVE_ERRORS = errors(
+    *AUTHENTICATED, 400, 403, 404, 409, 422,
+    c409="Not allowed in the document's status",
+    said={**BAD_JSON, 404: "Document not found.",
+          422: ("request.invalid", "Input should be 'accept', 'reduce' or 'deny'")},
+)  # fmt: skip
 
 
 class LineReviewIn(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "action": "reduce",
+                    "reason": "review-quantity-not-justified",
+                    "quantity": 2,
+                    "note": "Four bed-days billed; the discharge summary supports two.",
+                }
+            ]
+        }
+    )
     action: ReviewAction
     reason: ReviewReason | None = Field(
         None, description="Required to reduce or deny: the review deduction's reason code"
@@ -34,11 +48,24 @@ class LineReviewIn(BaseModel):
 
 
 class DecisionIn(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"decision": "approve", "reason": "Lines reviewed."}]}
+    )
     decision: Annotated[str, Field(pattern="^(approve|deny)$")]
     reason: str = Field("", max_length=2000)
 
 
 class AppealIn(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "reason": "The second bed-day is in the attached discharge summary.",
+                    "lines": [1],
+                }
+            ]
+        }
+    )
     reason: str = Field(min_length=1, max_length=4000)
     lines: list[int] = Field(default_factory=list, description="Line numbers contested")
 

@@ -3,26 +3,39 @@ order's remittance statement (JSON or CSV)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from gateway.audit import reads
 from gateway.domain.bounds import RowId
 from gateway.kit.db import transaction
 from gateway.kit.deps import Caller, Finance, GatewayState, Principal, ReadSession, State
-from gateway.kit.http import ERRORS
-from gateway.schemas import ErrorResponse, ReasonTotalOut, RemittanceTotalsOut
+from gateway.kit.http import AUTHENTICATED, BAD_JSON, errors
+from gateway.schemas import ReasonTotalOut, RemittanceTotalsOut
 from gateway.settings import today
 from gateway.settlement import service as settlement
 from gateway.storage.models import Centre, PaymentOrder
 
 router = APIRouter(prefix="/v1", tags=["settlement"])
-MOVE_ERRORS = {
-    **ERRORS,
-    409: {"model": ErrorResponse, "description": "Already closed or already paid"},
-}
+CLOSE_ERRORS = errors(
+    *AUTHENTICATED, 400, 403, 409, 422,
+    c409="The period is already closed",
+    said={**BAD_JSON, 403: "This needs a token of role finance, admin.",
+          409: "Period 2026-10 is already closed.",
+          422: ("request.invalid", "Period 2026-12 has not begun; it cannot be closed yet.")},
+)  # fmt: skip
+PAID_ERRORS = errors(
+    *AUTHENTICATED, 400, 403, 404, 409, 422,
+    c409="The order is already paid",
+    said={**BAD_JSON, 403: "This needs a token of role finance, admin.",
+          404: "Payment order not found.", 409: "Payment order 12 is already paid."},
+)  # fmt: skip
+ORDER_ERRORS = errors(*AUTHENTICATED, 404, 422)
+
+
+PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"
 
 
 class CentreOut(BaseModel):
@@ -34,7 +47,7 @@ class PaymentOrderOut(BaseModel):
     id: int
     centre: CentreOut
     period: str
-    status: str = Field(description="ordered, then paid")
+    status: Literal["ordered", "paid"] = Field(description="ordered, then paid")
     documents: int
     totals: RemittanceTotalsOut
     deductions_by_reason: list[ReasonTotalOut]
@@ -45,7 +58,7 @@ class PaymentOrderOut(BaseModel):
 
 
 class CloseIn(BaseModel):
-    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-10"])
+    period: str = Field(pattern=PERIOD, examples=["2026-10"])
 
 
 class ClosedOut(BaseModel):
@@ -54,7 +67,7 @@ class ClosedOut(BaseModel):
 
 
 class PaidIn(BaseModel):
-    reference: str = Field(min_length=1, max_length=60)
+    reference: str = Field(min_length=1, max_length=60, examples=["SATNA-1405-0815-2291"])
 
 
 class StatementOut(BaseModel):
@@ -71,7 +84,7 @@ def _out(session: Any, order: PaymentOrder) -> PaymentOrderOut:
     "/settlements",
     status_code=201,
     response_model=ClosedOut,
-    responses=MOVE_ERRORS,
+    responses=CLOSE_ERRORS,
     summary="Close a month: one payment order per centre of its approved documents (finance)",
 )
 def close(body: CloseIn, caller: Finance, state: State) -> ClosedOut:
@@ -85,11 +98,13 @@ def close(body: CloseIn, caller: Finance, state: State) -> ClosedOut:
 @router.get(
     "/settlements",
     response_model=list[PaymentOrderOut],
-    responses=ERRORS,
+    responses=errors(*AUTHENTICATED, 422),
     summary="Payment orders, newest period first (a centre sees its own)",
 )
 def list_orders(
-    caller: Caller, session: ReadSession, period: str | None = None
+    caller: Caller,
+    session: ReadSession,
+    period: Annotated[str | None, Query(pattern=PERIOD, examples=["2026-10"])] = None,
 ) -> list[PaymentOrderOut]:
     orders = settlement.list_orders(session, period=period, centre_scope=caller.centre_scope)
     return [_out(session, o) for o in orders]
@@ -98,7 +113,7 @@ def list_orders(
 @router.get(
     "/settlements/{order_id}",
     response_model=StatementOut,
-    responses=ERRORS,
+    responses=ORDER_ERRORS,
     summary="A payment order with its remittance statement: every document line and deduction",
 )
 def statement(order_id: RowId, caller: Caller, session: ReadSession, state: State) -> StatementOut:
@@ -110,7 +125,7 @@ def statement(order_id: RowId, caller: Caller, session: ReadSession, state: Stat
 
 @router.get(
     "/settlements/{order_id}/statement.csv",
-    responses={**ERRORS, 200: {"content": {"text/csv": {}}}},
+    responses={**ORDER_ERRORS, 200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
     summary="The remittance statement as CSV",
 )
 def statement_csv(order_id: RowId, caller: Caller, session: ReadSession, state: State) -> Response:
@@ -135,7 +150,7 @@ def _record_statement(
 @router.post(
     "/settlements/{order_id}/paid",
     response_model=PaymentOrderOut,
-    responses=MOVE_ERRORS,
+    responses=PAID_ERRORS,
     summary="Record the payment of an order; its documents become PAID (finance)",
 )
 def mark_paid(order_id: RowId, body: PaidIn, caller: Finance, state: State) -> PaymentOrderOut:

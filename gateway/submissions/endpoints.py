@@ -21,8 +21,9 @@ from gateway.kit.deps import (
     authenticate,
     require_centre,
 )
-from gateway.kit.http import ERRORS, format_of, parse_id, read_body
-from gateway.schemas import ErrorResponse, SubmissionOut
+from gateway.kit.http import AUTHENTICATED, errors, format_of, parse_id, read_body
+from gateway.kit.openapi import SUBMISSION_BODY
+from gateway.schemas import SubmissionOut
 from gateway.storage import repository
 from gateway.storage.models import Document, Submission
 from gateway.submissions.service import Arrival, StoredDocument, StoredSubmission, parse_valid
@@ -61,26 +62,11 @@ def idempotency_key_of(request: Request) -> str | None:
     "/submissions",
     status_code=202,
     response_model=SubmissionOut,
-    responses={
-        **ERRORS,
-        503: {
-            "model": ErrorResponse,
-            "description": "Overloaded (code `overloaded`): the submission would have waited "
-            "longer than the gateway allows to be written, so it was refused at once and "
-            "nothing was stored; send it again after `Retry-After` seconds.",
-            "headers": {"Retry-After": {"schema": {"type": "integer"}}},
-        },
-    },
+    responses=errors(*AUTHENTICATED, 400, 403, 413, 415, 422, 503),
     summary="Submit documents (XML or JSON)",
     openapi_extra={
         "parameters": [IDEMPOTENCY_KEY],
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/xml": {"schema": {"type": "string"}},
-                "application/json": {"schema": {"type": "object"}},
-            },
-        },
+        "requestBody": SUBMISSION_BODY,
     },
 )
 async def submit(request: Request) -> Response:
@@ -127,7 +113,7 @@ async def submit(request: Request) -> Response:
 @router.get(
     "/submissions/{submission_id}",
     response_model=SubmissionOut,
-    responses=ERRORS,
+    responses=errors(*AUTHENTICATED, 404),
     summary="A submission and its documents' statuses",
 )
 def get_submission(

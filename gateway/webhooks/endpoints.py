@@ -18,7 +18,7 @@ from gateway.domain.centres import Role
 from gateway.errors import ForbiddenError
 from gateway.kit.db import transaction
 from gateway.kit.deps import Caller, ReadSession, State
-from gateway.kit.http import ERRORS
+from gateway.kit.http import AUTHENTICATED, BAD_JSON, errors
 from gateway.storage.models import Webhook, WebhookDelivery
 from gateway.webhooks import service as webhooks
 from gateway.webhooks.signing import error_class
@@ -92,7 +92,23 @@ WebhookId = Annotated[RowId, Path()]
     "/webhooks",
     status_code=201,
     response_model=WebhookCreated,
-    responses=ERRORS,
+    responses=errors(
+        *AUTHENTICATED,
+        400,
+        403,
+        409,
+        422,
+        c409="The centre has its most webhooks",
+        said={
+            **BAD_JSON,
+            403: "Only a centre's token may manage webhooks.",
+            409: "A centre may have at most 10 active webhooks; delete one first.",
+            422: (
+                "webhook.https-required",
+                "A webhook URL must be https; this gateway does not send events over http.",
+            ),
+        },
+    ),
     summary="Register a webhook (the signing secret is shown once)",
 )
 def create_webhook(
@@ -114,7 +130,7 @@ def create_webhook(
 @router.get(
     "/webhooks",
     response_model=list[WebhookOut],
-    responses=ERRORS,
+    responses=errors(*AUTHENTICATED, 403),
     summary="The calling centre's webhooks, active and deleted",
 )
 def list_webhooks(centre_id: CentreId, session: ReadSession) -> list[WebhookOut]:
@@ -125,7 +141,7 @@ def list_webhooks(centre_id: CentreId, session: ReadSession) -> list[WebhookOut]
 @router.delete(
     "/webhooks/{webhook_id}",
     status_code=204,
-    responses=ERRORS,
+    responses=errors(*AUTHENTICATED, 403, 404, 422),
     summary="Delete a webhook: no further events are sent to it; its deliveries stay visible",
 )
 def delete_webhook(
@@ -141,7 +157,7 @@ def delete_webhook(
 @router.get(
     "/webhooks/{webhook_id}/deliveries",
     response_model=DeliveryPage,
-    responses=ERRORS,
+    responses=errors(*AUTHENTICATED, 403, 404, 422),
     summary="A webhook's delivery attempts, newest first",
 )
 def list_deliveries(

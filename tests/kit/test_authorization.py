@@ -26,7 +26,7 @@ CENTRE, AUDITOR, FINANCE, ADMIN = "centre", "auditor", "finance", "admin"
 EVERYONE = frozenset({CENTRE, AUDITOR, FINANCE, ADMIN})
 STAFF = frozenset({AUDITOR, FINANCE, ADMIN})
 PUBLIC = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect",
-          "/redoc"}  # fmt: skip
+          "/redoc", "/fhir/metadata"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,19 @@ def api_routes(client: TestClient) -> set[tuple[str, str]]:
 
 def test_every_api_route_has_a_rule(client: TestClient) -> None:
     assert api_routes(client) == set(ROUTES)
+
+
+def test_the_document_declares_bearer_exactly_where_a_token_is_needed(
+    client: TestClient,
+) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    secured = {
+        (method.upper(), path)
+        for path, item in paths.items()
+        for method, operation in item.items()
+        if operation.get("security") == [{"bearer": []}]
+    }
+    assert secured == set(ROUTES)
 
 
 @dataclass
