@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
@@ -31,7 +32,7 @@ from gateway.settings import Settings, get_settings
 from gateway.settlement import endpoints as settlements
 from gateway.submissions import endpoints as submissions
 from gateway.submissions.writer import IngestWriter
-from gateway.upkeep import sweeper
+from gateway.upkeep import signals, sweeper
 from gateway.web.routes import router as workspace_router
 from gateway.webhooks import endpoints as webhooks
 from validators.problems import Problem
@@ -173,12 +174,32 @@ def _install_operations(app: FastAPI) -> None:
         return Response(data, media_type=content_type)
 
 
-def chores(sessions: sessionmaker[Session], settings: Settings) -> list[Chore]:
+def _install_documentation(app: FastAPI) -> None:
+    """The OpenAPI description and its pages, declared as the API's own routes (FastAPI's
+    built-in ones are plain routes the request middleware could only count as unmatched)."""
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger() -> Response:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} - API")
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> Response:
+        return get_redoc_html(openapi_url="/openapi.json", title=f"{app.title} - API")
+
+
+def chores(
+    sessions: sessionmaker[Session], settings: Settings, collector: signals.Collector
+) -> list[Chore]:
     """The API process's upkeep, each on its own interval."""
     found = [
         Chore(
             "sweep for stuck work", sweeper.periodic(sessions, settings), settings.sweep_interval_s
-        )
+        ),
+        Chore("reading of the business signals", collector.run, settings.signals_interval_s),
     ]
     if settings.analyze_interval_s > 0:
         found.append(
@@ -205,7 +226,8 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
         settings.outbox_relay_interval_s,
         settings.outbox_relay_grace_s,
     )
-    upkeep = Chores(chores(sessions, settings))
+    collector = signals.Collector(engine, settings)
+    upkeep = Chores(chores(sessions, settings, collector))
     state = GatewayState(
         settings=settings,
         engine=engine,
@@ -234,17 +256,22 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
         if relay:
             await run_in_threadpool(dispatcher.stop)
             await run_in_threadpool(upkeep.stop)
+            collector.close()
 
     app = FastAPI(
         title="RASA health-document gateway",
         version="1",
         summary="Submit treatment documents as XML, JSON or FHIR; follow them to payment.",
         lifespan=lifespan,
+        openapi_url=None,  # served by _install_documentation
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.gateway = state
     _install_error_handlers(app)
     app.add_middleware(RequestMiddleware)
     _install_operations(app)
+    _install_documentation(app)
     app.include_router(submissions.router)
     app.include_router(batches.router)
     app.include_router(documents.router)
