@@ -102,6 +102,7 @@ def test_signals_follow_documents_from_submission_to_payment(own) -> None:
     # time, seconds later, which the histogram's hour-wide buckets do not tell apart.
     now = utcnow()
     family = signals.CentreFamily()
+    started = scrape(client)
     centre, token = f.make_centre(sessions)
     owned, owned_token = f.make_centre(sessions, kind=CentreKind.OWNED)
     auditor = f.make_staff_token(sessions)
@@ -120,6 +121,13 @@ def test_signals_follow_documents_from_submission_to_payment(own) -> None:
     backdate(sessions, waiting["documents"][0]["id"], created_at=now - timedelta(minutes=10))
     share = client.get(f"/v1/documents/{approved}", headers=auth(token)).json()["totals"]
     before = scrape(client)
+    routed = {
+        dict(labels)["criterion"]: count - started.get((name, labels), 0.0)
+        for (name, labels), count in before.items()
+        if name == "gateway_pricing_routed_total"
+    }
+    assert routed.pop("none") == 2  # pricing approved two itself; it sent one to review
+    assert sum(routed.values()) == 1
 
     read(sessions, family, now)
     found = scrape(client)
