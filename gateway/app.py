@@ -33,7 +33,7 @@ from gateway.settings import Settings, get_settings
 from gateway.settlement import endpoints as settlements
 from gateway.submissions import endpoints as submissions
 from gateway.submissions.writer import IngestWriter
-from gateway.upkeep import gauges, sweeper
+from gateway.upkeep import gauges, signals, sweeper
 from gateway.web.routes import router as workspace_router
 from gateway.webhooks import endpoints as webhooks
 from validators.problems import Problem
@@ -187,12 +187,15 @@ def _install_operations(app: FastAPI) -> None:
         return Response(data, media_type=content_type)
 
 
-def chores(sessions: sessionmaker[Session], settings: Settings) -> list[Chore]:
+def chores(
+    sessions: sessionmaker[Session], settings: Settings, collector: signals.Collector
+) -> list[Chore]:
     """The API process's upkeep, each on its own interval."""
     found = [
         Chore(
             "sweep for stuck work", sweeper.periodic(sessions, settings), settings.sweep_interval_s
-        )
+        ),
+        Chore("reading of the business signals", collector.run, settings.signals_interval_s),
     ]
     if settings.analyze_interval_s > 0:
         found.append(
@@ -219,8 +222,9 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
         settings.outbox_relay_interval_s,
         settings.outbox_relay_grace_s,
     )
-    upkeep = Chores(chores(sessions, settings))
     writer = IngestWriter(sessions, settings, dispatcher)
+    collector = signals.Collector(engine, settings)
+    upkeep = Chores(chores(sessions, settings, collector))
     state = GatewayState(
         settings=settings,
         engine=engine,
@@ -248,12 +252,14 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
         if relay:
             await run_in_threadpool(dispatcher.stop)
             await run_in_threadpool(upkeep.stop)
+            collector.close()
 
     app = FastAPI(
         title="RASA health-document gateway",
         version="1",
         summary="Submit treatment documents as XML, JSON or FHIR; follow them to payment.",
         lifespan=lifespan,
+        openapi_url=None,  # kit.openapi serves it as a route of the app (counted by route)
         docs_url=None,  # served by kit.openapi from packaged assets, not a CDN
         redoc_url=None,
     )

@@ -80,9 +80,11 @@ PRICING_DURATION = Histogram(
     buckets=LATENCY_BUCKETS,
 )
 PRICING = Counter("gateway_pricing_total", "Pricing runs by outcome", ["outcome"])
-REVIEW_DECISIONS = Counter(
-    "gateway_review_decisions_total",
-    "Priced documents sent to review or approved, by criterion (none = approved)",
+# What pricing did with each document it priced; auditors' decisions are AUDITOR_DECISIONS.
+PRICING_ROUTED = Counter(
+    "gateway_pricing_routed_total",
+    "Priced documents pricing sent to review (by the criterion that sent it) or approved "
+    "itself (criterion none)",
     ["criterion"],
 )
 DEDUCTIONS = Counter(
@@ -174,4 +176,95 @@ ANALYZED = Counter(
     "gateway_tables_analyzed_total",
     "Tables the API analyzed after they grew fourfold since their statistics, by table",
     ["table"],
+)
+
+# Business signals. Counters where the thing happens (after its commit); the levels below
+# are read from the database by one collector (gateway.upkeep.signals) across all API
+# processes, so each keeps the value most recently written by a live process.
+AUDITOR_DECISIONS = Counter(
+    "gateway_auditor_decisions_total",
+    "Auditors' decisions on documents under review, by outcome (approved, denied)",
+    ["outcome"],
+)
+REVIEW_WAIT = Histogram(
+    "gateway_review_decision_seconds",
+    "Time from pricing to an auditor's first decision on a document",
+    buckets=tuple(m * 60 for m in (1, 5, 15, 60, 240, 720, 1440, 2880, 4320, 10080, 20160, 43200)),
+)
+APPEALS = Counter(
+    "gateway_appeals_total", "Appeals made by centres (the document returns to review)"
+)
+REVIEW_BACKLOG = Gauge(
+    "gateway_review_backlog",
+    "Documents under review (waiting for an auditor)",
+    multiprocess_mode="livemostrecent",
+)
+REVIEW_OLDEST = Gauge(
+    "gateway_review_oldest_age_seconds",
+    "Time the longest-waiting document under review has waited since it entered review "
+    "(priced, or appealed) (0 when none)",
+    multiprocess_mode="livemostrecent",
+)
+PRICING_BACKLOG = Gauge(
+    "gateway_pricing_backlog",
+    "Documents accepted and not yet priced",
+    multiprocess_mode="livemostrecent",
+)
+PRICING_OLDEST = Gauge(
+    "gateway_pricing_oldest_age_seconds",
+    "Age of the oldest document accepted and not yet priced: the pricing lag (0 when none)",
+    multiprocess_mode="livemostrecent",
+)
+APPEALS_OPEN = Gauge(
+    "gateway_appeals_open",
+    "Appealed documents back under review and not yet decided again",
+    multiprocess_mode="livemostrecent",
+)
+APPEALS_OLDEST = Gauge(
+    "gateway_appeals_oldest_age_seconds",
+    "Age of the oldest open appeal (0 when none)",
+    multiprocess_mode="livemostrecent",
+)
+OWED = Gauge(
+    "gateway_owed_rials",
+    "Insurer's share owed to contracted centres, in rials, by stage (approved: not yet in "
+    "a payment order; ordered: in an order not yet paid) and days since approval",
+    ["stage", "age"],
+    multiprocess_mode="livemostrecent",
+)
+AUDIT_VERIFIED_AT = Gauge(
+    "gateway_audit_chain_verified_timestamp_seconds",
+    "When the collector last verified the newest entries of the audit chain (Unix time)",
+    multiprocess_mode="livemostrecent",
+)
+AUDIT_CHAIN_OK = Gauge(
+    "gateway_audit_chain_ok",
+    "1 when the last verification of the audit chain's newest entries found them intact, "
+    "0 when it found a broken link",
+    multiprocess_mode="livemostrecent",
+)
+SIGNALS_COLLECTED_AT = Gauge(
+    "gateway_signals_collected_timestamp_seconds",
+    "When the collector last read the business signals from the database (Unix time)",
+    multiprocess_mode="livemostrecent",
+)
+# Per centre: read from the database on a slower turn, one series per centre with
+# documents in the last two days (bounded by the registry; see docs/operations.md).
+CENTRE_DOCUMENTS = Gauge(
+    "gateway_centre_documents_24h",
+    "Documents a centre sent in the last 24 hours",
+    ["centre"],
+    multiprocess_mode="livemostrecent",
+)
+CENTRE_REJECTED = Gauge(
+    "gateway_centre_rejected_24h",
+    "Documents of the last 24 hours rejected at the door, by centre",
+    ["centre"],
+    multiprocess_mode="livemostrecent",
+)
+CENTRE_DEDUCTED = Gauge(
+    "gateway_centre_deducted_rials_24h",
+    "Rials deducted so far from documents a centre sent in the last 24 hours",
+    ["centre"],
+    multiprocess_mode="livemostrecent",
 )

@@ -112,6 +112,20 @@ class Settings(BaseSettings):
         "is refused at once (503 with Retry-After, nothing stored) instead of queued; "
         "0 = never refuse",
     )
+    signals_interval_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="How often one API process reads the business signals (backlogs, their "
+        "ages, the audit chain's newest entries) from the database for /metrics",
+    )
+    signals_slow_interval_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="How often it also reads money owed and the per-centre figures",
+    )
+    signals_audit_entries: int = Field(
+        default=1000, ge=1, description="Newest audit-chain entries verified on each reading"
+    )
     outbox_keep_days: float = Field(
         default=7.0,
         gt=0,

@@ -167,6 +167,42 @@ def verify(session: Session, batch: int = 5000) -> Verdict:
     return Verdict(True, checked)
 
 
+def verify_newest(session: Session, count: int) -> Verdict:
+    """Check the newest ``count`` links against each other, the first against the entry
+    before it, and the last against the head: a cheap check to run often, where ``verify``
+    walks the whole chain."""
+    head = session.get_one(AuditHead, HEAD_ID)
+    first = max(head.seq - count + 1, 1)
+    query = (
+        select(AuditEntry)
+        .where(AuditEntry.seq >= first - 1, AuditEntry.seq <= head.seq)
+        .order_by(AuditEntry.seq)
+    )
+    entries = list(session.scalars(query))
+    prev = GENESIS
+    if first > 1:
+        before = entries.pop(0) if entries and entries[0].seq == first - 1 else None
+        if before is None:
+            return Verdict(False, 0, first - 1, None, f"entry {first - 1} is missing: deleted")
+        prev = before.hash
+    expected_seq = first
+    for entry in entries:
+        problem = _check(entry, expected_seq, prev)
+        if problem:
+            return Verdict(False, expected_seq - first, entry.seq, entry.id, problem)
+        expected_seq, prev = entry.seq + 1, entry.hash
+    if expected_seq - 1 != head.seq or prev != head.hash:
+        return Verdict(
+            False,
+            expected_seq - first,
+            expected_seq,
+            None,
+            f"the chain ends at entry {expected_seq - 1} but its head records entry "
+            f"{head.seq}: entries were deleted or the last one edited",
+        )
+    return Verdict(True, expected_seq - first)
+
+
 def _check(entry: AuditEntry, expected_seq: int, prev: str) -> str:
     if entry.seq != expected_seq:
         return f"entry {expected_seq} is missing (found {entry.seq} next): deleted or moved"

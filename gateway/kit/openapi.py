@@ -15,9 +15,13 @@ from typing import Any
 import fastapi_offline
 import orjson
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.openapi.docs import (
+    get_redoc_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from gateway.kit.http import errors
@@ -206,6 +210,16 @@ def install(app: FastAPI) -> None:
     app.mount(ASSETS_URL, StaticFiles(directory=ASSETS), name="docs-assets")
     title = app.title
 
+    # Declared as the app's own routes (FastAPI's built-in ones never set the route, so the
+    # request middleware could only count them as unmatched).
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi_json() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    async def swagger_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
     @app.get(f"/schemas/{XSD_NAME}", include_in_schema=False)
     async def xsd() -> Response:
         return Response(CLAIM_XSD.read_bytes(), media_type="application/xml")
@@ -219,6 +233,7 @@ def install(app: FastAPI) -> None:
                 swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
                 swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
                 swagger_favicon_url=f"{ASSETS_URL}/favicon.png",
+                oauth2_redirect_url="/docs/oauth2-redirect",
             )
         )
 

@@ -218,7 +218,7 @@ def _price_and_store(session: Session, batch: _Batch, book: TariffBook, policies
     # relay: a worker has no publisher.
     journal.record(session, moves)
     for criterion, count in criteria.items():
-        metrics.REVIEW_DECISIONS.labels(criterion).inc(count)
+        metrics.PRICING_ROUTED.labels(criterion).inc(count)
     return len(priced)
 
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from gateway import metrics
 from gateway.audit import chain as audit
 from gateway.audit import journal
 from gateway.domain import actors
@@ -30,6 +31,7 @@ from gateway.domain.review import (
     review_line,
 )
 from gateway.errors import GatewayError, NotFoundError
+from gateway.kit.db import after_commit
 from gateway.review import repository as store
 from gateway.storage import repository
 from gateway.storage.models import (
@@ -177,9 +179,19 @@ def decide(
     """An auditor's decision on a document under review."""
     document = _locked(session, document_id, None)
     target = S.APPROVED if approve else S.DENIED
+    first = document.decided_at is None
     move = _move(session, document, target, actor, reason or target.value.lower())
     document.decided_at = move.at
+    outcome = target.value.lower()
+    after_commit(session, metrics.AUDITOR_DECISIONS.labels(outcome).inc)
+    if first and document.priced_at is not None:
+        waited = (move.at - _aware(document.priced_at)).total_seconds()
+        after_commit(session, lambda: metrics.REVIEW_WAIT.observe(max(waited, 0.0)))
     return document
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def appeal(
@@ -221,6 +233,7 @@ def appeal(
     )
     _move(session, document, S.APPEALED, actor, reason)
     _move(session, document, S.UNDER_REVIEW, "system:appeal", "appeal returns it to review")
+    after_commit(session, metrics.APPEALS.inc)
     return document
 
 

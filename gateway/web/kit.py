@@ -98,7 +98,20 @@ def _refusal(request: Request, status_code: int, key: str, detail: str = "") -> 
     return render(request, "error.html", user=user, status_code=status_code, key=key, detail=detail)
 
 
+PREFIX = "/web"
+
+
 class WorkspaceRoute(APIRoute):
+    """A workspace page or form, under PREFIX: the sections declare paths without it.
+
+    The prefix is part of the route's own path, not of the router that includes the
+    sections: FastAPI keeps an included router nested, so only the route's path reaches
+    the request's scope, and metrics and access logs name requests by that template.
+    """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
+        super().__init__(PREFIX + path, endpoint, **options)
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 

@@ -7,7 +7,6 @@ from fastapi import APIRouter
 from gateway.web import admin, auth, pages, settlements
 from gateway.web.kit import Refused, WorkspaceRoute
 
-PREFIX = "/web"
 missing = APIRouter(route_class=WorkspaceRoute)
 
 
@@ -19,6 +18,6 @@ def not_found(rest: str) -> None:
 
 SECTIONS = (auth.router, pages.router, settlements.router, admin.router, missing)  # missing: last
 
-router = APIRouter(prefix=PREFIX, include_in_schema=False)
+router = APIRouter(include_in_schema=False)  # each route carries /web (WorkspaceRoute)
 for section in SECTIONS:
     router.include_router(section)

@@ -94,6 +94,54 @@ def test_the_dashboard_loads_and_covers_the_metrics() -> None:
     assert len(ids) == len(set(ids))
 
 
+BUSINESS = ("gateway_review_backlog", "gateway_review_oldest_age_seconds",
+            "gateway_pricing_backlog", "gateway_pricing_oldest_age_seconds",
+            "gateway_appeals_open", "gateway_appeals_oldest_age_seconds", "gateway_owed_rials",
+            "gateway_audit_chain_ok", "gateway_audit_chain_verified_timestamp_seconds",
+            "gateway_auditor_decisions_total", "gateway_appeals_total",
+            "gateway_review_decision_seconds_bucket", "gateway_centre_documents_24h",
+            "gateway_centre_rejected_24h", "gateway_centre_deducted_rials_24h")  # fmt: skip
+
+
+def axis_units(panel: dict[str, Any]) -> dict[str, set[str]]:
+    """The units of each axis of a panel: a query moved to the right axis by an override
+    takes that override's unit, every other query the panel's."""
+    moved: dict[str, dict[str, str]] = {}
+    for override in panel["fieldConfig"]["overrides"]:
+        assert override["matcher"]["id"] == "byFrameRefID"
+        props = {p["id"]: p["value"] for p in override["properties"]}
+        moved[override["matcher"]["options"]] = props
+    axes: dict[str, set[str]] = {}
+    for target in panel["targets"]:
+        props = moved.get(target["refId"], {})
+        axis = props.get("custom.axisPlacement", "left")
+        axes.setdefault(axis, set()).add(
+            props.get("unit", panel["fieldConfig"]["defaults"]["unit"])
+        )
+    return axes
+
+
+def test_the_business_signals_have_a_row_a_centre_variable_and_alerts() -> None:
+    dashboard = json.loads(DASHBOARD.read_text())
+    (row,) = [p for p in dashboard["panels"] if p["type"] == "row"]
+    below = [p for p in dashboard["panels"] if p["gridPos"]["y"] > row["gridPos"]["y"]]
+    exprs = " ".join(t["expr"] for panel in below for t in panel["targets"])
+    assert set(BUSINESS) <= set(METRIC_NAME.findall(exprs))
+    (centre,) = [v for v in dashboard["templating"]["list"] if v["name"] == "centre"]
+    assert "gateway_centre_documents_24h" in centre["definition"]
+    per_centre = [t["expr"] for p in below for t in p["targets"] if "gateway_centre_" in t["expr"]]
+    assert per_centre
+    assert all('centre=~"$centre"' in expr for expr in per_centre)
+    for panel in (p for p in dashboard["panels"] if p["type"] != "row"):
+        assert all(len(units) == 1 for units in axis_units(panel).values()), panel["title"]
+    rules = [rule for group in load_all(ALERTS)[0]["groups"] for rule in group["rules"]]
+    alerted = " ".join(rule["expr"] for rule in rules)
+    for needed in ("gateway_review_oldest_age_seconds", "gateway_pricing_oldest_age_seconds",
+                   "gateway_audit_chain_ok", 'gateway_owed_rials{age="90+"}',
+                   'gateway_logins_total{outcome="throttled"}'):  # fmt: skip
+        assert needed in alerted, needed
+
+
 def cli_commands() -> dict[str, Any]:
     group = typer.main.get_command(cli_app)
     return group.commands  # type: ignore[attr-defined,no-any-return]

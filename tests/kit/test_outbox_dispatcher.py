@@ -21,6 +21,7 @@ from gateway.kit.db import transaction
 from gateway.kit.outbox import OutboxDispatcher, Pending, Publisher
 from gateway.settings import Settings
 from gateway.storage.models import OutboxMessage
+from gateway.upkeep.signals import Collector
 
 
 class Broker:
@@ -122,10 +123,11 @@ def test_what_the_broker_refused_is_left_for_the_relay(sessions: sessionmaker[Se
 
 
 def test_the_api_analyzes_grown_tables_unless_told_not_to(sessions: sessionmaker[Session]) -> None:
-    on = app.chores(sessions, Settings(analyze_interval_s=5))
-    off = app.chores(sessions, Settings(analyze_interval_s=0))
-    assert [(c.name, c.interval) for c in on][1:] == [("analysis of grown tables", 5)]
-    assert [c.name for c in off] == ["sweep for stuck work"]
+    collector = Collector(sessions.kw["bind"], Settings())
+    on = app.chores(sessions, Settings(analyze_interval_s=5), collector)
+    off = app.chores(sessions, Settings(analyze_interval_s=0), collector)
+    assert [(c.name, c.interval) for c in on][2:] == [("analysis of grown tables", 5)]
+    assert [c.name for c in off] == ["sweep for stuck work", "reading of the business signals"]
 
 
 def test_the_api_runs_its_upkeep_beside_the_dispatcher_where_it_relays(

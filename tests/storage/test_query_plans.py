@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -35,6 +35,7 @@ from gateway.storage import repository
 from gateway.storage.models import Batch
 from gateway.upkeep import deadletters, sweeper
 from gateway.upkeep import gauges as observe
+from gateway.upkeep import repository as signals
 from gateway.web import queries
 from gateway.webhooks import repository as hooks
 from tests import services
@@ -44,6 +45,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("query-plans")]
 DOCUMENTS = 300_000
 SMALL = 10_000  # a relation with fewer rows may be read whole
 FIRST_DAY = date(2025, 1, 1)
+FILLED_UNTIL = datetime(2027, 1, 2, tzinfo=UTC)  # rows arrive over 730 days from 2025-01-02
 
 FILL = [
     "SET session_replication_role = replica",  # no foreign-key triggers: rows are consistent
@@ -341,6 +343,14 @@ def queries_of(p: Picks) -> dict[str, Callable[[Session], object]]:
         ),
         "sweeper: stuck work": lambda s: sweeper.sweep(s, stuck_after=timedelta(minutes=10)),
         "dead letters": lambda s: deadletters.open_letters(s),
+        "signals: backlogs and their ages": lambda s: (
+            signals.review(s),
+            signals.awaiting_pricing(s),
+        ),
+        "signals: the audit chain's newest entries": lambda s: audit.verify_newest(s, 1000),
+        "signals: money owed": lambda s: signals.owed(s, repository.utcnow()),
+        # As of the last day filled: the two days before it hold a two-days' share.
+        "signals: per centre": lambda s: signals.centres_lately(s, FILLED_UNTIL),
         "webhook worker: delivered already": lambda s: hooks.was_delivered(s, p.centre, p.event),
     }
 

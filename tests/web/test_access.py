@@ -10,7 +10,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from gateway.domain.centres import Role
-from gateway.web.routes import PREFIX, SECTIONS
+from gateway.web.routes import SECTIONS
 from tests.web.conftest import csrf_of, log_in, make_user
 
 AUDITOR, FINANCE, ADMIN = Role.AUDITOR, Role.FINANCE, Role.ADMIN
@@ -79,7 +79,7 @@ def concrete(path: str) -> str:
 
 def test_every_workspace_route_has_a_rule() -> None:
     routes = {
-        (method, PREFIX + route.path.replace(":path", ""))
+        (method, route.path.replace(":path", ""))
         for section in SECTIONS
         for route in section.routes
         if isinstance(route, APIRoute)
