@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway import logs, metrics
 from gateway.batches import endpoints as batches
 from gateway.documents import endpoints as documents
+from gateway.domain.lifecycle import InvalidTransitionError
 from gateway.errors import GatewayError
 from gateway.fhir import endpoints as fhir
 from gateway.fhir.xml import fhir_schema
@@ -67,6 +68,12 @@ def _install_error_handlers(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         return _errors(422, problems)
+
+    @app.exception_handler(InvalidTransitionError)
+    async def invalid_move(_: Request, exc: InvalidTransitionError) -> JSONResponse:
+        # A move the lifecycle forbids is the caller's conflict with the document's state,
+        # wherever a service let it reach the lifecycle: 409 naming the allowed moves.
+        return _errors(409, GatewayError(str(exc), 409).to_problems())
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

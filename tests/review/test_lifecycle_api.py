@@ -3,16 +3,20 @@ on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from gateway.audit import chain as audit
 from gateway.domain.centres import Role
+from gateway.kit.db import transaction
 from gateway.pricing.engine.review import ReviewPolicy
 from gateway.pricing.service import Policies
+from gateway.storage.models import Document
 from tests import factories as f
 from tests.submissions.test_submissions import JSON, POLICIES, auth, price_all
 
@@ -259,3 +263,27 @@ def test_document_search_filters_and_scopes(client: TestClient, sessions) -> Non
     own = client.get("/v1/documents", params={"centre": other.code}, headers=auth(token)).json()
     assert theirs not in [item["id"] for item in own["items"]]  # centre filter ignored for centres
     assert {item["centre_code"] for item in own["items"]} == {centre.code}
+
+
+@pytest.mark.own_database  # closing a period settles every centre's documents of the month
+def test_paying_an_order_whose_document_moved_is_a_conflict_not_a_500(
+    client: TestClient, sessions
+) -> None:
+    centre, token = f.make_centre(sessions)
+    finance = f.make_staff_token(sessions, Role.FINANCE)
+    approved = submit_priced(
+        client, sessions, token, centre.code, NEVER_REVIEW, service_date="2026-09-11"
+    )
+    closed = client.post("/v1/settlements", json={"period": "2026-09"}, headers=auth(finance))
+    (order,) = closed.json()["orders"]
+    with transaction(sessions) as session:  # a document of the order no longer ordered
+        session.execute(
+            update(Document).where(Document.id == uuid.UUID(approved)).values(status="APPROVED")
+        )
+    paid = client.post(
+        f"/v1/settlements/{order['id']}/paid", json={"reference": "SHEBA-78"}, headers=auth(finance)
+    )
+    assert paid.status_code == 409, paid.text
+    assert "APPROVED" in paid.json()["errors"][0]["message"]
+    again = client.get(f"/v1/settlements/{order['id']}", headers=auth(finance)).json()
+    assert again["order"]["status"] != "paid"
