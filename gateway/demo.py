@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import subprocess
 import threading
@@ -192,9 +193,22 @@ def run(
         server.run()
     finally:
         server.should_exit = True
-        worker.terminate()
-        try:
-            worker.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        stop_worker(worker)
     return 1 if died else 0
+
+
+def stop_worker(worker: subprocess.Popen[bytes]) -> None:
+    """Stop the worker's whole process group (Celery's pool children too): a warm
+    shutdown first, then whatever is left is killed, so the demo leaves nothing behind."""
+    try:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=10)
+    except ProcessLookupError:
+        return
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(worker.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    worker.wait()

@@ -105,6 +105,12 @@ def test_every_line_the_demo_prints_is_json_with_one_access_line_per_request(
     finally:
         os.killpg(demo_process.pid, signal.SIGINT)
         demo_process.wait(timeout=120)
+    # The worker runs in a session of its own: the demo must not leave it (or its pool
+    # children) behind. Its processes are named after the demo's pid.
+    left = subprocess.run(
+        ["pgrep", "-f", f"pricing-{demo_process.pid}@"], capture_output=True, text=True
+    )
+    assert left.stdout.strip() == "", f"worker processes left behind: {left.stdout}"
     lines = [line for line in log_path.read_text().splitlines() if line.strip()]
     entries = []
     for line in lines:
