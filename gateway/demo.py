@@ -7,6 +7,7 @@ accepting documents that nothing will price.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -189,6 +190,9 @@ def run(
     text = banner(base=f"http://{host}:{port}", logins=logins, metrics_port=metrics_port,
                   examples=examples)  # fmt: skip
     announce(text, json_lines=get_settings().log_format == "json")
+    # uvicorn re-raises a SIGTERM it caught once it has shut down; the default action would
+    # end this process before the worker is stopped, so SIGTERM becomes an exit instead.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         server.run()
     finally:
@@ -197,16 +201,16 @@ def run(
     return 1 if died else 0
 
 
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def stop_worker(worker: subprocess.Popen[bytes]) -> None:
-    """Stop the worker's whole process group (Celery's pool children too): a warm
-    shutdown first, then whatever is left is killed, so the demo leaves nothing behind."""
-    try:
-        os.killpg(worker.pid, signal.SIGTERM)
+    """Stop the worker: a warm shutdown of its main process (which ends its pool), then
+    whatever is left of its process group is killed, so the demo leaves nothing behind."""
+    worker.terminate()
+    with contextlib.suppress(subprocess.TimeoutExpired):
         worker.wait(timeout=10)
-    except ProcessLookupError:
-        return
-    except subprocess.TimeoutExpired:
-        pass
     try:
         os.killpg(worker.pid, signal.SIGKILL)
     except ProcessLookupError:
