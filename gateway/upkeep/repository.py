@@ -66,6 +66,12 @@ def try_lock_collector(session: Session) -> bool:
     return bool(session.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": COLLECTOR_LOCK}))
 
 
+def unlock_collector(session: Session) -> None:
+    """Let the collector's lock go now (closing the connection frees it too, but only once
+    the server has noticed, which another process could race)."""
+    session.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": COLLECTOR_LOCK})
+
+
 def review(session: Session) -> Review:
     """Documents under review, waiting since they were priced or, when appealed, since
     their latest appeal (the appeal that put them back in review)."""

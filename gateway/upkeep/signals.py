@@ -14,6 +14,7 @@ GATEWAY_SIGNALS_SLOW_INTERVAL_S.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from datetime import datetime
@@ -150,6 +151,10 @@ class Collector:
     def close(self) -> None:
         """Let the lock go (another process takes over at its next round)."""
         if self.held is not None:
+            if not self.held.closed and not self.held.invalidated:
+                with contextlib.suppress(Exception), Session(bind=self.held) as session:
+                    signals.unlock_collector(session)
+                    session.commit()
             self.held.invalidate()
             self.held.close()
             self.held = None
