@@ -1,4 +1,5 @@
-"""What endpoints get injected: the app's state, a read session, the authenticated principal."""
+"""What endpoints get injected: the app's state, the request's one session (read or write),
+the authenticated principal."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from gateway import metrics
 from gateway.domain.centres import Role
 from gateway.errors import AuthError, ForbiddenError, RateLimitedError
+from gateway.kit.db import transaction
 from gateway.kit.outbox import OutboxDispatcher, Publisher
 from gateway.kit.ratelimit import Limiter, LocalBuckets, Unlimited
 from gateway.settings import Settings
@@ -81,6 +83,17 @@ def read_session(state: State) -> Iterator[Session]:
 
 
 ReadSession = Annotated[Session, Depends(read_session)]
+
+
+def write_session(state: State) -> Iterator[Session]:
+    """The request's one session for an endpoint that changes anything: it commits when the
+    endpoint returns and rolls back if it raises, before the response is sent (``scope=
+    "function"``), so a 2xx means stored. Services and repositories flush, never commit."""
+    with transaction(state.sessions) as session:
+        yield session
+
+
+WriteSession = Annotated[Session, Depends(write_session, scope="function")]
 
 
 class TokenCache:
