@@ -43,6 +43,7 @@ _CLAIM_ELEMENTS = {
     "admissionDate": "billablePeriod",
     "dischargeDate": "billablePeriod",
     "documentNumber": "identifier",
+    "replaces": "related",
     "referralCode": "referral",
     "trackingCode": "prescription",
     "physician": "careTeam",

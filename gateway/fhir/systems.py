@@ -25,6 +25,7 @@ ADJUDICATION_EXTRA = f"{BASE}/CodeSystem/adjudication"
 # HL7's own.
 CLAIM_TYPE = "http://terminology.hl7.org/CodeSystem/claim-type"
 ADJUDICATION = "http://terminology.hl7.org/CodeSystem/adjudication"
+RELATED_CLAIM_RELATIONSHIP = "http://terminology.hl7.org/CodeSystem/related-claim-relationship"
 
 CURRENCY = "IRR"
 

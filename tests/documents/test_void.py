@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,14 +25,14 @@ REASON = "Sent for the wrong patient; a corrected bill follows."
 
 def submit(client: TestClient, token: str, code: str, **visit: str) -> tuple[str, str]:
     """An accepted (not yet priced) outpatient visit: its id and number."""
-    body = f.as_json(f.submission(code, f.outpatient_visit(**visit)))  # type: ignore[arg-type]
+    body = f.as_json(f.submission(code, f.outpatient_visit(**visit)))
     answer = client.post("/v1/submissions", content=body, headers=auth(token, JSON)).json()
     (document,) = answer["documents"]
     assert document["status"] == "ACCEPTED", document
     return str(document["id"]), str(document["external_id"])
 
 
-def void(client: TestClient, token: str, document_id: str, reason: str = REASON):  # type: ignore[no-untyped-def]
+def void(client: TestClient, token: str, document_id: str, reason: str = REASON) -> Response:
     return client.post(
         f"/v1/documents/{document_id}/void", json={"reason": reason}, headers=auth(token)
     )
