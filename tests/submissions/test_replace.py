@@ -254,3 +254,44 @@ def test_a_fhir_claim_replaces_by_claim_related(client: TestClient, sessions) ->
     assert third["outcome"] == "error"
     errors = [(e["code"]["coding"][0]["code"]) for e in third["error"]]
     assert errors == ["replace.unknown"]
+
+
+def test_the_replaced_claims_response_is_cancelled(client: TestClient, sessions) -> None:
+    _, token = f.make_centre(sessions)
+    national_id = f.new_national_id()
+    number = f"FH-{uuid.uuid4().hex[:10]}"
+    first = client.post(
+        "/fhir/Claim",
+        content=orjson.dumps(claim(national_id, [item(1, "970000", 1, 700_000)], number=number)),
+        headers=fhir_auth(token),
+    ).json()
+    price_all(sessions, [first["id"]], ALWAYS_REVIEW)
+    related = [
+        {
+            "claim": {"identifier": {"system": "urn:example:his", "value": number}},
+            "relationship": {"coding": [{"code": "replaces"}]},
+        }
+    ]
+    corrected = claim(national_id, [item(1, "970000", 1, 650_000)], number=number, related=related)
+    second = client.post("/fhir/Claim", content=orjson.dumps(corrected), headers=fhir_auth(token))
+    assert second.json()["outcome"] == "queued", second.json()
+    old = client.get(f"/fhir/ClaimResponse/{first['id']}", headers=fhir_auth(token, None)).json()
+    assert (old["status"], old["outcome"]) == ("cancelled", "complete")
+    assert "Voided" in old["disposition"]
+    eob = client.get(
+        f"/fhir/ExplanationOfBenefit/{first['id']}", headers=fhir_auth(token, None)
+    ).json()
+    assert eob["status"] == "cancelled"
+    assert eob["payment"]["amount"]["value"] == 0
+
+
+def test_a_related_claim_without_an_identifier_is_an_error(client: TestClient, sessions) -> None:
+    _, token = f.make_centre(sessions)
+    related = [
+        {"claim": {"reference": "Claim/x"}, "relationship": {"coding": [{"code": "replaces"}]}}
+    ]
+    resource = claim(f.new_national_id(), [item(1, "970000", 1, 700_000)], related=related)
+    answer = client.post("/fhir/Claim", content=orjson.dumps(resource), headers=fhir_auth(token))
+    assert answer.json()["outcome"] == "error", answer.json()
+    codes = [e["code"]["coding"][0]["code"] for e in answer.json()["error"]]
+    assert codes == ["fhir.replaces-identifier-missing"]
