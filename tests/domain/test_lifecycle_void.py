@@ -34,7 +34,7 @@ def test_approved_rejected_or_voided_documents_are_not_voided(status: DocumentSt
 
 def test_voided_is_final_and_not_live() -> None:
     assert ALLOWED[S.VOIDED] == frozenset()
-    assert NOT_LIVE == {S.REJECTED, S.VOIDED}
+    assert {S.REJECTED, S.VOIDED} == NOT_LIVE
     with pytest.raises(InvalidTransitionError) as caught:
         transition(S.VOIDED, S.PRICED, actor="worker:pricing", reason="late message")
     assert caught.value.allowed == []
