@@ -75,7 +75,7 @@ def void(
 
 
 @dataclass(slots=True)
-class _Claim:
+class Claim:
     """A replacement waiting for its verdict: the original it voids if accepted."""
 
     original: store.Original
@@ -101,7 +101,7 @@ class Replacements:
     claimed: dict[uuid.UUID, str] = field(default_factory=dict)  # original -> its claimant
     voids: list[tuple[store.Original, uuid.UUID]] = field(default_factory=list)
 
-    def prepare(self, documents: Sequence[dm.Document]) -> dict[int, Problem | _Claim]:
+    def prepare(self, documents: Sequence[dm.Document]) -> dict[int, Problem | Claim]:
         """Per index of a document naming one: its problem, or the original it claims."""
         wanted = {i: d for i, d in enumerate(documents) if d.replaces is not None}
         if not wanted:
@@ -112,16 +112,17 @@ class Replacements:
             for o in store.lock_live_by_number(self.session, self.centre_id, keys)
         }
         services = store.services_of(self.session, [o.id for o in found.values()])
-        out: dict[int, Problem | _Claim] = {}
+        out: dict[int, Problem | Claim] = {}
         for index, document in wanted.items():
             original = found.get(document.replaces_key or "")
             problem = self._problem(document, original)
-            if problem is not None or original is None:
-                out[index] = problem or self._unknown(document)
+            if problem is not None:
+                out[index] = problem
                 continue
+            assert original is not None
             self.claimed[original.id] = document.path
-            out[index] = _Claim(original, services[original.id])
-        taken = [c for c in out.values() if isinstance(c, _Claim)]
+            out[index] = Claim(original, services[original.id])
+        taken = [c for c in out.values() if isinstance(c, Claim)]
         self._release(taken)
         return out
 
@@ -154,7 +155,7 @@ class Replacements:
             document.line_no,
         )
 
-    def _release(self, claims: Sequence[_Claim]) -> None:
+    def _release(self, claims: Sequence[Claim]) -> None:
         """Take the originals' numbers and services out of the rule context."""
         for claim in claims:
             original = claim.original
@@ -164,9 +165,9 @@ class Replacements:
         kept = store.services_held_by_others(self.session, mine, ids)
         self.services.difference_update(mine - kept)
 
-    def settle(self, claim: Problem | _Claim | None, accepted: bool, new_id: uuid.UUID) -> None:
+    def settle(self, claim: Problem | Claim | None, accepted: bool, new_id: uuid.UUID) -> None:
         """The verdict on a replacement: void its original, or give back what it held."""
-        if not isinstance(claim, _Claim):
+        if not isinstance(claim, Claim):
             return
         original = claim.original
         if accepted:
@@ -201,6 +202,6 @@ class Replacements:
         return moves
 
 
-def problem_of(claim: Problem | _Claim | None) -> list[Problem]:
+def problem_of(claim: Problem | Claim | None) -> list[Problem]:
     """The problem ``prepare`` found for a document, as a list to add to its problems."""
     return [claim] if isinstance(claim, Problem) else []
