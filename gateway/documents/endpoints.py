@@ -8,7 +8,7 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy.orm import Session
 
 from gateway.audit import reads
@@ -252,7 +252,11 @@ class VoidIn(BaseModel):
             "examples": [{"reason": "Sent for the wrong patient; a corrected bill follows."}]
         }
     )
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    reason: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
+        Field(description="Why the document is withdrawn (kept in its history)"),
+    ]
 
 
 @router.post(
@@ -284,7 +288,8 @@ def void_document(
     document_id: str, body: VoidIn, caller: CentreCaller, session: WriteSession
 ) -> DocumentOut:
     """A voided document is never priced further or paid, and its number is free again.
-    Voiding a document VOIDED already is a 409 (``document.already-voided``)."""
+    Voiding a document VOIDED already is a 409 (`document.already-voided`); an approved one
+    is contested by appeal instead (docs/corrections.md)."""
     key = parse_id(document_id)
     assert caller.centre is not None
     documents.void(
