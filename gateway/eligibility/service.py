@@ -1,0 +1,152 @@
+"""Eligibility before care: read what the rules need, ask the pure assessment, record the
+inquiry in the audit trail. Both doors (JSON and FHIR) call ``inquire``.
+
+The centre is always the caller's: an inquiry is about care at the asking centre, so no
+centre can learn what another centre's patients are covered for there. The audit entry
+names the centre, the day, the setting, the codes and the answer, never the national ID
+or the insurance number (the trail keeps no patient identifier in clear anywhere).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from gateway.audit import chain as audit
+from gateway.domain.documents import CodeType
+from gateway.domain.tariff import TariffBook
+from gateway.eligibility import repository as store
+from gateway.eligibility.schemas import VisitSetting
+from gateway.errors import ForbiddenError
+from gateway.kit.periods import period_end
+from gateway.pricing.engine.eligibility import Answer, Inquiry, assess
+from gateway.pricing.service import NoTariffError, Policies, TariffCache
+from gateway.settings import Settings
+
+ACTION = "eligibility.inquiry"
+SUBJECT = "eligibility_inquiry"
+_books = TariffCache()
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """What a centre asks, whichever door it came through."""
+
+    national_id: str
+    insurance_number: str
+    service_date: date
+    setting: VisitSetting
+    services: Sequence[tuple[CodeType, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What the patient's live bills already hold of one asked code."""
+
+    period: str  # YYYY-MM
+    used: int  # units billed in that month
+    left: int | None  # units a document for the day can still be paid
+
+
+@dataclass(frozen=True, slots=True)
+class Inquired:
+    inquiry_id: str
+    centre_code: str
+    question: Question
+    answer: Answer
+    usage: tuple[Usage, ...]  # one per asked service, in order
+
+
+def inquire(
+    session: Session,
+    *,
+    centre_id: int,
+    actor: str,
+    door: str,
+    question: Question,
+    settings: Settings,
+) -> Inquired:
+    """Answer one inquiry for care at the caller's own centre and record it."""
+    centre = store.centre(session, centre_id)
+    if centre is None:
+        raise ForbiddenError("Only a registered centre may ask about eligibility.")
+    policies = Policies.from_settings(settings)
+    day = question.service_date
+    first, last = day.replace(day=1), period_end(f"{day:%Y-%m}")
+    billed = store.billed_units(
+        session,
+        national_id=question.national_id,
+        codes={code for _, code in question.services},
+        first=first,
+        last=last,
+    )
+    on_day = {b.code: _bill_words(b, centre_id) for b in billed if b.service_date == day}
+    inquiry = Inquiry(
+        centre=centre,
+        setting=question.setting.document_kind.setting,
+        national_id=question.national_id,
+        insurance_number=question.insurance_number,
+        on=day,
+        coverage=store.coverages(session, question.national_id),
+        referral_mandatory=centre.province in policies.referral_provinces,
+        billed_on_day=on_day,
+    )
+    answer = assess(inquiry, question.services, _book(session), policies.copay)
+    usage = tuple(
+        _usage(code_type, code, limit, billed, day)
+        for (code_type, code), limit in zip(
+            question.services, (s.quantity_limit for s in answer.services), strict=True
+        )
+    )
+    inquired = Inquired(str(uuid.uuid4()), centre.code, question, answer, usage)
+    audit.append(session, [_record(inquired, actor, door)])
+    return inquired
+
+
+def _book(session: Session) -> TariffBook | None:
+    try:
+        return _books.current(session)
+    except NoTariffError:
+        return None
+
+
+def _bill_words(billed: store.Billed, centre_id: int) -> str:
+    # As pricing names the earlier bill: another centre's document number is not the
+    # asking centre's to read.
+    if billed.centre_id == centre_id:
+        return f"document {billed.external_id} of this centre"
+    return f"document {billed.document_id} of another centre"
+
+
+def _usage(
+    code_type: CodeType, code: str, limit: int | None, billed: list[store.Billed], day: date
+) -> Usage:
+    mine = [b for b in billed if b.code == code and b.code_type == code_type.value]
+    on_day = any(b.service_date == day for b in billed if b.code == code)
+    return Usage(
+        period=f"{day:%Y-%m}",
+        used=sum(b.units for b in mine),
+        left=0 if on_day else limit,
+    )
+
+
+def _record(inquired: Inquired, actor: str, door: str) -> audit.Record:
+    answer, question = inquired.answer, inquired.question
+    details: dict[str, Any] = {
+        "door": door,
+        "centre": inquired.centre_code,
+        "service_date": question.service_date.isoformat(),
+        "setting": question.setting.value,
+        "covered": answer.covered,
+        "reasons": [r.code for r in answer.reasons],
+        "services": [
+            {"code_type": s.code_type.value, "code": s.code, "covered": s.covered}
+            for s in answer.services
+        ],
+    }
+    return audit.Record(actor, ACTION, SUBJECT, inquired.inquiry_id, details)
