@@ -107,6 +107,7 @@ def check_eligibility(
         question=question_of(body),
         settings=state.settings,
     )
+    service.count(inquired)
     return answer_of(inquired)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from gateway import metrics
 from gateway.audit import chain as audit
 from gateway.domain.documents import CodeType
 from gateway.domain.tariff import TariffBook
@@ -56,6 +57,7 @@ class Usage:
 @dataclass(frozen=True, slots=True)
 class Inquired:
     inquiry_id: str
+    door: str  # api or fhir
     centre_code: str
     question: Question
     answer: Answer
@@ -103,9 +105,15 @@ def inquire(
             question.services, (s.quantity_limit for s in answer.services), strict=True
         )
     )
-    inquired = Inquired(str(uuid.uuid4()), centre.code, question, answer, usage)
-    audit.append(session, [_record(inquired, actor, door)])
+    inquired = Inquired(str(uuid.uuid4()), door, centre.code, question, answer, usage)
+    audit.append(session, [_record(inquired, actor)])
     return inquired
+
+
+def count(inquired: Inquired) -> None:
+    """The inquiry in gateway_eligibility_inquiries_total, by door and answer."""
+    answer = "covered" if inquired.answer.covered else "not-covered"
+    metrics.ELIGIBILITY_INQUIRIES.labels(inquired.door, answer).inc()
 
 
 def _book(session: Session) -> TariffBook | None:
@@ -135,10 +143,10 @@ def _usage(
     )
 
 
-def _record(inquired: Inquired, actor: str, door: str) -> audit.Record:
+def _record(inquired: Inquired, actor: str) -> audit.Record:
     answer, question = inquired.answer, inquired.question
     details: dict[str, Any] = {
-        "door": door,
+        "door": inquired.door,
         "centre": inquired.centre_code,
         "service_date": question.service_date.isoformat(),
         "setting": question.setting.value,

@@ -224,4 +224,5 @@ def check_eligibility(
             question=question,
             settings=settings,
         )
+    eligibility.count(inquired)
     return coverage.response_for(inquired, request)

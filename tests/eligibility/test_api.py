@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway import metrics
 from gateway.admin import service as admin
 from gateway.app import create_app
 from gateway.audit import chain
@@ -62,8 +63,11 @@ def test_a_registered_patient_is_covered_with_the_centre_s_rate(
     client: TestClient, sessions: sessionmaker[Session]
 ) -> None:
     centre, token = f.make_centre(sessions)
+    counted = metrics.ELIGIBILITY_INQUIRIES.labels("api", "covered")
+    before = counted._value.get()
     answer = asked(client, token, **SAMPLE_PATIENT, service_date="2026-11-25")
     assert answer["covered"] is True
+    assert counted._value.get() == before + 1
     assert answer["reasons"] == []
     assert answer["centre_code"] == centre.code
     assert answer["setting"] == "outpatient"  # the default
