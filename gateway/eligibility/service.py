@@ -9,6 +9,7 @@ or the insurance number (the trail keeps no patient identifier in clear anywhere
 
 from __future__ import annotations
 
+import calendar
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,7 +25,6 @@ from gateway.domain.tariff import TariffBook
 from gateway.eligibility import repository as store
 from gateway.eligibility.schemas import VisitSetting
 from gateway.errors import ForbiddenError
-from gateway.kit.periods import period_end
 from gateway.pricing.engine.eligibility import Answer, Inquiry, assess
 from gateway.pricing.service import NoTariffError, Policies, TariffCache
 from gateway.settings import Settings
@@ -79,7 +79,8 @@ def inquire(
         raise ForbiddenError("Only a registered centre may ask about eligibility.")
     policies = Policies.from_settings(settings)
     day = question.service_date
-    first, last = day.replace(day=1), period_end(f"{day:%Y-%m}")
+    first = day.replace(day=1)
+    last = day.replace(day=calendar.monthrange(day.year, day.month)[1])
     billed = store.billed_units(
         session,
         national_id=question.national_id,
@@ -137,7 +138,7 @@ def _usage(
     mine = [b for b in billed if b.code == code and b.code_type == code_type.value]
     on_day = any(b.service_date == day for b in billed if b.code == code)
     return Usage(
-        period=f"{day:%Y-%m}",
+        period=f"{day.year:04d}-{day.month:02d}",
         used=sum(b.units for b in mine),
         left=0 if on_day else limit,
     )

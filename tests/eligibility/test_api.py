@@ -335,3 +335,14 @@ def test_inquiries_spend_a_budget_of_their_own(
             )
         ).all()
     assert len(audited) == 1  # the refused inquiry was not answered, nor recorded
+
+
+def test_the_first_and_last_days_a_date_can_name(
+    client: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    _, token = f.make_centre(sessions)
+    services = [{"code_type": "service", "code": "970000"}]
+    for day, period in (("0001-01-01", "0001-01"), ("9999-12-31", "9999-12")):
+        answer = asked(client, token, **SAMPLE_PATIENT, service_date=day, services=services)
+        assert answer["covered"] is (day > "2024")
+        assert answer["services"][0]["quantity_period"] == period
