@@ -27,7 +27,7 @@ from gateway.eligibility.schemas import VisitSetting
 from gateway.errors import ForbiddenError
 from gateway.pricing.engine.eligibility import Answer, Inquiry, assess
 from gateway.pricing.service import NoTariffError, Policies, TariffCache
-from gateway.settings import Settings
+from gateway.settings import Settings, today
 
 ACTION = "eligibility.inquiry"
 SUBJECT = "eligibility_inquiry"
@@ -98,6 +98,8 @@ def inquire(
         coverage=store.coverages(session, question.national_id),
         referral_mandatory=centre.province in policies.referral_provinces,
         billed_on_day=on_day,
+        filed_on=today(settings),
+        filing_window_days=policies.filing_window_days,
     )
     answer = assess(inquiry, question.services, _book(session), policies.copay)
     usage = tuple(

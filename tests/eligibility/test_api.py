@@ -346,3 +346,19 @@ def test_the_first_and_last_days_a_date_can_name(
         answer = asked(client, token, **SAMPLE_PATIENT, service_date=day, services=services)
         assert answer["covered"] is (day > "2024")
         assert answer["services"][0]["quantity_period"] == period
+
+
+def test_care_too_long_ago_to_bill_is_not_covered(
+    client: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    """Today is 2026-11-23 (GATEWAY_CLOCK_DATE); outpatient bills count for 90 days."""
+    _, token = f.make_centre(sessions)
+    last = asked(client, token, **SAMPLE_PATIENT, service_date="2026-08-25")
+    assert last["covered"] is True
+    late = asked(client, token, **SAMPLE_PATIENT, service_date="2026-08-24")
+    assert [(r["code"], r["path"]) for r in late["reasons"]] == [
+        ("date.submission-late", "/service_date")
+    ]
+    # A stay's window runs from its discharge, which an inquiry does not know.
+    stay = asked(client, token, **SAMPLE_PATIENT, service_date="2026-08-01", setting="inpatient")
+    assert stay["covered"] is True

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from gateway.domain.documents import CareSetting, CodeType, Line
@@ -28,6 +28,7 @@ from gateway.pricing.engine.rules import (
     not_covered,
     not_for_setting,
     not_in_tariff,
+    submission_late,
     unit_price_in_force,
 )
 from validators.rules.patient import national_id_is_valid
@@ -52,6 +53,8 @@ class Inquiry:
 
     ``coverage`` is the patient's registered periods; ``billed_on_day`` the codes that
     live bills of the patient already list on ``on``, each with words naming the bill.
+    ``filed_on`` and ``filing_window_days`` judge whether a bill for outpatient care on
+    ``on`` sent today would be late (a stay's window runs from a discharge not yet known).
     """
 
     centre: CentreInfo
@@ -62,6 +65,8 @@ class Inquiry:
     coverage: Sequence[Coverage]
     referral_mandatory: bool
     billed_on_day: Mapping[str, str]
+    filed_on: date | None = None  # the day a bill would be received (today); None: unchecked
+    filing_window_days: int = 90
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,16 +96,8 @@ def assess(
     policy: CopayPolicy,
 ) -> Answer:
     """The patient's cover at the centre on the day, and each asked service's."""
-    period, reasons = _patient(inquiry)
-    request = PricingRequest(
-        centre=inquiry.centre,
-        setting=inquiry.setting,
-        lines=(),
-        referral_mandatory=inquiry.referral_mandatory,
-        coverage=inquiry.coverage,
-        billed_earlier={(code, inquiry.on): words for code, words in inquiry.billed_on_day.items()},
-        insurance_number=inquiry.insurance_number,
-    )
+    request = _request(inquiry)
+    period, reasons = _patient(inquiry, request)
     answers = tuple(
         _service(index, code_type, code, inquiry.on, book, request)
         for index, (code_type, code) in enumerate(services)
@@ -114,7 +111,28 @@ def assess(
     )
 
 
-def _patient(inquiry: Inquiry) -> tuple[Coverage | None, list[Finding]]:
+def _request(inquiry: Inquiry) -> PricingRequest:
+    """What pricing would know of a bill for this care, sent today."""
+    window = timedelta(days=inquiry.filing_window_days)
+    late = (
+        inquiry.filed_on is not None
+        and inquiry.setting is CareSetting.OUTPATIENT
+        and inquiry.on <= date.max - window  # a day later than that is not yet late
+    )
+    return PricingRequest(
+        centre=inquiry.centre,
+        setting=inquiry.setting,
+        lines=(),
+        referral_mandatory=inquiry.referral_mandatory,
+        coverage=inquiry.coverage,
+        billed_earlier={(code, inquiry.on): words for code, words in inquiry.billed_on_day.items()},
+        insurance_number=inquiry.insurance_number,
+        filed_on=inquiry.filed_on if late else None,
+        filing_deadline=inquiry.on + window if late else None,
+    )
+
+
+def _patient(inquiry: Inquiry, request: PricingRequest) -> tuple[Coverage | None, list[Finding]]:
     """The door's judgement of the patient and the centre on the day (its problem codes)."""
     reasons: list[Finding] = []
     period: Coverage | None = None
@@ -139,6 +157,10 @@ def _patient(inquiry: Inquiry) -> tuple[Coverage | None, list[Finding]]:
         span = f"{centre.contract_from or '...'} to {centre.contract_to or '...'}"
         message = f"Centre {centre.code} has no contract in force on {inquiry.on} ({span})."
         reasons.append(Finding("centre.contract-inactive", message, "/service_date"))
+    probe = Line(CodeType.SERVICE, "", 1, 0, 0, inquiry.on)
+    late = submission_late(probe, None, request, LineState())
+    if late is not None:  # the door refuses such a bill, and pricing would deduct it
+        reasons.append(Finding("date.submission-late", late.detail, "/service_date"))
     return period, reasons
 
 
