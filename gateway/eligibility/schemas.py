@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from gateway.domain.documents import CodeType, DocumentKind
 
@@ -115,7 +115,34 @@ class ServiceOut(BaseModel):
     )
 
 
+_ANSWER_EXAMPLE: dict[str, JsonValue] = {
+    "inquiry_id": "1d0c5d43-8a8e-4b61-9f0e-6f3c2f1f7a52",
+    "covered": True,
+    "reasons": [],
+    "centre_code": "DEMO-001",
+    "service_date": "2026-11-25",
+    "setting": "outpatient",
+    "coverage": {"insurance_number": "55501234", "valid_from": "2024-01-01", "valid_to": None},
+    "copayment_rate": "0.30",
+    "copayment_rate_percent": "30",
+    "services": [
+        {"code_type": "service", "code": "970005", "title": "Specialist visit",
+         "covered": True, "reasons": [], "referral_required": True, "quantity_limit": 1,
+         "quantity_period": "2026-11", "quantity_used": 0, "quantity_left": 1},
+        {"code_type": "service", "code": "300100", "title": "General ward bed-day",
+         "covered": False,
+         "reasons": [{"code": "not-for-setting", "path": "/services/1/code",
+                      "message": "300100 is payable only in inpatient care, this is "
+                                 "outpatient care"}],
+         "referral_required": False, "quantity_limit": 60, "quantity_period": "2026-11",
+         "quantity_used": 0, "quantity_left": 60},
+    ],
+}  # fmt: skip
+
+
 class EligibilityOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_ANSWER_EXAMPLE]})
+
     inquiry_id: str = Field(description="Names this inquiry in the audit trail")
     covered: bool = Field(
         description="The patient is insured under that number on the day and the centre "

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import metrics
 from gateway.app import create_app
+from gateway.eligibility.schemas import EligibilityIn, EligibilityOut
 from gateway.settings import Settings
 from tests import factories as f
 from validators.schema import SCHEMA_DIR
@@ -162,6 +163,8 @@ def test_eligibility_is_typed_and_lists_exactly_its_codes(document: dict[str, An
         "$ref": "#/components/schemas/CodeType"
     }
     assert schemas["EligibilityIn"]["additionalProperties"] is False  # no centre in the body
+    EligibilityIn.model_validate(schemas["EligibilityIn"]["examples"][0])
+    EligibilityOut.model_validate(schemas["EligibilityOut"]["examples"][0])
     fhir = document["paths"]["/fhir/CoverageEligibilityRequest/$submit"]["post"]
     assert set(fhir["responses"]) == {"200", "400", "401", "403", "413", "415", "422", "429"}
     body = fhir["requestBody"]["content"]["application/fhir+json"]["schema"]
