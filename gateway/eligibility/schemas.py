@@ -122,7 +122,8 @@ _ANSWER_EXAMPLE: dict[str, JsonValue] = {
     "centre_code": "DEMO-001",
     "service_date": "2026-11-25",
     "setting": "outpatient",
-    "coverage": {"insurance_number": "55501234", "valid_from": "2024-01-01", "valid_to": None},
+    "coverage": {"insurance_number": "55501234", "valid_from": "2024-01-01",
+                 "valid_to": "2027-03-20"},
     "copayment_rate": "0.30",
     "copayment_rate_percent": "30",
     "services": [
