@@ -88,7 +88,10 @@ def inquire(
         first=first,
         last=last,
     )
-    on_day = {b.code: _bill_words(b, centre_id) for b in billed if b.service_date == day}
+    on_day: dict[str, str] = {}
+    for b in billed:  # the earliest stored first, as pricing names the earliest bill
+        if b.service_date == day:
+            on_day.setdefault(b.code, _bill_words(b, centre_id))
     inquiry = Inquiry(
         centre=centre,
         setting=question.setting.document_kind.setting,

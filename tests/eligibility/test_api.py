@@ -362,3 +362,30 @@ def test_care_too_long_ago_to_bill_is_not_covered(
     # A stay's window runs from its discharge, which an inquiry does not know.
     stay = asked(client, token, **SAMPLE_PATIENT, service_date="2026-08-01", setting="inpatient")
     assert stay["covered"] is True
+
+
+def test_another_centre_s_bill_is_named_without_its_number(
+    client: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    first, first_token = f.make_centre(sessions)
+    _, second_token = f.make_centre(sessions)
+    visit = f.outpatient_visit([f.line("970000", 1, 700_000)], service_date="2026-11-09")
+    sent = client.post(
+        "/v1/submissions",
+        content=f.as_json(f.submission(first.code, visit)),
+        headers=auth(first_token, JSON),
+    )
+    assert sent.json()["documents"][0]["status"] == "ACCEPTED"
+    patient = visit["outpatientVisit"]["patient"]
+    answer = asked(
+        client,
+        second_token,
+        national_id=patient["nationalId"],
+        insurance_number=patient["insuranceNumber"],
+        service_date="2026-11-09",
+        services=[{"code_type": "service", "code": "970000"}],
+    )
+    (service,) = answer["services"]
+    assert [r["code"] for r in service["reasons"]] == ["duplicate-line"]
+    assert "of another centre" in service["reasons"][0]["message"]
+    assert visit["outpatientVisit"]["documentNumber"] not in json.dumps(answer)
