@@ -107,7 +107,6 @@ def check_eligibility(
         question=question_of(body),
         settings=state.settings,
     )
-    service.count(inquired)
     return answer_of(inquired)
 
 

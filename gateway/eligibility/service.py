@@ -1,5 +1,6 @@
 """Eligibility before care: read what the rules need, ask the pure assessment, record the
-inquiry in the audit trail. Both doors (JSON and FHIR) call ``inquire``.
+inquiry in the audit trail (and, once committed, in the metrics). Both doors (JSON and
+FHIR) call ``inquire`` in the request's one session.
 
 The centre is always the caller's: an inquiry is about care at the asking centre, so no
 centre can learn what another centre's patients are covered for there. The audit entry
@@ -14,6 +15,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -25,6 +27,7 @@ from gateway.domain.tariff import TariffBook
 from gateway.eligibility import repository as store
 from gateway.eligibility.schemas import VisitSetting
 from gateway.errors import ForbiddenError
+from gateway.kit.db import after_commit
 from gateway.pricing.engine.eligibility import Answer, Inquiry, assess
 from gateway.pricing.service import NoTariffError, Policies, TariffCache
 from gateway.settings import Settings, today
@@ -113,10 +116,11 @@ def inquire(
     )
     inquired = Inquired(str(uuid.uuid4()), door, centre.code, question, answer, usage)
     audit.append(session, [_record(inquired, actor)])
+    after_commit(session, partial(_count, inquired))
     return inquired
 
 
-def count(inquired: Inquired) -> None:
+def _count(inquired: Inquired) -> None:
     """The inquiry in gateway_eligibility_inquiries_total, by door and answer."""
     answer = "covered" if inquired.answer.covered else "not-covered"
     metrics.ELIGIBILITY_INQUIRIES.labels(inquired.door, answer).inc()

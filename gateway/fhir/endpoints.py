@@ -30,7 +30,13 @@ from gateway.fhir.parse import Syntax, syntax_of
 from gateway.fhir.response import operation_outcome
 from gateway.fhir.systems import JSON_MEDIA, XML_MEDIA
 from gateway.kit import openapi
-from gateway.kit.deps import State, authenticate, authenticate_here, require_centre
+from gateway.kit.deps import (
+    State,
+    WriteSession,
+    authenticate,
+    authenticate_here,
+    require_centre,
+)
 from gateway.kit.http import AUTHENTICATED, errors, read_body
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])
@@ -308,7 +314,11 @@ _ELIGIBILITY_BODY: dict[str, Any] = {
     ),
     openapi_extra=_ELIGIBILITY_BODY,
 )
-async def submit_eligibility_request(request: Request, state: State) -> Response:
+async def submit_eligibility_request(
+    request: Request, state: State, session: WriteSession
+) -> Response:
+    """The request's one session commits the inquiry's audit entry after this returns;
+    nothing is written before the last step of the inquiry, so a refusal stores nothing."""
     media = request.headers.get("content-type", "")
     syntax = syntax_of(media)
     xml = wants_xml(request, syntax)
@@ -326,7 +336,7 @@ async def submit_eligibility_request(request: Request, state: State) -> Response
         body = await read_body(request, state.settings.max_body_bytes)
         answer = await run_in_threadpool(
             service.check_eligibility,
-            state.sessions,
+            session,
             state.settings,
             caller.centre,
             caller.actor,

@@ -205,24 +205,22 @@ def _read_contexts(session: Session, submission_id: uuid.UUID) -> list[ClaimCont
 
 
 def check_eligibility(
-    sessions: sessionmaker[Session],
+    session: Session,
     settings: Settings,
     centre: Centre,
     actor: str,
     body: bytes,
     syntax: Syntax,
 ) -> CoverageEligibilityResponse:
-    """A CoverageEligibilityRequest answered by the eligibility inquiry, in one transaction
-    (the audit entry lands with it); parsed before a connection is taken."""
+    """A CoverageEligibilityRequest answered by the eligibility inquiry, in the caller's
+    session (the audit entry lands with its commit); parsed before the session is used."""
     request, question = coverage.parse_request(body, syntax, centre.code)
-    with transaction(sessions) as session:
-        inquired = eligibility.inquire(
-            session,
-            centre_id=centre.id,
-            actor=actor,
-            door="fhir",
-            question=question,
-            settings=settings,
-        )
-    eligibility.count(inquired)
+    inquired = eligibility.inquire(
+        session,
+        centre_id=centre.id,
+        actor=actor,
+        door="fhir",
+        question=question,
+        settings=settings,
+    )
     return coverage.response_for(inquired, request)
