@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import date
 from typing import Any
@@ -51,11 +52,15 @@ def centre_in(sessions: sessionmaker[Session], province: str | None) -> tuple[Ce
     return centre, token
 
 
+_seeds = itertools.count(10_000_000)
+
+
 def unregistered_person() -> str:
-    """A valid national ID outside the factories' register, for a test's own coverage."""
-    seed = 10_000_000
-    while (candidate := f.national_id(seed)) in set(f.INSURED):
-        seed += 1
+    """A valid national ID outside the factories' register, never handed out twice in this
+    process, for a test's own coverage."""
+    registered = set(f.INSURED)
+    while (candidate := f.national_id(next(_seeds))) in registered:
+        pass
     return candidate
 
 
