@@ -177,3 +177,22 @@ def test_the_capability_statement_lists_the_operation(client: TestClient) -> Non
     (rest,) = statement.rest
     (found,) = [r for r in rest.resource if r.type == "CoverageEligibilityRequest"]
     assert [o.name for o in found.operation or []] == ["submit"]
+
+
+def test_the_documented_examples_are_answered(
+    client: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    """The OpenAPI examples of both doors, JSON and XML, are requests that get answers."""
+    _, token = f.make_centre(sessions)
+    document = client.app.openapi()  # type: ignore[attr-defined]
+    operation = document["paths"][PATH]["post"]
+    for media, content in operation["requestBody"]["content"].items():
+        example = content["example"]
+        body = json.dumps(example) if isinstance(example, dict) else example
+        answer = send(client, token, body.encode(), media)
+        assert answer.status_code == 200, (media, answer.text)
+    schema = document["components"]["schemas"]["EligibilityIn"]
+    answer = client.post(
+        "/v1/eligibility", json=schema["examples"][0], headers={"Authorization": f"Bearer {token}"}
+    )
+    assert answer.status_code == 200, answer.text
