@@ -16,9 +16,11 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.app import create_app
 from gateway.fhir import systems
 from gateway.fhir.eligibility import EXAMPLE
 from gateway.kit.db import transaction
+from gateway.settings import Settings
 from gateway.storage.models import AuditEntry, InsuredCoverage
 from tests import factories as f
 from tests.eligibility.test_api import centre_in, unregistered_person
@@ -196,3 +198,23 @@ def test_the_documented_examples_are_answered(
         "/v1/eligibility", json=schema["examples"][0], headers={"Authorization": f"Bearer {token}"}
     )
     assert answer.status_code == 200, answer.text
+
+
+def test_both_doors_spend_one_eligibility_budget(
+    settings: Settings, sessions: sessionmaker[Session]
+) -> None:
+    slow = settings.model_copy(update={"eligibility_per_minute": 1})
+    _, token = f.make_centre(sessions)
+    body = {"national_id": "6383233564", "insurance_number": "55501234"}
+    with TestClient(create_app(slow, relay=False)) as limited:
+        first = limited.post(
+            "/v1/eligibility",
+            json={**body, "service_date": "2026-11-25"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert first.status_code == 200
+        refused = send(limited, token, request_for())
+    assert refused.status_code == 429
+    assert int(refused.headers["Retry-After"]) >= 1
+    (issue,) = OperationOutcome.model_validate_json(refused.content).issue
+    assert "rate-limited" in (issue.diagnostics or "")
