@@ -5,7 +5,8 @@ FHIR) call ``inquire`` in the request's one session.
 The centre is always the caller's: an inquiry is about care at the asking centre, so no
 centre can learn what another centre's patients are covered for there. The audit entry
 names the centre, the day, the setting, the codes and the answer, never the national ID
-or the insurance number (the trail keeps no patient identifier in clear anywhere).
+or the insurance number (the trail's status moves and reads name documents, not
+patients).
 """
 
 from __future__ import annotations
