@@ -176,7 +176,9 @@ def test_fund_allocation_cases(case, donations, covered, draws, short, ceiling) 
     assert [(d.donation_id, d.line_no, d.amount) for d in allocation.draws] == draws
     assert allocation.short is short
     assert allocation.ceiling_reached is ceiling
-    assert [a + b for (_, a), (_, b) in zip(allocation.covered, allocation.remaining)] == [
+    assert [
+        a + b for (_, a), (_, b) in zip(allocation.covered, allocation.remaining, strict=True)
+    ] == [
         58_500,
         140_000,
     ]
