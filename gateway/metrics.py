@@ -194,6 +194,15 @@ REVIEW_WAIT = Histogram(
 APPEALS = Counter(
     "gateway_appeals_total", "Appeals made by centres (the document returns to review)"
 )
+PAYER_SPLITS = Counter(
+    "gateway_payer_splits_total",
+    "Approved documents offered to the further payers, by outcome (split, already-split,"
+    " nothing-owed, no-payers, not-approved)",
+    ["outcome"],
+)
+PAYER_REVERSALS = Counter(
+    "gateway_payer_reversals_total", "Payer transfers reversed (a split undone by a decision)"
+)
 REVIEW_BACKLOG = Gauge(
     "gateway_review_backlog",
     "Documents under review (waiting for an auditor)",

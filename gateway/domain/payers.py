@@ -105,6 +105,19 @@ def split_supplementary(
     return SupplementarySplit(tuple(payments), tuple(left))
 
 
+class DiagnosisGroup(StrEnum):
+    """The hard-to-treat groups a charity programme may cover."""
+
+    CANCER = "cancer"
+    THALASSAEMIA = "thalassaemia"
+    HAEMOPHILIA = "haemophilia"
+    DIALYSIS = "dialysis"
+    MULTIPLE_SCLEROSIS = "multiple-sclerosis"
+    EPIDERMOLYSIS_BULLOSA = "epidermolysis-bullosa"
+    AUTISM = "autism"
+    KIDNEY_TRANSPLANT = "kidney-transplant"
+
+
 class EarmarkKind(StrEnum):
     """What a donation may be earmarked for, the most specific first."""
 
@@ -228,3 +241,15 @@ def donation_draws(draws: Sequence[Draw]) -> dict[int, int]:
     for draw in draws:
         out[draw.donation_id] = out.get(draw.donation_id, 0) + draw.amount
     return out
+
+
+# Ceilings count per insurance year, which starts at Nowruz; the gateway takes 21 March.
+YEAR_START = (3, 21)
+
+
+def benefit_year(on: date) -> tuple[date, date]:
+    """The first and last day of the insurance year that ``on`` falls in."""
+    starts = date(on.year, *YEAR_START)
+    if on < starts:
+        starts = date(on.year - 1, *YEAR_START)
+    return starts, date.fromordinal(date(starts.year + 1, *YEAR_START).toordinal() - 1)

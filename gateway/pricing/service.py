@@ -26,6 +26,7 @@ from gateway.domain.documents import DocumentKind, Line, Purpose, period_of_care
 from gateway.domain.lifecycle import DocumentStatus, Transition, transition
 from gateway.domain.registry import CentreInfo, Coverage
 from gateway.domain.tariff import Grade, TariffBook
+from gateway.payers import service as payers
 from gateway.pricing import repository as store
 from gateway.pricing.engine.adjudicate import (
     CopayPolicy,
@@ -213,6 +214,13 @@ def _price_and_store(session: Session, batch: _Batch, book: TariffBook, policies
         if p.decision is not None:
             criteria[p.decision.criterion] += 1
     store.update_priced(session, documents, at)
+    # The patient shares of the approved documents pass to their further payers in this
+    # same transaction (one query when none of the patients has any).
+    payers.split_approved(
+        session,
+        document_ids=[d.id for d in documents if d.status == DocumentStatus.APPROVED],
+        actor=REVIEW_ACTOR,
+    )
     # Last before the commit: the journal locks the audit chain's head until then, and
     # other workers and the API wait for it. Webhook messages stay in the outbox for the
     # relay: a worker has no publisher.

@@ -782,14 +782,13 @@ class LedgerAccount(Base):
 
 
 class Donation(Base):
-    """A gift to the charity fund, receipted; its money is its ledger account."""
+    """A gift to the charity fund, receipted; its money is the ledger account
+    ``donation:<id>``."""
 
     __tablename__ = "donations"
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount"),
-        CheckConstraint(
-            "(earmark_kind IS NULL) = (earmark_value IS NULL)", name="earmark_pair"
-        ),
+        CheckConstraint("(earmark_kind IS NULL) = (earmark_value IS NULL)", name="earmark_pair"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -800,7 +799,6 @@ class Donation(Base):
     earmark_kind: Mapped[str | None] = mapped_column(String(20))
     earmark_value: Mapped[str | None] = mapped_column(String(60))
     message: Mapped[str] = mapped_column(Text, default="")
-    account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"), unique=True)
     recorded_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -810,12 +808,14 @@ class LedgerTransfer(Base):
     payer (``key``); a reversal names the transfer it undoes (once)."""
 
     __tablename__ = "ledger_transfers"
-    __table_args__ = (Index(None, "document_id"),)
+    __table_args__ = (Index(None, "document_id"), Index(None, "payer_ref"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     key: Mapped[str] = mapped_column(String(160), unique=True)
     kind: Mapped[str] = mapped_column(String(20))
     payer_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
+    # Which policy (insurer/number) or programme (its code) pays: ceilings count by it.
+    payer_ref: Mapped[str | None] = mapped_column(String(80))
     document_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("documents.id"))
     round_no: Mapped[int | None] = mapped_column(Integer)
     reverses_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transfers.id"), unique=True)

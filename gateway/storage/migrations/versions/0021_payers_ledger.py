@@ -157,7 +157,6 @@ def upgrade() -> None:
         sa.Column('earmark_kind', sa.String(length=20), nullable=True),
         sa.Column('earmark_value', sa.String(length=60), nullable=True),
         sa.Column('message', sa.Text(), nullable=False),
-        sa.Column('account_id', sa.Integer(), nullable=False),
         sa.Column('recorded_by', sa.String(length=100), nullable=False),
         sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint('amount > 0', name=op.f('ck_donations_amount')),
@@ -165,12 +164,7 @@ def upgrade() -> None:
             '(earmark_kind IS NULL) = (earmark_value IS NULL)',
             name=op.f('ck_donations_earmark_pair'),
         ),
-        sa.ForeignKeyConstraint(
-            ['account_id'], ['ledger_accounts.id'],
-            name=op.f('fk_donations_account_id_ledger_accounts'),
-        ),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_donations')),
-        sa.UniqueConstraint('account_id', name=op.f('uq_donations_account_id')),
         sa.UniqueConstraint('receipt_number', name=op.f('uq_donations_receipt_number')),
     )
     op.create_table(
@@ -179,6 +173,7 @@ def upgrade() -> None:
         sa.Column('key', sa.String(length=160), nullable=False),
         sa.Column('kind', sa.String(length=20), nullable=False),
         sa.Column('payer_account_id', sa.Integer(), nullable=False),
+        sa.Column('payer_ref', sa.String(length=80), nullable=True),
         sa.Column('document_id', sa.Uuid(), nullable=True),
         sa.Column('round_no', sa.Integer(), nullable=True),
         sa.Column('reverses_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
@@ -204,6 +199,7 @@ def upgrade() -> None:
     op.create_index(
         op.f('ix_ledger_transfers_document_id'), 'ledger_transfers', ['document_id']
     )
+    op.create_index(op.f('ix_ledger_transfers_payer_ref'), 'ledger_transfers', ['payer_ref'])
     op.create_table(
         'ledger_entries',
         sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -244,6 +240,7 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_ledger_entries_transfer_id'), table_name='ledger_entries')
     op.drop_index(op.f('ix_ledger_entries_account_id'), table_name='ledger_entries')
     op.drop_table('ledger_entries')
+    op.drop_index(op.f('ix_ledger_transfers_payer_ref'), table_name='ledger_transfers')
     op.drop_index(op.f('ix_ledger_transfers_document_id'), table_name='ledger_transfers')
     op.drop_table('ledger_transfers')
     op.drop_table('donations')
