@@ -323,9 +323,9 @@ def unbalanced_transfers(session: Session) -> list[int]:
 
 def document_splits(
     session: Session, document_ids: Sequence[uuid.UUID]
-) -> list[tuple[uuid.UUID, str, str | None, int, int]]:
-    """(document, payer account code, payer ref, line, amount) of the documents' live split
-    transfers: what each payer pays per line, as credits to the centre."""
+) -> list[tuple[uuid.UUID, str, str | None, int, int, str]]:
+    """(document, payer account code, payer ref, line, amount, note) of the documents' live
+    split transfers: what each payer pays per line, as credits to the centre."""
     if not document_ids:
         return []
     reversed_ids = select(LedgerTransfer.reverses_id).where(LedgerTransfer.reverses_id.is_not(None))
@@ -338,6 +338,7 @@ def document_splits(
             LedgerTransfer.payer_ref,
             LedgerEntry.line_no,
             LedgerEntry.credit,
+            LedgerTransfer.note,
         )
         .join(LedgerEntry, LedgerEntry.transfer_id == LedgerTransfer.id)
         .join(payer, payer.c.id == LedgerTransfer.payer_account_id)
@@ -350,7 +351,9 @@ def document_splits(
         )
         .order_by(LedgerTransfer.id, LedgerEntry.line_no)
     )
-    return [(d, code, ref, int(n or 0), int(amount)) for d, code, ref, n, amount in rows]
+    return [
+        (d, code, ref, int(n or 0), int(amount), note) for d, code, ref, n, amount, note in rows
+    ]
 
 
 def document(session: Session, document_id: uuid.UUID) -> Document | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
@@ -120,16 +121,84 @@ def split_document(session: Session, *, document_id: uuid.UUID, actor: str) -> s
         fund=fund,
     )
     by_policy = {f"policy-{p}": ref for p, ref in refs.items()}
-    for draft in drafts:
+    notes = _notes(split, fund, refs, None if enrolled is None else enrolled[1].code)
+    for n, draft in enumerate(drafts):
         suffix = draft.key.rsplit("/", 1)[1]
         ref = by_policy.get(suffix)
         if ref is None and enrolled is not None and suffix.startswith("fund-"):
             ref = enrolled[1].code
+        # What the remittance must say (a ceiling reached, a fund short) rides on the
+        # patient's transfer, or the last one when the patient owes nothing.
+        told = suffix == "patient" or n == len(drafts) - 1
         store.add_transfer(
-            session, draft, actor=actor, document_id=document.id, round_no=round_no, payer_ref=ref
+            session,
+            draft,
+            actor=actor,
+            document_id=document.id,
+            round_no=round_no,
+            payer_ref=ref,
+            note="; ".join(notes) if told else "",
         )
+        notes = [] if told else notes
     audit.append(session, [_split_record(document, actor, round_no, split, fund, drafts)])
     return _counted(session, "split")
+
+
+def _notes(
+    split: SupplementarySplit,
+    fund: FundAllocation | None,
+    refs: dict[int, str],
+    programme: str | None,
+) -> list[str]:
+    notes = [
+        f"supplementary policy {refs[p.policy_id]} reached its yearly ceiling"
+        for p in split.payments
+        if p.capped
+    ]
+    if fund is not None and fund.ceiling_reached:
+        notes.append(f"the patient's yearly ceiling in programme {programme} is reached")
+    if fund is not None and fund.short:
+        notes.append(
+            f"the fund of programme {programme} was short: it covered {fund.total:,} rials;"
+            " the rest stays with the patient"
+        )
+    return notes
+
+
+@dataclass(frozen=True, slots=True)
+class LineShare:
+    """What one payer pays of one line of a document's live split."""
+
+    line_no: int
+    kind: str  # supplementary, fund, patient
+    payer: str  # the insurer's code, the programme's code, or "patient"
+    amount: int
+
+
+KINDS = {"insurer": "supplementary", "fund": "fund", "patients": "patient"}
+
+
+def shares_of(
+    session: Session, document_ids: Sequence[uuid.UUID]
+) -> tuple[dict[uuid.UUID, list[LineShare]], dict[uuid.UUID, list[str]]]:
+    """The live splits of the documents, per line and payer, and their notes; one query."""
+    shares: dict[uuid.UUID, dict[tuple[int, str, str], int]] = {}
+    notes: dict[uuid.UUID, list[str]] = {}
+    for document_id, code, _, line_no, amount, note in store.document_splits(session, document_ids):
+        prefix, _, name = code.partition(":")
+        kind = KINDS.get(prefix, prefix)
+        key = (line_no, kind, "patient" if kind == "patient" else name)
+        held = shares.setdefault(document_id, {})
+        held[key] = held.get(key, 0) + amount
+        if note and note not in notes.setdefault(document_id, []):
+            notes[document_id].append(note)
+    out = {
+        document_id: [
+            LineShare(n, kind, payer, amount) for (n, kind, payer), amount in held.items()
+        ]
+        for document_id, held in shares.items()
+    }
+    return out, notes
 
 
 def _counted(session: Session, outcome: str) -> str:

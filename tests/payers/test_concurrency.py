@@ -63,7 +63,7 @@ def test_two_splits_draw_the_last_of_a_donation_once(
         fund = {
             d: sum(
                 a
-                for _, payer, _, _, a in store.document_splits(session, [d])
+                for _, payer, _, _, a, _ in store.document_splits(session, [d])
                 if payer.startswith("fund:")
             )
             for d in documents

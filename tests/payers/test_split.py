@@ -25,7 +25,7 @@ from tests.submissions.test_submissions import auth
 def _split(sessions, document_id) -> dict[str, dict[int, int]]:  # type: ignore[no-untyped-def]
     with sessions() as session:
         out: dict[str, dict[int, int]] = {}
-        for _, payer, _, line_no, amount in store.document_splits(session, [document_id]):
+        for _, payer, _, line_no, amount, _ in store.document_splits(session, [document_id]):
             out.setdefault(payer, {})[line_no] = out.setdefault(payer, {}).get(line_no, 0) + amount
         return out
 
@@ -100,3 +100,33 @@ def test_decision_splits_and_denied_appeal_reverses(client: TestClient, sessions
         # The ceiling is whole again: the reversal gave the year's use back.
         assert store.account_balance(session, ledger.centre_account(centre.code)) == 0
     ledger_is_whole(sessions)
+
+
+def test_document_and_remittance_show_every_payer_per_line(client: TestClient, sessions) -> None:  # type: ignore[no-untyped-def]
+    centre, token = f.make_centre(sessions)
+    auditor = f.make_staff_token(sessions)
+    patient = f.new_national_id()
+    add_policy(sessions, patient, "ALBORZ-SUP", copay="0.5", ceiling=100_000)
+    document_id = priced_visit(client, sessions, token, centre.code, patient, NEVER_REVIEW)
+    # 0.5 x 195000 = 97500 and 0.5 x 90000 = 45000 ask 142500, above the 100000 ceiling:
+    # 100000 x 97500 / 142500 = 68421.05 -> 68421, then 31579.
+    lines = client.get(f"/v1/documents/{document_id}", headers=auth(auditor)).json()["lines"]
+    assert [line["pricing"]["payers"] for line in lines] == [
+        [
+            {"kind": "supplementary", "payer": "ALBORZ-SUP", "amount": 68_421},
+            {"kind": "patient", "payer": "patient", "amount": 126_579},
+        ],
+        [
+            {"kind": "supplementary", "payer": "ALBORZ-SUP", "amount": 31_579},
+            {"kind": "patient", "payer": "patient", "amount": 58_421},
+        ],
+    ]
+    assert [line["pricing"]["patient_pays"] for line in lines] == [126_579, 58_421]
+    advice = client.get(f"/v1/documents/{document_id}/remittance", headers=auth(token)).json()
+    assert advice["payers"] == [
+        {"kind": "supplementary", "payer": "ALBORZ-SUP", "amount": 100_000},
+        {"kind": "patient", "payer": "patient", "amount": 185_000},
+    ]
+    assert len(advice["payer_notes"]) == 1
+    assert "reached its yearly ceiling" in advice["payer_notes"][0]
+    assert [line["patient_share"] for line in advice["lines"]] == [195_000, 90_000]
