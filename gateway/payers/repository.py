@@ -436,3 +436,63 @@ def donation_uses(
         (str(m), str(c), str(k), str(t), int(p), int(s), int(a or 0))
         for m, c, k, t, p, s, a in rows
     ]
+
+
+def insurer_lines(
+    session: Session, *, insurer: str, start: date, end: date
+) -> list[tuple[uuid.UUID, str, str, date, str, str, str | None, int, str, str, int]]:
+    """The lines a supplementary insurer pays in documents of service dates in [start, end],
+    from its live split transfers: (document, number, centre, service date, national id,
+    insurance number, policy, line, code type, code, amount)."""
+    reversed_ids = select(LedgerTransfer.reverses_id).where(LedgerTransfer.reverses_id.is_not(None))
+    payer = LedgerAccount.__table__.alias("payer")
+    target = LedgerAccount.__table__.alias("target")
+    rows = session.execute(
+        select(
+            Document.id,
+            Document.external_id,
+            Centre.code,
+            Document.service_date,
+            Document.patient_national_id,
+            Document.insurance_number,
+            LedgerTransfer.payer_ref,
+            LedgerEntry.line_no,
+            DocumentLine.code_type,
+            DocumentLine.code,
+            LedgerEntry.credit,
+        )
+        .join(LedgerTransfer, LedgerTransfer.document_id == Document.id)
+        .join(Centre, Centre.id == Document.centre_id)
+        .join(payer, payer.c.id == LedgerTransfer.payer_account_id)
+        .join(LedgerEntry, LedgerEntry.transfer_id == LedgerTransfer.id)
+        .join(target, target.c.id == LedgerEntry.account_id)
+        .join(
+            DocumentLine,
+            and_(
+                DocumentLine.document_id == Document.id, DocumentLine.line_no == LedgerEntry.line_no
+            ),
+        )
+        .where(
+            payer.c.code == f"insurer:{insurer}",
+            LedgerTransfer.kind == "split",
+            LedgerTransfer.id.not_in(reversed_ids),
+            target.c.kind == "centre",
+            LedgerEntry.credit > 0,
+            Document.service_date >= start,
+            Document.service_date <= end,
+        )
+        .order_by(Document.service_date, Document.external_id, Document.id, LedgerEntry.line_no)
+    )
+    return [
+        (d, n, c, s, nid, ins, ref, int(line or 0), t, code, int(amount))
+        for d, n, c, s, nid, ins, ref, line, t, code, amount in rows
+    ]
+
+
+def fund_shares(session: Session, document_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """What the fund pays of each document's live split (its credits to the centre)."""
+    out: dict[uuid.UUID, int] = {}
+    for document_id, code, _, _, amount, _ in document_splits(session, document_ids):
+        if code.startswith("fund:"):
+            out[document_id] = out.get(document_id, 0) + amount
+    return out
