@@ -51,8 +51,8 @@ class EnrolmentOut(BaseModel):
 
 
 class DonationIn(BaseModel):
-    donor: str = Field(min_length=1, max_length=200)
-    amount: int = Field(gt=0, le=10**15, description="rials")
+    donor: str = Field(min_length=1, max_length=200, examples=["Mr Ahmadi"])
+    amount: int = Field(gt=0, le=10**15, description="rials", examples=[10_000_000_000])
     received_on: date
     earmark_kind: EarmarkKind | None = None
     earmark_value: str | None = Field(None, max_length=60)

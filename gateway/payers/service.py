@@ -308,3 +308,23 @@ def after_decision(
     reverse_document(session, document_id=document_id, actor=actor, reason=reason)
     if approved:
         split_document(session, document_id=document_id, actor=actor)
+
+
+def fund_shares(session: Session, document_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """What the charity fund pays of each document (its live split)."""
+    return store.fund_shares(session, document_ids)
+
+
+def pay_fund_share(
+    session: Session, *, order_id: int, centre: str, amount: int, actor: str
+) -> None:
+    """The settlement paid the centre the fund's share of a payment order: the centre's
+    receivable from the fund is settled (a transfer to ``paid:<centre>``), once per order."""
+    draft = ledger.transfer(
+        f"settlement/{order_id}/fund",
+        "settlement",
+        ledger.centre_account(centre),
+        ledger.move(ledger.centre_account(centre), ledger.paid_account(centre), amount),
+    )
+    if not store.transfer_exists(session, draft.key):
+        store.add_transfer(session, draft, actor=actor, note=f"payment order {order_id}")
