@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fhir.resources.R4B.claim import Claim
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
 from starlette.concurrency import run_in_threadpool
 
 from gateway import metrics
 from gateway.audit import reads
-from gateway.errors import GatewayError, NotFoundError
+from gateway.domain.centres import Role
+from gateway.errors import ForbiddenError, GatewayError, NotFoundError
 from gateway.fhir import service, systems
 from gateway.fhir.capability import capability_statement
 from gateway.fhir.issues import Issue, StructureError
@@ -271,3 +272,39 @@ def get_explanation_of_benefit(eob_id: str, request: Request, state: State) -> R
     except Exception as exc:
         return refusal(exc, xml)
     return render(found, xml)
+
+
+@router.get(
+    "/Claim/supplementary/{insurer}",
+    summary="A supplementary insurer's claims for a month of service, each with the basic "
+    "insurer's ClaimResponse as the prior payer's adjudication (finance)",
+    response_class=Response,
+    responses=_answers(
+        "A collection Bundle: per document a Claim and the basic insurer's ClaimResponse",
+        *AUTHENTICATED,
+        403,
+        422,
+        resources=("Bundle",),
+    ),
+)
+def get_supplementary_claims(
+    insurer: Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")],
+    period: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])],
+    request: Request,
+    state: State,
+) -> Response:
+    xml = wants_xml(request, None)
+    try:
+        caller = authenticate_here(request, state)
+        if caller.role not in (Role.FINANCE, Role.ADMIN):
+            raise ForbiddenError("This needs a token of role finance, admin.")
+        with state.sessions() as session:
+            bundle, documents = service.supplementary_claims(
+                session, insurer=insurer, period=period
+            )
+        if documents:
+            route = "GET /fhir/Claim/supplementary/{insurer}"
+            reads.record_read(state.sessions, caller, route, documents=documents)
+    except Exception as exc:
+        return refusal(exc, xml)
+    return render(bundle, xml)

@@ -131,3 +131,31 @@ def test_an_insurers_statement_lists_what_it_pays(client: TestClient, sessions) 
     text = client.get(f"{url}.csv", params={"period": "2026-11"}, headers=auth(finance)).text
     assert text.splitlines()[0].startswith("document_id,external_id,centre")
     assert text.splitlines()[1].endswith(",1,service,970000,97500")
+
+
+def test_a_supplementary_claim_carries_the_basic_insurers_adjudication(
+    client: TestClient,
+    sessions,  # type: ignore[no-untyped-def]
+) -> None:
+    finance = f.make_staff_token(sessions, Role.FINANCE)
+    centre, token = f.make_centre(sessions)
+    insurer = f"SUP-{uuid.uuid4().hex[:6].upper()}"
+    patient = f.new_national_id()
+    add_policy(sessions, patient, insurer, copay="0.5")
+    document_id = priced_visit(client, sessions, token, centre.code, patient, NEVER_REVIEW)
+    url = f"/fhir/Claim/supplementary/{insurer}"
+    answer = client.get(url, params={"period": "2026-11"}, headers=auth(finance))
+    assert answer.status_code == 200, answer.text
+    bundle = answer.json()
+    claim, prior = (entry["resource"] for entry in bundle["entry"])
+    assert claim["resourceType"] == "Claim"
+    assert claim["insurer"]["identifier"]["value"] == insurer
+    assert [i["net"]["value"] for i in claim["item"]] == [97_500, 45_000]
+    assert claim["total"]["value"] == 142_500
+    first, second = claim["insurance"]
+    assert (first["focal"], second["focal"]) == (False, True)
+    assert first["claimResponse"]["reference"] == bundle["entry"][1]["fullUrl"]
+    assert prior["resourceType"] == "ClaimResponse"
+    assert prior["id"] == str(document_id)
+    refused = client.get(url, params={"period": "2026-11"}, headers=auth(token))
+    assert refused.status_code == 403
