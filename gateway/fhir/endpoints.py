@@ -11,7 +11,7 @@ import logging
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fhir.resources.R4B.claim import Claim
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
 from starlette.concurrency import run_in_threadpool
@@ -275,9 +275,9 @@ def get_explanation_of_benefit(eob_id: str, request: Request, state: State) -> R
 
 
 @router.get(
-    "/Claim/supplementary/{insurer}",
-    summary="A supplementary insurer's claims for a month of service, each with the basic "
-    "insurer's ClaimResponse as the prior payer's adjudication (finance)",
+    "/Claim",
+    summary="Search the claims to a supplementary insurer for a month of service, each with "
+    "the basic insurer's ClaimResponse as the prior payer's adjudication (finance)",
     response_class=Response,
     responses=_answers(
         "A collection Bundle: per document a Claim and the basic insurer's ClaimResponse",
@@ -287,8 +287,10 @@ def get_explanation_of_benefit(eob_id: str, request: Request, state: State) -> R
         resources=("Bundle",),
     ),
 )
-def get_supplementary_claims(
-    insurer: Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")],
+def search_supplementary_claims(
+    insurer: Annotated[
+        str, Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$", examples=["ALBORZ-SUP"])
+    ],
     period: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])],
     request: Request,
     state: State,
@@ -303,7 +305,7 @@ def get_supplementary_claims(
                 session, insurer=insurer, period=period
             )
         if documents:
-            route = "GET /fhir/Claim/supplementary/{insurer}"
+            route = "GET /fhir/Claim"
             reads.record_read(state.sessions, caller, route, documents=documents)
     except Exception as exc:
         return refusal(exc, xml)

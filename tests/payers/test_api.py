@@ -143,8 +143,8 @@ def test_a_supplementary_claim_carries_the_basic_insurers_adjudication(
     patient = f.new_national_id()
     add_policy(sessions, patient, insurer, copay="0.5")
     document_id = priced_visit(client, sessions, token, centre.code, patient, NEVER_REVIEW)
-    url = f"/fhir/Claim/supplementary/{insurer}"
-    answer = client.get(url, params={"period": "2026-11"}, headers=auth(finance))
+    query = {"insurer": insurer, "period": "2026-11"}
+    answer = client.get("/fhir/Claim", params=query, headers=auth(finance))
     assert answer.status_code == 200, answer.text
     bundle = answer.json()
     claim, prior = (entry["resource"] for entry in bundle["entry"])
@@ -157,5 +157,5 @@ def test_a_supplementary_claim_carries_the_basic_insurers_adjudication(
     assert first["claimResponse"]["reference"] == bundle["entry"][1]["fullUrl"]
     assert prior["resourceType"] == "ClaimResponse"
     assert prior["id"] == str(document_id)
-    refused = client.get(url, params={"period": "2026-11"}, headers=auth(token))
+    refused = client.get("/fhir/Claim", params=query, headers=auth(token))
     assert refused.status_code == 403
