@@ -177,15 +177,10 @@ def record_donation(
         recorded_by=actor,
     )
     store.add(session, row)
-    # The number follows the row's id: one sequence, no gaps to explain in a year's receipts.
+    # The number follows the row's id: unique, and in the order donations were recorded.
     row.receipt_number = f"CF-{received_on.year}-{row.id:07d}"
     session.flush()
-    store.add_transfer(
-        session,
-        ledger.donation(row.id, amount, row.receipt_number),
-        actor=actor,
-        note=f"receipt {row.receipt_number}",
-    )
+    # The audit head before the ledger, as in every transaction that touches both.
     _audit(
         session,
         actor,
@@ -197,6 +192,12 @@ def record_donation(
             "received_on": received_on.isoformat(),
             "earmark": None if earmark_kind is None else f"{earmark_kind.value}:{earmark_value}",
         },
+    )
+    store.add_transfer(
+        session,
+        ledger.donation(row.id, amount, row.receipt_number),
+        actor=actor,
+        note=f"receipt {row.receipt_number}",
     )
     return row
 

@@ -44,8 +44,15 @@ class ShareRow:
     uncovered: int
 
 
-def lock_document(session: Session, document_id: uuid.UUID) -> Document | None:
-    return session.scalar(select(Document).where(Document.id == document_id).with_for_update())
+def lock_ledger(session: Session) -> None:
+    """One split or reversal at a time: the ``donors`` account's row is locked first, so the
+    accounts a split touches later (insurers, centres, donations) are never taken in two
+    orders by two transactions. Every such transaction has taken the audit chain's head
+    before (the decision's journal), so the order is always: head, ledger, accounts."""
+    account_ids(session, [ledger.DONORS])
+    session.execute(
+        select(LedgerAccount.id).where(LedgerAccount.code == ledger.DONORS).with_for_update()
+    )
 
 
 def centre_of(session: Session, centre_id: int) -> Centre:

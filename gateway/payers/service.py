@@ -59,6 +59,7 @@ def split_document(session: Session, *, document_id: uuid.UUID, actor: str) -> s
     document = store.document(session, document_id)
     if document is None or document.status != DocumentStatus.APPROVED:
         return _counted(session, "not-approved")
+    store.lock_ledger(session)
     if store.split_transfers(session, document.id):
         return _counted(session, "already-split")
     lines = [
@@ -263,6 +264,7 @@ def _split_record(
 
 def reverse_document(session: Session, *, document_id: uuid.UUID, actor: str, reason: str) -> int:
     """Undo the document's live split with new transfers; how many were reversed."""
+    store.lock_ledger(session)
     live = store.split_transfers(session, document_id)
     if not live:
         return 0

@@ -214,17 +214,18 @@ def _price_and_store(session: Session, batch: _Batch, book: TariffBook, policies
         if p.decision is not None:
             criteria[p.decision.criterion] += 1
     store.update_priced(session, documents, at)
+    # Last before the commit: the journal locks the audit chain's head until then, and
+    # other workers and the API wait for it. Webhook messages stay in the outbox for the
+    # relay: a worker has no publisher.
+    journal.record(session, moves)
     # The patient shares of the approved documents pass to their further payers in this
-    # same transaction (one query when none of the patients has any).
+    # same transaction (one query when none of the patients has any). After the journal,
+    # as in an auditor's decision: the audit head, then the ledger, in every transaction.
     payers.split_approved(
         session,
         document_ids=[d.id for d in documents if d.status == DocumentStatus.APPROVED],
         actor=REVIEW_ACTOR,
     )
-    # Last before the commit: the journal locks the audit chain's head until then, and
-    # other workers and the API wait for it. Webhook messages stay in the outbox for the
-    # relay: a worker has no publisher.
-    journal.record(session, moves)
     for criterion, count in criteria.items():
         metrics.PRICING_ROUTED.labels(criterion).inc(count)
     return len(priced)
