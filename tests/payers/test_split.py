@@ -3,6 +3,9 @@ document; a later decision reverses it; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import uuid
+
+import pytest
 from fastapi.testclient import TestClient
 
 from gateway.domain import ledger
@@ -10,6 +13,7 @@ from gateway.domain.payers import EarmarkKind
 from gateway.kit.db import transaction
 from gateway.payers import repository as store
 from gateway.payers import service as payers
+from gateway.pricing.service import TariffCache, price_stored_documents
 from gateway.storage.models import LedgerTransfer
 from tests import factories as f
 from tests.payers.support import (
@@ -131,3 +135,49 @@ def test_document_and_remittance_show_every_payer_per_line(client: TestClient, s
     assert len(advice["payer_notes"]) == 1
     assert "reached its yearly ceiling" in advice["payer_notes"][0]
     assert [line["patient_share"] for line in advice["lines"]] == [195_000, 90_000]
+
+
+def test_a_transaction_that_dies_after_the_split_leaves_nothing(
+    client: TestClient, sessions
+) -> None:  # type: ignore[no-untyped-def]
+    """A worker killed after splitting but before its commit: the redelivered task prices
+    and splits once, and the ledger is whole."""
+    centre, token = f.make_centre(sessions)
+    patient = f.new_national_id()
+    add_policy(sessions, patient, "DANA-SUP", copay="0.5")
+    document = f.outpatient_visit()
+    document["outpatientVisit"]["patient"]["nationalId"] = patient
+    answer = client.post(
+        "/v1/submissions",
+        content=f.as_json(f.submission(centre.code, document)),
+        headers=auth(token, {"Content-Type": "application/json"}),
+    )
+    document_id = uuid.UUID(answer.json()["documents"][0]["id"])
+
+    def price() -> dict[str, int]:
+        with transaction(sessions) as session:
+            return price_stored_documents(
+                session=session, ids=[document_id], books=TariffCache(), policies=NEVER_REVIEW
+            )
+
+    def dies() -> None:
+        with transaction(sessions) as session:
+            price_stored_documents(
+                session=session, ids=[document_id], books=TariffCache(), policies=NEVER_REVIEW
+            )
+            assert _split_in(session, document_id)
+            raise RuntimeError("the worker dies before its commit")
+
+    with pytest.raises(RuntimeError, match="dies"):
+        dies()
+    assert _split(sessions, document_id) == {}
+    assert price() == {"priced": 1}
+    assert price() == {"already-done": 1}
+    assert set(_split(sessions, document_id)) == {"insurer:DANA-SUP", f"patients:{centre.code}"}
+    with sessions() as session:
+        assert len(store.split_transfers(session, document_id)) == 2
+    ledger_is_whole(sessions)
+
+
+def _split_in(session, document_id) -> list[object]:  # type: ignore[no-untyped-def]
+    return list(store.document_splits(session, [document_id]))
