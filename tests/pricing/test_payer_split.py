@@ -17,6 +17,7 @@ from gateway.domain.payers import (
     Policy,
     ShareLine,
     allocate_fund,
+    benefit_year,
     donation_draws,
     split_supplementary,
 )
@@ -259,3 +260,16 @@ def test_a_transfer_that_does_not_balance_is_refused() -> None:
 def test_allocate_is_exact_and_in_order(total, weights, parts) -> None:
     assert allocate(total, weights) == parts
     assert sum(parts) == total
+
+
+@pytest.mark.parametrize(
+    ("on", "year"),
+    [
+        (date(2026, 3, 21), (date(2026, 3, 21), date(2027, 3, 20))),
+        (date(2026, 3, 20), (date(2025, 3, 21), date(2026, 3, 20))),
+        (date(2026, 11, 10), (date(2026, 3, 21), date(2027, 3, 20))),
+        (date(2024, 2, 29), (date(2023, 3, 21), date(2024, 3, 20))),
+    ],
+)
+def test_ceilings_count_per_insurance_year_from_21_march(on: date, year: tuple[date, date]) -> None:
+    assert benefit_year(on) == year
