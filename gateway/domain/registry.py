@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from enum import StrEnum
 
 from gateway.domain.centres import CentreKind, Sector
 
@@ -58,3 +60,25 @@ class SupplementaryTerms:
 
     def in_force(self, on: date) -> bool:
         return self.valid_from <= on and (self.valid_to is None or on <= self.valid_to)
+
+
+class CoverageGap(StrEnum):
+    """Why a person is not covered under a number on a date, as the door refuses it."""
+
+    NOT_INSURED = "not-insured"
+    NUMBER_MISMATCH = "insurance-number-mismatch"
+
+
+def coverage_on(
+    periods: Sequence[Coverage], insurance_number: str, on: date
+) -> tuple[Coverage | None, CoverageGap | None]:
+    """The period in force on ``on`` under ``insurance_number``, or why there is none: no
+    period in force that day, or none under that number. The submission check and the
+    eligibility inquiry both judge coverage with this."""
+    in_force = [p for p in periods if p.in_force(on)]
+    if not in_force:
+        return None, CoverageGap.NOT_INSURED
+    for period in in_force:
+        if period.insurance_number == insurance_number:
+            return period, None
+    return None, CoverageGap.NUMBER_MISMATCH
