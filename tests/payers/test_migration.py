@@ -43,7 +43,8 @@ def _before(revision: str) -> str:
     from alembic.script import ScriptDirectory
 
     down = ScriptDirectory.from_config(alembic_config("sqlite://")).get_revision(revision)
-    assert down is not None and isinstance(down.down_revision, str)
+    assert down is not None
+    assert isinstance(down.down_revision, str)
     return down.down_revision
 
 
