@@ -22,6 +22,7 @@ from gateway.domain.lifecycle import InvalidTransitionError
 from gateway.errors import GatewayError
 from gateway.fhir import endpoints as fhir
 from gateway.fhir.xml import fhir_schema
+from gateway.information import endpoints as information
 from gateway.kit import openapi
 from gateway.kit.broker import make_celery
 from gateway.kit.chores import Chore, Chores
@@ -280,6 +281,7 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
     app.include_router(batches.router)
     app.include_router(documents.router)
     app.include_router(lifecycle.router)
+    app.include_router(information.router)
     app.include_router(settlements.router)
     app.include_router(fhir.router)
     app.include_router(webhooks.router)

@@ -13,6 +13,7 @@ class DocumentStatus(StrEnum):
     ACCEPTED = "ACCEPTED"
     PRICED = "PRICED"
     UNDER_REVIEW = "UNDER_REVIEW"
+    INFO_REQUESTED = "INFO_REQUESTED"
     APPROVED = "APPROVED"
     DENIED = "DENIED"
     APPEALED = "APPEALED"
@@ -26,7 +27,9 @@ ALLOWED: dict[DocumentStatus, frozenset[DocumentStatus]] = {
     S.REJECTED: frozenset(),
     S.ACCEPTED: frozenset({S.PRICED}),
     S.PRICED: frozenset({S.UNDER_REVIEW, S.APPROVED}),
-    S.UNDER_REVIEW: frozenset({S.APPROVED, S.DENIED}),
+    S.UNDER_REVIEW: frozenset({S.APPROVED, S.DENIED, S.INFO_REQUESTED}),
+    # An auditor asked the centre for information; its answer returns the document to review.
+    S.INFO_REQUESTED: frozenset({S.UNDER_REVIEW}),
     S.APPROVED: frozenset({S.APPEALED, S.PAYMENT_ORDERED}),
     S.DENIED: frozenset({S.APPEALED}),
     S.APPEALED: frozenset({S.UNDER_REVIEW}),

@@ -16,7 +16,7 @@ from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn
 from gateway.submissions.offline import format_of_file
 from validators.schema import Format
 
-FINAL = {"PRICED", "REJECTED", "UNDER_REVIEW", "APPROVED", "DENIED", "PAID"}
+FINAL = {"PRICED", "REJECTED", "UNDER_REVIEW", "INFO_REQUESTED", "APPROVED", "DENIED", "PAID"}
 CONTENT_TYPES = {Format.XML: "application/xml", Format.JSON: "application/json"}
 
 

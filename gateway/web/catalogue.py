@@ -276,6 +276,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "status.ACCEPTED": ("Accepted", "پذیرفته‌شده"),
     "status.PRICED": ("Priced", "قیمت‌گذاری‌شده"),
     "status.UNDER_REVIEW": ("Under review", "در حال رسیدگی"),
+    "status.INFO_REQUESTED": ("Information requested", "درخواست اطلاعات تکمیلی"),
     "status.APPROVED": ("Approved", "تأییدشده"),
     "status.DENIED": ("Denied", "عدم تأیید"),
     "status.APPEALED": ("Appealed", "اعتراض‌شده"),
