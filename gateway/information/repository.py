@@ -177,7 +177,7 @@ def newly_overdue(session: Session, now: datetime) -> list[tuple[InformationRequ
         .limit(OVERDUE_BATCH)
         .with_for_update(of=InformationRequest, skip_locked=True)
     )
-    return [(request, document) for request, document in session.execute(query).tuples()]
+    return [(request, document) for request, document in session.execute(query)]
 
 
 def waiting(session: Session, now: datetime) -> Waiting:

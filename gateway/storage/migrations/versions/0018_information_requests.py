@@ -8,8 +8,10 @@ by month and each partition holds its own copy of the check (made with LIKE ... 
 CONSTRAINTS), so the old copies are dropped from every partition before the new check is
 added to the parent (which adds it to them all).
 
-Downgrade: fails while a document is INFO_REQUESTED or the history holds such a move (the
-old checks refuse them); answer or drop those first.
+Downgrade: drops the tables (and the questions, answers and attachments in them) and
+narrows the documents' status check again, which fails while a document is INFO_REQUESTED
+(answer its request first); the history's check keeps the two moves, so the history
+recorded meanwhile stays as it is.
 
 Revision ID: 0018
 Revises: 0016
@@ -56,10 +58,61 @@ def _move_rule(moves: list[str]) -> str:
     return f"(COALESCE(from_status, '') || '>' || to_status) IN ({_listed(moves)})"
 
 
-def _checks(statuses: list[str], moves: list[str]) -> None:
-    if op.get_bind().dialect.name == 'postgresql':
+def _postgresql() -> bool:
+    return op.get_bind().dialect.name == 'postgresql'
+
+
+def _sqlite_check(table: str, name: str, rule: str) -> None:
+    """Put ``rule`` in place of the named check in the table's stored definition.
+
+    SQLite cannot alter a check, and rebuilding ``documents`` (the batch way) fails while
+    other tables' rows reference it with foreign keys enforced, and costs a copy of the
+    biggest table. A check's text is all that changes (the rows on disk are the same), the
+    case SQLite's documentation ("Making Other Kinds Of Table Schema Changes") allows to
+    edit in the schema directly, bumping schema_version so every connection re-reads it.
+    """
+    bind = op.get_bind()
+    sql = bind.execute(
+        sa.text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :t"), {'t': table}
+    ).scalar_one()
+    marker = f'CONSTRAINT {name} CHECK ('
+    start = sql.find(marker)
+    if start < 0 or sql.find(marker, start + 1) >= 0:
+        raise RuntimeError(f'{table}: expected one check {name}')
+    depth, end = 0, start + len(marker) - 1
+    for end in range(end, len(sql)):
+        depth += {'(': 1, ')': -1}.get(sql[end], 0)
+        if depth == 0:
+            break
+    edited = f'{sql[:start]}{marker}{rule}{sql[end:]}'
+    version = bind.execute(sa.text('PRAGMA schema_version')).scalar_one()
+    bind.execute(sa.text('PRAGMA writable_schema = ON'))
+    bind.execute(
+        sa.text("UPDATE sqlite_master SET sql = :sql WHERE type = 'table' AND name = :t"),
+        {'sql': edited, 't': table},
+    )
+    bind.execute(sa.text(f'PRAGMA schema_version = {int(version) + 1}'))
+    bind.execute(sa.text('PRAGMA writable_schema = OFF'))
+
+
+def _status_check(statuses: list[str]) -> None:
+    rule = _status_rule(statuses)
+    if _postgresql():
         op.execute(f'ALTER TABLE documents DROP CONSTRAINT {STATUS_CHECK}')
-        op.execute(f'ALTER TABLE documents ADD CONSTRAINT {STATUS_CHECK} CHECK ({_status_rule(statuses)})')
+        op.execute(f'ALTER TABLE documents ADD CONSTRAINT {STATUS_CHECK} CHECK ({rule})')
+        return
+    # The schema edit skips the check of existing rows that ADD CONSTRAINT makes: do it.
+    outside = op.get_bind().execute(
+        sa.text(f'SELECT count(*) FROM documents WHERE NOT ({rule})')
+    ).scalar_one()
+    if outside:
+        raise RuntimeError(f'{outside} document(s) have a status this revision does not know')
+    _sqlite_check('documents', STATUS_CHECK, rule)
+
+
+def _move_check(moves: list[str]) -> None:
+    rule = _move_rule(moves)
+    if _postgresql():
         op.execute(f'ALTER TABLE status_events DROP CONSTRAINT {MOVE_CHECK}')
         partitions = op.get_bind().execute(sa.text(
             "SELECT inhrelid::regclass::text FROM pg_inherits"
@@ -67,14 +120,9 @@ def _checks(statuses: list[str], moves: list[str]) -> None:
         )).scalars().all()
         for partition in partitions:
             op.execute(f'ALTER TABLE {partition} DROP CONSTRAINT IF EXISTS {MOVE_CHECK}')
-        op.execute(f'ALTER TABLE status_events ADD CONSTRAINT {MOVE_CHECK} CHECK ({_move_rule(moves)})')
+        op.execute(f'ALTER TABLE status_events ADD CONSTRAINT {MOVE_CHECK} CHECK ({rule})')
         return
-    with op.batch_alter_table('documents') as batch_op:
-        batch_op.drop_constraint(op.f(STATUS_CHECK), type_='check')
-        batch_op.create_check_constraint(op.f(STATUS_CHECK), _status_rule(statuses))
-    with op.batch_alter_table('status_events') as batch_op:
-        batch_op.drop_constraint(op.f(MOVE_CHECK), type_='check')
-        batch_op.create_check_constraint(op.f(MOVE_CHECK), _move_rule(moves))
+    _sqlite_check('status_events', MOVE_CHECK, rule)
 
 
 def upgrade() -> None:
@@ -129,11 +177,14 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('answer_id', 'position', name=op.f('pk_information_answer_attachments'))
     )
     op.create_index('ix_information_answer_attachments_sha256', 'information_answer_attachments', ['sha256'])
-    _checks(STATUSES + NEW_STATUSES, MOVES + NEW_MOVES)
+    _status_check(STATUSES + NEW_STATUSES)
+    _move_check(MOVES + NEW_MOVES)
 
 
 def downgrade() -> None:
-    _checks(STATUSES, MOVES)
+    # The history's check keeps admitting the two moves: rows this revision recorded stay
+    # valid history, and the older code never makes such a move.
+    _status_check(STATUSES)
     op.drop_index('ix_information_answer_attachments_sha256', table_name='information_answer_attachments')
     op.drop_table('information_answer_attachments')
     op.drop_table('attachments')
