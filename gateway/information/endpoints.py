@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.datastructures import FormData, UploadFile
@@ -22,7 +21,15 @@ from gateway.information.schemas import (
     InformationRequestOut,
 )
 from gateway.kit.deps import Auditor, Caller, CentreCaller, ReadSession, State, WriteSession
-from gateway.kit.http import AUTHENTICATED, BAD_JSON, Responses, errors, parse_id, read_body
+from gateway.kit.http import (
+    AUTHENTICATED,
+    BAD_JSON,
+    Responses,
+    download_response,
+    errors,
+    parse_id,
+    read_body,
+)
 from validators.problems import Problem
 
 router = APIRouter(prefix="/v1", tags=["information"])
@@ -278,19 +285,4 @@ def download(sha256: str, caller: Caller, session: ReadSession, state: State) ->
     if caller.centre_scope is None:
         shown = information.documents_carrying(session, stored.sha256)
         reads.record_read(state.sessions, caller, "GET /v1/attachments/{sha256}", documents=shown)
-    return Response(
-        stored.body,
-        media_type=stored.content_type,
-        headers={
-            "Content-Disposition": content_disposition(filename),
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": "default-src 'none'; sandbox",
-            "Cache-Control": "private, no-store",
-        },
-    )
-
-
-def content_disposition(filename: str) -> str:
-    """``attachment``, with an ASCII name for old clients and the UTF-8 one (RFC 6266)."""
-    fallback = "".join(c if c.isascii() and c.isprintable() else "_" for c in filename)
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+    return download_response(stored.body, stored.content_type, filename)

@@ -1,4 +1,5 @@
-"""The dashboard, the review queue and the document page with its review forms."""
+"""The dashboard, the review queue and the document page with its review forms and its
+requests for information (and their attachments, downloaded)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ from gateway.domain.bounds import INT32_MAX, INT64_MAX, LineNo, fits
 from gateway.domain.lifecycle import DocumentStatus
 from gateway.domain.review import ReviewAction, ReviewReason
 from gateway.errors import GatewayError, NotFoundError
+from gateway.information import service as information
+from gateway.information.schemas import AttachmentKind
 from gateway.kit.db import transaction
+from gateway.kit.http import download_response
 from gateway.review import service as reviews
 from gateway.storage import repository
 from gateway.storage.models import Document
@@ -21,7 +25,12 @@ from gateway.web import queries, views
 from gateway.web.kit import Anyone, AuditorVisit, Refused, Visit, WorkspaceRoute
 
 router = APIRouter(route_class=WorkspaceRoute)
-DONE = {"review": "done.review", "approve": "done.approve", "deny": "done.deny"}
+DONE = {
+    "review": "done.review",
+    "approve": "done.approve",
+    "deny": "done.deny",
+    "asked": "done.information_asked",
+}
 S = DocumentStatus
 
 
@@ -182,3 +191,43 @@ def decide(
     except GatewayError as exc:
         return _show_document(visit, key, error=exc)
     return RedirectResponse(f"/web/documents/{key}?done={decision}", status_code=303)
+
+
+@router.post("/documents/{document_id}/information-requests")
+def ask_information(
+    document_id: str,
+    visit: AuditorVisit,
+    question: Annotated[str, Form(max_length=4000)] = "",
+    lines: Annotated[str, Form(max_length=400)] = "",
+    kinds: Annotated[list[str] | None, Form(max_length=5)] = None,
+) -> Response:
+    """The auditor asks the document's centre for information; the document waits."""
+    key = _document_id(document_id)
+    try:
+        wanted = kinds or []
+        unknown = [k for k in wanted if k not in AttachmentKind.__members__.values()]
+        if unknown:
+            raise GatewayError(f"Unknown attachment kind {unknown[0][:40]!r}.", 422)
+        with transaction(visit.state.sessions) as db:
+            information.ask(
+                db,
+                document_id=key,
+                question=question,
+                lines=views.line_numbers(lines),
+                kinds=[AttachmentKind(k) for k in wanted],
+                actor=visit.actor,
+                deadline_days=visit.state.settings.information_deadline_days,
+            )
+    except GatewayError as exc:
+        return _show_document(visit, key, error=exc)
+    return RedirectResponse(f"/web/documents/{key}?done=asked#information", status_code=303)
+
+
+@router.get("/attachments/{sha256}")
+def attachment(sha256: str, visit: AuditorVisit) -> Response:
+    """An answer's attachment, downloaded (never shown inline); the read is audited."""
+    with visit.state.sessions() as db:
+        stored, filename = information.attachment(db, sha256, None)
+        shown = information.documents_carrying(db, stored.sha256)
+    reads.record_read(visit.state.sessions, visit, "GET /web/attachments/{sha256}", documents=shown)
+    return download_response(stored.body, stored.content_type, filename)

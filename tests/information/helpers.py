@@ -23,10 +23,7 @@ def png(seed: int = 0) -> bytes:
     header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
     pixel = zlib.compress(bytes([0, seed % 256, (seed >> 8) % 256, 7]))
     return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", pixel)
-        + chunk(b"IEND", b"")
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixel) + chunk(b"IEND", b"")
     )
 
 
@@ -45,7 +42,11 @@ def pdf(text: str = "discharge summary") -> bytes:
 
 def jpeg() -> bytes:
     """Bytes with a JPEG's start and end markers (a JFIF header between)."""
-    return b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 32 + b"\xff\xd9"
+    return (
+        b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+        + b"\x00" * 32
+        + b"\xff\xd9"
+    )
 
 
 def under_review(client: TestClient, sessions: Any) -> tuple[Any, str, str, str]:

@@ -154,7 +154,9 @@ def test_the_same_bytes_are_stored_once(client: TestClient, sessions) -> None:
     assert _stored(sessions, digest) == 1
     with sessions() as session:
         links = session.scalar(
-            select(func.count()).select_from(AnswerAttachment).where(AnswerAttachment.sha256 == digest)
+            select(func.count())
+            .select_from(AnswerAttachment)
+            .where(AnswerAttachment.sha256 == digest)
         )
     assert links == 4
 

@@ -19,7 +19,12 @@ from tests import services
 from tests.information.helpers import answer, ask, png, under_review
 from tests.submissions.test_submissions import auth
 
-TABLES = {"information_requests", "information_answers", "attachments", "information_answer_attachments"}
+TABLES = {
+    "information_requests",
+    "information_answers",
+    "attachments",
+    "information_answer_attachments",
+}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

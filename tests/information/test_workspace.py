@@ -1,0 +1,78 @@
+"""The workspace's document page: the exchange at the top, the auditor's form to ask, the
+attachments downloaded (never inline), in English and Persian."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+
+from gateway.domain.centres import Role
+from tests.information.helpers import answer, pdf, under_review
+from tests.web.conftest import csrf_of
+from tests.web.test_workspace import english
+
+LoggedIn = Callable[[Role], TestClient]
+
+
+def test_the_auditor_asks_and_sees_the_answer(
+    web: TestClient, sessions, logged_in: LoggedIn
+) -> None:
+    _, token, _, document_id = under_review(web, sessions)
+    client = english(logged_in(Role.AUDITOR))
+    url = f"/web/documents/{document_id}"
+    page = client.get(url)
+    assert 'id="ask-information"' in page.text
+    token_csrf = csrf_of(page)
+    refused = client.post(
+        f"{url}/information-requests",
+        data={"question": "Why?", "lines": "1, x", "csrf_token": token_csrf},
+    )
+    assert refused.status_code == 422
+    assert "is not a line number" in refused.text
+    asked = client.post(
+        f"{url}/information-requests",
+        data={
+            "question": "Send the <b>report</b>, please.",
+            "lines": "۲",
+            "kinds": ["report", "image"],
+            "csrf_token": token_csrf,
+        },
+        follow_redirects=False,
+    )
+    assert asked.status_code == 303, asked.text
+    page = client.get(asked.headers["location"])
+    assert 'data-status="INFO_REQUESTED"' in page.text
+    assert "The question was sent to the centre" in page.text
+    assert "Send the &lt;b&gt;report&lt;/b&gt;, please." in page.text  # escaped
+    assert 'data-status="open"' in page.text
+    assert "Awaiting answer" in page.text
+    assert 'id="ask-information"' not in page.text  # one question at a time
+    assert 'id="decision"' not in page.text  # no decision while the centre is asked
+
+    data = pdf("the report")
+    assert (
+        answer(web, token, document_id, [("report.pdf", data, "application/pdf")]).status_code
+        == 201
+    )
+    page = client.get(url)
+    assert 'data-status="answered"' in page.text
+    digest = hashlib.sha256(data).hexdigest()
+    assert f'href="/web/attachments/{digest}"' in page.text
+    assert page.text.index('id="information"') < page.text.index('id="totals"')  # at the top
+    download = client.get(f"/web/attachments/{digest}")
+    assert download.status_code == 200
+    assert download.content == data
+    assert download.headers["content-disposition"].startswith("attachment;")
+    assert download.headers["x-content-type-options"] == "nosniff"
+    assert client.get("/web/attachments/" + "0" * 64).status_code == 404
+
+
+def test_the_exchange_in_persian(web: TestClient, sessions, logged_in: LoggedIn) -> None:
+    _, _, _, document_id = under_review(web, sessions)
+    client = logged_in(Role.AUDITOR)
+    client.get("/web/lang/fa")
+    page = client.get(f"/web/documents/{document_id}")
+    assert "درخواست‌های اطلاعات تکمیلی" in page.text
+    assert "خلاصه پرونده ترخیص" in page.text
