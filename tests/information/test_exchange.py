@@ -15,7 +15,7 @@ from tests.submissions.test_submissions import auth
 
 
 def test_full_exchange_returns_the_document_to_review(client: TestClient, sessions) -> None:
-    centre, token, auditor, document_id = under_review(client, sessions)
+    _, token, auditor, document_id = under_review(client, sessions)
     asked = ask(client, auditor, document_id, lines=[1], attachment_kinds=["discharge-summary"])
     assert asked.status_code == 201, asked.text
     request = asked.json()
@@ -109,7 +109,7 @@ def test_asking_checks_the_question_and_lines(client: TestClient, sessions) -> N
 
 
 def test_events_go_to_the_centres_webhooks(client: TestClient, sessions) -> None:
-    centre, token, auditor, document_id = under_review(client, sessions)
+    _, token, auditor, document_id = under_review(client, sessions)
     hook = client.post(
         "/v1/webhooks", json={"url": "https://his.example.ir/events"}, headers=auth(token)
     )
