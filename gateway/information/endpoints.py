@@ -60,7 +60,21 @@ ANSWER_BODY = {
                 },
             },
             "encoding": {"attachments": {"contentType": "application/pdf, image/jpeg, image/png"}},
-        }
+        },
+        URLENCODED: {
+            "schema": {
+                "type": "object",
+                "required": ["text"],
+                "description": "A text-only answer",
+                "properties": {
+                    "text": {
+                        "type": "string",
+                        "maxLength": TEXT_LENGTH,
+                        "examples": ["No further documents exist: the patient left on day one."],
+                    }
+                },
+            }
+        },
     },
 }
 ATTACHMENT_ANSWER: Responses = {
