@@ -49,6 +49,10 @@ def add(session: Session, row: InformationRequest | InformationAnswer | AnswerAt
     session.add(row)
 
 
+def request(session: Session, request_id: uuid.UUID) -> InformationRequest | None:
+    return session.get(InformationRequest, request_id)
+
+
 def open_request(session: Session, document_id: uuid.UUID) -> InformationRequest | None:
     """The document's unanswered request (a document waits on one at a time)."""
     query = (

@@ -269,6 +269,35 @@ def answer(
     return exchange(session, document.id, request_ids=[request.id], now=at)[0]
 
 
+def answer_request(
+    session: Session,
+    *,
+    request_id: uuid.UUID,
+    centre_id: int,
+    text: str,
+    uploads: list[files.Upload],
+    actor: str,
+    max_bytes: int,
+    max_count: int,
+) -> RequestView:
+    """``answer`` for a request named by its id (the FHIR door's Communication.basedOn)."""
+    found = store.request(session, request_id)
+    if found is None or found.centre_id != centre_id:
+        raise NotFoundError("CommunicationRequest")
+    if found.answered_at is not None:
+        raise GatewayError(f"Request {request_id} was answered already.", 409)
+    return answer(
+        session,
+        document_id=found.document_id,
+        centre_id=centre_id,
+        text=text,
+        uploads=uploads,
+        actor=actor,
+        max_bytes=max_bytes,
+        max_count=max_count,
+    )
+
+
 def exchange(
     session: Session,
     document_id: uuid.UUID,
