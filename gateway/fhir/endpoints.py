@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fhir.resources.R4B.claim import Claim
+from fhir.resources.R4B.communication import Communication
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
 from starlette.concurrency import run_in_threadpool
 
@@ -291,7 +292,11 @@ _COMMUNICATION_BODY: dict[str, Any] = {
         "description": "A FHIR R4 Communication based on one of the centre's open "
         "CommunicationRequests: contentString is the answer's text, contentAttachment.data "
         "(base64) each file (PDF, JPEG or PNG, checked by content)",
-        "content": openapi.fhir_content("Communication", example=_COMMUNICATION_EXAMPLE),
+        "content": openapi.fhir_content(
+            "Communication",
+            example=_COMMUNICATION_EXAMPLE,
+            xml_example=_xml_text(Communication.model_validate(_COMMUNICATION_EXAMPLE)),
+        ),
     }
 }
 _COMMUNICATION_ANSWERS = _answers(

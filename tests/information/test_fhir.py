@@ -107,3 +107,20 @@ def test_a_communication_must_name_a_request_of_the_centre(client: TestClient, s
     assert garbled.status_code == 422
     document = client.get(f"/v1/documents/{document_id}", headers=auth(token)).json()
     assert document["status"] == "INFO_REQUESTED"
+
+
+def test_a_communication_in_xml_is_answered_in_xml(client: TestClient, sessions) -> None:
+    _, token, auditor, document_id = under_review(client, sessions)
+    asked = ask(client, auditor, document_id).json()
+    resource = Communication.model_validate(_communication(asked["id"], ("scan.png", png(33))))
+    dumped: str | bytes = resource.model_dump_xml()
+    body = dumped.encode() if isinstance(dumped, str) else dumped
+    sent = client.post(
+        "/fhir/Communication",
+        content=body,
+        headers={**auth(token), "Content-Type": "application/fhir+xml"},
+    )
+    assert sent.status_code == 201, sent.text
+    assert sent.headers["content-type"].startswith("application/fhir+xml")
+    assert b"<Communication" in sent.content
+    assert b"image/png" in sent.content
