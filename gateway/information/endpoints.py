@@ -45,6 +45,7 @@ ANSWER_BODY = {
             "schema": {
                 "type": "object",
                 "required": ["text"],
+                "additionalProperties": False,
                 "properties": {
                     "text": {
                         "type": "string",
@@ -65,6 +66,7 @@ ANSWER_BODY = {
             "schema": {
                 "type": "object",
                 "required": ["text"],
+                "additionalProperties": False,
                 "description": "A text-only answer",
                 "properties": {
                     "text": {
