@@ -128,6 +128,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "queue.bad_national_id": ("A national ID has 10 digits.", "کد ملی ده رقم است."),
     # document
     "document.title": ("Document", "سند"),
+    "dashboard.information_overdue": (
+        "{count} request(s) for information are past their deadline unanswered.",
+        "مهلت پاسخ {count} درخواست اطلاعات تکمیلی گذشته و پاسخی نیامده است.",
+    ),
     "information.title": ("Requests for information", "درخواست‌های اطلاعات تکمیلی"),
     "information.question": ("Question to the centre", "پرسش از مرکز درمانی"),
     "information.lines": ("Lines", "ردیف‌ها"),

@@ -20,7 +20,7 @@ from gateway.kit.db import transaction
 from gateway.kit.http import download_response
 from gateway.review import service as reviews
 from gateway.storage import repository
-from gateway.storage.models import Document
+from gateway.storage.models import Document, utcnow
 from gateway.web import queries, views
 from gateway.web.kit import Anyone, AuditorVisit, Refused, Visit, WorkspaceRoute
 
@@ -38,6 +38,7 @@ S = DocumentStatus
 def dashboard(visit: Anyone) -> Response:
     with visit.state.sessions() as db:
         found = {row.status: row for row in queries.totals_by_status(db)}
+        overdue = information.waiting(db, utcnow()).overdue
     rows = [found[s.value] for s in S if s.value in found]
     total = queries.StatusTotals(
         "",
@@ -47,7 +48,9 @@ def dashboard(visit: Anyone) -> Response:
         found.get(s.value) or queries.StatusTotals(s.value, 0, 0, 0, 0, 0, 0)
         for s in (S.UNDER_REVIEW, S.APPROVED, S.PAYMENT_ORDERED, S.PAID)
     ]
-    return visit.render("dashboard.html", rows=rows, total=total, highlights=highlights)
+    return visit.render(
+        "dashboard.html", rows=rows, total=total, highlights=highlights, overdue=overdue
+    )
 
 
 @router.get("/queue")

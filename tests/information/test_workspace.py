@@ -4,12 +4,18 @@ attachments downloaded (never inline), in English and Persian."""
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Callable
+from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from gateway.domain.centres import Role
-from tests.information.helpers import answer, pdf, under_review
+from gateway.kit.db import transaction
+from gateway.storage.models import InformationRequest, utcnow
+from tests.information.helpers import answer, ask, pdf, under_review
 from tests.web.conftest import csrf_of
 from tests.web.test_workspace import english
 
@@ -76,3 +82,25 @@ def test_the_exchange_in_persian(web: TestClient, sessions, logged_in: LoggedIn)
     page = client.get(f"/web/documents/{document_id}")
     assert "درخواست‌های اطلاعات تکمیلی" in page.text
     assert "خلاصه پرونده ترخیص" in page.text
+
+
+@pytest.mark.own_database  # the dashboard counts every overdue request of the database
+def test_the_dashboard_tells_of_overdue_requests(
+    web: TestClient, sessions, logged_in: LoggedIn
+) -> None:
+    _, _, auditor, document_id = under_review(web, sessions)
+    request_id = ask(web, auditor, document_id).json()["id"]
+    client = english(logged_in(Role.AUDITOR))
+    assert 'id="information-overdue"' not in client.get("/web/").text
+    with transaction(sessions) as session:
+        session.execute(
+            update(InformationRequest)
+            .where(InformationRequest.id == uuid.UUID(request_id))
+            .values(due_at=utcnow() - timedelta(hours=1))
+        )
+    dashboard = client.get("/web/").text
+    assert "1 request(s) for information are past their deadline unanswered." in dashboard
+    assert 'href="/web/queue?status=INFO_REQUESTED"' in dashboard
+    page = client.get(f"/web/documents/{document_id}").text
+    assert 'data-status="overdue"' in page
+    assert "Overdue" in page
