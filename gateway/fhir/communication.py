@@ -52,7 +52,7 @@ def communication_request(view: RequestView, centre_code: str) -> CommunicationR
         "payload": payload,
         "authoredOn": _instant(request.requested_at),
         "occurrencePeriod": {"end": _instant(request.due_at)},
-        "requester": {"display": "auditor"},
+        "requester": {"display": view.requested_by},
         "recipient": [
             {
                 "type": "Organization",

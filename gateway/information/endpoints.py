@@ -107,7 +107,7 @@ def request_out(view: information.RequestView) -> InformationRequestOut:
         lines=list(request.lines),
         attachment_kinds=list(request.attachment_kinds),  # type: ignore[arg-type]
         status=view.status,
-        requested_by=request.requested_by,
+        requested_by=view.requested_by,
         requested_at=request.requested_at,
         due_at=request.due_at,
         answers=[

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from gateway import metrics
 from gateway.audit import chain as audit
 from gateway.audit import journal
+from gateway.domain import actors
 from gateway.domain.lifecycle import DocumentStatus, InvalidTransitionError, transition
 from gateway.errors import GatewayError, NotFoundError
 from gateway.information import files
@@ -52,11 +53,13 @@ class AnswerView:
 
 @dataclass(frozen=True, slots=True)
 class RequestView:
-    """A request with its answers, and its status at the moment it was read."""
+    """A request with its answers, its status at the moment it was read, and who asked as
+    the reader may be told (a centre sees the auditor's role, never a user name)."""
 
     request: InformationRequest
     status: RequestStatus
     answers: list[AnswerView]
+    requested_by: str
 
 
 def _aware(at: datetime) -> datetime:
@@ -99,6 +102,14 @@ def _move(
     )
     document.status = target.value
     document.updated_at = at
+
+
+def _audit(
+    session: Session, actor: str, action: str, document: Document, details: dict[str, Any],
+    at: datetime,
+) -> None:  # fmt: skip
+    record = audit.Record(actor, action, "document", str(document.id), details, at)
+    audit.append(session, [record])
 
 
 def _event_data(document: Document, request: InformationRequest) -> dict[str, Any]:
@@ -158,30 +169,15 @@ def ask(
         session, document, S.INFO_REQUESTED,
         actor=actor, reason="information requested", request_id=request.id, at=at,
     )  # fmt: skip
-    audit.append(
-        session,
-        [
-            audit.Record(
-                actor=actor,
-                action="information.requested",
-                subject_type="document",
-                subject_id=str(document.id),
-                details={
-                    "information_request_id": str(request.id),
-                    "question": request.question,
-                    "lines": request.lines,
-                    "attachment_kinds": request.attachment_kinds,
-                    "due_at": _aware(request.due_at).isoformat(),
-                },
-                at=at,
-            )
-        ],
-    )
-    data = {**_event_data(document, request), "question": request.question,
-            "lines": request.lines, "attachment_kinds": request.attachment_kinds}  # fmt: skip
+    asked = {"question": request.question, "lines": request.lines,
+             "attachment_kinds": request.attachment_kinds}  # fmt: skip
+    details = {"information_request_id": str(request.id), **asked,
+               "due_at": _aware(request.due_at).isoformat()}  # fmt: skip
+    _audit(session, actor, "information.requested", document, details, at)
+    data = {**_event_data(document, request), **asked}
     journal.notify(session, centre_id=document.centre_id, event_type=REQUESTED, data=data, at=at)
     after_commit(session, metrics.INFORMATION_REQUESTS.inc)
-    return RequestView(request, status_of(request, at), [])
+    return RequestView(request, status_of(request, at), [], request.requested_by)
 
 
 def answer(
@@ -217,31 +213,7 @@ def answer(
             409,
         )
     at = now or utcnow()
-    store.store_attachments(
-        session,
-        [
-            {
-                "sha256": c.sha256,
-                "content_type": c.content_type,
-                "size": c.size,
-                "body": c.data,
-                "created_at": at,
-            }
-            for c in {c.sha256: c for c in checked}.values()
-        ],
-    )
-    reply = InformationAnswer(
-        request_id=request.id, text=text.strip(), answered_by=actor, answered_at=at
-    )
-    store.add(session, reply)
-    session.flush()
-    for position, item in enumerate(checked):
-        store.add(
-            session,
-            AnswerAttachment(
-                answer_id=reply.id, position=position, sha256=item.sha256, filename=item.filename
-            ),
-        )
+    _store_answer(session, request, text.strip(), checked, actor=actor, at=at)
     request.answered_at = at
     _move(
         session, document, S.UNDER_REVIEW,
@@ -249,24 +221,40 @@ def answer(
     )  # fmt: skip
     sent = [{"sha256": c.sha256, "filename": c.filename, "content_type": c.content_type,
              "size": c.size} for c in checked]  # fmt: skip
-    audit.append(
-        session,
-        [
-            audit.Record(
-                actor=actor,
-                action="information.answered",
-                subject_type="document",
-                subject_id=str(document.id),
-                details={"information_request_id": str(request.id), "attachments": sent},
-                at=at,
-            )
-        ],
-    )
+    details = {"information_request_id": str(request.id), "attachments": sent}
+    _audit(session, actor, "information.answered", document, details, at)
     data = {**_event_data(document, request), "attachments": len(checked)}
     journal.notify(session, centre_id=document.centre_id, event_type=RECEIVED, data=data, at=at)
     after_commit(session, metrics.INFORMATION_ANSWERS.inc)
     session.flush()
-    return exchange(session, document.id, request_ids=[request.id], now=at)[0]
+    return exchange(session, document.id, request_ids=[request.id], now=at, for_centre=True)[0]
+
+
+def _store_answer(
+    session: Session,
+    request: InformationRequest,
+    text: str,
+    checked: list[files.Checked],
+    *,
+    actor: str,
+    at: datetime,
+) -> InformationAnswer:
+    """The answer row and its attachments: each file's bytes once, a link per file sent."""
+    unique = {item.sha256: item for item in checked}.values()
+    store.store_attachments(
+        session,
+        [{"sha256": c.sha256, "content_type": c.content_type, "size": c.size, "body": c.data,
+          "created_at": at} for c in unique],
+    )  # fmt: skip
+    reply = InformationAnswer(request_id=request.id, text=text, answered_by=actor, answered_at=at)
+    store.add(session, reply)
+    session.flush()
+    for position, item in enumerate(checked):
+        link = AnswerAttachment(
+            answer_id=reply.id, position=position, sha256=item.sha256, filename=item.filename
+        )
+        store.add(session, link)
+    return reply
 
 
 def answer_request(
@@ -304,8 +292,10 @@ def exchange(
     *,
     request_ids: list[uuid.UUID] | None = None,
     now: datetime | None = None,
+    for_centre: bool = False,
 ) -> list[RequestView]:
-    """The document's requests (or those named), oldest first, each with its answers."""
+    """The document's requests (or those named), oldest first, each with its answers;
+    ``for_centre``: who asked is named by role."""
     requests = store.requests_of(session, document_id)
     if request_ids is not None:
         requests = [r for r in requests if r.id in request_ids]
@@ -317,7 +307,14 @@ def exchange(
     for reply in answers:
         by_request[reply.request_id].append(AnswerView(reply, linked[reply.id]))
     moment = now or utcnow()
-    return [RequestView(r, status_of(r, moment), by_request[r.id]) for r in requests]
+    askers = {r.requested_by: r.requested_by for r in requests}
+    if for_centre:
+        roles = repository.staff_roles(session, actors.user_names(askers))
+        askers = {actor: actors.as_seen_by_centre(actor, roles) for actor in askers}
+    return [
+        RequestView(r, status_of(r, moment), by_request[r.id], askers[r.requested_by])
+        for r in requests
+    ]
 
 
 def visible_exchange(
@@ -327,7 +324,7 @@ def visible_exchange(
     document = repository.get_document(session, document_id, centre_scope)
     if document is None:
         raise NotFoundError("Document")
-    return exchange(session, document_id)
+    return exchange(session, document_id, for_centre=centre_scope is not None)
 
 
 def open_requests_of_centre(
@@ -335,9 +332,11 @@ def open_requests_of_centre(
 ) -> list[RequestView]:
     """A centre's unanswered requests, nearest deadline first (the FHIR door lists them)."""
     now = utcnow()
+    found = store.open_requests_of_centre(session, centre_id, limit)
+    roles = repository.staff_roles(session, actors.user_names(r.requested_by for r in found))
     return [
-        RequestView(r, status_of(r, now), [])
-        for r in store.open_requests_of_centre(session, centre_id, limit)
+        RequestView(r, status_of(r, now), [], actors.as_seen_by_centre(r.requested_by, roles))
+        for r in found
     ]
 
 
@@ -364,23 +363,10 @@ def mark_overdue(session: Session, *, now: datetime | None = None) -> int:
     found = store.newly_overdue(session, moment)
     for request, document in found:
         request.overdue_at = moment
-        audit.append(
-            session,
-            [
-                audit.Record(
-                    actor=SWEEPER,
-                    action="information.overdue",
-                    subject_type="document",
-                    subject_id=str(document.id),
-                    details={
-                        "information_request_id": str(request.id),
-                        "due_at": _aware(request.due_at).isoformat(),
-                        "requested_by": request.requested_by,
-                    },
-                    at=moment,
-                )
-            ],
-        )
+        details = {"information_request_id": str(request.id),
+                   "due_at": _aware(request.due_at).isoformat(),
+                   "requested_by": request.requested_by}  # fmt: skip
+        _audit(session, SWEEPER, "information.overdue", document, details, moment)
         journal.notify(
             session,
             centre_id=document.centre_id,

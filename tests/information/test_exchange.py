@@ -30,6 +30,7 @@ def test_full_exchange_returns_the_document_to_review(client: TestClient, sessio
     listed = client.get(f"/v1/documents/{document_id}/information-requests", headers=auth(token))
     assert listed.status_code == 200
     assert [r["id"] for r in listed.json()] == [request["id"]]
+    assert listed.json()[0]["requested_by"] == "auditor"  # the centre is told the role
 
     files = [("summary.pdf", pdf(), "application/pdf"), ("scan.png", png(1), "image/png")]
     answered = answer(client, token, document_id, files, text="The summary and the scan.")

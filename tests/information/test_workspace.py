@@ -16,6 +16,7 @@ from gateway.domain.centres import Role
 from gateway.kit.db import transaction
 from gateway.storage.models import InformationRequest, utcnow
 from tests.information.helpers import answer, ask, pdf, under_review
+from tests.submissions.test_submissions import auth
 from tests.web.conftest import csrf_of
 from tests.web.test_workspace import english
 
@@ -56,6 +57,11 @@ def test_the_auditor_asks_and_sees_the_answer(
     assert "Awaiting answer" in page.text
     assert 'id="ask-information"' not in page.text  # one question at a time
     assert 'id="decision"' not in page.text  # no decision while the centre is asked
+    seen_by_centre = web.get(
+        f"/v1/documents/{document_id}/information-requests", headers=auth(token)
+    ).json()
+    assert seen_by_centre[0]["requested_by"] == "auditor"  # a role, never the user's name
+    assert "user:" in page.text  # staff see who asked
 
     data = pdf("the report")
     assert (
