@@ -95,4 +95,7 @@ def test_up_down_and_up_again_over_documents(url_at_0016: str, tmp_path: Path) -
     with _client(url, tmp_path) as client:
         assert ask(client, auditor, waiting).status_code == 201
         listed = client.get(f"/v1/documents/{waiting}/information-requests", headers=auth(token))
+        # Every move of before is still admitted: a new document is born, priced, reviewed.
+        _, _, _, later = under_review(client, sessions)
+        assert ask(client, auditor, later).status_code == 201
     assert [r["status"] for r in listed.json()] == ["open"]

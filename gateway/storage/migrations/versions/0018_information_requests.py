@@ -6,7 +6,9 @@ The documents' status check and the status history's allowed moves learn INFO_RE
 (UNDER_REVIEW -> INFO_REQUESTED -> UNDER_REVIEW). On PostgreSQL the history is partitioned
 by month and each partition holds its own copy of the check (made with LIKE ... INCLUDING
 CONSTRAINTS), so the old copies are dropped from every partition before the new check is
-added to the parent (which adds it to them all).
+added to the parent (which adds it to them all). Each check is widened from what it admits
+now (read from the database), so a revision of the same time widening it too (VOIDED) keeps
+its values whichever of the two runs first.
 
 Downgrade: drops the tables (and the questions, answers and attachments in them) and
 narrows the documents' status check again, which fails while a document is INFO_REQUESTED
@@ -19,6 +21,7 @@ Create Date: 2026-12-02 09:30:00.000000
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -30,36 +33,64 @@ down_revision: str | None = '0016'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-STATUSES = [
-    'ACCEPTED', 'APPEALED', 'APPROVED', 'DENIED', 'PAID', 'PAYMENT_ORDERED', 'PRICED',
-    'RECEIVED', 'REJECTED', 'UNDER_REVIEW',
-]
-MOVES = [
-    '>RECEIVED', 'ACCEPTED>PRICED', 'APPEALED>UNDER_REVIEW', 'APPROVED>APPEALED',
-    'APPROVED>PAYMENT_ORDERED', 'DENIED>APPEALED', 'PAYMENT_ORDERED>PAID', 'PRICED>APPROVED',
-    'PRICED>UNDER_REVIEW', 'RECEIVED>ACCEPTED', 'RECEIVED>REJECTED', 'UNDER_REVIEW>APPROVED',
-    'UNDER_REVIEW>DENIED',
-]
-NEW_STATUSES = ['INFO_REQUESTED']
-NEW_MOVES = ['INFO_REQUESTED>UNDER_REVIEW', 'UNDER_REVIEW>INFO_REQUESTED']
+NEW_STATUSES = {'INFO_REQUESTED'}
+NEW_MOVES = {'INFO_REQUESTED>UNDER_REVIEW', 'UNDER_REVIEW>INFO_REQUESTED'}
 STATUS_CHECK = 'ck_documents_status'
 MOVE_CHECK = 'ck_status_events_allowed_move'
+# The quoted values of each check that are statuses, or moves ('' > status is a birth).
+STATUS_VALUE = re.compile(r'[A-Z_]+')
+MOVE_VALUE = re.compile(r'[A-Z_]*>[A-Z_]+')
 
 
-def _listed(values: list[str]) -> str:
+def _listed(values: set[str]) -> str:
     return ', '.join(f"'{v}'" for v in sorted(values))
 
 
-def _status_rule(statuses: list[str]) -> str:
+def _status_rule(statuses: set[str]) -> str:
     return f'status IN ({_listed(statuses)})'
 
 
-def _move_rule(moves: list[str]) -> str:
+def _move_rule(moves: set[str]) -> str:
     return f"(COALESCE(from_status, '') || '>' || to_status) IN ({_listed(moves)})"
 
 
 def _postgresql() -> bool:
     return op.get_bind().dialect.name == 'postgresql'
+
+
+def _sqlite_span(sql: str, name: str) -> tuple[int, int]:
+    """Where the named check's expression (in its parentheses) sits in a table's SQL."""
+    marker = f'CONSTRAINT {name} CHECK ('
+    start = sql.find(marker)
+    if start < 0 or sql.find(marker, start + 1) >= 0:
+        raise RuntimeError(f'expected one check {name}')
+    depth, end = 0, start + len(marker) - 1
+    for end in range(end, len(sql)):
+        depth += {'(': 1, ')': -1}.get(sql[end], 0)
+        if depth == 0:
+            break
+    return start + len(marker), end
+
+
+def _table_sql(table: str) -> str:
+    return str(op.get_bind().execute(
+        sa.text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :t"), {'t': table}
+    ).scalar_one())
+
+
+def _allowed(table: str, name: str, value: re.Pattern[str]) -> set[str]:
+    """The values the check admits now. Read, not assumed: another revision of the same
+    time may have widened it too (the chain's order decides which runs first)."""
+    if _postgresql():
+        definition = str(op.get_bind().execute(sa.text(
+            'SELECT pg_get_constraintdef(oid) FROM pg_constraint'
+            ' WHERE conname = :n AND conrelid = CAST(:t AS regclass)'
+        ), {'n': name, 't': table}).scalar_one())
+    else:
+        sql = _table_sql(table)
+        start, end = _sqlite_span(sql, name)
+        definition = sql[start:end]
+    return {v for v in re.findall(r"'([^']*)'", definition) if value.fullmatch(v)}
 
 
 def _sqlite_check(table: str, name: str, rule: str) -> None:
@@ -72,19 +103,9 @@ def _sqlite_check(table: str, name: str, rule: str) -> None:
     edit in the schema directly, bumping schema_version so every connection re-reads it.
     """
     bind = op.get_bind()
-    sql = bind.execute(
-        sa.text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :t"), {'t': table}
-    ).scalar_one()
-    marker = f'CONSTRAINT {name} CHECK ('
-    start = sql.find(marker)
-    if start < 0 or sql.find(marker, start + 1) >= 0:
-        raise RuntimeError(f'{table}: expected one check {name}')
-    depth, end = 0, start + len(marker) - 1
-    for end in range(end, len(sql)):
-        depth += {'(': 1, ')': -1}.get(sql[end], 0)
-        if depth == 0:
-            break
-    edited = f'{sql[:start]}{marker}{rule}{sql[end:]}'
+    sql = _table_sql(table)
+    start, end = _sqlite_span(sql, name)
+    edited = f'{sql[:start]}{rule}{sql[end:]}'
     version = bind.execute(sa.text('PRAGMA schema_version')).scalar_one()
     bind.execute(sa.text('PRAGMA writable_schema = ON'))
     bind.execute(
@@ -95,7 +116,7 @@ def _sqlite_check(table: str, name: str, rule: str) -> None:
     bind.execute(sa.text('PRAGMA writable_schema = OFF'))
 
 
-def _status_check(statuses: list[str]) -> None:
+def _status_check(statuses: set[str]) -> None:
     rule = _status_rule(statuses)
     if _postgresql():
         op.execute(f'ALTER TABLE documents DROP CONSTRAINT {STATUS_CHECK}')
@@ -110,7 +131,7 @@ def _status_check(statuses: list[str]) -> None:
     _sqlite_check('documents', STATUS_CHECK, rule)
 
 
-def _move_check(moves: list[str]) -> None:
+def _move_check(moves: set[str]) -> None:
     rule = _move_rule(moves)
     if _postgresql():
         op.execute(f'ALTER TABLE status_events DROP CONSTRAINT {MOVE_CHECK}')
@@ -177,14 +198,14 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('answer_id', 'position', name=op.f('pk_information_answer_attachments'))
     )
     op.create_index('ix_information_answer_attachments_sha256', 'information_answer_attachments', ['sha256'])
-    _status_check(STATUSES + NEW_STATUSES)
-    _move_check(MOVES + NEW_MOVES)
+    _status_check(_allowed('documents', STATUS_CHECK, STATUS_VALUE) | NEW_STATUSES)
+    _move_check(_allowed('status_events', MOVE_CHECK, MOVE_VALUE) | NEW_MOVES)
 
 
 def downgrade() -> None:
     # The history's check keeps admitting the two moves: rows this revision recorded stay
     # valid history, and the older code never makes such a move.
-    _status_check(STATUSES)
+    _status_check(_allowed('documents', STATUS_CHECK, STATUS_VALUE) - NEW_STATUSES)
     op.drop_index('ix_information_answer_attachments_sha256', table_name='information_answer_attachments')
     op.drop_table('information_answer_attachments')
     op.drop_table('attachments')
