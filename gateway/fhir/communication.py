@@ -27,6 +27,12 @@ from gateway.information.service import RequestView
 
 ATTACHMENT_KIND = f"{systems.BASE}/CodeSystem/attachment-kind"
 REQUEST_PREFIX = "CommunicationRequest/"
+STATUSES = {
+    RequestStatus.OPEN: "active",
+    RequestStatus.OVERDUE: "active",
+    RequestStatus.ANSWERED: "completed",
+    RequestStatus.WITHDRAWN: "revoked",
+}
 
 
 def _instant(at: datetime) -> str:
@@ -44,7 +50,7 @@ def communication_request(view: RequestView, centre_code: str) -> CommunicationR
     resource: dict[str, Any] = {
         "resourceType": "CommunicationRequest",
         "id": str(request.id),
-        "status": "completed" if view.status is RequestStatus.ANSWERED else "active",
+        "status": STATUSES[view.status],
         "about": [
             {"type": "Claim", "identifier": {"system": systems.DOCUMENT_ID, "value": document}},
             {"reference": f"ClaimResponse/{document}"},

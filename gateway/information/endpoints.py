@@ -19,6 +19,7 @@ from gateway.information.schemas import (
     AttachmentOut,
     InformationRequestIn,
     InformationRequestOut,
+    WithdrawIn,
 )
 from gateway.kit.deps import Auditor, Caller, CentreCaller, ReadSession, State, WriteSession
 from gateway.kit.http import (
@@ -110,6 +111,7 @@ def request_out(view: information.RequestView) -> InformationRequestOut:
         requested_by=view.requested_by,
         requested_at=request.requested_at,
         due_at=request.due_at,
+        withdrawn_at=request.withdrawn_at,
         answers=[
             AnswerOut(
                 id=item.answer.id,
@@ -166,6 +168,40 @@ def ask(
         kinds=list(body.attachment_kinds),
         actor=caller.actor,
         deadline_days=state.settings.information_deadline_days,
+    )
+    return request_out(view)
+
+
+@router.post(
+    "/documents/{document_id}/information-requests/{request_id}/withdraw",
+    response_model=InformationRequestOut,
+    responses=errors(
+        *AUTHENTICATED,
+        400,
+        403,
+        404,
+        409,
+        422,
+        c409="The request was answered or withdrawn already",
+        said={
+            **BAD_JSON,
+            403: "This needs a token of role auditor, admin.",
+            404: "Information request not found.",
+            409: "Request 5b0e2c1e-8f4a-4d52-9a57-3c1f0f3b2a10 was answered already.",
+            422: ("request.invalid", "String should have at most 2000 characters"),
+        },
+    ),
+    summary="Take back an open request for information (auditor); back to review",
+)
+def withdraw(
+    document_id: str, request_id: str, body: WithdrawIn, caller: Auditor, session: WriteSession
+) -> InformationRequestOut:
+    view = information.withdraw(
+        session,
+        document_id=parse_id(document_id),
+        request_id=parse_id(request_id),
+        reason=body.reason,
+        actor=caller.actor,
     )
     return request_out(view)
 

@@ -54,12 +54,13 @@ def request(session: Session, request_id: uuid.UUID) -> InformationRequest | Non
 
 
 def open_request(session: Session, document_id: uuid.UUID) -> InformationRequest | None:
-    """The document's unanswered request (a document waits on one at a time)."""
+    """The document's open request: neither answered nor withdrawn (one at a time)."""
     query = (
         select(InformationRequest)
         .where(
             InformationRequest.document_id == document_id,
             InformationRequest.answered_at.is_(None),
+            InformationRequest.withdrawn_at.is_(None),
         )
         .order_by(InformationRequest.requested_at.desc())
         .limit(1)
@@ -84,6 +85,7 @@ def open_requests_of_centre(
         .where(
             InformationRequest.centre_id == centre_id,
             InformationRequest.answered_at.is_(None),
+            InformationRequest.withdrawn_at.is_(None),
         )
         .order_by(InformationRequest.due_at, InformationRequest.id)
         .limit(limit)
@@ -174,6 +176,7 @@ def newly_overdue(session: Session, now: datetime) -> list[tuple[InformationRequ
         .join(Document, Document.id == InformationRequest.document_id)
         .where(
             InformationRequest.answered_at.is_(None),
+            InformationRequest.withdrawn_at.is_(None),
             InformationRequest.overdue_at.is_(None),
             InformationRequest.due_at < now,
         )
@@ -191,6 +194,6 @@ def waiting(session: Session, now: datetime) -> Waiting:
             func.count(),
             func.min(InformationRequest.requested_at),
             func.count().filter(InformationRequest.due_at < now),
-        ).where(InformationRequest.answered_at.is_(None))
+        ).where(InformationRequest.answered_at.is_(None), InformationRequest.withdrawn_at.is_(None))
     ).one()
     return Waiting(int(count or 0), since, int(overdue or 0))

@@ -23,11 +23,13 @@ class AttachmentKind(StrEnum):
 
 class RequestStatus(StrEnum):
     """open: awaiting the centre's answer; overdue: still awaited after the deadline;
-    answered: the centre answered and the document is back under review."""
+    answered: the centre answered and the document is back under review; withdrawn: an
+    auditor took the question back and the document is back under review."""
 
     OPEN = "open"
     OVERDUE = "overdue"
     ANSWERED = "answered"
+    WITHDRAWN = "withdrawn"
 
 
 class InformationRequestIn(BaseModel):
@@ -77,4 +79,14 @@ class InformationRequestOut(BaseModel):
     requested_by: str
     requested_at: datetime
     due_at: datetime
+    withdrawn_at: datetime | None = Field(None, description="When an auditor took it back")
     answers: list[AnswerOut]
+
+
+class WithdrawIn(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"reason": "The centre reports no discharge summary exists."}]
+        }
+    )
+    reason: str = Field("", max_length=2000, description="Why; told to the centre")

@@ -42,6 +42,7 @@ S = DocumentStatus
 REQUESTED = "document.information_requested"
 RECEIVED = "document.information_received"
 OVERDUE = "document.information_overdue"
+WITHDRAWN = "document.information_withdrawn"
 SWEEPER = "system:sweeper"
 
 
@@ -69,6 +70,8 @@ def _aware(at: datetime) -> datetime:
 def status_of(request: InformationRequest, now: datetime) -> RequestStatus:
     if request.answered_at is not None:
         return RequestStatus.ANSWERED
+    if request.withdrawn_at is not None:
+        return RequestStatus.WITHDRAWN
     if _aware(request.due_at) <= now:
         return RequestStatus.OVERDUE
     return RequestStatus.OPEN
@@ -257,6 +260,39 @@ def _store_answer(
     return reply
 
 
+def withdraw(
+    session: Session,
+    *,
+    document_id: uuid.UUID,
+    request_id: uuid.UUID,
+    reason: str,
+    actor: str,
+    now: datetime | None = None,
+) -> RequestView:
+    """An auditor takes back the document's open question (the centre cannot answer it, or
+    it is no longer needed): the document returns to review without an answer."""
+    document = _locked(session, document_id, None)
+    request = store.request(session, request_id)
+    if request is None or request.document_id != document.id:
+        raise NotFoundError("Information request")
+    if request.answered_at is not None or request.withdrawn_at is not None:
+        state = "answered" if request.answered_at is not None else "withdrawn"
+        raise GatewayError(f"Request {request_id} was {state} already.", 409)
+    at = now or utcnow()
+    request.withdrawn_at, request.withdrawn_by = at, actor
+    why = reason.strip() or "information request withdrawn"
+    _move(
+        session, document, S.UNDER_REVIEW,
+        actor=actor, reason=why, request_id=request.id, at=at,
+    )  # fmt: skip
+    details = {"information_request_id": str(request.id), "reason": reason.strip()}
+    _audit(session, actor, "information.withdrawn", document, details, at)
+    data = {**_event_data(document, request), "reason": reason.strip()}
+    journal.notify(session, centre_id=document.centre_id, event_type=WITHDRAWN, data=data, at=at)
+    session.flush()
+    return exchange(session, document.id, request_ids=[request.id], now=at)[0]
+
+
 def answer_request(
     session: Session,
     *,
@@ -272,8 +308,9 @@ def answer_request(
     found = store.request(session, request_id)
     if found is None or found.centre_id != centre_id:
         raise NotFoundError("CommunicationRequest")
-    if found.answered_at is not None:
-        raise GatewayError(f"Request {request_id} was answered already.", 409)
+    if found.answered_at is not None or found.withdrawn_at is not None:
+        state = "answered" if found.answered_at is not None else "withdrawn"
+        raise GatewayError(f"Request {request_id} was {state} already.", 409)
     return answer(
         session,
         document_id=found.document_id,

@@ -705,14 +705,19 @@ ATTACHMENT_TYPES = ("application/pdf", "image/jpeg", "image/png")
 
 class InformationRequest(Base):
     """An auditor's question to a document's centre; the document waits in INFO_REQUESTED
-    until the centre answers (``answered_at``). ``overdue_at`` is when the sweeper found
-    the deadline ``due_at`` passed unanswered and told of it (once)."""
+    until the centre answers (``answered_at``) or an auditor withdraws it (``withdrawn_at``).
+    ``overdue_at`` is when the sweeper found the deadline ``due_at`` passed unanswered and
+    told of it (once)."""
 
     __tablename__ = "information_requests"
     __table_args__ = (
         Index("ix_information_requests_document", "document_id", "requested_at"),
         # Open requests by deadline: the sweeper's overdue ones and the signals' oldest.
-        Index("ix_information_requests_open", "due_at", **_where("answered_at IS NULL")),
+        Index(
+            "ix_information_requests_open",
+            "due_at",
+            **_where("answered_at IS NULL AND withdrawn_at IS NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -725,6 +730,8 @@ class InformationRequest(Base):
     requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    withdrawn_by: Mapped[str | None] = mapped_column(String(100))
     overdue_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 

@@ -46,6 +46,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     ),
     "done.review": ("The line review was saved.", "رسیدگی ردیف ثبت شد."),
     "done.approve": ("The document was approved.", "سند تأیید شد."),
+    "done.information_withdrawn": (
+        "The question was withdrawn; the document is back under review.",
+        "پرسش پس گرفته شد؛ سند به رسیدگی بازگشت.",
+    ),
     "done.information_asked": (
         "The question was sent to the centre; the document waits for its answer.",
         "پرسش برای مرکز درمانی فرستاده شد؛ سند در انتظار پاسخ است.",
@@ -148,6 +152,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "information.status.open": ("Awaiting answer", "در انتظار پاسخ"),
     "information.status.overdue": ("Overdue", "مهلت گذشته"),
     "information.status.answered": ("Answered", "پاسخ داده شد"),
+    "information.status.withdrawn": ("Withdrawn", "پس گرفته شد"),
+    "information.withdraw": ("Withdraw the question", "پس گرفتن پرسش"),
+    "information.withdraw_reason": ("Why (the centre is told)", "علت (به مرکز اعلام می‌شود)"),
     "document.header": ("Document", "مشخصات سند"),
     "document.totals": ("Totals", "جمع مبالغ"),
     "document.notes": ("Pricing notes", "یادداشت‌های قیمت‌گذاری"),

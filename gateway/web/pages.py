@@ -30,6 +30,7 @@ DONE = {
     "approve": "done.approve",
     "deny": "done.deny",
     "asked": "done.information_asked",
+    "withdrawn": "done.information_withdrawn",
 }
 S = DocumentStatus
 
@@ -224,6 +225,29 @@ def ask_information(
     except GatewayError as exc:
         return _show_document(visit, key, error=exc)
     return RedirectResponse(f"/web/documents/{key}?done=asked#information", status_code=303)
+
+
+@router.post("/documents/{document_id}/information-requests/{request_id}/withdraw")
+def withdraw_information(
+    document_id: str,
+    request_id: str,
+    visit: AuditorVisit,
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """The auditor takes the open question back; the document returns to review."""
+    key = _document_id(document_id)
+    try:
+        with transaction(visit.state.sessions) as db:
+            information.withdraw(
+                db,
+                document_id=key,
+                request_id=_document_id(request_id),
+                reason=reason,
+                actor=visit.actor,
+            )
+    except GatewayError as exc:
+        return _show_document(visit, key, error=exc)
+    return RedirectResponse(f"/web/documents/{key}?done=withdrawn#information", status_code=303)
 
 
 @router.get("/attachments/{sha256}")

@@ -99,3 +99,22 @@ def test_signals_count_open_requests_and_the_oldest_age(client: TestClient, sess
     assert _sample(metrics.INFORMATION_ANSWERS) == answered_before + 1
     scraped = client.get("/metrics").text
     assert "gateway_information_requests_open 1.0" in scraped
+
+
+@pytest.mark.own_database
+def test_a_withdrawn_request_is_neither_overdue_nor_open(client: TestClient, sessions) -> None:
+    _, _, auditor, document_id = under_review(client, sessions)
+    request_id = ask(client, auditor, document_id).json()["id"]
+    _backdate(sessions, request_id, days=30)
+    withdrawn = client.post(
+        f"/v1/documents/{document_id}/information-requests/{request_id}/withdraw",
+        json={},
+        headers=auth(auditor),
+    )
+    assert withdrawn.json()["status"] == "withdrawn"
+    with transaction(sessions) as session:
+        assert information.mark_overdue(session) == 0
+    with sessions() as session:
+        signals.read_fast(session, audit_entries=100, now=utcnow())
+    assert metrics.INFORMATION_OPEN._value.get() == 0  # type: ignore[attr-defined]
+    assert metrics.INFORMATION_OLDEST._value.get() == 0  # type: ignore[attr-defined]

@@ -134,3 +134,35 @@ def test_events_go_to_the_centres_webhooks(client: TestClient, sessions) -> None
     assert received["data"]["attachments"] == 1
     moves = [e["data"]["to_status"] for e in events if e["type"] == "document.status_changed"]
     assert moves[-2:] == ["INFO_REQUESTED", "UNDER_REVIEW"]
+
+
+def test_an_auditor_may_withdraw_an_open_question(client: TestClient, sessions) -> None:
+    _, token, auditor, document_id = under_review(client, sessions)
+    hook = client.post(
+        "/v1/webhooks", json={"url": "https://his.example.ir/w"}, headers=auth(token)
+    )
+    request_id = ask(client, auditor, document_id).json()["id"]
+    url = f"/v1/documents/{document_id}/information-requests/{request_id}/withdraw"
+    assert client.post(url, json={}, headers=auth(token)).status_code == 403
+    withdrawn = client.post(url, json={"reason": "Not needed after all."}, headers=auth(auditor))
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert withdrawn.json()["status"] == "withdrawn"
+    assert withdrawn.json()["withdrawn_at"]
+    document = client.get(f"/v1/documents/{document_id}", headers=auth(token)).json()
+    assert document["status"] == "UNDER_REVIEW"
+    assert client.post(url, json={}, headers=auth(auditor)).status_code == 409
+    assert answer(client, token, document_id).status_code == 409  # nothing awaits an answer
+    other = f"/v1/documents/{document_id}/information-requests/{uuid.uuid4()}/withdraw"
+    assert client.post(other, json={}, headers=auth(auditor)).status_code == 404
+    # A new question may be asked; the withdrawn one stays in the exchange.
+    assert ask(client, auditor, document_id).status_code == 201
+    listed = client.get(f"/v1/documents/{document_id}/information-requests", headers=auth(token))
+    assert [r["status"] for r in listed.json()] == ["withdrawn", "open"]
+    with sessions() as session:
+        events = [
+            row.payload["event"]
+            for row in session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+            if row.payload.get("webhook_id") == hook.json()["id"]
+        ]
+    (told,) = [e for e in events if e["type"] == "document.information_withdrawn"]
+    assert told["data"]["reason"] == "Not needed after all."

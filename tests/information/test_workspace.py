@@ -110,3 +110,29 @@ def test_the_dashboard_tells_of_overdue_requests(
     page = client.get(f"/web/documents/{document_id}").text
     assert 'data-status="overdue"' in page
     assert "Overdue" in page
+
+
+def test_the_auditor_withdraws_a_question_from_the_page(
+    web: TestClient, sessions, logged_in: LoggedIn
+) -> None:
+    _, token, auditor, document_id = under_review(web, sessions)
+    request_id = ask(web, auditor, document_id).json()["id"]
+    client = english(logged_in(Role.AUDITOR))
+    url = f"/web/documents/{document_id}"
+    page = client.get(url)
+    action = f"{url}/information-requests/{request_id}/withdraw"
+    assert f'action="{action}"' in page.text
+    done = client.post(
+        action,
+        data={"reason": "asked in error", "csrf_token": csrf_of(page)},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303, done.text
+    page = client.get(done.headers["location"])
+    assert "The question was withdrawn" in page.text
+    assert 'data-status="withdrawn"' in page.text
+    assert 'data-status="UNDER_REVIEW"' in page.text
+    assert f'action="{action}"' not in page.text
+    again = client.post(action, data={"csrf_token": csrf_of(page)})
+    assert again.status_code == 409
+    assert answer(web, token, document_id).status_code == 409

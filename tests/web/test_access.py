@@ -35,6 +35,7 @@ WEB_ROUTES: dict[tuple[str, str], frozenset[Role] | None] = {
     ("POST", "/web/documents/{document_id}/lines/{line_no}/review"): REVIEWERS,
     ("POST", "/web/documents/{document_id}/decision"): REVIEWERS,
     ("POST", "/web/documents/{document_id}/information-requests"): REVIEWERS,
+    ("POST", "/web/documents/{document_id}/information-requests/{request_id}/withdraw"): REVIEWERS,
     ("GET", "/web/attachments/{sha256}"): REVIEWERS,
     ("GET", "/web/settlements"): SETTLERS,
     ("POST", "/web/settlements/close"): SETTLERS,
@@ -78,6 +79,7 @@ def concrete(path: str) -> str:
         token_id=1,
         code="ANY-01",
         sha256="0" * 64,
+        request_id=DOCUMENT,
     )
 
 

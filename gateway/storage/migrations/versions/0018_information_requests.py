@@ -158,6 +158,8 @@ def upgrade() -> None:
     sa.Column('requested_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('due_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('answered_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('withdrawn_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('withdrawn_by', sa.String(length=100), nullable=True),
     sa.Column('overdue_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['centre_id'], ['centres.id'], name=op.f('fk_information_requests_centre_id_centres')),
     sa.ForeignKeyConstraint(['document_id'], ['documents.id'], name=op.f('fk_information_requests_document_id_documents')),
@@ -166,7 +168,8 @@ def upgrade() -> None:
     op.create_index('ix_information_requests_document', 'information_requests', ['document_id', 'requested_at'])
     op.create_index(
         'ix_information_requests_open', 'information_requests', ['due_at'],
-        postgresql_where=sa.text('answered_at IS NULL'), sqlite_where=sa.text('answered_at IS NULL'),
+        postgresql_where=sa.text('answered_at IS NULL AND withdrawn_at IS NULL'),
+        sqlite_where=sa.text('answered_at IS NULL AND withdrawn_at IS NULL'),
     )
     op.create_table('information_answers',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
