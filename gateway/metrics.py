@@ -42,6 +42,11 @@ LOGINS = Counter(
     "disabled account) or throttled (refused unchecked: the account or address is locked)",
     ["outcome"],
 )
+ELIGIBILITY_INQUIRIES = Counter(
+    "gateway_eligibility_inquiries_total",
+    "Eligibility inquiries answered, by door (api, fhir) and answer (covered, not-covered)",
+    ["door", "answer"],
+)
 SUBMISSIONS = Counter(
     "gateway_submissions_total", "Submissions by input format and outcome", ["format", "outcome"]
 )
@@ -199,6 +204,12 @@ REVIEW_WAIT = Histogram(
 )
 APPEALS = Counter(
     "gateway_appeals_total", "Appeals made by centres (the document returns to review)"
+)
+VOIDS = Counter(
+    "gateway_documents_voided_total",
+    "Documents voided by their centres: voided outright (via=void) or by a replacement "
+    "(via=replacement)",
+    ["via"],
 )
 REVIEW_BACKLOG = Gauge(
     "gateway_review_backlog",

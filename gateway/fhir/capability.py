@@ -43,6 +43,13 @@ RESOURCES: tuple[tuple[str, tuple[str, ...], tuple[str, ...], str], ...] = (
         "A centre's answer to one of its CommunicationRequests (basedOn), its files in "
         "contentAttachment.data: PDF, JPEG or PNG, checked by content.",
     ),
+    (
+        "CoverageEligibilityRequest",
+        (),
+        ("submit",),
+        "A centre asks, before care, whether a patient is covered at its centre on a day and "
+        "for which services; $submit answers with a CoverageEligibilityResponse.",
+    ),
 )
 
 

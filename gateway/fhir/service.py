@@ -17,6 +17,7 @@ import orjson
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.claimresponse import ClaimResponse
 from fhir.resources.R4B.communication import Communication
+from fhir.resources.R4B.coverageeligibilityresponse import CoverageEligibilityResponse
 from fhir.resources.R4B.explanationofbenefit import ExplanationOfBenefit
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -24,11 +25,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.documents.view import DocumentView, document_view, received
 from gateway.domain import documents as dm
+from gateway.eligibility import service as eligibility
 from gateway.errors import GatewayError
 from gateway.fhir import communication as comms
+from gateway.fhir import eligibility as coverage
 from gateway.fhir.eob import explanation_of_benefit
 from gateway.fhir.issues import StructureError
-from gateway.fhir.mapping import map_submission, number_system, purposes
+from gateway.fhir.mapping import map_submission, number_system, purposes, replaced_system
 from gateway.fhir.parse import Parsed, Syntax, as_json, claims_in, parse_body, syntax_of
 from gateway.fhir.policy import kept_as_warnings
 from gateway.fhir.response import (
@@ -81,6 +84,7 @@ def submit(
         raise MappingError("the mapped submission does not match the schema") from exc
     for document, entry in zip(submission.documents, parsed.claims, strict=True):
         document.identifier_system = number_system(entry.resource)
+        document.replaces_system = replaced_system(entry.resource)
     stored = _store(sessions, settings, centre, body, media, submission, problems, uses)
     responses = _responses(stored, submission, parsed, centre)
     resource: ClaimResponse | Bundle = responses[0]
@@ -202,6 +206,28 @@ def _read_contexts(session: Session, submission_id: uuid.UUID) -> list[ClaimCont
     except StructureError:
         return []
     return [context_of(entry) for entry in entries]
+
+
+def check_eligibility(
+    session: Session,
+    settings: Settings,
+    centre: Centre,
+    actor: str,
+    body: bytes,
+    syntax: Syntax,
+) -> CoverageEligibilityResponse:
+    """A CoverageEligibilityRequest answered by the eligibility inquiry, in the caller's
+    session (the audit entry lands with its commit); parsed before the session is used."""
+    request, question = coverage.parse_request(body, syntax, centre.code)
+    inquired = eligibility.inquire(
+        session,
+        centre_id=centre.id,
+        actor=actor,
+        door="fhir",
+        question=question,
+        settings=settings,
+    )
+    return coverage.response_for(inquired, request)
 
 
 def open_requests(session: Session, centre: Centre) -> Bundle:

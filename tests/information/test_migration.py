@@ -1,5 +1,6 @@
-"""Migration 0018 goes up over a database holding documents, down and up again, on SQLite
-and PostgreSQL: the documents stay, the tables come and go, the checks follow."""
+"""Migration 0018 goes up over a database holding documents, down to its parent and up
+again, on SQLite and PostgreSQL: the documents stay, the tables come and go, the checks
+follow."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from tests import services
 from tests.information.helpers import answer, ask, png, under_review
 from tests.submissions.test_submissions import auth
 
+PARENT = "0017"  # 0018's down_revision
 TABLES = {
     "information_requests",
     "information_answers",
@@ -28,16 +30,16 @@ TABLES = {
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def url_at_0016(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def url_at_parent(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'migration.sqlite'}"
-        upgrade(url, "0016")
+        upgrade(url, PARENT)
         yield url
         engine_for(url).dispose()
         return
     services.require_postgres()
     with services.temporary_postgres_database() as url:
-        upgrade(url, "0016")
+        upgrade(url, PARENT)
         yield url
         engine_for(url).dispose()
 
@@ -64,8 +66,8 @@ def _descending(url: str) -> bool:
     return "service_date DESC" in str(sql)
 
 
-def test_up_down_and_up_again_over_documents(url_at_0016: str, tmp_path: Path) -> None:
-    url = url_at_0016
+def test_up_down_and_up_again_over_documents(url_at_parent: str, tmp_path: Path) -> None:
+    url = url_at_parent
     sessions = session_factory(engine_for(url))
     f.seed_sample_tariff(sessions)
     # Documents made before the migration, by the code of before (no information tables).
@@ -80,7 +82,7 @@ def test_up_down_and_up_again_over_documents(url_at_0016: str, tmp_path: Path) -
         document = client.get(f"/v1/documents/{waiting}", headers=auth(auditor)).json()
     assert document["status"] == "UNDER_REVIEW"
 
-    command.downgrade(alembic_config(url), "0016")
+    command.downgrade(alembic_config(url), PARENT)
     engine_for(url).dispose()
     assert not TABLES & set(inspect(engine_for(url)).get_table_names())
     assert _descending(url)

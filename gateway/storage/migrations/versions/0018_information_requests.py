@@ -16,7 +16,7 @@ narrows the documents' status check again, which fails while a document is INFO_
 recorded meanwhile stays as it is.
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-02 09:30:00.000000
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ from alembic import op
 
 
 revision: str = '0018'
-down_revision: str | None = '0016'
+down_revision: str | None = '0017'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
