@@ -23,6 +23,7 @@ from gateway.eligibility import endpoints as eligibility
 from gateway.errors import GatewayError
 from gateway.fhir import endpoints as fhir
 from gateway.fhir.xml import fhir_schema
+from gateway.information import endpoints as information
 from gateway.kit import openapi
 from gateway.kit.broker import make_celery
 from gateway.kit.chores import Chore, Chores
@@ -289,6 +290,7 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
     app.include_router(documents.router)
     app.include_router(eligibility.router)
     app.include_router(lifecycle.router)
+    app.include_router(information.router)
     app.include_router(settlements.router)
     app.include_router(payers.router)
     app.include_router(fhir.router)

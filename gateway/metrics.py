@@ -251,6 +251,39 @@ APPEALS_OLDEST = Gauge(
     "Age of the oldest open appeal (0 when none)",
     multiprocess_mode="livemostrecent",
 )
+INFORMATION_REQUESTS = Counter(
+    "gateway_information_requests_total",
+    "Requests for information auditors sent to centres (the document waits in INFO_REQUESTED)",
+)
+INFORMATION_ANSWERS = Counter(
+    "gateway_information_answers_total",
+    "Centres' answers to requests for information (the document returns to review)",
+)
+INFORMATION_OVERDUE = Counter(
+    "gateway_information_overdue_total",
+    "Requests for information found unanswered past their deadline (each counted once)",
+)
+ATTACHMENTS_REFUSED = Counter(
+    "gateway_attachments_refused_total",
+    "Answers refused for an attachment, by the first problem's code "
+    "(attachment.unsupported-type, attachment.too-large, ...)",
+    ["reason"],
+)
+INFORMATION_OPEN = Gauge(
+    "gateway_information_requests_open",
+    "Requests for information awaiting the centre's answer",
+    multiprocess_mode="livemostrecent",
+)
+INFORMATION_OPEN_OVERDUE = Gauge(
+    "gateway_information_requests_overdue",
+    "Requests for information still unanswered past their deadline",
+    multiprocess_mode="livemostrecent",
+)
+INFORMATION_OLDEST = Gauge(
+    "gateway_information_request_oldest_age_seconds",
+    "Age of the oldest unanswered request for information (0 when none)",
+    multiprocess_mode="livemostrecent",
+)
 OWED = Gauge(
     "gateway_owed_rials",
     "Insurer's share owed to contracted centres, in rials, by stage (approved: not yet in "

@@ -33,6 +33,19 @@ RESOURCES: tuple[tuple[str, tuple[str, ...], tuple[str, ...], str], ...] = (
         "The remittance advice of a priced document, line by line.",
     ),
     (
+        "CommunicationRequest",
+        ("search-type",),
+        (),
+        "A centre's open requests for information from auditors (its own only).",
+    ),
+    (
+        "Communication",
+        ("create",),
+        (),
+        "A centre's answer to one of its CommunicationRequests (basedOn), its files in "
+        "contentAttachment.data: PDF, JPEG or PNG, checked by content.",
+    ),
+    (
         "CoverageEligibilityRequest",
         (),
         ("submit",),

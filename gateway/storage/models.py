@@ -844,3 +844,80 @@ class LedgerEntry(Base):
     line_no: Mapped[int | None] = mapped_column(Integer)
     debit: Mapped[int] = mapped_column(BigInteger, default=0)
     credit: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# Content types an attachment may have: checked on the bytes, never taken from the sender.
+ATTACHMENT_TYPES = ("application/pdf", "image/jpeg", "image/png")
+
+
+class InformationRequest(Base):
+    """An auditor's question to a document's centre; the document waits in INFO_REQUESTED
+    until the centre answers (``answered_at``) or an auditor withdraws it (``withdrawn_at``).
+    ``overdue_at`` is when the sweeper found the deadline ``due_at`` passed unanswered and
+    told of it (once)."""
+
+    __tablename__ = "information_requests"
+    __table_args__ = (
+        Index("ix_information_requests_document", "document_id", "requested_at"),
+        # Open requests by deadline: the sweeper's overdue ones and the signals' oldest.
+        Index(
+            "ix_information_requests_open",
+            "due_at",
+            **_where("answered_at IS NULL AND withdrawn_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("documents.id"))
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"))
+    question: Mapped[str] = mapped_column(Text)
+    lines: Mapped[list[int]] = mapped_column(JSON)
+    attachment_kinds: Mapped[list[str]] = mapped_column(JSON)
+    requested_by: Mapped[str] = mapped_column(String(100))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    withdrawn_by: Mapped[str | None] = mapped_column(String(100))
+    overdue_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class InformationAnswer(Base):
+    """A centre's answer to an information request: text, and attachments by reference."""
+
+    __tablename__ = "information_answers"
+    __table_args__ = (Index("ix_information_answers_request", "request_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    request_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("information_requests.id"))
+    text: Mapped[str] = mapped_column(Text)
+    answered_by: Mapped[str] = mapped_column(String(100))
+    answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Attachment(Base):
+    """A file's bytes, stored once by their SHA-256 however often they are sent."""
+
+    __tablename__ = "attachments"
+    __table_args__ = (
+        CheckConstraint(_one_of("content_type", ATTACHMENT_TYPES), name="content_type"),
+        CheckConstraint("size > 0", name="size"),
+    )
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(40))
+    size: Mapped[int] = mapped_column(Integer)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AnswerAttachment(Base):
+    """An attachment as one answer sent it: its place in the answer and the sender's name."""
+
+    __tablename__ = "information_answer_attachments"
+    __table_args__ = (Index("ix_information_answer_attachments_sha256", "sha256"),)
+
+    answer_id: Mapped[int] = mapped_column(ForeignKey("information_answers.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(ForeignKey("attachments.sha256"))
+    filename: Mapped[str] = mapped_column(String(200))

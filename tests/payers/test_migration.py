@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from gateway.kit.db import alembic_config, make_engine, upgrade
 from gateway.storage.models import Base
 from tests import services
+from tests.migrations import parent_of
 
 TABLES = {
     "supplementary_policies",
@@ -38,16 +39,6 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield database
 
 
-def _before(revision: str) -> str:
-    """The revision this one follows in the chain (relinked as branches merge)."""
-    from alembic.script import ScriptDirectory
-
-    down = ScriptDirectory.from_config(alembic_config("sqlite://")).get_revision(revision)
-    assert down is not None
-    assert isinstance(down.down_revision, str)
-    return down.down_revision
-
-
 def _payer_diffs(engine) -> list[object]:  # type: ignore[no-untyped-def]
     with engine.connect() as connection:
         diffs = compare_metadata(MigrationContext.configure(connection), Base.metadata)
@@ -65,7 +56,7 @@ def test_payers_tables_go_up_and_down(url: str) -> None:
     try:
         assert set(inspect(engine).get_table_names()) >= TABLES
         assert _payer_diffs(engine) == []
-        command.downgrade(alembic_config(url), _before("0021"))
+        command.downgrade(alembic_config(url), parent_of("0021"))
         engine.dispose()
         assert not TABLES & set(inspect(engine).get_table_names())
         columns = {c["name"] for c in inspect(engine).get_columns("payment_orders")}
