@@ -23,7 +23,7 @@ from gateway.domain.documents import DocumentKind, Purpose
 from gateway.domain.lifecycle import DocumentStatus
 from gateway.domain.review import ReviewReason
 from gateway.errors import GatewayError, NotFoundError
-from gateway.kit.deps import Caller, ReadSession, State
+from gateway.kit.deps import Caller, WriteSession
 from gateway.kit.http import AUTHENTICATED, errors, parse_id
 from gateway.kit.periods import period_end
 from gateway.pricing.engine.rules import Reason
@@ -82,8 +82,7 @@ DeductionReason = Annotated[
 )
 def search(
     caller: Caller,
-    session: ReadSession,
-    state: State,
+    session: WriteSession,
     status: DocumentStatus | None = Query(None, description="The document's status"),
     centre: str | None = Query(None, description="centre code (staff only)"),
     period: str | None = Query(None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM"),
@@ -108,7 +107,7 @@ def search(
     query = urlencode([(k, v) for k, v in zip(SEARCH_PARAMS, asked, strict=True) if v is not None])
     shown = [d.id for d, _ in rows]
     reads.record_read(
-        state.sessions, caller, "GET /v1/documents", documents=shown, query=query, total=total
+        session, caller, "GET /v1/documents", documents=shown, query=query, total=total
     )
     return DocumentPage(
         total=total,
@@ -146,11 +145,10 @@ def period_bounds(period: str) -> tuple[date, date]:
     responses=errors(*AUTHENTICATED, 404),
     summary="A document with its lines, pricing and history",
 )
-def get_document(document_id: str, caller: Caller, state: State) -> DocumentOut:
+def get_document(document_id: str, caller: Caller, session: WriteSession) -> DocumentOut:
     key = parse_id(document_id)
-    with state.sessions() as session:
-        out = document_out(session, key, caller.centre_scope)
-    reads.record_read(state.sessions, caller, "GET /v1/documents/{id}", documents=[key])
+    out = document_out(session, key, caller.centre_scope)
+    reads.record_read(session, caller, "GET /v1/documents/{id}", documents=[key])
     return out
 
 
@@ -231,9 +229,7 @@ def _line_out(line: Line) -> LineOut:
     ),
     summary="The remittance advice of a priced document: paid, deducted and why, line by line",
 )
-def get_remittance(
-    document_id: str, caller: Caller, session: ReadSession, state: State
-) -> RemittanceOut:
+def get_remittance(document_id: str, caller: Caller, session: WriteSession) -> RemittanceOut:
     view = document_view(session, parse_id(document_id), caller.centre_scope)
     if view is None:
         raise NotFoundError("Document")
@@ -241,5 +237,5 @@ def get_remittance(
     if advice is None:
         raise GatewayError(f"Document {document_id} is {view.status}; it is not priced yet.", 409)
     route = "GET /v1/documents/{id}/remittance"
-    reads.record_read(state.sessions, caller, route, documents=[view.id])
+    reads.record_read(session, caller, route, documents=[view.id])
     return RemittanceOut.model_validate(advice)

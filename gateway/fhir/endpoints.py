@@ -26,7 +26,7 @@ from gateway.fhir.parse import Syntax, syntax_of
 from gateway.fhir.response import operation_outcome
 from gateway.fhir.systems import JSON_MEDIA, XML_MEDIA
 from gateway.kit import openapi
-from gateway.kit.deps import State, authenticate, authenticate_here, require_centre
+from gateway.kit.deps import State, WriteSession, authenticate, authenticate_here, require_centre
 from gateway.kit.http import AUTHENTICATED, errors, read_body
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])
@@ -235,17 +235,19 @@ async def create_claim(request: Request, state: State) -> Response:
     response_class=Response,
     responses=_answers("The ClaimResponse", *AUTHENTICATED, 404, resources=("ClaimResponse",)),
 )
-def get_claim_response(claim_response_id: str, request: Request, state: State) -> Response:
+def get_claim_response(
+    claim_response_id: str, request: Request, state: State, session: WriteSession
+) -> Response:
     xml = wants_xml(request, None)
     try:
         caller = authenticate_here(request, state)
-        with state.sessions() as session:
-            found = service.read(session, claim_response_id, caller.centre_scope)
+        found = service.read(session, claim_response_id, caller.centre_scope)
         if found is None:
             raise NotFoundError("ClaimResponse")
         route = "GET /fhir/ClaimResponse/{id}"
-        reads.record_read(state.sessions, caller, route, documents=[uuid.UUID(claim_response_id)])
+        reads.record_read(session, caller, route, documents=[uuid.UUID(claim_response_id)])
     except Exception as exc:
+        session.rollback()  # a refusal is answered, not raised: it must store nothing
         return refusal(exc, xml)
     return render(found, xml)
 
@@ -258,16 +260,18 @@ def get_claim_response(claim_response_id: str, request: Request, state: State) -
         "The ExplanationOfBenefit", *AUTHENTICATED, 404, resources=("ExplanationOfBenefit",)
     ),
 )
-def get_explanation_of_benefit(eob_id: str, request: Request, state: State) -> Response:
+def get_explanation_of_benefit(
+    eob_id: str, request: Request, state: State, session: WriteSession
+) -> Response:
     xml = wants_xml(request, None)
     try:
         caller = authenticate_here(request, state)
-        with state.sessions() as session:
-            found = service.explanation(session, eob_id, caller.centre_scope)
+        found = service.explanation(session, eob_id, caller.centre_scope)
         if found is None:
             raise NotFoundError("ExplanationOfBenefit")
         route = "GET /fhir/ExplanationOfBenefit/{id}"
-        reads.record_read(state.sessions, caller, route, documents=[uuid.UUID(eob_id)])
+        reads.record_read(session, caller, route, documents=[uuid.UUID(eob_id)])
     except Exception as exc:
+        session.rollback()  # a refusal is answered, not raised: it must store nothing
         return refusal(exc, xml)
     return render(found, xml)

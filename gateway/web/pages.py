@@ -7,13 +7,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from gateway.audit import reads
 from gateway.domain.bounds import INT32_MAX, INT64_MAX, LineNo, fits
 from gateway.domain.lifecycle import DocumentStatus
 from gateway.domain.review import ReviewAction, ReviewReason
 from gateway.errors import GatewayError, NotFoundError
-from gateway.kit.db import transaction
+from gateway.kit.deps import ReadSession, WriteSession
 from gateway.review import service as reviews
 from gateway.storage import repository
 from gateway.storage.models import Document
@@ -26,9 +27,8 @@ S = DocumentStatus
 
 
 @router.get("/")
-def dashboard(visit: Anyone) -> Response:
-    with visit.state.sessions() as db:
-        found = {row.status: row for row in queries.totals_by_status(db)}
+def dashboard(visit: Anyone, db: ReadSession) -> Response:
+    found = {row.status: row for row in queries.totals_by_status(db)}
     rows = [found[s.value] for s in S if s.value in found]
     total = queries.StatusTotals(
         "",
@@ -42,23 +42,20 @@ def dashboard(visit: Anyone) -> Response:
 
 
 @router.get("/queue")
-def queue(request: Request, visit: AuditorVisit) -> Response:
+def queue(request: Request, visit: AuditorVisit, db: WriteSession) -> Response:
     form = views.queue_form(dict(request.query_params))
     total, items = 0, list[tuple[Document, str]]()
     if not form.problems:
-        with visit.state.sessions() as db:
-            total, items = repository.search_documents(
-                db,
-                form.criteria(),
-                centre_scope=None,
-                limit=views.QUEUE_PAGE,
-                offset=(form.page - 1) * views.QUEUE_PAGE,
-            )
+        total, items = repository.search_documents(
+            db,
+            form.criteria(),
+            centre_scope=None,
+            limit=views.QUEUE_PAGE,
+            offset=(form.page - 1) * views.QUEUE_PAGE,
+        )
     shown = [document.id for document, _ in items]
     query = form.query(form.page)
-    reads.record_read(
-        visit.state.sessions, visit, "GET /web/queue", documents=shown, query=query, total=total
-    )
+    reads.record_read(db, visit, "GET /web/queue", documents=shown, query=query, total=total)
     pages = max(1, -(-total // views.QUEUE_PAGE))
     first = (form.page - 1) * views.QUEUE_PAGE + 1
     return visit.render(
@@ -87,29 +84,33 @@ def _document_id(text: str) -> uuid.UUID:
 
 def _show_document(
     visit: Visit,
+    db: Session,
     document_id: uuid.UUID,
     *,
     done: str | None = None,
     error: GatewayError | None = None,
 ) -> Response:
-    """The document page; reading a patient's document leaves an audit entry."""
-    with visit.state.sessions() as db:
-        context = views.document_page(db, document_id)
-        response = visit.render(
-            "document.html",
-            status_code=error.status_code if error else 200,
-            done=done,
-            error=error.message if error else None,
-            **context,
-        )
+    """The document page; reading a patient's document leaves an audit entry. A refused
+    change is rolled back first: the page shows the document as stored, and the read is
+    recorded in the request's session all the same."""
+    if error is not None:
+        db.rollback()
+    context = views.document_page(db, document_id)
+    response = visit.render(
+        "document.html",
+        status_code=error.status_code if error else 200,
+        done=done,
+        error=error.message if error else None,
+        **context,
+    )
     route = "GET /web/documents/{id}"
-    reads.record_read(visit.state.sessions, visit, route, documents=[document_id])
+    reads.record_read(db, visit, route, documents=[document_id])
     return response
 
 
 @router.get("/documents/{document_id}")
-def document(document_id: str, visit: AuditorVisit, done: str = "") -> Response:
-    return _show_document(visit, _document_id(document_id), done=DONE.get(done))
+def document(document_id: str, visit: AuditorVisit, db: WriteSession, done: str = "") -> Response:
+    return _show_document(visit, db, _document_id(document_id), done=DONE.get(done))
 
 
 def _optional_int(text: str, what: str, largest: int) -> int | None:
@@ -129,6 +130,7 @@ def review_line(
     document_id: str,
     line_no: LineNo,
     visit: AuditorVisit,
+    db: WriteSession,
     action: Annotated[str, Form(max_length=10)] = "",
     reason: Annotated[str, Form(max_length=60)] = "",
     quantity: Annotated[str, Form(max_length=20)] = "",
@@ -143,20 +145,19 @@ def review_line(
             raise GatewayError(f"Unknown reason code {reason!r}.", 422)
         move = ReviewAction(action)
         reducing = move is ReviewAction.REDUCE
-        with transaction(visit.state.sessions) as db:
-            reviews.review(
-                db,
-                document_id=key,
-                line_no=line_no,
-                action=move,
-                reason=ReviewReason(reason) if reason else None,
-                quantity=_optional_int(quantity, "quantity", INT32_MAX) if reducing else None,
-                amount=_optional_int(amount, "amount", INT64_MAX) if reducing else None,
-                note=note.strip(),
-                actor=visit.actor,
-            )
+        reviews.review(
+            db,
+            document_id=key,
+            line_no=line_no,
+            action=move,
+            reason=ReviewReason(reason) if reason else None,
+            quantity=_optional_int(quantity, "quantity", INT32_MAX) if reducing else None,
+            amount=_optional_int(amount, "amount", INT64_MAX) if reducing else None,
+            note=note.strip(),
+            actor=visit.actor,
+        )
     except GatewayError as exc:
-        return _show_document(visit, key, error=exc)
+        return _show_document(visit, db, key, error=exc)
     return RedirectResponse(f"/web/documents/{key}?done=review#line-{line_no}", status_code=303)
 
 
@@ -164,6 +165,7 @@ def review_line(
 def decide(
     document_id: str,
     visit: AuditorVisit,
+    db: WriteSession,
     decision: Annotated[str, Form(max_length=10)] = "",
     reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
@@ -171,14 +173,13 @@ def decide(
     if decision not in ("approve", "deny"):
         raise Refused(422, "error.invalid")
     try:
-        with transaction(visit.state.sessions) as db:
-            reviews.decide(
-                db,
-                document_id=key,
-                approve=decision == "approve",
-                reason=reason.strip(),
-                actor=visit.actor,
-            )
+        reviews.decide(
+            db,
+            document_id=key,
+            approve=decision == "approve",
+            reason=reason.strip(),
+            actor=visit.actor,
+        )
     except GatewayError as exc:
-        return _show_document(visit, key, error=exc)
+        return _show_document(visit, db, key, error=exc)
     return RedirectResponse(f"/web/documents/{key}?done={decision}", status_code=303)
