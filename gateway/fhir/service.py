@@ -17,13 +17,12 @@ import orjson
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.claimresponse import ClaimResponse
 from fhir.resources.R4B.explanationofbenefit import ExplanationOfBenefit
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from gateway.documents.view import DocumentView, document_view, received
 from gateway.domain import documents as dm
 from gateway.errors import GatewayError
+from gateway.fhir import repository
 from gateway.fhir.eob import explanation_of_benefit
 from gateway.fhir.issues import StructureError
 from gateway.fhir.mapping import map_submission, number_system, purposes
@@ -36,10 +35,9 @@ from gateway.fhir.response import (
     context_of,
     generic_context,
 )
-from gateway.kit.db import transaction
 from gateway.kit.outbox import Pending
 from gateway.settings import Settings
-from gateway.storage.models import Centre, RawPayload, Submission
+from gateway.storage.models import Centre
 from gateway.submissions.service import Ingested, ingest, parse_valid
 from validators.problems import Problem
 from validators.schema import Format
@@ -59,15 +57,20 @@ class Submitted:
     rejected: int
 
 
-def submit(
-    sessions: sessionmaker[Session],
-    settings: Settings,
-    centre: Centre,
-    body: bytes,
-    syntax: Syntax,
-    media: str,
-) -> Submitted:
-    """Check, map, store; the answer (a ClaimResponse, or a Bundle of them for a Bundle)."""
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A FHIR body parsed, mapped and checked against the schema: ready to store."""
+
+    body: bytes
+    media: str
+    parsed: Parsed
+    submission: dm.Submission
+    problems: list[list[Problem]]
+    uses: list[dm.Purpose]
+
+
+def prepare(centre: Centre, body: bytes, syntax: Syntax, media: str) -> Prepared:
+    """Parse, map and check a body; no database (run before a connection is taken)."""
     parsed = parse_body(body, syntax)
     mapped, problems = map_submission(parsed, centre.code)
     uses = purposes(parsed)
@@ -78,8 +81,29 @@ def submit(
         raise MappingError("the mapped submission does not match the schema") from exc
     for document, entry in zip(submission.documents, parsed.claims, strict=True):
         document.identifier_system = number_system(entry.resource)
-    stored = _store(sessions, settings, centre, body, media, submission, problems, uses)
-    responses = _responses(stored, submission, parsed, centre)
+    return Prepared(body, media, parsed, submission, problems, uses)
+
+
+def store(session: Session, settings: Settings, centre: Centre, prepared: Prepared) -> Submitted:
+    """Store a prepared body in the caller's transaction; the answer (a ClaimResponse, or a
+    Bundle of them for a Bundle)."""
+    stored = ingest(
+        session=session,
+        centre=centre,
+        body=prepared.body,
+        fmt=Format.JSON,
+        content_type=prepared.media,
+        idempotency_key=None,
+        max_documents=settings.max_documents_per_submission,
+        parsed=prepared.submission,
+        mapped_problems=prepared.problems,
+        stored_format="fhir",
+        settings=settings,
+        kept_as_warnings=[kept_as_warnings(use) for use in prepared.uses],
+        purposes=prepared.uses,
+    )
+    parsed = prepared.parsed
+    responses = _responses(stored, prepared.submission, parsed, centre)
     resource: ClaimResponse | Bundle = responses[0]
     if parsed.kind == "Bundle":
         resource = collection(responses, str(stored.submission.id))
@@ -89,42 +113,6 @@ def submit(
         stored.submission.accepted_count,
         stored.submission.rejected_count,
     )
-
-
-def _store(
-    sessions: sessionmaker[Session],
-    settings: Settings,
-    centre: Centre,
-    body: bytes,
-    media: str,
-    submission: dm.Submission,
-    problems: list[list[Problem]],
-    uses: list[dm.Purpose],
-) -> Ingested:
-    for attempt in range(2):
-        try:
-            with transaction(sessions) as session:
-                return ingest(
-                    session=session,
-                    centre=centre,
-                    body=body,
-                    fmt=Format.JSON,
-                    content_type=media,
-                    idempotency_key=None,
-                    max_documents=settings.max_documents_per_submission,
-                    parsed=submission,
-                    mapped_problems=problems,
-                    stored_format="fhir",
-                    settings=settings,
-                    kept_as_warnings=[kept_as_warnings(use) for use in uses],
-                    purposes=uses,
-                )
-        except IntegrityError:
-            # A concurrent request took the same document number: the second pass sees it
-            # committed and rejects this one as a duplicate.
-            if attempt:
-                raise
-    raise AssertionError("unreachable")
 
 
 def _responses(
@@ -186,12 +174,7 @@ def _stored_context(session: Session, document: DocumentView) -> ClaimContext:
 
 
 def _read_contexts(session: Session, submission_id: uuid.UUID) -> list[ClaimContext]:
-    query = (
-        select(Submission.format, RawPayload.body, RawPayload.content_type)
-        .join(RawPayload, RawPayload.submission_id == Submission.id)
-        .where(Submission.id == submission_id)
-    )
-    row = session.execute(query).one_or_none()
+    row = repository.raw_body(session, submission_id)
     if row is None or row.format != "fhir":
         return []
     try:
