@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from argon2 import PasswordHasher
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.admin import repository as queries
@@ -316,7 +315,7 @@ def add_staff_user(
     if role is Role.CENTRE:
         raise GatewayError("Centres use tokens, not workspace accounts.", 400)
     _check_password(password)
-    if session.scalars(select(StaffUser).where(StaffUser.username == username)).first():
+    if queries.staff_user(session, username) is not None:
         raise GatewayError(f"User {username} already exists.", 409)
     user = StaffUser(
         username=username,
