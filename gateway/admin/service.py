@@ -17,6 +17,7 @@ from gateway.admin import repository as queries
 from gateway.audit import chain as audit
 from gateway.domain.centres import CentreKind, Role, Sector
 from gateway.errors import GatewayError
+from gateway.pricing import repository as tariffs
 from gateway.pricing.tariff_csv import read_book
 from gateway.storage import repository
 from gateway.storage.models import ApiToken, Centre, StaffUser
@@ -339,7 +340,7 @@ def import_tariff(
     book = read_book(directory)
     if book.problems:
         raise GatewayError(f"The tariff in {directory} has problems.", 422, book.problems)
-    version = repository.add_tariff_version(
+    version = tariffs.add_tariff_version(
         session,
         label=label or directory.name,
         sha256=book.sha256,

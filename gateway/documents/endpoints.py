@@ -12,6 +12,7 @@ from pydantic import AfterValidator
 from sqlalchemy.orm import Session
 
 from gateway.audit import reads
+from gateway.documents import repository
 from gateway.documents.remittance import (
     advice_json,
     pricing_json,
@@ -41,7 +42,6 @@ from gateway.schemas import (
     ReviewOut,
     TotalsOut,
 )
-from gateway.storage import repository
 
 router = APIRouter(prefix="/v1", tags=["documents"])
 SEARCH_PARAMS = (

@@ -17,8 +17,8 @@ from gateway.kit.deps import Caller, GatewayState, WriteSession, authenticate, r
 from gateway.kit.http import AUTHENTICATED, errors, format_of, parse_id, read_body
 from gateway.kit.openapi import SUBMISSION_BODY
 from gateway.schemas import SubmissionOut
-from gateway.storage import repository
 from gateway.storage.models import Document, Submission
+from gateway.submissions import repository as submissions
 from gateway.submissions.service import Arrival, StoredDocument, StoredSubmission, parse_valid
 from gateway.submissions.writer import IngestWriter
 from validators.problems import Problem
@@ -110,7 +110,7 @@ async def submit(request: Request) -> Response:
     summary="A submission and its documents' statuses",
 )
 def get_submission(submission_id: str, caller: Caller, session: WriteSession) -> dict[str, Any]:
-    found = repository.get_submission(session, parse_id(submission_id), caller.centre_scope)
+    found = submissions.get_submission(session, parse_id(submission_id), caller.centre_scope)
     if found is None:
         raise NotFoundError("Submission")
     out = submission_out(found, list(found.documents))

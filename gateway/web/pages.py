@@ -10,13 +10,13 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from gateway.audit import reads
+from gateway.documents import repository as documents
 from gateway.domain.bounds import INT32_MAX, INT64_MAX, LineNo, fits
 from gateway.domain.lifecycle import DocumentStatus
 from gateway.domain.review import ReviewAction, ReviewReason
 from gateway.errors import GatewayError, NotFoundError
 from gateway.kit.deps import ReadSession, WriteSession
 from gateway.review import service as reviews
-from gateway.storage import repository
 from gateway.storage.models import Document
 from gateway.web import queries, views
 from gateway.web.kit import Anyone, AuditorVisit, Refused, Visit, WorkspaceRoute
@@ -46,7 +46,7 @@ def queue(request: Request, visit: AuditorVisit, db: WriteSession) -> Response:
     form = views.queue_form(dict(request.query_params))
     total, items = 0, list[tuple[Document, str]]()
     if not form.problems:
-        total, items = repository.search_documents(
+        total, items = documents.search_documents(
             db,
             form.criteria(),
             centre_scope=None,

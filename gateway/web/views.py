@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from sqlalchemy.orm import Session
 
 from gateway.audit import chain as audit
+from gateway.documents.repository import DocumentFilter
 from gateway.documents.view import document_view
 from gateway.domain import bounds
 from gateway.domain.lifecycle import DocumentStatus
@@ -20,7 +21,6 @@ from gateway.domain.review import ReviewAction, ReviewReason
 from gateway.errors import NotFoundError
 from gateway.kit.periods import period_end
 from gateway.pricing.engine.rules import Reason
-from gateway.storage import repository
 from gateway.web import queries
 from gateway.web.original import original_document
 
@@ -52,12 +52,12 @@ class QueueForm:
     page: int = 1
     problems: list[str] = field(default_factory=list)
 
-    def criteria(self) -> repository.DocumentFilter:
+    def criteria(self) -> DocumentFilter:
         bounds = None
         if self.period:
             end = period_end(self.period)
             bounds = (end.replace(day=1), end)
-        return repository.DocumentFilter(
+        return DocumentFilter(
             status=self.status or None,
             centre_code=self.centre or None,
             period=bounds,
