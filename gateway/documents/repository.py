@@ -1,4 +1,6 @@
-"""The stored rows a document's view is built from: every statement the view sends.
+"""The documents feature's SQL: the stored rows a document's view is built from (every
+statement the view sends), one document with its rows, searching documents, and the
+workspace dashboard's totals.
 
 The rows of all matching documents come in a fixed number of statements (documents,
 centres, lines, pricings, deductions, tariff versions, and events, reviews and appeals
@@ -164,3 +166,34 @@ def search_documents(
     page = query.order_by(Document.service_date.desc(), Document.created_at.desc(), Document.id)
     rows = session.execute(page.limit(limit).offset(offset)).all()
     return total, [(document, code) for document, code in rows]
+
+
+# -- the workspace's dashboard ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StatusTotals:
+    status: str
+    documents: int
+    requested: int
+    eligible: int
+    deducted: int
+    copayment: int
+    insurer_share: int
+
+
+def totals_by_status(session: Session) -> list[StatusTotals]:
+    """Documents and their amounts, per status."""
+    query = select(
+        Document.status,
+        func.count(),
+        func.coalesce(func.sum(Document.requested_amount), 0),
+        func.coalesce(func.sum(Document.eligible_amount), 0),
+        func.coalesce(func.sum(Document.deduction_amount), 0),
+        func.coalesce(func.sum(Document.copayment_amount), 0),
+        func.coalesce(func.sum(Document.insurer_amount), 0),
+    ).group_by(Document.status)
+    return [
+        StatusTotals(str(row[0]), *(int(value or 0) for value in row[1:]))
+        for row in session.execute(query)
+    ]

@@ -2,7 +2,7 @@
 
 What is here, and why it is shared (docs/architecture.md, "Sessions and SQL"):
 - centres, tokens and staff roles: every request's authentication (``kit.deps``), the
-  admin feature, the workspace, and the staff names a centre is shown;
+  admin feature, the workspace's pages, and the staff names a centre is shown;
 - ingest's reference reads (coverages, live document numbers, billed services): asked by
   the API's ingest (``submissions``) and a batch's chunks (``batches``) alike, and
   coverages by ``pricing``; ``submissions`` already builds on ``batches``, so neither can
@@ -46,6 +46,12 @@ from gateway.storage.models import (
 
 def get_centre_by_code(session: Session, code: str) -> Centre | None:
     return session.scalars(select(Centre).where(Centre.code == code)).one_or_none()
+
+
+def centres_by_id(session: Session, ids: set[int]) -> dict[int, Centre]:
+    if not ids:
+        return {}
+    return {c.id: c for c in session.scalars(select(Centre).where(Centre.id.in_(ids)))}
 
 
 def find_token(session: Session, token_hash: str) -> ApiToken | None:

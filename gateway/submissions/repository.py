@@ -30,6 +30,7 @@ __all__ = [
     "Rows",
     "add_messages",
     "get_submission",
+    "raw_payload",
     "store",
     "submission_by_idempotency_key",
 ]
@@ -118,3 +119,8 @@ def submission_by_idempotency_key(
     )
     row = session.execute(query).one_or_none()
     return None if row is None else (row[0], row[1])
+
+
+def raw_payload(session: Session, submission_id: uuid.UUID) -> RawPayload | None:
+    query = select(RawPayload).where(RawPayload.submission_id == submission_id)
+    return session.scalars(query).one_or_none()

@@ -18,7 +18,7 @@ from gateway.errors import GatewayError, NotFoundError
 from gateway.kit.deps import ReadSession, WriteSession
 from gateway.review import service as reviews
 from gateway.storage.models import Document
-from gateway.web import queries, views
+from gateway.web import views
 from gateway.web.kit import Anyone, AuditorVisit, Refused, Visit, WorkspaceRoute
 
 router = APIRouter(route_class=WorkspaceRoute)
@@ -28,14 +28,14 @@ S = DocumentStatus
 
 @router.get("/")
 def dashboard(visit: Anyone, db: ReadSession) -> Response:
-    found = {row.status: row for row in queries.totals_by_status(db)}
+    found = {row.status: row for row in documents.totals_by_status(db)}
     rows = [found[s.value] for s in S if s.value in found]
-    total = queries.StatusTotals(
+    total = documents.StatusTotals(
         "",
         *(sum(getattr(r, name) for r in rows) for name in views.TOTAL_FIELDS),
     )
     highlights = [
-        found.get(s.value) or queries.StatusTotals(s.value, 0, 0, 0, 0, 0, 0)
+        found.get(s.value) or documents.StatusTotals(s.value, 0, 0, 0, 0, 0, 0)
         for s in (S.UNDER_REVIEW, S.APPROVED, S.PAYMENT_ORDERED, S.PAID)
     ]
     return visit.render("dashboard.html", rows=rows, total=total, highlights=highlights)

@@ -18,7 +18,6 @@ from gateway.settings import today
 from gateway.settlement import service as settlement
 from gateway.storage import repository
 from gateway.storage.models import Centre, PaymentOrder
-from gateway.web import queries
 from gateway.web.kit import FinanceVisit, Visit, WorkspaceRoute
 from gateway.web.views import latin_number
 
@@ -47,7 +46,7 @@ def _show(
                 raise GatewayError(f"There is no centre {centre}.", 404)
             scope = found.id
         rows = settlement.list_orders(db, period=period or None, centre_scope=scope)
-        centres = queries.centres_by_id(db, {o.centre_id for o in rows})
+        centres = repository.centres_by_id(db, {o.centre_id for o in rows})
         orders = [(o, centres[o.centre_id]) for o in rows]
     except GatewayError as exc:
         error = error or exc

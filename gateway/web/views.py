@@ -21,7 +21,7 @@ from gateway.domain.review import ReviewAction, ReviewReason
 from gateway.errors import NotFoundError
 from gateway.kit.periods import period_end
 from gateway.pricing.engine.rules import Reason
-from gateway.web import queries
+from gateway.submissions import repository as submissions
 from gateway.web.original import original_document
 
 _TO_LATIN = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789", ",٬ ")
@@ -119,7 +119,7 @@ def document_page(session: Session, document_id: uuid.UUID) -> dict[str, Any]:
     view = document_view(session, document_id, None)
     if view is None:
         raise NotFoundError("Document")
-    raw = queries.raw_payload(session, view.submission_id)
+    raw = submissions.raw_payload(session, view.submission_id)
     original = original_document(raw.body, raw.content_type, view.source_path) if raw else None
     return {
         "doc": view,
