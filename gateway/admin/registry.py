@@ -7,15 +7,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from gateway.admin import repository as queries
 from gateway.domain.centres import CentreKind, Sector
 from gateway.domain.registry import CentreInfo, Coverage
 from gateway.errors import GatewayError
 from gateway.kit.csvrows import RowReader, check_periods, csv_rows
 from gateway.storage import repository
-from gateway.storage.models import Centre, InsuredCoverage
+from gateway.storage.models import Centre
 from validators.problems import Problem
 from validators.rules.patient import national_id_is_valid
 
@@ -108,20 +108,7 @@ def import_registry(*, session: Session, directory: Path) -> tuple[int, int]:
     registry = read_registry(directory)
     if registry.problems:
         raise GatewayError(f"The registry in {directory} has problems.", 422, registry.problems)
-    people = list(registry.coverages)
-    for start in range(0, len(people), 500):
-        chunk = people[start : start + 500]
-        session.execute(delete(InsuredCoverage).where(InsuredCoverage.national_id.in_(chunk)))
-    session.add_all(
-        InsuredCoverage(
-            national_id=c.national_id,
-            insurance_number=c.insurance_number,
-            valid_from=c.valid_from,
-            valid_to=c.valid_to,
-        )
-        for periods in registry.coverages.values()
-        for c in periods
-    )
+    queries.replace_coverages(session, registry.coverages)
     for info in registry.centres.values():
         centre = repository.get_centre_by_code(session, info.code) or Centre(code=info.code)
         centre.name, centre.kind, centre.sector = info.name, info.kind.value, info.sector.value
@@ -129,4 +116,4 @@ def import_registry(*, session: Session, directory: Path) -> tuple[int, int]:
         centre.contract_from, centre.contract_to = info.contract_from, info.contract_to
         session.add(centre)
     session.flush()
-    return len(people), len(registry.centres)
+    return len(registry.coverages), len(registry.centres)
