@@ -28,7 +28,7 @@ from gateway.fhir import eligibility as coverage
 from gateway.fhir import repository
 from gateway.fhir.eob import explanation_of_benefit
 from gateway.fhir.issues import StructureError
-from gateway.fhir.mapping import map_submission, number_system, purposes
+from gateway.fhir.mapping import map_submission, number_system, purposes, replaced_system
 from gateway.fhir.parse import Parsed, Syntax, claims_in, parse_body, syntax_of
 from gateway.fhir.policy import kept_as_warnings
 from gateway.fhir.response import (
@@ -84,6 +84,7 @@ def prepare(centre: Centre, body: bytes, syntax: Syntax, media: str) -> Prepared
         raise MappingError("the mapped submission does not match the schema") from exc
     for document, entry in zip(submission.documents, parsed.claims, strict=True):
         document.identifier_system = number_system(entry.resource)
+        document.replaces_system = replaced_system(entry.resource)
     return Prepared(body, media, parsed, submission, problems, uses)
 
 
