@@ -211,6 +211,15 @@ VOIDS = Counter(
     "(via=replacement)",
     ["via"],
 )
+PAYER_SPLITS = Counter(
+    "gateway_payer_splits_total",
+    "Approved documents offered to the further payers, by outcome (split, already-split,"
+    " nothing-owed, no-payers, not-approved)",
+    ["outcome"],
+)
+PAYER_REVERSALS = Counter(
+    "gateway_payer_reversals_total", "Payer transfers reversed (a split undone by a decision)"
+)
 REVIEW_BACKLOG = Gauge(
     "gateway_review_backlog",
     "Documents under review (waiting for an auditor)",

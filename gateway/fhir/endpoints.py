@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fhir.resources.R4B.claim import Claim
 from fhir.resources.R4B.coverageeligibilityrequest import CoverageEligibilityRequest
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
@@ -301,6 +301,43 @@ def get_explanation_of_benefit(
         session.rollback()  # a refusal is answered, not raised: it must store nothing
         return refusal(exc, xml)
     return render(found, xml)
+
+
+@router.get(
+    "/Claim",
+    summary="Search the claims to a supplementary insurer for a month of service, each with "
+    "the basic insurer's ClaimResponse as the prior payer's adjudication (finance)",
+    response_class=Response,
+    responses=_answers(
+        "A collection Bundle: per document a Claim and the basic insurer's ClaimResponse",
+        *AUTHENTICATED,
+        403,
+        422,
+        resources=("Bundle",),
+    ),
+)
+def search_supplementary_claims(
+    insurer: Annotated[
+        str, Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$", examples=["ALBORZ-SUP"])
+    ],
+    period: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])],
+    request: Request,
+    state: State,
+    session: WriteSession,
+) -> Response:
+    xml = wants_xml(request, None)
+    try:
+        caller = authenticate_here(request, state)
+        if caller.role not in (Role.FINANCE, Role.ADMIN):
+            raise ForbiddenError("This needs a token of role finance, admin.")
+        bundle, documents = service.supplementary_claims(session, insurer=insurer, period=period)
+        if documents:
+            route = "GET /fhir/Claim"
+            reads.record_read(session, caller, route, documents=documents)
+    except Exception as exc:
+        session.rollback()  # a refusal is answered, not raised: it must store nothing
+        return refusal(exc, xml)
+    return render(bundle, xml)
 
 
 _ELIGIBILITY_BODY: dict[str, Any] = {

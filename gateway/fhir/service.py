@@ -20,7 +20,7 @@ from fhir.resources.R4B.coverageeligibilityresponse import CoverageEligibilityRe
 from fhir.resources.R4B.explanationofbenefit import ExplanationOfBenefit
 from sqlalchemy.orm import Session
 
-from gateway.documents.view import DocumentView, document_view, received
+from gateway.documents.view import DocumentView, document_view, received, views_where
 from gateway.domain import documents as dm
 from gateway.eligibility import service as eligibility
 from gateway.errors import GatewayError
@@ -38,9 +38,11 @@ from gateway.fhir.response import (
     context_of,
     generic_context,
 )
+from gateway.fhir.supplementary import supplementary_bundle
 from gateway.kit.outbox import Pending
+from gateway.payers import statements
 from gateway.settings import Settings
-from gateway.storage.models import Centre
+from gateway.storage.models import Centre, Document
 from gateway.submissions.service import Ingested, ingest, parse_valid
 from validators.problems import Problem
 from validators.schema import Format
@@ -186,6 +188,17 @@ def _read_contexts(session: Session, submission_id: uuid.UUID) -> list[ClaimCont
     except StructureError:
         return []
     return [context_of(entry) for entry in entries]
+
+
+def supplementary_claims(
+    session: Session, *, insurer: str, period: str
+) -> tuple[Bundle, list[uuid.UUID]]:
+    """A supplementary insurer's claims for a month of service, and the documents they name."""
+    lines = statements.insurer_statement(session, insurer=insurer, period=period)
+    documents = sorted({line.document_id for line in lines})
+    views = views_where(session, Document.id.in_(documents), history=False) if documents else []
+    bundle = supplementary_bundle(views, insurer, lines, f"{insurer}-{period}")
+    return bundle, documents
 
 
 def check_eligibility(

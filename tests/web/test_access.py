@@ -38,6 +38,8 @@ WEB_ROUTES: dict[tuple[str, str], frozenset[Role] | None] = {
     ("POST", "/web/settlements/close"): SETTLERS,
     ("POST", "/web/settlements/{order_id}/paid"): SETTLERS,
     ("GET", "/web/settlements/{order_id}/statement.csv"): SETTLERS,
+    ("GET", "/web/donations"): SETTLERS,
+    ("GET", "/web/donations/{receipt}"): SETTLERS,
     ("GET", "/web/users"): ADMINS,
     ("POST", "/web/users/{username}/disable"): ADMINS,
     ("POST", "/web/users/{username}/enable"): ADMINS,
@@ -74,6 +76,7 @@ def concrete(path: str) -> str:
         username="someone",
         token_id=1,
         code="ANY-01",
+        receipt="CF-2026-0000001",
     )
 
 
