@@ -9,15 +9,15 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from gateway.admin import repository as queries
 from gateway.domain.centres import CentreKind, Sector
 from gateway.domain.registry import CentreInfo, Coverage, SupplementaryTerms
 from gateway.errors import GatewayError
 from gateway.kit.csvrows import RowReader, check_periods, csv_rows
 from gateway.storage import repository
-from gateway.storage.models import Centre, InsuredCoverage, SupplementaryPolicy
+from gateway.storage.models import Centre
 from validators.problems import Problem
 from validators.rules.patient import national_id_is_valid
 
@@ -188,21 +188,8 @@ def import_registry(*, session: Session, directory: Path) -> tuple[int, int]:
     registry = read_registry(directory)
     if registry.problems:
         raise GatewayError(f"The registry in {directory} has problems.", 422, registry.problems)
-    people = list(registry.coverages)
-    for start in range(0, len(people), 500):
-        chunk = people[start : start + 500]
-        session.execute(delete(InsuredCoverage).where(InsuredCoverage.national_id.in_(chunk)))
-    session.add_all(
-        InsuredCoverage(
-            national_id=c.national_id,
-            insurance_number=c.insurance_number,
-            valid_from=c.valid_from,
-            valid_to=c.valid_to,
-        )
-        for periods in registry.coverages.values()
-        for c in periods
-    )
-    _replace_policies(session, registry.policies)
+    queries.replace_coverages(session, registry.coverages)
+    queries.replace_policies(session, registry.policies)
     for info in registry.centres.values():
         centre = repository.get_centre_by_code(session, info.code) or Centre(code=info.code)
         centre.name, centre.kind, centre.sector = info.name, info.kind.value, info.sector.value
@@ -210,29 +197,4 @@ def import_registry(*, session: Session, directory: Path) -> tuple[int, int]:
         centre.contract_from, centre.contract_to = info.contract_from, info.contract_to
         session.add(centre)
     session.flush()
-    return len(people), len(registry.centres)
-
-
-def _replace_policies(session: Session, policies: dict[str, list[SupplementaryTerms]]) -> None:
-    people = list(policies)
-    for start in range(0, len(people), 500):
-        chunk = people[start : start + 500]
-        session.execute(
-            delete(SupplementaryPolicy).where(SupplementaryPolicy.national_id.in_(chunk))
-        )
-    session.add_all(
-        SupplementaryPolicy(
-            national_id=p.national_id,
-            insurer_code=p.insurer_code,
-            insurer_name=p.insurer_name,
-            policy_number=p.policy_number,
-            priority=p.priority,
-            valid_from=p.valid_from,
-            valid_to=p.valid_to,
-            copay_share=p.copay_share,
-            uncovered_share=p.uncovered_share,
-            annual_ceiling=p.annual_ceiling,
-        )
-        for held in policies.values()
-        for p in held
-    )
+    return len(registry.coverages), len(registry.centres)

@@ -17,6 +17,7 @@ from fhir.resources.R4B.claim import Claim
 from fhir.resources.R4B.communication import Communication
 from fhir.resources.R4B.coverageeligibilityrequest import CoverageEligibilityRequest
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from gateway import metrics
@@ -32,7 +33,10 @@ from gateway.fhir.parse import Syntax, syntax_of
 from gateway.fhir.response import operation_outcome
 from gateway.fhir.systems import JSON_MEDIA, XML_MEDIA
 from gateway.kit import openapi
+from gateway.kit.db import transaction
 from gateway.kit.deps import (
+    GatewayState,
+    ReadSession,
     State,
     WriteSession,
     authenticate,
@@ -40,6 +44,7 @@ from gateway.kit.deps import (
     require_centre,
 )
 from gateway.kit.http import AUTHENTICATED, errors, read_body
+from gateway.storage.models import Centre
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])
 log = logging.getLogger(__name__)
@@ -184,15 +189,7 @@ async def _submit(request: Request, state: State) -> Response:
                 415,
             )
         body = await read_body(request, state.settings.max_body_bytes)
-        done = await run_in_threadpool(
-            service.submit,
-            state.sessions,
-            state.settings,
-            caller.centre,
-            body,
-            syntax,
-            media[:100],
-        )
+        done = await run_in_threadpool(_submit_here, state, caller.centre, body, syntax, media)
     except Exception as exc:
         metrics.SUBMISSIONS.labels("fhir", "refused").inc()
         return refusal(exc, xml)
@@ -203,6 +200,26 @@ async def _submit(request: Request, state: State) -> Response:
     if done.resource.get_resource_type() == "ClaimResponse":
         headers["Location"] = f"/fhir/ClaimResponse/{done.resource.id}"
     return render(done.resource, xml, 200, **headers)
+
+
+def _submit_here(
+    state: GatewayState, centre: Centre, body: bytes, syntax: Syntax, media: str
+) -> service.Submitted:
+    """Check and map the body, then store it in a transaction of its own, taken only once
+    the body is read, parsed and mapped (no connection, nor SQLite's writer lock, is held
+    meanwhile). One of the documented exceptions to one session per request
+    (docs/architecture.md): the transaction is tried again once when a concurrent request
+    took the same document number (the second pass rejects it as a duplicate), and the
+    outbox is told only after the commit."""
+    prepared = service.prepare(centre, body, syntax, media[:100])
+    for attempt in range(2):
+        try:
+            with transaction(state.sessions) as session:
+                return service.store(session, state.settings, centre, prepared)
+        except IntegrityError:
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
 
 
 @router.get(
@@ -248,17 +265,19 @@ async def create_claim(request: Request, state: State) -> Response:
     response_class=Response,
     responses=_answers("The ClaimResponse", *AUTHENTICATED, 404, resources=("ClaimResponse",)),
 )
-def get_claim_response(claim_response_id: str, request: Request, state: State) -> Response:
+def get_claim_response(
+    claim_response_id: str, request: Request, state: State, session: WriteSession
+) -> Response:
     xml = wants_xml(request, None)
     try:
         caller = authenticate_here(request, state)
-        with state.sessions() as session:
-            found = service.read(session, claim_response_id, caller.centre_scope)
+        found = service.read(session, claim_response_id, caller.centre_scope)
         if found is None:
             raise NotFoundError("ClaimResponse")
         route = "GET /fhir/ClaimResponse/{id}"
-        reads.record_read(state.sessions, caller, route, documents=[uuid.UUID(claim_response_id)])
+        reads.record_read(session, caller, route, documents=[uuid.UUID(claim_response_id)])
     except Exception as exc:
+        session.rollback()  # a refusal is answered, not raised: it must store nothing
         return refusal(exc, xml)
     return render(found, xml)
 
@@ -271,17 +290,19 @@ def get_claim_response(claim_response_id: str, request: Request, state: State) -
         "The ExplanationOfBenefit", *AUTHENTICATED, 404, resources=("ExplanationOfBenefit",)
     ),
 )
-def get_explanation_of_benefit(eob_id: str, request: Request, state: State) -> Response:
+def get_explanation_of_benefit(
+    eob_id: str, request: Request, state: State, session: WriteSession
+) -> Response:
     xml = wants_xml(request, None)
     try:
         caller = authenticate_here(request, state)
-        with state.sessions() as session:
-            found = service.explanation(session, eob_id, caller.centre_scope)
+        found = service.explanation(session, eob_id, caller.centre_scope)
         if found is None:
             raise NotFoundError("ExplanationOfBenefit")
         route = "GET /fhir/ExplanationOfBenefit/{id}"
-        reads.record_read(state.sessions, caller, route, documents=[uuid.UUID(eob_id)])
+        reads.record_read(session, caller, route, documents=[uuid.UUID(eob_id)])
     except Exception as exc:
+        session.rollback()  # a refusal is answered, not raised: it must store nothing
         return refusal(exc, xml)
     return render(found, xml)
 
@@ -306,20 +327,19 @@ def search_supplementary_claims(
     period: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])],
     request: Request,
     state: State,
+    session: WriteSession,
 ) -> Response:
     xml = wants_xml(request, None)
     try:
         caller = authenticate_here(request, state)
         if caller.role not in (Role.FINANCE, Role.ADMIN):
             raise ForbiddenError("This needs a token of role finance, admin.")
-        with state.sessions() as session:
-            bundle, documents = service.supplementary_claims(
-                session, insurer=insurer, period=period
-            )
+        bundle, documents = service.supplementary_claims(session, insurer=insurer, period=period)
         if documents:
             route = "GET /fhir/Claim"
-            reads.record_read(state.sessions, caller, route, documents=documents)
+            reads.record_read(session, caller, route, documents=documents)
     except Exception as exc:
+        session.rollback()  # a refusal is answered, not raised: it must store nothing
         return refusal(exc, xml)
     return render(bundle, xml)
 
@@ -428,13 +448,12 @@ _COMMUNICATION_ANSWERS[201] = _COMMUNICATION_ANSWERS.pop(200)
         "A searchset Bundle of CommunicationRequests", *AUTHENTICATED, 403, resources=("Bundle",)
     ),
 )
-def search_communication_requests(request: Request, state: State) -> Response:
+def search_communication_requests(request: Request, state: State, session: ReadSession) -> Response:
     xml = wants_xml(request, None)
     try:
         caller = require_centre(authenticate_here(request, state))
         assert caller.centre is not None
-        with state.sessions() as session:
-            found = service.open_requests(session, caller.centre)
+        found = service.open_requests(session, caller.centre)
     except Exception as exc:
         return refusal(exc, xml)
     return render(found, xml)
@@ -447,7 +466,7 @@ def search_communication_requests(request: Request, state: State) -> Response:
     responses=_COMMUNICATION_ANSWERS,
     openapi_extra=_COMMUNICATION_BODY,
 )
-async def create_communication(request: Request, state: State) -> Response:
+async def create_communication(request: Request, state: State, session: WriteSession) -> Response:
     media = request.headers.get("content-type", "")
     syntax = syntax_of(media)
     xml = wants_xml(request, syntax)
@@ -466,7 +485,7 @@ async def create_communication(request: Request, state: State) -> Response:
         body = await read_body(request, limit + 1024 * 1024)
         done = await run_in_threadpool(
             service.communicate,
-            state.sessions,
+            session,
             settings,
             caller.centre,
             caller.actor,
@@ -474,5 +493,6 @@ async def create_communication(request: Request, state: State) -> Response:
             syntax,
         )
     except Exception as exc:
+        session.rollback()  # a refusal is answered, not raised: it must store nothing
         return refusal(exc, xml)
     return render(done, xml, 201, Location=f"/fhir/Communication/{done.id}")

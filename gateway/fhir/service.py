@@ -19,9 +19,7 @@ from fhir.resources.R4B.claimresponse import ClaimResponse
 from fhir.resources.R4B.communication import Communication
 from fhir.resources.R4B.coverageeligibilityresponse import CoverageEligibilityResponse
 from fhir.resources.R4B.explanationofbenefit import ExplanationOfBenefit
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from gateway.documents.view import DocumentView, document_view, received, views_where
 from gateway.domain import documents as dm
@@ -29,6 +27,7 @@ from gateway.eligibility import service as eligibility
 from gateway.errors import GatewayError
 from gateway.fhir import communication as comms
 from gateway.fhir import eligibility as coverage
+from gateway.fhir import repository
 from gateway.fhir.eob import explanation_of_benefit
 from gateway.fhir.issues import StructureError
 from gateway.fhir.mapping import map_submission, number_system, purposes, replaced_system
@@ -43,11 +42,10 @@ from gateway.fhir.response import (
 )
 from gateway.fhir.supplementary import supplementary_bundle
 from gateway.information import service as information
-from gateway.kit.db import transaction
 from gateway.kit.outbox import Pending
 from gateway.payers import statements
 from gateway.settings import Settings
-from gateway.storage.models import Centre, Document, RawPayload, Submission
+from gateway.storage.models import Centre, Document
 from gateway.submissions.service import Ingested, ingest, parse_valid
 from validators.problems import Problem
 from validators.schema import Format
@@ -67,15 +65,20 @@ class Submitted:
     rejected: int
 
 
-def submit(
-    sessions: sessionmaker[Session],
-    settings: Settings,
-    centre: Centre,
-    body: bytes,
-    syntax: Syntax,
-    media: str,
-) -> Submitted:
-    """Check, map, store; the answer (a ClaimResponse, or a Bundle of them for a Bundle)."""
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A FHIR body parsed, mapped and checked against the schema: ready to store."""
+
+    body: bytes
+    media: str
+    parsed: Parsed
+    submission: dm.Submission
+    problems: list[list[Problem]]
+    uses: list[dm.Purpose]
+
+
+def prepare(centre: Centre, body: bytes, syntax: Syntax, media: str) -> Prepared:
+    """Parse, map and check a body; no database (run before a connection is taken)."""
     parsed = parse_body(body, syntax)
     mapped, problems = map_submission(parsed, centre.code)
     uses = purposes(parsed)
@@ -87,8 +90,29 @@ def submit(
     for document, entry in zip(submission.documents, parsed.claims, strict=True):
         document.identifier_system = number_system(entry.resource)
         document.replaces_system = replaced_system(entry.resource)
-    stored = _store(sessions, settings, centre, body, media, submission, problems, uses)
-    responses = _responses(stored, submission, parsed, centre)
+    return Prepared(body, media, parsed, submission, problems, uses)
+
+
+def store(session: Session, settings: Settings, centre: Centre, prepared: Prepared) -> Submitted:
+    """Store a prepared body in the caller's transaction; the answer (a ClaimResponse, or a
+    Bundle of them for a Bundle)."""
+    stored = ingest(
+        session=session,
+        centre=centre,
+        body=prepared.body,
+        fmt=Format.JSON,
+        content_type=prepared.media,
+        idempotency_key=None,
+        max_documents=settings.max_documents_per_submission,
+        parsed=prepared.submission,
+        mapped_problems=prepared.problems,
+        stored_format="fhir",
+        settings=settings,
+        kept_as_warnings=[kept_as_warnings(use) for use in prepared.uses],
+        purposes=prepared.uses,
+    )
+    parsed = prepared.parsed
+    responses = _responses(stored, prepared.submission, parsed, centre)
     resource: ClaimResponse | Bundle = responses[0]
     if parsed.kind == "Bundle":
         resource = collection(responses, str(stored.submission.id))
@@ -98,42 +122,6 @@ def submit(
         stored.submission.accepted_count,
         stored.submission.rejected_count,
     )
-
-
-def _store(
-    sessions: sessionmaker[Session],
-    settings: Settings,
-    centre: Centre,
-    body: bytes,
-    media: str,
-    submission: dm.Submission,
-    problems: list[list[Problem]],
-    uses: list[dm.Purpose],
-) -> Ingested:
-    for attempt in range(2):
-        try:
-            with transaction(sessions) as session:
-                return ingest(
-                    session=session,
-                    centre=centre,
-                    body=body,
-                    fmt=Format.JSON,
-                    content_type=media,
-                    idempotency_key=None,
-                    max_documents=settings.max_documents_per_submission,
-                    parsed=submission,
-                    mapped_problems=problems,
-                    stored_format="fhir",
-                    settings=settings,
-                    kept_as_warnings=[kept_as_warnings(use) for use in uses],
-                    purposes=uses,
-                )
-        except IntegrityError:
-            # A concurrent request took the same document number: the second pass sees it
-            # committed and rejects this one as a duplicate.
-            if attempt:
-                raise
-    raise AssertionError("unreachable")
 
 
 def _responses(
@@ -195,12 +183,7 @@ def _stored_context(session: Session, document: DocumentView) -> ClaimContext:
 
 
 def _read_contexts(session: Session, submission_id: uuid.UUID) -> list[ClaimContext]:
-    query = (
-        select(Submission.format, RawPayload.body, RawPayload.content_type)
-        .join(RawPayload, RawPayload.submission_id == Submission.id)
-        .where(Submission.id == submission_id)
-    )
-    row = session.execute(query).one_or_none()
+    row = repository.raw_body(session, submission_id)
     if row is None or row.format != "fhir":
         return []
     try:
@@ -268,7 +251,7 @@ def open_requests(session: Session, centre: Centre) -> Bundle:
 
 
 def communicate(
-    sessions: sessionmaker[Session],
+    session: Session,
     settings: Settings,
     centre: Centre,
     actor: str,
@@ -276,17 +259,16 @@ def communicate(
     syntax: Syntax,
 ) -> Communication:
     """A centre's Communication answering one of its CommunicationRequests: parsed and
-    checked before a connection is taken, then answered in one transaction."""
+    checked first, then answered in the request's session."""
     request_id, text, uploads = comms.read_communication(as_json(body, syntax))
-    with transaction(sessions) as session:
-        view = information.answer_request(
-            session,
-            request_id=request_id,
-            centre_id=centre.id,
-            text=text,
-            uploads=uploads,
-            actor=actor,
-            max_bytes=settings.attachment_max_bytes,
-            max_count=settings.attachment_max_count,
-        )
-        return comms.communication(view, centre.code)
+    view = information.answer_request(
+        session,
+        request_id=request_id,
+        centre_id=centre.id,
+        text=text,
+        uploads=uploads,
+        actor=actor,
+        max_bytes=settings.attachment_max_bytes,
+        max_count=settings.attachment_max_count,
+    )
+    return comms.communication(view, centre.code)

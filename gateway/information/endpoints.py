@@ -21,7 +21,7 @@ from gateway.information.schemas import (
     InformationRequestOut,
     WithdrawIn,
 )
-from gateway.kit.deps import Auditor, Caller, CentreCaller, ReadSession, State, WriteSession
+from gateway.kit.deps import Auditor, Caller, CentreCaller, State, WriteSession
 from gateway.kit.http import (
     AUTHENTICATED,
     BAD_JSON,
@@ -213,12 +213,12 @@ def withdraw(
     summary="The document's requests for information and their answers, oldest first",
 )
 def list_requests(
-    document_id: str, caller: Caller, session: ReadSession, state: State
+    document_id: str, caller: Caller, session: WriteSession
 ) -> list[InformationRequestOut]:
     key = parse_id(document_id)
     views = information.visible_exchange(session, key, caller.centre_scope)
     route = "GET /v1/documents/{id}/information-requests"
-    reads.record_read(state.sessions, caller, route, documents=[key])
+    reads.record_read(session, caller, route, documents=[key])
     return [request_out(view) for view in views]
 
 
@@ -332,9 +332,9 @@ def answer(
     },
     summary="Download an attachment of an answer (its centre, or staff); never inline",
 )
-def download(sha256: str, caller: Caller, session: ReadSession, state: State) -> Response:
+def download(sha256: str, caller: Caller, session: WriteSession) -> Response:
     stored, filename = information.attachment(session, sha256, caller.centre_scope)
     if caller.centre_scope is None:
         shown = information.documents_carrying(session, stored.sha256)
-        reads.record_read(state.sessions, caller, "GET /v1/attachments/{sha256}", documents=shown)
+        reads.record_read(session, caller, "GET /v1/attachments/{sha256}", documents=shown)
     return download_response(stored.body, stored.content_type, filename)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from gateway import metrics
 from gateway.audit import chain as audit
 from gateway.audit import journal
+from gateway.documents import repository as documents
 from gateway.domain import actors
 from gateway.domain.lifecycle import DocumentStatus, InvalidTransitionError, transition
 from gateway.errors import GatewayError, NotFoundError
@@ -358,7 +359,7 @@ def visible_exchange(
     session: Session, document_id: uuid.UUID, centre_scope: int | None
 ) -> list[RequestView]:
     """``exchange`` for a caller who may see the document (404 otherwise)."""
-    document = repository.get_document(session, document_id, centre_scope)
+    document = documents.get_document(session, document_id, centre_scope)
     if document is None:
         raise NotFoundError("Document")
     return exchange(session, document_id, for_centre=centre_scope is not None)

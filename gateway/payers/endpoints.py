@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
+from sqlalchemy.orm import Session
 
 from gateway.audit import reads
-from gateway.kit.deps import Finance, ReadSession, Staff, State, WriteSession
+from gateway.kit.deps import Finance, ReadSession, Staff, WriteSession
 from gateway.kit.http import AUTHENTICATED, BAD_JSON, errors
 from gateway.payers import funds, statements
 from gateway.payers.schemas import (
@@ -170,10 +171,10 @@ def donor_report(receipt: Receipt, caller: Finance, session: WriteSession) -> Do
     summary="A supplementary insurer's statement for a month of service (finance)",
 )
 def insurer_statement(
-    insurer: Insurer, period: Period, caller: Finance, session: ReadSession, state: State
+    insurer: Insurer, period: Period, caller: Finance, session: WriteSession
 ) -> InsurerStatementOut:
     lines = statements.insurer_statement(session, insurer=insurer, period=period)
-    _record(state, caller, "GET /v1/payers/insurers/{insurer}/statement", lines)
+    _record(session, caller, "GET /v1/payers/insurers/{insurer}/statement", lines)
     return InsurerStatementOut.model_validate(statements.statement_json(insurer, period, lines))
 
 
@@ -186,10 +187,10 @@ def insurer_statement(
     summary="The supplementary insurer's statement as CSV (finance)",
 )
 def insurer_statement_csv(
-    insurer: Insurer, period: Period, caller: Finance, session: ReadSession, state: State
+    insurer: Insurer, period: Period, caller: Finance, session: WriteSession
 ) -> Response:
     lines = statements.insurer_statement(session, insurer=insurer, period=period)
-    _record(state, caller, "GET /v1/payers/insurers/{insurer}/statement.csv", lines)
+    _record(session, caller, "GET /v1/payers/insurers/{insurer}/statement.csv", lines)
     return Response(
         statements.statement_csv(lines),
         media_type="text/csv; charset=utf-8",
@@ -198,9 +199,9 @@ def insurer_statement_csv(
 
 
 def _record(
-    state: State, caller: Finance, route: str, lines: list[statements.StatementLine]
+    session: Session, caller: Finance, route: str, lines: list[statements.StatementLine]
 ) -> None:
     """The statement names patients: the read is recorded like any staff read."""
     documents = sorted({line.document_id for line in lines})
     if documents:
-        reads.record_read(state.sessions, caller, route, documents=documents)
+        reads.record_read(session, caller, route, documents=documents)

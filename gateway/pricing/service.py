@@ -57,12 +57,12 @@ class TariffCache:
         self._lock = threading.Lock()
 
     def current(self, session: Session) -> TariffBook:
-        latest = repository.latest_tariff_version(session)
+        latest = store.latest_tariff_version(session)
         if latest is None:
             raise NoTariffError("no tariff book imported")
         with self._lock:
             if self._book is None or self._book.version_id != latest:
-                self._book = repository.load_tariff_book(session, latest)
+                self._book = store.load_tariff_book(session, latest)
             return self._book
 
 

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from sqlalchemy.orm import Session
 
 from gateway.audit import chain as audit
+from gateway.documents.repository import DocumentFilter
 from gateway.documents.view import document_view
 from gateway.domain import bounds
 from gateway.domain.lifecycle import DocumentStatus
@@ -22,8 +23,7 @@ from gateway.information import service as information
 from gateway.information.schemas import AttachmentKind
 from gateway.kit.periods import period_end
 from gateway.pricing.engine.rules import Reason
-from gateway.storage import repository
-from gateway.web import queries
+from gateway.submissions import repository as submissions
 from gateway.web.original import original_document
 
 _TO_LATIN = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789", ",٬ ")
@@ -54,12 +54,12 @@ class QueueForm:
     page: int = 1
     problems: list[str] = field(default_factory=list)
 
-    def criteria(self) -> repository.DocumentFilter:
+    def criteria(self) -> DocumentFilter:
         bounds = None
         if self.period:
             end = period_end(self.period)
             bounds = (end.replace(day=1), end)
-        return repository.DocumentFilter(
+        return DocumentFilter(
             status=self.status or None,
             centre_code=self.centre or None,
             period=bounds,
@@ -122,7 +122,7 @@ def document_page(session: Session, document_id: uuid.UUID) -> dict[str, Any]:
     view = document_view(session, document_id, None)
     if view is None:
         raise NotFoundError("Document")
-    raw = queries.raw_payload(session, view.submission_id)
+    raw = submissions.raw_payload(session, view.submission_id)
     original = original_document(raw.body, raw.content_type, view.source_path) if raw else None
     return {
         "doc": view,
