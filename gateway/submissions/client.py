@@ -63,7 +63,7 @@ def _print_refusal(console: Console, path: Path, response: httpx.Response) -> No
 
 
 def submit_files(files: list[Path], *, url: str, token: str, wait: float) -> int:
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     failures = 0
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
@@ -123,7 +123,7 @@ def _pieces(path: Path, progress: Progress, task: TaskID, packed: bool) -> Itera
 def submit_batch(path: Path, *, url: str, token: str, gzip: bool, wait: float) -> int:
     """Upload a batch file with a progress bar, then follow the batch to its end; 1 if it
     failed (or could not be sent)."""
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     already = path.suffix.lower() == ".gz"
     fmt = format_of_file(path.with_suffix("") if already else path)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": CONTENT_TYPES[fmt]}

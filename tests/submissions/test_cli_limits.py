@@ -17,6 +17,7 @@ from gateway.settings import get_settings
 from gateway.submissions.offline import Reference
 from gateway.submissions.offline_batch import check_batch
 from tests import factories as f
+from tests.receiver import running_receiver
 
 runner = CliRunner()
 
@@ -194,3 +195,14 @@ def test_submit_to_a_server_that_is_down_says_so_in_one_line(tmp_path: Path, bat
     assert "Traceback" not in result.output
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert lines == [f"cannot reach {url}: connection refused"]
+
+
+def test_submit_answered_413_suggests_the_batch_route(tmp_path: Path) -> None:
+    path = big_file(tmp_path, "json", 3)
+    with running_receiver([413]) as server:
+        url = server.url.rsplit("/", 1)[0]
+        result = runner.invoke(app, ["submit", "--url", url, "--token", "t", str(path)])
+    assert result.exit_code == 1
+    assert "413" in result.stdout
+    assert "gateway submit --batch FILE" in result.stdout
+    assert [r.path for r in server.requests] == ["/v1/submissions"]
