@@ -158,3 +158,17 @@ def test_the_receiver_code_in_the_docs_verifies_what_we_sign() -> None:
     assert not readme_verify("whsec_other", header, BODY)
     assert not readme_verify(SECRET, signature_header(SECRET, BODY, now - 301), BODY)
     assert not readme_verify(SECRET, "garbage", BODY)
+
+
+def test_the_standard_webhooks_example_in_the_docs_verifies_what_we_sign() -> None:
+    page = (PROJECT_ROOT / "docs" / "webhooks.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", page, flags=re.S)
+    (code,) = [b for b in blocks if "receiver.verify(body, headers)" in b]
+    secret = new_secret()
+    headers = standard_headers(secret, "evt_9", BODY, int(time.time()))
+    namespace: dict[str, Any] = {"secret": secret, "body": BODY, "headers": headers}
+    exec(code, namespace)  # noqa: S102 - our own docs, to keep its example honest
+    assert namespace["event"]["id"] == "e1"
+    namespace = {"secret": new_secret(), "body": BODY, "headers": headers}
+    exec(code, namespace)  # noqa: S102 - the wrong secret: the except branch, no event
+    assert "event" not in namespace
