@@ -20,6 +20,14 @@ from tests import factories as f
 from tests import services
 from tests.integration.conftest import _stop, _wait_ready, free_port
 
+try:
+    import rasa_client  # noqa: F401 - the package under test
+except ImportError as missing:  # pragma: no cover - an environment without the client
+    raise ImportError(
+        "the client package is not installed: `make install` installs it "
+        "(pip install -e clients/python)"
+    ) from missing
+
 
 @dataclass
 class LiveGateway:
