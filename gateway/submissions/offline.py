@@ -17,11 +17,13 @@ import orjson
 from rich.console import Console
 from rich.progress import track
 
+from gateway.domain import documents as dm
 from gateway.domain.registry import CentreInfo, Coverage
 from gateway.domain.tariff import TariffBook
 from gateway.errors import GatewayError
 from gateway.settings import Settings, get_settings, today
 from gateway.submissions.service import apply_rules
+from validators.business import Report
 from validators.context import RuleContext
 from validators.problems import Problem, has_errors
 from validators.reader import read_result
@@ -150,23 +152,8 @@ def check_file(
     limits = limits or Limits.from_settings(get_settings())
     report = FileReport(path)
     fmt = format_of_file(path)
-    try:
-        size = path.stat().st_size
-        if size > limits.max_body_bytes:
-            # The API reads no further (413); counting tells how far over the file is.
-            report.documents = count_documents(path, fmt)
-            message = (
-                f"The file is {size:,} bytes; the API accepts at most "
-                f"{limits.max_body_bytes:,} bytes in one submission (413)."
-            )
-            report.problems.append(Problem("body.too-large", message))
-            return report
-        body = path.read_bytes()
-    except OSError as exc:
-        report.problems.append(Problem("file.unreadable", str(exc)))
-        return report
-    if not body.strip():
-        report.problems.append(Problem("body.empty", "The body is empty."))
+    body = _body_within_limits(report, fmt, limits)
+    if body is None:
         return report
     result = claim_schema().check(body, fmt)
     report.documents = _documents_in(result)
@@ -176,40 +163,60 @@ def check_file(
             report.problems.append(_too_many(report.documents, limits.max_documents, fmt))
         return report
     try:
-        submission = read_result(result)
-        centre = None
-        if reference.centres is not None:
-            centre = reference.centres.get(submission.centre_code)
-            if centre is None:
-                raise GatewayError(
-                    "Unknown centre.",
-                    422,
-                    [
-                        Problem(
-                            "centre.unknown",
-                            f"Centre {submission.centre_code} is not in the registry.",
-                            f"{submission.path}/header/centreCode",
-                        )
-                    ],
-                )
-        settings = get_settings()
-        context = RuleContext(
-            today=today(settings),
-            centre=centre,
-            coverages=reference.coverages,
-            tariff=reference.tariff,
-            submission_window_days=settings.submission_window_days,
-            referral_provinces=frozenset(settings.referral_provinces),
-        )
-        rules = apply_rules(
-            submission, context, centre_code=None, max_documents=limits.max_documents
-        )
+        rules = _rules(read_result(result), reference, limits)
     except GatewayError as error:
         report.problems.extend(error.to_problems())
         return report
     for problems in rules.documents:
         report.problems.extend(problems)
     return report
+
+
+def _body_within_limits(report: FileReport, fmt: Format, limits: Limits) -> bytes | None:
+    """The file's bytes, or None with the problem noted (unreadable, empty, too large)."""
+    try:
+        size = report.path.stat().st_size
+        if size > limits.max_body_bytes:
+            # The API reads no further (413); counting tells how far over the file is.
+            report.documents = count_documents(report.path, fmt)
+            message = (
+                f"The file is {size:,} bytes; the API accepts at most "
+                f"{limits.max_body_bytes:,} bytes in one submission (413)."
+            )
+            report.problems.append(Problem("body.too-large", message))
+            return None
+        body = report.path.read_bytes()
+    except OSError as exc:
+        report.problems.append(Problem("file.unreadable", str(exc)))
+        return None
+    if not body.strip():
+        report.problems.append(Problem("body.empty", "The body is empty."))
+        return None
+    return body
+
+
+def _rules(submission: dm.Submission, reference: Reference, limits: Limits) -> Report:
+    """The business rules on a schema-valid submission; GatewayError for the envelope."""
+    centre = None
+    if reference.centres is not None:
+        centre = reference.centres.get(submission.centre_code)
+        if centre is None:
+            problem = Problem(
+                "centre.unknown",
+                f"Centre {submission.centre_code} is not in the registry.",
+                f"{submission.path}/header/centreCode",
+            )
+            raise GatewayError("Unknown centre.", 422, [problem])
+    settings = get_settings()
+    context = RuleContext(
+        today=today(settings),
+        centre=centre,
+        coverages=reference.coverages,
+        tariff=reference.tariff,
+        submission_window_days=settings.submission_window_days,
+        referral_provinces=frozenset(settings.referral_provinces),
+    )
+    return apply_rules(submission, context, centre_code=None, max_documents=limits.max_documents)
 
 
 def validate_files(
