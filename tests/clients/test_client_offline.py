@@ -3,9 +3,13 @@ what the gateway's own signing code produces, content detection and the replaces
 
 from __future__ import annotations
 
+import ast
 import base64
+import re
 import secrets
+import sys
 import time
+import tomllib
 
 import httpx
 import orjson
@@ -23,6 +27,7 @@ from rasa_client import (
     with_replaces,
 )
 
+from gateway.settings import PROJECT_ROOT
 from gateway.webhooks.signing import new_secret, standard_headers
 from tests import factories as f
 from validators.schema import NAMESPACE
@@ -133,3 +138,19 @@ def test_replaces_goes_right_after_the_document_number() -> None:
         with_replaces(
             f.as_json(f.submission("C1", f.outpatient_visit(), f.outpatient_visit())), "X"
         )
+
+
+def test_the_client_needs_httpx_and_lxml_only() -> None:
+    root = PROJECT_ROOT / "clients" / "python"
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    assert [re.split(r"[<>=!~ ]", d)[0] for d in project["dependencies"]] == ["httpx", "lxml"]
+    allowed = set(sys.stdlib_module_names) | {"httpx", "lxml", "rasa_client", "__future__"}
+    imported: set[str] = set()
+    for source in (root / "src" / "rasa_client").glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                imported.add(node.module.split(".")[0])
+    assert imported - allowed == set()
+    assert (root / "src" / "rasa_client" / "py.typed").exists()
