@@ -206,3 +206,18 @@ def test_submit_answered_413_suggests_the_batch_route(tmp_path: Path) -> None:
     assert "413" in result.stdout
     assert "gateway submit --batch FILE" in result.stdout
     assert [r.path for r in server.requests] == ["/v1/submissions"]
+
+
+def test_4000_documents_with_schema_faults_are_counted_and_sent_to_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GATEWAY_MAX_BODY_BYTES", raising=False)
+    monkeypatch.delenv("GATEWAY_MAX_DOCUMENTS_PER_SUBMISSION", raising=False)
+    get_settings.cache_clear()
+    path = big_file(tmp_path, "json", 4000, broken_every=7)
+    assert path.stat().st_size < get_settings().max_body_bytes
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 1
+    assert "invalid (4000 document(s))" in result.stdout
+    assert "4000 documents in one submission; at most 1000" in result.stdout
+    assert "gateway validate --batch FILE" in result.stdout
