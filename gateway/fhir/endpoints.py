@@ -1,4 +1,5 @@
-"""The FHIR R4 door: POST Claims (or Bundles of them), GET ClaimResponses.
+"""The FHIR R4 door: POST Claims (or Bundles of them), GET ClaimResponses; a centre's
+requests for information as CommunicationRequests, its answers as Communications.
 
 Every answer is a FHIR resource: a ClaimResponse, a Bundle of them, or an
 OperationOutcome for anything refused (401, 403, 404, 413, 415, 422, 500). JSON by
@@ -9,10 +10,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fhir.resources.R4B.claim import Claim
+from fhir.resources.R4B.communication import Communication
 from fhir.resources.R4B.coverageeligibilityrequest import CoverageEligibilityRequest
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
 from starlette.concurrency import run_in_threadpool
@@ -47,6 +49,7 @@ _ISSUE_CODES = {
     401: "login",
     403: "forbidden",
     404: "not-found",
+    409: "conflict",
     413: "too-costly",
     415: "not-supported",
 }
@@ -283,6 +286,44 @@ def get_explanation_of_benefit(eob_id: str, request: Request, state: State) -> R
     return render(found, xml)
 
 
+@router.get(
+    "/Claim",
+    summary="Search the claims to a supplementary insurer for a month of service, each with "
+    "the basic insurer's ClaimResponse as the prior payer's adjudication (finance)",
+    response_class=Response,
+    responses=_answers(
+        "A collection Bundle: per document a Claim and the basic insurer's ClaimResponse",
+        *AUTHENTICATED,
+        403,
+        422,
+        resources=("Bundle",),
+    ),
+)
+def search_supplementary_claims(
+    insurer: Annotated[
+        str, Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$", examples=["ALBORZ-SUP"])
+    ],
+    period: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])],
+    request: Request,
+    state: State,
+) -> Response:
+    xml = wants_xml(request, None)
+    try:
+        caller = authenticate_here(request, state)
+        if caller.role not in (Role.FINANCE, Role.ADMIN):
+            raise ForbiddenError("This needs a token of role finance, admin.")
+        with state.sessions() as session:
+            bundle, documents = service.supplementary_claims(
+                session, insurer=insurer, period=period
+            )
+        if documents:
+            route = "GET /fhir/Claim"
+            reads.record_read(state.sessions, caller, route, documents=documents)
+    except Exception as exc:
+        return refusal(exc, xml)
+    return render(bundle, xml)
+
+
 _ELIGIBILITY_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -346,3 +387,92 @@ async def submit_eligibility_request(
     except Exception as exc:
         return refusal(exc, xml)
     return render(answer, xml)
+
+
+_COMMUNICATION_EXAMPLE: dict[str, Any] = {
+    "resourceType": "Communication",
+    "status": "completed",
+    "basedOn": [{"reference": "CommunicationRequest/5b0e2c1e-8f4a-4d52-9a57-3c1f0f3b2a10"}],
+    "payload": [
+        {"contentString": "The discharge summary of 2026-11-20 is attached."},
+        {"contentAttachment": {"contentType": "application/pdf", "title": "summary.pdf",
+                               "data": "JVBERi0xLjQKJSVFT0YK"}},
+    ],
+}  # fmt: skip
+_COMMUNICATION_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "A FHIR R4 Communication based on one of the centre's open "
+        "CommunicationRequests: contentString is the answer's text, contentAttachment.data "
+        "(base64) each file (PDF, JPEG or PNG, checked by content)",
+        "content": openapi.fhir_content(
+            "Communication",
+            example=_COMMUNICATION_EXAMPLE,
+            xml_example=_xml_text(Communication.model_validate(_COMMUNICATION_EXAMPLE)),
+        ),
+    }
+}
+_COMMUNICATION_ANSWERS = _answers(
+    "The Communication as stored (its attachments by their download URL)",
+    *AUTHENTICATED, 400, 403, 404, 409, 413, 415, 422,
+    resources=("Communication",),
+)  # fmt: skip
+_COMMUNICATION_ANSWERS[201] = _COMMUNICATION_ANSWERS.pop(200)
+
+
+@router.get(
+    "/CommunicationRequest",
+    summary="The centre's open requests for information, as CommunicationRequests",
+    response_class=Response,
+    responses=_answers(
+        "A searchset Bundle of CommunicationRequests", *AUTHENTICATED, 403, resources=("Bundle",)
+    ),
+)
+def search_communication_requests(request: Request, state: State) -> Response:
+    xml = wants_xml(request, None)
+    try:
+        caller = require_centre(authenticate_here(request, state))
+        assert caller.centre is not None
+        with state.sessions() as session:
+            found = service.open_requests(session, caller.centre)
+    except Exception as exc:
+        return refusal(exc, xml)
+    return render(found, xml)
+
+
+@router.post(
+    "/Communication",
+    summary="Answer a CommunicationRequest (a request for information) with a Communication",
+    response_class=Response,
+    responses=_COMMUNICATION_ANSWERS,
+    openapi_extra=_COMMUNICATION_BODY,
+)
+async def create_communication(request: Request, state: State) -> Response:
+    media = request.headers.get("content-type", "")
+    syntax = syntax_of(media)
+    xml = wants_xml(request, syntax)
+    try:
+        caller = require_centre(await authenticate(request, state))
+        assert caller.centre is not None
+        if syntax is None:
+            raise GatewayError(
+                f"Content-Type {media or '(none)'} is not accepted; send {JSON_MEDIA} or "
+                f"{XML_MEDIA}.",
+                415,
+            )
+        settings = state.settings
+        # base64 makes files a third larger; 1 MB more for the text and the resource.
+        limit = settings.attachment_max_bytes * max(settings.attachment_max_count, 1) * 4 // 3
+        body = await read_body(request, limit + 1024 * 1024)
+        done = await run_in_threadpool(
+            service.communicate,
+            state.sessions,
+            settings,
+            caller.centre,
+            caller.actor,
+            body,
+            syntax,
+        )
+    except Exception as exc:
+        return refusal(exc, xml)
+    return render(done, xml, 201, Location=f"/fhir/Communication/{done.id}")

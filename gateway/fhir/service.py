@@ -16,21 +16,23 @@ from dataclasses import dataclass
 import orjson
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.claimresponse import ClaimResponse
+from fhir.resources.R4B.communication import Communication
 from fhir.resources.R4B.coverageeligibilityresponse import CoverageEligibilityResponse
 from fhir.resources.R4B.explanationofbenefit import ExplanationOfBenefit
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.documents.view import DocumentView, document_view, received
+from gateway.documents.view import DocumentView, document_view, received, views_where
 from gateway.domain import documents as dm
 from gateway.eligibility import service as eligibility
 from gateway.errors import GatewayError
+from gateway.fhir import communication as comms
 from gateway.fhir import eligibility as coverage
 from gateway.fhir.eob import explanation_of_benefit
 from gateway.fhir.issues import StructureError
 from gateway.fhir.mapping import map_submission, number_system, purposes, replaced_system
-from gateway.fhir.parse import Parsed, Syntax, claims_in, parse_body, syntax_of
+from gateway.fhir.parse import Parsed, Syntax, as_json, claims_in, parse_body, syntax_of
 from gateway.fhir.policy import kept_as_warnings
 from gateway.fhir.response import (
     ClaimContext,
@@ -39,10 +41,13 @@ from gateway.fhir.response import (
     context_of,
     generic_context,
 )
+from gateway.fhir.supplementary import supplementary_bundle
+from gateway.information import service as information
 from gateway.kit.db import transaction
 from gateway.kit.outbox import Pending
+from gateway.payers import statements
 from gateway.settings import Settings
-from gateway.storage.models import Centre, RawPayload, Submission
+from gateway.storage.models import Centre, Document, RawPayload, Submission
 from gateway.submissions.service import Ingested, ingest, parse_valid
 from validators.problems import Problem
 from validators.schema import Format
@@ -205,6 +210,17 @@ def _read_contexts(session: Session, submission_id: uuid.UUID) -> list[ClaimCont
     return [context_of(entry) for entry in entries]
 
 
+def supplementary_claims(
+    session: Session, *, insurer: str, period: str
+) -> tuple[Bundle, list[uuid.UUID]]:
+    """A supplementary insurer's claims for a month of service, and the documents they name."""
+    lines = statements.insurer_statement(session, insurer=insurer, period=period)
+    documents = sorted({line.document_id for line in lines})
+    views = views_where(session, Document.id.in_(documents), history=False) if documents else []
+    bundle = supplementary_bundle(views, insurer, lines, f"{insurer}-{period}")
+    return bundle, documents
+
+
 def check_eligibility(
     session: Session,
     settings: Settings,
@@ -225,3 +241,52 @@ def check_eligibility(
         settings=settings,
     )
     return coverage.response_for(inquired, request)
+
+
+def open_requests(session: Session, centre: Centre) -> Bundle:
+    """The centre's unanswered requests for information, as a searchset Bundle of
+    CommunicationRequests, nearest deadline first."""
+    found = [
+        comms.communication_request(view, centre.code)
+        for view in information.open_requests_of_centre(session, centre.id)
+    ]
+    return Bundle.model_validate(
+        {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "total": len(found),
+            "entry": [
+                {
+                    "fullUrl": f"CommunicationRequest/{resource.id}",
+                    "resource": resource.model_dump(mode="json", exclude_none=True),
+                    "search": {"mode": "match"},
+                }
+                for resource in found
+            ],
+        }
+    )
+
+
+def communicate(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    centre: Centre,
+    actor: str,
+    body: bytes,
+    syntax: Syntax,
+) -> Communication:
+    """A centre's Communication answering one of its CommunicationRequests: parsed and
+    checked before a connection is taken, then answered in one transaction."""
+    request_id, text, uploads = comms.read_communication(as_json(body, syntax))
+    with transaction(sessions) as session:
+        view = information.answer_request(
+            session,
+            request_id=request_id,
+            centre_id=centre.id,
+            text=text,
+            uploads=uploads,
+            actor=actor,
+            max_bytes=settings.attachment_max_bytes,
+            max_count=settings.attachment_max_count,
+        )
+        return comms.communication(view, centre.code)

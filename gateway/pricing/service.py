@@ -26,6 +26,7 @@ from gateway.domain.documents import DocumentKind, Line, Purpose, period_of_care
 from gateway.domain.lifecycle import DocumentStatus, Transition, transition
 from gateway.domain.registry import CentreInfo, Coverage
 from gateway.domain.tariff import Grade, TariffBook
+from gateway.payers import service as payers
 from gateway.pricing import repository as store
 from gateway.pricing.engine.adjudicate import (
     CopayPolicy,
@@ -226,6 +227,14 @@ def _price_and_store(session: Session, batch: _Batch, book: TariffBook, policies
     # other workers and the API wait for it. Webhook messages stay in the outbox for the
     # relay: a worker has no publisher.
     journal.record(session, moves)
+    # The patient shares of the approved documents pass to their further payers in this
+    # same transaction (one query when none of the patients has any). After the journal,
+    # as in an auditor's decision: the audit head, then the ledger, in every transaction.
+    payers.split_approved(
+        session,
+        document_ids=[d.id for d in documents if d.status == DocumentStatus.APPROVED],
+        actor=REVIEW_ACTOR,
+    )
     for criterion, count in criteria.items():
         metrics.PRICING_ROUTED.labels(criterion).inc(count)
     return len(priced)

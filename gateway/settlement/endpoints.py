@@ -55,6 +55,10 @@ class PaymentOrderOut(BaseModel):
     closed_by: str
     paid_at: str | None
     payment_reference: str | None
+    fund_amount: int = Field(
+        description="what the charity fund pays the centre for its patients' shares: "
+        "its own line, paid with the order (docs/payers.md)"
+    )
 
 
 class CloseIn(BaseModel):

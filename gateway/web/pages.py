@@ -1,4 +1,5 @@
-"""The dashboard, the review queue and the document page with its review forms."""
+"""The dashboard, the review queue and the document page with its review forms and its
+requests for information (and their attachments, downloaded)."""
 
 from __future__ import annotations
 
@@ -13,15 +14,24 @@ from gateway.domain.bounds import INT32_MAX, INT64_MAX, LineNo, fits
 from gateway.domain.lifecycle import DocumentStatus
 from gateway.domain.review import ReviewAction, ReviewReason
 from gateway.errors import GatewayError, NotFoundError
+from gateway.information import service as information
+from gateway.information.schemas import AttachmentKind
 from gateway.kit.db import transaction
+from gateway.kit.http import download_response
 from gateway.review import service as reviews
 from gateway.storage import repository
-from gateway.storage.models import Document
+from gateway.storage.models import Document, utcnow
 from gateway.web import queries, views
 from gateway.web.kit import Anyone, AuditorVisit, Refused, Visit, WorkspaceRoute
 
 router = APIRouter(route_class=WorkspaceRoute)
-DONE = {"review": "done.review", "approve": "done.approve", "deny": "done.deny"}
+DONE = {
+    "review": "done.review",
+    "approve": "done.approve",
+    "deny": "done.deny",
+    "asked": "done.information_asked",
+    "withdrawn": "done.information_withdrawn",
+}
 S = DocumentStatus
 
 
@@ -29,6 +39,7 @@ S = DocumentStatus
 def dashboard(visit: Anyone) -> Response:
     with visit.state.sessions() as db:
         found = {row.status: row for row in queries.totals_by_status(db)}
+        overdue = information.waiting(db, utcnow()).overdue
     rows = [found[s.value] for s in S if s.value in found]
     total = queries.StatusTotals(
         "",
@@ -38,7 +49,9 @@ def dashboard(visit: Anyone) -> Response:
         found.get(s.value) or queries.StatusTotals(s.value, 0, 0, 0, 0, 0, 0)
         for s in (S.UNDER_REVIEW, S.APPROVED, S.PAYMENT_ORDERED, S.PAID)
     ]
-    return visit.render("dashboard.html", rows=rows, total=total, highlights=highlights)
+    return visit.render(
+        "dashboard.html", rows=rows, total=total, highlights=highlights, overdue=overdue
+    )
 
 
 @router.get("/queue")
@@ -182,3 +195,66 @@ def decide(
     except GatewayError as exc:
         return _show_document(visit, key, error=exc)
     return RedirectResponse(f"/web/documents/{key}?done={decision}", status_code=303)
+
+
+@router.post("/documents/{document_id}/information-requests")
+def ask_information(
+    document_id: str,
+    visit: AuditorVisit,
+    question: Annotated[str, Form(max_length=4000)] = "",
+    lines: Annotated[str, Form(max_length=400)] = "",
+    kinds: Annotated[list[str] | None, Form(max_length=5)] = None,
+) -> Response:
+    """The auditor asks the document's centre for information; the document waits."""
+    key = _document_id(document_id)
+    try:
+        wanted = kinds or []
+        unknown = [k for k in wanted if k not in AttachmentKind.__members__.values()]
+        if unknown:
+            raise GatewayError(f"Unknown attachment kind {unknown[0][:40]!r}.", 422)
+        with transaction(visit.state.sessions) as db:
+            information.ask(
+                db,
+                document_id=key,
+                question=question,
+                lines=views.line_numbers(lines),
+                kinds=[AttachmentKind(k) for k in wanted],
+                actor=visit.actor,
+                deadline_days=visit.state.settings.information_deadline_days,
+            )
+    except GatewayError as exc:
+        return _show_document(visit, key, error=exc)
+    return RedirectResponse(f"/web/documents/{key}?done=asked#information", status_code=303)
+
+
+@router.post("/documents/{document_id}/information-requests/{request_id}/withdraw")
+def withdraw_information(
+    document_id: str,
+    request_id: str,
+    visit: AuditorVisit,
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """The auditor takes the open question back; the document returns to review."""
+    key = _document_id(document_id)
+    try:
+        with transaction(visit.state.sessions) as db:
+            information.withdraw(
+                db,
+                document_id=key,
+                request_id=_document_id(request_id),
+                reason=reason,
+                actor=visit.actor,
+            )
+    except GatewayError as exc:
+        return _show_document(visit, key, error=exc)
+    return RedirectResponse(f"/web/documents/{key}?done=withdrawn#information", status_code=303)
+
+
+@router.get("/attachments/{sha256}")
+def attachment(sha256: str, visit: AuditorVisit) -> Response:
+    """An answer's attachment, downloaded (never shown inline); the read is audited."""
+    with visit.state.sessions() as db:
+        stored, filename = information.attachment(db, sha256, None)
+        shown = information.documents_carrying(db, stored.sha256)
+    reads.record_read(visit.state.sessions, visit, "GET /web/attachments/{sha256}", documents=shown)
+    return download_response(stored.body, stored.content_type, filename)
