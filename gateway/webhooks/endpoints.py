@@ -49,13 +49,14 @@ class WebhookOut(BaseModel):
 
 class WebhookCreated(WebhookOut):
     secret: str = Field(
-        description="The HMAC-SHA256 key that signs every delivery; shown only in this answer"
+        description="The Standard Webhooks secret (whsec_ and base64) that signs every "
+        "delivery (webhook-signature); shown only in this answer"
     )
 
 
 class DeliveryOut(BaseModel):
     id: int
-    event_id: str = Field(description="The event's id, also sent as X-Gateway-Delivery")
+    event_id: str = Field(description="The event's id, also sent as webhook-id")
     document_id: uuid.UUID | None
     attempt: int = Field(description="1 for the first try of an event, 2 for its first retry...")
     status_code: int | None = Field(description="The receiver's HTTP status; null if none")
