@@ -268,3 +268,23 @@ CENTRE_DEDUCTED = Gauge(
     ["centre"],
     multiprocess_mode="livemostrecent",
 )
+
+# The referral programme (docs/referrals.md). Counted in the transaction that does it.
+REFERRALS_ISSUED = Counter(
+    "gateway_referrals_issued_total",
+    "Referrals issued by level-1 centres, by route (api, document, fhir) and level referred to",
+    ["source", "level"],
+)
+REFERRALS_USED = Counter(
+    "gateway_referrals_used_total",
+    "Referral visits used by specialists' documents, by level",
+    ["level"],
+)
+REFERRAL_FEEDBACK = Counter(
+    "gateway_referral_feedback_total", "Specialists' feedback given on referrals"
+)
+REFERRAL_CHECKS = Counter(
+    "gateway_referral_checks_total",
+    "Specialist visits where the programme applies, by outcome (referred, self-referred, refused)",
+    ["outcome"],
+)

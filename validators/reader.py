@@ -57,7 +57,13 @@ def _mapping(element: etree._Element) -> Mapping:
             out[name] = {f.tag[_CUT:]: f.text for f in child}
         else:
             out[name] = child.text
+    out.update(element.attrib)
     return out
+
+
+def _flag(value: object) -> bool:
+    """An xs:boolean attribute: a JSON boolean, or the XML text true or 1."""
+    return value is True or value in ("true", "1")
 
 
 def _xml_lines(lines: etree._Element, default_date: date) -> list[Line]:
@@ -245,6 +251,7 @@ def document_from(kind: DocumentKind, fields: Mapping, path: str, line_no: int |
             medical_council_number=physician["medicalCouncilNumber"],
             full_name=physician.get("fullName"),
             grade=physician.get("grade") or "general",
+            specialty=physician.get("specialty"),
         ),
         service_date=service_date,
         total_amount=int(fields["totalAmount"]),
@@ -257,6 +264,8 @@ def document_from(kind: DocumentKind, fields: Mapping, path: str, line_no: int |
         package_code=fields.get("packageCode"),
         admission_date=admission,
         discharge_date=_date(fields.get("dischargeDate")),
+        self_referred=_flag(fields.get("selfReferred")),
+        emergency=_flag(fields.get("emergency")),
     )
 
 

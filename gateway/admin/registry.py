@@ -1,5 +1,6 @@
-"""Reference data from CSV (format: schemas/registry/README.md): insured persons' coverage
-and centres. Read with every bad cell reported; imported all or nothing."""
+"""Reference data from CSV (format: schemas/registry/README.md): insured persons' coverage,
+centres and the referral programme's files (gateway.admin.programme). Read with every bad
+cell reported; imported all or nothing."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from gateway.admin import programme as referral_programme
 from gateway.domain.centres import CentreKind, Sector
 from gateway.domain.registry import CentreInfo, Coverage
 from gateway.errors import GatewayError
@@ -34,6 +36,7 @@ class Registry:
     centres: dict[str, CentreInfo] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    programme: referral_programme.Programme = field(default_factory=referral_programme.Programme)
 
 
 def _national_id(raw: str) -> str:
@@ -84,18 +87,28 @@ def parse_centres(text: str, registry: Registry) -> None:
 
 
 def read_registry(directory: Path) -> Registry:
-    """Whichever of insured.csv and centres.csv the folder holds (one at least)."""
+    """Whichever of the registry's files the folder holds (one at least)."""
     registry = Registry()
     for name, parse in ((INSURED_FILE, parse_insured), (CENTRES_FILE, parse_centres)):
         path = directory / name
         if path.is_file():
             registry.files.append(name)
             parse(path.read_text(encoding="utf-8-sig"), registry)
+    for name, read in (
+        (referral_programme.PHYSICIANS_FILE, referral_programme.parse_physicians),
+        (referral_programme.LISTS_FILE, referral_programme.parse_lists),
+        (referral_programme.ROLLOUT_FILE, referral_programme.parse_rollout),
+    ):
+        path = directory / name
+        if path.is_file():
+            registry.files.append(name)
+            read(path.read_text(encoding="utf-8-sig"), registry.programme, registry.problems)
     if not registry.files:
         registry.problems.append(
             Problem(
                 "registry.missing-file",
-                f"neither {INSURED_FILE} nor {CENTRES_FILE} found",
+                f"none of {INSURED_FILE}, {CENTRES_FILE}, {referral_programme.PHYSICIANS_FILE}, "
+                f"{referral_programme.LISTS_FILE} or {referral_programme.ROLLOUT_FILE} found",
                 str(directory),
             )
         )
@@ -106,6 +119,9 @@ def import_registry(*, session: Session, directory: Path) -> tuple[int, int]:
     """Upsert centres by code and replace the coverage of every person in the file.
     Returns (people, centres); GatewayError(422) lists every problem and changes nothing."""
     registry = read_registry(directory)
+    referral_programme.check_references(
+        session, registry.programme, set(registry.centres), registry.problems
+    )
     if registry.problems:
         raise GatewayError(f"The registry in {directory} has problems.", 422, registry.problems)
     people = list(registry.coverages)
@@ -128,5 +144,7 @@ def import_registry(*, session: Session, directory: Path) -> tuple[int, int]:
         centre.province = info.province
         centre.contract_from, centre.contract_to = info.contract_from, info.contract_to
         session.add(centre)
+    session.flush()
+    referral_programme.store(session, registry.programme)
     session.flush()
     return len(people), len(registry.centres)

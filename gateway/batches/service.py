@@ -44,6 +44,7 @@ from gateway.kit.broker import PRICE_DOCUMENTS, PROCESS_BATCH
 from gateway.kit.db import transaction
 from gateway.kit.outbox import Pending
 from gateway.pricing.service import NoTariffError, TariffCache
+from gateway.referrals import service as referrals
 from gateway.settings import Settings
 from gateway.storage import repository
 from gateway.storage.models import Batch, Centre, Submission, utc_day, utcnow
@@ -361,7 +362,7 @@ class _Run:
             accepted_numbers=numbers,
             stored_services=services,
             submission_window_days=settings.submission_window_days,
-            referral_provinces=frozenset(settings.referral_provinces),
+            rollout=referrals.rollout(session=session),
         )
 
     def _rejection(self, item: Item) -> tuple[Any, ...]:

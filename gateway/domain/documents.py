@@ -68,6 +68,7 @@ class Physician:
     medical_council_number: str
     full_name: str | None = None
     grade: str = "general"
+    specialty: str | None = None
 
 
 @dataclass(slots=True)
@@ -109,6 +110,10 @@ class Document:
     admission_date: date | None = None
     discharge_date: date | None = None
     identifier_system: str = ""  # of a FHIR Claim's identifier; its number is the value
+    # The referral programme: a visit the patient came to without a referral, and an
+    # emergency (which never needs one).
+    self_referred: bool = False
+    emergency: bool = False
 
     @property
     def duplicate_key(self) -> str:

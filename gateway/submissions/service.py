@@ -23,12 +23,15 @@ from gateway import metrics
 from gateway.audit import journal
 from gateway.domain import documents as dm
 from gateway.domain.lifecycle import DocumentStatus, Transition, birth, transition
+from gateway.domain.referrals import ReferralInfo, Rollout
 from gateway.domain.registry import Coverage
 from gateway.domain.tariff import TariffBook
 from gateway.errors import GatewayError
 from gateway.kit.broker import PRICE_DOCUMENTS
 from gateway.kit.outbox import Pending
 from gateway.pricing.service import NoTariffError, TariffCache
+from gateway.referrals import repository as referral_rows
+from gateway.referrals import service as referrals
 from gateway.settings import Settings, get_settings, today
 from gateway.storage import repository
 from gateway.storage.models import Centre, Document, Submission, utcnow
@@ -37,6 +40,7 @@ from validators.business import Report, validate_submission
 from validators.context import RuleContext
 from validators.problems import Problem, Severity, has_errors
 from validators.reader import read_result
+from validators.rules.referral import required_level
 from validators.schema import Format, claim_schema
 
 # Accepted documents are priced in batches: one message per this many of a transaction.
@@ -269,12 +273,19 @@ def ingest_many(
                 _keep_as_warnings(problems, why)
                 for problems, why in zip(report.documents, arrival.kept_as_warnings, strict=True)
             ]
+        taken = _take_referral_visits(session, parsed, report, shared.context_for(arrival.centre))
         stored = _add(rows, arrival, parsed, report, digest)
+        rows.referral_uses += [
+            referral_rows.Use(referral_id, stored.documents[i].id, arrival.centre.id,
+                              parsed.documents[i].service_date)
+            for i, referral_id in taken.items()
+        ]  # fmt: skip
         shared.remember(arrival.centre, stored.documents, parsed)
         outcomes[index] = stored
     group = Group([o for o in outcomes if o is not None])
     if rows.table.submissions:
         submissions.store(session, rows.table)
+        referrals.record_uses(session=session, uses=rows.referral_uses)
         pricing = submissions.add_messages(
             session,
             PRICE_DOCUMENTS,
@@ -287,6 +298,35 @@ def ingest_many(
         # other writer (the other API processes, batches, pricing) waits for it.
         group.outbox = journal.record(session, rows.moves, shared.webhooks) + pricing
     return group
+
+
+def _take_referral_visits(
+    session: Session, submission: dm.Submission, report: Report, context: RuleContext
+) -> dict[int, int]:
+    """Use a visit of the referral of each document that passed the rules and needs one;
+    a document that loses the race for a referral's last visit gets referral.used-up (and
+    is rejected). Per document index, the id of the referral whose visit it holds."""
+    wanted = []
+    for index, (document, problems) in enumerate(
+        zip(submission.documents, report.documents, strict=True)
+    ):
+        if has_errors(problems) or required_level(document, context) is None:
+            continue
+        referred = document.referral_code is not None and not any(
+            p.code.startswith("referral.") for p in problems
+        )
+        outcome = "referred" if referred else "self-referred"
+        if referred:
+            wanted.append((index, document))
+        metrics.REFERRAL_CHECKS.labels(outcome).inc()
+    taken: dict[int, int] = {}
+    for index, got in referrals.take_visits(session=session, wanted=wanted).items():
+        if isinstance(got, Problem):
+            report.documents[index].append(got)
+            metrics.REFERRAL_CHECKS.labels("refused").inc()
+        else:
+            taken[index] = got
+    return taken
 
 
 def _keep_as_warnings(problems: list[Problem], why: Mapping[str, str]) -> list[Problem]:
@@ -309,6 +349,7 @@ class _Rows:
     table: submissions.Rows = field(default_factory=submissions.Rows)
     moves: list[journal.Move] = field(default_factory=list)
     to_price: list[str] = field(default_factory=list)
+    referral_uses: list[referral_rows.Use] = field(default_factory=list)
 
 
 class _SharedContext:
@@ -323,6 +364,8 @@ class _SharedContext:
         self.services: dict[int, set[tuple[str, str, date]]] = {}
         self.contexts: dict[int, RuleContext] = {}
         self.webhooks: dict[int, list[int]] | None = None
+        self.rollout: Rollout | None = None
+        self.referrals: dict[str, ReferralInfo] = {}
 
     @classmethod
     def read(
@@ -350,6 +393,9 @@ class _SharedContext:
             found.webhooks,
         )
         shared.tariff = _tariffs.get(session)
+        shared.rollout = referrals.rollout(session=session)
+        codes = {d.referral_code for _, s in items for d in s.documents if d.referral_code}
+        shared.referrals = referrals.lookup(session=session, codes=codes)
         return shared
 
     def context_for(self, centre: Centre) -> RuleContext:
@@ -363,7 +409,8 @@ class _SharedContext:
                 accepted_numbers=self.numbers.setdefault(centre.id, set()),
                 stored_services=self.services.setdefault(centre.id, set()),
                 submission_window_days=self.settings.submission_window_days,
-                referral_provinces=frozenset(self.settings.referral_provinces),
+                rollout=self.rollout,
+                referrals=self.referrals,
             )
         return context
 
@@ -491,6 +538,9 @@ def _document_values(
         "tracking_code": document.tracking_code,
         "category": document.category,
         "package_code": document.package_code,
+        "physician_specialty": document.physician.specialty,
+        "self_referred": document.self_referred,
+        "emergency": document.emergency,
         "service_date": document.service_date,
         "admission_date": document.admission_date,
         "discharge_date": document.discharge_date,

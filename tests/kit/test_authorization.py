@@ -125,7 +125,6 @@ def world(client: TestClient, sessions) -> World:
     always = Policies(
         copay=POLICIES.copay,
         review=ReviewPolicy(0, Decimal(1), Decimal(0)),
-        referral_provinces=POLICIES.referral_provinces,
         clock_date=POLICIES.clock_date,
     )
     price_all(sessions, [document_id], always)

@@ -1,0 +1,302 @@
+"""The referral programme's logic: issue a referral, use and give back its visits, record
+the specialist's feedback, and decide who may read a referral. Never commits."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from gateway import metrics
+from gateway.audit import chain as audit
+from gateway.domain.centres import Role
+from gateway.domain.documents import Document
+from gateway.domain.referrals import (
+    CareLevel,
+    ReferralInfo,
+    ReferralStatus,
+    Rollout,
+    new_referral_code,
+)
+from gateway.errors import ForbiddenError, GatewayError, NotFoundError
+from gateway.kit.broker import DELIVER_WEBHOOK
+from gateway.referrals import repository as store
+from gateway.storage.models import Centre, OutboxMessage, Referral, utcnow
+from validators.problems import Problem
+
+USED_EVENT = "referral.used"
+FEEDBACK_EVENT = "referral.feedback"
+SOURCES = ("api", "document", "fhir")
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """What a level-1 centre asks for when it refers a patient."""
+
+    physician_number: str
+    patient_national_id: str
+    level: CareLevel
+    specialty: str | None
+    reason_icd10: str
+    reason_text: str | None
+    issued_on: date
+    visits: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    diagnosis_icd10: str
+    findings: str
+    plan: str
+    back_to_level1: bool
+
+
+def rollout(*, session: Session) -> Rollout:
+    """The programme's rollout table as imported."""
+    return store.rollout(session)
+
+
+def lookup(*, session: Session, codes: set[str]) -> dict[str, ReferralInfo]:
+    """The referrals the codes name (the others are simply absent)."""
+    return store.infos_by_code(session, codes)
+
+
+def issue(
+    *,
+    session: Session,
+    centre: Centre,
+    request: Issue,
+    validity_days: int,
+    source: str,
+    actor: str,
+    path: str = "",
+) -> Referral:
+    """A new referral of a patient on the physician's list, by the physician's centre;
+    GatewayError(422) says what does not hold."""
+    physician = store.family_physician(session, request.physician_number)
+    if physician is None or physician.centre_id != centre.id:
+        raise _refused(
+            "referral.not-family-physician",
+            f"{request.physician_number} is not a family physician of centre {centre.code}.",
+            f"{path}physician" if path else "physician",
+        )
+    if not store.on_list(
+        session, request.patient_national_id, request.physician_number, request.issued_on
+    ):
+        raise _refused(
+            "referral.not-on-list",
+            f"The patient is not on {request.physician_number}'s list on {request.issued_on}.",
+            f"{path}patient" if path else "patient",
+        )
+    row = Referral(
+        code=_fresh_code(session),
+        issuing_centre_id=centre.id,
+        physician_number=request.physician_number,
+        patient_national_id=request.patient_national_id,
+        level=int(request.level),
+        specialty=request.specialty,
+        reason_icd10=request.reason_icd10,
+        reason_text=request.reason_text,
+        issued_on=request.issued_on,
+        valid_until=request.issued_on + timedelta(days=validity_days - 1),
+        visits=request.visits,
+        visits_used=0,
+        source=source,
+        created_at=utcnow(),
+    )
+    store.add(session, row)
+    _audit(session, actor, "referral.issued", row, {"source": source, "level": row.level})
+    metrics.REFERRALS_ISSUED.labels(source, str(row.level)).inc()
+    return row
+
+
+def _fresh_code(session: Session) -> str:
+    for _ in range(5):
+        code = new_referral_code()
+        if not store.code_taken(session, code):
+            return code
+    raise GatewayError("No free referral code was found; try again.", 503)
+
+
+def _refused(code: str, message: str, path: str) -> GatewayError:
+    return GatewayError(message, 422, [Problem(code, message, path)])
+
+
+def take_visits(
+    *, session: Session, wanted: Sequence[tuple[int, Document]]
+) -> dict[int, int | Problem]:
+    """Use one visit of each (index, document)'s referral; per index the referral's id, or
+    the problem (referral.used-up) when another document took the last visit first."""
+    out: dict[int, int | Problem] = {}
+    for index, document in wanted:
+        code = document.referral_code
+        assert code is not None
+        taken = store.take_visit(session, code)
+        if taken is None:
+            message = f"Referral {code} has no visit left (another document used the last one)."
+            out[index] = Problem(
+                "referral.used-up", message, f"{document.path}/referralCode", document.line_no
+            )
+        else:
+            out[index] = taken
+    return out
+
+
+def record_uses(*, session: Session, uses: Sequence[store.Use]) -> None:
+    """The documents now stored hold their visits; the issuing centres are told."""
+    if not uses:
+        return
+    at = utcnow()
+    store.add_uses(session, uses, at)
+    for use in uses:
+        referral = session.get(Referral, use.referral_id)
+        assert referral is not None
+        metrics.REFERRALS_USED.labels(str(referral.level)).inc()
+        _notify(
+            session,
+            referral,
+            USED_EVENT,
+            # Not the document's id: that is the using centre's, not the issuer's.
+            {
+                "service_date": use.service_date.isoformat(),
+                "visits_left": referral.visits - referral.visits_used,
+            },
+        )
+
+
+def release_for_document(session: Session, document_id: uuid.UUID) -> bool:
+    """Give back the visit a rejected or voided document used (once, however often it is
+    called); whether there was one to give back."""
+    referral = store.release(session, document_id, utcnow())
+    if referral is None:
+        return False
+    _audit(session, "gateway", "referral.visit-released", referral, {"document": str(document_id)})
+    return True
+
+
+def readable(*, session: Session, code: str, role: Role, centre_id: int | None) -> Referral:
+    """The referral, for the issuing centre or a centre that used it; 404 for any other
+    centre (it must not learn the code exists), 403 for staff roles."""
+    if role is not Role.CENTRE or centre_id is None:
+        raise ForbiddenError(
+            "Referrals are read only by the centre that issued them and the centres that used them."
+        )
+    referral = store.by_code(session, code)
+    if referral is None:
+        raise NotFoundError("Referral")
+    if referral.issuing_centre_id != centre_id and centre_id not in store.user_centres(
+        session, referral.id
+    ):
+        raise NotFoundError("Referral")
+    return referral
+
+
+def read(*, session: Session, code: str, centre: Centre, actor: str) -> Referral:
+    """A referral and its feedback, the read recorded: the programme's audited exception to
+    a centre seeing only its own documents."""
+    referral = readable(session=session, code=code, role=Role.CENTRE, centre_id=centre.id)
+    _audit(session, actor, "referral.read", referral, {})
+    return referral
+
+
+def listed(
+    *,
+    session: Session,
+    centre: Centre,
+    status: ReferralStatus | None,
+    today: date,
+    limit: int,
+    offset: int,
+    actor: str,
+) -> tuple[Sequence[Referral], int]:
+    rows, total = store.listed(
+        session, centre_id=centre.id, status=status, today=today, limit=limit, offset=offset
+    )
+    if rows:
+        audit.append(
+            session,
+            [
+                audit.Record(actor, "referral.read", "referral", row.code, {"listed": True})
+                for row in rows
+            ],
+        )
+    return rows, total
+
+
+def give_feedback(
+    *, session: Session, code: str, centre: Centre, feedback: Feedback, actor: str
+) -> Referral:
+    """The specialist's feedback to the family physician, by a centre that used the
+    referral (once; 409 if it was given already)."""
+    referral = store.by_code(session, code)
+    if referral is None or centre.id not in store.user_centres(session, referral.id):
+        if referral is not None and referral.issuing_centre_id == centre.id:
+            raise ForbiddenError("Feedback is given by the centre that used the referral.")
+        raise NotFoundError("Referral")
+    if referral.feedback_at is not None:
+        raise GatewayError("Feedback was already given for this referral.", 409)
+    referral.feedback_centre_id = centre.id
+    referral.feedback_diagnosis = feedback.diagnosis_icd10
+    referral.feedback_findings = feedback.findings
+    referral.feedback_plan = feedback.plan
+    referral.feedback_back_to_level1 = feedback.back_to_level1
+    referral.feedback_at = utcnow()
+    session.flush()
+    _audit(session, actor, "referral.feedback", referral, {"diagnosis": feedback.diagnosis_icd10})
+    metrics.REFERRAL_FEEDBACK.inc()
+    _notify(
+        session,
+        referral,
+        FEEDBACK_EVENT,
+        {"diagnosis": feedback.diagnosis_icd10, "back_to_level1": feedback.back_to_level1},
+    )
+    return referral
+
+
+def _audit(
+    session: Session, actor: str, action: str, referral: Referral, details: dict[str, Any]
+) -> None:
+    audit.append(session, [audit.Record(actor, action, "referral", referral.code, details)])
+
+
+def _notify(session: Session, referral: Referral, event_type: str, data: dict[str, Any]) -> None:
+    """An event to each live webhook of the issuing centre, through the outbox (the relay
+    sends it after the commit)."""
+    hooks = store.live_webhooks(session, referral.issuing_centre_id)
+    if not hooks:
+        return
+    now = utcnow()
+    event = {
+        "type": event_type,
+        "created_at": now.isoformat(),
+        "data": {"code": referral.code, "url": f"/v1/referrals/{referral.code}", **data},
+    }
+    store.add_outbox(
+        session,
+        [
+            OutboxMessage(
+                task=DELIVER_WEBHOOK,
+                payload={"webhook_id": hook, "event": {"id": str(uuid.uuid4()), **event}},
+                created_at=now,
+                attempts=0,
+            )
+            for hook in hooks
+        ],
+    )
+
+
+def status_of(referral: Referral, today: date) -> ReferralStatus:
+    return store.info(referral).status(today)
+
+
+def centre_codes(*, session: Session, ids: set[int]) -> dict[int, str]:
+    return store.centre_codes(session, ids)
+
+
+def holding_visits(*, session: Session, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of the documents that hold a visit of a referral."""
+    return store.live_uses(session, ids)
