@@ -196,7 +196,8 @@ def listed(
 def centre_codes(session: Session, ids: Collection[int]) -> dict[int, str]:
     if not ids:
         return {}
-    return dict(session.execute(select(Centre.id, Centre.code).where(Centre.id.in_(ids))).tuples())
+    rows = session.execute(select(Centre.id, Centre.code).where(Centre.id.in_(ids)))
+    return {centre_id: code for centre_id, code in rows}
 
 
 def live_webhooks(session: Session, centre_id: int) -> list[int]:
