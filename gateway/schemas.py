@@ -88,6 +88,13 @@ class LinePricingOut(BaseModel):
     eligible: int
     deductions: list[DeductionOut]
     copay_rate: str
+    copay_reason: str | None = Field(
+        default=None,
+        description="Why the co-payment rate is not the centre's usual one: "
+        "referral.self-referred (a specialist visit without a family-physician referral, "
+        "priced under the referral programme's self-referral policy); null otherwise",
+        examples=[None],
+    )
     copayment: int
     insurer_share: int
     explanation: str

@@ -93,6 +93,7 @@ class Computation:
     copayment: int
     insurer_share: int
     explanation: str
+    copay_reason: str | None = None  # why the rate is not the centre's usual one
 
     @property
     def deducted(self) -> int:
@@ -317,6 +318,7 @@ def _line(row: DocumentLine, priced: LinePricing | None, cuts: list[LineDeductio
             copayment=priced.copayment_amount,
             insurer_share=priced.insurer_amount,
             explanation=priced.explanation,
+            copay_reason=priced.copay_reason,
         )
     return Line(
         line_no=row.line_no,

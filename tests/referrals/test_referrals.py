@@ -18,6 +18,7 @@ from gateway.referrals import service as referrals
 from gateway.storage import repository
 from gateway.storage.models import AuditEntry, Document, OutboxMessage, Referral, Webhook
 from tests import factories as f
+from tests.submissions.test_submissions import price_all
 from tests.referrals.helpers import (
     auth,
     error_codes,
@@ -245,3 +246,29 @@ def test_a_released_visit_is_given_back_once(
         assert session.get(Document, uuid.UUID(document["id"])) is not None
     (other,) = submit(client, p, specialist_visit(p, code))
     assert other["status"] == "ACCEPTED"
+
+
+def test_a_self_referred_visit_is_priced_under_the_policy(
+    client: TestClient, sessions, tmp_path: Path
+) -> None:
+    p = programme(sessions, tmp_path)
+    visit = specialist_visit(p, None, attributes={"selfReferred": True})
+    referred = specialist_visit(p, issue(client, p)["code"])
+    ids = [d["id"] for d in submit(client, p, visit, referred)]
+    price_all(sessions, ids)
+    lines = []
+    for document_id in ids:
+        answer = client.get(f"/v1/documents/{document_id}", headers=auth(p.specialist_token))
+        (line,) = answer.json()["lines"]
+        lines.append(line["pricing"])
+    # 970005: 2.6 RVU x K; the self-referred patient pays all of it (the default policy),
+    # the referred one the contracted centre's usual 30%.
+    assert [(x["copay_reason"], x["copay_rate"]) for x in lines] == [
+        ("referral.self-referred", "1.0000"),
+        (None, "0.3000"),
+    ]
+    assert lines[0]["insurer_share"] == 0
+    assert lines[0]["copayment"] == lines[0]["eligible"] > 0
+    remittance = client.get(f"/v1/documents/{ids[0]}/remittance", headers=auth(p.specialist_token))
+    assert remittance.status_code == 200, remittance.text
+    assert "referral.self-referred" in remittance.text
