@@ -57,7 +57,8 @@ def _mapping(element: etree._Element) -> Mapping:
             out[name] = {f.tag[_CUT:]: f.text for f in child}
         else:
             out[name] = child.text
-    out.update(element.attrib)
+    for key, value in element.attrib.items():  # selfReferred, emergency: unqualified
+        out[str(key)] = value
     return out
 
 

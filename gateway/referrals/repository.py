@@ -197,7 +197,7 @@ def centre_codes(session: Session, ids: Collection[int]) -> dict[int, str]:
     if not ids:
         return {}
     rows = session.execute(select(Centre.id, Centre.code).where(Centre.id.in_(ids)))
-    return {centre_id: code for centre_id, code in rows}
+    return {row.id: row.code for row in rows}
 
 
 def live_webhooks(session: Session, centre_id: int) -> list[int]:

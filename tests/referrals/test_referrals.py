@@ -18,7 +18,6 @@ from gateway.referrals import service as referrals
 from gateway.storage import repository
 from gateway.storage.models import AuditEntry, Document, OutboxMessage, Referral, Webhook
 from tests import factories as f
-from tests.submissions.test_submissions import price_all
 from tests.referrals.helpers import (
     auth,
     error_codes,
@@ -27,6 +26,7 @@ from tests.referrals.helpers import (
     specialist_visit,
     submit,
 )
+from tests.submissions.test_submissions import price_all
 
 VISIT = "/documents/0/outpatientVisit"
 
@@ -35,7 +35,8 @@ def test_issue_read_and_use_a_referral(client: TestClient, sessions, tmp_path: P
     p = programme(sessions, tmp_path)
     issued = issue(client, p, specialty="cardiology", reason_text="chest pain on effort")
     code = issued["code"]
-    assert referral_code_is_valid(code) and len(code) == 14
+    assert referral_code_is_valid(code)
+    assert len(code) == 14
     assert issued["status"] == "open"
     assert (issued["issued_on"], issued["valid_until"]) == ("2026-11-01", "2026-11-30")
     assert (issued["visits"], issued["visits_used"], issued["source"]) == (1, 0, "api")

@@ -10,8 +10,8 @@ import pytest
 
 from gateway.admin.registry import SAMPLE_REGISTRY_DIR, read_registry
 from gateway.admin.service import SAMPLE_TARIFF_DIR
-from gateway.domain.referrals import Rollout
 from gateway.domain.centres import CentreKind, Sector
+from gateway.domain.referrals import Rollout
 from gateway.domain.registry import CentreInfo, Coverage
 from gateway.domain.tariff import TariffBook
 from gateway.pricing.tariff_csv import read_book
