@@ -288,3 +288,31 @@ REFERRAL_CHECKS = Counter(
     "Specialist visits where the programme applies, by outcome (referred, self-referred, refused)",
     ["outcome"],
 )
+# Read by the signals collector (slow turn). Labels are bounded: status and level by the
+# programme, province by the rollout table, centre by the registry.
+REFERRALS_BY_STATUS = Gauge(
+    "gateway_referrals",
+    "Referrals by status (open, used, expired-unused, expired-partly) and level referred to",
+    ["status", "level"],
+    multiprocess_mode="livemostrecent",
+)
+SPECIALIST_VISITS = Gauge(
+    "gateway_referral_specialist_visits_30d",
+    "Specialists' documents of the last 30 days in the rollout's provinces, by province, "
+    "level and how the patient came (referred, self-referred, emergency, none)",
+    ["province", "level", "referral"],
+    multiprocess_mode="livemostrecent",
+)
+REFERRAL_FEEDBACK_DUE = Gauge(
+    "gateway_referral_feedback_due",
+    "Referral visits of the last 90 days, old enough for feedback to be due, by the centre "
+    "that used them",
+    ["centre"],
+    multiprocess_mode="livemostrecent",
+)
+REFERRAL_FEEDBACK_TIMELY = Gauge(
+    "gateway_referral_feedback_timely",
+    "Of those, the visits whose feedback came within GATEWAY_REFERRAL_FEEDBACK_DAYS",
+    ["centre"],
+    multiprocess_mode="livemostrecent",
+)

@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from gateway.domain.referrals import (
@@ -20,6 +20,7 @@ from gateway.domain.referrals import (
 )
 from gateway.storage.models import (
     Centre,
+    Document,
     FamilyPhysician,
     OutboxMessage,
     PatientListEntry,
@@ -208,3 +209,86 @@ def live_webhooks(session: Session, centre_id: int) -> list[int]:
 def add_outbox(session: Session, rows: Sequence[OutboxMessage]) -> None:
     session.add_all(rows)
     session.flush()
+
+
+def status_counts(session: Session, today: date) -> list[tuple[str, int, int]]:
+    """(status, level, referrals): open, used (every visit), expired-unused (none used),
+    expired-partly (some used)."""
+    status = case(
+        (Referral.visits_used >= Referral.visits, "used"),
+        (Referral.valid_until >= today, "open"),
+        (Referral.visits_used == 0, "expired-unused"),
+        else_="expired-partly",
+    )
+    query = select(status, Referral.level, func.count()).group_by(status, Referral.level)
+    return [(str(s), int(level), int(n)) for s, level, n in session.execute(query)]
+
+
+@dataclass(frozen=True, slots=True)
+class VisitGroup:
+    province: str
+    grade: str
+    self_referred: bool
+    emergency: bool
+    referred: bool
+    documents: int
+
+
+def specialist_visits(
+    session: Session, provinces: Collection[str], since: date
+) -> list[VisitGroup]:
+    """Specialists' documents not rejected, served since the day, in the provinces, by how
+    the patient came: holding a referral visit, self-referred, an emergency or none."""
+    if not provinces:
+        return []
+    held = (
+        select(ReferralUse.id)
+        .where(ReferralUse.document_id == Document.id, ReferralUse.released_at.is_(None))
+        .exists()
+    )
+    query = (
+        select(
+            Centre.province,
+            Document.physician_grade,
+            Document.self_referred,
+            Document.emergency,
+            held,
+            func.count(),
+        )
+        .join(Centre, Centre.id == Document.centre_id)
+        .where(
+            Centre.province.in_(sorted(provinces)),
+            Document.physician_grade.in_(("specialist", "subspecialist")),
+            Document.service_date >= since,
+            Document.status != "REJECTED",
+        )
+        .group_by(
+            Centre.province,
+            Document.physician_grade,
+            Document.self_referred,
+            Document.emergency,
+            held,
+        )
+    )
+    return [
+        VisitGroup(str(p), str(g), bool(s), bool(e), bool(r), int(n))
+        for p, g, s, e, r, n in session.execute(query)
+    ]
+
+
+def feedback_due(
+    session: Session, since: date, until: date
+) -> list[tuple[str, date, datetime | None]]:
+    """(using centre's code, visit day, feedback time) of each referral visit used between
+    the two days (inclusive)."""
+    query = (
+        select(Centre.code, ReferralUse.service_date, Referral.feedback_at)
+        .join(Referral, Referral.id == ReferralUse.referral_id)
+        .join(Centre, Centre.id == ReferralUse.centre_id)
+        .where(
+            ReferralUse.released_at.is_(None),
+            ReferralUse.service_date >= since,
+            ReferralUse.service_date <= until,
+        )
+    )
+    return [(str(code), day, at) for code, day, at in session.execute(query)]
