@@ -22,7 +22,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -224,6 +224,7 @@ class _Rows:
     to_price: list[str]
     accepted: int = 0
     rejected: int = 0
+    referral_uses: list[referrals.Use] = field(default_factory=list)
 
 
 class _Run:
@@ -277,6 +278,7 @@ class _Run:
         store.store_rows(
             session, documents=rows.documents, lines=rows.lines, rejections=rows.rejections
         )
+        referrals.record_uses(session=session, uses=rows.referral_uses)
         size = self.settings.batch_pricing_documents
         payloads = [
             {"document_ids": rows.to_price[start : start + size]}
@@ -302,6 +304,8 @@ class _Run:
         numbers = found.numbers.get(self.centre.id, set())
         services = found.services.get(self.centre.id, set())
         context = self._context(session, found.coverages, numbers, services)
+        codes = {d.referral_code for d in documents if d.referral_code}
+        context = replace(context, referrals=referrals.lookup(session=session, codes=codes))
         rows = _Rows([], [], [], [], [])
         ids = _new_ids(len(chunk))
         problems_seen: Counter[str] = Counter()
@@ -317,9 +321,16 @@ class _Run:
                 continue
             alone = dm.Submission(self.centre.code, now, [document])
             problems = validate_submission(alone, context, centre_code=None).documents[0]
+            referral = referrals.take_visit_for(
+                session=session, document=document, problems=problems, context=context
+            )
             problems_seen.update(p.code for p in problems)
             accepted = not has_errors(problems)
             document_id = next(ids)
+            if referral is not None:
+                rows.referral_uses.append(
+                    referrals.Use(referral, document_id, self.centre.id, document.service_date)
+                )
             self._document(rows, item, document, document_id, problems, accepted, now)
             outcomes[(_KIND[document.kind], "accepted" if accepted else "rejected")] += 1
             if accepted:
@@ -416,6 +427,9 @@ class _Run:
                 problem_dicts(problems),
                 now,
                 now,
+                document.physician.specialty,
+                document.self_referred,
+                document.emergency,
             )
         )
         code_types = _CODE_TYPE

@@ -27,8 +27,11 @@ from gateway.errors import ForbiddenError, GatewayError, NotFoundError
 from gateway.kit.broker import DELIVER_WEBHOOK
 from gateway.referrals import repository as store
 from gateway.storage.models import Centre, OutboxMessage, Referral, utcnow
-from validators.problems import Problem
+from validators.context import RuleContext
+from validators.problems import Problem, has_errors
+from validators.rules.referral import required_level
 
+Use = store.Use  # a document holding a visit of a referral
 USED_EVENT = "referral.used"
 FEEDBACK_EVENT = "referral.feedback"
 SOURCES = ("api", "document", "fhir")
@@ -127,24 +130,28 @@ def _refused(code: str, message: str, path: str) -> GatewayError:
     return GatewayError(message, 422, [Problem(code, message, path)])
 
 
-def take_visits(
-    *, session: Session, wanted: Sequence[tuple[int, Document]]
-) -> dict[int, int | Problem]:
-    """Use one visit of each (index, document)'s referral; per index the referral's id, or
-    the problem (referral.used-up) when another document took the last visit first."""
-    out: dict[int, int | Problem] = {}
-    for index, document in wanted:
-        code = document.referral_code
-        assert code is not None
-        taken = store.take_visit(session, code)
-        if taken is None:
-            message = f"Referral {code} has no visit left (another document used the last one)."
-            out[index] = Problem(
-                "referral.used-up", message, f"{document.path}/referralCode", document.line_no
-            )
-        else:
-            out[index] = taken
-    return out
+def take_visit_for(
+    *, session: Session, document: Document, problems: list[Problem], context: RuleContext
+) -> int | None:
+    """Use a visit of the referral of a document that passed the rules and needs one; the
+    referral's id. A document that loses the race for the last visit gets referral.used-up
+    in ``problems`` (and is rejected); None then, and when it needs no visit."""
+    if has_errors(problems) or required_level(document, context) is None:
+        return None
+    code = document.referral_code
+    if code is None or any(p.code.startswith("referral.") for p in problems):
+        metrics.REFERRAL_CHECKS.labels("self-referred").inc()
+        return None
+    taken = store.take_visit(session, code)
+    if taken is None:
+        message = f"Referral {code} has no visit left (another document used the last one)."
+        problems.append(
+            Problem("referral.used-up", message, f"{document.path}/referralCode", document.line_no)
+        )
+        metrics.REFERRAL_CHECKS.labels("refused").inc()
+        return None
+    metrics.REFERRAL_CHECKS.labels("referred").inc()
+    return taken
 
 
 def record_uses(*, session: Session, uses: Sequence[store.Use]) -> None:

@@ -41,9 +41,6 @@ DOCUMENT_COLUMNS = (
     *batches.DOCUMENT_COLUMNS,
     "purpose",
     "identifier_system",
-    "physician_specialty",
-    "self_referred",
-    "emergency",
 )
 
 

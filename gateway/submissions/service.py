@@ -30,7 +30,6 @@ from gateway.errors import GatewayError
 from gateway.kit.broker import PRICE_DOCUMENTS
 from gateway.kit.outbox import Pending
 from gateway.pricing.service import NoTariffError, TariffCache
-from gateway.referrals import repository as referral_rows
 from gateway.referrals import service as referrals
 from gateway.settings import Settings, get_settings, today
 from gateway.storage import repository
@@ -40,7 +39,6 @@ from validators.business import Report, validate_submission
 from validators.context import RuleContext
 from validators.problems import Problem, Severity, has_errors
 from validators.reader import read_result
-from validators.rules.referral import required_level
 from validators.schema import Format, claim_schema
 
 # Accepted documents are priced in batches: one message per this many of a transaction.
@@ -276,7 +274,7 @@ def ingest_many(
         taken = _take_referral_visits(session, parsed, report, shared.context_for(arrival.centre))
         stored = _add(rows, arrival, parsed, report, digest)
         rows.referral_uses += [
-            referral_rows.Use(referral_id, stored.documents[i].id, arrival.centre.id,
+            referrals.Use(referral_id, stored.documents[i].id, arrival.centre.id,
                               parsed.documents[i].service_date)
             for i, referral_id in taken.items()
         ]  # fmt: skip
@@ -303,28 +301,16 @@ def ingest_many(
 def _take_referral_visits(
     session: Session, submission: dm.Submission, report: Report, context: RuleContext
 ) -> dict[int, int]:
-    """Use a visit of the referral of each document that passed the rules and needs one;
-    a document that loses the race for a referral's last visit gets referral.used-up (and
-    is rejected). Per document index, the id of the referral whose visit it holds."""
-    wanted = []
+    """Per document index, the id of the referral whose visit it now holds (see
+    ``referrals.take_visit_for``)."""
+    taken: dict[int, int] = {}
     for index, (document, problems) in enumerate(
         zip(submission.documents, report.documents, strict=True)
     ):
-        if has_errors(problems) or required_level(document, context) is None:
-            continue
-        referred = document.referral_code is not None and not any(
-            p.code.startswith("referral.") for p in problems
+        got = referrals.take_visit_for(
+            session=session, document=document, problems=problems, context=context
         )
-        outcome = "referred" if referred else "self-referred"
-        if referred:
-            wanted.append((index, document))
-        metrics.REFERRAL_CHECKS.labels(outcome).inc()
-    taken: dict[int, int] = {}
-    for index, got in referrals.take_visits(session=session, wanted=wanted).items():
-        if isinstance(got, Problem):
-            report.documents[index].append(got)
-            metrics.REFERRAL_CHECKS.labels("refused").inc()
-        else:
+        if got is not None:
             taken[index] = got
     return taken
 
@@ -349,7 +335,7 @@ class _Rows:
     table: submissions.Rows = field(default_factory=submissions.Rows)
     moves: list[journal.Move] = field(default_factory=list)
     to_price: list[str] = field(default_factory=list)
-    referral_uses: list[referral_rows.Use] = field(default_factory=list)
+    referral_uses: list[referrals.Use] = field(default_factory=list)
 
 
 class _SharedContext:
