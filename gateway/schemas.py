@@ -45,6 +45,11 @@ class DocumentSummary(BaseModel):
     path: str = Field(description="Where the document stands in the submission")
     errors: list[ProblemOut]
     warnings: list[ProblemOut]
+    referrals_issued: list[str] = Field(
+        default_factory=list,
+        description="The codes of the referrals a level-1 visit's referralsIssued issued, in "
+        "their order (docs/referrals.md)",
+    )
     url: str
 
 

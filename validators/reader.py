@@ -18,6 +18,7 @@ from gateway.domain.documents import (
     CodeType,
     Document,
     DocumentKind,
+    IssuedReferral,
     Line,
     Patient,
     Physician,
@@ -53,6 +54,8 @@ def _mapping(element: etree._Element) -> Mapping:
         name = child.tag[_CUT:]
         if name == "lines":
             out[name] = child
+        elif name == "referralsIssued":
+            out[name] = [{f.tag[_CUT:]: f.text for f in item} for item in child]
         elif len(child):
             out[name] = {f.tag[_CUT:]: f.text for f in child}
         else:
@@ -267,6 +270,17 @@ def document_from(kind: DocumentKind, fields: Mapping, path: str, line_no: int |
         discharge_date=_date(fields.get("dischargeDate")),
         self_referred=_flag(fields.get("selfReferred")),
         emergency=_flag(fields.get("emergency")),
+        referrals_issued=[_issued(item) for item in fields.get("referralsIssued") or ()],
+    )
+
+
+def _issued(item: Mapping) -> IssuedReferral:
+    return IssuedReferral(
+        level=int(item["level"]),
+        reason=item["reason"].strip(),
+        specialty=item.get("specialty"),
+        reason_text=item.get("reasonText"),
+        visits=int(item.get("visits") or 1),
     )
 
 

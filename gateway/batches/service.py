@@ -324,9 +324,18 @@ class _Run:
             referral = referrals.take_visit_for(
                 session=session, document=document, problems=problems, context=context
             )
+            issued = referrals.issue_from_document(
+                session=session,
+                centre=self.centre,
+                document=document,
+                problems=problems,
+                validity_days=self.settings.referral_validity_days,
+                actor=self.actor,
+            )
             problems_seen.update(p.code for p in problems)
             accepted = not has_errors(problems)
             document_id = next(ids)
+            referrals.link_to_document(session=session, referrals=issued, document_id=document_id)
             if referral is not None:
                 rows.referral_uses.append(
                     referrals.Use(referral, document_id, self.centre.id, document.service_date)

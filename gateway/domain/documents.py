@@ -85,6 +85,17 @@ class Line:
     description: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class IssuedReferral:
+    """A referral a level-1 visit's family physician issues for the patient."""
+
+    level: int
+    reason: str
+    specialty: str | None = None
+    reason_text: str | None = None
+    visits: int = 1
+
+
 def number_key(number: str, identifier_system: str) -> str:
     # A space never occurs in a document number, so the pair cannot be mistaken.
     return f"{number} {identifier_system}" if identifier_system else number
@@ -114,6 +125,7 @@ class Document:
     # emergency (which never needs one).
     self_referred: bool = False
     emergency: bool = False
+    referrals_issued: list[IssuedReferral] = field(default_factory=list)
 
     @property
     def duplicate_key(self) -> str:

@@ -292,3 +292,28 @@ def feedback_due(
         )
     )
     return [(str(code), day, at) for code, day, at in session.execute(query)]
+
+
+def issued_by_documents(session: Session, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+    if not ids:
+        return {}
+    query = (
+        select(Referral.source_document_id, Referral.code)
+        .where(Referral.source_document_id.in_(list(ids)))
+        .order_by(Referral.id)
+    )
+    out: dict[uuid.UUID, list[str]] = {}
+    for document_id, code in session.execute(query):
+        if document_id is not None:
+            out.setdefault(document_id, []).append(code)
+    return out
+
+
+def set_source_document(session: Session, ids: Sequence[int], document_id: uuid.UUID) -> None:
+    # A statement, not the ORM attribute: the ingest writes its rows in bulk around the ORM.
+    session.execute(
+        update(Referral)
+        .where(Referral.id.in_(ids))
+        .values(source_document_id=document_id)
+        .execution_options(synchronize_session=False)
+    )

@@ -118,6 +118,81 @@ def issue(
     return row
 
 
+def issue_from_document(
+    *,
+    session: Session,
+    centre: Centre,
+    document: Document,
+    problems: list[Problem],
+    validity_days: int,
+    actor: str,
+) -> list[Referral]:
+    """The referrals a level-1 visit document issues (its ``referralsIssued``), when it has
+    no error; a physician or patient the programme does not know adds its problem (and
+    the document is rejected, nothing issued)."""
+    if not document.referrals_issued or has_errors(problems):
+        return []
+    path = f"{document.path}/referralsIssued"
+    physician = store.family_physician(session, document.physician.medical_council_number)
+    if physician is None or physician.centre_id != centre.id:
+        problems.append(
+            Problem(
+                "referral.not-family-physician",
+                f"{document.physician.medical_council_number} is not a family physician of "
+                f"centre {centre.code}; only they issue referrals.",
+                f"{document.path}/physician/medicalCouncilNumber",
+                document.line_no,
+            )
+        )
+        return []
+    patient, on = document.patient.national_id, document.service_date
+    if not store.on_list(session, patient, physician.medical_council_number, on):
+        problems.append(
+            Problem(
+                "referral.not-on-list",
+                f"The patient is not on {physician.medical_council_number}'s list on {on}.",
+                path,
+                document.line_no,
+            )
+        )
+        return []
+    return [
+        issue(
+            session=session,
+            centre=centre,
+            request=Issue(
+                physician_number=physician.medical_council_number,
+                patient_national_id=patient,
+                level=CareLevel(wanted.level),
+                specialty=wanted.specialty,
+                reason_icd10=wanted.reason,
+                reason_text=wanted.reason_text,
+                issued_on=on,
+                visits=wanted.visits,
+            ),
+            validity_days=validity_days,
+            source="document",
+            actor=actor,
+        )
+        for wanted in document.referrals_issued
+    ]
+
+
+def link_to_document(
+    *, session: Session, referrals: Sequence[Referral], document_id: uuid.UUID
+) -> None:
+    """Record which stored document issued the referrals."""
+    if referrals:
+        store.set_source_document(session, [r.id for r in referrals], document_id)
+
+
+def issued_by_documents(
+    *, session: Session, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[str]]:
+    """Per document, the codes of the referrals it issued."""
+    return store.issued_by_documents(session, ids)
+
+
 def _fresh_code(session: Session) -> str:
     for _ in range(5):
         code = new_referral_code()

@@ -761,6 +761,7 @@ class Referral(Base):
         CheckConstraint("valid_until >= issued_on", name="validity"),
         CheckConstraint("source IN ('api', 'document', 'fhir')", name="source"),
         Index("ix_referrals_issuer", "issuing_centre_id", "issued_on"),
+        Index("ix_referrals_source_document", "source_document_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -777,6 +778,8 @@ class Referral(Base):
     visits: Mapped[int] = mapped_column(Integer)
     visits_used: Mapped[int] = mapped_column(Integer, default=0)
     source: Mapped[str] = mapped_column(String(10))
+    # The level-1 visit document that issued it (source "document").
+    source_document_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     feedback_centre_id: Mapped[int | None] = mapped_column(ForeignKey("centres.id"))
     feedback_diagnosis: Mapped[str | None] = mapped_column(String(8))

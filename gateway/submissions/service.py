@@ -33,7 +33,7 @@ from gateway.pricing.service import NoTariffError, TariffCache
 from gateway.referrals import service as referrals
 from gateway.settings import Settings, get_settings, today
 from gateway.storage import repository
-from gateway.storage.models import Centre, Document, Submission, utcnow
+from gateway.storage.models import Centre, Document, Referral, Submission, utcnow
 from gateway.submissions import repository as submissions
 from validators.business import Report, validate_submission
 from validators.context import RuleContext
@@ -74,6 +74,7 @@ class StoredDocument:
     problems: list[dict[str, Any]]
     purpose: str
     updated_at: datetime
+    referrals_issued: list[str] = field(default_factory=list)  # codes, for the answer
 
 
 @dataclass(slots=True)
@@ -84,6 +85,8 @@ class Ingested:
     documents: Sequence[StoredDocument | Document]
     outbox: list[Pending]
     replayed: bool = False
+    # Replayed: the codes of the referrals its documents issued (fresh: on each document).
+    issued: Mapping[uuid.UUID, list[str]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -272,7 +275,13 @@ def ingest_many(
                 for problems, why in zip(report.documents, arrival.kept_as_warnings, strict=True)
             ]
         taken = _take_referral_visits(session, parsed, report, shared.context_for(arrival.centre))
+        issued = _issue_referrals(session, arrival.centre, parsed, report, settings)
         stored = _add(rows, arrival, parsed, report, digest)
+        for index, made in issued.items():
+            row = stored.documents[index]
+            assert isinstance(row, StoredDocument)
+            row.referrals_issued = [referral.code for referral in made]
+            referrals.link_to_document(session=session, referrals=made, document_id=row.id)
         rows.referral_uses += [
             referrals.Use(referral_id, stored.documents[i].id, arrival.centre.id,
                               parsed.documents[i].service_date)
@@ -296,6 +305,32 @@ def ingest_many(
         # other writer (the other API processes, batches, pricing) waits for it.
         group.outbox = journal.record(session, rows.moves, shared.webhooks) + pricing
     return group
+
+
+def _issue_referrals(
+    session: Session,
+    centre: Centre,
+    submission: dm.Submission,
+    report: Report,
+    settings: Settings,
+) -> dict[int, list[Referral]]:
+    """Per document index, the referrals its ``referralsIssued`` issued (see
+    ``referrals.issue_from_document``)."""
+    out: dict[int, list[Referral]] = {}
+    for index, (document, problems) in enumerate(
+        zip(submission.documents, report.documents, strict=True)
+    ):
+        made = referrals.issue_from_document(
+            session=session,
+            centre=centre,
+            document=document,
+            problems=problems,
+            validity_days=settings.referral_validity_days,
+            actor=f"centre:{centre.code}",
+        )
+        if made:
+            out[index] = made
+    return out
 
 
 def _take_referral_visits(
@@ -430,7 +465,9 @@ def _replay(session: Session, centre_id: int, key: str, digest: str) -> Ingested
             422,
             [Problem("idempotency.key-reused", "The Idempotency-Key was used for another body.")],
         )
-    return Ingested(submission, list(submission.documents), [], replayed=True)
+    documents = list(submission.documents)
+    issued = referrals.issued_by_documents(session=session, ids=[d.id for d in documents])
+    return Ingested(submission, documents, [], replayed=True, issued=issued)
 
 
 def _add(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.domain.centres import Role
@@ -19,6 +19,8 @@ from gateway.storage import repository
 from gateway.storage.models import AuditEntry, Document, OutboxMessage, Referral, Webhook
 from tests import factories as f
 from tests.referrals.helpers import (
+    JSON,
+    Programme,
     auth,
     error_codes,
     issue,
@@ -273,3 +275,78 @@ def test_a_self_referred_visit_is_priced_under_the_policy(
     remittance = client.get(f"/v1/documents/{ids[0]}/remittance", headers=auth(p.specialist_token))
     assert remittance.status_code == 200, remittance.text
     assert "referral.self-referred" in remittance.text
+
+
+def _family_visit(p: Programme, **changes: object) -> dict[str, object]:
+    visit = f.outpatient_visit([f.line("970000", 1, 700_000)])
+    body = visit["outpatientVisit"]
+    body["patient"] = {"nationalId": p.patient, "insuranceNumber": f.INSURANCE_NUMBER}
+    body["physician"] = {"medicalCouncilNumber": p.physician}
+    body["referralsIssued"] = [
+        {"level": 2, "specialty": "cardiology", "reason": "I20.9"},
+        {"level": 3, "reason": "E11.9", "reasonText": "poorly controlled", "visits": 2},
+    ]
+    body.update(changes)
+    return visit
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_a_level_1_visit_issues_referrals(
+    client: TestClient, sessions, tmp_path: Path, fmt: str
+) -> None:
+    p = programme(sessions, tmp_path)
+    data = f.submission(p.family_centre, _family_visit(p))
+    body = f.as_json(data) if fmt == "json" else f.as_xml(data)
+    media = "application/json" if fmt == "json" else "application/xml"
+    headers = auth(p.family_token, {"Content-Type": media, "Idempotency-Key": f"k-{fmt}"})
+    answer = client.post("/v1/submissions", content=body, headers=headers)
+    assert answer.status_code == 202, answer.text
+    (document,) = answer.json()["documents"]
+    assert document["status"] == "ACCEPTED", document
+    codes = document["referrals_issued"]
+    assert len(codes) == 2
+    assert all(referral_code_is_valid(c) for c in codes)
+    again = client.post("/v1/submissions", content=body, headers=headers).json()
+    assert again["documents"][0]["referrals_issued"] == codes
+    stored = client.get(answer.json()["url"], headers=auth(p.family_token)).json()
+    assert stored["documents"][0]["referrals_issued"] == codes
+    first, second = (
+        client.get(f"/v1/referrals/{c}", headers=auth(p.family_token)).json() for c in codes
+    )
+    assert (first["source"], first["level"], first["specialty"], first["issued_on"]) == (
+        "document",
+        2,
+        "cardiology",
+        "2026-11-10",
+    )
+    assert (second["level"], second["visits"], second["reason_text"]) == (
+        3,
+        2,
+        "poorly controlled",
+    )
+    # The specialist uses the first one.
+    (used,) = submit(client, p, specialist_visit(p, codes[0], specialty="cardiology"))
+    assert used["status"] == "ACCEPTED", used
+
+
+def test_a_visit_issuing_for_a_patient_off_the_list_is_rejected(
+    client: TestClient, sessions, tmp_path: Path
+) -> None:
+    p = programme(sessions, tmp_path)
+    stranger = {"nationalId": f.new_national_id(), "insuranceNumber": f.INSURANCE_NUMBER}
+    answer = client.post(
+        "/v1/submissions",
+        content=f.as_json(f.submission(p.family_centre, _family_visit(p, patient=stranger))),
+        headers=auth(p.family_token, JSON),
+    )
+    (document,) = answer.json()["documents"]
+    assert document["status"] == "REJECTED"
+    assert error_codes(document) == [
+        ("referral.not-on-list", "/documents/0/outpatientVisit/referralsIssued")
+    ]
+    assert document["referrals_issued"] == []
+    with sessions() as session:
+        issued = session.scalar(
+            select(func.count()).where(Referral.patient_national_id == stranger["nationalId"])
+        )
+    assert issued == 0

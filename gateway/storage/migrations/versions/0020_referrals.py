@@ -86,6 +86,7 @@ def upgrade() -> None:
         sa.Column('visits', sa.Integer(), nullable=False),
         sa.Column('visits_used', sa.Integer(), nullable=False),
         sa.Column('source', sa.String(length=10), nullable=False),
+        sa.Column('source_document_id', sa.Uuid(), nullable=True),
         sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
         sa.Column('feedback_centre_id', sa.Integer(), nullable=True),
         sa.Column('feedback_diagnosis', sa.String(length=8), nullable=True),
@@ -114,6 +115,7 @@ def upgrade() -> None:
         sa.UniqueConstraint('code', name=op.f('uq_referrals_code')),
     )
     op.create_index('ix_referrals_issuer', 'referrals', ['issuing_centre_id', 'issued_on'])
+    op.create_index('ix_referrals_source_document', 'referrals', ['source_document_id'])
     op.create_table(
         'referral_uses',
         sa.Column('id', BigId, autoincrement=True, nullable=False),
@@ -152,6 +154,7 @@ def downgrade() -> None:
     op.drop_index('uq_referral_uses_document', table_name='referral_uses')
     op.drop_index('ix_referral_uses_referral', table_name='referral_uses')
     op.drop_table('referral_uses')
+    op.drop_index('ix_referrals_source_document', table_name='referrals')
     op.drop_index('ix_referrals_issuer', table_name='referrals')
     op.drop_table('referrals')
     op.drop_table('referral_rollout')
