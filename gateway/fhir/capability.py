@@ -30,6 +30,14 @@ RESOURCES: tuple[tuple[str, tuple[str, ...], tuple[str, ...], str], ...] = (
         (),
         "The remittance advice of a priced document, line by line.",
     ),
+    (
+        "ServiceRequest",
+        ("create", "read"),
+        (),
+        "A family physician's referral (intent order, category Patient referral): a "
+        "level-1 centre creates one and is answered with its referral code; the issuing "
+        "centre and the centres that used it read it (docs/referrals.md).",
+    ),
 )
 
 

@@ -12,11 +12,13 @@ import logging
 import threading
 import uuid
 from dataclasses import dataclass
+from datetime import date
 
 import orjson
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.claimresponse import ClaimResponse
 from fhir.resources.R4B.explanationofbenefit import ExplanationOfBenefit
+from fhir.resources.R4B.servicerequest import ServiceRequest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.documents.view import DocumentView, document_view, received
 from gateway.domain import documents as dm
 from gateway.errors import GatewayError
+from gateway.fhir import referral as fhir_referral
 from gateway.fhir.eob import explanation_of_benefit
 from gateway.fhir.issues import StructureError
 from gateway.fhir.mapping import map_submission, number_system, purposes
@@ -38,8 +41,9 @@ from gateway.fhir.response import (
 )
 from gateway.kit.db import transaction
 from gateway.kit.outbox import Pending
-from gateway.settings import Settings
-from gateway.storage.models import Centre, RawPayload, Submission
+from gateway.referrals import service as referrals
+from gateway.settings import Settings, today
+from gateway.storage.models import Centre, RawPayload, Referral, Submission
 from gateway.submissions.service import Ingested, ingest, parse_valid
 from validators.problems import Problem
 from validators.schema import Format
@@ -199,3 +203,59 @@ def _read_contexts(session: Session, submission_id: uuid.UUID) -> list[ClaimCont
     except StructureError:
         return []
     return [context_of(entry) for entry in entries]
+
+
+def issue_referral(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    centre: Centre,
+    body: bytes,
+    syntax: Syntax,
+    actor: str,
+) -> ServiceRequest:
+    """Issue the referral a ServiceRequest asks for; the ServiceRequest as stored."""
+    asked = fhir_referral.read_request(body, syntax)
+    with transaction(sessions) as session:
+        row = referrals.issue(
+            session=session,
+            centre=centre,
+            request=referrals.Issue(
+                physician_number=asked.physician,
+                patient_national_id=asked.patient,
+                level=asked.level,
+                specialty=asked.specialty,
+                reason_icd10=asked.reason,
+                reason_text=asked.reason_text,
+                issued_on=asked.issued_on or today(settings),
+                visits=asked.visits,
+            ),
+            validity_days=settings.referral_validity_days,
+            source="fhir",
+            actor=actor,
+        )
+        return fhir_referral.service_request(_issued(row, today(settings)))
+
+
+def read_referral(
+    sessions: sessionmaker[Session], settings: Settings, code: str, centre: Centre, actor: str
+) -> ServiceRequest:
+    """A referral as a ServiceRequest, for the two centres that may read it (audited)."""
+    with transaction(sessions) as session:
+        row = referrals.read(session=session, code=code, centre=centre, actor=actor)
+        return fhir_referral.service_request(_issued(row, today(settings)))
+
+
+def _issued(row: Referral, on: date) -> fhir_referral.Issued:
+    return fhir_referral.Issued(
+        code=row.code,
+        status=referrals.status_of(row, on),
+        physician=row.physician_number,
+        patient=row.patient_national_id,
+        level=row.level,
+        specialty=row.specialty,
+        reason=row.reason_icd10,
+        reason_text=row.reason_text,
+        issued_on=row.issued_on,
+        valid_until=row.valid_until,
+        visits=row.visits,
+    )
