@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway.web import admin, auth, pages, settlements
+from gateway.web import admin, auth, pages, referrals, settlements
 from gateway.web.kit import Refused, WorkspaceRoute
 
 missing = APIRouter(route_class=WorkspaceRoute)
@@ -16,7 +16,14 @@ def not_found(rest: str) -> None:
     raise Refused(404, "error.not_found")
 
 
-SECTIONS = (auth.router, pages.router, settlements.router, admin.router, missing)  # missing: last
+SECTIONS = (
+    auth.router,
+    pages.router,
+    settlements.router,
+    referrals.router,
+    admin.router,
+    missing,  # last
+)  # missing: last
 
 router = APIRouter(include_in_schema=False)  # each route carries /web (WorkspaceRoute)
 for section in SECTIONS:

@@ -34,6 +34,7 @@ WEB_ROUTES: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/web/documents/{document_id}"): REVIEWERS,
     ("POST", "/web/documents/{document_id}/lines/{line_no}/review"): REVIEWERS,
     ("POST", "/web/documents/{document_id}/decision"): REVIEWERS,
+    ("GET", "/web/referrals"): STAFF,
     ("GET", "/web/settlements"): SETTLERS,
     ("POST", "/web/settlements/close"): SETTLERS,
     ("POST", "/web/settlements/{order_id}/paid"): SETTLERS,
