@@ -40,6 +40,7 @@ FHIR_RESOURCES = (
     "ExplanationOfBenefit",
     "OperationOutcome",
     "CapabilityStatement",
+    "ServiceRequest",
 )
 # The pages load only the gateway's own files: ReDoc's bundle would fetch its logo from a
 # CDN, which the policy stops before it is asked for. Their bootstraps are inline scripts.
