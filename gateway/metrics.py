@@ -269,7 +269,8 @@ CENTRE_DEDUCTED = Gauge(
     multiprocess_mode="livemostrecent",
 )
 
-# The referral programme (docs/referrals.md). Counted in the transaction that does it.
+# The referral programme (docs/referrals.md). Counted in the transaction that does it, as
+# the ingest counts documents; the collector's gauges below are exact.
 REFERRALS_ISSUED = Counter(
     "gateway_referrals_issued_total",
     "Referrals issued by level-1 centres, by route (api, document, fhir) and level referred to",

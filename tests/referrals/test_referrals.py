@@ -350,3 +350,34 @@ def test_a_visit_issuing_for_a_patient_off_the_list_is_rejected(
             select(func.count()).where(Referral.patient_national_id == stranger["nationalId"])
         )
     assert issued == 0
+
+
+def _sample(client: TestClient, name: str, **labels: str) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(client.get("/metrics").text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return float(sample.value)
+    return 0.0
+
+
+def test_a_retried_request_uses_no_second_visit_and_is_counted_once(
+    client: TestClient, sessions, tmp_path: Path
+) -> None:
+    p = programme(sessions, tmp_path)
+    issued_before = _sample(client, "gateway_referrals_issued_total", source="api", level="2")
+    used_before = _sample(client, "gateway_referrals_used_total", level="2")
+    code = issue(client, p, visits=2)["code"]
+    body = f.as_json(f.submission(p.specialist_centre, specialist_visit(p, code)))
+    headers = auth(p.specialist_token, {**JSON, "Idempotency-Key": f"retry-{code}"})
+    first = client.post("/v1/submissions", content=body, headers=headers)
+    again = client.post("/v1/submissions", content=body, headers=headers)
+    assert again.headers.get("idempotent-replayed") == "true"
+    assert first.json()["documents"] == again.json()["documents"]
+    read = client.get(f"/v1/referrals/{code}", headers=auth(p.family_token)).json()
+    assert (read["visits_used"], read["status"]) == (1, "open")
+    assert _sample(client, "gateway_referrals_issued_total", source="api", level="2") == (
+        issued_before + 1
+    )
+    assert _sample(client, "gateway_referrals_used_total", level="2") == used_before + 1
