@@ -8,13 +8,13 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from gateway.admin import repository as admin_store
 from gateway.domain.referrals import CareLevel, RolloutEntry, RolloutScope
 from gateway.kit.csvrows import RowReader, check_periods, csv_rows
 from gateway.storage import repository
-from gateway.storage.models import FamilyPhysician, PatientListEntry, ReferralRolloutRow
+from gateway.storage.models import PatientListEntry, ReferralRolloutRow
 from validators.problems import Problem
 from validators.rules.patient import national_id_is_valid
 
@@ -130,13 +130,7 @@ def check_references(
     named = {e.physician for entries in programme.lists.values() for e in entries}
     unknown = named - set(programme.physicians)
     if unknown:
-        known = set(
-            session.scalars(
-                select(FamilyPhysician.medical_council_number).where(
-                    FamilyPhysician.medical_council_number.in_(unknown)
-                )
-            )
-        )
+        known = admin_store.known_physicians(session, unknown)
         for number in sorted(unknown - known):
             problems.append(
                 Problem(
@@ -153,34 +147,31 @@ def store(session: Session, programme: Programme) -> None:
     for physician in programme.physicians.values():
         centre = repository.get_centre_by_code(session, physician.centre_code)
         assert centre is not None  # check_references and the centres' import saw to it
-        row = session.get(FamilyPhysician, physician.number) or FamilyPhysician(
-            medical_council_number=physician.number
-        )
-        row.full_name, row.centre_id = physician.full_name, centre.id
-        session.add(row)
-    session.flush()
-    people = list(programme.lists)
-    for start in range(0, len(people), 500):
-        chunk = people[start : start + 500]
-        session.execute(delete(PatientListEntry).where(PatientListEntry.national_id.in_(chunk)))
-    session.add_all(
-        PatientListEntry(
-            national_id=e.national_id,
-            physician_number=e.physician,
-            valid_from=e.valid_from,
-            valid_to=e.valid_to,
-        )
-        for entries in programme.lists.values()
-        for e in entries
+        admin_store.put_physician(session, physician.number, physician.full_name, centre.id)
+    admin_store.replace_list_entries(
+        session,
+        list(programme.lists),
+        [
+            PatientListEntry(
+                national_id=e.national_id,
+                physician_number=e.physician,
+                valid_from=e.valid_from,
+                valid_to=e.valid_to,
+            )
+            for entries in programme.lists.values()
+            for e in entries
+        ],
     )
     if programme.rollout is not None:
-        session.execute(delete(ReferralRolloutRow))
-        session.add_all(
-            ReferralRolloutRow(
-                province=e.province,
-                required_from=e.required_from,
-                levels=" ".join(str(int(lv)) for lv in sorted(e.levels)),
-                scope=e.scope.value,
-            )
-            for e in programme.rollout
+        admin_store.replace_rollout(
+            session,
+            [
+                ReferralRolloutRow(
+                    province=e.province,
+                    required_from=e.required_from,
+                    levels=" ".join(str(int(lv)) for lv in sorted(e.levels)),
+                    scope=e.scope.value,
+                )
+                for e in programme.rollout
+            ],
         )
