@@ -42,6 +42,11 @@ LOGINS = Counter(
     "disabled account) or throttled (refused unchecked: the account or address is locked)",
     ["outcome"],
 )
+ELIGIBILITY_INQUIRIES = Counter(
+    "gateway_eligibility_inquiries_total",
+    "Eligibility inquiries answered, by door (api, fhir) and answer (covered, not-covered)",
+    ["door", "answer"],
+)
 SUBMISSIONS = Counter(
     "gateway_submissions_total", "Submissions by input format and outcome", ["format", "outcome"]
 )
@@ -54,6 +59,12 @@ INGEST_GROUP_RETRIES = Counter(
     "gateway_ingest_group_retries_total",
     "Groups rolled back on a conflict (a number or key taken meanwhile, a deadlock) and "
     "stored again one submission at a time",
+)
+EVENT_LOOP_LAG = Gauge(
+    "gateway_event_loop_lag_seconds",
+    "How late the API process's event loop wakes a short timer: the wait a request meets "
+    "before any of its code runs (recent maximum, fading by half every 10 ms tick)",
+    multiprocess_mode="max",
 )
 INGEST_SHED = Counter(
     "gateway_ingest_shed_total",
@@ -193,6 +204,12 @@ REVIEW_WAIT = Histogram(
 )
 APPEALS = Counter(
     "gateway_appeals_total", "Appeals made by centres (the document returns to review)"
+)
+VOIDS = Counter(
+    "gateway_documents_voided_total",
+    "Documents voided by their centres: voided outright (via=void) or by a replacement "
+    "(via=replacement)",
+    ["via"],
 )
 REVIEW_BACKLOG = Gauge(
     "gateway_review_backlog",

@@ -268,6 +268,7 @@ def document_from(kind: DocumentKind, fields: Mapping, path: str, line_no: int |
         package_code=fields.get("packageCode"),
         admission_date=admission,
         discharge_date=_date(fields.get("dischargeDate")),
+        replaces=_strip(fields.get("replaces")),
         self_referred=_flag(fields.get("selfReferred")),
         emergency=_flag(fields.get("emergency")),
         referrals_issued=[_issued(item) for item in fields.get("referralsIssued") or ()],

@@ -36,6 +36,7 @@ from gateway.audit import journal
 from gateway.batches import repository as store
 from gateway.batches.reading import EnvelopeError, Item, read_items
 from gateway.batches.spool import Spooled
+from gateway.documents.service import Replacements, problem_of
 from gateway.domain import documents as dm
 from gateway.domain.lifecycle import DocumentStatus, birth, transition
 from gateway.domain.registry import Coverage
@@ -304,6 +305,7 @@ class _Run:
         numbers = found.numbers.get(self.centre.id, set())
         services = found.services.get(self.centre.id, set())
         context = self._context(session, found.coverages, numbers, services)
+        replacing = Replacements(session, self.centre.id, self.actor, numbers, services)
         codes = {d.referral_code for d in documents if d.referral_code}
         context = replace(context, referrals=referrals.lookup(session=session, codes=codes))
         rows = _Rows([], [], [], [], [])
@@ -320,7 +322,9 @@ class _Run:
                 outcomes[(item.kind or "unknown", "rejected")] += 1
                 continue
             alone = dm.Submission(self.centre.code, now, [document])
+            claim = replacing.prepare([document]).get(0)
             problems = validate_submission(alone, context, centre_code=None).documents[0]
+            problems[:0] = problem_of(claim)
             referral = referrals.take_visit_for(
                 session=session, document=document, problems=problems, context=context
             )
@@ -335,6 +339,7 @@ class _Run:
             problems_seen.update(p.code for p in problems)
             accepted = not has_errors(problems)
             document_id = next(ids)
+            replacing.settle(claim, accepted, document_id)
             referrals.link_to_document(session=session, referrals=issued, document_id=document_id)
             if referral is not None:
                 rows.referral_uses.append(
@@ -352,6 +357,8 @@ class _Run:
                 rows.accepted += 1
             else:
                 rows.rejected += 1
+        # The replaced documents now: they give up their numbers before the rows go in.
+        rows.moves[:0] = replacing.void_all()
         for code, count in problems_seen.items():
             metrics.VALIDATION_PROBLEMS.labels(code).inc(count)
         for (kind, outcome), count in outcomes.items():

@@ -17,6 +17,7 @@ from datetime import date
 import orjson
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.claimresponse import ClaimResponse
+from fhir.resources.R4B.coverageeligibilityresponse import CoverageEligibilityResponse
 from fhir.resources.R4B.explanationofbenefit import ExplanationOfBenefit
 from fhir.resources.R4B.servicerequest import ServiceRequest
 from sqlalchemy import select
@@ -25,11 +26,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.documents.view import DocumentView, document_view, received
 from gateway.domain import documents as dm
+from gateway.eligibility import service as eligibility
 from gateway.errors import GatewayError
+from gateway.fhir import eligibility as coverage
 from gateway.fhir import referral as fhir_referral
 from gateway.fhir.eob import explanation_of_benefit
 from gateway.fhir.issues import StructureError
-from gateway.fhir.mapping import map_submission, number_system, purposes
+from gateway.fhir.mapping import map_submission, number_system, purposes, replaced_system
 from gateway.fhir.parse import Parsed, Syntax, claims_in, parse_body, syntax_of
 from gateway.fhir.policy import kept_as_warnings
 from gateway.fhir.response import (
@@ -82,6 +85,7 @@ def submit(
         raise MappingError("the mapped submission does not match the schema") from exc
     for document, entry in zip(submission.documents, parsed.claims, strict=True):
         document.identifier_system = number_system(entry.resource)
+        document.replaces_system = replaced_system(entry.resource)
     stored = _store(sessions, settings, centre, body, media, submission, problems, uses)
     responses = _responses(stored, submission, parsed, centre)
     resource: ClaimResponse | Bundle = responses[0]
@@ -259,3 +263,25 @@ def _issued(row: Referral, on: date) -> fhir_referral.Issued:
         valid_until=row.valid_until,
         visits=row.visits,
     )
+
+
+def check_eligibility(
+    session: Session,
+    settings: Settings,
+    centre: Centre,
+    actor: str,
+    body: bytes,
+    syntax: Syntax,
+) -> CoverageEligibilityResponse:
+    """A CoverageEligibilityRequest answered by the eligibility inquiry, in the caller's
+    session (the audit entry lands with its commit); parsed before the session is used."""
+    request, question = coverage.parse_request(body, syntax, centre.code)
+    inquired = eligibility.inquire(
+        session,
+        centre_id=centre.id,
+        actor=actor,
+        door="fhir",
+        question=question,
+        settings=settings,
+    )
+    return coverage.response_for(inquired, request)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from gateway import metrics
 from gateway.audit import journal
+from gateway.documents.service import Replacements, problem_of
 from gateway.domain import documents as dm
 from gateway.domain.lifecycle import DocumentStatus, Transition, birth, transition
 from gateway.domain.referrals import ReferralInfo, Rollout
@@ -257,16 +258,20 @@ def ingest_many(
     shared = _SharedContext.read(session, [(a.centre, p) for _, a, p, _ in checked], settings)
     rows = _Rows()
     for index, arrival, parsed, digest in checked:
+        context = shared.context_for(arrival.centre)
+        replacing = shared.replacements(session, arrival.centre)
+        claims = replacing.prepare(parsed.documents)
         try:
             report = apply_rules(
-                parsed,
-                shared.context_for(arrival.centre),
-                centre_code=arrival.centre.code,
-                max_documents=max_documents,
+                parsed, context, centre_code=arrival.centre.code, max_documents=max_documents
             )
         except GatewayError as refused:
+            for claim in claims.values():
+                replacing.settle(claim, accepted=False, new_id=uuid.uuid4())
             outcomes[index] = refused
             continue
+        for ordinal, claim in claims.items():
+            report.documents[ordinal][:0] = problem_of(claim)
         for problems, extra in zip(report.documents, arrival.mapped_problems or [], strict=False):
             problems[:0] = extra
         if arrival.kept_as_warnings:
@@ -274,9 +279,12 @@ def ingest_many(
                 _keep_as_warnings(problems, why)
                 for problems, why in zip(report.documents, arrival.kept_as_warnings, strict=True)
             ]
-        taken = _take_referral_visits(session, parsed, report, shared.context_for(arrival.centre))
+        taken = _take_referral_visits(session, parsed, report, context)
         issued = _issue_referrals(session, arrival.centre, parsed, report, settings)
         stored = _add(rows, arrival, parsed, report, digest)
+        for ordinal, claim in claims.items():
+            row = stored.documents[ordinal]
+            replacing.settle(claim, row.status == DocumentStatus.ACCEPTED, row.id)
         for index, made in issued.items():
             row = stored.documents[index]
             assert isinstance(row, StoredDocument)
@@ -291,6 +299,8 @@ def ingest_many(
         outcomes[index] = stored
     group = Group([o for o in outcomes if o is not None])
     if rows.table.submissions:
+        # The replaced documents first: they give up their numbers to the new rows.
+        rows.moves[:0] = [m for r in shared.replacing.values() for m in r.void_all()]
         submissions.store(session, rows.table)
         referrals.record_uses(session=session, uses=rows.referral_uses)
         pricing = submissions.add_messages(
@@ -385,6 +395,7 @@ class _SharedContext:
         self.services: dict[int, set[tuple[str, str, date]]] = {}
         self.contexts: dict[int, RuleContext] = {}
         self.webhooks: dict[int, list[int]] | None = None
+        self.replacing: dict[int, Replacements] = {}
         self.rollout: Rollout | None = None
         self.referrals: dict[str, ReferralInfo] = {}
 
@@ -434,6 +445,19 @@ class _SharedContext:
                 referrals=self.referrals,
             )
         return context
+
+    def replacements(self, session: Session, centre: Centre) -> Replacements:
+        """The centre's replacements in this transaction, over its context's sets."""
+        found = self.replacing.get(centre.id)
+        if found is None:
+            found = self.replacing[centre.id] = Replacements(
+                session,
+                centre.id,
+                f"centre:{centre.code}",
+                self.numbers.setdefault(centre.id, set()),
+                self.services.setdefault(centre.id, set()),
+            )
+        return found
 
     def remember(
         self, centre: Centre, stored: Sequence[StoredDocument | Document], submission: dm.Submission

@@ -320,6 +320,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "status.APPEALED": ("Appealed", "اعتراض‌شده"),
     "status.PAYMENT_ORDERED": ("Payment ordered", "دستور پرداخت صادرشده"),
     "status.PAID": ("Paid", "پرداخت‌شده"),
+    "status.VOIDED": ("Voided", "باطل‌شده"),
     # document kinds
     "kind.outpatientVisit": ("Outpatient visit", "ویزیت سرپایی"),
     "kind.prescription": ("Prescription", "نسخه دارویی"),

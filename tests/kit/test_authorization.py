@@ -61,6 +61,9 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/documents/{document_id}/appeal"): Rule(
         frozenset({CENTRE}), owned=True, body={"reason": "x"}
     ),
+    ("POST", "/v1/documents/{document_id}/void"): Rule(
+        frozenset({CENTRE}), owned=True, body={"reason": "x"}
+    ),
     ("POST", "/v1/settlements"): Rule(frozenset({FINANCE, ADMIN}), body={"period": "2026-01"}),
     ("GET", "/v1/settlements"): Rule(EVERYONE),
     ("GET", "/v1/settlements/{order_id}"): Rule(EVERYONE, owned=True),
@@ -76,6 +79,17 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/fhir/Claim"): Rule(frozenset({CENTRE}), body=FHIR_CLAIM),
     ("GET", "/fhir/ClaimResponse/{claim_response_id}"): Rule(EVERYONE, owned=True),
     ("GET", "/fhir/ExplanationOfBenefit/{eob_id}"): Rule(EVERYONE, owned=True),
+    ("POST", "/v1/eligibility"): Rule(
+        frozenset({CENTRE}),
+        body={
+            "national_id": "6383233564",
+            "insurance_number": "55501234",
+            "service_date": "2026-11-25",
+        },
+    ),
+    ("POST", "/fhir/CoverageEligibilityRequest/$submit"): Rule(
+        frozenset({CENTRE}), body={"resourceType": "CoverageEligibilityRequest"}
+    ),
     # The referral programme: the issuing centre (and a centre that used the referral);
     # staff may not read the physicians' correspondence (docs/referrals.md).
     ("POST", "/v1/referrals"): Rule(frozenset({CENTRE}), body=REFERRAL),

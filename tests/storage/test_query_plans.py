@@ -27,6 +27,7 @@ from gateway.audit import chain as audit
 from gateway.batches import repository as batches
 from gateway.documents.view import document_view
 from gateway.domain.review import ReviewAction, ReviewReason
+from gateway.eligibility import repository as eligibility
 from gateway.kit.db import make_engine, session_factory
 from gateway.pricing import repository as pricing
 from gateway.review import service as reviews
@@ -304,6 +305,13 @@ def queries_of(p: Picks) -> dict[str, Callable[[Session], object]]:
         "ingest: services stored": lambda s: repository.stored_services(
             s, [p.patient], [p.service_date]
         ),
+        "centre: eligibility inquiry": lambda s: (
+            eligibility.centre(s, p.centre),
+            eligibility.coverages(s, p.patient),
+            eligibility.billed_units(
+                s, national_id=p.patient, codes=["S1", "S2"], first=period[0], last=period[1]
+            ),
+        ),
         "auditor: review queue": search(p, None, status="UNDER_REVIEW"),
         "auditor: queue of a centre": search(p, None, status="UNDER_REVIEW", centre_code=p.code),
         "auditor: approved in a month": search(p, None, status="APPROVED", period=period),
@@ -432,13 +440,13 @@ def test_the_plain_statements_use_indexes(plans: Plans) -> None:
     above), planned on the full tables: the group lookups that the API's group commit and
     a batch chunk send as one pipeline, and pricing's read of a batch's lines."""
     p = pick(plans.engine)
-    rejected = "REJECTED"
+    not_live = ["REJECTED", "VOIDED"]
     statements = {
         "coverages": (repository._COVERAGES_SQL, [[p.patient]]),
-        "numbers taken": (repository._NUMBERS_SQL, [p.centre, ["N1", "N2"], rejected]),
+        "numbers taken": (repository._NUMBERS_SQL, [p.centre, ["N1", "N2"], not_live]),
         "services stored": (
             repository._SERVICES_SQL,
-            [[p.service_date], [p.patient], rejected],
+            [[p.service_date], [p.patient], not_live],
         ),
         "webhooks": (repository._WEBHOOKS_SQL, [[p.centre]]),
         "pricing: lines of a batch": (pricing.LINES_SQL, [p.accepted]),
