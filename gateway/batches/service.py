@@ -36,7 +36,7 @@ from gateway.audit import journal
 from gateway.batches import repository as store
 from gateway.batches.reading import EnvelopeError, Item, read_items
 from gateway.batches.spool import Spooled
-from gateway.documents.service import Replacements, problem_of
+from gateway.documents.service import Claim, Replacements, problem_of
 from gateway.domain import documents as dm
 from gateway.domain.lifecycle import DocumentStatus, birth, transition
 from gateway.domain.registry import Coverage
@@ -326,7 +326,11 @@ class _Run:
             problems = validate_submission(alone, context, centre_code=None).documents[0]
             problems[:0] = problem_of(claim)
             referral = referrals.take_visit_for(
-                session=session, document=document, problems=problems, context=context
+                session=session,
+                document=document,
+                problems=problems,
+                context=context,
+                replaced=claim.original.id if isinstance(claim, Claim) else None,
             )
             issued = referrals.issue_from_document(
                 session=session,

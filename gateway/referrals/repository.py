@@ -317,3 +317,18 @@ def set_source_document(session: Session, ids: Sequence[int], document_id: uuid.
         .values(source_document_id=document_id)
         .execution_options(synchronize_session=False)
     )
+
+
+def holds_visit_of(session: Session, document_id: uuid.UUID, code: str) -> bool:
+    """Whether the document holds a visit of the referral with this code."""
+    query = (
+        select(func.count())
+        .select_from(ReferralUse)
+        .join(Referral, Referral.id == ReferralUse.referral_id)
+        .where(
+            ReferralUse.document_id == document_id,
+            ReferralUse.released_at.is_(None),
+            Referral.code == code,
+        )
+    )
+    return bool(session.scalar(query))

@@ -206,11 +206,18 @@ def _refused(code: str, message: str, path: str) -> GatewayError:
 
 
 def take_visit_for(
-    *, session: Session, document: Document, problems: list[Problem], context: RuleContext
+    *,
+    session: Session,
+    document: Document,
+    problems: list[Problem],
+    context: RuleContext,
+    replaced: uuid.UUID | None = None,
 ) -> int | None:
     """Use a visit of the referral of a document that passed the rules and needs one; the
     referral's id. A document that loses the race for the last visit gets referral.used-up
-    in ``problems`` (and is rejected); None then, and when it needs no visit."""
+    in ``problems`` (and is rejected); None then, and when it needs no visit. A correction
+    (``replaced``: the document it replaces) takes over its original's visit when none is
+    left otherwise: the original is voided in the same transaction."""
     if has_errors(problems) or required_level(document, context) is None:
         return None
     code = document.referral_code
@@ -218,6 +225,9 @@ def take_visit_for(
         metrics.REFERRAL_CHECKS.labels("self-referred").inc()
         return None
     taken = store.take_visit(session, code)
+    if taken is None and replaced is not None and store.holds_visit_of(session, replaced, code):
+        store.release(session, replaced, utcnow())
+        taken = store.take_visit(session, code)
     if taken is None:
         message = f"Referral {code} has no visit left (another document used the last one)."
         problems.append(

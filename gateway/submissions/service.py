@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from gateway import metrics
 from gateway.audit import journal
-from gateway.documents.service import Replacements, problem_of
+from gateway.documents.service import Claim, Replacements, problem_of
 from gateway.domain import documents as dm
 from gateway.domain.lifecycle import DocumentStatus, Transition, birth, transition
 from gateway.domain.referrals import ReferralInfo, Rollout
@@ -279,7 +279,7 @@ def ingest_many(
                 _keep_as_warnings(problems, why)
                 for problems, why in zip(report.documents, arrival.kept_as_warnings, strict=True)
             ]
-        taken = _take_referral_visits(session, parsed, report, context)
+        taken = _take_referral_visits(session, parsed, report, context, claims)
         issued = _issue_referrals(session, arrival.centre, parsed, report, settings)
         stored = _add(rows, arrival, parsed, report, digest)
         for ordinal, claim in claims.items():
@@ -344,7 +344,11 @@ def _issue_referrals(
 
 
 def _take_referral_visits(
-    session: Session, submission: dm.Submission, report: Report, context: RuleContext
+    session: Session,
+    submission: dm.Submission,
+    report: Report,
+    context: RuleContext,
+    claims: Mapping[int, Problem | Claim],
 ) -> dict[int, int]:
     """Per document index, the id of the referral whose visit it now holds (see
     ``referrals.take_visit_for``)."""
@@ -352,8 +356,13 @@ def _take_referral_visits(
     for index, (document, problems) in enumerate(
         zip(submission.documents, report.documents, strict=True)
     ):
+        claim = claims.get(index)
         got = referrals.take_visit_for(
-            session=session, document=document, problems=problems, context=context
+            session=session,
+            document=document,
+            problems=problems,
+            context=context,
+            replaced=claim.original.id if isinstance(claim, Claim) else None,
         )
         if got is not None:
             taken[index] = got

@@ -16,7 +16,14 @@ from gateway.domain.referrals import new_referral_code, referral_code_is_valid
 from gateway.kit.db import transaction
 from gateway.referrals import service as referrals
 from gateway.storage import repository
-from gateway.storage.models import AuditEntry, Document, OutboxMessage, Referral, Webhook
+from gateway.storage.models import (
+    AuditEntry,
+    Document,
+    OutboxMessage,
+    Referral,
+    ReferralUse,
+    Webhook,
+)
 from tests import factories as f
 from tests.referrals.helpers import (
     JSON,
@@ -381,3 +388,49 @@ def test_a_retried_request_uses_no_second_visit_and_is_counted_once(
         issued_before + 1
     )
     assert _sample(client, "gateway_referrals_used_total", level="2") == used_before + 1
+
+
+def test_a_voided_document_gives_its_visit_back(
+    client: TestClient, sessions, tmp_path: Path
+) -> None:
+    p = programme(sessions, tmp_path)
+    code = issue(client, p)["code"]
+    (held,) = submit(client, p, specialist_visit(p, code))
+    voided = client.post(
+        f"/v1/documents/{held['id']}/void",
+        json={"reason": "wrong patient"},
+        headers=auth(p.specialist_token),
+    )
+    assert voided.status_code == 200, voided.text
+    read = client.get(f"/v1/referrals/{code}", headers=auth(p.family_token)).json()
+    assert (read["visits_used"], read["status"]) == (0, "open")
+    (again,) = submit(client, p, specialist_visit(p, code))
+    assert again["status"] == "ACCEPTED", again["errors"]
+
+
+def test_a_replacement_holds_the_visit_its_original_gave_back(
+    client: TestClient, sessions, tmp_path: Path
+) -> None:
+    p = programme(sessions, tmp_path)
+    code = issue(client, p)["code"]
+    original = specialist_visit(p, code)
+    (first,) = submit(client, p, original)
+    assert first["status"] == "ACCEPTED"
+    corrected = specialist_visit(p, code)
+    body = corrected["outpatientVisit"]
+    number = original["outpatientVisit"]["documentNumber"]
+    corrected["outpatientVisit"] = {
+        "documentNumber": body.pop("documentNumber"),
+        "replaces": number,
+        **body,
+    }
+    (second,) = submit(client, p, corrected)
+    assert second["status"] == "ACCEPTED", second
+    with sessions() as session:
+        assert session.scalar(select(Referral.visits_used).where(Referral.code == code)) == 1
+        holders = session.scalars(
+            select(ReferralUse.document_id).where(ReferralUse.released_at.is_(None))
+            .join(Referral, Referral.id == ReferralUse.referral_id)
+            .where(Referral.code == code)
+        ).all()  # fmt: skip
+    assert [str(h) for h in holders] == [second["id"]]

@@ -128,7 +128,9 @@ def referral_problems(
                 document,
             )
         ]
-    if found.visits_left == 0:
+    # A correction may take over the visit of the document it replaces: whether a visit is
+    # left is then decided when it is taken (referrals.take_visit_for).
+    if found.visits_left == 0 and document.replaces is None:
         return [
             _problem(
                 "referral.used-up",
