@@ -181,11 +181,11 @@ def listed(
     query = select(Referral).where(
         (Referral.issuing_centre_id == centre_id) | Referral.id.in_(used_here)
     )
-    if status is ReferralStatus.USED:
+    if status == ReferralStatus.USED:
         query = query.where(Referral.visits_used >= Referral.visits)
-    elif status is ReferralStatus.EXPIRED:
+    elif status == ReferralStatus.EXPIRED:
         query = query.where(Referral.visits_used < Referral.visits, Referral.valid_until < today)
-    elif status is ReferralStatus.OPEN:
+    elif status == ReferralStatus.OPEN:
         query = query.where(Referral.visits_used < Referral.visits, Referral.valid_until >= today)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from gateway import metrics
 from gateway.audit import chain
-from gateway.referrals import service as referrals
+from gateway.referrals import figures as programme_figures
 from gateway.settings import Settings, today
 from gateway.storage.models import utcnow
 from gateway.upkeep import repository as signals
@@ -96,7 +96,7 @@ class ProgrammeFamily:
             gauge.labels(*labels).set(0)
         self.reported[gauge] = set(values)
 
-    def update(self, figures: referrals.Figures) -> None:
+    def update(self, figures: programme_figures.Figures) -> None:
         self._set(metrics.REFERRALS_BY_STATUS, figures.statuses)
         self._set(metrics.SPECIALIST_VISITS, figures.visits)
         self._set(
@@ -126,7 +126,7 @@ def read_slow(
     family.update(signals.centres_lately(session, now))
     if programme is not None and settings is not None:
         programme.update(
-            referrals.figures(
+            programme_figures.figures(
                 session=session,
                 today=today(settings),
                 feedback_days=settings.referral_feedback_days,

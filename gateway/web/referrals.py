@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from fastapi import APIRouter
 from fastapi.responses import Response
 
+from gateway.referrals import figures as programme_figures
 from gateway.referrals import service as referrals
 from gateway.settings import today
 from gateway.web.kit import Anyone, WorkspaceRoute
@@ -48,7 +49,7 @@ def _visit_rows(visits: dict[tuple[str, ...], int]) -> list[VisitRow]:
 def programme(visit: Anyone) -> Response:
     settings = visit.state.settings
     with visit.state.sessions() as db:
-        figures = referrals.figures(
+        figures = programme_figures.figures(
             session=db, today=today(settings), feedback_days=settings.referral_feedback_days
         )
         rollout = sorted(referrals.rollout(session=db).entries.values(), key=lambda e: e.province)
