@@ -22,6 +22,7 @@ from gateway.domain.documents import (
     Line,
     Patient,
     Physician,
+    ReferralFeedback,
     Submission,
 )
 from validators.schema import NAMESPACE, Format, SchemaResult
@@ -272,6 +273,18 @@ def document_from(kind: DocumentKind, fields: Mapping, path: str, line_no: int |
         self_referred=_flag(fields.get("selfReferred")),
         emergency=_flag(fields.get("emergency")),
         referrals_issued=[_issued(item) for item in fields.get("referralsIssued") or ()],
+        referral_feedback=_feedback(fields.get("referralFeedback")),
+    )
+
+
+def _feedback(item: Mapping | None) -> ReferralFeedback | None:
+    if item is None:
+        return None
+    return ReferralFeedback(
+        diagnosis=item["diagnosis"].strip(),
+        findings=item["findings"],
+        plan=item["plan"],
+        back_to_level1=_flag(item["backToLevel1"]),
     )
 
 

@@ -347,7 +347,13 @@ class _Run:
             referrals.link_to_document(session=session, referrals=issued, document_id=document_id)
             if referral is not None:
                 rows.referral_uses.append(
-                    referrals.Use(referral, document_id, self.centre.id, document.service_date)
+                    referrals.Use(
+                        referral,
+                        document_id,
+                        self.centre.id,
+                        document.service_date,
+                        document.referral_feedback,
+                    )
                 )
             self._document(rows, item, document, document_id, problems, accepted, now)
             outcomes[(_KIND[document.kind], "accepted" if accepted else "rejected")] += 1

@@ -96,6 +96,16 @@ class IssuedReferral:
     visits: int = 1
 
 
+@dataclass(frozen=True, slots=True)
+class ReferralFeedback:
+    """A specialist visit's feedback to the family physician who referred the patient."""
+
+    diagnosis: str
+    findings: str
+    plan: str
+    back_to_level1: bool
+
+
 def number_key(number: str, identifier_system: str) -> str:
     # A space never occurs in a document number, so the pair cannot be mistaken.
     return f"{number} {identifier_system}" if identifier_system else number
@@ -130,6 +140,7 @@ class Document:
     self_referred: bool = False
     emergency: bool = False
     referrals_issued: list[IssuedReferral] = field(default_factory=list)
+    referral_feedback: ReferralFeedback | None = None
 
     @property
     def duplicate_key(self) -> str:

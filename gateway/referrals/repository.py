@@ -10,6 +10,7 @@ from datetime import date, datetime
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
+from gateway.domain.documents import ReferralFeedback
 from gateway.domain.referrals import (
     CareLevel,
     ReferralInfo,
@@ -112,6 +113,7 @@ class Use:
     document_id: uuid.UUID
     centre_id: int
     service_date: date
+    feedback: ReferralFeedback | None = None  # the specialist's, sent with the document
 
 
 def add_uses(session: Session, uses: Sequence[Use], at: datetime) -> None:

@@ -27,7 +27,7 @@ from gateway.kit.broker import DELIVER_WEBHOOK
 from gateway.referrals import repository as store
 from gateway.storage.models import Centre, OutboxMessage, Referral, utcnow
 from validators.context import RuleContext
-from validators.problems import Problem, has_errors
+from validators.problems import Problem, Severity, has_errors
 from validators.rules.referral import required_level
 
 Use = store.Use  # a document holding a visit of a referral
@@ -218,10 +218,12 @@ def take_visit_for(
     (``replaced``: the document it replaces) takes over its original's visit when none is
     left otherwise: the original is voided in the same transaction."""
     if has_errors(problems) or required_level(document, context) is None:
+        _feedback_ignored(document, problems)
         return None
     code = document.referral_code
     if code is None or any(p.code.startswith("referral.") for p in problems):
         metrics.REFERRAL_CHECKS.labels("self-referred").inc()
+        _feedback_ignored(document, problems)
         return None
     taken = store.take_visit(session, code)
     if taken is None and replaced is not None and store.holds_visit_of(session, replaced, code):
@@ -236,6 +238,19 @@ def take_visit_for(
         return None
     metrics.REFERRAL_CHECKS.labels("referred").inc()
     return taken
+
+
+def _feedback_ignored(document: Document, problems: list[Problem]) -> None:
+    if document.referral_feedback is None or has_errors(problems):
+        return
+    message = (
+        "referralFeedback is kept only with a visit that uses a referral (referralCode where "
+        "the programme applies); it was ignored."
+    )
+    path = f"{document.path}/referralFeedback"
+    problems.append(
+        Problem("referral.feedback-ignored", message, path, document.line_no, Severity.WARNING)
+    )
 
 
 def record_uses(*, session: Session, uses: Sequence[store.Use]) -> None:
@@ -258,6 +273,16 @@ def record_uses(*, session: Session, uses: Sequence[store.Use]) -> None:
                 "visits_left": referral.visits - referral.visits_used,
             },
         )
+        if use.feedback is not None and referral.feedback_at is None:
+            given = use.feedback
+            codes = store.centre_codes(session, {use.centre_id})
+            _store_feedback(
+                session,
+                referral,
+                use.centre_id,
+                Feedback(given.diagnosis, given.findings, given.plan, given.back_to_level1),
+                f"centre:{codes[use.centre_id]}",
+            )
 
 
 def release_for_document(session: Session, document_id: uuid.UUID) -> bool:
@@ -331,13 +356,20 @@ def give_feedback(
         raise NotFoundError("Referral")
     if referral.feedback_at is not None:
         raise GatewayError("Feedback was already given for this referral.", 409)
-    referral.feedback_centre_id = centre.id
+    _store_feedback(session, referral, centre.id, feedback, actor)
+    return referral
+
+
+def _store_feedback(
+    session: Session, referral: Referral, centre_id: int, feedback: Feedback, actor: str
+) -> None:
+    referral.feedback_centre_id = centre_id
     referral.feedback_diagnosis = feedback.diagnosis_icd10
     referral.feedback_findings = feedback.findings
     referral.feedback_plan = feedback.plan
     referral.feedback_back_to_level1 = feedback.back_to_level1
     referral.feedback_at = utcnow()
-    session.flush()
+    session.flush()  # the ingest's session on PostgreSQL flushes nothing by itself
     _audit(session, actor, "referral.feedback", referral, {"diagnosis": feedback.diagnosis_icd10})
     metrics.REFERRAL_FEEDBACK.inc()
     _notify(
@@ -346,7 +378,6 @@ def give_feedback(
         FEEDBACK_EVENT,
         {"diagnosis": feedback.diagnosis_icd10, "back_to_level1": feedback.back_to_level1},
     )
-    return referral
 
 
 def _audit(

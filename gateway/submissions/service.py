@@ -292,7 +292,7 @@ def ingest_many(
             referrals.link_to_document(session=session, referrals=made, document_id=row.id)
         rows.referral_uses += [
             referrals.Use(referral_id, stored.documents[i].id, arrival.centre.id,
-                              parsed.documents[i].service_date)
+                          parsed.documents[i].service_date, parsed.documents[i].referral_feedback)
             for i, referral_id in taken.items()
         ]  # fmt: skip
         shared.remember(arrival.centre, stored.documents, parsed)

@@ -434,3 +434,54 @@ def test_a_replacement_holds_the_visit_its_original_gave_back(
             .where(Referral.code == code)
         ).all()  # fmt: skip
     assert [str(h) for h in holders] == [second["id"]]
+
+
+FEEDBACK_ELEMENT = {
+    "diagnosis": "I25.1",
+    "findings": "Stable angina.",
+    "plan": "Beta blocker; back to the family physician.",
+    "backToLevel1": True,
+}
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_the_specialists_document_carries_the_feedback(
+    client: TestClient, sessions, tmp_path: Path, fmt: str
+) -> None:
+    p = programme(sessions, tmp_path)
+    code = issue(client, p)["code"]
+    visit = specialist_visit(p, code, attributes={"referralFeedback": FEEDBACK_ELEMENT})
+    data = f.submission(p.specialist_centre, visit)
+    body = f.as_json(data) if fmt == "json" else f.as_xml(data)
+    media = "application/json" if fmt == "json" else "application/xml"
+    answer = client.post(
+        "/v1/submissions", content=body, headers=auth(p.specialist_token, {"Content-Type": media})
+    )
+    (document,) = answer.json()["documents"]
+    assert document["status"] == "ACCEPTED", document
+    read = client.get(f"/v1/referrals/{code}", headers=auth(p.family_token)).json()
+    assert read["feedback"]["diagnosis"] == "I25.1"
+    assert read["feedback"]["plan"] == FEEDBACK_ELEMENT["plan"]
+    assert read["feedback"]["back_to_level1"] is True
+    assert read["feedback"]["centre"] == p.specialist_centre
+    again = client.post(
+        f"/v1/referrals/{code}/feedback",
+        json={"diagnosis": "I20", "findings": "x", "plan": "y", "back_to_level1": False},
+        headers=auth(p.specialist_token),
+    )
+    assert again.status_code == 409
+
+
+def test_feedback_without_a_referral_is_ignored_with_a_warning(
+    client: TestClient, sessions, tmp_path: Path
+) -> None:
+    p = programme(sessions, tmp_path)
+    visit = specialist_visit(
+        p, None, attributes={"selfReferred": True, "referralFeedback": FEEDBACK_ELEMENT}
+    )
+    (document,) = submit(client, p, visit)
+    assert document["status"] == "ACCEPTED"
+    warnings = [(w["code"], w["path"]) for w in document["warnings"]]
+    assert warnings == [
+        ("referral.feedback-ignored", "/documents/0/outpatientVisit/referralFeedback")
+    ]
