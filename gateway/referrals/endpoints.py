@@ -8,8 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from gateway.domain.bounds import Offset
+from gateway.domain.centres import Role
 from gateway.domain.referrals import CareLevel, ReferralStatus
-from gateway.kit.deps import CentreCaller, ReadSession, State, WriteSession
+from gateway.errors import ForbiddenError
+from gateway.kit.deps import Caller, CentreCaller, Principal, ReadSession, State, WriteSession
 from gateway.kit.http import AUTHENTICATED, BAD_JSON, errors
 from gateway.referrals import service as referrals
 from gateway.referrals.schemas import (
@@ -21,7 +23,7 @@ from gateway.referrals.schemas import (
     ReferredLevel,
 )
 from gateway.settings import today
-from gateway.storage.models import Referral
+from gateway.storage.models import Centre, Referral
 
 router = APIRouter(prefix="/v1", tags=["referrals"])
 
@@ -79,32 +81,28 @@ def issue_referral(
     responses=errors(*AUTHENTICATED, 403, 404, 422, said={403: CENTRES_ONLY}),
     summary="A referral and its feedback (the issuing centre and the centres that used it)",
 )
-def get_referral(
-    code: Code, caller: CentreCaller, session: WriteSession, state: State
-) -> ReferralOut:
-    assert caller.centre is not None
-    row = referrals.read(session=session, code=code, centre=caller.centre, actor=caller.actor)
+def get_referral(code: Code, caller: Caller, session: WriteSession, state: State) -> ReferralOut:
+    row = referrals.read(session=session, code=code, centre=_centre(caller), actor=caller.actor)
     return referral_out(session, row, state)
 
 
 @router.get(
     "/referrals",
     response_model=ReferralPage,
-    responses=errors(*AUTHENTICATED, 403, 422),
+    responses=errors(*AUTHENTICATED, 403, 422, said={403: CENTRES_ONLY}),
     summary="The referrals a centre issued or used, newest first, by status",
 )
 def list_referrals(
-    caller: CentreCaller,
+    caller: Caller,
     session: WriteSession,
     state: State,
     status: Annotated[ReferralStatus | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[Offset, Query()] = 0,
 ) -> ReferralPage:
-    assert caller.centre is not None
     rows, total = referrals.listed(
         session=session,
-        centre=caller.centre,
+        centre=_centre(caller),
         status=status,
         today=today(state.settings),
         limit=limit,
@@ -149,6 +147,13 @@ def give_feedback(
         actor=caller.actor,
     )
     return referral_out(session, row, state)
+
+
+def _centre(caller: Principal) -> Centre:
+    """The calling centre; staff roles may not read referrals (docs/referrals.md)."""
+    if caller.role is not Role.CENTRE or caller.centre is None:
+        raise ForbiddenError(CENTRES_ONLY)
+    return caller.centre
 
 
 def referral_out(session: ReadSession, row: Referral, state: State) -> ReferralOut:
