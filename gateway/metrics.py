@@ -211,6 +211,15 @@ VOIDS = Counter(
     "(via=replacement)",
     ["via"],
 )
+PAYER_SPLITS = Counter(
+    "gateway_payer_splits_total",
+    "Approved documents offered to the further payers, by outcome (split, already-split,"
+    " nothing-owed, no-payers, not-approved)",
+    ["outcome"],
+)
+PAYER_REVERSALS = Counter(
+    "gateway_payer_reversals_total", "Payer transfers reversed (a split undone by a decision)"
+)
 REVIEW_BACKLOG = Gauge(
     "gateway_review_backlog",
     "Documents under review (waiting for an auditor)",
@@ -240,6 +249,39 @@ APPEALS_OPEN = Gauge(
 APPEALS_OLDEST = Gauge(
     "gateway_appeals_oldest_age_seconds",
     "Age of the oldest open appeal (0 when none)",
+    multiprocess_mode="livemostrecent",
+)
+INFORMATION_REQUESTS = Counter(
+    "gateway_information_requests_total",
+    "Requests for information auditors sent to centres (the document waits in INFO_REQUESTED)",
+)
+INFORMATION_ANSWERS = Counter(
+    "gateway_information_answers_total",
+    "Centres' answers to requests for information (the document returns to review)",
+)
+INFORMATION_OVERDUE = Counter(
+    "gateway_information_overdue_total",
+    "Requests for information found unanswered past their deadline (each counted once)",
+)
+ATTACHMENTS_REFUSED = Counter(
+    "gateway_attachments_refused_total",
+    "Answers refused for an attachment, by the first problem's code "
+    "(attachment.unsupported-type, attachment.too-large, ...)",
+    ["reason"],
+)
+INFORMATION_OPEN = Gauge(
+    "gateway_information_requests_open",
+    "Requests for information awaiting the centre's answer",
+    multiprocess_mode="livemostrecent",
+)
+INFORMATION_OPEN_OVERDUE = Gauge(
+    "gateway_information_requests_overdue",
+    "Requests for information still unanswered past their deadline",
+    multiprocess_mode="livemostrecent",
+)
+INFORMATION_OLDEST = Gauge(
+    "gateway_information_request_oldest_age_seconds",
+    "Age of the oldest unanswered request for information (0 when none)",
     multiprocess_mode="livemostrecent",
 )
 OWED = Gauge(

@@ -56,6 +56,20 @@ class Settings(BaseSettings):
     appeal_window_days: int = Field(
         default=30, description="Days after a decision within which a centre may appeal"
     )
+    information_deadline_days: int = Field(
+        default=14,
+        ge=1,
+        description="Days a centre has to answer an auditor's request for information; "
+        "after them the request is overdue and the auditor is told",
+    )
+    attachment_max_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1,
+        description="Largest attachment a centre may send with an answer (PDF, JPEG, PNG)",
+    )
+    attachment_max_count: int = Field(
+        default=10, ge=0, description="Most attachments one answer may carry"
+    )
     secret_key: SecretStr | None = Field(
         default=None,
         description="Signs the workspace session cookie; unset: a random key per process "

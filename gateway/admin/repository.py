@@ -1,4 +1,5 @@
-"""The reads and writes of administration: tokens, staff accounts and centres' overview."""
+"""The reads and writes of administration: tokens, staff accounts, centres' overview and
+the insured registry (coverage, supplementary policies)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from gateway.domain.registry import Coverage, SupplementaryTerms
 from gateway.storage.models import (
     ApiToken,
     Centre,
     FamilyPhysician,
+    InsuredCoverage,
     PatientListEntry,
     ReferralRolloutRow,
     StaffUser,
+    SupplementaryPolicy,
 )
 
 
@@ -92,6 +96,50 @@ def centres(session: Session, *, code: str | None = None) -> list[CentreRow]:
     if code is not None:
         query = query.where(Centre.code == code)
     return [CentreRow(centre, int(count)) for centre, count in session.execute(query)]
+
+
+def replace_coverages(session: Session, coverages: dict[str, list[Coverage]]) -> None:
+    """Every listed person's coverage periods replaced by these (others untouched)."""
+    people = list(coverages)
+    for start in range(0, len(people), 500):
+        chunk = people[start : start + 500]
+        session.execute(delete(InsuredCoverage).where(InsuredCoverage.national_id.in_(chunk)))
+    session.add_all(
+        InsuredCoverage(
+            national_id=c.national_id,
+            insurance_number=c.insurance_number,
+            valid_from=c.valid_from,
+            valid_to=c.valid_to,
+        )
+        for periods in coverages.values()
+        for c in periods
+    )
+
+
+def replace_policies(session: Session, policies: dict[str, list[SupplementaryTerms]]) -> None:
+    """Every listed person's supplementary policies replaced by these (others untouched)."""
+    people = list(policies)
+    for start in range(0, len(people), 500):
+        chunk = people[start : start + 500]
+        session.execute(
+            delete(SupplementaryPolicy).where(SupplementaryPolicy.national_id.in_(chunk))
+        )
+    session.add_all(
+        SupplementaryPolicy(
+            national_id=p.national_id,
+            insurer_code=p.insurer_code,
+            insurer_name=p.insurer_name,
+            policy_number=p.policy_number,
+            priority=p.priority,
+            valid_from=p.valid_from,
+            valid_to=p.valid_to,
+            copay_share=p.copay_share,
+            uncovered_share=p.uncovered_share,
+            annual_ceiling=p.annual_ceiling,
+        )
+        for held in policies.values()
+        for p in held
+    )
 
 
 def known_physicians(session: Session, numbers: Collection[str]) -> set[str]:

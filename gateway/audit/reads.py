@@ -24,12 +24,11 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, Text, and_, cast, or_, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from gateway.audit import chain as audit
 from gateway.domain.centres import Role
 from gateway.errors import GatewayError
-from gateway.kit.db import transaction
 from gateway.storage.models import AuditEntry, Batch, Document
 from validators.problems import Problem
 from validators.rules.patient import national_id_is_valid
@@ -62,7 +61,7 @@ class Scope:
 
 
 def record_read(
-    sessions: sessionmaker[Session],
+    session: Session,
     reader: Reader,
     route: str,
     *,
@@ -72,7 +71,9 @@ def record_read(
     total: int | None = None,
 ) -> None:
     """Append one ``patient.read`` entry for a staff request that showed these documents
-    (or this scope); nothing for a centre, nor for a request that showed no document."""
+    (or this scope); nothing for a centre, nor for a request that showed no document. The
+    entry goes in the request's own session (``WriteSession``): it commits with the
+    request, and a read that fails records nothing."""
     if reader.role is Role.CENTRE or (not documents and scope is None):
         return
     details: dict[str, Any] = {"role": reader.role.value, "route": route}
@@ -85,8 +86,7 @@ def record_read(
         subject = (PAGE, route[:60])
         details.update(documents=[str(d) for d in documents], query=query or "", total=total)
     record = audit.Record(reader.actor, ACTION, subject[0], subject[1], details)
-    with transaction(sessions) as session:
-        audit.append(session, [record])
+    audit.append(session, [record])
 
 
 @dataclass(frozen=True, slots=True)

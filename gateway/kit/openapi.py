@@ -42,6 +42,8 @@ FHIR_RESOURCES = (
     "CoverageEligibilityResponse",
     "OperationOutcome",
     "CapabilityStatement",
+    "CommunicationRequest",
+    "Communication",
     "ServiceRequest",
 )
 # The pages load only the gateway's own files: ReDoc's bundle would fetch its logo from a

@@ -28,6 +28,7 @@ from gateway.domain.lifecycle import DocumentStatus, Transition, transition
 from gateway.domain.referrals import NO_ROLLOUT, Rollout, required_level
 from gateway.domain.registry import CentreInfo, Coverage
 from gateway.domain.tariff import Grade, TariffBook
+from gateway.payers import service as payers
 from gateway.pricing import repository as store
 from gateway.pricing.engine.adjudicate import (
     CopayPolicy,
@@ -59,12 +60,12 @@ class TariffCache:
         self._lock = threading.Lock()
 
     def current(self, session: Session) -> TariffBook:
-        latest = repository.latest_tariff_version(session)
+        latest = store.latest_tariff_version(session)
         if latest is None:
             raise NoTariffError("no tariff book imported")
         with self._lock:
             if self._book is None or self._book.version_id != latest:
-                self._book = repository.load_tariff_book(session, latest)
+                self._book = store.load_tariff_book(session, latest)
             return self._book
 
 
@@ -234,6 +235,14 @@ def _price_and_store(session: Session, batch: _Batch, book: TariffBook, policies
     # other workers and the API wait for it. Webhook messages stay in the outbox for the
     # relay: a worker has no publisher.
     journal.record(session, moves)
+    # The patient shares of the approved documents pass to their further payers in this
+    # same transaction (one query when none of the patients has any). After the journal,
+    # as in an auditor's decision: the audit head, then the ledger, in every transaction.
+    payers.split_approved(
+        session,
+        document_ids=[d.id for d in documents if d.status == DocumentStatus.APPROVED],
+        actor=REVIEW_ACTOR,
+    )
     for criterion, count in criteria.items():
         metrics.PRICING_ROUTED.labels(criterion).inc(count)
     return len(priced)

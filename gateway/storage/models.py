@@ -521,6 +521,8 @@ class PaymentOrder(Base):
     deductions_by_reason: Mapped[dict[str, int]] = mapped_column(JSON)
     copayment_amount: Mapped[int] = mapped_column(BigInteger)
     insurer_amount: Mapped[int] = mapped_column(BigInteger)
+    # What the charity fund pays the centre for its patients' shares: its own line.
+    fund_amount: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     closed_by: Mapped[str] = mapped_column(String(100))
     closed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -707,6 +709,226 @@ class LoginThrottle(Base):
     locked_until: Mapped[float | None] = mapped_column(Float)
     # Locks in a row: the next one lasts twice as long; a quiet window sets it back to 0.
     locks: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# -- payers after the basic insurer: supplementary policies, the charity fund, the ledger --
+
+
+class SupplementaryPolicy(Base):
+    """A person's supplementary insurance policy (the registry's supplementary.csv): it
+    pays shares of the co-payment and of uncovered items, within a yearly ceiling."""
+
+    __tablename__ = "supplementary_policies"
+    __table_args__ = (
+        UniqueConstraint("insurer_code", "policy_number", "valid_from"),
+        CheckConstraint("copay_share >= 0 AND copay_share <= 1", name="copay_share"),
+        CheckConstraint("uncovered_share >= 0 AND uncovered_share <= 1", name="uncovered_share"),
+        CheckConstraint("annual_ceiling IS NULL OR annual_ceiling >= 0", name="ceiling"),
+        Index(None, "national_id", "valid_from"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    national_id: Mapped[str] = mapped_column(String(10))
+    insurer_code: Mapped[str] = mapped_column(String(20))
+    insurer_name: Mapped[str] = mapped_column(String(200))
+    policy_number: Mapped[str] = mapped_column(String(40))
+    priority: Mapped[int] = mapped_column(Integer)  # policy order: 1 pays first
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+    copay_share: Mapped[Decimal] = mapped_column(Numeric(5, 4))
+    uncovered_share: Mapped[Decimal] = mapped_column(Numeric(5, 4))
+    annual_ceiling: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class CharityProgramme(Base):
+    """A fund for hard-to-treat patients: national (no province) or one province's."""
+
+    __tablename__ = "charity_programmes"
+    __table_args__ = (CheckConstraint("patient_annual_ceiling >= 0", name="ceiling"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    province: Mapped[str | None] = mapped_column(String(60))
+    diagnosis_groups: Mapped[list[str]] = mapped_column(JSON)
+    patient_annual_ceiling: Mapped[int] = mapped_column(BigInteger)
+    centres: Mapped[list[str]] = mapped_column(JSON)  # empty: every centre of its province
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CharityEnrolment(Base):
+    __tablename__ = "charity_enrolments"
+    __table_args__ = (Index(None, "national_id", "programme_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("charity_programmes.id"))
+    national_id: Mapped[str] = mapped_column(String(10))
+    diagnosis_group: Mapped[str] = mapped_column(String(40))
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+    enrolled_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LedgerAccount(Base):
+    """An account of the payers' ledger (codes in gateway/domain/ledger.py). Its balance
+    row is kept in the same transaction as each entry; ``floor_zero`` accounts (each
+    donation) may never give more than they received."""
+
+    __tablename__ = "ledger_accounts"
+    __table_args__ = (
+        CheckConstraint("debits >= 0 AND credits >= 0", name="sides"),
+        CheckConstraint("NOT floor_zero OR debits <= credits", name="floor"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(80), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    floor_zero: Mapped[bool] = mapped_column(default=False)
+    debits: Mapped[int] = mapped_column(BigInteger, default=0)
+    credits: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Donation(Base):
+    """A gift to the charity fund, receipted; its money is the ledger account
+    ``donation:<id>``."""
+
+    __tablename__ = "donations"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount"),
+        CheckConstraint("(earmark_kind IS NULL) = (earmark_value IS NULL)", name="earmark_pair"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    receipt_number: Mapped[str] = mapped_column(String(30), unique=True)
+    donor: Mapped[str] = mapped_column(String(200))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    received_on: Mapped[date] = mapped_column(Date)
+    earmark_kind: Mapped[str | None] = mapped_column(String(20))
+    earmark_value: Mapped[str | None] = mapped_column(String(60))
+    message: Mapped[str] = mapped_column(Text, default="")
+    recorded_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LedgerTransfer(Base):
+    """One balanced movement; never changed. A split has one per document, round and
+    payer (``key``); a reversal names the transfer it undoes (once)."""
+
+    __tablename__ = "ledger_transfers"
+    __table_args__ = (Index(None, "document_id"), Index(None, "payer_ref"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(160), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    payer_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
+    # Which policy (insurer/number) or programme (its code) pays: ceilings count by it.
+    payer_ref: Mapped[str | None] = mapped_column(String(80))
+    document_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("documents.id"))
+    round_no: Mapped[int | None] = mapped_column(Integer)
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transfers.id"), unique=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LedgerEntry(Base):
+    """One posting: a positive debit or a positive credit to one account."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        CheckConstraint(
+            "debit >= 0 AND credit >= 0 AND (debit = 0) <> (credit = 0)", name="one_side"
+        ),
+        Index(None, "account_id"),
+        Index(None, "transfer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    transfer_id: Mapped[int] = mapped_column(ForeignKey("ledger_transfers.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
+    line_no: Mapped[int | None] = mapped_column(Integer)
+    debit: Mapped[int] = mapped_column(BigInteger, default=0)
+    credit: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# Content types an attachment may have: checked on the bytes, never taken from the sender.
+ATTACHMENT_TYPES = ("application/pdf", "image/jpeg", "image/png")
+
+
+class InformationRequest(Base):
+    """An auditor's question to a document's centre; the document waits in INFO_REQUESTED
+    until the centre answers (``answered_at``) or an auditor withdraws it (``withdrawn_at``).
+    ``overdue_at`` is when the sweeper found the deadline ``due_at`` passed unanswered and
+    told of it (once)."""
+
+    __tablename__ = "information_requests"
+    __table_args__ = (
+        Index("ix_information_requests_document", "document_id", "requested_at"),
+        # Open requests by deadline: the sweeper's overdue ones and the signals' oldest.
+        Index(
+            "ix_information_requests_open",
+            "due_at",
+            **_where("answered_at IS NULL AND withdrawn_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("documents.id"))
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"))
+    question: Mapped[str] = mapped_column(Text)
+    lines: Mapped[list[int]] = mapped_column(JSON)
+    attachment_kinds: Mapped[list[str]] = mapped_column(JSON)
+    requested_by: Mapped[str] = mapped_column(String(100))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    withdrawn_by: Mapped[str | None] = mapped_column(String(100))
+    overdue_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class InformationAnswer(Base):
+    """A centre's answer to an information request: text, and attachments by reference."""
+
+    __tablename__ = "information_answers"
+    __table_args__ = (Index("ix_information_answers_request", "request_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    request_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("information_requests.id"))
+    text: Mapped[str] = mapped_column(Text)
+    answered_by: Mapped[str] = mapped_column(String(100))
+    answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Attachment(Base):
+    """A file's bytes, stored once by their SHA-256 however often they are sent."""
+
+    __tablename__ = "attachments"
+    __table_args__ = (
+        CheckConstraint(_one_of("content_type", ATTACHMENT_TYPES), name="content_type"),
+        CheckConstraint("size > 0", name="size"),
+    )
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(40))
+    size: Mapped[int] = mapped_column(Integer)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AnswerAttachment(Base):
+    """An attachment as one answer sent it: its place in the answer and the sender's name."""
+
+    __tablename__ = "information_answer_attachments"
+    __table_args__ = (Index("ix_information_answer_attachments_sha256", "sha256"),)
+
+    answer_id: Mapped[int] = mapped_column(ForeignKey("information_answers.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(ForeignKey("attachments.sha256"))
+    filename: Mapped[str] = mapped_column(String(200))
 
 
 class FamilyPhysician(Base):

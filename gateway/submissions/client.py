@@ -17,7 +17,16 @@ from gateway.submissions.offline import format_of_file
 from validators.schema import Format
 
 # Where following a document stops: pricing is over, or will never come.
-FINAL = {"PRICED", "REJECTED", "UNDER_REVIEW", "APPROVED", "DENIED", "PAID", "VOIDED"}
+FINAL = {
+    "PRICED",
+    "REJECTED",
+    "UNDER_REVIEW",
+    "INFO_REQUESTED",
+    "APPROVED",
+    "DENIED",
+    "PAID",
+    "VOIDED",
+}
 CONTENT_TYPES = {Format.XML: "application/xml", Format.JSON: "application/json"}
 
 

@@ -14,20 +14,13 @@ from starlette.concurrency import run_in_threadpool
 from gateway import metrics
 from gateway.audit import reads
 from gateway.errors import GatewayError, NotFoundError, OverloadedError
-from gateway.kit.deps import (
-    Caller,
-    GatewayState,
-    ReadSession,
-    State,
-    authenticate,
-    require_centre,
-)
+from gateway.kit.deps import Caller, GatewayState, WriteSession, authenticate, require_centre
 from gateway.kit.http import AUTHENTICATED, errors, format_of, parse_id, read_body
 from gateway.kit.openapi import SUBMISSION_BODY
 from gateway.referrals import service as referrals
 from gateway.schemas import SubmissionOut
-from gateway.storage import repository
 from gateway.storage.models import Document, Submission
+from gateway.submissions import repository as submissions
 from gateway.submissions.service import Arrival, StoredDocument, StoredSubmission, parse_valid
 from gateway.submissions.writer import IngestWriter
 from validators.problems import Problem
@@ -118,10 +111,8 @@ async def submit(request: Request) -> Response:
     responses=errors(*AUTHENTICATED, 404),
     summary="A submission and its documents' statuses",
 )
-def get_submission(
-    submission_id: str, caller: Caller, session: ReadSession, state: State
-) -> dict[str, Any]:
-    found = repository.get_submission(session, parse_id(submission_id), caller.centre_scope)
+def get_submission(submission_id: str, caller: Caller, session: WriteSession) -> dict[str, Any]:
+    found = submissions.get_submission(session, parse_id(submission_id), caller.centre_scope)
     if found is None:
         raise NotFoundError("Submission")
     documents = list(found.documents)
@@ -129,7 +120,7 @@ def get_submission(
     out = submission_out(found, documents, issued)
     # Staff see every document's number, status and errors (which may quote a national ID).
     scope = reads.Scope(reads.SUBMISSION, str(found.id), len(out["documents"]))
-    reads.record_read(state.sessions, caller, "GET /v1/submissions/{id}", scope=scope)
+    reads.record_read(session, caller, "GET /v1/submissions/{id}", scope=scope)
     return out
 
 

@@ -488,7 +488,7 @@ def _count(problems: list[Problem]) -> None:
 
 
 def _replay(session: Session, centre_id: int, key: str, digest: str) -> Ingested | None:
-    found = repository.submission_by_idempotency_key(session, centre_id, key)
+    found = submissions.submission_by_idempotency_key(session, centre_id, key)
     if found is None:
         return None
     submission, raw_digest = found

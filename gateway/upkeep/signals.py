@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from gateway import metrics
 from gateway.audit import chain
+from gateway.information import service as information
 from gateway.referrals import figures as programme_figures
 from gateway.settings import Settings, today
 from gateway.storage.models import utcnow
@@ -42,7 +43,8 @@ def _age(since: datetime | None, now: datetime) -> float:
 
 
 def read_fast(session: Session, *, audit_entries: int, now: datetime) -> None:
-    """Review backlog, appeals, pricing lag and the audit chain's newest entries."""
+    """Review backlog, appeals, open requests for information, pricing lag and the audit
+    chain's newest entries."""
     review = signals.review(session)
     metrics.REVIEW_BACKLOG.set(review.backlog.count)
     metrics.REVIEW_OLDEST.set(_age(review.backlog.since, now))
@@ -51,6 +53,10 @@ def read_fast(session: Session, *, audit_entries: int, now: datetime) -> None:
     pricing = signals.awaiting_pricing(session)
     metrics.PRICING_BACKLOG.set(pricing.count)
     metrics.PRICING_OLDEST.set(_age(pricing.since, now))
+    asked = information.waiting(session, now)
+    metrics.INFORMATION_OPEN.set(asked.count)
+    metrics.INFORMATION_OPEN_OVERDUE.set(asked.overdue)
+    metrics.INFORMATION_OLDEST.set(_age(asked.since, now))
     verdict = chain.verify_newest(session, audit_entries)
     if not verdict.ok:
         log.error("the audit chain is broken at entry %s: %s", verdict.broken_seq, verdict.problem)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway.web import admin, auth, pages, referrals, settlements
+from gateway.web import admin, auth, donations, pages, referrals, settlements
 from gateway.web.kit import Refused, WorkspaceRoute
 
 missing = APIRouter(route_class=WorkspaceRoute)
@@ -20,6 +20,7 @@ SECTIONS = (
     auth.router,
     pages.router,
     settlements.router,
+    donations.router,
     referrals.router,
     admin.router,
     missing,  # last

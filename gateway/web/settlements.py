@@ -8,16 +8,16 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from gateway.audit import reads
 from gateway.domain.bounds import RowId
 from gateway.errors import GatewayError
-from gateway.kit.db import transaction
+from gateway.kit.deps import ReadSession, WriteSession
 from gateway.settings import today
 from gateway.settlement import service as settlement
 from gateway.storage import repository
 from gateway.storage.models import Centre, PaymentOrder
-from gateway.web import queries
 from gateway.web.kit import FinanceVisit, Visit, WorkspaceRoute
 from gateway.web.views import latin_number
 
@@ -27,35 +27,38 @@ DONE = {"closed": "done.closed", "paid": "done.paid"}
 
 def _show(
     visit: Visit,
+    db: Session,
     *,
     period: str,
     centre: str,
     done: str | None = None,
     error: GatewayError | None = None,
 ) -> Response:
+    """The settlement page; after a refused change (``error``), that change rolled back."""
+    if error is not None:
+        db.rollback()
     orders: list[tuple[PaymentOrder, Centre]] = []
-    with visit.state.sessions() as db:
-        try:
-            scope = None
-            if centre:
-                found = repository.get_centre_by_code(db, centre)
-                if found is None:
-                    raise GatewayError(f"There is no centre {centre}.", 404)
-                scope = found.id
-            rows = settlement.list_orders(db, period=period or None, centre_scope=scope)
-            centres = queries.centres_by_id(db, {o.centre_id for o in rows})
-            orders = [(o, centres[o.centre_id]) for o in rows]
-        except GatewayError as exc:
-            error = error or exc
-        return visit.render(
-            "settlements.html",
-            status_code=error.status_code if error else 200,
-            period=period,
-            centre=centre,
-            orders=orders,
-            done=done,
-            error=error.message if error else None,
-        )
+    try:
+        scope = None
+        if centre:
+            found = repository.get_centre_by_code(db, centre)
+            if found is None:
+                raise GatewayError(f"There is no centre {centre}.", 404)
+            scope = found.id
+        rows = settlement.list_orders(db, period=period or None, centre_scope=scope)
+        centres = repository.centres_by_id(db, {o.centre_id for o in rows})
+        orders = [(o, centres[o.centre_id]) for o in rows]
+    except GatewayError as exc:
+        error = error or exc
+    return visit.render(
+        "settlements.html",
+        status_code=error.status_code if error else 200,
+        period=period,
+        centre=centre,
+        orders=orders,
+        done=done,
+        error=error.message if error else None,
+    )
 
 
 def _period(text: str) -> str:
@@ -64,9 +67,9 @@ def _period(text: str) -> str:
 
 @router.get("/settlements")
 def settlements(
-    visit: FinanceVisit, period: str = "", centre: str = "", done: str = ""
+    visit: FinanceVisit, db: ReadSession, period: str = "", centre: str = "", done: str = ""
 ) -> Response:
-    return _show(visit, period=_period(period), centre=centre.strip()[:20], done=DONE.get(done))
+    return _show(visit, db, period=_period(period), centre=centre.strip()[:20], done=DONE.get(done))
 
 
 def _back(period: str, done: str) -> Response:
@@ -75,15 +78,16 @@ def _back(period: str, done: str) -> Response:
 
 
 @router.post("/settlements/close")
-def close_period(visit: FinanceVisit, period: Annotated[str, Form(max_length=20)] = "") -> Response:
+def close_period(
+    visit: FinanceVisit, db: WriteSession, period: Annotated[str, Form(max_length=20)] = ""
+) -> Response:
     wanted = _period(period)
     try:
-        with transaction(visit.state.sessions) as db:
-            settlement.close_period(
-                db, period=wanted, actor=visit.actor, today=today(visit.state.settings)
-            )
+        settlement.close_period(
+            db, period=wanted, actor=visit.actor, today=today(visit.state.settings)
+        )
     except GatewayError as exc:
-        return _show(visit, period=wanted, centre="", error=exc)
+        return _show(visit, db, period=wanted, centre="", error=exc)
     return _back(wanted, "closed")
 
 
@@ -91,28 +95,25 @@ def close_period(visit: FinanceVisit, period: Annotated[str, Form(max_length=20)
 def mark_paid(
     order_id: RowId,
     visit: FinanceVisit,
+    db: WriteSession,
     reference: Annotated[str, Form(max_length=60)] = "",
     period: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     try:
-        with transaction(visit.state.sessions) as db:
-            order = settlement.mark_paid(
-                db, order_id=order_id, reference=reference, actor=visit.actor
-            )
-            paid_period = order.period
+        order = settlement.mark_paid(db, order_id=order_id, reference=reference, actor=visit.actor)
+        paid_period = order.period
     except GatewayError as exc:
-        return _show(visit, period=_period(period), centre="", error=exc)
+        return _show(visit, db, period=_period(period), centre="", error=exc)
     return _back(paid_period, "paid")
 
 
 @router.get("/settlements/{order_id}/statement.csv")
-def statement_csv(order_id: RowId, visit: FinanceVisit) -> Response:
-    with visit.state.sessions() as db:
-        order = settlement.get_order(db, order_id, None)
-        text = settlement.statement_csv(settlement.statement_rows(db, order))
+def statement_csv(order_id: RowId, visit: FinanceVisit, db: WriteSession) -> Response:
+    order = settlement.get_order(db, order_id, None)
+    text = settlement.statement_csv(settlement.statement_rows(db, order))
     scope = reads.Scope(reads.ORDER, str(order.id), order.documents)
     route = "GET /web/settlements/{id}/statement.csv"
-    reads.record_read(visit.state.sessions, visit, route, scope=scope)
+    reads.record_read(db, visit, route, scope=scope)
     name = f"remittance-{order.period}-{order.id}.csv"
     return Response(
         text,

@@ -13,15 +13,17 @@ from urllib.parse import urlencode
 from sqlalchemy.orm import Session
 
 from gateway.audit import chain as audit
+from gateway.documents.repository import DocumentFilter
 from gateway.documents.view import document_view
 from gateway.domain import bounds
 from gateway.domain.lifecycle import DocumentStatus
 from gateway.domain.review import ReviewAction, ReviewReason
-from gateway.errors import NotFoundError
+from gateway.errors import GatewayError, NotFoundError
+from gateway.information import service as information
+from gateway.information.schemas import AttachmentKind
 from gateway.kit.periods import period_end
 from gateway.pricing.engine.rules import Reason
-from gateway.storage import repository
-from gateway.web import queries
+from gateway.submissions import repository as submissions
 from gateway.web.original import original_document
 
 _TO_LATIN = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789", ",٬ ")
@@ -52,12 +54,12 @@ class QueueForm:
     page: int = 1
     problems: list[str] = field(default_factory=list)
 
-    def criteria(self) -> repository.DocumentFilter:
+    def criteria(self) -> DocumentFilter:
         bounds = None
         if self.period:
             end = period_end(self.period)
             bounds = (end.replace(day=1), end)
-        return repository.DocumentFilter(
+        return DocumentFilter(
             status=self.status or None,
             centre_code=self.centre or None,
             period=bounds,
@@ -115,19 +117,36 @@ def percent(rate: Decimal | None) -> str:
 
 
 def document_page(session: Session, document_id: uuid.UUID) -> dict[str, Any]:
-    """Everything the document page shows; 404 when there is no such document."""
+    """Everything the document page shows (its requests for information first); 404 when
+    there is no such document."""
     view = document_view(session, document_id, None)
     if view is None:
         raise NotFoundError("Document")
-    raw = queries.raw_payload(session, view.submission_id)
+    raw = submissions.raw_payload(session, view.submission_id)
     original = original_document(raw.body, raw.content_type, view.source_path) if raw else None
     return {
         "doc": view,
         "audit_entries": audit.entries_for(session, "document", [str(view.id)]),
         "original": original,
         "can_review": view.status == DocumentStatus.UNDER_REVIEW,
+        "exchange": information.exchange(session, view.id),
+        "can_ask": view.status == DocumentStatus.UNDER_REVIEW,
+        "attachment_kinds": [k.value for k in AttachmentKind],
         "review_reasons": [r.value for r in ReviewReason],
         "actions": [a.value for a in ReviewAction],
         "plain": plain,
         "percent": percent,
     }
+
+
+def line_numbers(text: str) -> list[int]:
+    """Line numbers typed as "1, 3 4" (Persian or Latin digits); a 422 for anything else."""
+    numbers = []
+    for item in re.split(r"[\s,،]+", text.strip()):
+        if not item:
+            continue
+        digits = latin_number(item)
+        if not bounds.fits(digits, bounds.INT32_MAX) or int(digits) < 1:
+            raise GatewayError(f"{item[:20]!r} is not a line number.", 422)
+        numbers.append(int(digits))
+    return numbers

@@ -16,8 +16,7 @@ from pydantic import AnyUrl, BaseModel, Field, UrlConstraints
 from gateway.domain.bounds import Offset, RowId
 from gateway.domain.centres import Role
 from gateway.errors import ForbiddenError
-from gateway.kit.db import transaction
-from gateway.kit.deps import Caller, ReadSession, State
+from gateway.kit.deps import Caller, ReadSession, State, WriteSession
 from gateway.kit.http import AUTHENTICATED, BAD_JSON, errors
 from gateway.storage.models import Webhook, WebhookDelivery
 from gateway.webhooks import service as webhooks
@@ -112,16 +111,20 @@ WebhookId = Annotated[RowId, Path()]
     summary="Register a webhook (the signing secret is shown once)",
 )
 def create_webhook(
-    body: WebhookIn, response: Response, centre_id: CentreId, caller: Caller, state: State
+    body: WebhookIn,
+    response: Response,
+    centre_id: CentreId,
+    caller: Caller,
+    session: WriteSession,
+    state: State,
 ) -> WebhookCreated:
-    with transaction(state.sessions) as session:
-        done = webhooks.register(
-            session=session,
-            centre_id=centre_id,
-            url=str(body.url),
-            actor=caller.actor,
-            policy=state.settings.webhook_address_policy(),
-        )
+    done = webhooks.register(
+        session=session,
+        centre_id=centre_id,
+        url=str(body.url),
+        actor=caller.actor,
+        policy=state.settings.webhook_address_policy(),
+    )
     out = webhook_out(done.webhook)
     response.headers["Location"] = f"/v1/webhooks/{out.id}"
     return WebhookCreated(**out.model_dump(), secret=done.secret)
@@ -145,12 +148,11 @@ def list_webhooks(centre_id: CentreId, session: ReadSession) -> list[WebhookOut]
     summary="Delete a webhook: no further events are sent to it; its deliveries stay visible",
 )
 def delete_webhook(
-    webhook_id: WebhookId, centre_id: CentreId, caller: Caller, state: State
+    webhook_id: WebhookId, centre_id: CentreId, caller: Caller, session: WriteSession
 ) -> Response:
-    with transaction(state.sessions) as session:
-        webhooks.disable(
-            session=session, centre_id=centre_id, webhook_id=webhook_id, actor=caller.actor
-        )
+    webhooks.disable(
+        session=session, centre_id=centre_id, webhook_id=webhook_id, actor=caller.actor
+    )
     return Response(status_code=204)
 
 
