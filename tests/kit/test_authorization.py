@@ -7,7 +7,9 @@ test, so nobody adds a route without deciding who may call it.
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -18,7 +20,7 @@ from gateway.domain.centres import Role
 from gateway.kit.db import transaction
 from gateway.pricing.engine.review import ReviewPolicy
 from gateway.pricing.service import Policies
-from gateway.storage.models import PaymentOrder, Webhook
+from gateway.storage.models import FamilyPhysician, PatientListEntry, PaymentOrder, Webhook
 from tests import factories as f
 from tests.submissions.test_submissions import JSON, POLICIES, auth, price_all
 
@@ -37,6 +39,9 @@ class Rule:
 
 
 FHIR_CLAIM = {"resourceType": "Claim"}
+FHIR_REFERRAL = {"resourceType": "ServiceRequest"}
+REFERRAL = {"physician": "00", "patient": "0000000000", "level": 2, "reason": "I20"}
+FEEDBACK = {"diagnosis": "I20", "findings": "x", "plan": "y", "back_to_level1": True}
 ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/submissions"): Rule(frozenset({CENTRE})),
     ("GET", "/v1/submissions/{submission_id}"): Rule(EVERYONE, owned=True),
@@ -85,6 +90,14 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/fhir/CoverageEligibilityRequest/$submit"): Rule(
         frozenset({CENTRE}), body={"resourceType": "CoverageEligibilityRequest"}
     ),
+    # The referral programme: the issuing centre (and a centre that used the referral);
+    # staff may not read the physicians' correspondence (docs/referrals.md).
+    ("POST", "/v1/referrals"): Rule(frozenset({CENTRE}), body=REFERRAL),
+    ("GET", "/v1/referrals"): Rule(frozenset({CENTRE})),
+    ("GET", "/v1/referrals/{code}"): Rule(frozenset({CENTRE}), owned=True),
+    ("POST", "/v1/referrals/{code}/feedback"): Rule(frozenset({CENTRE}), owned=True, body=FEEDBACK),
+    ("POST", "/fhir/ServiceRequest"): Rule(frozenset({CENTRE}), body=FHIR_REFERRAL),
+    ("GET", "/fhir/ServiceRequest/{code}"): Rule(frozenset({CENTRE}), owned=True),
 }
 
 
@@ -139,7 +152,6 @@ def world(client: TestClient, sessions) -> World:
     always = Policies(
         copay=POLICIES.copay,
         review=ReviewPolicy(0, Decimal(1), Decimal(0)),
-        referral_provinces=POLICIES.referral_provinces,
         clock_date=POLICIES.clock_date,
     )
     price_all(sessions, [document_id], always)
@@ -153,6 +165,19 @@ def world(client: TestClient, sessions) -> World:
         session.add_all([order, hook])
         session.flush()
         order_id, hook_id = order.id, hook.id
+        physician, patient = f"{random.randrange(10**7, 10**8)}", f.new_national_id()
+        session.add(
+            FamilyPhysician(medical_council_number=physician, full_name="Dr", centre_id=centre.id)
+        )
+        session.flush()
+        session.add(
+            PatientListEntry(
+                national_id=patient, physician_number=physician, valid_from=date(2024, 1, 1)
+            )
+        )
+    referral = {**REFERRAL, "physician": physician, "patient": patient}
+    issued = client.post("/v1/referrals", json=referral, headers=auth(token))
+    assert issued.status_code == 201, issued.text
     return World(
         tokens={
             CENTRE: token,
@@ -170,6 +195,7 @@ def world(client: TestClient, sessions) -> World:
             "webhook_id": hook_id,
             "claim_response_id": document_id,
             "eob_id": document_id,
+            "code": issued.json()["code"],
         },
     )
 
