@@ -163,6 +163,10 @@ class Documents:
                 "grade": rng.choice(("general", "specialist", "specialist", "subspecialist")),
             },
             "referralCode": str(rng.randrange(10**9, 10**10)),
+            # A made-up code names no referral: marked self-referred, the document is
+            # accepted (the code kept as a warning) and priced under the self-referral
+            # policy, as in bench/ingest.py.
+            "selfReferred": True,
         }
 
     def _day(self, rng: random.Random, latest: date = LATEST) -> date:
@@ -268,11 +272,21 @@ class Documents:
             body["documentNumber"] = f"B{self.seed}-{self.rng.randrange(number):08d}"
 
 
+# Keys the XSD has as attributes (the JSON form has them as keys like any other).
+ATTRIBUTES = frozenset({"selfReferred", "emergency"})
+
+
 def _xml(name: str, value: Any, indent: str, out: list[str]) -> None:
     if isinstance(value, dict):
-        out.append(f"{indent}<{name}>\n")
+        attributes = "".join(
+            f' {key}="{str(item).lower() if isinstance(item, bool) else item}"'
+            for key, item in value.items()
+            if key in ATTRIBUTES
+        )
+        out.append(f"{indent}<{name}{attributes}>\n")
         for key, item in value.items():
-            _xml(key, item, indent + "  ", out)
+            if key not in ATTRIBUTES:
+                _xml(key, item, indent + "  ", out)
         out.append(f"{indent}</{name}>\n")
     elif isinstance(value, list):
         out.append(f"{indent}<{name}>\n")

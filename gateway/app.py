@@ -32,6 +32,7 @@ from gateway.kit.deps import GatewayState, TokenCache
 from gateway.kit.outbox import OutboxDispatcher, Publisher
 from gateway.kit.ratelimit import make_limiter
 from gateway.payers import endpoints as payers
+from gateway.referrals import endpoints as referrals
 from gateway.review import endpoints as lifecycle
 from gateway.settings import Settings, get_settings
 from gateway.settlement import endpoints as settlements
@@ -295,5 +296,6 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
     app.include_router(payers.router)
     app.include_router(fhir.router)
     app.include_router(webhooks.router)
+    app.include_router(referrals.router)
     app.include_router(workspace_router)
     return app

@@ -327,3 +327,52 @@ CENTRE_DEDUCTED = Gauge(
     ["centre"],
     multiprocess_mode="livemostrecent",
 )
+
+# The referral programme (docs/referrals.md). Counted in the transaction that does it, as
+# the ingest counts documents; the collector's gauges below are exact.
+REFERRALS_ISSUED = Counter(
+    "gateway_referrals_issued_total",
+    "Referrals issued by level-1 centres, by route (api, document, fhir) and level referred to",
+    ["source", "level"],
+)
+REFERRALS_USED = Counter(
+    "gateway_referrals_used_total",
+    "Referral visits used by specialists' documents, by level",
+    ["level"],
+)
+REFERRAL_FEEDBACK = Counter(
+    "gateway_referral_feedback_total", "Specialists' feedback given on referrals"
+)
+REFERRAL_CHECKS = Counter(
+    "gateway_referral_checks_total",
+    "Specialist visits where the programme applies, by outcome (referred, self-referred, refused)",
+    ["outcome"],
+)
+# Read by the signals collector (slow turn). Labels are bounded: status and level by the
+# programme, province by the rollout table, centre by the registry.
+REFERRALS_BY_STATUS = Gauge(
+    "gateway_referrals",
+    "Referrals by status (open, used, expired-unused, expired-partly) and level referred to",
+    ["status", "level"],
+    multiprocess_mode="livemostrecent",
+)
+SPECIALIST_VISITS = Gauge(
+    "gateway_referral_specialist_visits_30d",
+    "Specialists' documents of the last 30 days in the rollout's provinces, by province, "
+    "level and how the patient came (referred, self-referred, emergency, none)",
+    ["province", "level", "referral"],
+    multiprocess_mode="livemostrecent",
+)
+REFERRAL_FEEDBACK_DUE = Gauge(
+    "gateway_referral_feedback_due",
+    "Referral visits of the last 90 days, old enough for feedback to be due, by the centre "
+    "that used them",
+    ["centre"],
+    multiprocess_mode="livemostrecent",
+)
+REFERRAL_FEEDBACK_TIMELY = Gauge(
+    "gateway_referral_feedback_timely",
+    "Of those, the visits whose feedback came within GATEWAY_REFERRAL_FEEDBACK_DAYS",
+    ["centre"],
+    multiprocess_mode="livemostrecent",
+)

@@ -45,6 +45,11 @@ class DocumentSummary(BaseModel):
     path: str = Field(description="Where the document stands in the submission")
     errors: list[ProblemOut]
     warnings: list[ProblemOut]
+    referrals_issued: list[str] = Field(
+        default_factory=list,
+        description="The codes of the referrals a level-1 visit's referralsIssued issued, in "
+        "their order (docs/referrals.md)",
+    )
     url: str
 
 
@@ -96,6 +101,13 @@ class LinePricingOut(BaseModel):
     eligible: int
     deductions: list[DeductionOut]
     copay_rate: str
+    copay_reason: str | None = Field(
+        default=None,
+        description="Why the co-payment rate is not the centre's usual one: "
+        "referral.self-referred (a specialist visit without a family-physician referral, "
+        "priced under the referral programme's self-referral policy); null otherwise",
+        examples=[None],
+    )
     copayment: int
     insurer_share: int
     explanation: str

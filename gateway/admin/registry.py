@@ -1,6 +1,6 @@
 """Reference data from CSV (format: schemas/registry/README.md): insured persons' coverage,
-centres and supplementary policies. Read with every bad cell reported; imported all or
-nothing."""
+centres, supplementary policies and the referral programme's files
+(gateway.admin.programme). Read with every bad cell reported; imported all or nothing."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from gateway.admin import programme as referral_programme
 from gateway.admin import repository as queries
 from gateway.domain.centres import CentreKind, Sector
 from gateway.domain.registry import CentreInfo, Coverage, SupplementaryTerms
@@ -42,6 +43,7 @@ class Registry:
     policies: dict[str, list[SupplementaryTerms]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    programme: referral_programme.Programme = field(default_factory=referral_programme.Programme)
 
 
 def _national_id(raw: str) -> str:
@@ -170,11 +172,22 @@ def read_registry(directory: Path) -> Registry:
         if path.is_file():
             registry.files.append(name)
             parse(path.read_text(encoding="utf-8-sig"), registry)
+    for name, read in (
+        (referral_programme.PHYSICIANS_FILE, referral_programme.parse_physicians),
+        (referral_programme.LISTS_FILE, referral_programme.parse_lists),
+        (referral_programme.ROLLOUT_FILE, referral_programme.parse_rollout),
+    ):
+        path = directory / name
+        if path.is_file():
+            registry.files.append(name)
+            read(path.read_text(encoding="utf-8-sig"), registry.programme, registry.problems)
     if not registry.files:
         registry.problems.append(
             Problem(
                 "registry.missing-file",
-                f"none of {INSURED_FILE}, {CENTRES_FILE}, {SUPPLEMENTARY_FILE} found",
+                f"none of {INSURED_FILE}, {CENTRES_FILE}, {SUPPLEMENTARY_FILE}, "
+                f"{referral_programme.PHYSICIANS_FILE}, {referral_programme.LISTS_FILE} or "
+                f"{referral_programme.ROLLOUT_FILE} found",
                 str(directory),
             )
         )
@@ -186,6 +199,9 @@ def import_registry(*, session: Session, directory: Path) -> tuple[int, int]:
     every person in the files. Returns (people, centres); GatewayError(422) lists every
     problem and changes nothing."""
     registry = read_registry(directory)
+    referral_programme.check_references(
+        session, registry.programme, set(registry.centres), registry.problems
+    )
     if registry.problems:
         raise GatewayError(f"The registry in {directory} has problems.", 422, registry.problems)
     queries.replace_coverages(session, registry.coverages)
@@ -196,5 +212,7 @@ def import_registry(*, session: Session, directory: Path) -> tuple[int, int]:
         centre.province = info.province
         centre.contract_from, centre.contract_to = info.contract_from, info.contract_to
         session.add(centre)
+    session.flush()
+    referral_programme.store(session, registry.programme)
     session.flush()
     return len(registry.coverages), len(registry.centres)

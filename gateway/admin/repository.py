@@ -3,6 +3,7 @@ the insured registry (coverage, supplementary policies)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select, update
@@ -12,7 +13,10 @@ from gateway.domain.registry import Coverage, SupplementaryTerms
 from gateway.storage.models import (
     ApiToken,
     Centre,
+    FamilyPhysician,
     InsuredCoverage,
+    PatientListEntry,
+    ReferralRolloutRow,
     StaffUser,
     SupplementaryPolicy,
 )
@@ -136,3 +140,35 @@ def replace_policies(session: Session, policies: dict[str, list[SupplementaryTer
         for held in policies.values()
         for p in held
     )
+
+
+def known_physicians(session: Session, numbers: Collection[str]) -> set[str]:
+    """Those of the medical-council numbers that are registered family physicians."""
+    query = select(FamilyPhysician.medical_council_number).where(
+        FamilyPhysician.medical_council_number.in_(sorted(numbers))
+    )
+    return set(session.scalars(query))
+
+
+def put_physician(session: Session, number: str, full_name: str, centre_id: int) -> None:
+    row = session.get(FamilyPhysician, number) or FamilyPhysician(medical_council_number=number)
+    row.full_name, row.centre_id = full_name, centre_id
+    session.add(row)
+    session.flush()
+
+
+def replace_list_entries(
+    session: Session, people: Sequence[str], entries: Sequence[PatientListEntry]
+) -> None:
+    """Every list period of the people, replaced by the entries."""
+    for start in range(0, len(people), 500):
+        chunk = people[start : start + 500]
+        session.execute(delete(PatientListEntry).where(PatientListEntry.national_id.in_(chunk)))
+    session.add_all(entries)
+    session.flush()
+
+
+def replace_rollout(session: Session, rows: Sequence[ReferralRolloutRow]) -> None:
+    session.execute(delete(ReferralRolloutRow))
+    session.add_all(rows)
+    session.flush()

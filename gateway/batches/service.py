@@ -17,7 +17,7 @@ import os
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from gateway.audit import journal
 from gateway.batches import repository as store
 from gateway.batches.reading import Item
 from gateway.batches.spool import Spooled
-from gateway.documents.service import Replacements, problem_of
+from gateway.documents.service import Claim, Replacements, problem_of
 from gateway.domain import documents as dm
 from gateway.domain.lifecycle import DocumentStatus, birth, transition
 from gateway.domain.registry import Coverage
@@ -38,6 +38,7 @@ from gateway.domain.tariff import TariffBook
 from gateway.kit.broker import PRICE_DOCUMENTS, PROCESS_BATCH
 from gateway.kit.outbox import Pending
 from gateway.pricing.service import NoTariffError, TariffCache
+from gateway.referrals import service as referrals
 from gateway.settings import Settings
 from gateway.storage import repository
 from gateway.storage.models import Batch, Centre, Submission, utc_day, utcnow
@@ -119,6 +120,7 @@ class _Rows:
     to_price: list[str]
     accepted: int = 0
     rejected: int = 0
+    referral_uses: list[referrals.Use] = field(default_factory=list)
 
 
 class Run:
@@ -157,6 +159,7 @@ class Run:
         store.store_rows(
             session, documents=rows.documents, lines=rows.lines, rejections=rows.rejections
         )
+        referrals.record_uses(session=session, uses=rows.referral_uses)
         size = self.settings.batch_pricing_documents
         payloads = [
             {"document_ids": rows.to_price[start : start + size]}
@@ -183,6 +186,8 @@ class Run:
         services = found.services.get(self.centre.id, set())
         context = self._context(session, found.coverages, numbers, services)
         replacing = Replacements(session, self.centre.id, self.actor, numbers, services)
+        codes = {d.referral_code for d in documents if d.referral_code}
+        context = replace(context, referrals=referrals.lookup(session=session, codes=codes))
         rows = _Rows([], [], [], [], [])
         ids = _new_ids(len(chunk))
         problems_seen: Counter[str] = Counter()
@@ -200,10 +205,36 @@ class Run:
             claim = replacing.prepare([document]).get(0)
             problems = validate_submission(alone, context, centre_code=None).documents[0]
             problems[:0] = problem_of(claim)
+            referral = referrals.take_visit_for(
+                session=session,
+                document=document,
+                problems=problems,
+                context=context,
+                replaced=claim.original.id if isinstance(claim, Claim) else None,
+            )
+            issued = referrals.issue_from_document(
+                session=session,
+                centre=self.centre,
+                document=document,
+                problems=problems,
+                validity_days=self.settings.referral_validity_days,
+                actor=self.actor,
+            )
             problems_seen.update(p.code for p in problems)
             accepted = not has_errors(problems)
             document_id = next(ids)
             replacing.settle(claim, accepted, document_id)
+            referrals.link_to_document(session=session, referrals=issued, document_id=document_id)
+            if referral is not None:
+                rows.referral_uses.append(
+                    referrals.Use(
+                        referral,
+                        document_id,
+                        self.centre.id,
+                        document.service_date,
+                        document.referral_feedback,
+                    )
+                )
             self._document(rows, item, document, document_id, problems, accepted, now)
             outcomes[(_KIND[document.kind], "accepted" if accepted else "rejected")] += 1
             if accepted:
@@ -248,7 +279,7 @@ class Run:
             accepted_numbers=numbers,
             stored_services=services,
             submission_window_days=settings.submission_window_days,
-            referral_provinces=frozenset(settings.referral_provinces),
+            rollout=referrals.rollout(session=session),
         )
 
     def _rejection(self, item: Item) -> tuple[Any, ...]:
@@ -302,6 +333,9 @@ class Run:
                 problem_dicts(problems),
                 now,
                 now,
+                document.physician.specialty,
+                document.self_referred,
+                document.emergency,
             )
         )
         code_types = _CODE_TYPE

@@ -85,6 +85,7 @@ def pricing_json(computation: Computation) -> dict[str, Any]:
         "allowed_quantity": computation.allowed_quantity,
         "eligible": computation.eligible,
         "copay_rate": f"{computation.copay_rate:f}",
+        "copay_reason": computation.copay_reason,
         "copayment": computation.copayment,
         "insurer_share": computation.insurer_share,
         "deductions": [

@@ -105,6 +105,7 @@ class Computation:
     insurer_share: int
     explanation: str
     payers: tuple[PayerShare, ...] = ()  # the live split of the patient share; () if none
+    copay_reason: str | None = None  # why the rate is not the centre's usual one
 
     @property
     def deducted(self) -> int:
@@ -372,6 +373,7 @@ def _line(
             insurer_share=priced.insurer_amount,
             explanation=priced.explanation,
             payers=split,
+            copay_reason=priced.copay_reason,
         )
     return Line(
         line_no=row.line_no,

@@ -52,6 +52,14 @@ RESOURCES: tuple[tuple[str, tuple[str, ...], tuple[str, ...], str], ...] = (
         "A centre asks, before care, whether a patient is covered at its centre on a day and "
         "for which services; $submit answers with a CoverageEligibilityResponse.",
     ),
+    (
+        "ServiceRequest",
+        ("create", "read"),
+        (),
+        "A family physician's referral (intent order, category Patient referral): a "
+        "level-1 centre creates one and is answered with its referral code; the issuing "
+        "centre and the centres that used it read it (docs/referrals.md).",
+    ),
 )
 
 

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fhir.resources.R4B.claim import Claim
 from fhir.resources.R4B.communication import Communication
 from fhir.resources.R4B.coverageeligibilityrequest import CoverageEligibilityRequest
+from fhir.resources.R4B.servicerequest import ServiceRequest
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
@@ -26,6 +27,7 @@ from gateway.domain.centres import Role
 from gateway.eligibility.endpoints import spend_inquiry_budget
 from gateway.errors import ForbiddenError, GatewayError, NotFoundError
 from gateway.fhir import eligibility as coverage
+from gateway.fhir import referral as fhir_referral
 from gateway.fhir import service, systems
 from gateway.fhir.capability import capability_statement
 from gateway.fhir.issues import Issue, StructureError
@@ -276,6 +278,100 @@ def get_claim_response(
             raise NotFoundError("ClaimResponse")
         route = "GET /fhir/ClaimResponse/{id}"
         reads.record_read(session, caller, route, documents=[uuid.UUID(claim_response_id)])
+    except Exception as exc:
+        session.rollback()  # a refusal is answered, not raised: it must store nothing
+        return refusal(exc, xml)
+    return render(found, xml)
+
+
+_REFERRAL_EXAMPLE: dict[str, Any] = {
+    "resourceType": "ServiceRequest",
+    "status": "active",
+    "intent": "order",
+    "category": [{"coding": [{"system": fhir_referral.SNOMED,
+                              "code": fhir_referral.PATIENT_REFERRAL}]}],
+    "subject": {"identifier": {"system": systems.NATIONAL_ID, "value": "0013542419"}},
+    "requester": {"identifier": {"system": systems.MEDICAL_COUNCIL, "value": "112233"}},
+    "performerType": {"coding": [{"system": fhir_referral.CARE_LEVEL, "code": "2"},
+                                 {"system": fhir_referral.SPECIALTY, "code": "cardiology"}]},
+    "reasonCode": [{"coding": [{"system": fhir_referral.ICD10, "code": "I20.9"}],
+                    "text": "chest pain on effort"}],
+    "authoredOn": "2026-11-20",
+}  # fmt: skip
+_REFERRAL_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "A FHIR R4 ServiceRequest: a family physician's referral",
+        "content": openapi.fhir_content(
+            "ServiceRequest",
+            example=_REFERRAL_EXAMPLE,
+            xml_example=_xml_text(ServiceRequest.model_validate(_REFERRAL_EXAMPLE)),
+        ),
+    }
+}
+_CREATED_REFERRAL = _answers(
+    "unused", *AUTHENTICATED, 400, 403, 413, 415, 422, resources=("ServiceRequest",)
+)
+_CREATED_REFERRAL.pop(200)
+_CREATED_REFERRAL[201] = {
+    "description": "The referral issued, its code in identifier and id",
+    "content": openapi.fhir_content("ServiceRequest"),
+}
+
+
+@router.post(
+    "/ServiceRequest",
+    status_code=201,
+    summary="Issue a referral (a level-1 centre); answered with it and its referral code",
+    response_class=Response,
+    responses=_CREATED_REFERRAL,
+    openapi_extra=_REFERRAL_BODY,
+)
+async def create_service_request(request: Request, state: State, session: WriteSession) -> Response:
+    media = request.headers.get("content-type", "")
+    syntax = syntax_of(media)
+    xml = wants_xml(request, syntax)
+    try:
+        caller = require_centre(await authenticate(request, state))
+        assert caller.centre is not None
+        if syntax is None:
+            raise GatewayError(
+                f"Content-Type {media or '(none)'} is not accepted; send {JSON_MEDIA} or "
+                f"{XML_MEDIA}.",
+                415,
+            )
+        body = await read_body(request, state.settings.max_body_bytes)
+        made = await run_in_threadpool(
+            service.issue_referral,
+            session,
+            state.settings,
+            caller.centre,
+            body,
+            syntax,
+            caller.actor,
+        )
+    except Exception as exc:
+        session.rollback()  # a refusal is answered, not raised: it must store nothing
+        return refusal(exc, xml)
+    return render(made, xml, 201, Location=f"/fhir/ServiceRequest/{made.id}")
+
+
+@router.get(
+    "/ServiceRequest/{code}",
+    summary="A referral as a ServiceRequest (the issuing centre and the centres that used it)",
+    response_class=Response,
+    responses=_answers(
+        "The ServiceRequest", *AUTHENTICATED, 403, 404, resources=("ServiceRequest",)
+    ),
+)
+def get_service_request(
+    code: str, request: Request, state: State, session: WriteSession
+) -> Response:
+    xml = wants_xml(request, None)
+    try:
+        caller = require_centre(authenticate_here(request, state))
+        assert caller.centre is not None
+        found = service.read_referral(session, state.settings, code, caller.centre, caller.actor)
     except Exception as exc:
         session.rollback()  # a refusal is answered, not raised: it must store nothing
         return refusal(exc, xml)

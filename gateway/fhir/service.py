@@ -12,6 +12,7 @@ import logging
 import threading
 import uuid
 from dataclasses import dataclass
+from datetime import date
 
 import orjson
 from fhir.resources.R4B.bundle import Bundle
@@ -19,6 +20,7 @@ from fhir.resources.R4B.claimresponse import ClaimResponse
 from fhir.resources.R4B.communication import Communication
 from fhir.resources.R4B.coverageeligibilityresponse import CoverageEligibilityResponse
 from fhir.resources.R4B.explanationofbenefit import ExplanationOfBenefit
+from fhir.resources.R4B.servicerequest import ServiceRequest
 from sqlalchemy.orm import Session
 
 from gateway.documents.view import DocumentView, document_view, received, views_where
@@ -27,6 +29,7 @@ from gateway.eligibility import service as eligibility
 from gateway.errors import GatewayError
 from gateway.fhir import communication as comms
 from gateway.fhir import eligibility as coverage
+from gateway.fhir import referral as fhir_referral
 from gateway.fhir import repository
 from gateway.fhir.eob import explanation_of_benefit
 from gateway.fhir.issues import StructureError
@@ -44,8 +47,9 @@ from gateway.fhir.supplementary import supplementary_bundle
 from gateway.information import service as information
 from gateway.kit.outbox import Pending
 from gateway.payers import statements
-from gateway.settings import Settings
-from gateway.storage.models import Centre, Document
+from gateway.referrals import service as referrals
+from gateway.settings import Settings, today
+from gateway.storage.models import Centre, Document, Referral
 from gateway.submissions.service import Ingested, ingest, parse_valid
 from validators.problems import Problem
 from validators.schema import Format
@@ -202,6 +206,60 @@ def supplementary_claims(
     views = views_where(session, Document.id.in_(documents), history=False) if documents else []
     bundle = supplementary_bundle(views, insurer, lines, f"{insurer}-{period}")
     return bundle, documents
+
+
+def issue_referral(
+    session: Session,
+    settings: Settings,
+    centre: Centre,
+    body: bytes,
+    syntax: Syntax,
+    actor: str,
+) -> ServiceRequest:
+    """Issue the referral a ServiceRequest asks for; the ServiceRequest as stored."""
+    asked = fhir_referral.read_request(body, syntax)
+    row = referrals.issue(
+        session=session,
+        centre=centre,
+        request=referrals.Issue(
+            physician_number=asked.physician,
+            patient_national_id=asked.patient,
+            level=asked.level,
+            specialty=asked.specialty,
+            reason_icd10=asked.reason,
+            reason_text=asked.reason_text,
+            issued_on=asked.issued_on or today(settings),
+            visits=asked.visits,
+        ),
+        validity_days=settings.referral_validity_days,
+        source="fhir",
+        actor=actor,
+    )
+    return fhir_referral.service_request(_issued(row, today(settings)))
+
+
+def read_referral(
+    session: Session, settings: Settings, code: str, centre: Centre, actor: str
+) -> ServiceRequest:
+    """A referral as a ServiceRequest, for the two centres that may read it (audited)."""
+    row = referrals.read(session=session, code=code, centre=centre, actor=actor)
+    return fhir_referral.service_request(_issued(row, today(settings)))
+
+
+def _issued(row: Referral, on: date) -> fhir_referral.Issued:
+    return fhir_referral.Issued(
+        code=row.code,
+        status=referrals.status_of(row, on),
+        physician=row.physician_number,
+        patient=row.patient_national_id,
+        level=row.level,
+        specialty=row.specialty,
+        reason=row.reason_icd10,
+        reason_text=row.reason_text,
+        issued_on=row.issued_on,
+        valid_until=row.valid_until,
+        visits=row.visits,
+    )
 
 
 def check_eligibility(

@@ -44,6 +44,7 @@ FHIR_RESOURCES = (
     "CapabilityStatement",
     "CommunicationRequest",
     "Communication",
+    "ServiceRequest",
 )
 # The pages load only the gateway's own files: ReDoc's bundle would fetch its logo from a
 # CDN, which the policy stops before it is asked for. Their bootstraps are inline scripts.

@@ -70,6 +70,7 @@ PRICING_COLUMNS = (
     "allowed_quantity",
     "copay_rate",
     "explanation",
+    "copay_reason",
 )
 DEDUCTION_COLUMNS = ("line_id", "document_id", "reason", "amount", "detail")
 
@@ -109,6 +110,8 @@ class DocumentToPrice:
     discharge_date: date | None
     insurance_number: str
     purpose: str
+    self_referred: bool
+    emergency: bool
     submission_id: uuid.UUID
     ordinal: int
     received_at: datetime  # the submission's: the day it was filed

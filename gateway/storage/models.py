@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     DateTime,
@@ -227,6 +228,11 @@ class Document(Base):
     # "claim" (a bill), or "preauthorization" / "predetermination": a FHIR Claim asking
     # what would be paid, priced as an estimate and never settled (domain.documents.Purpose).
     purpose: Mapped[str] = mapped_column(String(20), default="claim", server_default="claim")
+    # The referral programme (docs/referrals.md): the specialist's specialty, a visit the
+    # patient came to without a referral, an emergency (which never needs one).
+    physician_specialty: Mapped[str | None] = mapped_column(String(40))
+    self_referred: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    emergency: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     service_date: Mapped[date] = mapped_column(Date)
     admission_date: Mapped[date | None] = mapped_column(Date)
     discharge_date: Mapped[date | None] = mapped_column(Date)
@@ -306,6 +312,8 @@ class LinePricing(Base):
     terms: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)  # component, units, k
     allowed_quantity: Mapped[int] = mapped_column(Integer, server_default="0")
     copay_rate: Mapped[Decimal] = mapped_column(Numeric(6, 4), server_default="0")
+    # Why the co-payment is other than the centre's usual rate (referral.self-referred).
+    copay_reason: Mapped[str | None] = mapped_column(String(40))
     explanation: Mapped[str] = mapped_column(Text)
 
 
@@ -921,3 +929,104 @@ class AnswerAttachment(Base):
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
     sha256: Mapped[str] = mapped_column(ForeignKey("attachments.sha256"))
     filename: Mapped[str] = mapped_column(String(200))
+
+
+class FamilyPhysician(Base):
+    """A family physician of the referral programme and the level-1 centre they work at."""
+
+    __tablename__ = "family_physicians"
+
+    medical_council_number: Mapped[str] = mapped_column(String(12), primary_key=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"))
+
+
+class PatientListEntry(Base):
+    """A period during which an insured person is on a family physician's list."""
+
+    __tablename__ = "patient_list_entries"
+    __table_args__ = (
+        CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="period"),
+        Index("ix_patient_list_entries_national_id", "national_id", "valid_from"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    national_id: Mapped[str] = mapped_column(String(10))
+    physician_number: Mapped[str] = mapped_column(
+        ForeignKey("family_physicians.medical_council_number")
+    )
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+
+
+class ReferralRolloutRow(Base):
+    """The programme's rollout: from when a province requires a referral, at which levels
+    (space-separated, "2 3"), in owned centres only or in contracted ones too."""
+
+    __tablename__ = "referral_rollout"
+    __table_args__ = (CheckConstraint("scope IN ('all', 'owned')", name="scope"),)
+
+    province: Mapped[str] = mapped_column(String(60), primary_key=True)
+    required_from: Mapped[date] = mapped_column(Date)
+    levels: Mapped[str] = mapped_column(String(10))
+    scope: Mapped[str] = mapped_column(String(10))
+
+
+class Referral(Base):
+    """A referral issued by a level-1 centre; its visits are used by specialists' documents
+    (never more than it covers: a database constraint too), and it carries the feedback."""
+
+    __tablename__ = "referrals"
+    __table_args__ = (
+        CheckConstraint("level IN (2, 3)", name="level"),
+        CheckConstraint(
+            "visits >= 1 AND visits_used >= 0 AND visits_used <= visits", name="visits"
+        ),
+        CheckConstraint("valid_until >= issued_on", name="validity"),
+        CheckConstraint("source IN ('api', 'document', 'fhir')", name="source"),
+        Index("ix_referrals_issuer", "issuing_centre_id", "issued_on"),
+        Index("ix_referrals_source_document", "source_document_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    issuing_centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"))
+    physician_number: Mapped[str] = mapped_column(String(12))
+    patient_national_id: Mapped[str] = mapped_column(String(10))
+    level: Mapped[int] = mapped_column(Integer)
+    specialty: Mapped[str | None] = mapped_column(String(40))
+    reason_icd10: Mapped[str] = mapped_column(String(8))
+    reason_text: Mapped[str | None] = mapped_column(String(500))
+    issued_on: Mapped[date] = mapped_column(Date)
+    valid_until: Mapped[date] = mapped_column(Date)
+    visits: Mapped[int] = mapped_column(Integer)
+    visits_used: Mapped[int] = mapped_column(Integer, default=0)
+    source: Mapped[str] = mapped_column(String(10))
+    # The level-1 visit document that issued it (source "document").
+    source_document_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    feedback_centre_id: Mapped[int | None] = mapped_column(ForeignKey("centres.id"))
+    feedback_diagnosis: Mapped[str | None] = mapped_column(String(8))
+    feedback_findings: Mapped[str | None] = mapped_column(Text)
+    feedback_plan: Mapped[str | None] = mapped_column(Text)
+    feedback_back_to_level1: Mapped[bool | None] = mapped_column(Boolean)
+    feedback_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ReferralUse(Base):
+    """One visit of a referral used by one document; at most one per document. Released
+    (released_at set, the visit given back) when the document is rejected or voided."""
+
+    __tablename__ = "referral_uses"
+    __table_args__ = (
+        Index("ix_referral_uses_referral", "referral_id"),
+        Index("uq_referral_uses_document", "document_id", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id"))
+    document_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"))
+    service_date: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

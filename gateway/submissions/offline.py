@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import track
 
 from gateway.domain import documents as dm
+from gateway.domain.referrals import Rollout
 from gateway.domain.registry import CentreInfo, Coverage
 from gateway.domain.tariff import TariffBook
 from gateway.errors import GatewayError
@@ -55,6 +56,7 @@ class Reference:
     coverages: dict[str, list[Coverage]] | None = None
     centres: dict[str, CentreInfo] | None = None
     tariff: TariffBook | None = None
+    rollout: Rollout | None = None
 
     @property
     def skipped(self) -> list[str]:
@@ -63,6 +65,8 @@ class Reference:
             notes.append("eligibility (no --registry insured.csv)")
         if self.centres is None:
             notes.append("centre contract and referral (no --registry centres.csv)")
+        elif self.rollout is None:
+            notes.append("referral (no --registry referral_rollout.csv)")
         if self.tariff is None:
             notes.append("tariff codes and referral (no --tariff)")
         return notes
@@ -79,6 +83,9 @@ def load_reference(registry: Path | None, tariff: Path | None) -> Reference:
             raise GatewayError(f"The registry in {registry} has problems.", 2, loaded.problems)
         reference.coverages = loaded.coverages if INSURED_FILE in loaded.files else None
         reference.centres = loaded.centres if CENTRES_FILE in loaded.files else None
+        reference.rollout = (
+            Rollout.of(loaded.programme.rollout) if loaded.programme.rollout is not None else None
+        )
     if tariff is not None:
         book = read_book(tariff)
         if book.problems:
@@ -214,7 +221,7 @@ def _rules(submission: dm.Submission, reference: Reference, limits: Limits) -> R
         coverages=reference.coverages,
         tariff=reference.tariff,
         submission_window_days=settings.submission_window_days,
-        referral_provinces=frozenset(settings.referral_provinces),
+        rollout=reference.rollout,
     )
     return apply_rules(submission, context, centre_code=None, max_documents=limits.max_documents)
 

@@ -142,7 +142,7 @@ def _context(
         accepted_numbers=numbers,
         stored_services=services,
         submission_window_days=settings.submission_window_days,
-        referral_provinces=frozenset(settings.referral_provinces),
+        rollout=reference.rollout,
     )
 
 

@@ -47,7 +47,11 @@ _ADD_MESSAGE_SQL = (
 )
 # A batch holds bills only (its documents take the column's default, "claim"); a
 # submission's documents may be estimates and carry an identifier system (the FHIR door).
-DOCUMENT_COLUMNS = (*batches.DOCUMENT_COLUMNS, "purpose", "identifier_system")
+DOCUMENT_COLUMNS = (
+    *batches.DOCUMENT_COLUMNS,
+    "purpose",
+    "identifier_system",
+)
 
 
 @dataclass(slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway.web import admin, auth, donations, pages, settlements
+from gateway.web import admin, auth, donations, pages, referrals, settlements
 from gateway.web.kit import Refused, WorkspaceRoute
 
 missing = APIRouter(route_class=WorkspaceRoute)
@@ -21,8 +21,9 @@ SECTIONS = (
     pages.router,
     settlements.router,
     donations.router,
+    referrals.router,
     admin.router,
-    missing,
+    missing,  # last
 )  # missing: last
 
 router = APIRouter(include_in_schema=False)  # each route carries /web (WorkspaceRoute)

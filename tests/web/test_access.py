@@ -37,6 +37,7 @@ WEB_ROUTES: dict[tuple[str, str], frozenset[Role] | None] = {
     ("POST", "/web/documents/{document_id}/information-requests"): REVIEWERS,
     ("POST", "/web/documents/{document_id}/information-requests/{request_id}/withdraw"): REVIEWERS,
     ("GET", "/web/attachments/{sha256}"): REVIEWERS,
+    ("GET", "/web/referrals"): STAFF,
     ("GET", "/web/settlements"): SETTLERS,
     ("POST", "/web/settlements/close"): SETTLERS,
     ("POST", "/web/settlements/{order_id}/paid"): SETTLERS,
