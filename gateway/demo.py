@@ -59,32 +59,25 @@ def prepare_environment() -> int:
 
 def seed(token: str | None) -> DemoLogins:
     """Migrate, load the sample tariff and registries, and make the demo's logins."""
-    from sqlalchemy import select
-
     from gateway.admin import service as admin
     from gateway.admin.registry import SAMPLE_REGISTRY_DIR, import_registry
     from gateway.domain.centres import Role
     from gateway.kit.db import engine_for, session_factory, transaction, upgrade
-    from gateway.pricing import repository as tariffs
     from gateway.settings import get_settings
-    from gateway.storage import repository
-    from gateway.storage.models import StaffUser
 
     settings = get_settings()
     upgrade(settings.database_url)
     with transaction(session_factory(engine_for(settings.database_url))) as session:
-        if tariffs.latest_tariff_version(session) is None:
+        if not admin.has_tariff(session):
             admin.import_tariff(session=session, directory=admin.SAMPLE_TARIFF_DIR, label="sample")
         import_registry(session=session, directory=SAMPLE_REGISTRY_DIR)
-        centre = repository.get_centre_by_code(session, DEMO_CENTRE)
-        assert centre is not None  # the sample registry holds it
+        centre = admin.centre_by_code(session, DEMO_CENTRE)  # the sample registry holds it
         centre_token = admin.add_token(
             session=session, role=Role.CENTRE, centre=centre, token=token
         )
         auditor_token = admin.add_token(session=session, role=Role.AUDITOR, centre=None)
-        existing = set(session.scalars(select(StaffUser.username)))
         for username, role, name in DEMO_USERS:
-            if username not in existing:
+            if not admin.user_exists(session, username):
                 admin.add_staff_user(
                     session=session,
                     username=username,

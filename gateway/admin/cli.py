@@ -346,15 +346,15 @@ def tariff_export(
     ] = None,
 ) -> None:
     """Write a stored tariff version to DIRECTORY as the CSV files `tariff import` reads."""
+    from gateway.admin import service as admin
     from gateway.kit.db import transaction
-    from gateway.pricing import repository as tariffs
     from gateway.pricing.tariff_csv import write_book
 
-    with transaction(open_sessions()) as session:
-        chosen = version or tariffs.latest_tariff_version(session)
-        if chosen is None or tariffs.tariff_version(session, chosen) is None:
-            fail(GatewayError("No such tariff version is stored." if chosen else "No tariff.", 2))
-        book = tariffs.load_tariff_book(session, chosen)
+    try:
+        with transaction(open_sessions()) as session:
+            chosen, book = admin.stored_tariff_book(session, version)
+    except GatewayError as error:
+        fail(error)
     for path in write_book(book, directory):
         typer.echo(path)
     typer.echo(f"tariff version {chosen} ({book.label}) exported to {directory}")
@@ -363,11 +363,11 @@ def tariff_export(
 @tariff_app.command("versions")
 def tariff_versions() -> None:
     """List the stored tariff versions, newest last."""
+    from gateway.admin import service as admin
     from gateway.kit.db import transaction
-    from gateway.pricing import repository as tariffs
 
     with transaction(open_sessions()) as session:
-        for row in tariffs.tariff_versions(session):
+        for row in admin.tariff_versions(session):
             typer.echo(
                 f"{row.id}\t{row.imported_at:%Y-%m-%d %H:%M}\t{row.sha256[:12]}\t{row.label}"
             )

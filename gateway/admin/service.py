@@ -16,11 +16,12 @@ from sqlalchemy.orm import Session
 from gateway.admin import repository as queries
 from gateway.audit import chain as audit
 from gateway.domain.centres import CentreKind, Role, Sector
+from gateway.domain.tariff import TariffBook
 from gateway.errors import GatewayError
 from gateway.pricing import repository as tariffs
 from gateway.pricing.tariff_csv import read_book
 from gateway.storage import repository
-from gateway.storage.models import ApiToken, Centre, StaffUser
+from gateway.storage.models import ApiToken, Centre, StaffUser, TariffVersion
 
 passwords = PasswordHasher()  # argon2id with the library's current parameters
 SAMPLE_TARIFF_DIR = Path(__file__).resolve().parents[2] / "schemas" / "tariff" / "sample"
@@ -359,3 +360,21 @@ def import_tariff(
         ],
     )
     return version
+
+
+def has_tariff(session: Session) -> bool:
+    """Whether any tariff version is stored."""
+    return tariffs.latest_tariff_version(session) is not None
+
+
+def tariff_versions(session: Session) -> list[TariffVersion]:
+    """The stored tariff versions, oldest first."""
+    return tariffs.tariff_versions(session)
+
+
+def stored_tariff_book(session: Session, version: int | None) -> tuple[int, TariffBook]:
+    """A stored tariff version (the newest when ``version`` is None) and its book."""
+    chosen = version or tariffs.latest_tariff_version(session)
+    if chosen is None or tariffs.tariff_version(session, chosen) is None:
+        raise GatewayError("No such tariff version is stored." if chosen else "No tariff.", 2)
+    return chosen, tariffs.load_tariff_book(session, chosen)

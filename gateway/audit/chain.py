@@ -15,24 +15,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any
 
 import orjson
-from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
-from gateway.kit import bulk
-from gateway.storage.models import AuditEntry, AuditHead
+from gateway.audit import repository as store
+from gateway.storage.models import AuditEntry
 
 GENESIS = "0" * 64
-HEAD_ID = 1
-# Statements on the table itself: the head is read and moved on every commit of a move, and
-# an ORM statement costs three times as much to build and run.
-HEAD = cast(Table, AuditHead.__table__)
-# On PostgreSQL the head is locked and moved by prepared plain statements: even a Core
-# statement costs ~0.1 ms of CPU to build and run, on every commit that moves a document.
-_LOCK_HEAD_SQL = "SELECT seq, hash FROM audit_head WHERE id = %s FOR UPDATE"
-_MOVE_HEAD_SQL = "UPDATE audit_head SET seq = %s, hash = %s WHERE id = %s"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,22 +73,7 @@ def append(session: Session, records: Sequence[Record]) -> None:
     """Append records in order, in the caller's transaction (they land with its commit)."""
     if not records:
         return
-    raw = bulk.psycopg_connection(session)
-    if raw is not None:
-        found = raw.execute(_LOCK_HEAD_SQL, [HEAD_ID], prepare=True).fetchone()
-        assert found is not None, "the audit head row is created by the migrations"
-        seq, prev = found
-    else:
-        # A write first, so the head is read under the database's write lock: SQLite has no
-        # row lock, and a plain read (outside any transaction until the first write) lets
-        # another process move the head before this append inserts.
-        head = session.execute(
-            update(HEAD)
-            .where(HEAD.c.id == HEAD_ID)
-            .values(seq=HEAD.c.seq)
-            .returning(HEAD.c.seq, HEAD.c.hash)
-        ).one()
-        seq, prev = head.seq, head.hash
+    seq, prev = store.lock_head(session)
     now = datetime.now(UTC)
     rows = []
     for record in records:
@@ -127,11 +103,8 @@ def append(session: Session, records: Sequence[Record]) -> None:
             }
         )
         prev = digest
-    bulk.insert_dicts(session, AuditEntry, rows)
-    if raw is not None:
-        raw.execute(_MOVE_HEAD_SQL, [seq, prev, HEAD_ID], prepare=True)
-    else:
-        session.execute(update(HEAD).where(HEAD.c.id == HEAD_ID).values(seq=seq, hash=prev))
+    store.add_entries(session, rows)
+    store.move_head(session, seq, prev)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,14 +120,13 @@ def verify(session: Session, batch: int = 5000) -> Verdict:
     """Check every link; the first entry that does not fit is named with what is wrong."""
     expected_seq, prev = 1, GENESIS
     checked = 0
-    query = select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=batch)
-    for entry in session.scalars(query):
+    for entry in store.every_entry(session, batch):
         problem = _check(entry, expected_seq, prev)
         if problem:
             return Verdict(False, checked, entry.seq, entry.id, problem)
         checked += 1
         expected_seq, prev = entry.seq + 1, entry.hash
-    head = session.get_one(AuditHead, HEAD_ID)
+    head = store.head(session)
     if head.seq != expected_seq - 1 or head.hash != prev:
         return Verdict(
             False,
@@ -171,14 +143,9 @@ def verify_newest(session: Session, count: int) -> Verdict:
     """Check the newest ``count`` links against each other, the first against the entry
     before it, and the last against the head: a cheap check to run often, where ``verify``
     walks the whole chain."""
-    head = session.get_one(AuditHead, HEAD_ID)
+    head = store.head(session)
     first = max(head.seq - count + 1, 1)
-    query = (
-        select(AuditEntry)
-        .where(AuditEntry.seq >= first - 1, AuditEntry.seq <= head.seq)
-        .order_by(AuditEntry.seq)
-    )
-    entries = list(session.scalars(query))
+    entries = store.entries_between(session, first - 1, head.seq)
     prev = GENESIS
     if first > 1:
         before = entries.pop(0) if entries and entries[0].seq == first - 1 else None
@@ -226,11 +193,5 @@ def _check(entry: AuditEntry, expected_seq: int, prev: str) -> str:
 def entries_for(
     session: Session, subject_type: str, subject_ids: Iterable[str]
 ) -> list[AuditEntry]:
-    query = (
-        select(AuditEntry)
-        .where(
-            AuditEntry.subject_type == subject_type, AuditEntry.subject_id.in_(list(subject_ids))
-        )
-        .order_by(AuditEntry.seq)
-    )
-    return list(session.scalars(query))
+    """The entries about these subjects, in sequence order."""
+    return store.entries_for(session, subject_type, subject_ids)

@@ -9,21 +9,19 @@ through ``record``; nothing else writes ``status_events``.
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from gateway.audit import chain as audit
+from gateway.audit import repository as store
 from gateway.domain.lifecycle import DocumentStatus, Transition
-from gateway.kit import bulk
 from gateway.kit.broker import DELIVER_WEBHOOK
 from gateway.kit.outbox import Pending
-from gateway.storage.models import OutboxMessage, StatusEvent, Webhook, utcnow
+from gateway.storage.models import utcnow
 
 WEBHOOK_TASK = DELIVER_WEBHOOK
 EVENT_TYPE = "document.status_changed"
@@ -81,7 +79,7 @@ def record(
     already in this transaction (else they are read here)."""
     if not moves:
         return []
-    bulk.insert_dicts(session, StatusEvent, [status_event_values(m) for m in moves])
+    store.add_status_events(session, [status_event_values(m) for m in moves])
     audit.append(
         session,
         [
@@ -107,16 +105,9 @@ def record(
 def _queue_webhooks(
     session: Session, moves: Sequence[Move], webhooks: Mapping[int, list[int]] | None
 ) -> list[Pending]:
-    hooks: Mapping[int, list[int]]
-    if webhooks is None:
-        hooks = defaultdict(list)
-        query = select(Webhook.id, Webhook.centre_id).where(
-            Webhook.centre_id.in_({m.centre_id for m in moves}), Webhook.disabled_at.is_(None)
-        )
-        for hook_id, centre_id in session.execute(query):
-            hooks[centre_id].append(hook_id)
-    else:
-        hooks = webhooks
+    hooks: Mapping[int, list[int]] = (
+        store.live_webhooks(session, {m.centre_id for m in moves}) if webhooks is None else webhooks
+    )
     if not hooks:
         return []
     now = utcnow()
@@ -132,9 +123,7 @@ def _queue_webhooks(
     ]
     if not rows:
         return []
-    ids = session.scalars(
-        insert(OutboxMessage).returning(OutboxMessage.id, sort_by_parameter_order=True), rows
-    ).all()
+    ids = store.add_outbox(session, rows)
     return [Pending(i, r["task"], r["payload"]) for i, r in zip(ids, rows, strict=True)]
 
 
@@ -143,11 +132,7 @@ def notify(
 ) -> list[Pending]:
     """Queue one event other than a move (a request for information, its answer) for every
     live webhook of the centre, in the caller's transaction; return the messages."""
-    hooks = list(
-        session.scalars(
-            select(Webhook.id).where(Webhook.centre_id == centre_id, Webhook.disabled_at.is_(None))
-        )
-    )
+    hooks = store.live_webhooks_of(session, centre_id)
     if not hooks:
         return []
     event = {
@@ -165,7 +150,5 @@ def notify(
         }
         for hook_id in hooks
     ]
-    ids = session.scalars(
-        insert(OutboxMessage).returning(OutboxMessage.id, sort_by_parameter_order=True), rows
-    ).all()
+    ids = store.add_outbox(session, rows)
     return [Pending(i, r["task"], r["payload"]) for i, r in zip(ids, rows, strict=True)]

@@ -18,18 +18,18 @@ An entry names what was shown in one of three shapes, whichever keeps it small:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Text, and_, cast, or_, select
 from sqlalchemy.orm import Session
 
 from gateway.audit import chain as audit
+from gateway.audit import repository as store
 from gateway.domain.centres import Role
 from gateway.errors import GatewayError
-from gateway.storage.models import AuditEntry, Batch, Document
+from gateway.storage.models import AuditEntry
 from validators.problems import Problem
 from validators.rules.patient import national_id_is_valid
 
@@ -37,8 +37,6 @@ ACTION = "patient.read"
 ONE, PAGE = "document", "documents"
 ORDER, BATCH, SUBMISSION = "payment_order", "batch", "submission"
 _SCOPES = (ORDER, BATCH, SUBMISSION)  # in the order of _Held's tuples
-# Ids per LIKE clause group: SQLite refuses expressions nested deeper than 1,000.
-_LIKE_GROUP = 200
 
 
 class Reader(Protocol):
@@ -128,41 +126,25 @@ def who_read(session: Session, national_id: str) -> list[Reading]:
     held = _held(session, national_id)
     if not held.documents:
         return []
-    query = (
-        select(AuditEntry)
-        .where(AuditEntry.action == ACTION, or_(*_naming(held)))
-        .order_by(AuditEntry.seq.desc())
+    ids = sorted(held.documents)
+    entries = store.reads_naming(
+        session,
+        ACTION,
+        one=(ONE, ids),
+        scopes={kind: held.scopes(kind) for kind in _SCOPES},
+        page=(PAGE, ids),
     )
-    return [_reading(entry, held) for entry in session.scalars(query)]
+    return [_reading(entry, held) for entry in entries]
 
 
 def _held(session: Session, national_id: str) -> _Held:
-    rows = session.execute(
-        select(Document.id, Document.payment_order_id, Batch.id, Document.submission_id)
-        .outerjoin(Batch, Batch.submission_id == Document.submission_id)
-        .where(Document.patient_national_id == national_id)
-    )
+    rows = store.documents_of_patient(session, national_id)
     return _Held(
         {
             str(document): tuple(None if scope is None else str(scope) for scope in scopes)
             for document, *scopes in rows
         }
     )
-
-
-def _naming(held: _Held) -> Iterable[ColumnElement[bool]]:
-    """Conditions on entries that name any of the patient's documents, in any shape."""
-    ids = sorted(held.documents)
-    yield and_(AuditEntry.subject_type == ONE, AuditEntry.subject_id.in_(ids))
-    for kind in _SCOPES:
-        if scopes := held.scopes(kind):
-            yield and_(AuditEntry.subject_type == kind, AuditEntry.subject_id.in_(scopes))
-    # A page of results lists its ids in the details; document ids are UUIDs (hex and
-    # hyphens only), so a plain substring test on the JSON text cannot match by accident.
-    text = cast(AuditEntry.details, Text)
-    for start in range(0, len(ids), _LIKE_GROUP):
-        group = ids[start : start + _LIKE_GROUP]
-        yield and_(AuditEntry.subject_type == PAGE, or_(*(text.like(f"%{d}%") for d in group)))
 
 
 def _reading(entry: AuditEntry, held: _Held) -> Reading:

@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.audit import chain as audit
 from gateway.errors import GatewayError, NotFoundError
 from gateway.storage.models import DeadLetter, OutboxMessage, utcnow
+from gateway.upkeep import repository as store
 
 MAX_ERROR = 4000
 
@@ -33,27 +33,17 @@ def record(
 
 
 def open_letters(session: Session, limit: int = 100) -> Sequence[DeadLetter]:
-    query = (
-        select(DeadLetter)
-        .where(DeadLetter.replayed_at.is_(None))
-        .order_by(DeadLetter.id)
-        .limit(limit)
-    )
-    return session.scalars(query).all()
+    return store.open_letters(session, limit)
 
 
 def count_open(session: Session) -> int:
-    query = select(func.count()).select_from(DeadLetter).where(DeadLetter.replayed_at.is_(None))
-    return session.scalar(query) or 0
+    return store.count_open_letters(session)
 
 
 def replay(session: Session, letter_ids: Sequence[int] | None, actor: str) -> list[int]:
     """Queue these dead letters again (all open ones when ``letter_ids`` is None); returns
     the outbox ids written."""
-    query = select(DeadLetter).where(DeadLetter.replayed_at.is_(None)).with_for_update()
-    if letter_ids is not None:
-        query = query.where(DeadLetter.id.in_(list(letter_ids)))
-    letters = list(session.scalars(query.order_by(DeadLetter.id)))
+    letters = store.lock_open_letters(session, letter_ids)
     if letter_ids is not None:
         missing = sorted(set(letter_ids) - {letter.id for letter in letters})
         if missing:

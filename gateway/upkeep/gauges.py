@@ -11,11 +11,11 @@ import logging
 from datetime import datetime
 
 from celery import Celery
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway import metrics
-from gateway.storage.models import Batch, OutboxMessage, utcnow
+from gateway.storage.models import utcnow
+from gateway.upkeep import repository as store
 
 log = logging.getLogger(__name__)
 OPEN_BATCH_STATUSES = ("received", "processing")
@@ -23,20 +23,13 @@ OPEN_BATCH_STATUSES = ("received", "processing")
 
 def sample_database(session: Session) -> None:
     """Outbox lag and batch progress."""
-    oldest: datetime | None = session.scalar(
-        select(func.min(OutboxMessage.created_at)).where(OutboxMessage.published_at.is_(None))
-    )
+    oldest: datetime | None = store.oldest_unpublished(session)
     lag = 0.0
     if oldest is not None:
         now = utcnow()
         lag = max(0.0, (now - oldest.replace(tzinfo=now.tzinfo)).total_seconds())
     metrics.OUTBOX_LAG.set(lag)
-    rows = session.execute(
-        select(Batch.status, func.count(), func.coalesce(func.sum(Batch.documents_read), 0))
-        .where(Batch.status.in_(OPEN_BATCH_STATUSES))
-        .group_by(Batch.status)
-    ).all()
-    found = {status: (count, read) for status, count, read in rows}
+    found = store.open_batches(session, OPEN_BATCH_STATUSES)
     for status in OPEN_BATCH_STATUSES:
         metrics.BATCHES_OPEN.labels(status).set(found.get(status, (0, 0))[0])
     metrics.BATCH_DOCUMENTS_READ.set(sum(read for _, read in found.values()))

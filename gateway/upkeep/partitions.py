@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gateway.storage.models import utcnow
+from gateway.upkeep import repository as store
 
 # Table: the time column it is partitioned by.
 PARTITIONED = {"status_events": "created_at", "audit_log": "at", "webhook_deliveries": "created_at"}
@@ -36,10 +36,7 @@ def ensure_months(
     end = start + timedelta(days=31 * months_ahead)
     made = 0
     for table in PARTITIONED:
-        made += session.scalar(
-            text("SELECT gateway_month_partitions(:table, :start, :end)"),
-            {"table": table, "start": start, "end": end},
-        )
+        made += store.make_month_partitions(session, table, start, end)
     return made
 
 
@@ -55,13 +52,4 @@ def partitions(session: Session) -> list[Partition]:
     """Every partition of the partitioned tables, in order."""
     if not partitioned(session):
         return []
-    query = text(
-        "SELECT parent.relname, child.relname, pg_get_expr(child.relpartbound, child.oid),"
-        " greatest(child.reltuples, 0)::bigint"
-        " FROM pg_inherits i"
-        " JOIN pg_class parent ON parent.oid = i.inhparent"
-        " JOIN pg_class child ON child.oid = i.inhrelid"
-        " WHERE parent.relname = ANY(:tables) AND child.relkind = 'r'"
-        " ORDER BY parent.relname, child.relname"
-    )
-    return [Partition(*row) for row in session.execute(query, {"tables": list(PARTITIONED)}).all()]
+    return [Partition(*row) for row in store.partitions_of(session, list(PARTITIONED))]

@@ -1,19 +1,30 @@
-"""The SQL of the business signals (``gateway.upkeep.signals``): levels only a query can
-tell, each read by an index (tests/storage/test_query_plans.py plans them on millions of
-rows).
+"""The SQL of upkeep: the business signals (``gateway.upkeep.signals``: levels only a
+query can tell, each read by an index; tests/storage/test_query_plans.py plans them on
+millions of rows), the sweeper's stuck work and outbox pruning, the gauges, the dead
+letters, the planner statistics and the monthly partitions (PostgreSQL's catalogue).
 """
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, select, text
+from sqlalchemy import case, delete, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from gateway.domain.centres import CentreKind
 from gateway.domain.lifecycle import DocumentStatus
-from gateway.storage.models import Appeal, Centre, Document, Submission
+from gateway.storage.models import (
+    Appeal,
+    Batch,
+    Centre,
+    DeadLetter,
+    Document,
+    OutboxMessage,
+    Submission,
+)
 
 S = DocumentStatus
 # The advisory lock the collector holds while it is the one collector of all API
@@ -155,3 +166,158 @@ def centres_lately(session: Session, now: datetime) -> list[CentreDay]:
         CentreDay(code, documents, rejected, int(deducted or 0))
         for code, documents, rejected, deducted in session.execute(query)
     ]
+
+
+# The sweeper (``gateway.upkeep.sweeper``).
+
+
+def stuck_documents(session: Session, cutoff: datetime, limit: int) -> list[uuid.UUID]:
+    """Documents accepted and untouched since ``cutoff``, the first ``limit`` by id."""
+    return list(
+        session.scalars(
+            select(Document.id)
+            .where(Document.status == DocumentStatus.ACCEPTED, Document.updated_at < cutoff)
+            .order_by(Document.id)
+            .limit(limit)
+        )
+    )
+
+
+def stuck_batches(session: Session, cutoff: datetime) -> list[uuid.UUID]:
+    """Batches received or processing with no heartbeat since ``cutoff`` (nor any, and
+    received before it)."""
+    return list(
+        session.scalars(
+            select(Batch.id).where(
+                Batch.status.in_(("received", "processing")),
+                or_(
+                    Batch.heartbeat_at < cutoff,
+                    Batch.heartbeat_at.is_(None) & (Batch.received_at < cutoff),
+                ),
+            )
+        )
+    )
+
+
+def documents(session: Session, ids: Iterable[uuid.UUID]) -> Sequence[Document]:
+    return session.scalars(select(Document).where(Document.id.in_(list(ids)))).all()
+
+
+def batches(session: Session, ids: Iterable[uuid.UUID]) -> Sequence[Batch]:
+    return session.scalars(select(Batch).where(Batch.id.in_(list(ids)))).all()
+
+
+def delete_published(session: Session, before: datetime, limit: int) -> int:
+    """Delete up to ``limit`` outbox messages published before ``before``, oldest first
+    (ids rise with time, so the primary key finds them first); how many."""
+    oldest = (
+        select(OutboxMessage.id)
+        .where(OutboxMessage.published_at < before)
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    )
+    ids = list(session.scalars(oldest))
+    if ids:
+        session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(ids)))
+    return len(ids)
+
+
+# The gauges (``gateway.upkeep.gauges``).
+
+
+def oldest_unpublished(session: Session) -> datetime | None:
+    """When the oldest outbox message not yet published was written."""
+    return session.scalar(
+        select(func.min(OutboxMessage.created_at)).where(OutboxMessage.published_at.is_(None))
+    )
+
+
+def open_batches(session: Session, statuses: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """Per status among ``statuses``: how many batches, and their documents read so far."""
+    rows = session.execute(
+        select(Batch.status, func.count(), func.coalesce(func.sum(Batch.documents_read), 0))
+        .where(Batch.status.in_(statuses))
+        .group_by(Batch.status)
+    ).all()
+    return {status: (count, read) for status, count, read in rows}
+
+
+# Dead letters (``gateway.upkeep.deadletters``).
+
+
+def open_letters(session: Session, limit: int) -> Sequence[DeadLetter]:
+    query = (
+        select(DeadLetter)
+        .where(DeadLetter.replayed_at.is_(None))
+        .order_by(DeadLetter.id)
+        .limit(limit)
+    )
+    return session.scalars(query).all()
+
+
+def count_open_letters(session: Session) -> int:
+    query = select(func.count()).select_from(DeadLetter).where(DeadLetter.replayed_at.is_(None))
+    return session.scalar(query) or 0
+
+
+def lock_open_letters(session: Session, ids: Sequence[int] | None) -> list[DeadLetter]:
+    """The open dead letters among ``ids`` (all when None), locked, by id."""
+    query = select(DeadLetter).where(DeadLetter.replayed_at.is_(None)).with_for_update()
+    if ids is not None:
+        query = query.where(DeadLetter.id.in_(list(ids)))
+    return list(session.scalars(query.order_by(DeadLetter.id)))
+
+
+# Planner statistics (``gateway.upkeep.statistics``), on PostgreSQL.
+
+# Plain tables and partitions (relkind 'r'): autovacuum never analyzes a partitioned
+# table's parent either, and the planner reads the partitions' own statistics.
+_STALE_SQL = (
+    "SELECT s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid"
+    " WHERE s.schemaname = current_schema() AND c.relkind = 'r'"
+    " AND s.n_mod_since_analyze > current_setting('autovacuum_analyze_threshold')::float8"
+    " + :more * greatest(c.reltuples, 0)"
+    " ORDER BY s.relname"
+)
+
+
+def grown_tables(session: Session, growth: int) -> list[str]:
+    """The schema's tables with more rows changed since their last ANALYZE than
+    ``autovacuum_analyze_threshold`` + (``growth`` - 1) x the rows their statistics
+    counted."""
+    return list(session.scalars(text(_STALE_SQL).bindparams(more=growth - 1)))
+
+
+def analyze(session: Session, tables: Sequence[str]) -> None:
+    """ANALYZE these tables, skipping those another session is analyzing or vacuuming."""
+    names = ", ".join(session.connection().dialect.identifier_preparer.quote(t) for t in tables)
+    session.execute(text(f"ANALYZE (SKIP_LOCKED) {names}"))
+
+
+# Monthly partitions (``gateway.upkeep.partitions``), on PostgreSQL.
+
+
+def make_month_partitions(session: Session, table: str, start: datetime, end: datetime) -> int:
+    """Make ``table``'s missing monthly partitions from ``start``'s month to ``end``'s
+    (the function of migration 0009); how many were made."""
+    made = session.scalar(
+        text("SELECT gateway_month_partitions(:table, :start, :end)"),
+        {"table": table, "start": start, "end": end},
+    )
+    return int(made or 0)
+
+
+def partitions_of(session: Session, tables: Sequence[str]) -> list[tuple[str, str, str, int]]:
+    """Every partition of these tables, in order: table, partition, bounds, and the
+    planner's estimate of its rows."""
+    query = text(
+        "SELECT parent.relname, child.relname, pg_get_expr(child.relpartbound, child.oid),"
+        " greatest(child.reltuples, 0)::bigint"
+        " FROM pg_inherits i"
+        " JOIN pg_class parent ON parent.oid = i.inhparent"
+        " JOIN pg_class child ON child.oid = i.inhrelid"
+        " WHERE parent.relname = ANY(:tables) AND child.relkind = 'r'"
+        " ORDER BY parent.relname, child.relname"
+    )
+    found = session.execute(query, {"tables": list(tables)}).all()
+    return [(table, name, bounds, rows) for table, name, bounds, rows in found]

@@ -21,20 +21,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-GROWTH = 4
+from gateway.upkeep import repository as store
 
-# Plain tables and partitions (relkind 'r'): autovacuum never analyzes a partitioned
-# table's parent either, and the planner reads the partitions' own statistics.
-STALE_SQL = text(
-    "SELECT s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid"
-    " WHERE s.schemaname = current_schema() AND c.relkind = 'r'"
-    " AND s.n_mod_since_analyze > current_setting('autovacuum_analyze_threshold')::float8"
-    " + :more * greatest(c.reltuples, 0)"
-    " ORDER BY s.relname"
-).bindparams(more=GROWTH - 1)
+GROWTH = 4
 
 
 def stale_tables(session: Session) -> list[str]:
@@ -42,7 +33,7 @@ def stale_tables(session: Session) -> list[str]:
     than PostgreSQL)."""
     if session.get_bind().dialect.name != "postgresql":
         return []
-    return list(session.scalars(STALE_SQL))
+    return store.grown_tables(session, GROWTH)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +51,6 @@ def analyze_stale(session: Session) -> Analyzed:
     tables = stale_tables(session)
     if not tables:
         return Analyzed([], [])
-    names = ", ".join(session.connection().dialect.identifier_preparer.quote(t) for t in tables)
-    session.execute(text(f"ANALYZE (SKIP_LOCKED) {names}"))
+    store.analyze(session, tables)
     still = set(stale_tables(session))
     return Analyzed([t for t in tables if t not in still], [t for t in tables if t in still])

@@ -15,21 +15,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import metrics
-from gateway.domain.lifecycle import DocumentStatus
 from gateway.information import service as information
 from gateway.kit.db import transaction
 from gateway.settings import Settings
-from gateway.storage.models import Batch, Document, OutboxMessage, utcnow
+from gateway.storage.models import OutboxMessage, utcnow
 from gateway.upkeep import deadletters, partitions, statistics
+from gateway.upkeep import repository as store
 
 log = logging.getLogger(__name__)
 PRICE_DOCUMENTS = "gateway.price_documents"
 PROCESS_BATCH = "gateway.process_batch"
 CHUNK = 200
+SWEEP_LIMIT = 10_000  # stuck documents re-queued per sweep at most
 PRUNE_LIMIT = 10_000  # outbox rows deleted per pass at most: a pass stays short
 
 
@@ -42,14 +42,7 @@ class Swept:
 def sweep(session: Session, *, stuck_after: timedelta, now: datetime | None = None) -> Swept:
     moment = now or utcnow()
     cutoff = moment - stuck_after
-    ids = list(
-        session.scalars(
-            select(Document.id)
-            .where(Document.status == DocumentStatus.ACCEPTED, Document.updated_at < cutoff)
-            .order_by(Document.id)
-            .limit(10_000)
-        )
-    )
+    ids = store.stuck_documents(session, cutoff, SWEEP_LIMIT)
     rows = [
         {
             "task": PRICE_DOCUMENTS,
@@ -59,17 +52,7 @@ def sweep(session: Session, *, stuck_after: timedelta, now: datetime | None = No
         }
         for start in range(0, len(ids), CHUNK)
     ]
-    batches = list(
-        session.scalars(
-            select(Batch.id).where(
-                Batch.status.in_(("received", "processing")),
-                or_(
-                    Batch.heartbeat_at < cutoff,
-                    Batch.heartbeat_at.is_(None) & (Batch.received_at < cutoff),
-                ),
-            )
-        )
-    )
+    batches = store.stuck_batches(session, cutoff)
     rows += [
         {
             "task": PROCESS_BATCH,
@@ -83,9 +66,9 @@ def sweep(session: Session, *, stuck_after: timedelta, now: datetime | None = No
         session.add(OutboxMessage(**row))
     if ids:
         # Touch them, so the next sweep waits a full threshold before sending them again.
-        for document in session.scalars(select(Document).where(Document.id.in_(ids))):
+        for document in store.documents(session, ids):
             document.updated_at = moment
-    for batch in session.scalars(select(Batch).where(Batch.id.in_(batches))):
+    for batch in store.batches(session, batches):
         batch.heartbeat_at = moment
     return Swept(len(ids), len(batches))
 
@@ -93,17 +76,7 @@ def sweep(session: Session, *, stuck_after: timedelta, now: datetime | None = No
 def prune_outbox(session: Session, *, keep: timedelta, now: datetime | None = None) -> int:
     """Delete up to PRUNE_LIMIT messages published before ``keep`` ago, oldest first
     (ids rise with time, so the primary key finds them first); how many."""
-    cutoff = (now or utcnow()) - keep
-    oldest = (
-        select(OutboxMessage.id)
-        .where(OutboxMessage.published_at < cutoff)
-        .order_by(OutboxMessage.id)
-        .limit(PRUNE_LIMIT)
-    )
-    ids = list(session.scalars(oldest))
-    if ids:
-        session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(ids)))
-    return len(ids)
+    return store.delete_published(session, (now or utcnow()) - keep, PRUNE_LIMIT)
 
 
 def periodic(sessions: sessionmaker[Session], settings: Settings) -> Callable[[], None]:

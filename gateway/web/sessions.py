@@ -20,7 +20,6 @@ from dataclasses import dataclass, replace
 
 import orjson
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.admin import repository as admin_queries
@@ -171,7 +170,7 @@ def check_password(db: Session, username: str, password: str, client: str) -> St
 
     An unknown or disabled user costs one argon2 verification like a known one does, so
     the time taken does not tell which usernames exist."""
-    user = db.scalars(select(StaffUser).where(StaffUser.username == username)).one_or_none()
+    user = admin_queries.staff_user(db, username)
     try:
         passwords.verify(user.password_hash if user else _DUMMY_HASH, password)
         verified = user is not None

@@ -21,12 +21,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import case, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from gateway.settings import Settings
-from gateway.storage.models import LoginThrottle
+from gateway.web import repository as store
 
 # Seconds since the epoch; tests replace it to move time on without waiting.
 clock: Callable[[], float] = time.time
@@ -58,9 +56,7 @@ def keys_of(username: str, client: str) -> list[str]:
 
 def wait(db: Session, keys: Sequence[str], now: float) -> float:
     """Seconds until none of ``keys`` is locked; 0 when a try may go on."""
-    until = db.scalar(
-        select(func.max(LoginThrottle.locked_until)).where(LoginThrottle.key.in_(keys))
-    )
+    until = store.locked_until(db, keys)
     return max(0.0, (until or 0.0) - now)
 
 
@@ -93,52 +89,24 @@ def failed(
 
 def succeeded(db: Session, *, username: str) -> None:
     """The account's count starts again (its address's does not)."""
-    db.execute(delete(LoginThrottle).where(LoginThrottle.key == account_key(username)))
+    store.clear(db, account_key(username))
 
 
 def _count(db: Session, key: str, limit: int, settings: Settings, now: float) -> Lock | None:
-    _ensure_row(db, key, now)
-    stale = now - settings.login_failure_window_s
-    window_over = LoginThrottle.window_start <= stale
-    quiet = window_over & (func.coalesce(LoginThrottle.locked_until, 0.0) <= stale)
-    counted = db.execute(
-        update(LoginThrottle)
-        .where(LoginThrottle.key == key)
-        .values(
-            failures=case((window_over, 1), else_=LoginThrottle.failures + 1),
-            window_start=case((window_over, now), else_=LoginThrottle.window_start),
-            locks=case((quiet, 0), else_=LoginThrottle.locks),
-        )
-        .returning(LoginThrottle.failures, LoginThrottle.locks)
-    ).one()
-    failures, earlier = int(counted[0]), int(counted[1])
+    store.ensure_row(db, key, now)
+    failures, earlier = store.count_failure(
+        db, key, now=now, stale=now - settings.login_failure_window_s
+    )
     if failures < limit:
         return None
     seconds = lock_seconds(settings, earlier)
-    # Conditional on the count still being over the limit: of two processes racing past
-    # it, one places the lock and the other finds the count already reset.
-    placed = db.execute(
-        update(LoginThrottle)
-        .where(LoginThrottle.key == key, LoginThrottle.failures >= limit)
-        .values(failures=0, window_start=now, locked_until=now + seconds, locks=earlier + 1)
-        .returning(LoginThrottle.key)
-    ).first()
+    placed = store.place_lock(
+        db, key, limit=limit, now=now, until=now + seconds, number=earlier + 1
+    )
     return Lock(key, failures, seconds, earlier + 1) if placed else None
-
-
-def _ensure_row(db: Session, key: str, now: float) -> None:
-    values = {"key": key, "failures": 0, "window_start": now, "locked_until": None, "locks": 0}
-    dialect = db.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    db.execute(insert(LoginThrottle).values(values).on_conflict_do_nothing())
 
 
 def _forget_stale(db: Session, stale: float) -> None:
     """Rows whose window and lock are both over say nothing any more: the next failure
     would start them afresh anyway. Deleting them keeps the table to recent keys."""
-    db.execute(
-        delete(LoginThrottle).where(
-            LoginThrottle.window_start <= stale,
-            func.coalesce(LoginThrottle.locked_until, 0.0) <= stale,
-        )
-    )
+    store.forget_stale(db, stale)
