@@ -63,7 +63,7 @@ INGEST_GROUP_RETRIES = Counter(
 EVENT_LOOP_LAG = Gauge(
     "gateway_event_loop_lag_seconds",
     "How late the API process's event loop wakes a short timer: the wait a request meets "
-    "before any of its code runs (recent maximum, fading by half every 10 ms tick)",
+    "before any of its code runs (a moving average over its 10 ms ticks)",
     multiprocess_mode="max",
 )
 INGEST_SHED = Counter(

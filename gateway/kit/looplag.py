@@ -15,9 +15,11 @@ import contextlib
 from gateway import metrics
 
 TICK_S = 0.01
-# Each tick keeps the larger of its own overshoot and half the previous figure: one slow
-# tick shows at once, and the figure fades within a few ticks once the loop keeps up.
-DECAY = 0.5
+# Each tick moves the figure a quarter of the way to its own overshoot: a lag that lasts
+# (the loop behind its work) shows within a few ticks, while one late tick (another
+# process took the core for a moment) moves it little, so that a busy machine's hiccups
+# do not shed requests that would not have waited.
+WEIGHT = 0.25
 
 
 class LoopLag:
@@ -29,7 +31,7 @@ class LoopLag:
         self._task: asyncio.Task[None] | None = None
 
     def note(self, overshoot: float) -> None:
-        self.seconds = max(overshoot, self.seconds * DECAY)
+        self.seconds += WEIGHT * (overshoot - self.seconds)
         metrics.EVENT_LOOP_LAG.set(self.seconds)
 
     async def run(self) -> None:

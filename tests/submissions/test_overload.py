@@ -193,13 +193,17 @@ def test_a_lagging_event_loop_sheds_at_arrival_with_an_empty_writer(
     """The wait a request met before its code ran (the loop's lag) counts: with nothing
     queued at the writer, a loop 0.3 s behind refuses at once; one that caught up admits."""
     assert held.expected_wait() == 0
-    held.loop_lag.note(0.3)
+    held.loop_lag.note(0.3)  # one late tick (a hiccup) moves the figure a quarter of the way
+    held.admit()
+    for _ in range(10):  # a lag that lasts: 0.3 s * (1 - 0.75 ** 11), about 0.29 s
+        held.loop_lag.note(0.3)
     shed = metrics.INGEST_SHED.labels("arrival")._value.get()
     with pytest.raises(OverloadedError):
         held.admit()
     assert metrics.INGEST_SHED.labels("arrival")._value.get() == shed + 1
-    assert metrics.EVENT_LOOP_LAG._value.get() == pytest.approx(0.3)
-    for _ in range(4):  # four quick ticks: 0.3 halves to under 0.02
+    assert metrics.EVENT_LOOP_LAG._value.get() == pytest.approx(held.loop_lag.seconds)
+    assert held.loop_lag.seconds > 0.28
+    for _ in range(12):  # the loop keeps up again: the figure falls under 0.02 s
         held.loop_lag.note(0.0)
     held.admit()
     assert held.loop_lag.seconds < 0.02
@@ -207,7 +211,8 @@ def test_a_lagging_event_loop_sheds_at_arrival_with_an_empty_writer(
 
 def test_the_loop_lag_ticker_sees_a_blocked_loop() -> None:
     """The ticker really measures: a loop blocked by a synchronous sleep wakes it late by
-    at least that much (a lower bound only, so a busy machine cannot fail it)."""
+    at least that much, and its figure moves a quarter of the way there (a lower bound
+    only, so a busy machine cannot fail it)."""
     import asyncio
     import time
 
@@ -225,4 +230,4 @@ def test_the_loop_lag_ticker_sees_a_blocked_loop() -> None:
         await lag.stop()
         return seen
 
-    assert asyncio.run(scenario()) >= 0.1
+    assert asyncio.run(scenario()) >= 0.25 * 0.1
