@@ -19,9 +19,10 @@ from gateway.storage import repository
 from gateway.storage.models import Document
 from gateway.web import queries, views
 from gateway.web.kit import Anyone, AuditorVisit, Refused, Visit, WorkspaceRoute
+from gateway.web.messages import N_
 
 router = APIRouter(route_class=WorkspaceRoute)
-DONE = {"review": "done.review", "approve": "done.approve", "deny": "done.deny"}
+DONE = {"review": N_("done.review"), "approve": N_("done.approve"), "deny": N_("done.deny")}
 S = DocumentStatus
 
 
@@ -169,7 +170,7 @@ def decide(
 ) -> Response:
     key = _document_id(document_id)
     if decision not in ("approve", "deny"):
-        raise Refused(422, "error.invalid")
+        raise Refused(422, N_("error.invalid"))
     try:
         with transaction(visit.state.sessions) as db:
             reviews.decide(

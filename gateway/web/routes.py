@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from gateway.web import admin, auth, pages, settlements
 from gateway.web.kit import Refused, WorkspaceRoute
+from gateway.web.messages import N_
 
 missing = APIRouter(route_class=WorkspaceRoute)
 
@@ -13,7 +14,7 @@ missing = APIRouter(route_class=WorkspaceRoute)
 @missing.api_route("/{rest:path}", methods=["GET", "POST"])
 def not_found(rest: str) -> None:
     """Any other workspace address: a page saying so, with the workspace's headers."""
-    raise Refused(404, "error.not_found")
+    raise Refused(404, N_("error.not_found"))
 
 
 SECTIONS = (auth.router, pages.router, settlements.router, admin.router, missing)  # missing: last

@@ -19,10 +19,11 @@ from gateway.storage import repository
 from gateway.storage.models import Centre, PaymentOrder
 from gateway.web import queries
 from gateway.web.kit import FinanceVisit, Visit, WorkspaceRoute
+from gateway.web.messages import N_
 from gateway.web.views import latin_number
 
 router = APIRouter(route_class=WorkspaceRoute)
-DONE = {"closed": "done.closed", "paid": "done.paid"}
+DONE = {"closed": N_("done.closed"), "paid": N_("done.paid")}
 
 
 def _show(

@@ -22,6 +22,7 @@ from gateway.kit.periods import period_end
 from gateway.pricing.engine.rules import Reason
 from gateway.storage import repository
 from gateway.web import queries
+from gateway.web.messages import N_
 from gateway.web.original import original_document
 
 _TO_LATIN = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789", ",٬ ")
@@ -91,13 +92,13 @@ def queue_form(params: dict[str, str]) -> QueueForm:
     page = latin_number(params.get("page", "1"))
     form.page = int(page) if bounds.fits(page, 99_999) and int(page) > 0 else 1
     if form.status and form.status not in DocumentStatus.__members__:
-        form.problems.append("queue.bad_status")
+        form.problems.append(N_("queue.bad_status"))
     if form.period and not _PERIOD.match(form.period):
-        form.problems.append("queue.bad_period")
+        form.problems.append(N_("queue.bad_period"))
     if form.min_amount and not bounds.fits(form.min_amount, bounds.INT64_MAX):
-        form.problems.append("queue.bad_amount")
+        form.problems.append(N_("queue.bad_amount"))
     if form.national_id and not re.fullmatch(r"\d{10}", form.national_id):
-        form.problems.append("queue.bad_national_id")
+        form.problems.append(N_("queue.bad_national_id"))
     return form
 
 
@@ -108,10 +109,6 @@ def plain(value: Decimal) -> str:
     """A decimal with thousands separators and no trailing zeros: 738,000 or 30.5."""
     text = f"{value:,f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def percent(rate: Decimal | None) -> str:
-    return "—" if rate is None else f"{plain(rate * 100)}%"
 
 
 def document_page(session: Session, document_id: uuid.UUID) -> dict[str, Any]:
@@ -129,5 +126,4 @@ def document_page(session: Session, document_id: uuid.UUID) -> dict[str, Any]:
         "review_reasons": [r.value for r in ReviewReason],
         "actions": [a.value for a in ReviewAction],
         "plain": plain,
-        "percent": percent,
     }
