@@ -44,6 +44,13 @@ def zone(name: str) -> tzinfo:
 
 
 @dataclass(frozen=True, slots=True)
+class Rate:
+    """A share (0.3) that a sentence shows as a percentage (30% or ۳۰٪)."""
+
+    value: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class Locale:
     """One language's way of writing things; templates get it as ``fmt`` (and ``t``)."""
 
@@ -75,6 +82,8 @@ class Locale:
         """A value as a sentence shows it: numbers with separators, in the page's digits."""
         if isinstance(value, int) and not isinstance(value, bool):
             return self.digits(f"{value:,}")
+        if isinstance(value, Rate):
+            return self.percent(value.value)
         if isinstance(value, Decimal):
             return self.digits(_plain_decimal(value))
         return str(value)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -13,15 +13,17 @@ from urllib.parse import urlencode
 from sqlalchemy.orm import Session
 
 from gateway.audit import chain as audit
-from gateway.documents.view import document_view
+from gateway.documents.view import DocumentView, document_view
 from gateway.domain import bounds
 from gateway.domain.lifecycle import DocumentStatus
-from gateway.domain.review import ReviewAction, ReviewReason
+from gateway.domain.review import REVIEW_PREFIX, ReviewAction, ReviewReason
 from gateway.errors import NotFoundError
 from gateway.kit.periods import period_end
+from gateway.pricing import service as pricing
 from gateway.pricing.engine.rules import Reason
 from gateway.storage import repository
 from gateway.web import queries
+from gateway.web.i18n import Rate
 from gateway.web.messages import N_
 from gateway.web.original import original_document
 
@@ -111,6 +113,71 @@ def plain(value: Decimal) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    """A message key and the values it takes: what the page says, in either language."""
+
+    key: str
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+_PRICED = re.compile(r"^priced with tariff version (\d+)( \(an estimate, not a bill\))?$")
+
+
+def event_reason(view: DocumentView, actor: str, reason: str | None) -> Sentence | None:
+    """A status move's reason: pricing's own moves told by their codes and figures, what a
+    person typed as they typed it."""
+    if not reason:
+        return None
+    if actor == pricing.REVIEW_ACTOR:
+        return review_why(replace(view, review=reason))
+    if actor == pricing.ACTOR and (found := _PRICED.match(reason)):
+        key = N_("said.priced_estimate") if found.group(2) else N_("said.priced")
+        return Sentence(key, {"version": int(found.group(1))})
+    return Sentence(N_("said.as_written"), {"text": reason})
+
+
+def review_why(view: DocumentView) -> Sentence | None:
+    """Why pricing sent the document to review (or approved it), told from the criterion's
+    code and the document's own figures, never from the stored English sentence (the
+    thresholds in force when it was priced are not stored apart from it)."""
+    if not view.review:
+        return None
+    criterion = view.review.partition(":")[0].strip()
+    requested = view.requested
+    if criterion == "amount":
+        return Sentence(
+            N_("why.amount"),
+            {"requested": requested},
+        )
+    if criterion == "deductions":
+        priced = sum(
+            d.amount
+            for _, c in view.priced_lines()
+            for d in c.deductions
+            if not d.reason.startswith(REVIEW_PREFIX)
+        )
+        share = Decimal(priced) / requested if requested else Decimal(0)
+        return Sentence(
+            N_("why.deductions"),
+            {
+                "share": Rate(share.quantize(Decimal("0.001"))),
+            },
+        )
+    if criterion == "sample":
+        month = view.service_date.strftime("%Y-%m")
+        return Sentence(
+            N_("why.sample"),
+            {
+                "centre": view.centre_code,
+                "month": month,
+            },
+        )
+    if criterion == "none":
+        return Sentence(N_("why.none"))
+    return Sentence(N_("why.other"), {"criterion": criterion})
+
+
 def document_page(session: Session, document_id: uuid.UUID) -> dict[str, Any]:
     """Everything the document page shows; 404 when there is no such document."""
     view = document_view(session, document_id, None)
@@ -120,6 +187,8 @@ def document_page(session: Session, document_id: uuid.UUID) -> dict[str, Any]:
     original = original_document(raw.body, raw.content_type, view.source_path) if raw else None
     return {
         "doc": view,
+        "why": review_why(view),
+        "said": lambda actor, reason: event_reason(view, actor, reason),
         "audit_entries": audit.entries_for(session, "document", [str(view.id)]),
         "original": original,
         "can_review": view.status == DocumentStatus.UNDER_REVIEW,

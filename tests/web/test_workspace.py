@@ -16,6 +16,7 @@ from gateway.domain.centres import Role
 from gateway.storage.models import AuditEntry
 from gateway.web import messages
 from gateway.web import sessions as web_sessions
+from gateway.web.i18n import Locale
 from gateway.web.kit import SECURITY_HEADERS
 from tests import factories as f
 from tests.fhir.claims import auth, claim, item
@@ -231,6 +232,14 @@ def test_persian_pages_are_rtl_and_show_both_calendars(
     assert "۲۰۲۶-۱۱-۱۰" in page.text  # Gregorian
     assert "در حال رسیدگی" in page.text
     assert "۱٬۳۰۰٬۰۰۰" in page.text  # requested, with thousands separators
+    why = Locale("fa").t("why.amount", requested=1_300_000)
+    assert why in page.text  # told from the criterion's code and the figures, in Persian
+    history = page.text.split('id="history"')[1].split("</table>")[0]
+    assert "rials is above" not in history  # not pricing's English sentence
+    assert why in history
+    assert "سهم بیمار" in page.text
+    assert "٪" in page.text
+    assert "%" not in page.text
     client.get(f"/web/lang/en?next=/web/documents/{document_id}")
     english = client.get(f"/web/documents/{document_id}")
     assert '<html lang="en" dir="ltr">' in english.text
@@ -238,6 +247,7 @@ def test_persian_pages_are_rtl_and_show_both_calendars(
     assert "1405/08/19" in english.text
     assert "1,300,000" in english.text
     assert "Under review" in english.text
+    assert str(Locale("en").t("why.amount", requested=1_300_000)) in english.text
 
 
 def test_the_browser_language_is_the_default(web: TestClient, sessions) -> None:
