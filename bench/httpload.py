@@ -21,6 +21,9 @@ class Load:
     statuses: list[int] = field(default_factory=list)  # each latency's answer
     failures: dict[str, int] = field(default_factory=dict)
     sample_failure: bytes = b""
+    # Open loop: how long each request, once due, waited for a free connection of the
+    # client's own: a wait the server cannot see, and so cannot shed.
+    client_waits: list[float] = field(default_factory=list)
 
 
 def post_request(host: str, path: str, headers: dict[str, str], body: bytes) -> bytes:
@@ -94,6 +97,7 @@ async def _run_at_rate(
                 delay = due - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
+                load.client_waits.append(max(0.0, time.perf_counter() - due))
                 status, body = await _exchange(reader, writer, request)
                 # From when it was due, not when it was sent: a request that waited for a
                 # free connection because answers came late counts its wait.

@@ -254,7 +254,10 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
         if relay:
             dispatcher.start()
             upkeep.start()
+        if settings.ingest_max_wait_s > 0:
+            writer.loop_lag.start()
         yield
+        await writer.loop_lag.stop()
         await run_in_threadpool(writer.stop)  # hands the dispatcher its last messages
         if relay:
             await run_in_threadpool(dispatcher.stop)

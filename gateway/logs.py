@@ -140,18 +140,18 @@ class TextFormatter(logging.Formatter):
         return super().format(record)
 
 
-_HANDLER_NAME = "gateway"
+HANDLER_NAME = "gateway"
 
 
 def configure_logging(level: str | int = "INFO", fmt: str = "json") -> None:
     """Route every logger (ours, uvicorn's, Celery's, Python's warnings) to one masked
     handler on stderr, at the given level."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.set_name(_HANDLER_NAME)
+    handler.set_name(HANDLER_NAME)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(MaskingFilter())
     root = logging.getLogger()
-    for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
+    for old in [h for h in root.handlers if h.get_name() == HANDLER_NAME]:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper() if isinstance(level, str) else level)

@@ -55,6 +55,12 @@ INGEST_GROUP_RETRIES = Counter(
     "Groups rolled back on a conflict (a number or key taken meanwhile, a deadlock) and "
     "stored again one submission at a time",
 )
+EVENT_LOOP_LAG = Gauge(
+    "gateway_event_loop_lag_seconds",
+    "How late the API process's event loop wakes a short timer: the wait a request meets "
+    "before any of its code runs (recent maximum, fading by half every 10 ms tick)",
+    multiprocess_mode="max",
+)
 INGEST_SHED = Counter(
     "gateway_ingest_shed_total",
     "Submissions refused at once (503 overloaded, nothing stored) because they would have "

@@ -17,6 +17,7 @@ from gateway import metrics
 from gateway.audit import chain as audit
 from gateway.audit import journal
 from gateway.domain import actors
+from gateway.domain.documents import Purpose
 from gateway.domain.lifecycle import (
     DocumentStatus,
     InvalidTransitionError,
@@ -41,6 +42,7 @@ from gateway.storage.models import (
     LineReview,
     utcnow,
 )
+from validators.problems import Problem
 
 S = DocumentStatus
 
@@ -178,6 +180,13 @@ def decide(
 ) -> Document:
     """An auditor's decision on a document under review."""
     document = _locked(session, document_id, None)
+    if Purpose(document.purpose).is_estimate:
+        # PRICED -> APPROVED is pricing's own move for a bill; an estimate stays PRICED.
+        message = (
+            f"This document is an estimate ({document.purpose}), not a bill: it is never "
+            "approved, denied or paid. The centre sends the bill after the care."
+        )
+        raise GatewayError(message, 409, [Problem("document.estimate", message)])
     target = S.APPROVED if approve else S.DENIED
     first = document.decided_at is None
     move = _move(session, document, target, actor, reason or target.value.lower())

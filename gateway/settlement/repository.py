@@ -11,6 +11,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.domain.documents import Purpose
 from gateway.domain.lifecycle import DocumentStatus
 from gateway.storage.models import Document, LineDeduction, PaymentOrder, SettlementPeriod
 
@@ -35,6 +36,7 @@ def lock_payable(session: Session, end: date) -> list[Document]:
             select(Document)
             .where(
                 Document.status == DocumentStatus.APPROVED,
+                Document.purpose == Purpose.CLAIM.value,  # an estimate is never paid
                 Document.payment_order_id.is_(None),
                 Document.service_date <= end,
             )

@@ -118,3 +118,27 @@ def test_a_celery_task_logs_with_the_request_id_its_message_carries(
     priced.apply(headers={"request_id": "his-req-0003"})  # the header Publisher sends
     assert [entry["request_id"] for entry in written(lines)] == ["his-req-0003"]
     assert logs.request_id.get() is None
+
+
+def test_celerys_shutdown_notice_is_a_json_line_and_honours_the_level(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """Celery writes "worker: Warm shutdown (MainProcess)" raw to stdout from its signal
+    handler; the worker's replacement writes it as a JSON line on stderr, at INFO."""
+    from workers.main import say_as_log
+
+    celery_log = logging.getLogger("celery.worker")
+    before = celery_log.level
+    try:
+        celery_log.setLevel(logging.INFO)
+        say_as_log("worker: Warm shutdown (MainProcess)")
+        out, err = capfd.readouterr()
+        assert out == ""
+        (entry,) = [orjson.loads(line) for line in err.splitlines() if line.strip()]
+        assert entry["message"] == "worker: Warm shutdown (MainProcess)"
+        assert (entry["level"], entry["logger"]) == ("INFO", "celery.worker")
+        celery_log.setLevel(logging.WARNING)
+        say_as_log("worker: Warm shutdown (MainProcess)")
+        assert capfd.readouterr() == ("", "")
+    finally:
+        celery_log.setLevel(before)

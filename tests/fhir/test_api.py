@@ -424,3 +424,32 @@ def test_pricing_counts_the_filing_day_from_the_submissions_receipt(
         a["reason"]["coding"][0]["code"] for a in priced["item"][0]["adjudication"] if "reason" in a
     ]
     assert reason == "submission-late"
+
+
+def test_an_estimate_cannot_be_approved_by_an_auditor_nor_paid(
+    client: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    """PRICED -> APPROVED is a move of the lifecycle (pricing's, for a bill); an auditor's
+    decision on an estimate is refused, so it can never reach a payment order."""
+    _, token = f.make_centre(sessions)
+    resource = claim(
+        f.new_national_id(),
+        [item(1, "970000", 1, 700_000, servicedDate="2026-12-15")],
+        start="2026-12-15",
+        use="predetermination",
+        number="HIS-PLAN-2",
+    )
+    answer = client.post("/fhir/Claim", content=orjson.dumps(resource), headers=auth(token))
+    document_id = answer.json()["id"]
+    price_all(sessions, [document_id])
+    auditor = f.make_staff_token(sessions, Role.AUDITOR)
+    decided = client.post(
+        f"/v1/documents/{document_id}/decision",
+        json={"decision": "approve", "reason": "looks fine"},
+        headers=auth(auditor),
+    )
+    assert decided.status_code == 409, decided.text
+    (error,) = decided.json()["errors"]
+    assert error["code"] == "document.estimate"
+    document = client.get(f"/v1/documents/{document_id}", headers=auth(token)).json()
+    assert document["status"] == "PRICED"
