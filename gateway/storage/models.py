@@ -697,3 +697,21 @@ class LoginThrottle(Base):
     locked_until: Mapped[float | None] = mapped_column(Float)
     # Locks in a row: the next one lasts twice as long; a quiet window sets it back to 0.
     locks: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReviewClaim(Base):
+    """An auditor's hold on a document under review; it lapses at ``expires_at``, after
+    which the document is free to claim again (the row stays until then replaced)."""
+
+    __tablename__ = "review_claims"
+    __table_args__ = (
+        CheckConstraint("expires_at > claimed_at", name="lapses"),
+        Index("ix_review_claims_holder", "holder_id", "expires_at"),
+    )
+
+    document_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True
+    )
+    holder_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

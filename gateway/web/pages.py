@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from gateway.assignment import repository as queue_search
+from gateway.assignment.repository import QueueRow
+from gateway.audit import chain as audit
 from gateway.audit import reads
 from gateway.domain.bounds import INT32_MAX, INT64_MAX, LineNo, fits
 from gateway.domain.lifecycle import DocumentStatus
 from gateway.domain.review import ReviewAction, ReviewReason
 from gateway.errors import GatewayError, NotFoundError
 from gateway.kit.db import transaction
+from gateway.kit.deps import WriteSession
 from gateway.review import service as reviews
-from gateway.storage import repository
-from gateway.storage.models import Document
-from gateway.web import queries, views
-from gateway.web.kit import Anyone, AuditorVisit, Refused, Visit, WorkspaceRoute
+from gateway.web import exports, queries, views
+from gateway.web.kit import Anyone, AuditorVisit, Refused, Visit, WorkspaceRoute, locale_of
 from gateway.web.messages import N_
 
 router = APIRouter(route_class=WorkspaceRoute)
@@ -42,41 +45,88 @@ def dashboard(visit: Anyone) -> Response:
     return visit.render("dashboard.html", rows=rows, total=total, highlights=highlights)
 
 
+EXPORT_MOST = 10_000
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 @router.get("/queue")
-def queue(request: Request, visit: AuditorVisit) -> Response:
+def queue(request: Request, visit: AuditorVisit, db: WriteSession) -> Response:
     form = views.queue_form(dict(request.query_params))
-    total, items = 0, list[tuple[Document, str]]()
+    now = _now()
+    total, rows = 0, list[QueueRow]()
+    page = views.paging(0, form.size, form.page)
     if not form.problems:
-        with visit.state.sessions() as db:
-            total, items = repository.search_documents(
-                db,
-                form.criteria(),
-                centre_scope=None,
-                limit=views.QUEUE_PAGE,
-                offset=(form.page - 1) * views.QUEUE_PAGE,
-            )
-    shown = [document.id for document, _ in items]
-    query = form.query(form.page)
-    reads.record_read(
-        visit.state.sessions, visit, "GET /web/queue", documents=shown, query=query, total=total
+        criteria = form.criteria(visit.user.id)
+        total = queue_search.count(db, criteria, now=now)
+        page = views.paging(total, form.size, form.page)
+        form.page = page.page
+        rows = queue_search.search(
+            db, criteria, sort=form.sort, descending=form.descending,
+            limit=page.size, offset=page.offset, now=now,
+        )  # fmt: skip
+    shown = [row.document.id for row in rows]
+    record = reads.read_record(
+        visit, "GET /web/queue", documents=shown, query=form.query(), total=total
     )
-    pages = max(1, -(-total // views.QUEUE_PAGE))
-    first = (form.page - 1) * views.QUEUE_PAGE + 1
+    if record is not None:
+        audit.append(db, [record])
+    sla = visit.state.settings.review_sla_days
+    today = now.date()
     return visit.render(
         "queue.html",
         form=form,
         problems=form.problems,
+        notices=views.notices(dict(request.query_params)),
         statuses=[s.value for s in S],
         reasons=views.DEDUCTION_REASONS,
-        items=items,
+        sorts=views.SORTS,
+        sizes=views.PAGE_SIZES,
+        centres=queue_search.centre_codes(db),
+        rows=[(row, views.age_days(row.document.created_at, today)) for row in rows],
+        sla_state=lambda days: views.sla_state(days, sla),
+        sla_days=sla,
+        criterion_of=views.criterion_of,
+        me=visit.user.id,
         total=total,
-        first=first,
-        last=first + len(items) - 1,
-        page=form.page,
-        pages=pages,
-        previous_url=f"/web/queue?{form.query(form.page - 1)}" if form.page > 1 else None,
-        next_url=f"/web/queue?{form.query(form.page + 1)}" if form.page < pages else None,
+        first=page.first,
+        last=page.last(len(rows)),
+        page=page.page,
+        pages=page.pages,
+        previous_url=f"/web/queue?{form.query(page.page - 1)}" if page.page > 1 else None,
+        next_url=f"/web/queue?{form.query(page.page + 1)}" if page.page < page.pages else None,
     )
+
+
+@router.get("/queue/export.{extension}")
+def queue_export(
+    extension: str, request: Request, visit: AuditorVisit, db: WriteSession
+) -> Response:
+    """The current filter's documents (up to EXPORT_MOST), in its order, as CSV or XLSX."""
+    if extension not in ("csv", "xlsx"):
+        raise Refused(404, N_("error.not_found"))
+    form = views.queue_form(dict(request.query_params))
+    if form.problems:
+        raise Refused(422, form.problems[0])
+    now = _now()
+    rows = queue_search.search(
+        db, form.criteria(visit.user.id), sort=form.sort, descending=form.descending,
+        limit=EXPORT_MOST, offset=0, now=now,
+    )  # fmt: skip
+    scope = reads.Scope("queue-export", form.query(1)[:60], len(rows))
+    record = reads.read_record(visit, f"GET /web/queue/export.{extension}", scope=scope)
+    if record is not None and rows:
+        audit.append(db, [record])
+    locale = locale_of(request)
+    name = f"review-queue-{now:%Y%m%d-%H%M}.{extension}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if extension == "csv":
+        body = exports.queue_csv(rows, locale, now.date())
+        return Response(body, media_type="text/csv; charset=utf-8", headers=headers)
+    body = exports.queue_xlsx(rows, locale, now.date())
+    return Response(body, media_type=exports.XLSX_TYPE, headers=headers)
 
 
 def _document_id(text: str) -> uuid.UUID:

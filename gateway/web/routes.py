@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway.web import admin, auth, pages, settlements
+from gateway.web import admin, auth, pages, settlements, worklist
 from gateway.web.kit import Refused, WorkspaceRoute
 from gateway.web.messages import N_
 
@@ -17,7 +17,14 @@ def not_found(rest: str) -> None:
     raise Refused(404, N_("error.not_found"))
 
 
-SECTIONS = (auth.router, pages.router, settlements.router, admin.router, missing)  # missing: last
+SECTIONS = (
+    auth.router,
+    pages.router,
+    worklist.router,
+    settlements.router,
+    admin.router,
+    missing,
+)  # missing: last
 
 router = APIRouter(include_in_schema=False)  # each route carries /web (WorkspaceRoute)
 for section in SECTIONS:

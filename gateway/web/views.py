@@ -6,29 +6,29 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
 
+from gateway.assignment.repository import QueueFilter, Sort
 from gateway.audit import chain as audit
 from gateway.documents.view import DocumentView, document_view
 from gateway.domain import bounds
 from gateway.domain.lifecycle import DocumentStatus
 from gateway.domain.review import REVIEW_PREFIX, ReviewAction, ReviewReason
 from gateway.errors import NotFoundError
-from gateway.kit.periods import period_end
+from gateway.kit.periods import Month, parse_month
 from gateway.pricing import service as pricing
 from gateway.pricing.engine.rules import Reason
-from gateway.storage import repository
 from gateway.web import queries
 from gateway.web.i18n import Rate
 from gateway.web.messages import N_
 from gateway.web.original import original_document
 
 _TO_LATIN = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789", ",٬ ")
-_PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 DEDUCTION_REASONS = [r.value for r in Reason] + [r.value for r in ReviewReason]
 QUEUE_PAGE = 25
 TOTAL_FIELDS = ("documents", "requested", "eligible", "deducted", "copayment", "insurer_share")
@@ -41,6 +41,28 @@ def latin_number(text: str) -> str:
 
 # -- the queue --------------------------------------------------------------------------
 
+PAGE_SIZES = (25, 50, 100)
+# What the queue says after a claim or a bulk decision: query parameter -> message.
+NOTICES = {
+    "claimed": N_("queue.notice.claimed"),
+    "busy": N_("queue.notice.busy"),
+    "closed": N_("queue.notice.closed"),
+    "released": N_("queue.notice.released"),
+}
+
+
+def notices(params: dict[str, str]) -> list[tuple[str, int]]:
+    """The notices a queue address carries, with their counts."""
+    found = []
+    for name, key in NOTICES.items():
+        count = latin_number(params.get(name, ""))
+        if count and bounds.fits(count, 100_000):
+            found.append((key, int(count)))
+    return found
+
+
+SORTS = [s.value for s in Sort]
+
 
 @dataclass
 class QueueForm:
@@ -52,56 +74,133 @@ class QueueForm:
     min_amount: str = ""
     reason: str = ""
     national_id: str = ""
+    number: str = ""
+    mine: bool = False
+    sort: Sort = Sort.RECEIVED
+    descending: bool = False  # oldest first: what ageing asks for
+    size: int = QUEUE_PAGE
     page: int = 1
     problems: list[str] = field(default_factory=list)
+    month: Month | None = None
 
-    def criteria(self) -> repository.DocumentFilter:
-        bounds = None
-        if self.period:
-            end = period_end(self.period)
-            bounds = (end.replace(day=1), end)
-        return repository.DocumentFilter(
+    def criteria(self, holder_id: int | None = None) -> QueueFilter:
+        return QueueFilter(
             status=self.status or None,
             centre_code=self.centre or None,
-            period=bounds,
+            service_dates=(self.month.first, self.month.last) if self.month else None,
             min_amount=int(self.min_amount) if self.min_amount else None,
             reason=self.reason or None,
             national_id=self.national_id or None,
+            number=self.number or None,
+            holder_id=holder_id if self.mine else None,
         )
 
-    def query(self, page: int) -> str:
-        fields = {
+    def fields(self, **changes: object) -> dict[str, str]:
+        values: dict[str, object] = {
             "status": self.status,
             "centre": self.centre,
             "period": self.period,
             "min_amount": self.min_amount,
             "reason": self.reason,
             "national_id": self.national_id,
-            "page": str(page),
+            "number": self.number,
+            "mine": "1" if self.mine else "",
+            "sort": self.sort.value,
+            "dir": "desc" if self.descending else "asc",
+            "size": str(self.size),
+            "page": str(self.page),
         }
-        return urlencode({k: v for k, v in fields.items() if v or k == "status"})
+        values.update(changes)
+        return {k: str(v) for k, v in values.items() if v or k == "status"}
+
+    def query(self, page: int | None = None, **changes: object) -> str:
+        return urlencode(self.fields(page=page or self.page, **changes))
+
+    def sort_query(self, column: str) -> str:
+        """The query sorting by ``column``: ascending first, the other way when it is on."""
+        flip = column == self.sort.value and not self.descending
+        return self.query(1, sort=column, dir="desc" if flip else "asc")
 
 
 def queue_form(params: dict[str, str]) -> QueueForm:
     form = QueueForm(
         status=params.get("status", DocumentStatus.UNDER_REVIEW.value).strip(),
         centre=params.get("centre", "").strip()[:20],
-        period=latin_number(params.get("period", ""))[:7].replace("/", "-"),
+        period=latin_number(params.get("period", ""))[:10],
         min_amount=latin_number(params.get("min_amount", ""))[:20],
         reason=params.get("reason", "").strip()[:40],
         national_id=latin_number(params.get("national_id", ""))[:10],
+        number=params.get("number", "").strip()[:40],
+        mine=params.get("mine", "") == "1",
+        descending=params.get("dir", "asc") == "desc",
     )
+    sort = params.get("sort", Sort.RECEIVED.value)
+    form.sort = Sort(sort) if sort in SORTS else Sort.RECEIVED
+    size = latin_number(params.get("size", ""))
+    form.size = int(size) if size in {str(n) for n in PAGE_SIZES} else QUEUE_PAGE
     page = latin_number(params.get("page", "1"))
     form.page = int(page) if bounds.fits(page, 99_999) and int(page) > 0 else 1
     if form.status and form.status not in DocumentStatus.__members__:
         form.problems.append(N_("queue.bad_status"))
-    if form.period and not _PERIOD.match(form.period):
-        form.problems.append(N_("queue.bad_period"))
+    if form.period:
+        form.month = parse_month(form.period)
+        if form.month is None:
+            form.problems.append(N_("queue.bad_period"))
+        else:
+            form.period = form.month.text
     if form.min_amount and not bounds.fits(form.min_amount, bounds.INT64_MAX):
         form.problems.append(N_("queue.bad_amount"))
-    if form.national_id and not re.fullmatch(r"\d{10}", form.national_id):
+    if form.national_id and not re.fullmatch(r"\d{1,10}", form.national_id):
         form.problems.append(N_("queue.bad_national_id"))
     return form
+
+
+@dataclass(frozen=True, slots=True)
+class Paging:
+    """Where a page is in the results, clamped: a page past the end shows the last one."""
+
+    total: int
+    size: int
+    page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.size
+
+    @property
+    def first(self) -> int:
+        return min(self.offset + 1, self.total)
+
+    def last(self, shown: int) -> int:
+        return self.offset + shown
+
+
+def paging(total: int, size: int, page: int) -> Paging:
+    pages = max(1, -(-total // size))
+    return Paging(total, size, min(max(page, 1), pages))
+
+
+def age_days(received: datetime, today: date) -> int:
+    return max(0, (today - received.date()).days)
+
+
+def sla_state(days: int, sla_days: int) -> str:
+    """``late`` past the days allowed, ``due`` from three quarters of them, else ``ok``."""
+    if days > sla_days:
+        return "late"
+    return "due" if days * 4 >= sla_days * 3 else "ok"
+
+
+def criterion_of(review: str | None) -> str | None:
+    """Pricing's criterion code at the head of its review reason (amount, deductions...)."""
+    if not review:
+        return None
+    code = review.partition(":")[0].strip()
+    return code if code in ("amount", "deductions", "sample") else None
 
 
 # -- one document -----------------------------------------------------------------------

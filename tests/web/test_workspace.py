@@ -287,9 +287,9 @@ def test_the_queue_filters_and_pages(web: TestClient, sessions, logged_in: Logge
     assert (second in by_reason) == any(
         d["reason"] == "quantity-above-limit" for d in detail.json()["deductions_by_reason"]
     )
-    bad = client.get("/web/queue?period=2026-13&national_id=12")
-    assert "A period is written YYYY-MM" in bad.text
-    assert "A national ID has 10 digits" in bad.text
+    bad = client.get("/web/queue?period=2026-13&national_id=12x")
+    assert "A month is written YYYY-MM" in bad.text
+    assert "A national ID (or its start) is up to 10 digits" in bad.text
     paged = client.get("/web/queue?status=&page=1")
     assert re.search(r"Page <bdi>1</bdi> of <bdi>\d+</bdi>", paged.text)
 

@@ -1,0 +1,124 @@
+"""Claims from the queue and the document page: claim the selected documents or the next
+N of the current filter, release them, and (admins) give a document to an auditor."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+from urllib.parse import parse_qsl, urlencode
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from gateway.assignment import service as assignment
+from gateway.domain.bounds import INT32_MAX, fits
+from gateway.domain.centres import Role
+from gateway.kit.deps import WriteSession
+from gateway.web import views
+from gateway.web.kit import AuditorVisit, Refused, WorkspaceRoute
+from gateway.web.messages import N_
+
+router = APIRouter(route_class=WorkspaceRoute)
+
+
+def _ids(texts: list[str]) -> list[uuid.UUID]:
+    try:
+        return [uuid.UUID(text) for text in texts[: assignment.MOST_AT_ONCE + 1]]
+    except ValueError:
+        raise Refused(422, N_("error.invalid")) from None
+
+
+def _back(text: str, **notice: int) -> str:
+    """Back to the queue page the form came from (never elsewhere), with a notice."""
+    path, _, query = text.partition("?")
+    if path != "/web/queue":
+        path, query = "/web/queue", ""
+    kept = [(k, v) for k, v in parse_qsl(query) if k not in views.NOTICES]
+    return f"{path}?{urlencode([*kept, *notice.items()])}"
+
+
+@router.post("/queue/selected")
+async def selected(
+    request: Request,
+    visit: AuditorVisit,
+    db: WriteSession,
+    do: Annotated[str, Form(max_length=20)] = "",
+    back: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Claim or release the documents ticked in the queue."""
+    form = await request.form()
+    ids = _ids([str(v) for v in form.getlist("id")])
+    now = datetime.now(UTC)
+    if do == "claim":
+        result = assignment.claim(
+            db, user=visit.user, actor=visit.actor, document_ids=ids, now=now,
+            minutes=visit.state.settings.review_claim_minutes,
+        )  # fmt: skip
+        notice = {"claimed": len(result.taken), "busy": len(result.held_by_others),
+                  "closed": len(result.not_claimable)}  # fmt: skip
+    elif do == "release":
+        released = assignment.release(
+            db, user=visit.user, actor=visit.actor, document_ids=ids, now=now
+        )
+        notice = {"released": len(released)}
+    else:
+        raise Refused(422, N_("error.invalid"))
+    return RedirectResponse(_back(back, **notice), status_code=303)
+
+
+@router.post("/queue/claim-next")
+async def claim_next(
+    request: Request,
+    visit: AuditorVisit,
+    db: WriteSession,
+    count: Annotated[str, Form(max_length=10)] = "10",
+) -> Response:
+    """Claim the next N unclaimed documents under review of the filter the queue shows."""
+    form = views.queue_form({k: str(v) for k, v in (await request.form()).items()})
+    if form.problems:
+        raise Refused(422, form.problems[0])
+    digits = views.latin_number(count)
+    if not fits(digits, INT32_MAX) or not 0 < int(digits) <= assignment.MOST_AT_ONCE:
+        raise Refused(422, N_("queue.bad_count"))
+    result = assignment.claim_next(
+        db, user=visit.user, actor=visit.actor, criteria=form.criteria(visit.user.id),
+        sort=form.sort, descending=form.descending, count=int(digits), now=datetime.now(UTC),
+        minutes=visit.state.settings.review_claim_minutes,
+    )  # fmt: skip
+    mine = form.query(1, mine="1", status="UNDER_REVIEW")
+    return RedirectResponse(
+        f"/web/queue?{mine}&{urlencode({'claimed': len(result.taken)})}", status_code=303
+    )
+
+
+@router.post("/documents/{document_id}/claim")
+def claim_one(
+    document_id: uuid.UUID,
+    visit: AuditorVisit,
+    db: WriteSession,
+    do: Annotated[str, Form(max_length=20)] = "claim",
+    to_user: Annotated[str, Form(max_length=12)] = "",
+) -> Response:
+    """Claim or release one document; an admin may give it to someone (``do=assign``)."""
+    now = datetime.now(UTC)
+    minutes = visit.state.settings.review_claim_minutes
+    if do == "claim":
+        assignment.claim(
+            db, user=visit.user, actor=visit.actor, document_ids=[document_id], now=now,
+            minutes=minutes,
+        )  # fmt: skip
+    elif do == "release":
+        assignment.release(
+            db, user=visit.user, actor=visit.actor, document_ids=[document_id], now=now
+        )
+    elif do == "assign" and visit.role is Role.ADMIN and fits(to_user, INT32_MAX):
+        assignment.reassign(
+            db, actor=visit.actor, document_id=document_id, to_user_id=int(to_user), now=now,
+            minutes=minutes,
+        )  # fmt: skip
+    elif do == "assign":
+        raise Refused(403, N_("error.forbidden"))
+    else:
+        raise Refused(422, N_("error.invalid"))
+    return RedirectResponse(f"/web/documents/{document_id}?done={do}", status_code=303)
