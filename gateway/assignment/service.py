@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -15,7 +15,8 @@ from gateway.assignment import repository as store
 from gateway.audit import chain as audit
 from gateway.domain.lifecycle import DocumentStatus
 from gateway.errors import GatewayError
-from gateway.storage.models import StaffUser
+from gateway.review import service as reviews
+from gateway.storage.models import Document, StaffUser
 
 CLAIMABLE = {DocumentStatus.UNDER_REVIEW.value}
 MOST_AT_ONCE = 200
@@ -131,3 +132,77 @@ def _audit(
             session,
             [audit.Record(actor, action, "document", str(i), dict(details)) for i in ids],
         )
+
+
+def stamp(document: Document) -> str:
+    """The document's version as the confirmation page saw it: its last change's time."""
+    at = document.updated_at
+    if at.tzinfo is not None:
+        at = at.astimezone(UTC).replace(tzinfo=None)
+    return at.isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a bulk decision did to one document: ``done``, or why not: ``moved`` (changed
+    since its confirmation) or ``refused`` (the decision refused it, ``detail`` says why)."""
+
+    document_id: uuid.UUID
+    external_id: str
+    centre_code: str
+    requested: int
+    status: str
+    done: bool
+    refusal: str | None = None
+    detail: str | None = None
+
+
+def decide_many(
+    session: Session,
+    *,
+    seen: Sequence[tuple[uuid.UUID, str]],
+    approve: bool,
+    reason: str,
+    actor: str,
+) -> list[Outcome]:
+    """Approve or deny each document as its confirmation showed it (id, stamp), each by the
+    review service's own decision (its audit entry and webhook event); a document that
+    changed since, or that the decision refuses, is left as it is and said so."""
+    if len(seen) > MOST_AT_ONCE:
+        raise GatewayError(f"At most {MOST_AT_ONCE} documents are decided at once.", 422)
+    outcomes = []
+    rows = {d.id: (d, code) for d, code in store.documents(session, [i for i, _ in seen])}
+    for document_id, shown in seen:
+        found = rows.get(document_id)
+        if found is None:
+            continue
+        document, code = found
+        if stamp(document) != shown or document.status != DocumentStatus.UNDER_REVIEW:
+            outcomes.append(_outcome(document, code, refusal="moved"))
+            continue
+        try:
+            with session.begin_nested():
+                reviews.decide(
+                    session, document_id=document_id, approve=approve, reason=reason, actor=actor
+                )
+        except GatewayError as exc:
+            session.refresh(document)
+            outcomes.append(_outcome(document, code, refusal="refused", detail=exc.message))
+            continue
+        outcomes.append(_outcome(document, code))
+    return outcomes
+
+
+def _outcome(
+    document: Document, code: str, *, refusal: str | None = None, detail: str | None = None
+) -> Outcome:
+    return Outcome(
+        document.id,
+        document.external_id,
+        code,
+        document.requested_amount,
+        document.status,
+        refusal is None,
+        refusal,
+        detail,
+    )

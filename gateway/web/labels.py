@@ -59,6 +59,8 @@ LABELS = (
     N_("why_short.amount"),
     N_("why_short.deductions"),
     N_("why_short.sample"),
+    N_("bulk.moved"),
+    N_("bulk.refused"),
     N_("grade.general"),
     N_("grade.specialist"),
     N_("grade.subspecialist"),

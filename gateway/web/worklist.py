@@ -11,9 +11,11 @@ from urllib.parse import parse_qsl, urlencode
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from gateway.assignment import repository as queue_search
 from gateway.assignment import service as assignment
 from gateway.domain.bounds import INT32_MAX, fits
 from gateway.domain.centres import Role
+from gateway.domain.review import ReviewReason
 from gateway.kit.deps import WriteSession
 from gateway.web import views
 from gateway.web.kit import AuditorVisit, Refused, WorkspaceRoute
@@ -62,6 +64,8 @@ async def selected(
             db, user=visit.user, actor=visit.actor, document_ids=ids, now=now
         )
         notice = {"released": len(released)}
+    elif do in ("approve", "deny"):
+        return _confirm(visit, db, ids, approve=do == "approve", back=back)
     else:
         raise Refused(422, N_("error.invalid"))
     return RedirectResponse(_back(back, **notice), status_code=303)
@@ -122,3 +126,57 @@ def claim_one(
     else:
         raise Refused(422, N_("error.invalid"))
     return RedirectResponse(f"/web/documents/{document_id}?done={do}", status_code=303)
+
+
+def _confirm(
+    visit: AuditorVisit, db: WriteSession, ids: list[uuid.UUID], *, approve: bool, back: str
+) -> Response:
+    """The confirmation of a bulk decision: how many documents, their total, each one."""
+    if not ids:
+        raise Refused(422, N_("bulk.none"))
+    if len(ids) > assignment.MOST_AT_ONCE:
+        raise Refused(422, N_("queue.bad_count"))
+    rows = queue_search.documents(db, ids)
+    return visit.render(
+        "bulk_confirm.html",
+        approve=approve,
+        rows=[(d, code, assignment.stamp(d)) for d, code in rows],
+        total_amount=sum(d.requested_amount for d, _ in rows),
+        reasons=[r.value for r in ReviewReason],
+        back=_back(back),
+    )
+
+
+@router.post("/queue/decide")
+async def decide_selected(
+    request: Request,
+    visit: AuditorVisit,
+    db: WriteSession,
+    decision: Annotated[str, Form(max_length=10)] = "",
+    reason: Annotated[str, Form(max_length=60)] = "",
+    note: Annotated[str, Form(max_length=2000)] = "",
+    back: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Approve or deny the confirmed documents, each on its own; a result per document."""
+    if decision not in ("approve", "deny"):
+        raise Refused(422, N_("error.invalid"))
+    approve = decision == "approve"
+    if not approve and reason not in ReviewReason.__members__.values():
+        raise Refused(422, N_("bulk.reason_needed"))
+    form = await request.form()
+    seen = []
+    for text in form.getlist("seen")[: assignment.MOST_AT_ONCE + 1]:
+        document_id, _, stamp = str(text).partition("@")
+        seen.append((_ids([document_id])[0], stamp))
+    said = note.strip() if approve else f"{reason}: {note.strip()}".rstrip(": ")
+    outcomes = assignment.decide_many(
+        db, seen=seen, approve=approve, reason=said, actor=visit.actor
+    )
+    return visit.render(
+        "bulk_result.html",
+        approve=approve,
+        outcomes=outcomes,
+        done=sum(1 for o in outcomes if o.done),
+        done_amount=sum(o.requested for o in outcomes if o.done),
+        back=_back(back),
+    )

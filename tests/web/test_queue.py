@@ -55,7 +55,7 @@ def numbers_of(page: str) -> list[str]:
 def test_search_by_document_number_and_national_id_prefix(
     web: TestClient, sessions, logged_in: LoggedIn
 ) -> None:
-    code, ids = centre_with(web, sessions, 3)
+    _code, ids = centre_with(web, sessions, 3)
     client = english(logged_in(Role.AUDITOR))
     with sessions() as session:
         docs = {d.id: d for d in session.scalars(select(Document).where(Document.id.in_(
@@ -78,7 +78,7 @@ def test_search_by_document_number_and_national_id_prefix(
 
 
 def test_sorting_paging_and_the_last_page(web: TestClient, sessions, logged_in: LoggedIn) -> None:
-    code, ids = centre_with(web, sessions, 3)
+    code, _ids = centre_with(web, sessions, 3)
     client = english(logged_in(Role.AUDITOR))
     oldest_first = numbers_of(client.get(f"/web/queue?centre={code}&sort=received").text)
     newest_first = numbers_of(client.get(f"/web/queue?centre={code}&sort=received&dir=desc").text)
@@ -119,7 +119,7 @@ def test_months_in_either_calendar_and_any_case_centre(
 
 
 def test_exports_keep_identifiers_as_text(web: TestClient, sessions, logged_in: LoggedIn) -> None:
-    code, ids = centre_with(web, sessions, 2)
+    code, _ids = centre_with(web, sessions, 2)
     client = english(logged_in(Role.AUDITOR))
     answer = client.get(f"/web/queue/export.csv?centre={code}&sort=number")
     assert answer.status_code == 200
@@ -167,9 +167,9 @@ def post(client: TestClient, url: str, data: dict | list, page: str = "/web/queu
 def test_claims_show_who_holds_what_and_lapse(web: TestClient, sessions, logged_in) -> None:
     code, ids = centre_with(web, sessions, 3)
     alice = english(logged_in(Role.AUDITOR))
-    bob, bob_name = other_client(web, sessions)
-    answer = post(alice, "/web/queue/selected", [("do", "claim"), ("id", ids[0]),
-                                                 ("back", f"/web/queue?centre={code}")])  # fmt: skip
+    bob, _bob_name = other_client(web, sessions)
+    back = ("back", f"/web/queue?centre={code}")
+    answer = post(alice, "/web/queue/selected", [("do", "claim"), ("id", ids[0]), back])
     assert answer.status_code == 303  # type: ignore[attr-defined]
     assert "claimed=1" in answer.headers["location"]  # type: ignore[attr-defined]
     mine = alice.get(f"/web/queue?centre={code}&mine=1").text
@@ -210,7 +210,7 @@ def test_claims_show_who_holds_what_and_lapse(web: TestClient, sessions, logged_
 
 
 def test_an_admin_reassigns_and_an_auditor_cannot(web: TestClient, sessions) -> None:
-    code, ids = centre_with(web, sessions, 1)
+    _code, ids = centre_with(web, sessions, 1)
     auditor, auditor_name = other_client(web, sessions)
     admin, _ = other_client(web, sessions, Role.ADMIN)
     post(auditor, "/web/queue/selected", [("do", "claim"), ("id", ids[0])])
@@ -225,7 +225,9 @@ def test_an_admin_reassigns_and_an_auditor_cannot(web: TestClient, sessions) -> 
     assert moved.status_code == 303  # type: ignore[attr-defined]
     assert claimed(sessions, ids[0]).holder_id == other_id  # type: ignore[union-attr]
     with sessions() as session:
-        entry = session.scalars(select(AuditEntry).where(
-            AuditEntry.subject_id == ids[0], AuditEntry.action == "review.reassign")).one()  # fmt: skip
+        query = select(AuditEntry).where(
+            AuditEntry.subject_id == ids[0], AuditEntry.action == "review.reassign"
+        )
+        entry = session.scalars(query).one()
     assert entry.details["from"] == target.display_name
     assert entry.details["to_user"] == other
