@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from gateway.assignment import repository as queue_search
 from gateway.assignment.repository import QueueRow
@@ -17,7 +18,6 @@ from gateway.domain.bounds import INT32_MAX, INT64_MAX, LineNo, fits
 from gateway.domain.lifecycle import DocumentStatus
 from gateway.domain.review import ReviewAction, ReviewReason
 from gateway.errors import GatewayError, NotFoundError
-from gateway.kit.db import transaction
 from gateway.kit.deps import WriteSession
 from gateway.review import service as reviews
 from gateway.web import exports, queries, views
@@ -25,7 +25,14 @@ from gateway.web.kit import Anyone, AuditorVisit, Refused, Visit, WorkspaceRoute
 from gateway.web.messages import N_
 
 router = APIRouter(route_class=WorkspaceRoute)
-DONE = {"review": N_("done.review"), "approve": N_("done.approve"), "deny": N_("done.deny")}
+DONE = {
+    "review": N_("done.review"),
+    "approve": N_("done.approve"),
+    "deny": N_("done.deny"),
+    "claim": N_("done.claim"),
+    "release": N_("done.release"),
+    "assign": N_("done.assign"),
+}
 S = DocumentStatus
 
 
@@ -138,29 +145,32 @@ def _document_id(text: str) -> uuid.UUID:
 
 def _show_document(
     visit: Visit,
+    db: Session,
     document_id: uuid.UUID,
     *,
     done: str | None = None,
     error: GatewayError | None = None,
 ) -> Response:
-    """The document page; reading a patient's document leaves an audit entry."""
-    with visit.state.sessions() as db:
-        context = views.document_page(db, document_id)
-        response = visit.render(
-            "document.html",
-            status_code=error.status_code if error else 200,
-            done=done,
-            error=error.message if error else None,
-            **context,
-        )
+    """The document page; reading a patient's document leaves an audit entry (in the
+    request's session, committed with it)."""
+    context = views.document_page(db, document_id, user_id=visit.user.id, now=_now())
+    response = visit.render(
+        "document.html",
+        status_code=error.status_code if error else 200,
+        done=done,
+        error=error.message if error else None,
+        **context,
+    )
     route = "GET /web/documents/{id}"
-    reads.record_read(visit.state.sessions, visit, route, documents=[document_id])
+    record = reads.read_record(visit, route, documents=[document_id])
+    if record is not None:
+        audit.append(db, [record])
     return response
 
 
 @router.get("/documents/{document_id}")
-def document(document_id: str, visit: AuditorVisit, done: str = "") -> Response:
-    return _show_document(visit, _document_id(document_id), done=DONE.get(done))
+def document(document_id: str, visit: AuditorVisit, db: WriteSession, done: str = "") -> Response:
+    return _show_document(visit, db, _document_id(document_id), done=DONE.get(done))
 
 
 def _optional_int(text: str, what: str, largest: int) -> int | None:
@@ -180,6 +190,7 @@ def review_line(
     document_id: str,
     line_no: LineNo,
     visit: AuditorVisit,
+    db: WriteSession,
     action: Annotated[str, Form(max_length=10)] = "",
     reason: Annotated[str, Form(max_length=60)] = "",
     quantity: Annotated[str, Form(max_length=20)] = "",
@@ -194,7 +205,7 @@ def review_line(
             raise GatewayError(f"Unknown reason code {reason!r}.", 422)
         move = ReviewAction(action)
         reducing = move is ReviewAction.REDUCE
-        with transaction(visit.state.sessions) as db:
+        with db.begin_nested():  # a refused review leaves nothing behind
             reviews.review(
                 db,
                 document_id=key,
@@ -207,7 +218,7 @@ def review_line(
                 actor=visit.actor,
             )
     except GatewayError as exc:
-        return _show_document(visit, key, error=exc)
+        return _show_document(visit, db, key, error=exc)
     return RedirectResponse(f"/web/documents/{key}?done=review#line-{line_no}", status_code=303)
 
 
@@ -215,6 +226,7 @@ def review_line(
 def decide(
     document_id: str,
     visit: AuditorVisit,
+    db: WriteSession,
     decision: Annotated[str, Form(max_length=10)] = "",
     reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
@@ -222,7 +234,7 @@ def decide(
     if decision not in ("approve", "deny"):
         raise Refused(422, N_("error.invalid"))
     try:
-        with transaction(visit.state.sessions) as db:
+        with db.begin_nested():
             reviews.decide(
                 db,
                 document_id=key,
@@ -231,5 +243,5 @@ def decide(
                 actor=visit.actor,
             )
     except GatewayError as exc:
-        return _show_document(visit, key, error=exc)
+        return _show_document(visit, db, key, error=exc)
     return RedirectResponse(f"/web/documents/{key}?done={decision}", status_code=303)

@@ -6,17 +6,18 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
 
+from gateway.assignment import repository as assignments
 from gateway.assignment.repository import QueueFilter, Sort
 from gateway.audit import chain as audit
 from gateway.documents.view import DocumentView, document_view
-from gateway.domain import bounds
+from gateway.domain import actors, bounds
 from gateway.domain.lifecycle import DocumentStatus
 from gateway.domain.review import REVIEW_PREFIX, ReviewAction, ReviewReason
 from gateway.errors import NotFoundError
@@ -277,21 +278,61 @@ def review_why(view: DocumentView) -> Sentence | None:
     return Sentence(N_("why.other"), {"criterion": criterion})
 
 
-def document_page(session: Session, document_id: uuid.UUID) -> dict[str, Any]:
+def document_page(
+    session: Session, document_id: uuid.UUID, *, user_id: int, now: datetime
+) -> dict[str, Any]:
     """Everything the document page shows; 404 when there is no such document."""
     view = document_view(session, document_id, None)
     if view is None:
         raise NotFoundError("Document")
     raw = queries.raw_payload(session, view.submission_id)
     original = original_document(raw.body, raw.content_type, view.source_path) if raw else None
+    entries = audit.entries_for(session, "document", [str(view.id)])
+    actors = {e.actor for e in view.history} | {r.actor for r in view.reviews}
+    actors |= {a.actor for a in view.appeals} | {e.actor for e in entries}
+    holder = assignments.holders(session, [view.id], now).get(view.id)
+    following = queries.next_in_review(session, view.id, user_id, now)
     return {
         "doc": view,
         "why": review_why(view),
         "said": lambda actor, reason: event_reason(view, actor, reason),
-        "audit_entries": audit.entries_for(session, "document", [str(view.id)]),
+        "audit_entries": entries,
         "original": original,
         "can_review": view.status == DocumentStatus.UNDER_REVIEW,
         "review_reasons": [r.value for r in ReviewReason],
         "actions": [a.value for a in ReviewAction],
         "plain": plain,
+        "who": _names(session, actors),
+        "titles": queries.tariff_titles(
+            session, view.tariff.version if view.tariff else None, {ln.code for ln in view.lines}
+        ),
+        "others": queries.patient_documents(
+            session, view.patient_national_id, view.service_date - timedelta(days=365), view.id
+        ),
+        "holder": holder,
+        "mine": holder is not None and holder[0] == user_id,
+        "auditors": assignments.auditors(session),
+        "next_url": f"/web/documents/{following}" if following else None,
+        "appeal": view.appeals[-1] if view.appeals else None,
     }
+
+
+def _names(session: Session, recorded: set[str]) -> dict[str, str]:
+    """How each actor is shown to staff: a person by name, a staff token by its label."""
+    users = queries.staff_names(session, actors.user_names(recorded))
+    tokens: dict[int, str] = {}
+    token_ids = {
+        int(number)
+        for role, _, number in (a.partition(":") for a in recorded)
+        if role in actors.STAFF_ROLES and number.isdigit() and len(number) < 10
+    }
+    tokens = queries.token_labels(session, token_ids)
+    shown = {}
+    for actor in recorded:
+        name = actors.user_name(actor)
+        role, _, number = actor.partition(":")
+        if name is not None and name in users:
+            shown[actor] = users[name]
+        elif role in actors.STAFF_ROLES and number.isdigit() and int(number) in tokens:
+            shown[actor] = f"{tokens[int(number)] or actor} ({role})"
+    return shown

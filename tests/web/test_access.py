@@ -25,12 +25,17 @@ WEB_ROUTES: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/web/login"): ANYONE,
     ("POST", "/web/login"): ANYONE,
     ("GET", "/web/lang/{lang}"): ANYONE,
-    ("GET", "/web/static/workspace.css"): ANYONE,
+    ("GET", "/web/static/{name}"): ANYONE,
     ("GET", "/web/{rest}"): ANYONE,  # any other address: a 404 page
     ("POST", "/web/{rest}"): ANYONE,
     ("POST", "/web/logout"): STAFF,
     ("GET", "/web/"): STAFF,
     ("GET", "/web/queue"): REVIEWERS,
+    ("GET", "/web/queue/export.{extension}"): REVIEWERS,
+    ("POST", "/web/queue/selected"): REVIEWERS,
+    ("POST", "/web/queue/claim-next"): REVIEWERS,
+    ("POST", "/web/queue/decide"): REVIEWERS,
+    ("POST", "/web/documents/{document_id}/claim"): REVIEWERS,
     ("GET", "/web/documents/{document_id}"): REVIEWERS,
     ("POST", "/web/documents/{document_id}/lines/{line_no}/review"): REVIEWERS,
     ("POST", "/web/documents/{document_id}/decision"): REVIEWERS,
@@ -74,6 +79,8 @@ def concrete(path: str) -> str:
         username="someone",
         token_id=1,
         code="ANY-01",
+        extension="csv",
+        name="workspace.css",
     )
 
 

@@ -55,11 +55,17 @@ def test_amounts_have_thousands_separators() -> None:
 def test_queue_filters_are_checked() -> None:
     assert queue_form({}).status == "UNDER_REVIEW"
     assert queue_form({"status": ""}).criteria().status is None
-    form = queue_form({"period": "2026/13", "min_amount": "lots", "national_id": "123"})
+    form = queue_form({"period": "2026/13", "min_amount": "lots", "national_id": "12x"})
     assert form.problems == ["queue.bad_period", "queue.bad_amount", "queue.bad_national_id"]
     good = queue_form({"period": "۲۰۲۶-۱۱", "min_amount": "1,000", "page": "3"})
     criteria = good.criteria()
-    assert criteria.period == (date(2026, 11, 1), date(2026, 11, 30))
+    assert criteria.service_dates == (date(2026, 11, 1), date(2026, 11, 30))
+    solar = queue_form({"period": "۱۴۰۵/۰۸", "national_id": "123", "sort": "nonsense"})
+    assert solar.problems == []
+    assert solar.period == "1405-08"
+    assert solar.criteria().service_dates == (date(2026, 10, 23), date(2026, 11, 21))
+    assert solar.criteria().national_id == "123"  # a prefix
+    assert solar.sort.value == "received"
     assert criteria.min_amount == 1000
     assert good.page == 3
 
