@@ -19,6 +19,7 @@ from gateway import logs, metrics
 from gateway.batches import endpoints as batches
 from gateway.documents import endpoints as documents
 from gateway.domain.lifecycle import InvalidTransitionError
+from gateway.eligibility import endpoints as eligibility
 from gateway.errors import GatewayError
 from gateway.fhir import endpoints as fhir
 from gateway.fhir.xml import fhir_schema
@@ -275,6 +276,9 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
     )
     app.state.gateway = state
     app.state.ingest_writer = writer  # submissions' own: kit's state does not know it
+    app.state.eligibility_limiter = make_limiter(  # eligibility's own budget, likewise
+        settings.eligibility_per_minute, None, settings.rate_limit_redis_url, "gateway:rl:elig:"
+    )
     _install_error_handlers(app)
     app.add_middleware(RequestMiddleware)
     _install_operations(app)
@@ -282,6 +286,7 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
     app.include_router(submissions.router)
     app.include_router(batches.router)
     app.include_router(documents.router)
+    app.include_router(eligibility.router)
     app.include_router(lifecycle.router)
     app.include_router(settlements.router)
     app.include_router(fhir.router)

@@ -42,6 +42,11 @@ LOGINS = Counter(
     "disabled account) or throttled (refused unchecked: the account or address is locked)",
     ["outcome"],
 )
+ELIGIBILITY_INQUIRIES = Counter(
+    "gateway_eligibility_inquiries_total",
+    "Eligibility inquiries answered, by door (api, fhir) and answer (covered, not-covered)",
+    ["door", "answer"],
+)
 SUBMISSIONS = Counter(
     "gateway_submissions_total", "Submissions by input format and outcome", ["format", "outcome"]
 )

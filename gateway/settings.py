@@ -215,6 +215,13 @@ class Settings(BaseSettings):
         description="Requests a centre may make at once before the rate applies; "
         "0 = the per-minute figure",
     )
+    eligibility_per_minute: int = Field(
+        default=60,
+        ge=0,
+        description="Eligibility inquiries a minute each centre may make, on top of its general "
+        "budget (429 with Retry-After beyond; shared through GATEWAY_RATE_LIMIT_REDIS_URL "
+        "when set); 0 = no limit",
+    )
     rate_limit_redis_url: str | None = Field(
         default=None,
         description="Redis holding the rate-limit buckets, shared by every API process; "

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 
 from gateway.domain.centres import CentreKind, Sector
 
@@ -38,3 +40,25 @@ class CentreInfo:
             return True
         starts = self.contract_from is None or self.contract_from <= on
         return starts and (self.contract_to is None or on <= self.contract_to)
+
+
+class CoverageGap(StrEnum):
+    """Why a person is not covered under a number on a date, as the door refuses it."""
+
+    NOT_INSURED = "not-insured"
+    NUMBER_MISMATCH = "insurance-number-mismatch"
+
+
+def coverage_on(
+    periods: Sequence[Coverage], insurance_number: str, on: date
+) -> tuple[Coverage | None, CoverageGap | None]:
+    """The period in force on ``on`` under ``insurance_number``, or why there is none: no
+    period in force that day, or none under that number. The submission check and the
+    eligibility inquiry both judge coverage with this."""
+    in_force = [p for p in periods if p.in_force(on)]
+    if not in_force:
+        return None, CoverageGap.NOT_INSURED
+    for period in in_force:
+        if period.insurance_number == insurance_number:
+            return period, None
+    return None, CoverageGap.NUMBER_MISMATCH

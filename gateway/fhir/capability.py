@@ -30,6 +30,13 @@ RESOURCES: tuple[tuple[str, tuple[str, ...], tuple[str, ...], str], ...] = (
         (),
         "The remittance advice of a priced document, line by line.",
     ),
+    (
+        "CoverageEligibilityRequest",
+        (),
+        ("submit",),
+        "A centre asks, before care, whether a patient is covered at its centre on a day and "
+        "for which services; $submit answers with a CoverageEligibilityResponse.",
+    ),
 )
 
 

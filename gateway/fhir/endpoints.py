@@ -13,12 +13,16 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fhir.resources.R4B.claim import Claim
+from fhir.resources.R4B.coverageeligibilityrequest import CoverageEligibilityRequest
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
 from starlette.concurrency import run_in_threadpool
 
 from gateway import metrics
 from gateway.audit import reads
-from gateway.errors import GatewayError, NotFoundError
+from gateway.domain.centres import Role
+from gateway.eligibility.endpoints import spend_inquiry_budget
+from gateway.errors import ForbiddenError, GatewayError, NotFoundError
+from gateway.fhir import eligibility as coverage
 from gateway.fhir import service, systems
 from gateway.fhir.capability import capability_statement
 from gateway.fhir.issues import Issue, StructureError
@@ -26,7 +30,13 @@ from gateway.fhir.parse import Syntax, syntax_of
 from gateway.fhir.response import operation_outcome
 from gateway.fhir.systems import JSON_MEDIA, XML_MEDIA
 from gateway.kit import openapi
-from gateway.kit.deps import State, authenticate, authenticate_here, require_centre
+from gateway.kit.deps import (
+    State,
+    WriteSession,
+    authenticate,
+    authenticate_here,
+    require_centre,
+)
 from gateway.kit.http import AUTHENTICATED, errors, read_body
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])
@@ -271,3 +281,68 @@ def get_explanation_of_benefit(eob_id: str, request: Request, state: State) -> R
     except Exception as exc:
         return refusal(exc, xml)
     return render(found, xml)
+
+
+_ELIGIBILITY_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "A FHIR R4 CoverageEligibilityRequest (JSON or XML); see "
+        "docs/eligibility.md for the identifiers and the care-setting extension it reads",
+        "content": openapi.fhir_content(
+            "CoverageEligibilityRequest",
+            example=coverage.EXAMPLE,
+            xml_example=_xml_text(CoverageEligibilityRequest.model_validate(coverage.EXAMPLE)),
+        ),
+    }
+}
+
+
+@router.post(
+    "/CoverageEligibilityRequest/$submit",
+    summary="Check a patient's coverage at this centre before care; answered with a "
+    "CoverageEligibilityResponse",
+    response_class=Response,
+    responses=_answers(
+        "The CoverageEligibilityResponse",
+        *AUTHENTICATED,
+        400,
+        403,
+        413,
+        415,
+        422,
+        resources=("CoverageEligibilityResponse",),
+    ),
+    openapi_extra=_ELIGIBILITY_BODY,
+)
+async def submit_eligibility_request(
+    request: Request, state: State, session: WriteSession
+) -> Response:
+    """The request's one session commits the inquiry's audit entry after this returns;
+    nothing is written before the last step of the inquiry, so a refusal stores nothing."""
+    media = request.headers.get("content-type", "")
+    syntax = syntax_of(media)
+    xml = wants_xml(request, syntax)
+    try:
+        caller = await authenticate(request, state)
+        if caller.role is not Role.CENTRE or caller.centre is None:
+            raise ForbiddenError("Only a centre's token may ask about eligibility.")
+        await spend_inquiry_budget(request, caller.centre.code)
+        if syntax is None:
+            raise GatewayError(
+                f"Content-Type {media or '(none)'} is not accepted; send {JSON_MEDIA} or "
+                f"{XML_MEDIA}.",
+                415,
+            )
+        body = await read_body(request, state.settings.max_body_bytes)
+        answer = await run_in_threadpool(
+            service.check_eligibility,
+            session,
+            state.settings,
+            caller.centre,
+            caller.actor,
+            body,
+            syntax,
+        )
+    except Exception as exc:
+        return refusal(exc, xml)
+    return render(answer, xml)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import orjson
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.claimresponse import ClaimResponse
+from fhir.resources.R4B.coverageeligibilityresponse import CoverageEligibilityResponse
 from fhir.resources.R4B.explanationofbenefit import ExplanationOfBenefit
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -23,7 +24,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.documents.view import DocumentView, document_view, received
 from gateway.domain import documents as dm
+from gateway.eligibility import service as eligibility
 from gateway.errors import GatewayError
+from gateway.fhir import eligibility as coverage
 from gateway.fhir.eob import explanation_of_benefit
 from gateway.fhir.issues import StructureError
 from gateway.fhir.mapping import map_submission, number_system, purposes
@@ -199,3 +202,25 @@ def _read_contexts(session: Session, submission_id: uuid.UUID) -> list[ClaimCont
     except StructureError:
         return []
     return [context_of(entry) for entry in entries]
+
+
+def check_eligibility(
+    session: Session,
+    settings: Settings,
+    centre: Centre,
+    actor: str,
+    body: bytes,
+    syntax: Syntax,
+) -> CoverageEligibilityResponse:
+    """A CoverageEligibilityRequest answered by the eligibility inquiry, in the caller's
+    session (the audit entry lands with its commit); parsed before the session is used."""
+    request, question = coverage.parse_request(body, syntax, centre.code)
+    inquired = eligibility.inquire(
+        session,
+        centre_id=centre.id,
+        actor=actor,
+        door="fhir",
+        question=question,
+        settings=settings,
+    )
+    return coverage.response_for(inquired, request)

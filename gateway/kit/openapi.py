@@ -38,6 +38,8 @@ FHIR_RESOURCES = (
     "Bundle",
     "ClaimResponse",
     "ExplanationOfBenefit",
+    "CoverageEligibilityRequest",
+    "CoverageEligibilityResponse",
     "OperationOutcome",
     "CapabilityStatement",
 )

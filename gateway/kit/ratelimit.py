@@ -101,11 +101,14 @@ class RedisBuckets:
         return int(waited) / 1000.0
 
 
-def make_limiter(per_minute: int, burst: int | None, redis_url: str | None) -> Limiter:
-    """The limiter the settings ask for; ``per_minute`` 0 turns limiting off."""
+def make_limiter(
+    per_minute: int, burst: int | None, redis_url: str | None, prefix: str = "gateway:rl:"
+) -> Limiter:
+    """The limiter the settings ask for; ``per_minute`` 0 turns limiting off. Budgets kept
+    apart (a centre's requests, its eligibility inquiries) use different Redis prefixes."""
     if per_minute <= 0:
         return Unlimited()
     size = burst if burst and burst > 0 else per_minute
     if redis_url:
-        return RedisBuckets(redis_url, per_minute, size)
+        return RedisBuckets(redis_url, per_minute, size, prefix)
     return LocalBuckets(per_minute, size)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import metrics
 from gateway.app import create_app
+from gateway.eligibility.schemas import EligibilityIn, EligibilityOut
 from gateway.settings import Settings
 from tests import factories as f
 from validators.schema import SCHEMA_DIR
@@ -150,6 +151,28 @@ def test_fhir_operations_name_their_resources(document: dict[str, Any]) -> None:
     assert claim["externalDocs"]["url"] == "https://hl7.org/fhir/R4/claim.html"
 
 
+def test_eligibility_is_typed_and_lists_exactly_its_codes(document: dict[str, Any]) -> None:
+    operation = document["paths"]["/v1/eligibility"]["post"]
+    assert set(operation["responses"]) == {"200", "400", "401", "403", "422", "429"}
+    assert operation["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/EligibilityIn"
+    }
+    schemas = document["components"]["schemas"]
+    assert "surgery_package" in schemas["VisitSetting"]["enum"]
+    assert schemas["ServiceIn"]["properties"]["code_type"] == {
+        "$ref": "#/components/schemas/CodeType"
+    }
+    assert schemas["EligibilityIn"]["additionalProperties"] is False  # no centre in the body
+    EligibilityIn.model_validate(schemas["EligibilityIn"]["examples"][0])
+    EligibilityOut.model_validate(schemas["EligibilityOut"]["examples"][0])
+    fhir = document["paths"]["/fhir/CoverageEligibilityRequest/$submit"]["post"]
+    assert set(fhir["responses"]) == {"200", "400", "401", "403", "413", "415", "422", "429"}
+    body = fhir["requestBody"]["content"]["application/fhir+json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/FhirCoverageEligibilityRequest"}
+    answer = fhir["responses"]["200"]["content"]["application/fhir+json"]["schema"]
+    assert answer == {"$ref": "#/components/schemas/FhirCoverageEligibilityResponse"}
+
+
 # --- behaviour the document promises -------------------------------------------------------
 
 
@@ -214,6 +237,9 @@ def test_every_observed_answer_is_documented(
     client.get("/fhir/metadata")
     client.get("/fhir/ClaimResponse/nope", headers=centre)  # 404
     client.get("/v1/settlements/abc", headers=centre)  # 422
+    client.post("/v1/eligibility", json={}, headers=centre)  # 422
+    client.post("/v1/eligibility", json={}, headers={"Authorization": f"Bearer {staff}"})  # 403
+    client.post("/fhir/CoverageEligibilityRequest/$submit", content=b"{}", headers=centre)  # 415
     document = client.app.openapi()  # type: ignore[attr-defined]
     documented = {
         (method, path, code)

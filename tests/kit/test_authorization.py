@@ -71,6 +71,17 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/fhir/Claim"): Rule(frozenset({CENTRE}), body=FHIR_CLAIM),
     ("GET", "/fhir/ClaimResponse/{claim_response_id}"): Rule(EVERYONE, owned=True),
     ("GET", "/fhir/ExplanationOfBenefit/{eob_id}"): Rule(EVERYONE, owned=True),
+    ("POST", "/v1/eligibility"): Rule(
+        frozenset({CENTRE}),
+        body={
+            "national_id": "6383233564",
+            "insurance_number": "55501234",
+            "service_date": "2026-11-25",
+        },
+    ),
+    ("POST", "/fhir/CoverageEligibilityRequest/$submit"): Rule(
+        frozenset({CENTRE}), body={"resourceType": "CoverageEligibilityRequest"}
+    ),
 }
 
 

@@ -27,6 +27,7 @@ from gateway.audit import chain as audit
 from gateway.batches import repository as batches
 from gateway.documents.view import document_view
 from gateway.domain.review import ReviewAction, ReviewReason
+from gateway.eligibility import repository as eligibility
 from gateway.kit.db import make_engine, session_factory
 from gateway.pricing import repository as pricing
 from gateway.review import service as reviews
@@ -303,6 +304,13 @@ def queries_of(p: Picks) -> dict[str, Callable[[Session], object]]:
         "ingest: numbers taken": lambda s: repository.accepted_numbers(s, p.centre, ["N1", "N2"]),
         "ingest: services stored": lambda s: repository.stored_services(
             s, [p.patient], [p.service_date]
+        ),
+        "centre: eligibility inquiry": lambda s: (
+            eligibility.centre(s, p.centre),
+            eligibility.coverages(s, p.patient),
+            eligibility.billed_units(
+                s, national_id=p.patient, codes=["S1", "S2"], first=period[0], last=period[1]
+            ),
         ),
         "auditor: review queue": search(p, None, status="UNDER_REVIEW"),
         "auditor: queue of a centre": search(p, None, status="UNDER_REVIEW", centre_code=p.code),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from operator import mul
 
 from gateway.domain.documents import Document
+from gateway.domain.registry import CoverageGap, coverage_on
 from validators.context import RuleContext
 from validators.problems import Problem
 from validators.rules.paths import field_path
@@ -41,8 +42,8 @@ def check_eligibility(document: Document, context: RuleContext) -> list[Problem]
         return []  # an ID that fails its check digit is reported once, by its own rule
     on = document.admission_date or document.service_date
     periods = context.coverages.get(patient.national_id, [])
-    in_force = [p for p in periods if p.in_force(on)]
-    if not in_force:
+    _, gap = coverage_on(periods, patient.insurance_number, on)
+    if gap is CoverageGap.NOT_INSURED:
         return [
             Problem(
                 "patient.not-eligible",
@@ -51,7 +52,7 @@ def check_eligibility(document: Document, context: RuleContext) -> list[Problem]
                 document.line_no,
             )
         ]
-    if all(p.insurance_number != patient.insurance_number for p in in_force):
+    if gap is CoverageGap.NUMBER_MISMATCH:
         return [
             Problem(
                 "patient.insurance-number-mismatch",
