@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from gateway.audit import reads
 from gateway.domain.bounds import RowId
 from gateway.errors import GatewayError
-from gateway.kit.db import transaction
+from gateway.kit.deps import WriteSession
 from gateway.settings import today
 from gateway.settlement import service as settlement
 from gateway.storage import repository
@@ -76,13 +76,30 @@ def _back(period: str, done: str) -> Response:
 
 
 @router.post("/settlements/close")
-def close_period(visit: FinanceVisit, period: Annotated[str, Form(max_length=20)] = "") -> Response:
+def close_period(
+    visit: FinanceVisit,
+    db: WriteSession,
+    period: Annotated[str, Form(max_length=20)] = "",
+    confirmed: Annotated[str, Form(max_length=3)] = "",
+) -> Response:
+    """First a page saying what closing will order, per centre; closing when confirmed."""
     wanted = _period(period)
+    today_ = today(visit.state.settings)
     try:
-        with transaction(visit.state.sessions) as db:
-            settlement.close_period(
-                db, period=wanted, actor=visit.actor, today=today(visit.state.settings)
-            )
+        with db.begin_nested():
+            if confirmed != "yes":
+                due = settlement.preview_close(db, period=wanted, today=today_)
+                return visit.render(
+                    "settlement_confirm.html",
+                    action="close",
+                    period=wanted,
+                    due=due,
+                    totals={
+                        name: sum(getattr(d, name) for d in due)
+                        for name in ("documents", "requested", "eligible", "insurer_share")
+                    },
+                )
+            settlement.close_period(db, period=wanted, actor=visit.actor, today=today_)
     except GatewayError as exc:
         return _show(visit, period=wanted, centre="", error=exc)
     return _back(wanted, "closed")
@@ -92,11 +109,25 @@ def close_period(visit: FinanceVisit, period: Annotated[str, Form(max_length=20)
 def mark_paid(
     order_id: RowId,
     visit: FinanceVisit,
+    db: WriteSession,
     reference: Annotated[str, Form(max_length=60)] = "",
     period: Annotated[str, Form(max_length=20)] = "",
+    confirmed: Annotated[str, Form(max_length=3)] = "",
 ) -> Response:
+    """First a page naming the order, its amount and the reference; paid when confirmed."""
     try:
-        with transaction(visit.state.sessions) as db:
+        with db.begin_nested():
+            if confirmed != "yes":
+                order = settlement.get_order(db, order_id, None)
+                centre = queries.centres_by_id(db, {order.centre_id})[order.centre_id]
+                return visit.render(
+                    "settlement_confirm.html",
+                    action="paid",
+                    order=order,
+                    centre_row=centre,
+                    reference=reference.strip(),
+                    period=_period(period),
+                )
             order = settlement.mark_paid(
                 db, order_id=order_id, reference=reference, actor=visit.actor
             )

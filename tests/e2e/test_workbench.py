@@ -182,3 +182,41 @@ def test_no_page_scrolls_sideways(workspace: Workspace, browser: Any, lang: str)
             fits(page, f"{name}-{lang}")
     finally:
         context.close()
+
+
+def test_settlement_asks_before_closing_and_paying(workspace: Workspace, browser: Any) -> None:
+    """Last in the module: closing November gathers what the tests before approved."""
+    code, documents = centre_with_documents(workspace, 1)
+    context, page = open_page(browser, workspace, "fa", add_user(workspace, "admin"))
+    try:
+        page.goto(f"{workspace.url}/web/documents/{documents[0]['id']}")
+        page.click("#decision button[value=approve]")
+        page.wait_for_url("**done=approve*")
+        page.goto(f"{workspace.url}/web/settlements")
+        page.fill("#close-period input[name=period]", "2026-11")
+        page.click("#close-period button[type=submit]")
+        page.wait_for_url("**/web/settlements/close")
+        assert code in page.inner_text("#due")  # what closing will order, before it does
+        fits(page, "settlement-close-confirm-fa")
+        page.click("#confirm-close")
+        page.wait_for_url("**done=closed*")
+        page.goto(f"{workspace.url}/web/settlements?period=2026-11&centre={code}")
+        assert page.locator("#orders-total").count() == 1
+        fits(page, "settlements-orders-fa")
+
+        page.click("a[hreflang=en]")
+        page.wait_for_url("**/web/settlements?*")
+        order = page.locator("#orders tbody tr[id^=order-]:not([id$=actions])").first
+        order_id = order.get_attribute("id")
+        actions = page.locator(f"#{order_id}-actions")
+        actions.locator("input[name=reference]").fill("PAY-E2E-1")
+        actions.locator("button[type=submit]").click()
+        page.wait_for_url("**/paid")
+        assert page.inner_text("#paid-reference") == "PAY-E2E-1"
+        fits(page, "settlement-paid-confirm-en")
+        page.click("#confirm-paid")
+        page.wait_for_url("**done=paid*")
+        assert "PAY-E2E-1" in page.inner_text("#orders")
+        fits(page, "settlements-paid-en")
+    finally:
+        context.close()

@@ -366,7 +366,12 @@ def test_settlement_through_the_pages(web: TestClient, sessions, logged_in: Logg
     early = finance.post("/web/settlements/close", data={"period": "2027-01", "csrf_token": token})
     assert early.status_code == 422
     assert "has not begun" in early.text
-    close = {"period": "2026-10", "csrf_token": token}
+    asked = finance.post("/web/settlements/close", data={"period": "2026-10", "csrf_token": token})
+    assert asked.status_code == 200  # first what closing would order, per centre
+    assert f'<td dir="ltr">{code}</td>' in asked.text
+    assert 'name="confirmed" value="yes"' in asked.text
+    assert "order-" not in finance.get(f"/web/settlements?period=2026-10&centre={code}").text
+    close = {"period": "2026-10", "csrf_token": token, "confirmed": "yes"}
     closed = finance.post("/web/settlements/close", data=close, follow_redirects=False)
     assert closed.status_code == 303
     assert "The period was closed." in finance.get(closed.headers["location"]).text
@@ -378,9 +383,15 @@ def test_settlement_through_the_pages(web: TestClient, sessions, logged_in: Logg
     assert csv.status_code == 200
     assert csv.headers["content-type"].startswith("text/csv")
     assert document_id in csv.text
+    assert 'id="orders-total"' in listing.text
+    ask = finance.post(
+        f"/web/settlements/{order_id}/paid", data={"reference": "PAY-1", "csrf_token": token}
+    )
+    assert ask.status_code == 200
+    assert 'id="paid-reference">PAY-1<' in ask.text
     paid = finance.post(
         f"/web/settlements/{order_id}/paid",
-        data={"reference": "PAY-1", "csrf_token": token},
+        data={"reference": "PAY-1", "csrf_token": token, "confirmed": "yes"},
         follow_redirects=False,
     )
     assert paid.status_code == 303
@@ -388,7 +399,8 @@ def test_settlement_through_the_pages(web: TestClient, sessions, logged_in: Logg
     assert "The payment was recorded." in shown.text
     assert "PAY-1" in shown.text
     twice = finance.post(
-        f"/web/settlements/{order_id}/paid", data={"reference": "PAY-2", "csrf_token": token}
+        f"/web/settlements/{order_id}/paid",
+        data={"reference": "PAY-2", "csrf_token": token, "confirmed": "yes"},
     )
     assert twice.status_code == 409
     assert "already paid" in twice.text
