@@ -18,9 +18,9 @@ from gateway.domain.bounds import INT32_MAX, INT64_MAX, LineNo, fits
 from gateway.domain.lifecycle import DocumentStatus
 from gateway.domain.review import ReviewAction, ReviewReason
 from gateway.errors import GatewayError, NotFoundError
-from gateway.kit.deps import WriteSession
+from gateway.kit.deps import ReadSession, WriteSession
 from gateway.review import service as reviews
-from gateway.web import exports, queries, views
+from gateway.web import charts, exports, queries, views
 from gateway.web.kit import Anyone, AuditorVisit, Refused, Visit, WorkspaceRoute, locale_of
 from gateway.web.messages import N_
 
@@ -37,9 +37,8 @@ S = DocumentStatus
 
 
 @router.get("/")
-def dashboard(visit: Anyone) -> Response:
-    with visit.state.sessions() as db:
-        found = {row.status: row for row in queries.totals_by_status(db)}
+def dashboard(visit: Anyone, db: ReadSession) -> Response:
+    found = {row.status: row for row in queries.totals_by_status(db)}
     rows = [found[s.value] for s in S if s.value in found]
     total = queries.StatusTotals(
         "",
@@ -49,7 +48,15 @@ def dashboard(visit: Anyone) -> Response:
         found.get(s.value) or queries.StatusTotals(s.value, 0, 0, 0, 0, 0, 0)
         for s in (S.UNDER_REVIEW, S.APPROVED, S.PAYMENT_ORDERED, S.PAID)
     ]
-    return visit.render("dashboard.html", rows=rows, total=total, highlights=highlights)
+    return visit.render(
+        "dashboard.html",
+        rows=rows,
+        total=total,
+        highlights=highlights,
+        bar=charts.bar,
+        columns=charts.columns,
+        **views.dashboard_charts(db, _now()),
+    )
 
 
 EXPORT_MOST = 10_000

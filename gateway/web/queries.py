@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from gateway.storage.models import (
     ApiToken,
     Centre,
     Document,
+    LineDeduction,
     RawPayload,
     ReviewClaim,
     StaffUser,
@@ -138,3 +140,112 @@ def next_in_review(
         .limit(1)
     )
     return session.scalar(free)
+
+
+@dataclass(frozen=True, slots=True)
+class Day:
+    day: str  # YYYY-MM-DD (UTC)
+    documents: int
+    requested: int
+
+
+def per_day(session: Session, since: datetime) -> list[Day]:
+    """Documents received and their requested amount, per day since ``since``."""
+    day = func.date(Document.created_at)
+    query = (
+        select(day, func.count(), func.coalesce(func.sum(Document.requested_amount), 0))
+        .where(Document.created_at >= since)
+        .group_by(day)
+        .order_by(day)
+    )
+    return [Day(str(d), int(n), int(amount or 0)) for d, n, amount in session.execute(query)]
+
+
+def deductions_by_reason(session: Session) -> list[tuple[str, int]]:
+    """Every deduction's amount, summed by reason, largest first."""
+    total = func.coalesce(func.sum(LineDeduction.amount), 0)
+    query = (
+        select(LineDeduction.reason, total).group_by(LineDeduction.reason).order_by(total.desc())
+    )
+    return [(str(reason), int(amount or 0)) for reason, amount in session.execute(query)]
+
+
+AGE_BUCKETS = (1, 3, 7, 14, 30)  # days: under 1, 1-3, 3-7, 7-14, 14-30, over 30
+
+
+def _age_bucket(column: Any, now: datetime) -> Any:
+    """The index of the age bucket a timestamp falls in (0: under a day)."""
+    edges = [now - timedelta(days=d) for d in AGE_BUCKETS]
+    return case(*[(column > edge, i) for i, edge in enumerate(edges)], else_=len(edges))
+
+
+def backlog_by_age(session: Session, now: datetime) -> list[tuple[int, int, int]]:
+    """Documents under review by age bucket (index into AGE_BUCKETS): count, requested."""
+    bucket = _age_bucket(Document.created_at, now)
+    query = (
+        select(bucket, func.count(), func.coalesce(func.sum(Document.requested_amount), 0))
+        .where(Document.status == "UNDER_REVIEW")
+        .group_by(bucket)
+    )
+    return [(int(b), int(n), int(a or 0)) for b, n, a in session.execute(query)]
+
+
+def owed_by_age(session: Session, now: datetime) -> list[tuple[str, int, int]]:
+    """The insurer's share owed to contracted centres, by what waits (approved not yet
+    ordered; ordered not yet paid) and by age bucket of the decision."""
+    bucket = _age_bucket(Document.decided_at, now)
+    query = (
+        select(
+            Document.status,
+            bucket,
+            func.coalesce(func.sum(Document.insurer_amount), 0),
+        )
+        .join(Centre, Centre.id == Document.centre_id)
+        .where(
+            Centre.kind == "contracted",
+            Document.purpose == "claim",
+            Document.status.in_(("APPROVED", "PAYMENT_ORDERED")),
+        )
+        .group_by(Document.status, bucket)
+    )
+    return [(str(s), int(b), int(a or 0)) for s, b, a in session.execute(query)]
+
+
+@dataclass(frozen=True, slots=True)
+class CentreRates:
+    code: str
+    documents: int
+    rejected: int
+    requested: int
+    deducted: int
+
+    @property
+    def rejection_rate(self) -> float:
+        return self.rejected / self.documents if self.documents else 0.0
+
+    @property
+    def deduction_rate(self) -> float:
+        return self.deducted / self.requested if self.requested else 0.0
+
+
+def centre_rates(session: Session, most: int = 20) -> list[CentreRates]:
+    """The busiest centres' documents, rejections, requested and deducted amounts."""
+    rejected = func.sum(case((Document.status == "REJECTED", 1), else_=0))
+    count = func.count()
+    query = (
+        select(
+            Centre.code,
+            count,
+            rejected,
+            func.coalesce(func.sum(Document.requested_amount), 0),
+            func.coalesce(func.sum(Document.deduction_amount), 0),
+        )
+        .join(Centre, Centre.id == Document.centre_id)
+        .group_by(Centre.code)
+        .order_by(count.desc(), Centre.code)
+        .limit(most)
+    )
+    return [
+        CentreRates(str(c), int(n), int(r or 0), int(q or 0), int(d or 0))
+        for c, n, r, q, d in session.execute(query)
+    ]

@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from statistics import median
 from typing import Any
 from urllib.parse import urlencode
 
@@ -336,3 +337,41 @@ def _names(session: Session, recorded: set[str]) -> dict[str, str]:
         elif role in actors.STAFF_ROLES and number.isdigit() and int(number) in tokens:
             shown[actor] = f"{tokens[int(number)] or actor} ({role})"
     return shown
+
+
+# -- the dashboard's charts ---------------------------------------------------------------
+
+AGE_LABELS = (
+    N_("age.under_1"),
+    N_("age.1_3"),
+    N_("age.3_7"),
+    N_("age.7_14"),
+    N_("age.14_30"),
+    N_("age.over_30"),
+)
+
+
+def dashboard_charts(session: Session, now: datetime, days: int = 30) -> dict[str, Any]:
+    """What the dashboard draws: the last ``days`` days, deductions by reason, the
+    backlog and the money owed by age, and each busy centre against its peers' median."""
+    since = (now - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    found = {d.day: d for d in queries.per_day(session, since)}
+    calendar = [(since + timedelta(days=i)).date().isoformat() for i in range(days)]
+    per_day = [found.get(day) or queries.Day(day, 0, 0) for day in calendar]
+    backlog = [[0, 0] for _ in AGE_LABELS]
+    for bucket, count, requested in queries.backlog_by_age(session, now):
+        backlog[bucket] = [count, requested]
+    owed = {status: [0] * len(AGE_LABELS) for status in ("APPROVED", "PAYMENT_ORDERED")}
+    for status, bucket, amount in queries.owed_by_age(session, now):
+        owed[status][bucket] = amount
+    rates = queries.centre_rates(session)
+    return {
+        "per_day": per_day,
+        "by_reason": queries.deductions_by_reason(session),
+        "backlog": list(zip(AGE_LABELS, backlog, strict=True)),
+        "owed": [(label, owed["APPROVED"][i], owed["PAYMENT_ORDERED"][i])
+                 for i, label in enumerate(AGE_LABELS)],
+        "rates": rates,
+        "median_rejection": median([r.rejection_rate for r in rates]) if rates else 0.0,
+        "median_deduction": median([r.deduction_rate for r in rates]) if rates else 0.0,
+    }  # fmt: skip
