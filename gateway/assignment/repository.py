@@ -41,6 +41,7 @@ class QueueFilter:
     number: str | None = None  # a prefix of the centre's document number
     holder_id: int | None = None  # claimed by this staff user, and not lapsed
     unclaimed: bool = False  # held by nobody (a lapsed claim holds nothing)
+    appealed: bool = False  # the centre has appealed it
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,8 @@ def _conditions(criteria: QueueFilter, now: datetime) -> list[ColumnElement[bool
             )
             .exists()
         )
+    if criteria.appealed:
+        where.append(select(Appeal.id).where(Appeal.document_id == Document.id).exists())
     # An alias of its own: the page's query joins review_claims too, and would otherwise
     # correlate the subquery's only table away.
     held = aliased(ReviewClaim)

@@ -78,6 +78,7 @@ class QueueForm:
     national_id: str = ""
     number: str = ""
     mine: bool = False
+    appealed: bool = False
     sort: Sort = Sort.RECEIVED
     descending: bool = False  # oldest first: what ageing asks for
     size: int = QUEUE_PAGE
@@ -95,6 +96,7 @@ class QueueForm:
             national_id=self.national_id or None,
             number=self.number or None,
             holder_id=holder_id if self.mine else None,
+            appealed=self.appealed,
         )
 
     def fields(self, **changes: object) -> dict[str, str]:
@@ -107,6 +109,7 @@ class QueueForm:
             "national_id": self.national_id,
             "number": self.number,
             "mine": "1" if self.mine else "",
+            "appealed": "1" if self.appealed else "",
             "sort": self.sort.value,
             "dir": "desc" if self.descending else "asc",
             "size": str(self.size),
@@ -134,6 +137,7 @@ def queue_form(params: dict[str, str]) -> QueueForm:
         national_id=latin_number(params.get("national_id", ""))[:10],
         number=params.get("number", "").strip()[:40],
         mine=params.get("mine", "") == "1",
+        appealed=params.get("appealed", "") == "1",
         descending=params.get("dir", "asc") == "desc",
     )
     sort = params.get("sort", Sort.RECEIVED.value)

@@ -231,3 +231,37 @@ def test_an_admin_reassigns_and_an_auditor_cannot(web: TestClient, sessions) -> 
         entry = session.scalars(query).one()
     assert entry.details["from"] == target.display_name
     assert entry.details["to_user"] == other
+
+
+def test_appealed_documents_are_marked_and_listed(
+    web: TestClient, sessions, logged_in: LoggedIn
+) -> None:
+    centre, token = f.make_centre(sessions)
+    appealed = submit_priced(web, sessions, token, centre.code, ALWAYS_REVIEW)
+    plain = submit_priced(web, sessions, token, centre.code, ALWAYS_REVIEW)
+    staff = f.make_staff_token(sessions)
+    denied = web.post(
+        f"/v1/documents/{appealed}/decision",
+        json={"decision": "deny", "reason": "no"},
+        headers={"Authorization": f"Bearer {staff}"},
+    )
+    assert denied.status_code == 200, denied.text
+    appeal = web.post(
+        f"/v1/documents/{appealed}/appeal",
+        json={"reason": "see the notes", "lines": [2]},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert appeal.status_code == 200, appeal.text
+    client = english(logged_in(Role.AUDITOR))
+    page = client.get(f"/web/queue?centre={centre.code}").text
+    rows = {
+        m.group(1): m.group(2) for m in re.finditer(r'data-id="([^"]+)">(.*?)</tr>', page, re.S)
+    }
+    assert 'class="marker appealed"' in rows[appealed]
+    assert 'class="marker appealed"' not in rows[plain]
+    only = client.get(f"/web/queue?status=&centre={centre.code}&appealed=1").text
+    assert appealed in only
+    assert plain not in only
+    document = client.get(f"/web/documents/{appealed}").text
+    assert document.index('id="appeal"') < document.index('id="lines"')  # at the top
+    assert "see the notes" in document.split('id="appeal"')[1].split("</section>")[0]
