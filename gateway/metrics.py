@@ -205,6 +205,12 @@ REVIEW_WAIT = Histogram(
 APPEALS = Counter(
     "gateway_appeals_total", "Appeals made by centres (the document returns to review)"
 )
+VOIDS = Counter(
+    "gateway_documents_voided_total",
+    "Documents voided by their centres: voided outright (via=void) or by a replacement "
+    "(via=replacement)",
+    ["via"],
+)
 REVIEW_BACKLOG = Gauge(
     "gateway_review_backlog",
     "Documents under review (waiting for an auditor)",

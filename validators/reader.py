@@ -257,6 +257,7 @@ def document_from(kind: DocumentKind, fields: Mapping, path: str, line_no: int |
         package_code=fields.get("packageCode"),
         admission_date=admission,
         discharge_date=_date(fields.get("dischargeDate")),
+        replaces=_strip(fields.get("replaces")),
     )
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from gateway.audit import chain as audit
-from gateway.domain.lifecycle import Transition
+from gateway.domain.lifecycle import DocumentStatus, Transition
 from gateway.kit import bulk
 from gateway.kit.broker import DELIVER_WEBHOOK
 from gateway.kit.outbox import Pending
@@ -26,6 +26,8 @@ from gateway.storage.models import OutboxMessage, StatusEvent, Webhook, utcnow
 
 WEBHOOK_TASK = DELIVER_WEBHOOK
 EVENT_TYPE = "document.status_changed"
+# Moves a receiver may want to tell apart by type alone; their data is the same.
+EVENT_TYPES = {DocumentStatus.VOIDED: "document.voided"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,18 +54,21 @@ def status_event_values(move: Move) -> dict[str, Any]:
 def event_of(move: Move) -> dict[str, Any]:
     """The JSON event a centre's webhook receives for one move."""
     m = move.move
+    data = {
+        "document_id": str(move.document_id),
+        "external_id": move.external_id,
+        "from_status": m.from_status.value if m.from_status else None,
+        "to_status": m.to_status.value,
+        "reason": m.reason,
+        "url": f"/v1/documents/{move.document_id}",
+    }
+    if "replaced_by" in move.details:
+        data["replaced_by"] = move.details["replaced_by"]
     return {
         "id": str(uuid.uuid4()),
-        "type": EVENT_TYPE,
+        "type": EVENT_TYPES.get(m.to_status, EVENT_TYPE),
         "created_at": m.at.isoformat(),
-        "data": {
-            "document_id": str(move.document_id),
-            "external_id": move.external_id,
-            "from_status": m.from_status.value if m.from_status else None,
-            "to_status": m.to_status.value,
-            "reason": m.reason,
-            "url": f"/v1/documents/{move.document_id}",
-        },
+        "data": data,
     }
 
 

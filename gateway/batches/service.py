@@ -36,6 +36,7 @@ from gateway.audit import journal
 from gateway.batches import repository as store
 from gateway.batches.reading import EnvelopeError, Item, read_items
 from gateway.batches.spool import Spooled
+from gateway.documents.service import Replacements, problem_of
 from gateway.domain import documents as dm
 from gateway.domain.lifecycle import DocumentStatus, birth, transition
 from gateway.domain.registry import Coverage
@@ -301,6 +302,7 @@ class _Run:
         numbers = found.numbers.get(self.centre.id, set())
         services = found.services.get(self.centre.id, set())
         context = self._context(session, found.coverages, numbers, services)
+        replacing = Replacements(session, self.centre.id, self.actor, numbers, services)
         rows = _Rows([], [], [], [], [])
         ids = _new_ids(len(chunk))
         problems_seen: Counter[str] = Counter()
@@ -315,10 +317,13 @@ class _Run:
                 outcomes[(item.kind or "unknown", "rejected")] += 1
                 continue
             alone = dm.Submission(self.centre.code, now, [document])
+            claim = replacing.prepare([document]).get(0)
             problems = validate_submission(alone, context, centre_code=None).documents[0]
+            problems[:0] = problem_of(claim)
             problems_seen.update(p.code for p in problems)
             accepted = not has_errors(problems)
             document_id = next(ids)
+            replacing.settle(claim, accepted, document_id)
             self._document(rows, item, document, document_id, problems, accepted, now)
             outcomes[(_KIND[document.kind], "accepted" if accepted else "rejected")] += 1
             if accepted:
@@ -331,6 +336,8 @@ class _Run:
                 rows.accepted += 1
             else:
                 rows.rejected += 1
+        # The replaced documents now: they give up their numbers before the rows go in.
+        rows.moves[:0] = replacing.void_all()
         for code, count in problems_seen.items():
             metrics.VALIDATION_PROBLEMS.labels(code).inc(count)
         for (kind, outcome), count in outcomes.items():

@@ -8,10 +8,11 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy.orm import Session
 
 from gateway.audit import reads
+from gateway.documents import service as documents
 from gateway.documents.remittance import (
     advice_json,
     pricing_json,
@@ -23,8 +24,8 @@ from gateway.domain.documents import DocumentKind, Purpose
 from gateway.domain.lifecycle import DocumentStatus
 from gateway.domain.review import ReviewReason
 from gateway.errors import GatewayError, NotFoundError
-from gateway.kit.deps import Caller, ReadSession, State
-from gateway.kit.http import AUTHENTICATED, errors, parse_id
+from gateway.kit.deps import Caller, CentreCaller, ReadSession, State, WriteSession
+from gateway.kit.http import AUTHENTICATED, BAD_JSON, errors, parse_id
 from gateway.kit.periods import period_end
 from gateway.pricing.engine.rules import Reason
 from gateway.schemas import (
@@ -243,3 +244,59 @@ def get_remittance(
     route = "GET /v1/documents/{id}/remittance"
     reads.record_read(state.sessions, caller, route, documents=[view.id])
     return RemittanceOut.model_validate(advice)
+
+
+class VoidIn(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"reason": "Sent for the wrong patient; a corrected bill follows."}]
+        }
+    )
+    reason: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
+        Field(description="Why the document is withdrawn (kept in its history)"),
+    ]
+
+
+@router.post(
+    "/documents/{document_id}/void",
+    response_model=DocumentOut,
+    responses=errors(
+        *AUTHENTICATED,
+        400,
+        403,
+        404,
+        409,
+        422,
+        c409="Voided already, or not voidable in its status (approved or later: appeal instead)",
+        said={
+            **BAD_JSON,
+            403: "Only a centre's token may submit documents.",
+            409: (
+                "document.not-voidable",
+                "Document 0b7e5c1e-8f4a-4d52-9a57-3c1f0f3b2a10 cannot be voided: it is "
+                "APPROVED: an approved document is neither voided nor replaced; contest the "
+                "decision with POST /v1/documents/{id}/appeal within the appeal window.",
+            ),
+            422: ("request.invalid", "String should have at least 1 character"),
+        },
+    ),
+    summary="Void the centre's own document that is not yet approved (it becomes VOIDED)",
+)
+def void_document(
+    document_id: str, body: VoidIn, caller: CentreCaller, session: WriteSession
+) -> DocumentOut:
+    """A voided document is never priced further or paid, and its number is free again.
+    Voiding a document VOIDED already is a 409 (`document.already-voided`); an approved one
+    is contested by appeal instead (docs/corrections.md)."""
+    key = parse_id(document_id)
+    assert caller.centre is not None
+    documents.void(
+        session,
+        document_id=key,
+        centre_id=caller.centre.id,
+        reason=body.reason,
+        actor=caller.actor,
+    )
+    return document_out(session, key, caller.centre.id)

@@ -1,4 +1,5 @@
-"""The stored rows a document's view is built from: every statement the view sends.
+"""The SQL of documents: the stored rows a document's view is built from (every statement
+the view sends), and the reads and writes of voiding and replacing.
 
 The rows of all matching documents come in a fixed number of statements (documents,
 centres, lines, pricings, deductions, tariff versions, and events, reviews and appeals
@@ -10,13 +11,16 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Select, select, tuple_, update
 from sqlalchemy.orm import Session, selectinload
 
+from gateway.domain.documents import Purpose
+from gateway.domain.lifecycle import NOT_LIVE, DocumentStatus
 from gateway.storage.models import (
     Appeal,
     Document,
@@ -94,3 +98,97 @@ def _tariffs(session: Session, ids: set[int | None]) -> dict[int, TariffVersion]
     return {
         v.id: v for v in session.scalars(select(TariffVersion).where(TariffVersion.id.in_(wanted)))
     }
+
+
+# -- voiding and replacing ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Original:
+    """A live document of a centre that a replacement names, as its row was locked."""
+
+    id: uuid.UUID
+    external_id: str
+    identifier_system: str
+    status: str
+    purpose: str
+
+
+Service = tuple[str, str, date]  # patient, code, date
+
+
+def lock_live_by_number(
+    session: Session, centre_id: int, numbers: Collection[tuple[str, str]]
+) -> list[Original]:
+    """The centre's live documents of these (number, identifier system) pairs, row-locked
+    where the database can (a decision on one waits for the replacement, or the reverse)."""
+    if not numbers:
+        return []
+    query = (
+        select(
+            Document.id,
+            Document.external_id,
+            Document.identifier_system,
+            Document.status,
+            Document.purpose,
+        )
+        .where(
+            Document.centre_id == centre_id,
+            tuple_(Document.external_id, Document.identifier_system).in_(list(numbers)),
+            Document.status.not_in(NOT_LIVE),
+        )
+        .order_by(Document.id)
+        .with_for_update(of=Document)
+    )
+    return [Original(*row) for row in session.execute(query)]
+
+
+def services_of(session: Session, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, set[Service]]:
+    """The (patient, code, date) of each of these bills' lines (an estimate bills none)."""
+    found: dict[uuid.UUID, set[Service]] = {i: set() for i in ids}
+    if not ids:
+        return found
+    query = (
+        select(
+            Document.id, Document.patient_national_id, DocumentLine.code, DocumentLine.service_date
+        )
+        .join(DocumentLine, DocumentLine.document_id == Document.id)
+        .where(Document.id.in_(list(ids)), Document.purpose == Purpose.CLAIM.value)
+    )
+    for document_id, patient, code, day in session.execute(query):
+        found[document_id].add((patient, code, day))
+    return found
+
+
+def services_held_by_others(
+    session: Session, services: Collection[Service], excluded: Collection[uuid.UUID]
+) -> set[Service]:
+    """Which of these services a live bill other than ``excluded`` lists too."""
+    if not services:
+        return set()
+    patients = {patient for patient, _, _ in services}
+    days = {day for _, _, day in services}
+    query = (
+        select(Document.patient_national_id, DocumentLine.code, DocumentLine.service_date)
+        .join(DocumentLine, DocumentLine.document_id == Document.id)
+        .where(
+            Document.patient_national_id.in_(patients),
+            DocumentLine.service_date.in_(days),
+            Document.status.not_in(NOT_LIVE),
+            Document.purpose == Purpose.CLAIM.value,
+            Document.id.not_in(list(excluded)),
+        )
+    )
+    wanted = set(services)
+    return {(a, b, c) for a, b, c in session.execute(query) if (a, b, c) in wanted}
+
+
+def mark_voided(session: Session, ids: Collection[uuid.UUID], at: datetime) -> None:
+    """Set these (locked, live) documents VOIDED: they no longer hold their numbers."""
+    if ids:
+        session.execute(
+            update(Document)
+            .where(Document.id.in_(list(ids)))
+            .values(status=DocumentStatus.VOIDED.value, updated_at=at)
+            .execution_options(synchronize_session=False)
+        )

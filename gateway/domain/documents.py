@@ -109,12 +109,23 @@ class Document:
     admission_date: date | None = None
     discharge_date: date | None = None
     identifier_system: str = ""  # of a FHIR Claim's identifier; its number is the value
+    # The number of the centre's document this one replaces (voided if this is accepted),
+    # and for a FHIR Claim the system of the identifier that number is the value of.
+    replaces: str | None = None
+    replaces_system: str = ""
 
     @property
     def duplicate_key(self) -> str:
         """What makes a document the same as another of its centre: its number, and for a
         FHIR Claim the system of the identifier the number is the value of."""
         return number_key(self.number, self.identifier_system)
+
+    @property
+    def replaces_key(self) -> str | None:
+        """The duplicate key of the document this one replaces, if it replaces one."""
+        if self.replaces is None:
+            return None
+        return number_key(self.replaces, self.replaces_system)
 
     @property
     def requested_amount(self) -> int:

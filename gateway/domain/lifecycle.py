@@ -18,21 +18,29 @@ class DocumentStatus(StrEnum):
     APPEALED = "APPEALED"
     PAYMENT_ORDERED = "PAYMENT_ORDERED"
     PAID = "PAID"
+    VOIDED = "VOIDED"
 
 
 S = DocumentStatus
 ALLOWED: dict[DocumentStatus, frozenset[DocumentStatus]] = {
     S.RECEIVED: frozenset({S.ACCEPTED, S.REJECTED}),
     S.REJECTED: frozenset(),
-    S.ACCEPTED: frozenset({S.PRICED}),
-    S.PRICED: frozenset({S.UNDER_REVIEW, S.APPROVED}),
-    S.UNDER_REVIEW: frozenset({S.APPROVED, S.DENIED}),
+    S.ACCEPTED: frozenset({S.PRICED, S.VOIDED}),
+    S.PRICED: frozenset({S.UNDER_REVIEW, S.APPROVED, S.VOIDED}),
+    S.UNDER_REVIEW: frozenset({S.APPROVED, S.DENIED, S.VOIDED}),
     S.APPROVED: frozenset({S.APPEALED, S.PAYMENT_ORDERED}),
-    S.DENIED: frozenset({S.APPEALED}),
+    S.DENIED: frozenset({S.APPEALED, S.VOIDED}),
     S.APPEALED: frozenset({S.UNDER_REVIEW}),
     S.PAYMENT_ORDERED: frozenset({S.PAID}),
     S.PAID: frozenset(),
+    S.VOIDED: frozenset(),
 }
+
+# A centre may void (or replace) its own document until it is approved: from these.
+VOIDABLE: frozenset[DocumentStatus] = frozenset(s for s, to in ALLOWED.items() if S.VOIDED in to)
+# Statuses whose document no longer holds its number or its services: never accepted, or
+# voided. Every other document is live (the database's unique key of live numbers too).
+NOT_LIVE: frozenset[DocumentStatus] = frozenset({S.REJECTED, S.VOIDED})
 
 # Every (from, to) pair the database accepts in the status history; "" is a document's birth.
 ALLOWED_PAIRS: frozenset[tuple[str, str]] = frozenset(

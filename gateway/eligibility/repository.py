@@ -12,15 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.domain.documents import Purpose
-from gateway.domain.lifecycle import DocumentStatus
+from gateway.domain.lifecycle import NOT_LIVE
 from gateway.domain.registry import CentreInfo, Coverage
 from gateway.storage import repository
 from gateway.storage.models import Centre, Document, DocumentLine
 
 # A bill counts from its acceptance on, as pricing's duplicate rule counts it, unless it was
-# never accepted (REJECTED) or was withdrawn by its centre (VOIDED, issue 17's corrections;
-# the name is matched as text so the query holds before and after that status exists).
-NOT_LIVE = (DocumentStatus.REJECTED.value, "VOIDED")
+# never accepted (REJECTED) or was withdrawn by its centre (VOIDED): lifecycle.NOT_LIVE.
 
 
 def centre(session: Session, centre_id: int) -> CentreInfo | None:

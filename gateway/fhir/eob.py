@@ -25,7 +25,7 @@ _PAYABLE = {
     DocumentStatus.PAYMENT_ORDERED.value,
     DocumentStatus.PAID.value,
 }
-_FINAL = {*_PAYABLE, DocumentStatus.DENIED.value}
+_FINAL = {*_PAYABLE, DocumentStatus.DENIED.value, DocumentStatus.VOIDED.value}
 
 
 def _money(amount: int) -> dict[str, Any]:
@@ -86,7 +86,7 @@ def explanation_of_benefit(view: DocumentView) -> ExplanationOfBenefit | None:
         "resourceType": "ExplanationOfBenefit",
         "id": str(view.id),
         "identifier": [{"system": systems.DOCUMENT_ID, "value": str(view.id)}],
-        "status": "active",
+        "status": "cancelled" if view.status == DocumentStatus.VOIDED else "active",
         "type": {"coding": [{"system": systems.CLAIM_TYPE, "code": claim_type_code(kind)}]},
         "use": view.purpose,
         "patient": {
@@ -159,6 +159,8 @@ def explanation_of_benefit(view: DocumentView) -> ExplanationOfBenefit | None:
 
 def _disposition(view: DocumentView, totals: Totals) -> str:
     paid, asked = f"{totals.insurer_share:,}", f"{totals.requested:,}"
+    if view.status == DocumentStatus.VOIDED:
+        return f"VOIDED by the centre: nothing is payable of {asked} IRR requested"
     if view.purpose == "claim":
         return f"{view.status}: insurer pays {paid} IRR of {asked} requested"
     return (

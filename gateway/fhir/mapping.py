@@ -88,6 +88,13 @@ def map_claim(entry: ClaimEntry, index: dict[str, Resource], centre_code: str) -
     if purpose.is_estimate:
         number = t.estimate_number(number, _ESTIMATE_TAGS[purpose])
     body: dict[str, Any] = {"documentNumber": number}
+    replaces = replaced_number(claim, notes)
+    if replaces is not None:
+        body["replaces"] = (
+            t.estimate_number(replaces, _ESTIMATE_TAGS[purpose])
+            if purpose.is_estimate
+            else replaces
+        )
     body["patient"] = _patient(claim, resolver, notes)
     body["physician"] = _physician(claim, resolver, notes)
     _check_centre(claim, resolver, centre_code, notes)
@@ -171,11 +178,72 @@ def number_system(claim: Resource) -> str:
     """The system of the identifier the number is the value of ("" for none): the same value
     under another system is another document. One past the column's width is kept as its
     digest, which tells systems apart as well."""
-    identifier = _number_identifier(claim) or {}
-    system = identifier.get("system")
+    return _system_of(_number_identifier(claim))
+
+
+def _system_of(identifier: dict[str, Any] | None) -> str:
+    system = (identifier or {}).get("system")
     if not isinstance(system, str):
         return ""
     return system if len(system) <= SYSTEM_WIDTH else f"sha256:{t.digest(system)}"
+
+
+def _replacing(claim: Resource) -> list[tuple[int, dict[str, Any]]]:
+    """The Claim.related entries whose relationship is ``replaces``, with their index."""
+    found = []
+    for index, related in enumerate(claim.get("related") or []):
+        relationship = related.get("relationship") if isinstance(related, dict) else None
+        codings = relationship.get("coding") or [] if isinstance(relationship, dict) else []
+        if any(
+            isinstance(c, dict)
+            and c.get("system") in (systems.RELATED_CLAIM_RELATIONSHIP, None)
+            and c.get("code") == "replaces"
+            for c in codings
+        ):
+            found.append((index, related))
+    return found
+
+
+def _replaced_identifier(claim: Resource) -> dict[str, Any] | None:
+    """The identifier of the Claim this one replaces (Claim.related, relationship
+    ``replaces``, its ``claim.identifier``); None when it replaces none."""
+    replacing = _replacing(claim)
+    if not replacing:
+        return None
+    _, related = replacing[0]
+    reference = related.get("claim")
+    identifier = reference.get("identifier") if isinstance(reference, dict) else None
+    return identifier if isinstance(identifier, dict) else {}
+
+
+def replaced_number(claim: Resource, notes: Notes) -> str | None:
+    """The document number of the Claim this one replaces, fitted to the pattern as that
+    Claim's own number was (so the two match); None when it replaces none."""
+    replacing = _replacing(claim)
+    if not replacing:
+        return None
+    index, _ = replacing[0]
+    where = f"related[{index}].claim.identifier"
+    if len(replacing) > 1:
+        notes.error(
+            "fhir.replaces-repeated", "A Claim replaces one earlier Claim at most.", "related"
+        )
+        return None
+    value = (_replaced_identifier(claim) or {}).get("value")
+    if not isinstance(value, str) or not value.strip():
+        notes.error(
+            "fhir.replaces-identifier-missing",
+            "A related Claim that this one replaces is named by its identifier (a value).",
+            where,
+        )
+        return None
+    number, _ = t.document_number(value.strip(), value)
+    return number
+
+
+def replaced_system(claim: Resource) -> str:
+    """The system of the identifier of the Claim this one replaces ("" for none)."""
+    return _system_of(_replaced_identifier(claim))
 
 
 def document_number(claim: Resource, notes: Notes) -> str:

@@ -43,6 +43,7 @@ _CLAIM_ELEMENTS = {
     "admissionDate": "billablePeriod",
     "dischargeDate": "billablePeriod",
     "documentNumber": "identifier",
+    "replaces": "related",
     "referralCode": "referral",
     "trackingCode": "prescription",
     "physician": "careTeam",
@@ -134,7 +135,7 @@ def _adjudication(category: str, amount: int, reason: str | None = None) -> dict
 
 def _line_adjudication(line: Line, status: str) -> list[dict[str, Any]]:
     out = [_adjudication("submitted", line.requested)]
-    if status == "REJECTED":
+    if status in ("REJECTED", "VOIDED"):
         return [*out, _adjudication("eligible", 0)]
     c = line.computation
     if c is None:
@@ -162,6 +163,8 @@ def _outcome(document: DocumentView) -> tuple[str, str]:
     if document.status == "REJECTED":
         errors = sum(1 for p in document.problems if p.get("severity", "error") == "error")
         return "error", f"Rejected with {errors} error(s); nothing is payable."
+    if document.status == "VOIDED":
+        return "complete", "Voided by the centre (withdrawn or replaced); nothing is payable."
     if document.status in ("RECEIVED", "ACCEPTED"):
         return "queued", "Accepted; pricing is pending."
     deducted = document.totals.deducted if document.totals else 0
@@ -236,7 +239,7 @@ def claim_response(document: DocumentView, context: ClaimContext) -> ClaimRespon
         "resourceType": "ClaimResponse",
         "id": str(document.id),
         "identifier": [{"system": systems.DOCUMENT_ID, "value": str(document.id)}],
-        "status": "active",
+        "status": "cancelled" if document.status == "VOIDED" else "active",
         "type": context.type,
         "use": context.use,
         "patient": _patient(document, context),

@@ -29,7 +29,7 @@ from gateway.errors import GatewayError
 from gateway.fhir import eligibility as coverage
 from gateway.fhir.eob import explanation_of_benefit
 from gateway.fhir.issues import StructureError
-from gateway.fhir.mapping import map_submission, number_system, purposes
+from gateway.fhir.mapping import map_submission, number_system, purposes, replaced_system
 from gateway.fhir.parse import Parsed, Syntax, claims_in, parse_body, syntax_of
 from gateway.fhir.policy import kept_as_warnings
 from gateway.fhir.response import (
@@ -81,6 +81,7 @@ def submit(
         raise MappingError("the mapped submission does not match the schema") from exc
     for document, entry in zip(submission.documents, parsed.claims, strict=True):
         document.identifier_system = number_system(entry.resource)
+        document.replaces_system = replaced_system(entry.resource)
     stored = _store(sessions, settings, centre, body, media, submission, problems, uses)
     responses = _responses(stored, submission, parsed, centre)
     resource: ClaimResponse | Bundle = responses[0]

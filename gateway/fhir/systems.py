@@ -32,6 +32,7 @@ BENEFIT = f"{BASE}/CodeSystem/benefit"
 # HL7's own.
 CLAIM_TYPE = "http://terminology.hl7.org/CodeSystem/claim-type"
 ADJUDICATION = "http://terminology.hl7.org/CodeSystem/adjudication"
+RELATED_CLAIM_RELATIONSHIP = "http://terminology.hl7.org/CodeSystem/related-claim-relationship"
 BENEFIT_TYPE = "http://terminology.hl7.org/CodeSystem/benefit-type"
 BENEFIT_CATEGORY = "http://terminology.hl7.org/CodeSystem/ex-benefitcategory"
 

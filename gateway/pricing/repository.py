@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from gateway.domain.centres import CentreKind, Sector
 from gateway.domain.documents import CodeType, Line, Purpose
-from gateway.domain.lifecycle import DocumentStatus
+from gateway.domain.lifecycle import NOT_LIVE, DocumentStatus
 from gateway.domain.registry import CentreInfo
 from gateway.kit import bulk
 from gateway.storage.models import (
@@ -57,10 +57,11 @@ PRICING_COLUMNS = (
 )
 DEDUCTION_COLUMNS = ("line_id", "document_id", "reason", "amount", "detail")
 
-# A bill holds the services it lists from its acceptance on, whatever happens to it later:
-# every status but REJECTED (a document never accepted), as the submission check's
-# `line.possible-duplicate` counts them (docs/pricing.md, "Duplicates").
-NOT_HOLDING = DocumentStatus.REJECTED.value
+# A bill holds the services it lists from its acceptance on until it is voided: every
+# status but REJECTED (a document never accepted) and VOIDED (withdrawn by its centre, or
+# replaced), as the submission check's `line.possible-duplicate` counts them
+# (docs/pricing.md, "Duplicates").
+NOT_HOLDING = sorted(status.value for status in NOT_LIVE)
 
 _CODE_TYPES = {member.value: member for member in CodeType}
 T = TypeVar("T")
@@ -127,11 +128,12 @@ def lock_accepted(session: Session, ids: Collection[uuid.UUID]) -> list[Document
     return found
 
 
-def existing(session: Session, ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
-    found: set[uuid.UUID] = set()
+def statuses(session: Session, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The status of each of these documents that exists."""
+    found: dict[uuid.UUID, str] = {}
     for chunk in _chunks(list(ids)):
-        query = select(DOCUMENTS.c.id).where(DOCUMENTS.c.id.in_(chunk))
-        found.update(document_id for (document_id,) in _rows(session, query))
+        query = select(DOCUMENTS.c.id, DOCUMENTS.c.status).where(DOCUMENTS.c.id.in_(chunk))
+        found.update((document_id, status) for document_id, status in _rows(session, query))
     return found
 
 
@@ -223,7 +225,8 @@ def billed_services(
     session: Session, wanted: Mapping[str, Collection[tuple[str, date]]]
 ) -> dict[str, list[BilledLine]]:
     """Of the (code, date) pairs wanted per patient, the lines of the patient's bills that
-    list them: every bill accepted, priced or not, of any centre; an estimate bills nothing.
+    list them: every bill accepted, priced or not, of any centre, and not voided since; an
+    estimate bills nothing.
     What pricing made of those lines is not read, so the answer does not depend on which
     document was priced first."""
     found: dict[str, list[BilledLine]] = {}
@@ -256,7 +259,7 @@ BILLED_SQL = (
     " CROSS JOIN LATERAL (SELECT l.code, l.service_date FROM document_lines l"
     " WHERE l.document_id = d.id"
     " AND l.service_date = ANY(%s::date[]) AND l.code = ANY(%s::text[]) OFFSET 0) l"
-    " WHERE d.patient_national_id = ANY(%s::text[]) AND d.status <> %s"
+    " WHERE d.patient_national_id = ANY(%s::text[]) AND d.status <> ALL(%s::text[])"
     " AND d.purpose = 'claim'"
 )
 
@@ -278,7 +281,7 @@ def _billed_query(chunk: Sequence[str], days: list[date], codes: list[str]) -> E
         .join(SUBMISSIONS, SUBMISSIONS.c.id == DOCUMENTS.c.submission_id)
         .where(
             DOCUMENTS.c.patient_national_id.in_(chunk),
-            DOCUMENTS.c.status != NOT_HOLDING,
+            DOCUMENTS.c.status.not_in(NOT_HOLDING),
             DOCUMENTS.c.purpose == Purpose.CLAIM.value,
             LINES.c.service_date.in_(days),
             LINES.c.code.in_(codes),

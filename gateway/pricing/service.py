@@ -121,7 +121,8 @@ def price_stored_documents(
 ) -> dict[str, int]:
     """Price those of the documents that await pricing, in the order given, then approve
     each or send it to review; the others are skipped (a redelivered task changes
-    nothing). Returns how many documents were "priced", "already-done" or "missing"."""
+    nothing; a document voided while it waited is never priced). Returns how many documents
+    were "priced", "already-done", "voided" or "missing"."""
     began = time.perf_counter()
     with _collector_paused():
         outcomes = _price_batch(session, list(dict.fromkeys(ids)), books, policies)
@@ -154,8 +155,15 @@ def _price_batch(
     outcomes: Counter[str] = Counter()
     if len(locked) < len(wanted):
         others = set(wanted) - {document.id for document in locked}
-        done = len(store.existing(session, others))
-        outcomes.update({"already-done": done, "missing": len(others) - done})
+        found = store.statuses(session, others).values()
+        voided = sum(status == DocumentStatus.VOIDED for status in found)
+        outcomes.update(
+            {
+                "already-done": len(found) - voided,
+                "voided": voided,
+                "missing": len(others) - len(found),
+            }
+        )
     if locked:
         book = books.current(session)
         order = {document_id: n for n, document_id in enumerate(wanted)}
@@ -167,7 +175,8 @@ def _price_batch(
 def price_stored_document(
     *, session: Session, document_id: uuid.UUID, books: TariffCache, policies: Policies
 ) -> str:
-    """Price one document as a batch of one: "priced", "already-done" or "missing"."""
+    """Price one document as a batch of one: "priced", "already-done", "voided" or
+    "missing"."""
     (outcome,) = price_stored_documents(
         session=session, ids=[document_id], books=books, policies=policies
     )

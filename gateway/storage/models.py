@@ -30,7 +30,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from gateway.domain.centres import CentreKind, Role, Sector
 from gateway.domain.documents import DocumentKind
-from gateway.domain.lifecycle import ALLOWED_PAIRS, DocumentStatus
+from gateway.domain.lifecycle import ALLOWED_PAIRS, NOT_LIVE, DocumentStatus
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY, so big ids are plain integers there.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -62,6 +62,9 @@ def _where(condition: str) -> dict[str, Any]:
     """A partial index's condition, for both databases."""
     return {"postgresql_where": text(condition), "sqlite_where": text(condition)}
 
+
+# A document that holds its number: neither rejected nor voided (lifecycle.NOT_LIVE).
+LIVE = "status NOT IN (" + ", ".join(f"'{s}'" for s in sorted(NOT_LIVE)) + ")"
 
 # The order searches list documents in (repository.search_documents).
 SEARCH_ORDER = (text("service_date DESC"), text("created_at DESC"), "id")
@@ -173,15 +176,14 @@ class Document(Base):
         CheckConstraint(_one_of("kind", DocumentKind), name="kind"),
         CheckConstraint("requested_amount >= 0 AND total_amount >= 0", name="amounts"),
         # A centre's document number is accepted once (per identifier system, for FHIR
-        # Claims); rejected attempts do not count.
+        # Claims); rejected attempts and voided documents do not count.
         Index(
             "uq_documents_centre_number_live",
             "centre_id",
             "external_id",
             "identifier_system",
             unique=True,
-            postgresql_where=text("status <> 'REJECTED'"),
-            sqlite_where=text("status <> 'REJECTED'"),
+            **_where(LIVE),
         ),
         Index("ix_documents_centre_status", "centre_id", "status"),
         # Searches list newest service first: each has an index in that very order.

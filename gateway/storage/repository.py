@@ -14,7 +14,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
 from gateway.domain.centres import CentreKind, Sector
 from gateway.domain.documents import Purpose, number_key
-from gateway.domain.lifecycle import DocumentStatus
+from gateway.domain.lifecycle import NOT_LIVE
 from gateway.domain.registry import CentreInfo, Coverage
 from gateway.domain.tariff import (
     Component,
@@ -127,7 +127,7 @@ def stored_services(
             .join(DocumentLine, DocumentLine.document_id == Document.id)
             .where(
                 one_of(session, Document.patient_national_id, wanted[start : start + 500]),
-                Document.status != DocumentStatus.REJECTED,
+                Document.status.not_in(NOT_LIVE),
                 Document.purpose == Purpose.CLAIM.value,
                 one_of(session, DocumentLine.service_date, days),
             )
@@ -161,7 +161,7 @@ _COVERAGES_SQL = (
 )
 _NUMBERS_SQL = (
     "SELECT external_id, identifier_system FROM documents WHERE centre_id = %s"
-    " AND external_id = ANY(%s::text[]) AND status <> %s"
+    " AND external_id = ANY(%s::text[]) AND status <> ALL(%s::text[])"
 )
 # The patients' documents by index, then each one's lines by index. As a plain join,
 # PostgreSQL reads every line of the wanted dates and hashes them whenever that looks
@@ -173,7 +173,7 @@ _SERVICES_SQL = (
     " CROSS JOIN LATERAL (SELECT code, service_date FROM document_lines"
     " WHERE document_id = d.id AND service_date = ANY(%s::date[]) OFFSET 0) l"
     " WHERE d.patient_national_id = ANY(%s::text[])"
-    " AND d.status <> %s AND d.purpose = 'claim'"
+    " AND d.status <> ALL(%s::text[]) AND d.purpose = 'claim'"
 )
 
 _WEBHOOKS_SQL = (
@@ -201,14 +201,14 @@ def ingest_lookups(
             {c: accepted_numbers(session, c, q.numbers) for c, q in centres.items()},
             dict.fromkeys(centres, stored),
         )
-    rejected = DocumentStatus.REJECTED.value
+    not_live = sorted(status.value for status in NOT_LIVE)
     with raw.pipeline():
         coverages = raw.execute(_COVERAGES_SQL, [list(national_ids)], prepare=True)
         numbers = {
-            c: raw.execute(_NUMBERS_SQL, [c, list(q.numbers), rejected], prepare=True)
+            c: raw.execute(_NUMBERS_SQL, [c, list(q.numbers), not_live], prepare=True)
             for c, q in centres.items()
         }
-        services = raw.execute(_SERVICES_SQL, [list(days), list(patients), rejected], prepare=True)
+        services = raw.execute(_SERVICES_SQL, [list(days), list(patients), not_live], prepare=True)
         hooks = raw.execute(_WEBHOOKS_SQL, [list(centres)], prepare=True)
     stored = {(a, b, c) for a, b, c in services.fetchall()}
     found: dict[str, list[Coverage]] = {}
@@ -229,7 +229,7 @@ def ingest_lookups(
 
 
 def accepted_numbers(session: Session, centre_id: int, numbers: Iterable[str]) -> set[str]:
-    """Which of these document numbers this centre already has live (not rejected), as
+    """Which of these document numbers this centre already has live (not rejected or voided), as
     duplicate keys (the number, with its identifier system for a FHIR Claim's)."""
     wanted = list(set(numbers))
     found: set[str] = set()
@@ -238,7 +238,7 @@ def accepted_numbers(session: Session, centre_id: int, numbers: Iterable[str]) -
         query = select(Document.external_id, Document.identifier_system).where(
             Document.centre_id == centre_id,
             one_of(session, Document.external_id, chunk),
-            Document.status != DocumentStatus.REJECTED,
+            Document.status.not_in(NOT_LIVE),
         )
         found.update(number_key(*row) for row in session.execute(query))
     return found

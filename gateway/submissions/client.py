@@ -16,7 +16,8 @@ from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn
 from gateway.submissions.offline import format_of_file
 from validators.schema import Format
 
-FINAL = {"PRICED", "REJECTED", "UNDER_REVIEW", "APPROVED", "DENIED", "PAID"}
+# Where following a document stops: pricing is over, or will never come.
+FINAL = {"PRICED", "REJECTED", "UNDER_REVIEW", "APPROVED", "DENIED", "PAID", "VOIDED"}
 CONTENT_TYPES = {Format.XML: "application/xml", Format.JSON: "application/json"}
 
 

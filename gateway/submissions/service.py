@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from gateway import metrics
 from gateway.audit import journal
+from gateway.documents.service import Replacements, problem_of
 from gateway.domain import documents as dm
 from gateway.domain.lifecycle import DocumentStatus, Transition, birth, transition
 from gateway.domain.registry import Coverage
@@ -252,16 +253,20 @@ def ingest_many(
     shared = _SharedContext.read(session, [(a.centre, p) for _, a, p, _ in checked], settings)
     rows = _Rows()
     for index, arrival, parsed, digest in checked:
+        context = shared.context_for(arrival.centre)
+        replacing = shared.replacements(session, arrival.centre)
+        claims = replacing.prepare(parsed.documents)
         try:
             report = apply_rules(
-                parsed,
-                shared.context_for(arrival.centre),
-                centre_code=arrival.centre.code,
-                max_documents=max_documents,
+                parsed, context, centre_code=arrival.centre.code, max_documents=max_documents
             )
         except GatewayError as refused:
+            for claim in claims.values():
+                replacing.settle(claim, accepted=False, new_id=uuid.uuid4())
             outcomes[index] = refused
             continue
+        for ordinal, claim in claims.items():
+            report.documents[ordinal][:0] = problem_of(claim)
         for problems, extra in zip(report.documents, arrival.mapped_problems or [], strict=False):
             problems[:0] = extra
         if arrival.kept_as_warnings:
@@ -270,10 +275,15 @@ def ingest_many(
                 for problems, why in zip(report.documents, arrival.kept_as_warnings, strict=True)
             ]
         stored = _add(rows, arrival, parsed, report, digest)
+        for ordinal, claim in claims.items():
+            row = stored.documents[ordinal]
+            replacing.settle(claim, row.status == DocumentStatus.ACCEPTED, row.id)
         shared.remember(arrival.centre, stored.documents, parsed)
         outcomes[index] = stored
     group = Group([o for o in outcomes if o is not None])
     if rows.table.submissions:
+        # The replaced documents first: they give up their numbers to the new rows.
+        rows.moves[:0] = [m for r in shared.replacing.values() for m in r.void_all()]
         submissions.store(session, rows.table)
         pricing = submissions.add_messages(
             session,
@@ -323,6 +333,7 @@ class _SharedContext:
         self.services: dict[int, set[tuple[str, str, date]]] = {}
         self.contexts: dict[int, RuleContext] = {}
         self.webhooks: dict[int, list[int]] | None = None
+        self.replacing: dict[int, Replacements] = {}
 
     @classmethod
     def read(
@@ -366,6 +377,19 @@ class _SharedContext:
                 referral_provinces=frozenset(self.settings.referral_provinces),
             )
         return context
+
+    def replacements(self, session: Session, centre: Centre) -> Replacements:
+        """The centre's replacements in this transaction, over its context's sets."""
+        found = self.replacing.get(centre.id)
+        if found is None:
+            found = self.replacing[centre.id] = Replacements(
+                session,
+                centre.id,
+                f"centre:{centre.code}",
+                self.numbers.setdefault(centre.id, set()),
+                self.services.setdefault(centre.id, set()),
+            )
+        return found
 
     def remember(
         self, centre: Centre, stored: Sequence[StoredDocument | Document], submission: dm.Submission

@@ -34,6 +34,7 @@ LABELS = (
     N_("status.APPEALED"),
     N_("status.PAYMENT_ORDERED"),
     N_("status.PAID"),
+    N_("status.VOIDED"),
     N_("kind.outpatientVisit"),
     N_("kind.prescription"),
     N_("kind.paraclinical"),

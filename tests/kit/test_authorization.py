@@ -56,6 +56,9 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/documents/{document_id}/appeal"): Rule(
         frozenset({CENTRE}), owned=True, body={"reason": "x"}
     ),
+    ("POST", "/v1/documents/{document_id}/void"): Rule(
+        frozenset({CENTRE}), owned=True, body={"reason": "x"}
+    ),
     ("POST", "/v1/settlements"): Rule(frozenset({FINANCE, ADMIN}), body={"period": "2026-01"}),
     ("GET", "/v1/settlements"): Rule(EVERYONE),
     ("GET", "/v1/settlements/{order_id}"): Rule(EVERYONE, owned=True),

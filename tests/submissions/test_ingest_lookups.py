@@ -85,7 +85,7 @@ def test_stored_services_follow_the_patients_documents(filled: Engine) -> None:
         assert isinstance(raw, psycopg.Connection)
         row = raw.execute(
             "EXPLAIN (FORMAT JSON) " + repository._SERVICES_SQL,
-            [list(wanted.dates), list(wanted.national_ids), "REJECTED"],
+            [list(wanted.dates), list(wanted.national_ids), ["REJECTED", "VOIDED"]],
         ).fetchone()
         assert row is not None
     plan = row[0][0]["Plan"]

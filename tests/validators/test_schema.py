@@ -49,8 +49,9 @@ def test_plan_follows_the_xsd() -> None:
         "surgeryPackage",
     }
     visit = documents.choices["outpatientVisit"]
-    assert [s.name for s in visit.children][:4] == [
+    assert [s.name for s in visit.children][:5] == [
         "documentNumber",
+        "replaces",
         "patient",
         "physician",
         "referralCode",
