@@ -75,7 +75,7 @@ def tariff_titles(session: Session, version_id: int | None, codes: set[str]) -> 
         query = query.where(TariffItemRow.version_id == version_id)
     else:
         query = query.order_by(TariffItemRow.version_id)  # newest last: it wins below
-    return dict(session.execute(query).tuples().all())
+    return {key: value for key, value in session.execute(query)}  # noqa: C416 - rows to pairs
 
 
 def patient_documents(
@@ -103,7 +103,7 @@ def staff_names(session: Session, usernames: set[str]) -> dict[str, str]:
     query = select(StaffUser.username, StaffUser.display_name).where(
         StaffUser.username.in_(usernames)
     )
-    return dict(session.execute(query).tuples().all())
+    return {key: value for key, value in session.execute(query)}  # noqa: C416 - rows to pairs
 
 
 def token_labels(session: Session, ids: set[int]) -> dict[int, str]:
@@ -111,7 +111,7 @@ def token_labels(session: Session, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
     query = select(ApiToken.id, ApiToken.label).where(ApiToken.id.in_(ids))
-    return dict(session.execute(query).tuples().all())
+    return {key: value for key, value in session.execute(query)}  # noqa: C416 - rows to pairs
 
 
 def next_in_review(

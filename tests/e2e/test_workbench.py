@@ -137,7 +137,7 @@ def test_find_claim_review_in_place_and_approve_in_bulk(
 
         # The keyboard: j to the first line, a to Approve, Enter approves.
         page.keyboard.press("j")
-        assert page.locator("tr.line.current").get_attribute("id") == "line-1"
+        assert page.locator("tbody.line-group.current").get_attribute("id") == "line-1"
         page.keyboard.press("Escape")
         page.locator("body").click(position={"x": 5, "y": 5})
         page.keyboard.press("a")

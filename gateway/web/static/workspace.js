@@ -10,7 +10,7 @@
   }
 
   function lines() {
-    return Array.prototype.slice.call(document.querySelectorAll("tr.line[id^='line-']"));
+    return Array.prototype.slice.call(document.querySelectorAll("tbody.line-group[id^='line-']"));
   }
 
   function moveLine(step) {
@@ -22,7 +22,7 @@
     var row = all[next];
     row.classList.add("current");
     row.scrollIntoView({ block: "center" });
-    var field = document.querySelector("#review-" + row.id + " select, #review-" + row.id + " input:not([type=hidden])");
+    var field = row.querySelector("form.review select, form.review input:not([type=hidden])");
     (field || row).focus({ preventScroll: true });
   }
 
