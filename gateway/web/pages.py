@@ -157,15 +157,17 @@ def _show_document(
     *,
     done: str | None = None,
     error: GatewayError | None = None,
+    error_key: str | None = None,
 ) -> Response:
     """The document page; reading a patient's document leaves an audit entry (in the
     request's session, committed with it)."""
     context = views.document_page(db, document_id, user_id=visit.user.id, now=_now())
     response = visit.render(
         "document.html",
-        status_code=error.status_code if error else 200,
+        status_code=error.status_code if error else 422 if error_key else 200,
         done=done,
         error=error.message if error else None,
+        error_key=error_key,
         **context,
     )
     route = "GET /web/documents/{id}"
@@ -192,6 +194,16 @@ def _optional_int(text: str, what: str, largest: int) -> int | None:
     return int(digits)
 
 
+def _review_refusal(move: ReviewAction, reason: str, quantity: str, amount: str) -> str | None:
+    """The refusals the page can tell in the reader's language before asking the service
+    (which answers in English)."""
+    if move is not ReviewAction.ACCEPT and not reason:
+        return N_("review.need_reason")
+    if move is ReviewAction.REDUCE and bool(quantity.strip()) == bool(amount.strip()):
+        return N_("review.need_one_figure")
+    return None
+
+
 @router.post("/documents/{document_id}/lines/{line_no}/review")
 def review_line(
     document_id: str,
@@ -212,6 +224,9 @@ def review_line(
             raise GatewayError(f"Unknown reason code {reason!r}.", 422)
         move = ReviewAction(action)
         reducing = move is ReviewAction.REDUCE
+        said = _review_refusal(move, reason, quantity, amount)
+        if said is not None:
+            return _show_document(visit, db, key, error_key=said)
         with db.begin_nested():  # a refused review leaves nothing behind
             reviews.review(
                 db,

@@ -92,3 +92,23 @@ def test_nothing_selected_is_said(web: TestClient, logged_in: LoggedIn) -> None:
     answer = post(client, "/web/queue/selected", [("do", "approve")])
     assert answer.status_code == 422  # type: ignore[attr-defined]
     assert "Select at least one document" in answer.text  # type: ignore[attr-defined]
+
+
+def test_a_refused_review_is_told_in_the_readers_language(
+    web: TestClient, sessions, logged_in: LoggedIn
+) -> None:
+    _, ids = centre_with(web, sessions, 1)
+    client = logged_in(Role.AUDITOR)  # Persian: no language chosen
+    url = f"/web/documents/{ids[0]}"
+    token = csrf_of(client.get(url))
+    no_reason = client.post(f"{url}/lines/2/review", data={"action": "deny", "csrf_token": token})
+    assert no_reason.status_code == 422
+    assert "برای کاهش یا رد ردیف، کد علت لازم است." in no_reason.text
+    both = client.post(
+        f"{url}/lines/2/review",
+        data={"action": "reduce", "reason": "review-other", "quantity": "1", "amount": "5",
+              "csrf_token": token},
+    )  # fmt: skip
+    assert both.status_code == 422
+    assert "نه هر دو" in both.text
+    assert statuses(sessions, ids) == {ids[0]: "UNDER_REVIEW"}
