@@ -717,3 +717,17 @@ class ReviewClaim(Base):
     holder_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
     claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# The workspace's queue searches by the start of a document number or of a national ID
+# (LIKE 'prefix%'): PostgreSQL uses a btree for that only with the pattern operator class.
+Index(
+    "ix_documents_number_prefix",
+    Document.external_id,
+    postgresql_ops={"external_id": "text_pattern_ops"},
+)
+Index(
+    "ix_documents_patient_prefix",
+    Document.patient_national_id,
+    postgresql_ops={"patient_national_id": "text_pattern_ops"},
+)

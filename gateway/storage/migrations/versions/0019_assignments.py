@@ -1,4 +1,5 @@
-"""review_claims: which auditor holds a document under review, until when
+"""review_claims: which auditor holds a document under review, until when; and the
+documents' prefix-search indexes of the review queue
 
 Revision ID: 0019
 Revises: 0017
@@ -36,8 +37,20 @@ def upgrade() -> None:
         sa.CheckConstraint('expires_at > claimed_at', name=op.f('ck_review_claims_lapses')),
     )
     op.create_index('ix_review_claims_holder', 'review_claims', ['holder_id', 'expires_at'])
+    # The queue's prefix searches (LIKE 'prefix%') use a btree on PostgreSQL only with the
+    # pattern operator class.
+    op.create_index(
+        'ix_documents_number_prefix', 'documents', ['external_id'],
+        postgresql_ops={'external_id': 'text_pattern_ops'},
+    )
+    op.create_index(
+        'ix_documents_patient_prefix', 'documents', ['patient_national_id'],
+        postgresql_ops={'patient_national_id': 'text_pattern_ops'},
+    )
 
 
 def downgrade() -> None:
+    op.drop_index('ix_documents_patient_prefix', table_name='documents')
+    op.drop_index('ix_documents_number_prefix', table_name='documents')
     op.drop_index('ix_review_claims_holder', table_name='review_claims')
     op.drop_table('review_claims')
