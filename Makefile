@@ -10,13 +10,15 @@ PORT   ?= 8000
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+# The integrators' client package (clients/python) is installed beside the gateway: its
+# tests run against a live gateway in tests/clients, and `make lint` checks it.
+$(STAMP): pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev]' -e clients/python
 	touch $(STAMP)
 
-install: $(STAMP) ## create .venv and install the gateway with its dev tools
+install: $(STAMP) ## create .venv and install the gateway, its dev tools and the client package
 
 run: $(STAMP) ## run the API, a worker and the workspace on the embedded default (PORT=8000)
 	$(BIN)/gateway demo --port $(PORT)
@@ -66,10 +68,11 @@ messages: $(STAMP) ## extract the workspace's message keys and merge them into i
 	$(BIN)/pybabel update -i build/messages.pot -d gateway/web/locale -D messages \
 	  --no-fuzzy-matching --ignore-obsolete -w 100
 
-lint: $(STAMP) ## ruff, mypy (strict) and the import contracts (lint-imports)
+lint: $(STAMP) ## ruff, mypy (strict, the gateway and clients/python) and the import contracts
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	cd clients/python && $(abspath $(BIN))/mypy
 	$(BIN)/lint-imports
 
 bench: $(STAMP) ## every benchmark on the local PostgreSQL and broker, one table of figures, targets and floors

@@ -489,7 +489,7 @@ def profile(
     import io
     import pstats
 
-    from gateway.batches import service
+    from gateway.batches import runner, service
     from gateway.batches.spool import Spooled
     from gateway.settings import Settings
     from validators.schema import Format
@@ -526,17 +526,17 @@ def profile(
         )
         cpu, began = time.process_time(), time.perf_counter()
         if not profiled:
-            service.process_batch(sessions=sessions, batch_id=received.batch.id, settings=settings)
+            runner.process_batch(sessions=sessions, batch_id=received.batch.id, settings=settings)
             cpu, wall = time.process_time() - cpu, time.perf_counter() - began
             return (
                 f"{documents:,} documents ({fmt}) stored in this process: {wall:.1f} s, "
                 f"{documents / wall:,.0f} documents/s, {cpu / documents * 1e6:.0f} us of CPU "
                 "per document"
             )
-        service._ahead = contextlib.nullcontext  # type: ignore[assignment]
+        runner._ahead = contextlib.nullcontext  # type: ignore[assignment]
         profiler = cProfile.Profile()
         profiler.runcall(
-            service.process_batch, sessions=sessions, batch_id=received.batch.id, settings=settings
+            runner.process_batch, sessions=sessions, batch_id=received.batch.id, settings=settings
         )
         cpu, wall = time.process_time() - cpu, time.perf_counter() - began
         out = io.StringIO()

@@ -91,7 +91,10 @@ def bodies(count: int, lines: int, patients: list[str], rng: random.Random) -> l
     data = orjson.loads(EXAMPLE.read_bytes())
     data["header"]["centreCode"] = CENTRE
     (visit,) = data["documents"][0].values()
+    # A made-up code names no referral: marked self-referred, the visit is accepted (the
+    # code looked up and kept as a warning) and priced under the self-referral policy.
     visit["referralCode"] = "1000456789"
+    visit["selfReferred"] = True
     visit["patient"]["nationalId"] = PATIENT_MARK.decode()
     visit["patient"]["insuranceNumber"] = INSURANCE_MARK.decode()
     visit["serviceDate"] = DATE_MARK.decode()

@@ -49,7 +49,6 @@ PG_ADMIN = os.environ.get(
 POLICIES = Policies(
     copay=CopayPolicy(),
     review=ReviewPolicy(),
-    referral_provinces=frozenset({"Tehran"}),
     clock_date=CLOCK,
 )
 

@@ -23,6 +23,7 @@ from gateway.eligibility import endpoints as eligibility
 from gateway.errors import GatewayError
 from gateway.fhir import endpoints as fhir
 from gateway.fhir.xml import fhir_schema
+from gateway.information import endpoints as information
 from gateway.kit import openapi
 from gateway.kit.broker import make_celery
 from gateway.kit.chores import Chore, Chores
@@ -30,6 +31,8 @@ from gateway.kit.db import engine_for, ping, session_factory
 from gateway.kit.deps import GatewayState, TokenCache
 from gateway.kit.outbox import OutboxDispatcher, Publisher
 from gateway.kit.ratelimit import make_limiter
+from gateway.payers import endpoints as payers
+from gateway.referrals import endpoints as referrals
 from gateway.review import endpoints as lifecycle
 from gateway.settings import Settings, get_settings
 from gateway.settlement import endpoints as settlements
@@ -288,8 +291,11 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
     app.include_router(documents.router)
     app.include_router(eligibility.router)
     app.include_router(lifecycle.router)
+    app.include_router(information.router)
     app.include_router(settlements.router)
+    app.include_router(payers.router)
     app.include_router(fhir.router)
     app.include_router(webhooks.router)
+    app.include_router(referrals.router)
     app.include_router(workspace_router)
     return app

@@ -14,6 +14,7 @@ import typer
 from gateway.admin.cli import centre_app, registry_app, tariff_app, token_app, user_app
 from gateway.audit.cli import audit_app
 from gateway.kit.cli import open_sessions
+from gateway.payers.cli import payers_app
 from gateway.settings import PROJECT_ROOT, get_settings
 from gateway.settlement.cli import settlement_app
 from gateway.submissions.cli import submit, validate
@@ -28,6 +29,7 @@ app.add_typer(tariff_app, name="tariff")
 app.add_typer(registry_app, name="registry")
 app.add_typer(user_app, name="user")
 app.add_typer(settlement_app, name="settlement")
+app.add_typer(payers_app, name="payers")
 app.add_typer(audit_app, name="audit")
 app.add_typer(dlq_app, name="dlq")
 

@@ -65,6 +65,7 @@ def seed(token: str | None) -> DemoLogins:
     from gateway.admin.registry import SAMPLE_REGISTRY_DIR, import_registry
     from gateway.domain.centres import Role
     from gateway.kit.db import engine_for, session_factory, transaction, upgrade
+    from gateway.pricing import repository as tariffs
     from gateway.settings import get_settings
     from gateway.storage import repository
     from gateway.storage.models import StaffUser
@@ -72,7 +73,7 @@ def seed(token: str | None) -> DemoLogins:
     settings = get_settings()
     upgrade(settings.database_url)
     with transaction(session_factory(engine_for(settings.database_url))) as session:
-        if repository.latest_tariff_version(session) is None:
+        if tariffs.latest_tariff_version(session) is None:
             admin.import_tariff(session=session, directory=admin.SAMPLE_TARIFF_DIR, label="sample")
         import_registry(session=session, directory=SAMPLE_REGISTRY_DIR)
         centre = repository.get_centre_by_code(session, DEMO_CENTRE)

@@ -211,6 +211,15 @@ VOIDS = Counter(
     "(via=replacement)",
     ["via"],
 )
+PAYER_SPLITS = Counter(
+    "gateway_payer_splits_total",
+    "Approved documents offered to the further payers, by outcome (split, already-split,"
+    " nothing-owed, no-payers, not-approved)",
+    ["outcome"],
+)
+PAYER_REVERSALS = Counter(
+    "gateway_payer_reversals_total", "Payer transfers reversed (a split undone by a decision)"
+)
 REVIEW_BACKLOG = Gauge(
     "gateway_review_backlog",
     "Documents under review (waiting for an auditor)",
@@ -240,6 +249,39 @@ APPEALS_OPEN = Gauge(
 APPEALS_OLDEST = Gauge(
     "gateway_appeals_oldest_age_seconds",
     "Age of the oldest open appeal (0 when none)",
+    multiprocess_mode="livemostrecent",
+)
+INFORMATION_REQUESTS = Counter(
+    "gateway_information_requests_total",
+    "Requests for information auditors sent to centres (the document waits in INFO_REQUESTED)",
+)
+INFORMATION_ANSWERS = Counter(
+    "gateway_information_answers_total",
+    "Centres' answers to requests for information (the document returns to review)",
+)
+INFORMATION_OVERDUE = Counter(
+    "gateway_information_overdue_total",
+    "Requests for information found unanswered past their deadline (each counted once)",
+)
+ATTACHMENTS_REFUSED = Counter(
+    "gateway_attachments_refused_total",
+    "Answers refused for an attachment, by the first problem's code "
+    "(attachment.unsupported-type, attachment.too-large, ...)",
+    ["reason"],
+)
+INFORMATION_OPEN = Gauge(
+    "gateway_information_requests_open",
+    "Requests for information awaiting the centre's answer",
+    multiprocess_mode="livemostrecent",
+)
+INFORMATION_OPEN_OVERDUE = Gauge(
+    "gateway_information_requests_overdue",
+    "Requests for information still unanswered past their deadline",
+    multiprocess_mode="livemostrecent",
+)
+INFORMATION_OLDEST = Gauge(
+    "gateway_information_request_oldest_age_seconds",
+    "Age of the oldest unanswered request for information (0 when none)",
     multiprocess_mode="livemostrecent",
 )
 OWED = Gauge(
@@ -282,6 +324,55 @@ CENTRE_REJECTED = Gauge(
 CENTRE_DEDUCTED = Gauge(
     "gateway_centre_deducted_rials_24h",
     "Rials deducted so far from documents a centre sent in the last 24 hours",
+    ["centre"],
+    multiprocess_mode="livemostrecent",
+)
+
+# The referral programme (docs/referrals.md). Counted in the transaction that does it, as
+# the ingest counts documents; the collector's gauges below are exact.
+REFERRALS_ISSUED = Counter(
+    "gateway_referrals_issued_total",
+    "Referrals issued by level-1 centres, by route (api, document, fhir) and level referred to",
+    ["source", "level"],
+)
+REFERRALS_USED = Counter(
+    "gateway_referrals_used_total",
+    "Referral visits used by specialists' documents, by level",
+    ["level"],
+)
+REFERRAL_FEEDBACK = Counter(
+    "gateway_referral_feedback_total", "Specialists' feedback given on referrals"
+)
+REFERRAL_CHECKS = Counter(
+    "gateway_referral_checks_total",
+    "Specialist visits where the programme applies, by outcome (referred, self-referred, refused)",
+    ["outcome"],
+)
+# Read by the signals collector (slow turn). Labels are bounded: status and level by the
+# programme, province by the rollout table, centre by the registry.
+REFERRALS_BY_STATUS = Gauge(
+    "gateway_referrals",
+    "Referrals by status (open, used, expired-unused, expired-partly) and level referred to",
+    ["status", "level"],
+    multiprocess_mode="livemostrecent",
+)
+SPECIALIST_VISITS = Gauge(
+    "gateway_referral_specialist_visits_30d",
+    "Specialists' documents of the last 30 days in the rollout's provinces, by province, "
+    "level and how the patient came (referred, self-referred, emergency, none)",
+    ["province", "level", "referral"],
+    multiprocess_mode="livemostrecent",
+)
+REFERRAL_FEEDBACK_DUE = Gauge(
+    "gateway_referral_feedback_due",
+    "Referral visits of the last 90 days, old enough for feedback to be due, by the centre "
+    "that used them",
+    ["centre"],
+    multiprocess_mode="livemostrecent",
+)
+REFERRAL_FEEDBACK_TIMELY = Gauge(
+    "gateway_referral_feedback_timely",
+    "Of those, the visits whose feedback came within GATEWAY_REFERRAL_FEEDBACK_DAYS",
     ["centre"],
     multiprocess_mode="livemostrecent",
 )

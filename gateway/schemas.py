@@ -45,6 +45,11 @@ class DocumentSummary(BaseModel):
     path: str = Field(description="Where the document stands in the submission")
     errors: list[ProblemOut]
     warnings: list[ProblemOut]
+    referrals_issued: list[str] = Field(
+        default_factory=list,
+        description="The codes of the referrals a level-1 visit's referralsIssued issued, in "
+        "their order (docs/referrals.md)",
+    )
     url: str
 
 
@@ -76,6 +81,14 @@ class TermOut(BaseModel):
     )
 
 
+class PayerShareOut(BaseModel):
+    kind: Literal["supplementary", "fund", "patient"] = Field(
+        description="a supplementary insurer, the charity fund, or the patient (what remains)"
+    )
+    payer: str = Field(description="the insurer's code, the programme's code, or patient")
+    amount: int
+
+
 class LinePricingOut(BaseModel):
     requested: int
     price_basis: str | None = Field(
@@ -88,9 +101,24 @@ class LinePricingOut(BaseModel):
     eligible: int
     deductions: list[DeductionOut]
     copay_rate: str
+    copay_reason: str | None = Field(
+        default=None,
+        description="Why the co-payment rate is not the centre's usual one: "
+        "referral.self-referred (a specialist visit without a family-physician referral, "
+        "priced under the referral programme's self-referral policy); null otherwise",
+        examples=[None],
+    )
     copayment: int
     insurer_share: int
     explanation: str
+    patient_share: int = Field(
+        description="the co-payment and the deductions the patient owes (not-covered)"
+    )
+    payers: list[PayerShareOut] = Field(
+        description="who pays the patient share once the document is approved "
+        "(docs/payers.md); empty when no further payer has a part"
+    )
+    patient_pays: int = Field(description="what is left to the patient after those payers")
 
 
 class LineOut(BaseModel):
@@ -175,6 +203,12 @@ class RemittanceOut(BaseModel):
     notes: list[str]
     totals: RemittanceTotalsOut
     deductions_by_reason: list[ReasonTotalOut]
+    payers: list[PayerShareOut] = Field(
+        description="each further payer's share of the patient share of the whole document"
+    )
+    payer_notes: list[str] = Field(
+        description="what the split says: a yearly ceiling reached, a fund short"
+    )
     lines: list[AdviceLineOut]
 
 

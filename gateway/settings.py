@@ -62,6 +62,20 @@ class Settings(BaseSettings):
     appeal_window_days: int = Field(
         default=30, description="Days after a decision within which a centre may appeal"
     )
+    information_deadline_days: int = Field(
+        default=14,
+        ge=1,
+        description="Days a centre has to answer an auditor's request for information; "
+        "after them the request is overdue and the auditor is told",
+    )
+    attachment_max_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1,
+        description="Largest attachment a centre may send with an answer (PDF, JPEG, PNG)",
+    )
+    attachment_max_count: int = Field(
+        default=10, ge=0, description="Most attachments one answer may carry"
+    )
     secret_key: SecretStr | None = Field(
         default=None,
         description="Signs the workspace session cookie; unset: a random key per process "
@@ -147,9 +161,24 @@ class Settings(BaseSettings):
     submission_window_days: int = Field(
         default=90, description="Days after care (or discharge) within which documents count"
     )
-    referral_provinces: list[str] = Field(
-        default=["Tehran", "Alborz"],
-        description="Provinces where the family-physician referral is mandatory (JSON list)",
+    referral_validity_days: int = Field(
+        default=30,
+        ge=1,
+        le=365,
+        description="Days a family-physician referral stays valid from its issue date",
+    )
+    referral_self_copay: Decimal = Field(
+        default=Decimal("1.00"),
+        ge=0,
+        le=1,
+        description="The patient's share of a self-referred specialist visit where the "
+        "referral programme applies (1 = the patient pays the full tariff)",
+    )
+    referral_feedback_days: int = Field(
+        default=14,
+        ge=1,
+        description="Days after the visit within which the specialist's feedback counts as "
+        "timely (the feedback completion rate)",
     )
     clock_date: date | None = Field(
         default=None,

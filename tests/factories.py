@@ -7,6 +7,7 @@ import itertools
 import random
 import uuid
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -17,7 +18,7 @@ from gateway.admin import service as admin
 from gateway.admin.registry import SAMPLE_REGISTRY_DIR, import_registry
 from gateway.domain.centres import CentreKind, Role, Sector
 from gateway.kit.db import transaction
-from gateway.storage import repository
+from gateway.pricing import repository as tariffs
 from gateway.storage.models import Centre, InsuredCoverage
 from validators.schema import claim_schema
 
@@ -43,12 +44,14 @@ def _registered() -> list[str]:
     return list(ids)
 
 
-def seed_sample_tariff(sessions: sessionmaker[Session]) -> None:
-    """The sample tariff and the registered insured people tests are handed."""
+def seed_sample_tariff(sessions: sessionmaker[Session], registry: Path | None = None) -> None:
+    """The sample tariff and the registered insured people tests are handed; ``registry``
+    is another registry folder (for a database at an older revision, without the tables
+    of the newer registry files)."""
     with transaction(sessions) as session:
-        if repository.latest_tariff_version(session) is None:
+        if tariffs.latest_tariff_version(session) is None:
             admin.import_tariff(session=session, directory=admin.SAMPLE_TARIFF_DIR, label="sample")
-            import_registry(session=session, directory=SAMPLE_REGISTRY_DIR)
+            import_registry(session=session, directory=registry or SAMPLE_REGISTRY_DIR)
             session.add_all(
                 InsuredCoverage(
                     national_id=code,

@@ -7,13 +7,12 @@ validator from files. A part left as None is not checked, and the report says so
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
+from gateway.domain.referrals import ReferralInfo, Rollout
 from gateway.domain.registry import CentreInfo, Coverage
 from gateway.domain.tariff import TariffBook
-
-DEFAULT_REFERRAL_PROVINCES = frozenset({"Tehran", "Alborz"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,4 +24,7 @@ class RuleContext:
     accepted_numbers: Collection[str] = ()
     stored_services: Collection[tuple[str, str, date]] = ()
     submission_window_days: int = 90
-    referral_provinces: frozenset[str] = field(default=DEFAULT_REFERRAL_PROVINCES)
+    # The referral programme's rollout table (None: the referral rule is not checked) and
+    # the referrals the submission's codes name, as found (None: codes are not looked up).
+    rollout: Rollout | None = None
+    referrals: Mapping[str, ReferralInfo] | None = None

@@ -18,9 +18,11 @@ from gateway.domain.documents import (
     CodeType,
     Document,
     DocumentKind,
+    IssuedReferral,
     Line,
     Patient,
     Physician,
+    ReferralFeedback,
     Submission,
 )
 from validators.schema import NAMESPACE, Format, SchemaResult
@@ -53,11 +55,20 @@ def _mapping(element: etree._Element) -> Mapping:
         name = child.tag[_CUT:]
         if name == "lines":
             out[name] = child
+        elif name == "referralsIssued":
+            out[name] = [{f.tag[_CUT:]: f.text for f in item} for item in child]
         elif len(child):
             out[name] = {f.tag[_CUT:]: f.text for f in child}
         else:
             out[name] = child.text
+    for key, value in element.attrib.items():  # selfReferred, emergency: unqualified
+        out[str(key)] = value
     return out
+
+
+def _flag(value: object) -> bool:
+    """An xs:boolean attribute: a JSON boolean, or the XML text true or 1."""
+    return value is True or value in ("true", "1")
 
 
 def _xml_lines(lines: etree._Element, default_date: date) -> list[Line]:
@@ -245,6 +256,7 @@ def document_from(kind: DocumentKind, fields: Mapping, path: str, line_no: int |
             medical_council_number=physician["medicalCouncilNumber"],
             full_name=physician.get("fullName"),
             grade=physician.get("grade") or "general",
+            specialty=physician.get("specialty"),
         ),
         service_date=service_date,
         total_amount=int(fields["totalAmount"]),
@@ -258,6 +270,31 @@ def document_from(kind: DocumentKind, fields: Mapping, path: str, line_no: int |
         admission_date=admission,
         discharge_date=_date(fields.get("dischargeDate")),
         replaces=_strip(fields.get("replaces")),
+        self_referred=_flag(fields.get("selfReferred")),
+        emergency=_flag(fields.get("emergency")),
+        referrals_issued=[_issued(item) for item in fields.get("referralsIssued") or ()],
+        referral_feedback=_feedback(fields.get("referralFeedback")),
+    )
+
+
+def _feedback(item: Mapping | None) -> ReferralFeedback | None:
+    if item is None:
+        return None
+    return ReferralFeedback(
+        diagnosis=item["diagnosis"].strip(),
+        findings=item["findings"],
+        plan=item["plan"],
+        back_to_level1=_flag(item["backToLevel1"]),
+    )
+
+
+def _issued(item: Mapping) -> IssuedReferral:
+    return IssuedReferral(
+        level=int(item["level"]),
+        reason=item["reason"].strip(),
+        specialty=item.get("specialty"),
+        reason_text=item.get("reasonText"),
+        visits=int(item.get("visits") or 1),
     )
 
 

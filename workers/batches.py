@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from gateway.batches.service import process_batch
+from gateway.batches.runner import process_batch
 from gateway.kit.broker import PROCESS_BATCH
 from gateway.kit.outbox import Publisher
 from gateway.settings import get_settings

@@ -347,14 +347,14 @@ def tariff_export(
 ) -> None:
     """Write a stored tariff version to DIRECTORY as the CSV files `tariff import` reads."""
     from gateway.kit.db import transaction
+    from gateway.pricing import repository as tariffs
     from gateway.pricing.tariff_csv import write_book
-    from gateway.storage import repository
 
     with transaction(open_sessions()) as session:
-        chosen = version or repository.latest_tariff_version(session)
-        if chosen is None or repository.tariff_version(session, chosen) is None:
+        chosen = version or tariffs.latest_tariff_version(session)
+        if chosen is None or tariffs.tariff_version(session, chosen) is None:
             fail(GatewayError("No such tariff version is stored." if chosen else "No tariff.", 2))
-        book = repository.load_tariff_book(session, chosen)
+        book = tariffs.load_tariff_book(session, chosen)
     for path in write_book(book, directory):
         typer.echo(path)
     typer.echo(f"tariff version {chosen} ({book.label}) exported to {directory}")
@@ -364,10 +364,10 @@ def tariff_export(
 def tariff_versions() -> None:
     """List the stored tariff versions, newest last."""
     from gateway.kit.db import transaction
-    from gateway.storage import repository
+    from gateway.pricing import repository as tariffs
 
     with transaction(open_sessions()) as session:
-        for row in repository.tariff_versions(session):
+        for row in tariffs.tariff_versions(session):
             typer.echo(
                 f"{row.id}\t{row.imported_at:%Y-%m-%d %H:%M}\t{row.sha256[:12]}\t{row.label}"
             )

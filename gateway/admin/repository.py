@@ -1,13 +1,25 @@
-"""The reads and writes of administration: tokens, staff accounts and centres' overview."""
+"""The reads and writes of administration: tokens, staff accounts, centres' overview and
+the insured registry (coverage, supplementary policies)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from gateway.storage.models import ApiToken, Centre, StaffUser
+from gateway.domain.registry import Coverage, SupplementaryTerms
+from gateway.storage.models import (
+    ApiToken,
+    Centre,
+    FamilyPhysician,
+    InsuredCoverage,
+    PatientListEntry,
+    ReferralRolloutRow,
+    StaffUser,
+    SupplementaryPolicy,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,3 +96,79 @@ def centres(session: Session, *, code: str | None = None) -> list[CentreRow]:
     if code is not None:
         query = query.where(Centre.code == code)
     return [CentreRow(centre, int(count)) for centre, count in session.execute(query)]
+
+
+def replace_coverages(session: Session, coverages: dict[str, list[Coverage]]) -> None:
+    """Every listed person's coverage periods replaced by these (others untouched)."""
+    people = list(coverages)
+    for start in range(0, len(people), 500):
+        chunk = people[start : start + 500]
+        session.execute(delete(InsuredCoverage).where(InsuredCoverage.national_id.in_(chunk)))
+    session.add_all(
+        InsuredCoverage(
+            national_id=c.national_id,
+            insurance_number=c.insurance_number,
+            valid_from=c.valid_from,
+            valid_to=c.valid_to,
+        )
+        for periods in coverages.values()
+        for c in periods
+    )
+
+
+def replace_policies(session: Session, policies: dict[str, list[SupplementaryTerms]]) -> None:
+    """Every listed person's supplementary policies replaced by these (others untouched)."""
+    people = list(policies)
+    for start in range(0, len(people), 500):
+        chunk = people[start : start + 500]
+        session.execute(
+            delete(SupplementaryPolicy).where(SupplementaryPolicy.national_id.in_(chunk))
+        )
+    session.add_all(
+        SupplementaryPolicy(
+            national_id=p.national_id,
+            insurer_code=p.insurer_code,
+            insurer_name=p.insurer_name,
+            policy_number=p.policy_number,
+            priority=p.priority,
+            valid_from=p.valid_from,
+            valid_to=p.valid_to,
+            copay_share=p.copay_share,
+            uncovered_share=p.uncovered_share,
+            annual_ceiling=p.annual_ceiling,
+        )
+        for held in policies.values()
+        for p in held
+    )
+
+
+def known_physicians(session: Session, numbers: Collection[str]) -> set[str]:
+    """Those of the medical-council numbers that are registered family physicians."""
+    query = select(FamilyPhysician.medical_council_number).where(
+        FamilyPhysician.medical_council_number.in_(sorted(numbers))
+    )
+    return set(session.scalars(query))
+
+
+def put_physician(session: Session, number: str, full_name: str, centre_id: int) -> None:
+    row = session.get(FamilyPhysician, number) or FamilyPhysician(medical_council_number=number)
+    row.full_name, row.centre_id = full_name, centre_id
+    session.add(row)
+    session.flush()
+
+
+def replace_list_entries(
+    session: Session, people: Sequence[str], entries: Sequence[PatientListEntry]
+) -> None:
+    """Every list period of the people, replaced by the entries."""
+    for start in range(0, len(people), 500):
+        chunk = people[start : start + 500]
+        session.execute(delete(PatientListEntry).where(PatientListEntry.national_id.in_(chunk)))
+    session.add_all(entries)
+    session.flush()
+
+
+def replace_rollout(session: Session, rows: Sequence[ReferralRolloutRow]) -> None:
+    session.execute(delete(ReferralRolloutRow))
+    session.add_all(rows)
+    session.flush()

@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from argon2 import PasswordHasher
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.admin import repository as queries
 from gateway.audit import chain as audit
 from gateway.domain.centres import CentreKind, Role, Sector
 from gateway.errors import GatewayError
+from gateway.pricing import repository as tariffs
 from gateway.pricing.tariff_csv import read_book
 from gateway.storage import repository
 from gateway.storage.models import ApiToken, Centre, StaffUser
@@ -316,7 +316,7 @@ def add_staff_user(
     if role is Role.CENTRE:
         raise GatewayError("Centres use tokens, not workspace accounts.", 400)
     _check_password(password)
-    if session.scalars(select(StaffUser).where(StaffUser.username == username)).first():
+    if queries.staff_user(session, username) is not None:
         raise GatewayError(f"User {username} already exists.", 409)
     user = StaffUser(
         username=username,
@@ -340,7 +340,7 @@ def import_tariff(
     book = read_book(directory)
     if book.problems:
         raise GatewayError(f"The tariff in {directory} has problems.", 422, book.problems)
-    version = repository.add_tariff_version(
+    version = tariffs.add_tariff_version(
         session,
         label=label or directory.name,
         sha256=book.sha256,

@@ -12,6 +12,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -131,6 +132,39 @@ def _queue_webhooks(
     ]
     if not rows:
         return []
+    ids = session.scalars(
+        insert(OutboxMessage).returning(OutboxMessage.id, sort_by_parameter_order=True), rows
+    ).all()
+    return [Pending(i, r["task"], r["payload"]) for i, r in zip(ids, rows, strict=True)]
+
+
+def notify(
+    session: Session, *, centre_id: int, event_type: str, data: dict[str, Any], at: datetime
+) -> list[Pending]:
+    """Queue one event other than a move (a request for information, its answer) for every
+    live webhook of the centre, in the caller's transaction; return the messages."""
+    hooks = list(
+        session.scalars(
+            select(Webhook.id).where(Webhook.centre_id == centre_id, Webhook.disabled_at.is_(None))
+        )
+    )
+    if not hooks:
+        return []
+    event = {
+        "id": str(uuid.uuid4()),
+        "type": event_type,
+        "created_at": at.isoformat(),
+        "data": data,
+    }
+    rows: list[dict[str, Any]] = [
+        {
+            "task": WEBHOOK_TASK,
+            "payload": {"webhook_id": hook_id, "event": event},
+            "created_at": utcnow(),
+            "attempts": 0,
+        }
+        for hook_id in hooks
+    ]
     ids = session.scalars(
         insert(OutboxMessage).returning(OutboxMessage.id, sort_by_parameter_order=True), rows
     ).all()

@@ -24,12 +24,11 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, Text, and_, cast, or_, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from gateway.audit import chain as audit
 from gateway.domain.centres import Role
 from gateway.errors import GatewayError
-from gateway.kit.db import transaction
 from gateway.storage.models import AuditEntry, Batch, Document
 from validators.problems import Problem
 from validators.rules.patient import national_id_is_valid
@@ -62,7 +61,7 @@ class Scope:
 
 
 def record_read(
-    sessions: sessionmaker[Session],
+    session: Session,
     reader: Reader,
     route: str,
     *,
@@ -72,11 +71,12 @@ def record_read(
     total: int | None = None,
 ) -> None:
     """Append one ``patient.read`` entry for a staff request that showed these documents
-    (or this scope); nothing for a centre, nor for a request that showed no document."""
+    (or this scope); nothing for a centre, nor for a request that showed no document. The
+    entry goes in the request's own session (``WriteSession``): it commits with the
+    request, and a read that fails records nothing."""
     record = read_record(reader, route, documents=documents, scope=scope, query=query, total=total)
     if record is not None:
-        with transaction(sessions) as session:
-            audit.append(session, [record])
+        audit.append(session, [record])
 
 
 def read_record(
@@ -88,8 +88,8 @@ def read_record(
     query: str | None = None,
     total: int | None = None,
 ) -> audit.Record | None:
-    """The ``patient.read`` entry ``record_read`` appends, for a request that appends it in
-    its own session; None when there is nothing to record."""
+    """The ``patient.read`` entry ``record_read`` appends; None when there is nothing to
+    record."""
     if reader.role is Role.CENTRE or (not documents and scope is None):
         return None
     details: dict[str, Any] = {"role": reader.role.value, "route": route}

@@ -19,7 +19,15 @@ from gateway.batches.service import Received, receive
 from gateway.batches.spool import Spooled, SpoolWriter
 from gateway.errors import GatewayError, NotFoundError
 from gateway.kit.db import transaction
-from gateway.kit.deps import Caller, CentreCaller, GatewayState, Principal, ReadSession, State
+from gateway.kit.deps import (
+    Caller,
+    CentreCaller,
+    GatewayState,
+    Principal,
+    ReadSession,
+    State,
+    WriteSession,
+)
 from gateway.kit.http import AUTHENTICATED, errors, format_of, parse_id
 from gateway.schemas import BatchOut, BatchStatus, ProblemOut
 from gateway.storage.models import Batch
@@ -77,20 +85,29 @@ async def _spool(request: Request, state: GatewayState, fmt: Format) -> Spooled:
         raise
 
 
-def _receive(state: GatewayState, caller: Principal, spooled: Spooled, fmt: Format) -> Received:
+def _receive(
+    state: GatewayState, caller: Principal, spooled: Spooled, fmt: Format
+) -> tuple[Received, BatchOut]:
+    """The batch recorded, and its answer read in the same transaction.
+
+    One of the documented exceptions to one session per request (docs/architecture.md):
+    the upload streams to the spool first, holding no session (nor SQLite's writer lock)
+    for as long as a large file takes to arrive, then records the batch in a transaction
+    of its own, tried again once when the same file from the same centre was committed
+    meanwhile (then answered with that batch)."""
     assert caller.centre is not None
     for attempt in range(2):
         try:
             with transaction(state.sessions) as session:
-                return receive(
+                received = receive(
                     session=session,
                     centre=caller.centre,
                     spooled=spooled,
                     fmt=fmt,
                     folder=state.settings.batch_spool_dir,
                 )
+                return received, batch_out(session, received.batch)
         except IntegrityError:
-            # The same file from the same centre, committed meanwhile: answered with it.
             if attempt:
                 raise
     raise AssertionError("unreachable")
@@ -122,14 +139,12 @@ async def upload_batch(
     fmt = format_of(request.headers.get("content-type"))
     try:
         spooled = await _spool(request, state, fmt)
-        received = await run_in_threadpool(_receive, state, caller, spooled, fmt)
+        received, out = await run_in_threadpool(_receive, state, caller, spooled, fmt)
     except GatewayError:
         metrics.BATCHES.labels("refused").inc()
         raise
     state.dispatcher.notify(received.outbox)
     metrics.BATCHES.labels("replayed" if received.replayed else "received").inc()
-    with state.sessions() as session:
-        out = batch_out(session, received.batch)
     response.headers["Location"] = out.url
     if received.replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -191,6 +206,9 @@ def _head(batch: Batch) -> dict[str, Any]:
 
 
 def _rows(sessions: sessionmaker[Session], batch: Batch) -> Iterator[acknowledgement.Row]:
+    """The acknowledgement's rows, read while the response streams, after the request's
+    session has committed (a documented exception to one session per request: a batch's
+    100,000 rows are not held in memory, nor the request's session open while they go)."""
     with sessions() as session:
         yield from store.acknowledgement_rows(session, batch)
 
@@ -211,7 +229,7 @@ def _acknowledgement(
             f"The batch is {batch.status}; its acknowledgement comes when it is done.", 409
         )
     scope = reads.Scope(reads.BATCH, str(batch.id), batch.documents_read)
-    reads.record_read(state.sessions, caller, route, scope=scope)
+    reads.record_read(session, caller, route, scope=scope)
     rows = _rows(state.sessions, batch)
     if as_csv:
         name = f"batch-{batch.id}.csv"
@@ -233,7 +251,7 @@ def _acknowledgement(
 def get_acknowledgement(
     batch_id: str,
     caller: Caller,
-    session: ReadSession,
+    session: WriteSession,
     state: State,
     output: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
 ) -> StreamingResponse:
@@ -248,7 +266,7 @@ def get_acknowledgement(
     summary="Per-document outcomes of a finished batch as CSV",
 )
 def get_acknowledgement_csv(
-    batch_id: str, caller: Caller, session: ReadSession, state: State
+    batch_id: str, caller: Caller, session: WriteSession, state: State
 ) -> StreamingResponse:
     route = f"{ACKNOWLEDGEMENT}.csv"
     return _acknowledgement(state, caller, session, batch_id, as_csv=True, route=route)

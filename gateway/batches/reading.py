@@ -70,12 +70,82 @@ class Item:
     problems: list[Problem] = field(default_factory=list)
 
 
-def read_items(path: Path, fmt: Format, *, centre_code: str, start: int = 0) -> Iterator[Item]:
+def read_items(
+    path: Path, fmt: Format, *, centre_code: str | None, start: int = 0
+) -> Iterator[Item]:
     """The documents of the file from ordinal ``start`` on (earlier ones are only skipped,
-    though the envelope is checked again with the first document)."""
+    though the envelope is checked again with the first document). ``centre_code`` is the
+    sender's (None offline, where the header's centre is not compared with a token's)."""
     if fmt is Format.XML:
         return _xml_items(path, centre_code, start)
     return _json_items(path, centre_code, start)
+
+
+def count_items(path: Path, fmt: Format) -> int:
+    """How many documents the file holds, counted as a stream without checking them;
+    EnvelopeError when it cannot be read as XML or JSON."""
+    if fmt is Format.JSON:
+        values = {"start_map", "start_array", "string", "number", "boolean", "null"}
+        try:
+            with path.open("rb") as source:
+                return sum(
+                    1
+                    for prefix, event, _ in ijson.parse(source)
+                    if prefix == "documents.item" and event in values
+                )
+        except ijson.JSONError as exc:
+            message = f"The JSON is not valid: {exc}"
+            raise EnvelopeError([Problem("json.malformed", message, None)]) from exc
+    _peek_root(path)
+    count = depth = 0
+    with path.open("rb") as source:
+        events = etree.iterparse(
+            source,
+            events=("start", "end"),
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            huge_tree=False,
+            remove_comments=True,
+            remove_pis=True,
+        )
+        try:
+            for event, element in events:
+                if event == "start":
+                    depth += 1
+                    parent = element.getparent() if depth == 3 else None
+                    count += parent is not None and parent.tag == _DOCUMENTS
+                    continue
+                depth -= 1
+                if depth == 2:  # a document read: dropped, so memory stays flat
+                    element.clear()
+                    while element.getprevious() is not None:
+                        del element.getparent()[0]
+        except etree.XMLSyntaxError as exc:
+            message = f"The XML is not well-formed: {exc.msg}"
+            raise EnvelopeError([Problem("xml.malformed", message, None, _line(exc))]) from exc
+    return count
+
+
+def header_centre(path: Path, fmt: Format) -> str | None:
+    """The centre code the file's header names (None when it names none or is unreadable)."""
+    try:
+        if fmt is Format.JSON:
+            with path.open("rb") as source:
+                top, _ = _json_top(source)
+            header = top.get("header")
+            code = header.get("centreCode") if isinstance(header, dict) else None
+            return code.strip() if isinstance(code, str) else None
+        with path.open("rb") as source:
+            for _, element in etree.iterparse(
+                source, events=("end",), tag=_HEADER, resolve_entities=False,
+                no_network=True, load_dtd=False,
+            ):  # fmt: skip
+                code = element.findtext(_NS + "centreCode")
+                return None if code is None else code.strip()
+    except (EnvelopeError, ijson.JSONError, etree.XMLSyntaxError):
+        return None
+    return None
 
 
 def _relocated(
@@ -111,7 +181,7 @@ def _header_of(fields: dict[str, Any], path: str) -> dm.Submission:
 class _Envelope:
     """Checks the envelope once, with the first document, and refuses it if it is bad."""
 
-    def __init__(self, centre_code: str) -> None:
+    def __init__(self, centre_code: str | None) -> None:
         self.centre_code = centre_code
         self.checked = False
 
@@ -156,7 +226,7 @@ def _local(tag: object) -> str:
 
 
 class _XmlBatch:
-    def __init__(self, root: etree._Element, centre_code: str, start: int) -> None:
+    def __init__(self, root: etree._Element, centre_code: str | None, start: int) -> None:
         self.root = root
         self.start = start
         self.envelope = _Envelope(centre_code)
@@ -239,7 +309,7 @@ def _peek_root(path: Path) -> None:
             chunk = source.read(65536)
 
 
-def _xml_items(path: Path, centre_code: str, start: int) -> Iterator[Item]:
+def _xml_items(path: Path, centre_code: str | None, start: int) -> Iterator[Item]:
     _peek_root(path)
     with path.open("rb") as source:
         events = etree.iterparse(
@@ -486,7 +556,7 @@ def _json_item(
     return item
 
 
-def _json_items(path: Path, centre_code: str, start: int) -> Iterator[Item]:
+def _json_items(path: Path, centre_code: str | None, start: int) -> Iterator[Item]:
     envelope = _Envelope(centre_code)
     try:
         with path.open("rb") as source:

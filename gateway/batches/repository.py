@@ -43,7 +43,7 @@ DOCUMENT_COLUMNS = (
     "source_path", "patient_national_id", "insurance_number", "physician_number",
     "physician_grade", "referral_code", "tracking_code", "category", "package_code",
     "service_date", "admission_date", "discharge_date", "total_amount", "requested_amount",
-    "problems", "created_at", "updated_at",
+    "problems", "created_at", "updated_at", "physician_specialty", "self_referred", "emergency",
 )  # fmt: skip
 LINE_COLUMNS = (
     "document_id", "line_no", "code_type", "code", "description", "service_date",

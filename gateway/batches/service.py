@@ -1,11 +1,10 @@
 """Batches: receiving a spooled file, then storing its documents a chunk at a time.
 
-Each chunk is one transaction: the documents the rules accept or reject (rows, lines,
-status moves through the journal), those the schema refused, one pricing message per
-``batch_pricing_documents`` accepted documents, and the batch's resume point. A run that
-stops (killed, database gone) leaves the batch at its last committed chunk; the next run
-(the task redelivered, or sent again) starts after it. Each chunk first claims the batch
-row at the resume point it expects, so two runs never store the same chunk.
+A chunk is stored in the caller's transaction (``gateway.batches.runner`` commits each
+one): the documents the rules accept or reject (rows, lines, status moves through the
+journal), those the schema refused, one pricing message per ``batch_pricing_documents``
+accepted documents, and the batch's resume point. Each chunk first claims the batch row
+at the resume point it expects, so two runs never store the same chunk.
 
 Every document is judged as if it came alone in a submission of its own, in file order:
 the rules see the numbers and services accepted before it, in the database and earlier
@@ -14,37 +13,32 @@ in the same chunk.
 
 from __future__ import annotations
 
-import logging
 import os
-import queue
-import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from gateway import metrics
 from gateway.audit import journal
 from gateway.batches import repository as store
-from gateway.batches.reading import EnvelopeError, Item, read_items
+from gateway.batches.reading import Item
 from gateway.batches.spool import Spooled
-from gateway.documents.service import Replacements, problem_of
+from gateway.documents.service import Claim, Replacements, problem_of
 from gateway.domain import documents as dm
 from gateway.domain.lifecycle import DocumentStatus, birth, transition
 from gateway.domain.registry import Coverage
 from gateway.domain.tariff import TariffBook
 from gateway.kit.broker import PRICE_DOCUMENTS, PROCESS_BATCH
-from gateway.kit.db import transaction
 from gateway.kit.outbox import Pending
 from gateway.pricing.service import NoTariffError, TariffCache
+from gateway.referrals import service as referrals
 from gateway.settings import Settings
 from gateway.storage import repository
 from gateway.storage.models import Batch, Centre, Submission, utc_day, utcnow
@@ -53,9 +47,7 @@ from validators.context import RuleContext
 from validators.problems import Problem, Severity, has_errors
 from validators.schema import Format
 
-log = logging.getLogger(__name__)
 _books = TariffCache()
-Publish = Callable[[Sequence[Pending]], object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,113 +98,17 @@ def receive(
     return Received(batch, [message])
 
 
-def process_batch(
-    *,
-    sessions: sessionmaker[Session],
-    batch_id: uuid.UUID,
-    settings: Settings,
-    publish: Publish | None = None,
-) -> str:
-    """Store the batch's documents from its resume point on: "done", "failed",
-    "finished" (nothing left to do) or "superseded" (another run is ahead)."""
-    with transaction(sessions) as session:
-        started = store.start_run(session, batch_id)
-    if started is None:
-        return "finished"
-    batch, centre = started
-    run = _Run(sessions, batch, centre, settings, publish)
-    items = read_items(
-        Path(batch.file_path),
-        Format(batch.format),
-        centre_code=centre.code,
-        start=batch.documents_read,
-    )
-    try:
-        with _ahead(_chunks(items, settings.batch_chunk_documents)) as chunks:
-            for chunk in chunks:
-                if not run.store(chunk):
-                    return "superseded"
-    except EnvelopeError as refused:
-        return _end(sessions, batch.id, "failed", refused.problems)
-    return _end(sessions, batch.id, "done")
+def start(session: Session, batch_id: uuid.UUID) -> tuple[Batch, Centre] | None:
+    """The batch and its centre, its run counted; None when there is nothing left to do."""
+    return store.start_run(session, batch_id)
 
 
-def _end(
-    sessions: sessionmaker[Session],
-    batch_id: uuid.UUID,
-    status: str,
-    problems: list[Problem] | None = None,
-) -> str:
+def finish(
+    session: Session, batch_id: uuid.UUID, status: str, problems: list[Problem] | None = None
+) -> None:
+    """The batch done or failed (with the problems that failed it)."""
     errors = [p.to_dict() for p in problems] if problems is not None else None
-    with transaction(sessions) as session:
-        store.finish(session, batch_id, status, errors)
-    metrics.BATCHES.labels(status).inc()
-    for problem in problems or ():
-        metrics.VALIDATION_PROBLEMS.labels(problem.code).inc()
-    return status
-
-
-_DONE = object()
-
-
-@contextmanager
-def _ahead(chunks: Iterator[list[Item]], depth: int = 2) -> Iterator[Iterator[list[Item]]]:
-    """The chunks, read by a thread of their own up to ``depth`` ahead: the file is parsed
-    and checked while the database stores the chunk before (the waits on PostgreSQL
-    release the interpreter). Errors of the reading come out where the chunk would."""
-    ready: queue.Queue[object] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def read() -> None:
-        try:
-            for chunk in chunks:
-                while not stop.is_set():
-                    try:
-                        ready.put(chunk, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            ready.put(_DONE)
-        except BaseException as exc:  # handed to the consumer, raised there
-            ready.put(exc)
-        finally:
-            chunks.close()  # type: ignore[attr-defined]
-
-    reader = threading.Thread(target=read, name="batch-reader", daemon=True)
-    reader.start()
-
-    def taken() -> Iterator[list[Item]]:
-        while True:
-            found = ready.get()
-            if found is _DONE:
-                return
-            if isinstance(found, BaseException):
-                raise found
-            yield found  # type: ignore[misc]
-
-    try:
-        yield taken()
-    finally:
-        stop.set()
-        while reader.is_alive():
-            try:
-                ready.get(timeout=0.1)
-            except queue.Empty:
-                continue
-        reader.join()
-
-
-def _chunks(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
-    chunk: list[Item] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+    store.finish(session, batch_id, status, errors)
 
 
 @dataclass(slots=True)
@@ -224,59 +120,46 @@ class _Rows:
     to_price: list[str]
     accepted: int = 0
     rejected: int = 0
+    referral_uses: list[referrals.Use] = field(default_factory=list)
 
 
-class _Run:
-    """One run over a batch: its resume point, and how to store a chunk."""
+class Run:
+    """One run over a batch: its resume point, and how to store a chunk in the caller's
+    transaction (``gateway.batches.runner`` commits each chunk)."""
 
-    def __init__(
-        self,
-        sessions: sessionmaker[Session],
-        batch: Batch,
-        centre: Centre,
-        settings: Settings,
-        publish: Publish | None,
-    ) -> None:
-        self.sessions = sessions
+    def __init__(self, batch: Batch, centre: Centre, settings: Settings) -> None:
         self.batch = batch
         self.centre = centre
         self.settings = settings
-        self.publish = publish
         self.read = batch.documents_read
         # Statistics refreshed after 1,000 documents, then 4,000, 16,000...: the tables
         # grow by a large share at first, then by less and less.
         self.analyze_at = max(1000, self.read * 2)
         self.actor = f"centre:{centre.code}"
 
-    def store(self, chunk: list[Item]) -> bool:
-        """Commit a chunk; False when another run has already moved past it."""
-        for attempt in range(3):
-            try:
-                with transaction(self.sessions) as session:
-                    if not store.claim_chunk(session, self.batch.id, self.read):
-                        return False
-                    pending = self._write(session, chunk)
-                break
-            except IntegrityError:
-                # A document number taken meanwhile by another submission: judged again,
-                # it is now a duplicate.
-                if attempt == 2:
-                    raise
-                log.info("batch %s: chunk at %d met a concurrent insert", self.batch.id, self.read)
+    def store(self, session: Session, chunk: list[Item]) -> list[Pending] | None:
+        """Store a chunk at the resume point: the outbox messages to publish once it
+        commits; None when another run has already moved past it."""
+        if not store.claim_chunk(session, self.batch.id, self.read):
+            return None
+        return self._write(session, chunk)
+
+    def stored(self, chunk: list[Item]) -> bool:
+        """Note a committed chunk; True when the tables have grown enough that their
+        statistics are due (``analyze``)."""
         self.read += len(chunk)
-        if self.publish is not None and pending:
-            self.publish(pending)
-        if self.read >= self.analyze_at:
-            with transaction(self.sessions) as session:
-                store.analyze_grown(session)
-            self.analyze_at = self.read * 4
-        return True
+        return self.read >= self.analyze_at
+
+    def analyze(self, session: Session) -> None:
+        store.analyze_grown(session)
+        self.analyze_at = self.read * 4
 
     def _write(self, session: Session, chunk: list[Item]) -> list[Pending]:
         rows = self._judge(session, chunk)
         store.store_rows(
             session, documents=rows.documents, lines=rows.lines, rejections=rows.rejections
         )
+        referrals.record_uses(session=session, uses=rows.referral_uses)
         size = self.settings.batch_pricing_documents
         payloads = [
             {"document_ids": rows.to_price[start : start + size]}
@@ -303,6 +186,8 @@ class _Run:
         services = found.services.get(self.centre.id, set())
         context = self._context(session, found.coverages, numbers, services)
         replacing = Replacements(session, self.centre.id, self.actor, numbers, services)
+        codes = {d.referral_code for d in documents if d.referral_code}
+        context = replace(context, referrals=referrals.lookup(session=session, codes=codes))
         rows = _Rows([], [], [], [], [])
         ids = _new_ids(len(chunk))
         problems_seen: Counter[str] = Counter()
@@ -320,10 +205,36 @@ class _Run:
             claim = replacing.prepare([document]).get(0)
             problems = validate_submission(alone, context, centre_code=None).documents[0]
             problems[:0] = problem_of(claim)
+            referral = referrals.take_visit_for(
+                session=session,
+                document=document,
+                problems=problems,
+                context=context,
+                replaced=claim.original.id if isinstance(claim, Claim) else None,
+            )
+            issued = referrals.issue_from_document(
+                session=session,
+                centre=self.centre,
+                document=document,
+                problems=problems,
+                validity_days=self.settings.referral_validity_days,
+                actor=self.actor,
+            )
             problems_seen.update(p.code for p in problems)
             accepted = not has_errors(problems)
             document_id = next(ids)
             replacing.settle(claim, accepted, document_id)
+            referrals.link_to_document(session=session, referrals=issued, document_id=document_id)
+            if referral is not None:
+                rows.referral_uses.append(
+                    referrals.Use(
+                        referral,
+                        document_id,
+                        self.centre.id,
+                        document.service_date,
+                        document.referral_feedback,
+                    )
+                )
             self._document(rows, item, document, document_id, problems, accepted, now)
             outcomes[(_KIND[document.kind], "accepted" if accepted else "rejected")] += 1
             if accepted:
@@ -368,7 +279,7 @@ class _Run:
             accepted_numbers=numbers,
             stored_services=services,
             submission_window_days=settings.submission_window_days,
-            referral_provinces=frozenset(settings.referral_provinces),
+            rollout=referrals.rollout(session=session),
         )
 
     def _rejection(self, item: Item) -> tuple[Any, ...]:
@@ -422,6 +333,9 @@ class _Run:
                 problem_dicts(problems),
                 now,
                 now,
+                document.physician.specialty,
+                document.self_referred,
+                document.emergency,
             )
         )
         code_types = _CODE_TYPE

@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from sqlalchemy.orm import Session
 
 from gateway.audit import reads
+from gateway.documents import repository
 from gateway.documents import service as documents
 from gateway.documents.remittance import (
     advice_json,
@@ -24,7 +25,7 @@ from gateway.domain.documents import DocumentKind, Purpose
 from gateway.domain.lifecycle import DocumentStatus
 from gateway.domain.review import ReviewReason
 from gateway.errors import GatewayError, NotFoundError
-from gateway.kit.deps import Caller, CentreCaller, ReadSession, State, WriteSession
+from gateway.kit.deps import Caller, CentreCaller, WriteSession
 from gateway.kit.http import AUTHENTICATED, BAD_JSON, errors, parse_id
 from gateway.kit.periods import period_end
 from gateway.pricing.engine.rules import Reason
@@ -42,7 +43,6 @@ from gateway.schemas import (
     ReviewOut,
     TotalsOut,
 )
-from gateway.storage import repository
 
 router = APIRouter(prefix="/v1", tags=["documents"])
 SEARCH_PARAMS = (
@@ -83,8 +83,7 @@ DeductionReason = Annotated[
 )
 def search(
     caller: Caller,
-    session: ReadSession,
-    state: State,
+    session: WriteSession,
     status: DocumentStatus | None = Query(None, description="The document's status"),
     centre: str | None = Query(None, description="centre code (staff only)"),
     period: str | None = Query(None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM"),
@@ -109,7 +108,7 @@ def search(
     query = urlencode([(k, v) for k, v in zip(SEARCH_PARAMS, asked, strict=True) if v is not None])
     shown = [d.id for d, _ in rows]
     reads.record_read(
-        state.sessions, caller, "GET /v1/documents", documents=shown, query=query, total=total
+        session, caller, "GET /v1/documents", documents=shown, query=query, total=total
     )
     return DocumentPage(
         total=total,
@@ -147,11 +146,10 @@ def period_bounds(period: str) -> tuple[date, date]:
     responses=errors(*AUTHENTICATED, 404),
     summary="A document with its lines, pricing and history",
 )
-def get_document(document_id: str, caller: Caller, state: State) -> DocumentOut:
+def get_document(document_id: str, caller: Caller, session: WriteSession) -> DocumentOut:
     key = parse_id(document_id)
-    with state.sessions() as session:
-        out = document_out(session, key, caller.centre_scope)
-    reads.record_read(state.sessions, caller, "GET /v1/documents/{id}", documents=[key])
+    out = document_out(session, key, caller.centre_scope)
+    reads.record_read(session, caller, "GET /v1/documents/{id}", documents=[key])
     return out
 
 
@@ -232,9 +230,7 @@ def _line_out(line: Line) -> LineOut:
     ),
     summary="The remittance advice of a priced document: paid, deducted and why, line by line",
 )
-def get_remittance(
-    document_id: str, caller: Caller, session: ReadSession, state: State
-) -> RemittanceOut:
+def get_remittance(document_id: str, caller: Caller, session: WriteSession) -> RemittanceOut:
     view = document_view(session, parse_id(document_id), caller.centre_scope)
     if view is None:
         raise NotFoundError("Document")
@@ -242,7 +238,7 @@ def get_remittance(
     if advice is None:
         raise GatewayError(f"Document {document_id} is {view.status}; it is not priced yet.", 409)
     route = "GET /v1/documents/{id}/remittance"
-    reads.record_read(state.sessions, caller, route, documents=[view.id])
+    reads.record_read(session, caller, route, documents=[view.id])
     return RemittanceOut.model_validate(advice)
 
 

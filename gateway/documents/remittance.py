@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.documents.view import Computation, DocumentView, Line
+from gateway.documents.view import Computation, DocumentView, Line, PayerShare
 
 
 def advice_json(view: DocumentView) -> dict[str, Any] | None:
@@ -45,8 +45,14 @@ def advice_json(view: DocumentView) -> dict[str, Any] | None:
             "insurer_share": totals.insurer_share,
         },
         "deductions_by_reason": reasons_json(view),
+        "payers": [payer_json(p) for p in view.payer_totals()],
+        "payer_notes": list(view.payer_notes),
         "lines": [_line_json(line, c) for line, c in view.priced_lines()],
     }
+
+
+def payer_json(share: PayerShare) -> dict[str, Any]:
+    return {"kind": share.kind, "payer": share.payer, "amount": share.amount}
 
 
 def reasons_json(view: DocumentView) -> list[dict[str, Any]]:
@@ -79,6 +85,7 @@ def pricing_json(computation: Computation) -> dict[str, Any]:
         "allowed_quantity": computation.allowed_quantity,
         "eligible": computation.eligible,
         "copay_rate": f"{computation.copay_rate:f}",
+        "copay_reason": computation.copay_reason,
         "copayment": computation.copayment,
         "insurer_share": computation.insurer_share,
         "deductions": [
@@ -86,4 +93,7 @@ def pricing_json(computation: Computation) -> dict[str, Any]:
             for d in computation.deductions
         ],
         "explanation": computation.explanation,
+        "patient_share": computation.patient_share,
+        "payers": [payer_json(p) for p in computation.payers],
+        "patient_pays": computation.patient_pays,
     }

@@ -1,5 +1,6 @@
 """The SQL of documents: the stored rows a document's view is built from (every statement
-the view sends), and the reads and writes of voiding and replacing.
+the view sends), one document with its rows, searching documents, the workspace
+dashboard's totals, and the reads and writes of voiding and replacing.
 
 The rows of all matching documents come in a fixed number of statements (documents,
 centres, lines, pricings, deductions, tariff versions, and events, reviews and appeals
@@ -16,13 +17,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, Select, select, tuple_, update
+from sqlalchemy import ColumnElement, Select, func, select, tuple_, update
 from sqlalchemy.orm import Session, selectinload
 
 from gateway.domain.documents import Purpose
 from gateway.domain.lifecycle import NOT_LIVE, DocumentStatus
 from gateway.storage.models import (
     Appeal,
+    Centre,
     Document,
     DocumentLine,
     LineDeduction,
@@ -98,6 +100,105 @@ def _tariffs(session: Session, ids: set[int | None]) -> dict[int, TariffVersion]
     return {
         v.id: v for v in session.scalars(select(TariffVersion).where(TariffVersion.id.in_(wanted)))
     }
+
+
+# -- one document's rows, and searching documents (auditors' queue, a centre's list) --
+
+
+def get_document(
+    session: Session, document_id: uuid.UUID, centre_id: int | None
+) -> Document | None:
+    query = (
+        select(Document)
+        .options(
+            selectinload(Document.lines),
+            selectinload(Document.events),
+            selectinload(Document.centre),
+        )
+        .where(Document.id == document_id)
+    )
+    if centre_id is not None:
+        query = query.where(Document.centre_id == centre_id)
+    return session.scalars(query).one_or_none()
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentFilter:
+    status: str | None = None
+    centre_code: str | None = None
+    period: tuple[date, date] | None = None  # service dates, inclusive
+    min_amount: int | None = None  # requested rials
+    reason: str | None = None  # has a deduction with this reason
+    national_id: str | None = None
+
+
+def search_documents(
+    session: Session,
+    criteria: DocumentFilter,
+    *,
+    centre_scope: int | None,
+    limit: int,
+    offset: int,
+) -> tuple[int, list[tuple[Document, str]]]:
+    """Documents matching every given criterion, newest service first, with their centre's
+    code; and how many match in all (within the caller's scope only)."""
+    query = select(Document, Centre.code).join(Centre, Centre.id == Document.centre_id)
+    if centre_scope is not None:
+        query = query.where(Document.centre_id == centre_scope)
+    if criteria.status:
+        query = query.where(Document.status == criteria.status)
+    if criteria.centre_code:
+        query = query.where(Centre.code == criteria.centre_code)
+    if criteria.period:
+        query = query.where(Document.service_date.between(*criteria.period))
+    if criteria.min_amount is not None:
+        query = query.where(Document.requested_amount >= criteria.min_amount)
+    if criteria.national_id:
+        query = query.where(Document.patient_national_id == criteria.national_id)
+    if criteria.reason:
+        query = query.where(
+            select(LineDeduction.id)
+            .where(
+                LineDeduction.document_id == Document.id,
+                LineDeduction.reason == criteria.reason,
+            )
+            .exists()
+        )
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    page = query.order_by(Document.service_date.desc(), Document.created_at.desc(), Document.id)
+    rows = session.execute(page.limit(limit).offset(offset)).all()
+    return total, [(document, code) for document, code in rows]
+
+
+# -- the workspace's dashboard ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StatusTotals:
+    status: str
+    documents: int
+    requested: int
+    eligible: int
+    deducted: int
+    copayment: int
+    insurer_share: int
+
+
+def totals_by_status(session: Session) -> list[StatusTotals]:
+    """Documents and their amounts, per status."""
+    query = select(
+        Document.status,
+        func.count(),
+        func.coalesce(func.sum(Document.requested_amount), 0),
+        func.coalesce(func.sum(Document.eligible_amount), 0),
+        func.coalesce(func.sum(Document.deduction_amount), 0),
+        func.coalesce(func.sum(Document.copayment_amount), 0),
+        func.coalesce(func.sum(Document.insurer_amount), 0),
+    ).group_by(Document.status)
+    return [
+        StatusTotals(str(row[0]), *(int(value or 0) for value in row[1:]))
+        for row in session.execute(query)
+    ]
 
 
 # -- voiding and replacing ------------------------------------------------------------

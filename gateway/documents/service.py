@@ -24,6 +24,7 @@ from gateway.domain import documents as dm
 from gateway.domain.lifecycle import VOIDABLE, DocumentStatus, transition
 from gateway.errors import GatewayError, NotFoundError
 from gateway.kit.db import after_commit
+from gateway.referrals import service as referrals
 from gateway.storage import repository
 from gateway.storage.models import Document, utcnow
 from validators.problems import Problem
@@ -70,6 +71,7 @@ def void(
     document.status = S.VOIDED.value
     document.updated_at = move.at
     session.flush()
+    referrals.release_for_document(session, document.id)
     after_commit(session, metrics.VOIDS.labels("void").inc)
     return document
 
@@ -185,6 +187,7 @@ class Replacements:
         store.mark_voided(self.session, [o.id for o, _ in self.voids], at)
         moves = []
         for original, new_id in self.voids:
+            referrals.release_for_document(self.session, original.id)
             move = transition(
                 S(original.status),
                 S.VOIDED,

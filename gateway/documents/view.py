@@ -25,7 +25,9 @@ from gateway.documents import repository as rows
 from gateway.domain import actors
 from gateway.domain import documents as dm
 from gateway.domain.money import round_rials
+from gateway.domain.payers import UNCOVERED_REASONS
 from gateway.domain.review import REVIEW_PREFIX
+from gateway.payers import service as payers
 from gateway.storage import repository
 from gateway.storage.models import (
     Appeal,
@@ -79,6 +81,15 @@ class Term:
 
 
 @dataclass(frozen=True, slots=True)
+class PayerShare:
+    """What one further payer pays of a line's patient share (docs/payers.md)."""
+
+    kind: str  # supplementary, fund, patient
+    payer: str  # the supplementary insurer's code, the programme's code, or "patient"
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
 class Computation:
     """How pricing (and any review since) arrived at a line's figures."""
 
@@ -93,6 +104,8 @@ class Computation:
     copayment: int
     insurer_share: int
     explanation: str
+    payers: tuple[PayerShare, ...] = ()  # the live split of the patient share; () if none
+    copay_reason: str | None = None  # why the rate is not the centre's usual one
 
     @property
     def deducted(self) -> int:
@@ -102,6 +115,17 @@ class Computation:
     def unit_based(self) -> bool:
         """Priced per unit, so a review may cut the quantity."""
         return self.basis in ("rvu", "drug") and self.allowed_quantity > 0
+
+    @property
+    def patient_share(self) -> int:
+        """The co-payment and the uncovered deductions: what passes to the further payers."""
+        owed = sum(d.amount for d in self.deductions if d.reason in UNCOVERED_REASONS)
+        return self.copayment + owed
+
+    @property
+    def patient_pays(self) -> int:
+        """What is left to the patient after the supplementary insurers and the fund."""
+        return self.patient_share - sum(p.amount for p in self.payers if p.kind != "patient")
 
     @property
     def pricing_allowed(self) -> int:
@@ -215,6 +239,7 @@ class DocumentView:
     history: tuple[Event, ...] = ()
     reviews: tuple[Review, ...] = ()
     appeals: tuple[AppealView, ...] = ()
+    payer_notes: tuple[str, ...] = ()  # what the split says: a ceiling reached, a fund short
 
     @property
     def requested(self) -> int:
@@ -224,6 +249,15 @@ class DocumentView:
     def priced_lines(self) -> list[tuple[Line, Computation]]:
         """Every line with its computation; empty until the document is priced."""
         return [(line, line.computation) for line in self.lines if line.computation is not None]
+
+    def payer_totals(self) -> tuple[PayerShare, ...]:
+        """Each further payer's share of the whole document, in the order first met."""
+        sums: dict[tuple[str, str], int] = {}
+        for _, computation in self.priced_lines():
+            for share in computation.payers:
+                key = (share.kind, share.payer)
+                sums[key] = sums.get(key, 0) + share.amount
+        return tuple(PayerShare(kind, payer, amount) for (kind, payer), amount in sums.items())
 
 
 def totals_of(lines: Sequence[Line]) -> Totals | None:
@@ -279,28 +313,49 @@ def views_where(
     """The views of the documents matching ``where`` (by service date, then number), in a
     fixed number of statements; ``history=False`` leaves out events, reviews and appeals."""
     found = rows.load(session, where, history=history)
+    shares, notes = payers.shares_of(session, [document.id for document in found.documents])
     out = []
     for document in found.documents:
         lines = found.lines.get(document.id, [])
         numbers = {row.id: row.line_no for row in lines}
         version = found.tariffs.get(document.tariff_version_id or 0)
+        split = _by_line(shares.get(document.id, []))
         out.append(
             _view(
                 document,
                 tuple(
-                    _line(row, found.pricings.get(row.id), found.deductions.get(row.id, []))
+                    _line(
+                        row,
+                        found.pricings.get(row.id),
+                        found.deductions.get(row.id, []),
+                        split.get(row.line_no, ()),
+                    )
                     for row in lines
                 ),
                 None if version is None else Tariff(version.id, version.label),
                 history=tuple(_event(e) for e in found.events.get(document.id, [])),
                 reviews=tuple(_review(r, numbers) for r in found.reviews.get(document.id, [])),
                 appeals=tuple(_appeal(a) for a in found.appeals.get(document.id, [])),
+                payer_notes=tuple(notes.get(document.id, [])),
             )
         )
     return out
 
 
-def _line(row: DocumentLine, priced: LinePricing | None, cuts: list[LineDeduction]) -> Line:
+def _by_line(shares: list[payers.LineShare]) -> dict[int, tuple[PayerShare, ...]]:
+    order = {"supplementary": 0, "fund": 1, "patient": 2}
+    out: dict[int, list[PayerShare]] = defaultdict(list)
+    for share in sorted(shares, key=lambda s: (s.line_no, order.get(s.kind, 3))):
+        out[share.line_no].append(PayerShare(share.kind, share.payer, share.amount))
+    return {line_no: tuple(found) for line_no, found in out.items()}
+
+
+def _line(
+    row: DocumentLine,
+    priced: LinePricing | None,
+    cuts: list[LineDeduction],
+    split: tuple[PayerShare, ...] = (),
+) -> Line:
     computation = None
     if priced is not None:
         computation = Computation(
@@ -317,6 +372,8 @@ def _line(row: DocumentLine, priced: LinePricing | None, cuts: list[LineDeductio
             copayment=priced.copayment_amount,
             insurer_share=priced.insurer_amount,
             explanation=priced.explanation,
+            payers=split,
+            copay_reason=priced.copay_reason,
         )
     return Line(
         line_no=row.line_no,
@@ -339,6 +396,7 @@ def _view(
     history: tuple[Event, ...],
     reviews: tuple[Review, ...],
     appeals: tuple[AppealView, ...],
+    payer_notes: tuple[str, ...] = (),
 ) -> DocumentView:
     return DocumentView(
         id=document.id,
@@ -381,6 +439,7 @@ def _view(
         history=history,
         reviews=reviews,
         appeals=appeals,
+        payer_notes=payer_notes,
     )
 
 

@@ -68,6 +68,7 @@ class Physician:
     medical_council_number: str
     full_name: str | None = None
     grade: str = "general"
+    specialty: str | None = None
 
 
 @dataclass(slots=True)
@@ -82,6 +83,27 @@ class Line:
     amount: int
     service_date: date
     description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedReferral:
+    """A referral a level-1 visit's family physician issues for the patient."""
+
+    level: int
+    reason: str
+    specialty: str | None = None
+    reason_text: str | None = None
+    visits: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ReferralFeedback:
+    """A specialist visit's feedback to the family physician who referred the patient."""
+
+    diagnosis: str
+    findings: str
+    plan: str
+    back_to_level1: bool
 
 
 def number_key(number: str, identifier_system: str) -> str:
@@ -113,6 +135,12 @@ class Document:
     # and for a FHIR Claim the system of the identifier that number is the value of.
     replaces: str | None = None
     replaces_system: str = ""
+    # The referral programme: a visit the patient came to without a referral, and an
+    # emergency (which never needs one).
+    self_referred: bool = False
+    emergency: bool = False
+    referrals_issued: list[IssuedReferral] = field(default_factory=list)
+    referral_feedback: ReferralFeedback | None = None
 
     @property
     def duplicate_key(self) -> str:

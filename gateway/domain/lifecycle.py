@@ -13,6 +13,7 @@ class DocumentStatus(StrEnum):
     ACCEPTED = "ACCEPTED"
     PRICED = "PRICED"
     UNDER_REVIEW = "UNDER_REVIEW"
+    INFO_REQUESTED = "INFO_REQUESTED"
     APPROVED = "APPROVED"
     DENIED = "DENIED"
     APPEALED = "APPEALED"
@@ -27,7 +28,10 @@ ALLOWED: dict[DocumentStatus, frozenset[DocumentStatus]] = {
     S.REJECTED: frozenset(),
     S.ACCEPTED: frozenset({S.PRICED, S.VOIDED}),
     S.PRICED: frozenset({S.UNDER_REVIEW, S.APPROVED, S.VOIDED}),
-    S.UNDER_REVIEW: frozenset({S.APPROVED, S.DENIED, S.VOIDED}),
+    S.UNDER_REVIEW: frozenset({S.APPROVED, S.DENIED, S.VOIDED, S.INFO_REQUESTED}),
+    # An auditor asked the centre for information; its answer (or the auditor's
+    # withdrawal of the question) returns the document to review.
+    S.INFO_REQUESTED: frozenset({S.UNDER_REVIEW}),
     S.APPROVED: frozenset({S.APPEALED, S.PAYMENT_ORDERED}),
     S.DENIED: frozenset({S.APPEALED, S.VOIDED}),
     S.APPEALED: frozenset({S.UNDER_REVIEW}),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from enum import StrEnum
 
 from gateway.domain.centres import CentreKind, Sector
@@ -40,6 +41,25 @@ class CentreInfo:
             return True
         starts = self.contract_from is None or self.contract_from <= on
         return starts and (self.contract_to is None or on <= self.contract_to)
+
+
+@dataclass(frozen=True, slots=True)
+class SupplementaryTerms:
+    """A person's supplementary policy as the registry gives it (supplementary.csv)."""
+
+    national_id: str
+    insurer_code: str
+    insurer_name: str
+    policy_number: str
+    priority: int
+    valid_from: date
+    valid_to: date | None
+    copay_share: Decimal
+    uncovered_share: Decimal
+    annual_ceiling: int | None
+
+    def in_force(self, on: date) -> bool:
+        return self.valid_from <= on and (self.valid_to is None or on <= self.valid_to)
 
 
 class CoverageGap(StrEnum):

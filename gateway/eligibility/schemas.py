@@ -98,7 +98,8 @@ class ServiceOut(BaseModel):
     reasons: list[ReasonOut] = Field(description="Why not: pricing's deduction reason codes")
     referral_required: bool = Field(
         description="A family-physician referral code must be on the document (the item needs "
-        "one and the centre's province is in GATEWAY_REFERRAL_PROVINCES)"
+        "one and the referral programme's rollout table applies to the centre on the day: "
+        "docs/referrals.md)"
     )
     quantity_limit: int | None = Field(
         description="Units of this code the tariff pays per document; null: no limit"

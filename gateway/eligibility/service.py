@@ -31,6 +31,7 @@ from gateway.errors import ForbiddenError
 from gateway.kit.db import after_commit
 from gateway.pricing.engine.eligibility import Answer, Inquiry, assess
 from gateway.pricing.service import NoTariffError, Policies, TariffCache
+from gateway.referrals import service as referrals
 from gateway.settings import Settings, today
 
 ACTION = "eligibility.inquiry"
@@ -103,7 +104,9 @@ def inquire(
         insurance_number=question.insurance_number,
         on=day,
         coverage=store.coverages(session, question.national_id),
-        referral_mandatory=centre.province in policies.referral_provinces,
+        referral_mandatory=referrals.rollout(session=session).in_programme(
+            centre.province, centre.kind, day
+        ),
         billed_on_day=on_day,
         filed_on=today(settings),
         filing_window_days=policies.filing_window_days,

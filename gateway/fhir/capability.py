@@ -18,10 +18,12 @@ SOFTWARE_VERSION = "1"
 RESOURCES: tuple[tuple[str, tuple[str, ...], tuple[str, ...], str], ...] = (
     (
         "Claim",
-        ("create",),
+        ("create", "search-type"),
         ("submit",),
         "A centre sends a Claim, or a Bundle of Claims to $submit; each is answered with "
-        "a ClaimResponse (a Bundle of them for a Bundle).",
+        "a ClaimResponse (a Bundle of them for a Bundle). Finance searches the claims to a "
+        "supplementary insurer (insurer, period: a month of service), each with the basic "
+        "insurer's ClaimResponse as the prior payer's adjudication.",
     ),
     ("ClaimResponse", ("read",), (), "A document's adjudication as it stands now."),
     (
@@ -31,13 +33,42 @@ RESOURCES: tuple[tuple[str, tuple[str, ...], tuple[str, ...], str], ...] = (
         "The remittance advice of a priced document, line by line.",
     ),
     (
+        "CommunicationRequest",
+        ("search-type",),
+        (),
+        "A centre's open requests for information from auditors (its own only).",
+    ),
+    (
+        "Communication",
+        ("create",),
+        (),
+        "A centre's answer to one of its CommunicationRequests (basedOn), its files in "
+        "contentAttachment.data: PDF, JPEG or PNG, checked by content.",
+    ),
+    (
         "CoverageEligibilityRequest",
         (),
         ("submit",),
         "A centre asks, before care, whether a patient is covered at its centre on a day and "
         "for which services; $submit answers with a CoverageEligibilityResponse.",
     ),
+    (
+        "ServiceRequest",
+        ("create", "read"),
+        (),
+        "A family physician's referral (intent order, category Patient referral): a "
+        "level-1 centre creates one and is answered with its referral code; the issuing "
+        "centre and the centres that used it read it (docs/referrals.md).",
+    ),
 )
+
+
+SEARCH_PARAMS = [
+    {"name": "insurer", "type": "token",
+     "documentation": "the supplementary insurer's code (required)"},
+    {"name": "period", "type": "string",
+     "documentation": "the month of service, YYYY-MM (required)"},
+]  # fmt: skip
 
 
 @cache
@@ -48,6 +79,7 @@ def capability_statement() -> CapabilityStatement:
             "profile": f"http://hl7.org/fhir/StructureDefinition/{kind}",
             "documentation": documentation,
             "interaction": [{"code": code} for code in interactions],
+            **({"searchParam": SEARCH_PARAMS} if "search-type" in interactions else {}),
             **(
                 {
                     "operation": [

@@ -1,4 +1,5 @@
-"""The FHIR R4 door: POST Claims (or Bundles of them), GET ClaimResponses.
+"""The FHIR R4 door: POST Claims (or Bundles of them), GET ClaimResponses; a centre's
+requests for information as CommunicationRequests, its answers as Communications.
 
 Every answer is a FHIR resource: a ClaimResponse, a Bundle of them, or an
 OperationOutcome for anything refused (401, 403, 404, 413, 415, 422, 500). JSON by
@@ -9,12 +10,15 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fhir.resources.R4B.claim import Claim
+from fhir.resources.R4B.communication import Communication
 from fhir.resources.R4B.coverageeligibilityrequest import CoverageEligibilityRequest
+from fhir.resources.R4B.servicerequest import ServiceRequest
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from gateway import metrics
@@ -23,6 +27,7 @@ from gateway.domain.centres import Role
 from gateway.eligibility.endpoints import spend_inquiry_budget
 from gateway.errors import ForbiddenError, GatewayError, NotFoundError
 from gateway.fhir import eligibility as coverage
+from gateway.fhir import referral as fhir_referral
 from gateway.fhir import service, systems
 from gateway.fhir.capability import capability_statement
 from gateway.fhir.issues import Issue, StructureError
@@ -30,7 +35,10 @@ from gateway.fhir.parse import Syntax, syntax_of
 from gateway.fhir.response import operation_outcome
 from gateway.fhir.systems import JSON_MEDIA, XML_MEDIA
 from gateway.kit import openapi
+from gateway.kit.db import transaction
 from gateway.kit.deps import (
+    GatewayState,
+    ReadSession,
     State,
     WriteSession,
     authenticate,
@@ -38,6 +46,7 @@ from gateway.kit.deps import (
     require_centre,
 )
 from gateway.kit.http import AUTHENTICATED, errors, read_body
+from gateway.storage.models import Centre
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])
 log = logging.getLogger(__name__)
@@ -47,6 +56,7 @@ _ISSUE_CODES = {
     401: "login",
     403: "forbidden",
     404: "not-found",
+    409: "conflict",
     413: "too-costly",
     415: "not-supported",
 }
@@ -181,15 +191,7 @@ async def _submit(request: Request, state: State) -> Response:
                 415,
             )
         body = await read_body(request, state.settings.max_body_bytes)
-        done = await run_in_threadpool(
-            service.submit,
-            state.sessions,
-            state.settings,
-            caller.centre,
-            body,
-            syntax,
-            media[:100],
-        )
+        done = await run_in_threadpool(_submit_here, state, caller.centre, body, syntax, media)
     except Exception as exc:
         metrics.SUBMISSIONS.labels("fhir", "refused").inc()
         return refusal(exc, xml)
@@ -200,6 +202,26 @@ async def _submit(request: Request, state: State) -> Response:
     if done.resource.get_resource_type() == "ClaimResponse":
         headers["Location"] = f"/fhir/ClaimResponse/{done.resource.id}"
     return render(done.resource, xml, 200, **headers)
+
+
+def _submit_here(
+    state: GatewayState, centre: Centre, body: bytes, syntax: Syntax, media: str
+) -> service.Submitted:
+    """Check and map the body, then store it in a transaction of its own, taken only once
+    the body is read, parsed and mapped (no connection, nor SQLite's writer lock, is held
+    meanwhile). One of the documented exceptions to one session per request
+    (docs/architecture.md): the transaction is tried again once when a concurrent request
+    took the same document number (the second pass rejects it as a duplicate), and the
+    outbox is told only after the commit."""
+    prepared = service.prepare(centre, body, syntax, media[:100])
+    for attempt in range(2):
+        try:
+            with transaction(state.sessions) as session:
+                return service.store(session, state.settings, centre, prepared)
+        except IntegrityError:
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
 
 
 @router.get(
@@ -245,17 +267,113 @@ async def create_claim(request: Request, state: State) -> Response:
     response_class=Response,
     responses=_answers("The ClaimResponse", *AUTHENTICATED, 404, resources=("ClaimResponse",)),
 )
-def get_claim_response(claim_response_id: str, request: Request, state: State) -> Response:
+def get_claim_response(
+    claim_response_id: str, request: Request, state: State, session: WriteSession
+) -> Response:
     xml = wants_xml(request, None)
     try:
         caller = authenticate_here(request, state)
-        with state.sessions() as session:
-            found = service.read(session, claim_response_id, caller.centre_scope)
+        found = service.read(session, claim_response_id, caller.centre_scope)
         if found is None:
             raise NotFoundError("ClaimResponse")
         route = "GET /fhir/ClaimResponse/{id}"
-        reads.record_read(state.sessions, caller, route, documents=[uuid.UUID(claim_response_id)])
+        reads.record_read(session, caller, route, documents=[uuid.UUID(claim_response_id)])
     except Exception as exc:
+        session.rollback()  # a refusal is answered, not raised: it must store nothing
+        return refusal(exc, xml)
+    return render(found, xml)
+
+
+_REFERRAL_EXAMPLE: dict[str, Any] = {
+    "resourceType": "ServiceRequest",
+    "status": "active",
+    "intent": "order",
+    "category": [{"coding": [{"system": fhir_referral.SNOMED,
+                              "code": fhir_referral.PATIENT_REFERRAL}]}],
+    "subject": {"identifier": {"system": systems.NATIONAL_ID, "value": "0013542419"}},
+    "requester": {"identifier": {"system": systems.MEDICAL_COUNCIL, "value": "112233"}},
+    "performerType": {"coding": [{"system": fhir_referral.CARE_LEVEL, "code": "2"},
+                                 {"system": fhir_referral.SPECIALTY, "code": "cardiology"}]},
+    "reasonCode": [{"coding": [{"system": fhir_referral.ICD10, "code": "I20.9"}],
+                    "text": "chest pain on effort"}],
+    "authoredOn": "2026-11-20",
+}  # fmt: skip
+_REFERRAL_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "A FHIR R4 ServiceRequest: a family physician's referral",
+        "content": openapi.fhir_content(
+            "ServiceRequest",
+            example=_REFERRAL_EXAMPLE,
+            xml_example=_xml_text(ServiceRequest.model_validate(_REFERRAL_EXAMPLE)),
+        ),
+    }
+}
+_CREATED_REFERRAL = _answers(
+    "unused", *AUTHENTICATED, 400, 403, 413, 415, 422, resources=("ServiceRequest",)
+)
+_CREATED_REFERRAL.pop(200)
+_CREATED_REFERRAL[201] = {
+    "description": "The referral issued, its code in identifier and id",
+    "content": openapi.fhir_content("ServiceRequest"),
+}
+
+
+@router.post(
+    "/ServiceRequest",
+    status_code=201,
+    summary="Issue a referral (a level-1 centre); answered with it and its referral code",
+    response_class=Response,
+    responses=_CREATED_REFERRAL,
+    openapi_extra=_REFERRAL_BODY,
+)
+async def create_service_request(request: Request, state: State, session: WriteSession) -> Response:
+    media = request.headers.get("content-type", "")
+    syntax = syntax_of(media)
+    xml = wants_xml(request, syntax)
+    try:
+        caller = require_centre(await authenticate(request, state))
+        assert caller.centre is not None
+        if syntax is None:
+            raise GatewayError(
+                f"Content-Type {media or '(none)'} is not accepted; send {JSON_MEDIA} or "
+                f"{XML_MEDIA}.",
+                415,
+            )
+        body = await read_body(request, state.settings.max_body_bytes)
+        made = await run_in_threadpool(
+            service.issue_referral,
+            session,
+            state.settings,
+            caller.centre,
+            body,
+            syntax,
+            caller.actor,
+        )
+    except Exception as exc:
+        session.rollback()  # a refusal is answered, not raised: it must store nothing
+        return refusal(exc, xml)
+    return render(made, xml, 201, Location=f"/fhir/ServiceRequest/{made.id}")
+
+
+@router.get(
+    "/ServiceRequest/{code}",
+    summary="A referral as a ServiceRequest (the issuing centre and the centres that used it)",
+    response_class=Response,
+    responses=_answers(
+        "The ServiceRequest", *AUTHENTICATED, 403, 404, resources=("ServiceRequest",)
+    ),
+)
+def get_service_request(
+    code: str, request: Request, state: State, session: WriteSession
+) -> Response:
+    xml = wants_xml(request, None)
+    try:
+        caller = require_centre(authenticate_here(request, state))
+        assert caller.centre is not None
+        found = service.read_referral(session, state.settings, code, caller.centre, caller.actor)
+    except Exception as exc:
+        session.rollback()  # a refusal is answered, not raised: it must store nothing
         return refusal(exc, xml)
     return render(found, xml)
 
@@ -268,19 +386,58 @@ def get_claim_response(claim_response_id: str, request: Request, state: State) -
         "The ExplanationOfBenefit", *AUTHENTICATED, 404, resources=("ExplanationOfBenefit",)
     ),
 )
-def get_explanation_of_benefit(eob_id: str, request: Request, state: State) -> Response:
+def get_explanation_of_benefit(
+    eob_id: str, request: Request, state: State, session: WriteSession
+) -> Response:
     xml = wants_xml(request, None)
     try:
         caller = authenticate_here(request, state)
-        with state.sessions() as session:
-            found = service.explanation(session, eob_id, caller.centre_scope)
+        found = service.explanation(session, eob_id, caller.centre_scope)
         if found is None:
             raise NotFoundError("ExplanationOfBenefit")
         route = "GET /fhir/ExplanationOfBenefit/{id}"
-        reads.record_read(state.sessions, caller, route, documents=[uuid.UUID(eob_id)])
+        reads.record_read(session, caller, route, documents=[uuid.UUID(eob_id)])
     except Exception as exc:
+        session.rollback()  # a refusal is answered, not raised: it must store nothing
         return refusal(exc, xml)
     return render(found, xml)
+
+
+@router.get(
+    "/Claim",
+    summary="Search the claims to a supplementary insurer for a month of service, each with "
+    "the basic insurer's ClaimResponse as the prior payer's adjudication (finance)",
+    response_class=Response,
+    responses=_answers(
+        "A collection Bundle: per document a Claim and the basic insurer's ClaimResponse",
+        *AUTHENTICATED,
+        403,
+        422,
+        resources=("Bundle",),
+    ),
+)
+def search_supplementary_claims(
+    insurer: Annotated[
+        str, Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$", examples=["ALBORZ-SUP"])
+    ],
+    period: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])],
+    request: Request,
+    state: State,
+    session: WriteSession,
+) -> Response:
+    xml = wants_xml(request, None)
+    try:
+        caller = authenticate_here(request, state)
+        if caller.role not in (Role.FINANCE, Role.ADMIN):
+            raise ForbiddenError("This needs a token of role finance, admin.")
+        bundle, documents = service.supplementary_claims(session, insurer=insurer, period=period)
+        if documents:
+            route = "GET /fhir/Claim"
+            reads.record_read(session, caller, route, documents=documents)
+    except Exception as exc:
+        session.rollback()  # a refusal is answered, not raised: it must store nothing
+        return refusal(exc, xml)
+    return render(bundle, xml)
 
 
 _ELIGIBILITY_BODY: dict[str, Any] = {
@@ -346,3 +503,92 @@ async def submit_eligibility_request(
     except Exception as exc:
         return refusal(exc, xml)
     return render(answer, xml)
+
+
+_COMMUNICATION_EXAMPLE: dict[str, Any] = {
+    "resourceType": "Communication",
+    "status": "completed",
+    "basedOn": [{"reference": "CommunicationRequest/5b0e2c1e-8f4a-4d52-9a57-3c1f0f3b2a10"}],
+    "payload": [
+        {"contentString": "The discharge summary of 2026-11-20 is attached."},
+        {"contentAttachment": {"contentType": "application/pdf", "title": "summary.pdf",
+                               "data": "JVBERi0xLjQKJSVFT0YK"}},
+    ],
+}  # fmt: skip
+_COMMUNICATION_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "A FHIR R4 Communication based on one of the centre's open "
+        "CommunicationRequests: contentString is the answer's text, contentAttachment.data "
+        "(base64) each file (PDF, JPEG or PNG, checked by content)",
+        "content": openapi.fhir_content(
+            "Communication",
+            example=_COMMUNICATION_EXAMPLE,
+            xml_example=_xml_text(Communication.model_validate(_COMMUNICATION_EXAMPLE)),
+        ),
+    }
+}
+_COMMUNICATION_ANSWERS = _answers(
+    "The Communication as stored (its attachments by their download URL)",
+    *AUTHENTICATED, 400, 403, 404, 409, 413, 415, 422,
+    resources=("Communication",),
+)  # fmt: skip
+_COMMUNICATION_ANSWERS[201] = _COMMUNICATION_ANSWERS.pop(200)
+
+
+@router.get(
+    "/CommunicationRequest",
+    summary="The centre's open requests for information, as CommunicationRequests",
+    response_class=Response,
+    responses=_answers(
+        "A searchset Bundle of CommunicationRequests", *AUTHENTICATED, 403, resources=("Bundle",)
+    ),
+)
+def search_communication_requests(request: Request, state: State, session: ReadSession) -> Response:
+    xml = wants_xml(request, None)
+    try:
+        caller = require_centre(authenticate_here(request, state))
+        assert caller.centre is not None
+        found = service.open_requests(session, caller.centre)
+    except Exception as exc:
+        return refusal(exc, xml)
+    return render(found, xml)
+
+
+@router.post(
+    "/Communication",
+    summary="Answer a CommunicationRequest (a request for information) with a Communication",
+    response_class=Response,
+    responses=_COMMUNICATION_ANSWERS,
+    openapi_extra=_COMMUNICATION_BODY,
+)
+async def create_communication(request: Request, state: State, session: WriteSession) -> Response:
+    media = request.headers.get("content-type", "")
+    syntax = syntax_of(media)
+    xml = wants_xml(request, syntax)
+    try:
+        caller = require_centre(await authenticate(request, state))
+        assert caller.centre is not None
+        if syntax is None:
+            raise GatewayError(
+                f"Content-Type {media or '(none)'} is not accepted; send {JSON_MEDIA} or "
+                f"{XML_MEDIA}.",
+                415,
+            )
+        settings = state.settings
+        # base64 makes files a third larger; 1 MB more for the text and the resource.
+        limit = settings.attachment_max_bytes * max(settings.attachment_max_count, 1) * 4 // 3
+        body = await read_body(request, limit + 1024 * 1024)
+        done = await run_in_threadpool(
+            service.communicate,
+            session,
+            settings,
+            caller.centre,
+            caller.actor,
+            body,
+            syntax,
+        )
+    except Exception as exc:
+        session.rollback()  # a refusal is answered, not raised: it must store nothing
+        return refusal(exc, xml)
+    return render(done, xml, 201, Location=f"/fhir/Communication/{done.id}")

@@ -12,25 +12,29 @@ import logging
 import threading
 import uuid
 from dataclasses import dataclass
+from datetime import date
 
 import orjson
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.claimresponse import ClaimResponse
+from fhir.resources.R4B.communication import Communication
 from fhir.resources.R4B.coverageeligibilityresponse import CoverageEligibilityResponse
 from fhir.resources.R4B.explanationofbenefit import ExplanationOfBenefit
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from fhir.resources.R4B.servicerequest import ServiceRequest
+from sqlalchemy.orm import Session
 
-from gateway.documents.view import DocumentView, document_view, received
+from gateway.documents.view import DocumentView, document_view, received, views_where
 from gateway.domain import documents as dm
 from gateway.eligibility import service as eligibility
 from gateway.errors import GatewayError
+from gateway.fhir import communication as comms
 from gateway.fhir import eligibility as coverage
+from gateway.fhir import referral as fhir_referral
+from gateway.fhir import repository
 from gateway.fhir.eob import explanation_of_benefit
 from gateway.fhir.issues import StructureError
 from gateway.fhir.mapping import map_submission, number_system, purposes, replaced_system
-from gateway.fhir.parse import Parsed, Syntax, claims_in, parse_body, syntax_of
+from gateway.fhir.parse import Parsed, Syntax, as_json, claims_in, parse_body, syntax_of
 from gateway.fhir.policy import kept_as_warnings
 from gateway.fhir.response import (
     ClaimContext,
@@ -39,10 +43,13 @@ from gateway.fhir.response import (
     context_of,
     generic_context,
 )
-from gateway.kit.db import transaction
+from gateway.fhir.supplementary import supplementary_bundle
+from gateway.information import service as information
 from gateway.kit.outbox import Pending
-from gateway.settings import Settings
-from gateway.storage.models import Centre, RawPayload, Submission
+from gateway.payers import statements
+from gateway.referrals import service as referrals
+from gateway.settings import Settings, today
+from gateway.storage.models import Centre, Document, Referral
 from gateway.submissions.service import Ingested, ingest, parse_valid
 from validators.problems import Problem
 from validators.schema import Format
@@ -62,15 +69,20 @@ class Submitted:
     rejected: int
 
 
-def submit(
-    sessions: sessionmaker[Session],
-    settings: Settings,
-    centre: Centre,
-    body: bytes,
-    syntax: Syntax,
-    media: str,
-) -> Submitted:
-    """Check, map, store; the answer (a ClaimResponse, or a Bundle of them for a Bundle)."""
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A FHIR body parsed, mapped and checked against the schema: ready to store."""
+
+    body: bytes
+    media: str
+    parsed: Parsed
+    submission: dm.Submission
+    problems: list[list[Problem]]
+    uses: list[dm.Purpose]
+
+
+def prepare(centre: Centre, body: bytes, syntax: Syntax, media: str) -> Prepared:
+    """Parse, map and check a body; no database (run before a connection is taken)."""
     parsed = parse_body(body, syntax)
     mapped, problems = map_submission(parsed, centre.code)
     uses = purposes(parsed)
@@ -82,8 +94,29 @@ def submit(
     for document, entry in zip(submission.documents, parsed.claims, strict=True):
         document.identifier_system = number_system(entry.resource)
         document.replaces_system = replaced_system(entry.resource)
-    stored = _store(sessions, settings, centre, body, media, submission, problems, uses)
-    responses = _responses(stored, submission, parsed, centre)
+    return Prepared(body, media, parsed, submission, problems, uses)
+
+
+def store(session: Session, settings: Settings, centre: Centre, prepared: Prepared) -> Submitted:
+    """Store a prepared body in the caller's transaction; the answer (a ClaimResponse, or a
+    Bundle of them for a Bundle)."""
+    stored = ingest(
+        session=session,
+        centre=centre,
+        body=prepared.body,
+        fmt=Format.JSON,
+        content_type=prepared.media,
+        idempotency_key=None,
+        max_documents=settings.max_documents_per_submission,
+        parsed=prepared.submission,
+        mapped_problems=prepared.problems,
+        stored_format="fhir",
+        settings=settings,
+        kept_as_warnings=[kept_as_warnings(use) for use in prepared.uses],
+        purposes=prepared.uses,
+    )
+    parsed = prepared.parsed
+    responses = _responses(stored, prepared.submission, parsed, centre)
     resource: ClaimResponse | Bundle = responses[0]
     if parsed.kind == "Bundle":
         resource = collection(responses, str(stored.submission.id))
@@ -93,42 +126,6 @@ def submit(
         stored.submission.accepted_count,
         stored.submission.rejected_count,
     )
-
-
-def _store(
-    sessions: sessionmaker[Session],
-    settings: Settings,
-    centre: Centre,
-    body: bytes,
-    media: str,
-    submission: dm.Submission,
-    problems: list[list[Problem]],
-    uses: list[dm.Purpose],
-) -> Ingested:
-    for attempt in range(2):
-        try:
-            with transaction(sessions) as session:
-                return ingest(
-                    session=session,
-                    centre=centre,
-                    body=body,
-                    fmt=Format.JSON,
-                    content_type=media,
-                    idempotency_key=None,
-                    max_documents=settings.max_documents_per_submission,
-                    parsed=submission,
-                    mapped_problems=problems,
-                    stored_format="fhir",
-                    settings=settings,
-                    kept_as_warnings=[kept_as_warnings(use) for use in uses],
-                    purposes=uses,
-                )
-        except IntegrityError:
-            # A concurrent request took the same document number: the second pass sees it
-            # committed and rejects this one as a duplicate.
-            if attempt:
-                raise
-    raise AssertionError("unreachable")
 
 
 def _responses(
@@ -190,12 +187,7 @@ def _stored_context(session: Session, document: DocumentView) -> ClaimContext:
 
 
 def _read_contexts(session: Session, submission_id: uuid.UUID) -> list[ClaimContext]:
-    query = (
-        select(Submission.format, RawPayload.body, RawPayload.content_type)
-        .join(RawPayload, RawPayload.submission_id == Submission.id)
-        .where(Submission.id == submission_id)
-    )
-    row = session.execute(query).one_or_none()
+    row = repository.raw_body(session, submission_id)
     if row is None or row.format != "fhir":
         return []
     try:
@@ -203,6 +195,71 @@ def _read_contexts(session: Session, submission_id: uuid.UUID) -> list[ClaimCont
     except StructureError:
         return []
     return [context_of(entry) for entry in entries]
+
+
+def supplementary_claims(
+    session: Session, *, insurer: str, period: str
+) -> tuple[Bundle, list[uuid.UUID]]:
+    """A supplementary insurer's claims for a month of service, and the documents they name."""
+    lines = statements.insurer_statement(session, insurer=insurer, period=period)
+    documents = sorted({line.document_id for line in lines})
+    views = views_where(session, Document.id.in_(documents), history=False) if documents else []
+    bundle = supplementary_bundle(views, insurer, lines, f"{insurer}-{period}")
+    return bundle, documents
+
+
+def issue_referral(
+    session: Session,
+    settings: Settings,
+    centre: Centre,
+    body: bytes,
+    syntax: Syntax,
+    actor: str,
+) -> ServiceRequest:
+    """Issue the referral a ServiceRequest asks for; the ServiceRequest as stored."""
+    asked = fhir_referral.read_request(body, syntax)
+    row = referrals.issue(
+        session=session,
+        centre=centre,
+        request=referrals.Issue(
+            physician_number=asked.physician,
+            patient_national_id=asked.patient,
+            level=asked.level,
+            specialty=asked.specialty,
+            reason_icd10=asked.reason,
+            reason_text=asked.reason_text,
+            issued_on=asked.issued_on or today(settings),
+            visits=asked.visits,
+        ),
+        validity_days=settings.referral_validity_days,
+        source="fhir",
+        actor=actor,
+    )
+    return fhir_referral.service_request(_issued(row, today(settings)))
+
+
+def read_referral(
+    session: Session, settings: Settings, code: str, centre: Centre, actor: str
+) -> ServiceRequest:
+    """A referral as a ServiceRequest, for the two centres that may read it (audited)."""
+    row = referrals.read(session=session, code=code, centre=centre, actor=actor)
+    return fhir_referral.service_request(_issued(row, today(settings)))
+
+
+def _issued(row: Referral, on: date) -> fhir_referral.Issued:
+    return fhir_referral.Issued(
+        code=row.code,
+        status=referrals.status_of(row, on),
+        physician=row.physician_number,
+        patient=row.patient_national_id,
+        level=row.level,
+        specialty=row.specialty,
+        reason=row.reason_icd10,
+        reason_text=row.reason_text,
+        issued_on=row.issued_on,
+        valid_until=row.valid_until,
+        visits=row.visits,
+    )
 
 
 def check_eligibility(
@@ -225,3 +282,51 @@ def check_eligibility(
         settings=settings,
     )
     return coverage.response_for(inquired, request)
+
+
+def open_requests(session: Session, centre: Centre) -> Bundle:
+    """The centre's unanswered requests for information, as a searchset Bundle of
+    CommunicationRequests, nearest deadline first."""
+    found = [
+        comms.communication_request(view, centre.code)
+        for view in information.open_requests_of_centre(session, centre.id)
+    ]
+    return Bundle.model_validate(
+        {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "total": len(found),
+            "entry": [
+                {
+                    "fullUrl": f"CommunicationRequest/{resource.id}",
+                    "resource": resource.model_dump(mode="json", exclude_none=True),
+                    "search": {"mode": "match"},
+                }
+                for resource in found
+            ],
+        }
+    )
+
+
+def communicate(
+    session: Session,
+    settings: Settings,
+    centre: Centre,
+    actor: str,
+    body: bytes,
+    syntax: Syntax,
+) -> Communication:
+    """A centre's Communication answering one of its CommunicationRequests: parsed and
+    checked first, then answered in the request's session."""
+    request_id, text, uploads = comms.read_communication(as_json(body, syntax))
+    view = information.answer_request(
+        session,
+        request_id=request_id,
+        centre_id=centre.id,
+        text=text,
+        uploads=uploads,
+        actor=actor,
+        max_bytes=settings.attachment_max_bytes,
+        max_count=settings.attachment_max_count,
+    )
+    return comms.communication(view, centre.code)

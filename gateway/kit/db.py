@@ -61,9 +61,18 @@ def _writer_lock(factory: sessionmaker[Session]) -> threading.Lock | AbstractCon
 
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """A session that commits when the block ends and rolls back if it raises."""
-    with _writer_lock(factory), factory() as session, session.begin():
-        yield session
+    """A session that commits when the block ends and rolls back if it raises.
+
+    Inside the block ``session.rollback()`` drops what was done so far and the block goes
+    on in a fresh transaction, under the same writer lock: a workspace form whose change
+    was refused still records the page it answers with (docs/architecture.md)."""
+    with _writer_lock(factory), factory() as session:
+        try:
+            yield session
+        except BaseException:
+            session.rollback()
+            raise
+        session.commit()
 
 
 _AFTER_COMMIT = "gateway.after_commit"

@@ -42,6 +42,9 @@ FHIR_RESOURCES = (
     "CoverageEligibilityResponse",
     "OperationOutcome",
     "CapabilityStatement",
+    "CommunicationRequest",
+    "Communication",
+    "ServiceRequest",
 )
 # The pages load only the gateway's own files: ReDoc's bundle would fetch its logo from a
 # CDN, which the policy stops before it is asked for. Their bootstraps are inline scripts.

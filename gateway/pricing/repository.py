@@ -10,21 +10,37 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Executable, Row, Table, bindparam, select, update
+from sqlalchemy import Executable, Row, Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from gateway.domain.centres import CentreKind, Sector
 from gateway.domain.documents import CodeType, Line, Purpose
 from gateway.domain.lifecycle import NOT_LIVE, DocumentStatus
 from gateway.domain.registry import CentreInfo
+from gateway.domain.tariff import (
+    Component,
+    Grade,
+    ItemKind,
+    KCoefficient,
+    PackageContent,
+    PackagePrice,
+    Setting,
+    TariffBook,
+    TariffItem,
+)
 from gateway.kit import bulk
 from gateway.storage.models import (
     Centre,
     Document,
     DocumentLine,
+    KCoefficientRow,
     LineDeduction,
     LinePricing,
+    PackageContentRow,
+    PackagePriceRow,
     Submission,
+    TariffItemRow,
+    TariffVersion,
 )
 
 # Ids per IN list: well under SQLite's and PostgreSQL's limits on bound parameters.
@@ -54,6 +70,7 @@ PRICING_COLUMNS = (
     "allowed_quantity",
     "copay_rate",
     "explanation",
+    "copay_reason",
 )
 DEDUCTION_COLUMNS = ("line_id", "document_id", "reason", "amount", "detail")
 
@@ -93,6 +110,8 @@ class DocumentToPrice:
     discharge_date: date | None
     insurance_number: str
     purpose: str
+    self_referred: bool
+    emergency: bool
     submission_id: uuid.UUID
     ordinal: int
     received_at: datetime  # the submission's: the day it was filed
@@ -330,3 +349,123 @@ def update_priced(session: Session, documents: Sequence[PricedDocument], at: dat
         statement,
         [{"b_id": d.id, **{f"b_{name}": getattr(d, name) for name in columns}} for d in documents],
     )
+
+
+# -- tariff versions (pricing reads a book; admin imports one) --------------------------
+
+
+def latest_tariff_version(session: Session) -> int | None:
+    return session.scalar(select(func.max(TariffVersion.id)))
+
+
+def load_tariff_book(session: Session, version_id: int) -> TariffBook:
+    version = session.get_one(TariffVersion, version_id)
+    items = [
+        TariffItem(
+            code=row.code,
+            title=row.title,
+            kind=ItemKind(row.kind),
+            valid_from=row.valid_from,
+            valid_to=row.valid_to,
+            professional_rvu=row.professional_rvu,
+            technical_rvu=row.technical_rvu,
+            anesthesia_rvu=row.anesthesia_rvu,
+            unit_price=row.unit_price,
+            covered=row.covered,
+            max_quantity=row.max_quantity,
+            referral_required=row.referral_required,
+            setting=Setting(row.setting),
+        )
+        for row in session.scalars(
+            select(TariffItemRow).where(TariffItemRow.version_id == version_id)
+        )
+    ]
+    ks = [
+        KCoefficient(
+            Sector(row.sector),
+            Component(row.component),
+            row.value,
+            row.valid_from,
+            row.valid_to,
+            Grade(row.grade) if row.grade else None,
+        )
+        for row in session.scalars(
+            select(KCoefficientRow).where(KCoefficientRow.version_id == version_id)
+        )
+    ]
+    prices = [
+        PackagePrice(row.code, Sector(row.sector), row.price, row.valid_from, row.valid_to)
+        for row in session.scalars(
+            select(PackagePriceRow).where(PackagePriceRow.version_id == version_id)
+        )
+    ]
+    contents = [
+        PackageContent(row.package_code, row.item_code)
+        for row in session.scalars(
+            select(PackageContentRow).where(PackageContentRow.version_id == version_id)
+        )
+    ]
+    return TariffBook.build(version_id, version.label, items, ks, prices, contents)
+
+
+def add_tariff_version(session: Session, *, label: str, sha256: str, book: TariffBook) -> int:
+    """Store a whole book as a new version; the caller commits it in one transaction."""
+    items, ks = book.all_items(), book.all_ks()
+    version = TariffVersion(label=label, sha256=sha256)
+    session.add(version)
+    session.flush()
+    session.add_all(
+        TariffItemRow(
+            version_id=version.id,
+            code=i.code,
+            title=i.title,
+            kind=i.kind.value,
+            professional_rvu=i.professional_rvu,
+            technical_rvu=i.technical_rvu,
+            anesthesia_rvu=i.anesthesia_rvu,
+            unit_price=i.unit_price,
+            covered=i.covered,
+            max_quantity=i.max_quantity,
+            referral_required=i.referral_required,
+            setting=i.setting.value,
+            valid_from=i.valid_from,
+            valid_to=i.valid_to,
+        )
+        for i in items
+    )
+    session.add_all(
+        KCoefficientRow(
+            version_id=version.id,
+            sector=k.sector.value,
+            component=k.component.value,
+            grade=k.grade.value if k.grade else None,
+            value=k.value,
+            valid_from=k.valid_from,
+            valid_to=k.valid_to,
+        )
+        for k in ks
+    )
+    session.add_all(
+        PackagePriceRow(
+            version_id=version.id,
+            code=p.code,
+            sector=p.sector.value,
+            price=p.price,
+            valid_from=p.valid_from,
+            valid_to=p.valid_to,
+        )
+        for p in book.all_package_prices()
+    )
+    session.add_all(
+        PackageContentRow(version_id=version.id, package_code=c.package_code, item_code=c.item_code)
+        for c in book.all_package_contents()
+    )
+    return version.id
+
+
+def tariff_version(session: Session, version_id: int) -> TariffVersion | None:
+    return session.get(TariffVersion, version_id)
+
+
+def tariff_versions(session: Session) -> list[TariffVersion]:
+    return list(session.scalars(select(TariffVersion).order_by(TariffVersion.id)))

@@ -15,8 +15,9 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
@@ -24,8 +25,10 @@ from gateway import metrics
 from gateway.audit import journal
 from gateway.domain.documents import DocumentKind, Line, Purpose, period_of_care
 from gateway.domain.lifecycle import DocumentStatus, Transition, transition
+from gateway.domain.referrals import NO_ROLLOUT, Rollout, required_level
 from gateway.domain.registry import CentreInfo, Coverage
 from gateway.domain.tariff import Grade, TariffBook
+from gateway.payers import service as payers
 from gateway.pricing import repository as store
 from gateway.pricing.engine.adjudicate import (
     CopayPolicy,
@@ -36,6 +39,7 @@ from gateway.pricing.engine.adjudicate import (
 from gateway.pricing.engine.memo import ByIdentity
 from gateway.pricing.engine.review import ReviewDecision, ReviewPolicy, decide
 from gateway.pricing.engine.rules import UnitPrice
+from gateway.referrals import service as referrals
 from gateway.settings import Settings
 from gateway.storage import repository
 from gateway.storage.models import utc_day, utcnow
@@ -56,12 +60,12 @@ class TariffCache:
         self._lock = threading.Lock()
 
     def current(self, session: Session) -> TariffBook:
-        latest = repository.latest_tariff_version(session)
+        latest = store.latest_tariff_version(session)
         if latest is None:
             raise NoTariffError("no tariff book imported")
         with self._lock:
             if self._book is None or self._book.version_id != latest:
-                self._book = repository.load_tariff_book(session, latest)
+                self._book = store.load_tariff_book(session, latest)
             return self._book
 
 
@@ -71,7 +75,8 @@ class Policies:
 
     copay: CopayPolicy
     review: ReviewPolicy
-    referral_provinces: frozenset[str]
+    # The patient's share of a self-referred visit where the referral programme applies.
+    self_referral_copay: Decimal = Decimal("1.00")
     # The filing window of the date rules, and the day they take as today when it is fixed.
     filing_window_days: int = 90
     clock_date: date | None = None
@@ -91,7 +96,7 @@ class Policies:
                 sample_percent=settings.review_sample_percent,
                 seed=settings.review_seed,
             ),
-            referral_provinces=frozenset(settings.referral_provinces),
+            self_referral_copay=settings.referral_self_copay,
             filing_window_days=settings.submission_window_days,
             clock_date=settings.clock_date,
         )
@@ -106,6 +111,8 @@ class _Batch:
     lines: dict[uuid.UUID, tuple[list[int], list[Line]]]
     coverage: dict[str, list[Coverage]]
     billed: dict[str, list[store.BilledLine]]  # per patient: lines of their live bills
+    rollout: Rollout = NO_ROLLOUT  # the referral programme's
+    referred: set[uuid.UUID] = field(default_factory=set)  # documents holding a referral visit
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +202,8 @@ def _read(session: Session, documents: list[store.DocumentToPrice]) -> _Batch:
         lines=lines,
         coverage=repository.coverages_of(session, wanted),
         billed=store.billed_services(session, wanted),
+        rollout=referrals.rollout(session=session),
+        referred=referrals.holding_visits(session=session, ids=[d.id for d in documents]),
     )
 
 
@@ -226,6 +235,14 @@ def _price_and_store(session: Session, batch: _Batch, book: TariffBook, policies
     # other workers and the API wait for it. Webhook messages stay in the outbox for the
     # relay: a worker has no publisher.
     journal.record(session, moves)
+    # The patient shares of the approved documents pass to their further payers in this
+    # same transaction (one query when none of the patients has any). After the journal,
+    # as in an auditor's decision: the audit head, then the ledger, in every transaction.
+    payers.split_approved(
+        session,
+        document_ids=[d.id for d in documents if d.status == DocumentStatus.APPROVED],
+        actor=REVIEW_ACTOR,
+    )
     for criterion, count in criteria.items():
         metrics.PRICING_ROUTED.labels(criterion).inc(count)
     return len(priced)
@@ -243,7 +260,11 @@ def _price_each(batch: _Batch, book: TariffBook, policies: Policies) -> Iterator
             lines=lines,
             grade=Grade(document.physician_grade) if document.physician_grade else None,
             referral_code=document.referral_code,
-            referral_mandatory=centre.province in policies.referral_provinces,
+            referral_mandatory=batch.rollout.in_programme(
+                centre.province, centre.kind, document.service_date
+            ),
+            self_referral_rate=_self_referral_rate(document, centre, lines, book, batch, policies),
+            emergency=document.emergency,
             coverage=batch.coverage.get(patient, []),
             package_code=document.package_code,
             package_date=document.admission_date or document.service_date,
@@ -335,6 +356,34 @@ def _moves(priced: _Priced, at: datetime) -> tuple[Transition, ...]:
     return first, second
 
 
+def _self_referral_rate(
+    document: store.DocumentToPrice,
+    centre: CentreInfo,
+    lines: list[Line],
+    book: TariffBook,
+    batch: _Batch,
+    policies: Policies,
+) -> Decimal | None:
+    """The self-referral policy's co-payment rate when the document is a self-referred
+    visit that needs a referral and holds none; else None."""
+    if not document.self_referred or document.id in batch.referred:
+        return None
+    level = required_level(
+        batch.rollout,
+        province=centre.province,
+        centre_kind=centre.kind,
+        on=document.service_date,
+        grade=document.physician_grade or "general",
+        is_visit=document.kind == DocumentKind.OUTPATIENT_VISIT,
+        needs_referral=any(
+            (item := book.item(line.code, line.service_date)) is not None and item.referral_required
+            for line in lines
+        ),
+        emergency=document.emergency,
+    )
+    return None if level is None else policies.self_referral_copay
+
+
 def _pricing_rows(
     results: Iterator[_Priced], priced: list[_Priced]
 ) -> Iterator[tuple[object, ...]]:
@@ -359,6 +408,7 @@ def _pricing_rows(
                 line.allowed_quantity,
                 line.copay_rate,
                 line.explanation,
+                line.copay_reason,
             )
 
 

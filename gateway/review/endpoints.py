@@ -10,8 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway.documents.endpoints import document_out
 from gateway.domain.bounds import LineNo, Quantity, Rials
 from gateway.domain.review import ReviewAction, ReviewReason
-from gateway.kit.db import transaction
-from gateway.kit.deps import Auditor, CentreCaller, State
+from gateway.kit.deps import Auditor, CentreCaller, State, WriteSession
 from gateway.kit.http import AUTHENTICATED, BAD_JSON, errors, parse_id
 from gateway.review import service as reviews
 from gateway.schemas import DocumentOut
@@ -77,23 +76,21 @@ class AppealIn(BaseModel):
     summary="Accept, reduce or deny one line of a document under review (auditor)",
 )
 def review_line(
-    document_id: str, line_no: LineNo, body: LineReviewIn, caller: Auditor, state: State
+    document_id: str, line_no: LineNo, body: LineReviewIn, caller: Auditor, session: WriteSession
 ) -> DocumentOut:
     key = parse_id(document_id)
-    with transaction(state.sessions) as session:
-        reviews.review(
-            session,
-            document_id=key,
-            line_no=line_no,
-            action=body.action,
-            reason=body.reason,
-            quantity=body.quantity,
-            amount=body.amount,
-            note=body.note,
-            actor=caller.actor,
-        )
-    with state.sessions() as session:
-        return document_out(session, key, None)
+    reviews.review(
+        session,
+        document_id=key,
+        line_no=line_no,
+        action=body.action,
+        reason=body.reason,
+        quantity=body.quantity,
+        amount=body.amount,
+        note=body.note,
+        actor=caller.actor,
+    )
+    return document_out(session, key, None)
 
 
 @router.post(
@@ -102,18 +99,18 @@ def review_line(
     responses=MOVE_ERRORS,
     summary="Approve or deny a document under review (auditor)",
 )
-def decide(document_id: str, body: DecisionIn, caller: Auditor, state: State) -> DocumentOut:
+def decide(
+    document_id: str, body: DecisionIn, caller: Auditor, session: WriteSession
+) -> DocumentOut:
     key = parse_id(document_id)
-    with transaction(state.sessions) as session:
-        reviews.decide(
-            session,
-            document_id=key,
-            approve=body.decision == "approve",
-            reason=body.reason,
-            actor=caller.actor,
-        )
-    with state.sessions() as session:
-        return document_out(session, key, None)
+    reviews.decide(
+        session,
+        document_id=key,
+        approve=body.decision == "approve",
+        reason=body.reason,
+        actor=caller.actor,
+    )
+    return document_out(session, key, None)
 
 
 @router.post(
@@ -122,18 +119,18 @@ def decide(document_id: str, body: DecisionIn, caller: Auditor, state: State) ->
     responses=MOVE_ERRORS,
     summary="Contest a decision within the appeal window (the document's centre)",
 )
-def appeal(document_id: str, body: AppealIn, caller: CentreCaller, state: State) -> DocumentOut:
+def appeal(
+    document_id: str, body: AppealIn, caller: CentreCaller, session: WriteSession, state: State
+) -> DocumentOut:
     key = parse_id(document_id)
     assert caller.centre is not None
-    with transaction(state.sessions) as session:
-        reviews.appeal(
-            session,
-            document_id=key,
-            centre_id=caller.centre.id,
-            reason=body.reason,
-            lines=body.lines,
-            actor=caller.actor,
-            window_days=state.settings.appeal_window_days,
-        )
-    with state.sessions() as session:
-        return document_out(session, key, caller.centre.id)
+    reviews.appeal(
+        session,
+        document_id=key,
+        centre_id=caller.centre.id,
+        reason=body.reason,
+        lines=body.lines,
+        actor=caller.actor,
+        window_days=state.settings.appeal_window_days,
+    )
+    return document_out(session, key, caller.centre.id)

@@ -33,6 +33,7 @@ from gateway.domain.review import (
 )
 from gateway.errors import GatewayError, NotFoundError
 from gateway.kit.db import after_commit
+from gateway.payers import service as payers
 from gateway.review import repository as store
 from gateway.storage import repository
 from gateway.storage.models import (
@@ -191,6 +192,9 @@ def decide(
     first = document.decided_at is None
     move = _move(session, document, target, actor, reason or target.value.lower())
     document.decided_at = move.at
+    payers.after_decision(
+        session, document_id=document.id, approved=approve, actor=actor, reason=move.reason
+    )
     outcome = target.value.lower()
     after_commit(session, metrics.AUDITOR_DECISIONS.labels(outcome).inc)
     if first and document.priced_at is not None:

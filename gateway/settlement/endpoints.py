@@ -7,11 +7,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from gateway.audit import reads
 from gateway.domain.bounds import RowId
-from gateway.kit.db import transaction
-from gateway.kit.deps import Caller, Finance, GatewayState, Principal, ReadSession, State
+from gateway.kit.deps import Caller, Finance, Principal, ReadSession, State, WriteSession
 from gateway.kit.http import AUTHENTICATED, BAD_JSON, errors
 from gateway.schemas import ReasonTotalOut, RemittanceTotalsOut
 from gateway.settings import today
@@ -55,6 +55,10 @@ class PaymentOrderOut(BaseModel):
     closed_by: str
     paid_at: str | None
     payment_reference: str | None
+    fund_amount: int = Field(
+        description="what the charity fund pays the centre for its patients' shares: "
+        "its own line, paid with the order (docs/payers.md)"
+    )
 
 
 class CloseIn(BaseModel):
@@ -87,12 +91,11 @@ def _out(session: Any, order: PaymentOrder) -> PaymentOrderOut:
     responses=CLOSE_ERRORS,
     summary="Close a month: one payment order per centre of its approved documents (finance)",
 )
-def close(body: CloseIn, caller: Finance, state: State) -> ClosedOut:
-    with transaction(state.sessions) as session:
-        closed = settlement.close_period(
-            session, period=body.period, actor=caller.actor, today=today(state.settings)
-        )
-        return ClosedOut(period=closed.period, orders=[_out(session, o) for o in closed.orders])
+def close(body: CloseIn, caller: Finance, session: WriteSession, state: State) -> ClosedOut:
+    closed = settlement.close_period(
+        session, period=body.period, actor=caller.actor, today=today(state.settings)
+    )
+    return ClosedOut(period=closed.period, orders=[_out(session, o) for o in closed.orders])
 
 
 @router.get(
@@ -116,10 +119,10 @@ def list_orders(
     responses=ORDER_ERRORS,
     summary="A payment order with its remittance statement: every document line and deduction",
 )
-def statement(order_id: RowId, caller: Caller, session: ReadSession, state: State) -> StatementOut:
+def statement(order_id: RowId, caller: Caller, session: WriteSession) -> StatementOut:
     order = settlement.get_order(session, order_id, caller.centre_scope)
     out = StatementOut(order=_out(session, order), lines=settlement.statement_rows(session, order))
-    _record_statement(state, caller, "GET /v1/settlements/{id}", order)
+    _record_statement(session, caller, "GET /v1/settlements/{id}", order)
     return out
 
 
@@ -128,10 +131,10 @@ def statement(order_id: RowId, caller: Caller, session: ReadSession, state: Stat
     responses={**ORDER_ERRORS, 200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
     summary="The remittance statement as CSV",
 )
-def statement_csv(order_id: RowId, caller: Caller, session: ReadSession, state: State) -> Response:
+def statement_csv(order_id: RowId, caller: Caller, session: WriteSession) -> Response:
     order = settlement.get_order(session, order_id, caller.centre_scope)
     text = settlement.statement_csv(settlement.statement_rows(session, order))
-    _record_statement(state, caller, "GET /v1/settlements/{id}/statement.csv", order)
+    _record_statement(session, caller, "GET /v1/settlements/{id}/statement.csv", order)
     name = f"remittance-{order.period}-{order.id}.csv"
     return Response(
         text,
@@ -140,11 +143,9 @@ def statement_csv(order_id: RowId, caller: Caller, session: ReadSession, state: 
     )
 
 
-def _record_statement(
-    state: GatewayState, caller: Principal, route: str, order: PaymentOrder
-) -> None:
+def _record_statement(session: Session, caller: Principal, route: str, order: PaymentOrder) -> None:
     scope = reads.Scope(reads.ORDER, str(order.id), order.documents)
-    reads.record_read(state.sessions, caller, route, scope=scope)
+    reads.record_read(session, caller, route, scope=scope)
 
 
 @router.post(
@@ -153,9 +154,10 @@ def _record_statement(
     responses=PAID_ERRORS,
     summary="Record the payment of an order; its documents become PAID (finance)",
 )
-def mark_paid(order_id: RowId, body: PaidIn, caller: Finance, state: State) -> PaymentOrderOut:
-    with transaction(state.sessions) as session:
-        order = settlement.mark_paid(
-            session, order_id=order_id, reference=body.reference, actor=caller.actor
-        )
-        return _out(session, order)
+def mark_paid(
+    order_id: RowId, body: PaidIn, caller: Finance, session: WriteSession
+) -> PaymentOrderOut:
+    order = settlement.mark_paid(
+        session, order_id=order_id, reference=body.reference, actor=caller.actor
+    )
+    return _out(session, order)

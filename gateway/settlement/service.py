@@ -20,10 +20,11 @@ from sqlalchemy.orm import Session
 
 from gateway.audit import chain as audit
 from gateway.audit import journal
-from gateway.documents.view import Deduction, sum_by_reason, views_where
+from gateway.documents.view import Computation, Deduction, sum_by_reason, views_where
 from gateway.domain.lifecycle import DocumentStatus, transition
 from gateway.errors import GatewayError, NotFoundError
 from gateway.kit.periods import period_end
+from gateway.payers import service as payers
 from gateway.settlement import repository as store
 from gateway.storage.models import (
     Centre,
@@ -76,6 +77,8 @@ def close_period(session: Session, *, period: str, actor: str, today: date) -> C
     for document in documents:
         by_centre[document.centre_id].append(document)
     reasons = store.deductions_by_document(session, [d.id for d in documents])
+    # The charity fund pays its share of the patients' shares on the order's own line.
+    fund = payers.fund_shares(session, [d.id for d in documents])
     orders = []
     for centre_id, group in by_centre.items():
         by_reason = sum_by_reason(
@@ -92,6 +95,7 @@ def close_period(session: Session, *, period: str, actor: str, today: date) -> C
             deductions_by_reason={r.reason: r.amount for r in by_reason},
             copayment_amount=sum(d.copayment_amount or 0 for d in group),
             insurer_amount=sum(d.insurer_amount or 0 for d in group),
+            fund_amount=sum(fund.get(d.id, 0) for d in group),
             closed_by=actor,
         )
         store.add_order(session, order)
@@ -109,7 +113,12 @@ def close_period(session: Session, *, period: str, actor: str, today: date) -> C
                 subject_id=period,
                 details={
                     "orders": [
-                        {"id": o.id, "centre_id": o.centre_id, "insurer": o.insurer_amount}
+                        {
+                            "id": o.id,
+                            "centre_id": o.centre_id,
+                            "insurer": o.insurer_amount,
+                            "fund": o.fund_amount,
+                        }
                         for o in orders
                     ],
                     "documents": len(documents),
@@ -163,6 +172,14 @@ def mark_paid(session: Session, *, order_id: int, reference: str, actor: str) ->
     order.status = "paid"
     order.paid_at = utcnow()
     order.payment_reference = reference.strip()
+    if order.fund_amount:
+        payers.pay_fund_share(
+            session,
+            order_id=order.id,
+            centre=session.get_one(Centre, order.centre_id).code,
+            amount=order.fund_amount,
+            actor=actor,
+        )
     audit.append(
         session,
         [
@@ -199,6 +216,7 @@ def order_json(order: PaymentOrder, centre: Centre) -> dict[str, Any]:
         "closed_by": order.closed_by,
         "paid_at": order.paid_at.isoformat() if order.paid_at else None,
         "payment_reference": order.payment_reference,
+        "fund_amount": order.fund_amount,
     }
 
 
@@ -206,6 +224,7 @@ STATEMENT_COLUMNS = (
     "document_id", "external_id", "kind", "service_date", "patient_national_id",
     "line_no", "code_type", "code", "requested", "eligible", "deduction_reason",
     "deduction_amount", "deduction_detail", "copayment", "insurer_share",
+    "supplementary_share", "fund_share", "patient_pays",
 )  # fmt: skip
 
 
@@ -229,6 +248,9 @@ def statement_rows(session: Session, order: PaymentOrder) -> list[dict[str, Any]
                 "eligible": computation.eligible,
                 "copayment": computation.copayment,
                 "insurer_share": computation.insurer_share,
+                "supplementary_share": _paid_by(computation, "supplementary"),
+                "fund_share": _paid_by(computation, "fund"),
+                "patient_pays": computation.patient_pays,
             }
             found: list[Deduction | None] = [*computation.deductions] or [None]
             rows += [
@@ -241,6 +263,10 @@ def statement_rows(session: Session, order: PaymentOrder) -> list[dict[str, Any]
                 for deduction in found
             ]
     return rows
+
+
+def _paid_by(computation: Computation, kind: str) -> int:
+    return sum(p.amount for p in computation.payers if p.kind == kind)
 
 
 def statement_csv(rows: list[dict[str, Any]]) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     DateTime,
@@ -227,6 +228,11 @@ class Document(Base):
     # "claim" (a bill), or "preauthorization" / "predetermination": a FHIR Claim asking
     # what would be paid, priced as an estimate and never settled (domain.documents.Purpose).
     purpose: Mapped[str] = mapped_column(String(20), default="claim", server_default="claim")
+    # The referral programme (docs/referrals.md): the specialist's specialty, a visit the
+    # patient came to without a referral, an emergency (which never needs one).
+    physician_specialty: Mapped[str | None] = mapped_column(String(40))
+    self_referred: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    emergency: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     service_date: Mapped[date] = mapped_column(Date)
     admission_date: Mapped[date | None] = mapped_column(Date)
     discharge_date: Mapped[date | None] = mapped_column(Date)
@@ -306,6 +312,8 @@ class LinePricing(Base):
     terms: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)  # component, units, k
     allowed_quantity: Mapped[int] = mapped_column(Integer, server_default="0")
     copay_rate: Mapped[Decimal] = mapped_column(Numeric(6, 4), server_default="0")
+    # Why the co-payment is other than the centre's usual rate (referral.self-referred).
+    copay_reason: Mapped[str | None] = mapped_column(String(40))
     explanation: Mapped[str] = mapped_column(Text)
 
 
@@ -513,6 +521,8 @@ class PaymentOrder(Base):
     deductions_by_reason: Mapped[dict[str, int]] = mapped_column(JSON)
     copayment_amount: Mapped[int] = mapped_column(BigInteger)
     insurer_amount: Mapped[int] = mapped_column(BigInteger)
+    # What the charity fund pays the centre for its patients' shares: its own line.
+    fund_amount: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     closed_by: Mapped[str] = mapped_column(String(100))
     closed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -731,3 +741,324 @@ Index(
     Document.patient_national_id,
     postgresql_ops={"patient_national_id": "text_pattern_ops"},
 )
+
+
+# -- payers after the basic insurer: supplementary policies, the charity fund, the ledger --
+
+
+class SupplementaryPolicy(Base):
+    """A person's supplementary insurance policy (the registry's supplementary.csv): it
+    pays shares of the co-payment and of uncovered items, within a yearly ceiling."""
+
+    __tablename__ = "supplementary_policies"
+    __table_args__ = (
+        UniqueConstraint("insurer_code", "policy_number", "valid_from"),
+        CheckConstraint("copay_share >= 0 AND copay_share <= 1", name="copay_share"),
+        CheckConstraint("uncovered_share >= 0 AND uncovered_share <= 1", name="uncovered_share"),
+        CheckConstraint("annual_ceiling IS NULL OR annual_ceiling >= 0", name="ceiling"),
+        Index(None, "national_id", "valid_from"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    national_id: Mapped[str] = mapped_column(String(10))
+    insurer_code: Mapped[str] = mapped_column(String(20))
+    insurer_name: Mapped[str] = mapped_column(String(200))
+    policy_number: Mapped[str] = mapped_column(String(40))
+    priority: Mapped[int] = mapped_column(Integer)  # policy order: 1 pays first
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+    copay_share: Mapped[Decimal] = mapped_column(Numeric(5, 4))
+    uncovered_share: Mapped[Decimal] = mapped_column(Numeric(5, 4))
+    annual_ceiling: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class CharityProgramme(Base):
+    """A fund for hard-to-treat patients: national (no province) or one province's."""
+
+    __tablename__ = "charity_programmes"
+    __table_args__ = (CheckConstraint("patient_annual_ceiling >= 0", name="ceiling"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    province: Mapped[str | None] = mapped_column(String(60))
+    diagnosis_groups: Mapped[list[str]] = mapped_column(JSON)
+    patient_annual_ceiling: Mapped[int] = mapped_column(BigInteger)
+    centres: Mapped[list[str]] = mapped_column(JSON)  # empty: every centre of its province
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CharityEnrolment(Base):
+    __tablename__ = "charity_enrolments"
+    __table_args__ = (Index(None, "national_id", "programme_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("charity_programmes.id"))
+    national_id: Mapped[str] = mapped_column(String(10))
+    diagnosis_group: Mapped[str] = mapped_column(String(40))
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+    enrolled_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LedgerAccount(Base):
+    """An account of the payers' ledger (codes in gateway/domain/ledger.py). Its balance
+    row is kept in the same transaction as each entry; ``floor_zero`` accounts (each
+    donation) may never give more than they received."""
+
+    __tablename__ = "ledger_accounts"
+    __table_args__ = (
+        CheckConstraint("debits >= 0 AND credits >= 0", name="sides"),
+        CheckConstraint("NOT floor_zero OR debits <= credits", name="floor"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(80), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    floor_zero: Mapped[bool] = mapped_column(default=False)
+    debits: Mapped[int] = mapped_column(BigInteger, default=0)
+    credits: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Donation(Base):
+    """A gift to the charity fund, receipted; its money is the ledger account
+    ``donation:<id>``."""
+
+    __tablename__ = "donations"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount"),
+        CheckConstraint("(earmark_kind IS NULL) = (earmark_value IS NULL)", name="earmark_pair"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    receipt_number: Mapped[str] = mapped_column(String(30), unique=True)
+    donor: Mapped[str] = mapped_column(String(200))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    received_on: Mapped[date] = mapped_column(Date)
+    earmark_kind: Mapped[str | None] = mapped_column(String(20))
+    earmark_value: Mapped[str | None] = mapped_column(String(60))
+    message: Mapped[str] = mapped_column(Text, default="")
+    recorded_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LedgerTransfer(Base):
+    """One balanced movement; never changed. A split has one per document, round and
+    payer (``key``); a reversal names the transfer it undoes (once)."""
+
+    __tablename__ = "ledger_transfers"
+    __table_args__ = (Index(None, "document_id"), Index(None, "payer_ref"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(160), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    payer_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
+    # Which policy (insurer/number) or programme (its code) pays: ceilings count by it.
+    payer_ref: Mapped[str | None] = mapped_column(String(80))
+    document_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("documents.id"))
+    round_no: Mapped[int | None] = mapped_column(Integer)
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transfers.id"), unique=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LedgerEntry(Base):
+    """One posting: a positive debit or a positive credit to one account."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        CheckConstraint(
+            "debit >= 0 AND credit >= 0 AND (debit = 0) <> (credit = 0)", name="one_side"
+        ),
+        Index(None, "account_id"),
+        Index(None, "transfer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    transfer_id: Mapped[int] = mapped_column(ForeignKey("ledger_transfers.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
+    line_no: Mapped[int | None] = mapped_column(Integer)
+    debit: Mapped[int] = mapped_column(BigInteger, default=0)
+    credit: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# Content types an attachment may have: checked on the bytes, never taken from the sender.
+ATTACHMENT_TYPES = ("application/pdf", "image/jpeg", "image/png")
+
+
+class InformationRequest(Base):
+    """An auditor's question to a document's centre; the document waits in INFO_REQUESTED
+    until the centre answers (``answered_at``) or an auditor withdraws it (``withdrawn_at``).
+    ``overdue_at`` is when the sweeper found the deadline ``due_at`` passed unanswered and
+    told of it (once)."""
+
+    __tablename__ = "information_requests"
+    __table_args__ = (
+        Index("ix_information_requests_document", "document_id", "requested_at"),
+        # Open requests by deadline: the sweeper's overdue ones and the signals' oldest.
+        Index(
+            "ix_information_requests_open",
+            "due_at",
+            **_where("answered_at IS NULL AND withdrawn_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("documents.id"))
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"))
+    question: Mapped[str] = mapped_column(Text)
+    lines: Mapped[list[int]] = mapped_column(JSON)
+    attachment_kinds: Mapped[list[str]] = mapped_column(JSON)
+    requested_by: Mapped[str] = mapped_column(String(100))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    withdrawn_by: Mapped[str | None] = mapped_column(String(100))
+    overdue_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class InformationAnswer(Base):
+    """A centre's answer to an information request: text, and attachments by reference."""
+
+    __tablename__ = "information_answers"
+    __table_args__ = (Index("ix_information_answers_request", "request_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    request_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("information_requests.id"))
+    text: Mapped[str] = mapped_column(Text)
+    answered_by: Mapped[str] = mapped_column(String(100))
+    answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Attachment(Base):
+    """A file's bytes, stored once by their SHA-256 however often they are sent."""
+
+    __tablename__ = "attachments"
+    __table_args__ = (
+        CheckConstraint(_one_of("content_type", ATTACHMENT_TYPES), name="content_type"),
+        CheckConstraint("size > 0", name="size"),
+    )
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(40))
+    size: Mapped[int] = mapped_column(Integer)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AnswerAttachment(Base):
+    """An attachment as one answer sent it: its place in the answer and the sender's name."""
+
+    __tablename__ = "information_answer_attachments"
+    __table_args__ = (Index("ix_information_answer_attachments_sha256", "sha256"),)
+
+    answer_id: Mapped[int] = mapped_column(ForeignKey("information_answers.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(ForeignKey("attachments.sha256"))
+    filename: Mapped[str] = mapped_column(String(200))
+
+
+class FamilyPhysician(Base):
+    """A family physician of the referral programme and the level-1 centre they work at."""
+
+    __tablename__ = "family_physicians"
+
+    medical_council_number: Mapped[str] = mapped_column(String(12), primary_key=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"))
+
+
+class PatientListEntry(Base):
+    """A period during which an insured person is on a family physician's list."""
+
+    __tablename__ = "patient_list_entries"
+    __table_args__ = (
+        CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="period"),
+        Index("ix_patient_list_entries_national_id", "national_id", "valid_from"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    national_id: Mapped[str] = mapped_column(String(10))
+    physician_number: Mapped[str] = mapped_column(
+        ForeignKey("family_physicians.medical_council_number")
+    )
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+
+
+class ReferralRolloutRow(Base):
+    """The programme's rollout: from when a province requires a referral, at which levels
+    (space-separated, "2 3"), in owned centres only or in contracted ones too."""
+
+    __tablename__ = "referral_rollout"
+    __table_args__ = (CheckConstraint("scope IN ('all', 'owned')", name="scope"),)
+
+    province: Mapped[str] = mapped_column(String(60), primary_key=True)
+    required_from: Mapped[date] = mapped_column(Date)
+    levels: Mapped[str] = mapped_column(String(10))
+    scope: Mapped[str] = mapped_column(String(10))
+
+
+class Referral(Base):
+    """A referral issued by a level-1 centre; its visits are used by specialists' documents
+    (never more than it covers: a database constraint too), and it carries the feedback."""
+
+    __tablename__ = "referrals"
+    __table_args__ = (
+        CheckConstraint("level IN (2, 3)", name="level"),
+        CheckConstraint(
+            "visits >= 1 AND visits_used >= 0 AND visits_used <= visits", name="visits"
+        ),
+        CheckConstraint("valid_until >= issued_on", name="validity"),
+        CheckConstraint("source IN ('api', 'document', 'fhir')", name="source"),
+        Index("ix_referrals_issuer", "issuing_centre_id", "issued_on"),
+        Index("ix_referrals_source_document", "source_document_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    issuing_centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"))
+    physician_number: Mapped[str] = mapped_column(String(12))
+    patient_national_id: Mapped[str] = mapped_column(String(10))
+    level: Mapped[int] = mapped_column(Integer)
+    specialty: Mapped[str | None] = mapped_column(String(40))
+    reason_icd10: Mapped[str] = mapped_column(String(8))
+    reason_text: Mapped[str | None] = mapped_column(String(500))
+    issued_on: Mapped[date] = mapped_column(Date)
+    valid_until: Mapped[date] = mapped_column(Date)
+    visits: Mapped[int] = mapped_column(Integer)
+    visits_used: Mapped[int] = mapped_column(Integer, default=0)
+    source: Mapped[str] = mapped_column(String(10))
+    # The level-1 visit document that issued it (source "document").
+    source_document_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    feedback_centre_id: Mapped[int | None] = mapped_column(ForeignKey("centres.id"))
+    feedback_diagnosis: Mapped[str | None] = mapped_column(String(8))
+    feedback_findings: Mapped[str | None] = mapped_column(Text)
+    feedback_plan: Mapped[str | None] = mapped_column(Text)
+    feedback_back_to_level1: Mapped[bool | None] = mapped_column(Boolean)
+    feedback_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ReferralUse(Base):
+    """One visit of a referral used by one document; at most one per document. Released
+    (released_at set, the visit given back) when the document is rejected or voided."""
+
+    __tablename__ = "referral_uses"
+    __table_args__ = (
+        Index("ix_referral_uses_referral", "referral_id"),
+        Index("uq_referral_uses_document", "document_id", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id"))
+    document_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"))
+    service_date: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

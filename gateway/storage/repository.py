@@ -1,4 +1,17 @@
-"""All SQL of the gateway. Functions take a session and never commit: callers own that."""
+"""The SQL several features share; each feature's own SQL is in its ``repository.py``.
+
+What is here, and why it is shared (docs/architecture.md, "Sessions and SQL"):
+- centres, tokens and staff roles: every request's authentication (``kit.deps``), the
+  admin feature, the workspace's pages, and the staff names a centre is shown;
+- ingest's reference reads (coverages, live document numbers, billed services): asked by
+  the API's ingest (``submissions``) and a batch's chunks (``batches``) alike, and
+  coverages by ``pricing``; ``submissions`` already builds on ``batches``, so neither can
+  hold them for the other;
+- locking a document for a status move: every feature that moves one locks it the same
+  way;
+- the outbox: ``kit.outbox`` (plumbing under the features) publishes and counts it.
+
+Functions take a session and never commit: callers own that."""
 
 from __future__ import annotations
 
@@ -16,17 +29,6 @@ from gateway.domain.centres import CentreKind, Sector
 from gateway.domain.documents import Purpose, number_key
 from gateway.domain.lifecycle import NOT_LIVE
 from gateway.domain.registry import CentreInfo, Coverage
-from gateway.domain.tariff import (
-    Component,
-    Grade,
-    ItemKind,
-    KCoefficient,
-    PackageContent,
-    PackagePrice,
-    Setting,
-    TariffBook,
-    TariffItem,
-)
 from gateway.kit import bulk
 from gateway.storage.models import (
     ApiToken,
@@ -34,24 +36,22 @@ from gateway.storage.models import (
     Document,
     DocumentLine,
     InsuredCoverage,
-    KCoefficientRow,
-    LineDeduction,
     OutboxMessage,
-    PackageContentRow,
-    PackagePriceRow,
-    RawPayload,
     StaffUser,
-    Submission,
-    TariffItemRow,
-    TariffVersion,
     utcnow,
 )
 
-# -- centres and tokens ---------------------------------------------------------------
+# -- centres, tokens and staff ---------------------------------------------------------
 
 
 def get_centre_by_code(session: Session, code: str) -> Centre | None:
     return session.scalars(select(Centre).where(Centre.code == code)).one_or_none()
+
+
+def centres_by_id(session: Session, ids: set[int]) -> dict[int, Centre]:
+    if not ids:
+        return {}
+    return {c.id: c for c in session.scalars(select(Centre).where(Centre.id.in_(ids)))}
 
 
 def find_token(session: Session, token_hash: str) -> ApiToken | None:
@@ -82,6 +82,9 @@ def centre_info(centre: Centre) -> CentreInfo:
         contract_from=centre.contract_from,
         contract_to=centre.contract_to,
     )
+
+
+# -- ingest's reference reads ---------------------------------------------------------
 
 
 def one_of(
@@ -225,9 +228,6 @@ def ingest_lookups(
     )
 
 
-# -- submissions and documents --------------------------------------------------------
-
-
 def accepted_numbers(session: Session, centre_id: int, numbers: Iterable[str]) -> set[str]:
     """Which of these document numbers this centre already has live (not rejected or voided), as
     duplicate keys (the number, with its identifier system for a FHIR Claim's)."""
@@ -244,35 +244,7 @@ def accepted_numbers(session: Session, centre_id: int, numbers: Iterable[str]) -
     return found
 
 
-def get_submission(
-    session: Session, submission_id: uuid.UUID, centre_id: int | None
-) -> Submission | None:
-    """A submission with its documents; None when absent or another centre's."""
-    query = (
-        select(Submission)
-        .options(selectinload(Submission.documents))
-        .where(Submission.id == submission_id)
-    )
-    if centre_id is not None:
-        query = query.where(Submission.centre_id == centre_id)
-    return session.scalars(query).one_or_none()
-
-
-def get_document(
-    session: Session, document_id: uuid.UUID, centre_id: int | None
-) -> Document | None:
-    query = (
-        select(Document)
-        .options(
-            selectinload(Document.lines),
-            selectinload(Document.events),
-            selectinload(Document.centre),
-        )
-        .where(Document.id == document_id)
-    )
-    if centre_id is not None:
-        query = query.where(Document.centre_id == centre_id)
-    return session.scalars(query).one_or_none()
+# -- locking a document for a status move ---------------------------------------------
 
 
 def lock_document(session: Session, document_id: uuid.UUID) -> Document | None:
@@ -321,188 +293,3 @@ def count_pending_outbox(session: Session) -> int:
         select(func.count()).select_from(OutboxMessage).where(OutboxMessage.published_at.is_(None))
     )
     return session.scalar(query) or 0
-
-
-# -- tariff ---------------------------------------------------------------------------
-
-
-def latest_tariff_version(session: Session) -> int | None:
-    return session.scalar(select(func.max(TariffVersion.id)))
-
-
-def load_tariff_book(session: Session, version_id: int) -> TariffBook:
-    version = session.get_one(TariffVersion, version_id)
-    items = [
-        TariffItem(
-            code=row.code,
-            title=row.title,
-            kind=ItemKind(row.kind),
-            valid_from=row.valid_from,
-            valid_to=row.valid_to,
-            professional_rvu=row.professional_rvu,
-            technical_rvu=row.technical_rvu,
-            anesthesia_rvu=row.anesthesia_rvu,
-            unit_price=row.unit_price,
-            covered=row.covered,
-            max_quantity=row.max_quantity,
-            referral_required=row.referral_required,
-            setting=Setting(row.setting),
-        )
-        for row in session.scalars(
-            select(TariffItemRow).where(TariffItemRow.version_id == version_id)
-        )
-    ]
-    ks = [
-        KCoefficient(
-            Sector(row.sector),
-            Component(row.component),
-            row.value,
-            row.valid_from,
-            row.valid_to,
-            Grade(row.grade) if row.grade else None,
-        )
-        for row in session.scalars(
-            select(KCoefficientRow).where(KCoefficientRow.version_id == version_id)
-        )
-    ]
-    prices = [
-        PackagePrice(row.code, Sector(row.sector), row.price, row.valid_from, row.valid_to)
-        for row in session.scalars(
-            select(PackagePriceRow).where(PackagePriceRow.version_id == version_id)
-        )
-    ]
-    contents = [
-        PackageContent(row.package_code, row.item_code)
-        for row in session.scalars(
-            select(PackageContentRow).where(PackageContentRow.version_id == version_id)
-        )
-    ]
-    return TariffBook.build(version_id, version.label, items, ks, prices, contents)
-
-
-def add_tariff_version(session: Session, *, label: str, sha256: str, book: TariffBook) -> int:
-    """Store a whole book as a new version; the caller commits it in one transaction."""
-    items, ks = book.all_items(), book.all_ks()
-    version = TariffVersion(label=label, sha256=sha256)
-    session.add(version)
-    session.flush()
-    session.add_all(
-        TariffItemRow(
-            version_id=version.id,
-            code=i.code,
-            title=i.title,
-            kind=i.kind.value,
-            professional_rvu=i.professional_rvu,
-            technical_rvu=i.technical_rvu,
-            anesthesia_rvu=i.anesthesia_rvu,
-            unit_price=i.unit_price,
-            covered=i.covered,
-            max_quantity=i.max_quantity,
-            referral_required=i.referral_required,
-            setting=i.setting.value,
-            valid_from=i.valid_from,
-            valid_to=i.valid_to,
-        )
-        for i in items
-    )
-    session.add_all(
-        KCoefficientRow(
-            version_id=version.id,
-            sector=k.sector.value,
-            component=k.component.value,
-            grade=k.grade.value if k.grade else None,
-            value=k.value,
-            valid_from=k.valid_from,
-            valid_to=k.valid_to,
-        )
-        for k in ks
-    )
-    session.add_all(
-        PackagePriceRow(
-            version_id=version.id,
-            code=p.code,
-            sector=p.sector.value,
-            price=p.price,
-            valid_from=p.valid_from,
-            valid_to=p.valid_to,
-        )
-        for p in book.all_package_prices()
-    )
-    session.add_all(
-        PackageContentRow(version_id=version.id, package_code=c.package_code, item_code=c.item_code)
-        for c in book.all_package_contents()
-    )
-    return version.id
-
-
-def tariff_version(session: Session, version_id: int) -> TariffVersion | None:
-    return session.get(TariffVersion, version_id)
-
-
-def tariff_versions(session: Session) -> list[TariffVersion]:
-    return list(session.scalars(select(TariffVersion).order_by(TariffVersion.id)))
-
-
-def submission_by_idempotency_key(
-    session: Session, centre_id: int, key: str
-) -> tuple[Submission, str] | None:
-    """An earlier submission of this centre under this key, with its body's SHA-256."""
-    query = (
-        select(Submission, RawPayload.sha256)
-        .join(RawPayload, RawPayload.submission_id == Submission.id)
-        .options(selectinload(Submission.documents))
-        .where(Submission.centre_id == centre_id, Submission.idempotency_key == key)
-    )
-    row = session.execute(query).one_or_none()
-    return None if row is None else (row[0], row[1])
-
-
-# -- searching documents (auditors' queue, a centre's own list) ----------------------
-
-
-@dataclass(frozen=True, slots=True)
-class DocumentFilter:
-    status: str | None = None
-    centre_code: str | None = None
-    period: tuple[date, date] | None = None  # service dates, inclusive
-    min_amount: int | None = None  # requested rials
-    reason: str | None = None  # has a deduction with this reason
-    national_id: str | None = None
-
-
-def search_documents(
-    session: Session,
-    criteria: DocumentFilter,
-    *,
-    centre_scope: int | None,
-    limit: int,
-    offset: int,
-) -> tuple[int, list[tuple[Document, str]]]:
-    """Documents matching every given criterion, newest service first, with their centre's
-    code; and how many match in all (within the caller's scope only)."""
-    query = select(Document, Centre.code).join(Centre, Centre.id == Document.centre_id)
-    if centre_scope is not None:
-        query = query.where(Document.centre_id == centre_scope)
-    if criteria.status:
-        query = query.where(Document.status == criteria.status)
-    if criteria.centre_code:
-        query = query.where(Centre.code == criteria.centre_code)
-    if criteria.period:
-        query = query.where(Document.service_date.between(*criteria.period))
-    if criteria.min_amount is not None:
-        query = query.where(Document.requested_amount >= criteria.min_amount)
-    if criteria.national_id:
-        query = query.where(Document.patient_national_id == criteria.national_id)
-    if criteria.reason:
-        query = query.where(
-            select(LineDeduction.id)
-            .where(
-                LineDeduction.document_id == Document.id,
-                LineDeduction.reason == criteria.reason,
-            )
-            .exists()
-        )
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    page = query.order_by(Document.service_date.desc(), Document.created_at.desc(), Document.id)
-    rows = session.execute(page.limit(limit).offset(offset)).all()
-    return total, [(document, code) for document, code in rows]

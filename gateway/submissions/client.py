@@ -1,5 +1,9 @@
 """A small HTTP client for ``gateway submit``: send files (or one batch file), then follow
-their documents."""
+their documents.
+
+A server that cannot be reached is one line (``unreachable``), never a traceback; a body
+over the server's limits is answered with the way to send it instead (``--batch``).
+"""
 
 from __future__ import annotations
 
@@ -17,12 +21,59 @@ from gateway.submissions.offline import format_of_file
 from validators.schema import Format
 
 # Where following a document stops: pricing is over, or will never come.
-FINAL = {"PRICED", "REJECTED", "UNDER_REVIEW", "APPROVED", "DENIED", "PAID", "VOIDED"}
+FINAL = {
+    "PRICED",
+    "REJECTED",
+    "UNDER_REVIEW",
+    "INFO_REQUESTED",
+    "APPROVED",
+    "DENIED",
+    "PAID",
+    "VOIDED",
+}
 CONTENT_TYPES = {Format.XML: "application/xml", Format.JSON: "application/json"}
+BATCH_HINT = (
+    "too large for one submission: send it with `gateway submit --batch FILE` "
+    "(POST /v1/batches), which takes large files and reads them document by document"
+)
+
+
+def unreachable(url: str, error: httpx.TransportError) -> str:
+    """One line saying why ``url`` could not be reached (``error`` from httpx)."""
+    cause: BaseException = error
+    while cause.__cause__ is not None or cause.__context__ is not None:
+        cause = cause.__cause__ or cause.__context__ or cause
+    reason = str(cause) or str(error) or type(error).__name__
+    if isinstance(cause, OSError) and cause.strerror:
+        reason = cause.strerror
+    elif isinstance(error, httpx.TimeoutException):
+        reason = "no answer in time"
+    return f"cannot reach {url}: {reason[:1].lower()}{reason[1:]}"
+
+
+def _errors(response: httpx.Response) -> list[dict[str, Any]]:
+    """The structured errors of an answer, or one made of its status when it has none."""
+    try:
+        found = response.json().get("errors")
+    except (ValueError, AttributeError):
+        found = None
+    if isinstance(found, list) and all(isinstance(e, dict) for e in found):
+        return found
+    return [{"code": f"http.{response.status_code}", "message": response.reason_phrase}]
+
+
+def _print_refusal(console: Console, path: Path, response: httpx.Response) -> None:
+    console.print(f"{path}: [red]{response.status_code}[/red]")
+    errors = _errors(response)
+    for e in errors:
+        console.print(f"  {e.get('code')} {e.get('path') or ''}: {e.get('message')}")
+    codes = {e.get("code") for e in errors}
+    if response.status_code == 413 or "submission.too-many-documents" in codes:
+        console.print(f"  hint: {path.name} is {BATCH_HINT}")
 
 
 def submit_files(files: list[Path], *, url: str, token: str, wait: float) -> int:
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     failures = 0
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
@@ -35,9 +86,7 @@ def submit_files(files: list[Path], *, url: str, token: str, wait: float) -> int
             )
             if response.status_code != 202:
                 failures += 1
-                console.print(f"{path}: [red]{response.status_code}[/red]")
-                for e in response.json().get("errors", []):
-                    console.print(f"  {e['code']} {e.get('path') or ''}: {e['message']}")
+                _print_refusal(console, path, response)
                 continue
             body = response.json()
             console.print(f"{path}: {body['status']} submission {body['id']}")
@@ -84,7 +133,7 @@ def _pieces(path: Path, progress: Progress, task: TaskID, packed: bool) -> Itera
 def submit_batch(path: Path, *, url: str, token: str, gzip: bool, wait: float) -> int:
     """Upload a batch file with a progress bar, then follow the batch to its end; 1 if it
     failed (or could not be sent)."""
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     already = path.suffix.lower() == ".gz"
     fmt = format_of_file(path.with_suffix("") if already else path)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": CONTENT_TYPES[fmt]}
@@ -98,8 +147,8 @@ def submit_batch(path: Path, *, url: str, token: str, gzip: bool, wait: float) -
             response = client.post("/v1/batches", content=pieces)
         if response.status_code != 202:
             console.print(f"{path}: [red]{response.status_code}[/red]")
-            for e in response.json().get("errors", []):
-                console.print(f"  {e['code']} {e.get('path') or ''}: {e['message']}")
+            for e in _errors(response):
+                console.print(f"  {e.get('code')} {e.get('path') or ''}: {e.get('message')}")
             return 1
         batch = response.json()
         replayed = (

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,19 +14,13 @@ from starlette.concurrency import run_in_threadpool
 from gateway import metrics
 from gateway.audit import reads
 from gateway.errors import GatewayError, NotFoundError, OverloadedError
-from gateway.kit.deps import (
-    Caller,
-    GatewayState,
-    ReadSession,
-    State,
-    authenticate,
-    require_centre,
-)
+from gateway.kit.deps import Caller, GatewayState, WriteSession, authenticate, require_centre
 from gateway.kit.http import AUTHENTICATED, errors, format_of, parse_id, read_body
 from gateway.kit.openapi import SUBMISSION_BODY
+from gateway.referrals import service as referrals
 from gateway.schemas import SubmissionOut
-from gateway.storage import repository
 from gateway.storage.models import Document, Submission
+from gateway.submissions import repository as submissions
 from gateway.submissions.service import Arrival, StoredDocument, StoredSubmission, parse_valid
 from gateway.submissions.writer import IngestWriter
 from validators.problems import Problem
@@ -95,7 +90,7 @@ async def submit(request: Request) -> Response:
     except GatewayError:
         metrics.SUBMISSIONS.labels(fmt.value, "refused").inc()
         raise
-    out = submission_out(stored.submission, stored.documents)
+    out = submission_out(stored.submission, stored.documents, stored.issued)
     metrics.SUBMISSIONS.labels(
         fmt.value, "replayed" if stored.replayed else out["status"].lower()
     ).inc()
@@ -116,16 +111,16 @@ async def submit(request: Request) -> Response:
     responses=errors(*AUTHENTICATED, 404),
     summary="A submission and its documents' statuses",
 )
-def get_submission(
-    submission_id: str, caller: Caller, session: ReadSession, state: State
-) -> dict[str, Any]:
-    found = repository.get_submission(session, parse_id(submission_id), caller.centre_scope)
+def get_submission(submission_id: str, caller: Caller, session: WriteSession) -> dict[str, Any]:
+    found = submissions.get_submission(session, parse_id(submission_id), caller.centre_scope)
     if found is None:
         raise NotFoundError("Submission")
-    out = submission_out(found, list(found.documents))
+    documents = list(found.documents)
+    issued = referrals.issued_by_documents(session=session, ids=[d.id for d in documents])
+    out = submission_out(found, documents, issued)
     # Staff see every document's number, status and errors (which may quote a national ID).
     scope = reads.Scope(reads.SUBMISSION, str(found.id), len(out["documents"]))
-    reads.record_read(state.sessions, caller, "GET /v1/submissions/{id}", scope=scope)
+    reads.record_read(session, caller, "GET /v1/submissions/{id}", scope=scope)
     return out
 
 
@@ -155,7 +150,9 @@ def _in_utc(value: datetime) -> datetime:
 
 
 def submission_out(
-    submission: StoredSubmission | Submission, documents: Sequence[StoredDocument | Document]
+    submission: StoredSubmission | Submission,
+    documents: Sequence[StoredDocument | Document],
+    issued: Mapping[uuid.UUID, list[str]],
 ) -> dict[str, Any]:
     """The answer about a submission, laid out as SubmissionOut (the answer of the POST is
     sent as it is, without the model)."""
@@ -183,6 +180,7 @@ def submission_out(
                 "path": d.source_path,
                 "errors": _problems(d, "error"),
                 "warnings": _problems(d, "warning"),
+                "referrals_issued": getattr(d, "referrals_issued", None) or issued.get(d.id, []),
                 "url": f"/v1/documents/{d.id}",
             }
             for d in documents

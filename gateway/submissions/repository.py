@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Table, insert
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, insert, select
+from sqlalchemy.orm import Session, selectinload
 
 from gateway.batches import repository as batches
 from gateway.batches.repository import LINE_COLUMNS
@@ -23,7 +24,16 @@ from gateway.storage.models import (
     utcnow,
 )
 
-__all__ = ["DOCUMENT_COLUMNS", "LINE_COLUMNS", "Rows", "add_messages", "store"]
+__all__ = [
+    "DOCUMENT_COLUMNS",
+    "LINE_COLUMNS",
+    "Rows",
+    "add_messages",
+    "get_submission",
+    "raw_payload",
+    "store",
+    "submission_by_idempotency_key",
+]
 
 SUBMISSION_COLUMNS = (
     "id", "centre_id", "format", "submission_number", "received_at", "document_count",
@@ -37,7 +47,11 @@ _ADD_MESSAGE_SQL = (
 )
 # A batch holds bills only (its documents take the column's default, "claim"); a
 # submission's documents may be estimates and carry an identifier system (the FHIR door).
-DOCUMENT_COLUMNS = (*batches.DOCUMENT_COLUMNS, "purpose", "identifier_system")
+DOCUMENT_COLUMNS = (
+    *batches.DOCUMENT_COLUMNS,
+    "purpose",
+    "identifier_system",
+)
 
 
 @dataclass(slots=True)
@@ -78,3 +92,39 @@ def add_messages(session: Session, task: str, payloads: list[dict[str, Any]]) ->
         statement = insert(OUTBOX).returning(OUTBOX.c.id, sort_by_parameter_order=True)
         ids = list(session.scalars(statement, rows))
     return [Pending(i, task, p) for i, p in zip(ids, payloads, strict=True)]
+
+
+# -- reading submissions back ----------------------------------------------------------
+
+
+def get_submission(
+    session: Session, submission_id: uuid.UUID, centre_id: int | None
+) -> Submission | None:
+    """A submission with its documents; None when absent or another centre's."""
+    query = (
+        select(Submission)
+        .options(selectinload(Submission.documents))
+        .where(Submission.id == submission_id)
+    )
+    if centre_id is not None:
+        query = query.where(Submission.centre_id == centre_id)
+    return session.scalars(query).one_or_none()
+
+
+def submission_by_idempotency_key(
+    session: Session, centre_id: int, key: str
+) -> tuple[Submission, str] | None:
+    """An earlier submission of this centre under this key, with its body's SHA-256."""
+    query = (
+        select(Submission, RawPayload.sha256)
+        .join(RawPayload, RawPayload.submission_id == Submission.id)
+        .options(selectinload(Submission.documents))
+        .where(Submission.centre_id == centre_id, Submission.idempotency_key == key)
+    )
+    row = session.execute(query).one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
+def raw_payload(session: Session, submission_id: uuid.UUID) -> RawPayload | None:
+    query = select(RawPayload).where(RawPayload.submission_id == submission_id)
+    return session.scalars(query).one_or_none()

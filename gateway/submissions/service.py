@@ -21,18 +21,20 @@ from sqlalchemy.orm import Session
 
 from gateway import metrics
 from gateway.audit import journal
-from gateway.documents.service import Replacements, problem_of
+from gateway.documents.service import Claim, Replacements, problem_of
 from gateway.domain import documents as dm
 from gateway.domain.lifecycle import DocumentStatus, Transition, birth, transition
+from gateway.domain.referrals import ReferralInfo, Rollout
 from gateway.domain.registry import Coverage
 from gateway.domain.tariff import TariffBook
 from gateway.errors import GatewayError
 from gateway.kit.broker import PRICE_DOCUMENTS
 from gateway.kit.outbox import Pending
 from gateway.pricing.service import NoTariffError, TariffCache
+from gateway.referrals import service as referrals
 from gateway.settings import Settings, get_settings, today
 from gateway.storage import repository
-from gateway.storage.models import Centre, Document, Submission, utcnow
+from gateway.storage.models import Centre, Document, Referral, Submission, utcnow
 from gateway.submissions import repository as submissions
 from validators.business import Report, validate_submission
 from validators.context import RuleContext
@@ -73,6 +75,7 @@ class StoredDocument:
     problems: list[dict[str, Any]]
     purpose: str
     updated_at: datetime
+    referrals_issued: list[str] = field(default_factory=list)  # codes, for the answer
 
 
 @dataclass(slots=True)
@@ -83,6 +86,8 @@ class Ingested:
     documents: Sequence[StoredDocument | Document]
     outbox: list[Pending]
     replayed: bool = False
+    # Replayed: the codes of the referrals its documents issued (fresh: on each document).
+    issued: Mapping[uuid.UUID, list[str]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -274,10 +279,22 @@ def ingest_many(
                 _keep_as_warnings(problems, why)
                 for problems, why in zip(report.documents, arrival.kept_as_warnings, strict=True)
             ]
+        taken = _take_referral_visits(session, parsed, report, context, claims)
+        issued = _issue_referrals(session, arrival.centre, parsed, report, settings)
         stored = _add(rows, arrival, parsed, report, digest)
         for ordinal, claim in claims.items():
             row = stored.documents[ordinal]
             replacing.settle(claim, row.status == DocumentStatus.ACCEPTED, row.id)
+        for index, made in issued.items():
+            row = stored.documents[index]
+            assert isinstance(row, StoredDocument)
+            row.referrals_issued = [referral.code for referral in made]
+            referrals.link_to_document(session=session, referrals=made, document_id=row.id)
+        rows.referral_uses += [
+            referrals.Use(referral_id, stored.documents[i].id, arrival.centre.id,
+                          parsed.documents[i].service_date, parsed.documents[i].referral_feedback)
+            for i, referral_id in taken.items()
+        ]  # fmt: skip
         shared.remember(arrival.centre, stored.documents, parsed)
         outcomes[index] = stored
     group = Group([o for o in outcomes if o is not None])
@@ -285,6 +302,7 @@ def ingest_many(
         # The replaced documents first: they give up their numbers to the new rows.
         rows.moves[:0] = [m for r in shared.replacing.values() for m in r.void_all()]
         submissions.store(session, rows.table)
+        referrals.record_uses(session=session, uses=rows.referral_uses)
         pricing = submissions.add_messages(
             session,
             PRICE_DOCUMENTS,
@@ -297,6 +315,58 @@ def ingest_many(
         # other writer (the other API processes, batches, pricing) waits for it.
         group.outbox = journal.record(session, rows.moves, shared.webhooks) + pricing
     return group
+
+
+def _issue_referrals(
+    session: Session,
+    centre: Centre,
+    submission: dm.Submission,
+    report: Report,
+    settings: Settings,
+) -> dict[int, list[Referral]]:
+    """Per document index, the referrals its ``referralsIssued`` issued (see
+    ``referrals.issue_from_document``)."""
+    out: dict[int, list[Referral]] = {}
+    for index, (document, problems) in enumerate(
+        zip(submission.documents, report.documents, strict=True)
+    ):
+        made = referrals.issue_from_document(
+            session=session,
+            centre=centre,
+            document=document,
+            problems=problems,
+            validity_days=settings.referral_validity_days,
+            actor=f"centre:{centre.code}",
+        )
+        if made:
+            out[index] = made
+    return out
+
+
+def _take_referral_visits(
+    session: Session,
+    submission: dm.Submission,
+    report: Report,
+    context: RuleContext,
+    claims: Mapping[int, Problem | Claim],
+) -> dict[int, int]:
+    """Per document index, the id of the referral whose visit it now holds (see
+    ``referrals.take_visit_for``)."""
+    taken: dict[int, int] = {}
+    for index, (document, problems) in enumerate(
+        zip(submission.documents, report.documents, strict=True)
+    ):
+        claim = claims.get(index)
+        got = referrals.take_visit_for(
+            session=session,
+            document=document,
+            problems=problems,
+            context=context,
+            replaced=claim.original.id if isinstance(claim, Claim) else None,
+        )
+        if got is not None:
+            taken[index] = got
+    return taken
 
 
 def _keep_as_warnings(problems: list[Problem], why: Mapping[str, str]) -> list[Problem]:
@@ -319,6 +389,7 @@ class _Rows:
     table: submissions.Rows = field(default_factory=submissions.Rows)
     moves: list[journal.Move] = field(default_factory=list)
     to_price: list[str] = field(default_factory=list)
+    referral_uses: list[referrals.Use] = field(default_factory=list)
 
 
 class _SharedContext:
@@ -334,6 +405,8 @@ class _SharedContext:
         self.contexts: dict[int, RuleContext] = {}
         self.webhooks: dict[int, list[int]] | None = None
         self.replacing: dict[int, Replacements] = {}
+        self.rollout: Rollout | None = None
+        self.referrals: dict[str, ReferralInfo] = {}
 
     @classmethod
     def read(
@@ -361,6 +434,9 @@ class _SharedContext:
             found.webhooks,
         )
         shared.tariff = _tariffs.get(session)
+        shared.rollout = referrals.rollout(session=session)
+        codes = {d.referral_code for _, s in items for d in s.documents if d.referral_code}
+        shared.referrals = referrals.lookup(session=session, codes=codes)
         return shared
 
     def context_for(self, centre: Centre) -> RuleContext:
@@ -374,7 +450,8 @@ class _SharedContext:
                 accepted_numbers=self.numbers.setdefault(centre.id, set()),
                 stored_services=self.services.setdefault(centre.id, set()),
                 submission_window_days=self.settings.submission_window_days,
-                referral_provinces=frozenset(self.settings.referral_provinces),
+                rollout=self.rollout,
+                referrals=self.referrals,
             )
         return context
 
@@ -411,7 +488,7 @@ def _count(problems: list[Problem]) -> None:
 
 
 def _replay(session: Session, centre_id: int, key: str, digest: str) -> Ingested | None:
-    found = repository.submission_by_idempotency_key(session, centre_id, key)
+    found = submissions.submission_by_idempotency_key(session, centre_id, key)
     if found is None:
         return None
     submission, raw_digest = found
@@ -421,7 +498,9 @@ def _replay(session: Session, centre_id: int, key: str, digest: str) -> Ingested
             422,
             [Problem("idempotency.key-reused", "The Idempotency-Key was used for another body.")],
         )
-    return Ingested(submission, list(submission.documents), [], replayed=True)
+    documents = list(submission.documents)
+    issued = referrals.issued_by_documents(session=session, ids=[d.id for d in documents])
+    return Ingested(submission, documents, [], replayed=True, issued=issued)
 
 
 def _add(
@@ -515,6 +594,9 @@ def _document_values(
         "tracking_code": document.tracking_code,
         "category": document.category,
         "package_code": document.package_code,
+        "physician_specialty": document.physician.specialty,
+        "self_referred": document.self_referred,
+        "emergency": document.emergency,
         "service_date": document.service_date,
         "admission_date": document.admission_date,
         "discharge_date": document.discharge_date,

@@ -17,14 +17,18 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Mapping
 from datetime import datetime
 
+from prometheus_client import Gauge
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from gateway import metrics
 from gateway.audit import chain
-from gateway.settings import Settings
+from gateway.information import service as information
+from gateway.referrals import figures as programme_figures
+from gateway.settings import Settings, today
 from gateway.storage.models import utcnow
 from gateway.upkeep import repository as signals
 
@@ -39,7 +43,8 @@ def _age(since: datetime | None, now: datetime) -> float:
 
 
 def read_fast(session: Session, *, audit_entries: int, now: datetime) -> None:
-    """Review backlog, appeals, pricing lag and the audit chain's newest entries."""
+    """Review backlog, appeals, open requests for information, pricing lag and the audit
+    chain's newest entries."""
     review = signals.review(session)
     metrics.REVIEW_BACKLOG.set(review.backlog.count)
     metrics.REVIEW_OLDEST.set(_age(review.backlog.since, now))
@@ -48,6 +53,10 @@ def read_fast(session: Session, *, audit_entries: int, now: datetime) -> None:
     pricing = signals.awaiting_pricing(session)
     metrics.PRICING_BACKLOG.set(pricing.count)
     metrics.PRICING_OLDEST.set(_age(pricing.since, now))
+    asked = information.waiting(session, now)
+    metrics.INFORMATION_OPEN.set(asked.count)
+    metrics.INFORMATION_OPEN_OVERDUE.set(asked.overdue)
+    metrics.INFORMATION_OLDEST.set(_age(asked.since, now))
     verdict = chain.verify_newest(session, audit_entries)
     if not verdict.ok:
         log.error("the audit chain is broken at entry %s: %s", verdict.broken_seq, verdict.problem)
@@ -80,14 +89,55 @@ class CentreFamily:
         self.reported = seen
 
 
-def read_slow(session: Session, family: CentreFamily, *, now: datetime) -> None:
-    """Money owed by stage and age, and the per-centre figures of the last day."""
+class ProgrammeFamily:
+    """The referral programme's gauges; a label set that drops out is set to zero."""
+
+    def __init__(self) -> None:
+        self.reported: dict[Gauge, set[tuple[str, ...]]] = {}
+
+    def _set(self, gauge: Gauge, values: Mapping[tuple[str, ...], float]) -> None:
+        for labels, value in values.items():
+            gauge.labels(*labels).set(value)
+        for labels in self.reported.get(gauge, set()) - set(values):
+            gauge.labels(*labels).set(0)
+        self.reported[gauge] = set(values)
+
+    def update(self, figures: programme_figures.Figures) -> None:
+        self._set(metrics.REFERRALS_BY_STATUS, figures.statuses)
+        self._set(metrics.SPECIALIST_VISITS, figures.visits)
+        self._set(
+            metrics.REFERRAL_FEEDBACK_DUE, {(c,): due for c, (due, _) in figures.feedback.items()}
+        )
+        self._set(
+            metrics.REFERRAL_FEEDBACK_TIMELY,
+            {(c,): done for c, (_, done) in figures.feedback.items()},
+        )
+
+
+def read_slow(
+    session: Session,
+    family: CentreFamily,
+    *,
+    now: datetime,
+    programme: ProgrammeFamily | None = None,
+    settings: Settings | None = None,
+) -> None:
+    """Money owed by stage and age, the per-centre figures of the last day and the
+    referral programme's figures."""
     owed = {(row.stage, row.age): row.rials for row in signals.owed(session, now)}
     ages = [label for label, _ in signals.AGE_BUCKETS] + [signals.OLDEST]
     for stage in signals.STAGES:
         for age in ages:
             metrics.OWED.labels(stage, age).set(owed.get((stage, age), 0))
     family.update(signals.centres_lately(session, now))
+    if programme is not None and settings is not None:
+        programme.update(
+            programme_figures.figures(
+                session=session,
+                today=today(settings),
+                feedback_days=settings.referral_feedback_days,
+            )
+        )
 
 
 class Collector:
@@ -99,6 +149,8 @@ class Collector:
         self.slow_every = settings.signals_slow_interval_s
         self.slow_due = 0.0
         self.family = CentreFamily()
+        self.programme = ProgrammeFamily()
+        self.settings = settings
         self.held: Connection | None = None  # PostgreSQL: the connection holding the lock
 
     def _connection(self) -> Connection | None:
@@ -143,7 +195,9 @@ class Collector:
         with Session(bind=connection) as session:
             read_fast(session, audit_entries=self.audit_entries, now=now)
             if time.monotonic() >= self.slow_due:
-                read_slow(session, self.family, now=now)
+                read_slow(
+                    session, self.family, now=now, programme=self.programme, settings=self.settings
+                )
                 self.slow_due = time.monotonic() + self.slow_every
             session.rollback()  # read only
         metrics.SIGNALS_COLLECTED_AT.set(time.time())

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import metrics
 from gateway.domain.lifecycle import DocumentStatus
+from gateway.information import service as information
 from gateway.kit.db import transaction
 from gateway.settings import Settings
 from gateway.storage.models import Batch, Document, OutboxMessage, utcnow
@@ -107,8 +108,8 @@ def prune_outbox(session: Session, *, keep: timedelta, now: datetime | None = No
 
 def periodic(sessions: sessionmaker[Session], settings: Settings) -> Callable[[], None]:
     """The API process's sweep, run by its upkeep thread every sweep interval; it also
-    deletes long-published outbox messages, makes the coming months' partitions and
-    refreshes the dead-letter gauge."""
+    tells of requests for information past their deadline, deletes long-published outbox
+    messages, makes the coming months' partitions and refreshes the dead-letter gauge."""
 
     def run() -> None:
         with transaction(sessions) as session:
@@ -121,6 +122,10 @@ def periodic(sessions: sessionmaker[Session], settings: Settings) -> Callable[[]
                 swept.documents,
                 swept.batches,
             )
+        with transaction(sessions) as session:
+            overdue = information.mark_overdue(session)
+        if overdue:
+            log.info("%d request(s) for information passed their deadline unanswered", overdue)
         with sessions() as session:
             metrics.DEAD_LETTERS.set(deadletters.count_open(session))
         with transaction(sessions) as session:

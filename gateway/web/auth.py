@@ -13,8 +13,7 @@ from sqlalchemy.orm import Session
 
 from gateway import metrics
 from gateway.audit import chain as audit
-from gateway.kit.db import transaction
-from gateway.kit.deps import State
+from gateway.kit.deps import ReadSession, State, WriteSession
 from gateway.settings import Settings
 from gateway.storage.models import StaffUser
 from gateway.web import sessions, throttle
@@ -35,9 +34,8 @@ def safe_next(target: str | None) -> str:
 
 
 @router.get("/login")
-def login_form(request: Request, state: State, next: str = HOME) -> Response:
-    with state.sessions() as db:
-        user = sessions.current_user(db, request.state.web_session)
+def login_form(request: Request, db: ReadSession, next: str = HOME) -> Response:
+    user = sessions.current_user(db, request.state.web_session)
     if user is not None:
         return RedirectResponse(safe_next(next), status_code=303)
     return render(
@@ -55,6 +53,7 @@ def login_form(request: Request, state: State, next: str = HOME) -> Response:
 def login(
     request: Request,
     state: State,
+    db: WriteSession,
     username: Annotated[str, Form(max_length=200)] = "",
     password: Annotated[str, Form(max_length=1024)] = "",
     next: Annotated[str, Form(max_length=2000)] = HOME,
@@ -63,9 +62,10 @@ def login(
     # believe its X-Forwarded-For (--forwarded-allow-ips).
     client = request.client.host if request.client else ""
     name = username.strip()
-    with transaction(state.sessions) as db:
-        user, locked_for = _try(db, state.settings, name, password, client)
-        session = request.state.web_session.logged_in(user, sessions.now_s()) if user else None
+    # A refused login answers 401/429 as a page, not an error: its failure count and any
+    # lock commit with the request like a success does.
+    user, locked_for = _try(db, state.settings, name, password, client)
+    session = request.state.web_session.logged_in(user, sessions.now_s()) if user else None
     if session is None:
         wait = throttle.retry_after(locked_for) if locked_for else 0
         page = render(
@@ -126,13 +126,9 @@ def _lock_record(lock: throttle.Lock, name: str, client: str) -> audit.Record:
 
 
 @router.post("/logout")
-def logout(request: Request, visit: Anyone) -> Response:
-    with transaction(visit.state.sessions) as db:
-        sessions.end_sessions(db, visit.user)  # on every browser, copies of the cookie too
-        audit.append(
-            db,
-            [audit.Record(visit.actor, "logout", "user", visit.user.username)],
-        )
+def logout(request: Request, visit: Anyone, db: WriteSession) -> Response:
+    sessions.end_sessions(db, visit.user)  # on every browser, copies of the cookie too
+    audit.append(db, [audit.Record(visit.actor, "logout", "user", visit.user.username)])
     request.state.web_session = WebSession.fresh(sessions.now_s())
     return RedirectResponse("/web/login", status_code=303)
 

@@ -1,4 +1,5 @@
-"""The dashboard, the review queue and the document page with its review forms."""
+"""The dashboard, the review queue and the document page with its review forms and its
+requests for information (and their attachments, downloaded)."""
 
 from __future__ import annotations
 
@@ -12,15 +13,19 @@ from sqlalchemy.orm import Session
 
 from gateway.assignment import repository as queue_search
 from gateway.assignment.repository import QueueRow
-from gateway.audit import chain as audit
 from gateway.audit import reads
+from gateway.documents import repository as documents
 from gateway.domain.bounds import INT32_MAX, INT64_MAX, LineNo, fits
 from gateway.domain.lifecycle import DocumentStatus
 from gateway.domain.review import ReviewAction, ReviewReason
 from gateway.errors import GatewayError, NotFoundError
+from gateway.information import service as information
+from gateway.information.schemas import AttachmentKind
 from gateway.kit.deps import ReadSession, WriteSession
+from gateway.kit.http import download_response
 from gateway.review import service as reviews
-from gateway.web import charts, exports, queries, views
+from gateway.storage.models import utcnow
+from gateway.web import charts, exports, views
 from gateway.web.kit import Anyone, AuditorVisit, Refused, Visit, WorkspaceRoute, locale_of
 from gateway.web.messages import N_
 
@@ -32,20 +37,23 @@ DONE = {
     "claim": N_("done.claim"),
     "release": N_("done.release"),
     "assign": N_("done.assign"),
+    "asked": N_("done.information_asked"),
+    "withdrawn": N_("done.information_withdrawn"),
 }
 S = DocumentStatus
 
 
 @router.get("/")
 def dashboard(visit: Anyone, db: ReadSession) -> Response:
-    found = {row.status: row for row in queries.totals_by_status(db)}
+    found = {row.status: row for row in documents.totals_by_status(db)}
+    overdue = information.waiting(db, utcnow()).overdue
     rows = [found[s.value] for s in S if s.value in found]
-    total = queries.StatusTotals(
+    total = documents.StatusTotals(
         "",
         *(sum(getattr(r, name) for r in rows) for name in views.TOTAL_FIELDS),
     )
     highlights = [
-        found.get(s.value) or queries.StatusTotals(s.value, 0, 0, 0, 0, 0, 0)
+        found.get(s.value) or documents.StatusTotals(s.value, 0, 0, 0, 0, 0, 0)
         for s in (S.UNDER_REVIEW, S.APPROVED, S.PAYMENT_ORDERED, S.PAID)
     ]
     return visit.render(
@@ -53,6 +61,7 @@ def dashboard(visit: Anyone, db: ReadSession) -> Response:
         rows=rows,
         total=total,
         highlights=highlights,
+        overdue=overdue,
         bar=charts.bar,
         columns=charts.columns,
         **views.dashboard_charts(db, _now()),
@@ -82,11 +91,7 @@ def queue(request: Request, visit: AuditorVisit, db: WriteSession) -> Response:
             limit=page.size, offset=page.offset, now=now,
         )  # fmt: skip
     shown = [row.document.id for row in rows]
-    record = reads.read_record(
-        visit, "GET /web/queue", documents=shown, query=form.query(), total=total
-    )
-    if record is not None:
-        audit.append(db, [record])
+    reads.record_read(db, visit, "GET /web/queue", documents=shown, query=form.query(), total=total)
     sla = visit.state.settings.review_sla_days
     today = now.date()
     return visit.render(
@@ -130,9 +135,8 @@ def queue_export(
         limit=EXPORT_MOST, offset=0, now=now,
     )  # fmt: skip
     scope = reads.Scope("queue-export", form.query(1)[:60], len(rows))
-    record = reads.read_record(visit, f"GET /web/queue/export.{extension}", scope=scope)
-    if record is not None and rows:
-        audit.append(db, [record])
+    if rows:
+        reads.record_read(db, visit, f"GET /web/queue/export.{extension}", scope=scope)
     locale = locale_of(request)
     name = f"review-queue-{now:%Y%m%d-%H%M}.{extension}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
@@ -159,8 +163,11 @@ def _show_document(
     error: GatewayError | None = None,
     error_key: str | None = None,
 ) -> Response:
-    """The document page; reading a patient's document leaves an audit entry (in the
-    request's session, committed with it)."""
+    """The document page; reading a patient's document leaves an audit entry. A refused
+    change is rolled back first: the page shows the document as stored, and the read is
+    recorded in the request's session all the same."""
+    if error is not None:
+        db.rollback()
     context = views.document_page(db, document_id, user_id=visit.user.id, now=_now())
     response = visit.render(
         "document.html",
@@ -171,9 +178,7 @@ def _show_document(
         **context,
     )
     route = "GET /web/documents/{id}"
-    record = reads.read_record(visit, route, documents=[document_id])
-    if record is not None:
-        audit.append(db, [record])
+    reads.record_read(db, visit, route, documents=[document_id])
     return response
 
 
@@ -224,21 +229,23 @@ def review_line(
             raise GatewayError(f"Unknown reason code {reason!r}.", 422)
         move = ReviewAction(action)
         reducing = move is ReviewAction.REDUCE
+        # Figures out of range are told first, whatever else the form lacks.
+        wanted_quantity = _optional_int(quantity, "quantity", INT32_MAX) if reducing else None
+        wanted_amount = _optional_int(amount, "amount", INT64_MAX) if reducing else None
         said = _review_refusal(move, reason, quantity, amount)
         if said is not None:
             return _show_document(visit, db, key, error_key=said)
-        with db.begin_nested():  # a refused review leaves nothing behind
-            reviews.review(
-                db,
-                document_id=key,
-                line_no=line_no,
-                action=move,
-                reason=ReviewReason(reason) if reason else None,
-                quantity=_optional_int(quantity, "quantity", INT32_MAX) if reducing else None,
-                amount=_optional_int(amount, "amount", INT64_MAX) if reducing else None,
-                note=note.strip(),
-                actor=visit.actor,
-            )
+        reviews.review(
+            db,
+            document_id=key,
+            line_no=line_no,
+            action=move,
+            reason=ReviewReason(reason) if reason else None,
+            quantity=wanted_quantity,
+            amount=wanted_amount,
+            note=note.strip(),
+            actor=visit.actor,
+        )
     except GatewayError as exc:
         return _show_document(visit, db, key, error=exc)
     return RedirectResponse(f"/web/documents/{key}?done=review#line-{line_no}", status_code=303)
@@ -256,14 +263,75 @@ def decide(
     if decision not in ("approve", "deny"):
         raise Refused(422, N_("error.invalid"))
     try:
-        with db.begin_nested():
-            reviews.decide(
-                db,
-                document_id=key,
-                approve=decision == "approve",
-                reason=reason.strip(),
-                actor=visit.actor,
-            )
+        reviews.decide(
+            db,
+            document_id=key,
+            approve=decision == "approve",
+            reason=reason.strip(),
+            actor=visit.actor,
+        )
     except GatewayError as exc:
         return _show_document(visit, db, key, error=exc)
     return RedirectResponse(f"/web/documents/{key}?done={decision}", status_code=303)
+
+
+@router.post("/documents/{document_id}/information-requests")
+def ask_information(
+    document_id: str,
+    visit: AuditorVisit,
+    db: WriteSession,
+    question: Annotated[str, Form(max_length=4000)] = "",
+    lines: Annotated[str, Form(max_length=400)] = "",
+    kinds: Annotated[list[str] | None, Form(max_length=5)] = None,
+) -> Response:
+    """The auditor asks the document's centre for information; the document waits."""
+    key = _document_id(document_id)
+    try:
+        wanted = kinds or []
+        unknown = [k for k in wanted if k not in AttachmentKind.__members__.values()]
+        if unknown:
+            raise GatewayError(f"Unknown attachment kind {unknown[0][:40]!r}.", 422)
+        information.ask(
+            db,
+            document_id=key,
+            question=question,
+            lines=views.line_numbers(lines),
+            kinds=[AttachmentKind(k) for k in wanted],
+            actor=visit.actor,
+            deadline_days=visit.state.settings.information_deadline_days,
+        )
+    except GatewayError as exc:
+        return _show_document(visit, db, key, error=exc)
+    return RedirectResponse(f"/web/documents/{key}?done=asked#information", status_code=303)
+
+
+@router.post("/documents/{document_id}/information-requests/{request_id}/withdraw")
+def withdraw_information(
+    document_id: str,
+    request_id: str,
+    visit: AuditorVisit,
+    db: WriteSession,
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """The auditor takes the open question back; the document returns to review."""
+    key = _document_id(document_id)
+    try:
+        information.withdraw(
+            db,
+            document_id=key,
+            request_id=_document_id(request_id),
+            reason=reason,
+            actor=visit.actor,
+        )
+    except GatewayError as exc:
+        return _show_document(visit, db, key, error=exc)
+    return RedirectResponse(f"/web/documents/{key}?done=withdrawn#information", status_code=303)
+
+
+@router.get("/attachments/{sha256}")
+def attachment(sha256: str, visit: AuditorVisit, db: WriteSession) -> Response:
+    """An answer's attachment, downloaded (never shown inline); the read is audited."""
+    stored, filename = information.attachment(db, sha256, None)
+    shown = information.documents_carrying(db, stored.sha256)
+    reads.record_read(db, visit, "GET /web/attachments/{sha256}", documents=shown)
+    return download_response(stored.body, stored.content_type, filename)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway.web import admin, auth, pages, settlements, worklist
+from gateway.web import admin, auth, donations, pages, referrals, settlements, worklist
 from gateway.web.kit import Refused, WorkspaceRoute
 from gateway.web.messages import N_
 
@@ -22,8 +22,10 @@ SECTIONS = (
     pages.router,
     worklist.router,
     settlements.router,
+    donations.router,
+    referrals.router,
     admin.router,
-    missing,
+    missing,  # last
 )  # missing: last
 
 router = APIRouter(include_in_schema=False)  # each route carries /web (WorkspaceRoute)

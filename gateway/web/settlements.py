@@ -8,16 +8,16 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from gateway.audit import reads
 from gateway.domain.bounds import RowId
 from gateway.errors import GatewayError
-from gateway.kit.deps import WriteSession
+from gateway.kit.deps import ReadSession, WriteSession
 from gateway.settings import today
 from gateway.settlement import service as settlement
 from gateway.storage import repository
 from gateway.storage.models import Centre, PaymentOrder
-from gateway.web import queries
 from gateway.web.kit import FinanceVisit, Visit, WorkspaceRoute
 from gateway.web.messages import N_
 from gateway.web.views import latin_number
@@ -28,35 +28,38 @@ DONE = {"closed": N_("done.closed"), "paid": N_("done.paid")}
 
 def _show(
     visit: Visit,
+    db: Session,
     *,
     period: str,
     centre: str,
     done: str | None = None,
     error: GatewayError | None = None,
 ) -> Response:
+    """The settlement page; after a refused change (``error``), that change rolled back."""
+    if error is not None:
+        db.rollback()
     orders: list[tuple[PaymentOrder, Centre]] = []
-    with visit.state.sessions() as db:
-        try:
-            scope = None
-            if centre:
-                found = repository.get_centre_by_code(db, centre)
-                if found is None:
-                    raise GatewayError(f"There is no centre {centre}.", 404)
-                scope = found.id
-            rows = settlement.list_orders(db, period=period or None, centre_scope=scope)
-            centres = queries.centres_by_id(db, {o.centre_id for o in rows})
-            orders = [(o, centres[o.centre_id]) for o in rows]
-        except GatewayError as exc:
-            error = error or exc
-        return visit.render(
-            "settlements.html",
-            status_code=error.status_code if error else 200,
-            period=period,
-            centre=centre,
-            orders=orders,
-            done=done,
-            error=error.message if error else None,
-        )
+    try:
+        scope = None
+        if centre:
+            found = repository.get_centre_by_code(db, centre)
+            if found is None:
+                raise GatewayError(f"There is no centre {centre}.", 404)
+            scope = found.id
+        rows = settlement.list_orders(db, period=period or None, centre_scope=scope)
+        centres = repository.centres_by_id(db, {o.centre_id for o in rows})
+        orders = [(o, centres[o.centre_id]) for o in rows]
+    except GatewayError as exc:
+        error = error or exc
+    return visit.render(
+        "settlements.html",
+        status_code=error.status_code if error else 200,
+        period=period,
+        centre=centre,
+        orders=orders,
+        done=done,
+        error=error.message if error else None,
+    )
 
 
 def _period(text: str) -> str:
@@ -65,9 +68,9 @@ def _period(text: str) -> str:
 
 @router.get("/settlements")
 def settlements(
-    visit: FinanceVisit, period: str = "", centre: str = "", done: str = ""
+    visit: FinanceVisit, db: ReadSession, period: str = "", centre: str = "", done: str = ""
 ) -> Response:
-    return _show(visit, period=_period(period), centre=centre.strip()[:20], done=DONE.get(done))
+    return _show(visit, db, period=_period(period), centre=centre.strip()[:20], done=DONE.get(done))
 
 
 def _back(period: str, done: str) -> Response:
@@ -86,22 +89,21 @@ def close_period(
     wanted = _period(period)
     today_ = today(visit.state.settings)
     try:
-        with db.begin_nested():
-            if confirmed != "yes":
-                due = settlement.preview_close(db, period=wanted, today=today_)
-                return visit.render(
-                    "settlement_confirm.html",
-                    action="close",
-                    period=wanted,
-                    due=due,
-                    totals={
-                        name: sum(getattr(d, name) for d in due)
-                        for name in ("documents", "requested", "eligible", "insurer_share")
-                    },
-                )
-            settlement.close_period(db, period=wanted, actor=visit.actor, today=today_)
+        if confirmed != "yes":
+            due = settlement.preview_close(db, period=wanted, today=today_)
+            return visit.render(
+                "settlement_confirm.html",
+                action="close",
+                period=wanted,
+                due=due,
+                totals={
+                    name: sum(getattr(d, name) for d in due)
+                    for name in ("documents", "requested", "eligible", "insurer_share")
+                },
+            )
+        settlement.close_period(db, period=wanted, actor=visit.actor, today=today_)
     except GatewayError as exc:
-        return _show(visit, period=wanted, centre="", error=exc)
+        return _show(visit, db, period=wanted, centre="", error=exc)
     return _back(wanted, "closed")
 
 
@@ -116,35 +118,31 @@ def mark_paid(
 ) -> Response:
     """First a page naming the order, its amount and the reference; paid when confirmed."""
     try:
-        with db.begin_nested():
-            if confirmed != "yes":
-                order = settlement.get_order(db, order_id, None)
-                centre = queries.centres_by_id(db, {order.centre_id})[order.centre_id]
-                return visit.render(
-                    "settlement_confirm.html",
-                    action="paid",
-                    order=order,
-                    centre_row=centre,
-                    reference=reference.strip(),
-                    period=_period(period),
-                )
-            order = settlement.mark_paid(
-                db, order_id=order_id, reference=reference, actor=visit.actor
+        if confirmed != "yes":
+            order = settlement.get_order(db, order_id, None)
+            centre = repository.centres_by_id(db, {order.centre_id})[order.centre_id]
+            return visit.render(
+                "settlement_confirm.html",
+                action="paid",
+                order=order,
+                centre_row=centre,
+                reference=reference.strip(),
+                period=_period(period),
             )
-            paid_period = order.period
+        order = settlement.mark_paid(db, order_id=order_id, reference=reference, actor=visit.actor)
+        paid_period = order.period
     except GatewayError as exc:
-        return _show(visit, period=_period(period), centre="", error=exc)
+        return _show(visit, db, period=_period(period), centre="", error=exc)
     return _back(paid_period, "paid")
 
 
 @router.get("/settlements/{order_id}/statement.csv")
-def statement_csv(order_id: RowId, visit: FinanceVisit) -> Response:
-    with visit.state.sessions() as db:
-        order = settlement.get_order(db, order_id, None)
-        text = settlement.statement_csv(settlement.statement_rows(db, order))
+def statement_csv(order_id: RowId, visit: FinanceVisit, db: WriteSession) -> Response:
+    order = settlement.get_order(db, order_id, None)
+    text = settlement.statement_csv(settlement.statement_rows(db, order))
     scope = reads.Scope(reads.ORDER, str(order.id), order.documents)
     route = "GET /web/settlements/{id}/statement.csv"
-    reads.record_read(visit.state.sessions, visit, route, scope=scope)
+    reads.record_read(db, visit, route, scope=scope)
     name = f"remittance-{order.period}-{order.id}.csv"
     return Response(
         text,

@@ -21,11 +21,14 @@ from gateway.documents.view import DocumentView, document_view
 from gateway.domain import actors, bounds
 from gateway.domain.lifecycle import DocumentStatus
 from gateway.domain.review import REVIEW_PREFIX, ReviewAction, ReviewReason
-from gateway.errors import NotFoundError
+from gateway.errors import GatewayError, NotFoundError
+from gateway.information import service as information
+from gateway.information.schemas import AttachmentKind
 from gateway.kit.periods import Month, parse_month
 from gateway.pricing import service as pricing
 from gateway.pricing.engine.rules import Reason
-from gateway.web import queries
+from gateway.submissions import repository as submissions
+from gateway.web import repository as web_repository
 from gateway.web.i18n import Rate
 from gateway.web.messages import N_
 from gateway.web.original import original_document
@@ -286,17 +289,18 @@ def review_why(view: DocumentView) -> Sentence | None:
 def document_page(
     session: Session, document_id: uuid.UUID, *, user_id: int, now: datetime
 ) -> dict[str, Any]:
-    """Everything the document page shows; 404 when there is no such document."""
+    """Everything the document page shows (its requests for information first); 404 when
+    there is no such document."""
     view = document_view(session, document_id, None)
     if view is None:
         raise NotFoundError("Document")
-    raw = queries.raw_payload(session, view.submission_id)
+    raw = submissions.raw_payload(session, view.submission_id)
     original = original_document(raw.body, raw.content_type, view.source_path) if raw else None
     entries = audit.entries_for(session, "document", [str(view.id)])
     actors = {e.actor for e in view.history} | {r.actor for r in view.reviews}
     actors |= {a.actor for a in view.appeals} | {e.actor for e in entries}
     holder = assignments.holders(session, [view.id], now).get(view.id)
-    following = queries.next_in_review(session, view.id, user_id, now)
+    following = web_repository.next_in_review(session, view.id, user_id, now)
     return {
         "doc": view,
         "why": review_why(view),
@@ -304,14 +308,17 @@ def document_page(
         "audit_entries": entries,
         "original": original,
         "can_review": view.status == DocumentStatus.UNDER_REVIEW,
+        "exchange": information.exchange(session, view.id),
+        "can_ask": view.status == DocumentStatus.UNDER_REVIEW,
+        "attachment_kinds": [k.value for k in AttachmentKind],
         "review_reasons": [r.value for r in ReviewReason],
         "actions": [a.value for a in ReviewAction],
         "plain": plain,
         "who": _names(session, actors),
-        "titles": queries.tariff_titles(
+        "titles": web_repository.tariff_titles(
             session, view.tariff.version if view.tariff else None, {ln.code for ln in view.lines}
         ),
-        "others": queries.patient_documents(
+        "others": web_repository.patient_documents(
             session, view.patient_national_id, view.service_date - timedelta(days=365), view.id
         ),
         "holder": holder,
@@ -324,14 +331,14 @@ def document_page(
 
 def _names(session: Session, recorded: set[str]) -> dict[str, str]:
     """How each actor is shown to staff: a person by name, a staff token by its label."""
-    users = queries.staff_names(session, actors.user_names(recorded))
+    users = web_repository.staff_names(session, actors.user_names(recorded))
     tokens: dict[int, str] = {}
     token_ids = {
         int(number)
         for role, _, number in (a.partition(":") for a in recorded)
         if role in actors.STAFF_ROLES and number.isdigit() and len(number) < 10
     }
-    tokens = queries.token_labels(session, token_ids)
+    tokens = web_repository.token_labels(session, token_ids)
     shown = {}
     for actor in recorded:
         name = actors.user_name(actor)
@@ -359,19 +366,19 @@ def dashboard_charts(session: Session, now: datetime, days: int = 30) -> dict[st
     """What the dashboard draws: the last ``days`` days, deductions by reason, the
     backlog and the money owed by age, and each busy centre against its peers' median."""
     since = (now - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    found = {d.day: d for d in queries.per_day(session, since)}
+    found = {d.day: d for d in web_repository.per_day(session, since)}
     calendar = [(since + timedelta(days=i)).date().isoformat() for i in range(days)]
-    per_day = [found.get(day) or queries.Day(day, 0, 0) for day in calendar]
+    per_day = [found.get(day) or web_repository.Day(day, 0, 0) for day in calendar]
     backlog = [[0, 0] for _ in AGE_LABELS]
-    for bucket, count, requested in queries.backlog_by_age(session, now):
+    for bucket, count, requested in web_repository.backlog_by_age(session, now):
         backlog[bucket] = [count, requested]
     owed = {status: [0] * len(AGE_LABELS) for status in ("APPROVED", "PAYMENT_ORDERED")}
-    for status, bucket, amount in queries.owed_by_age(session, now):
+    for status, bucket, amount in web_repository.owed_by_age(session, now):
         owed[status][bucket] = amount
-    rates = queries.centre_rates(session)
+    rates = web_repository.centre_rates(session)
     return {
         "per_day": per_day,
-        "by_reason": queries.deductions_by_reason(session),
+        "by_reason": web_repository.deductions_by_reason(session),
         "backlog": list(zip(AGE_LABELS, backlog, strict=True)),
         "owed": [(label, owed["APPROVED"][i], owed["PAYMENT_ORDERED"][i])
                  for i, label in enumerate(AGE_LABELS)],
@@ -379,3 +386,16 @@ def dashboard_charts(session: Session, now: datetime, days: int = 30) -> dict[st
         "median_rejection": median([r.rejection_rate for r in rates]) if rates else 0.0,
         "median_deduction": median([r.deduction_rate for r in rates]) if rates else 0.0,
     }  # fmt: skip
+
+
+def line_numbers(text: str) -> list[int]:
+    """Line numbers typed as "1, 3 4" (Persian or Latin digits); a 422 for anything else."""
+    numbers = []
+    for item in re.split(r"[\s,،]+", text.strip()):
+        if not item:
+            continue
+        digits = latin_number(item)
+        if not bounds.fits(digits, bounds.INT32_MAX) or int(digits) < 1:
+            raise GatewayError(f"{item[:20]!r} is not a line number.", 422)
+        numbers.append(int(digits))
+    return numbers

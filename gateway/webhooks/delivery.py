@@ -28,7 +28,7 @@ from gateway.kit.db import engine_for, session_factory, transaction
 from gateway.settings import Settings, get_settings
 from gateway.storage.models import utcnow
 from gateway.webhooks import repository as store
-from gateway.webhooks.signing import retry_delay, signature_header
+from gateway.webhooks.signing import retry_delay, signature_header, standard_headers
 from gateway.webhooks.transport import Answer, post
 
 USER_AGENT = "rasa-gateway-webhooks/1"
@@ -84,12 +84,15 @@ def deliver(
             return Result(Outcome.SKIPPED)
         url, secret = webhook.url, webhook.secret
     body = orjson.dumps(event)
+    sent_at = int(time.time())
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
+        **standard_headers(secret, event_id, body, sent_at),
         "X-Gateway-Event": str(event.get("type", "")),
         "X-Gateway-Delivery": event_id,
-        "X-Gateway-Signature": signature_header(secret, body, int(time.time())),
+        # Deprecated: the Standard Webhooks headers above replace it; kept for this version.
+        "X-Gateway-Signature": signature_header(secret, body, sent_at),
     }
     answer = post(
         url, body, headers, timeout_s=policy.timeout_s, policy=policy.addresses, tls=policy.tls

@@ -16,8 +16,7 @@ from pydantic import AnyUrl, BaseModel, Field, UrlConstraints
 from gateway.domain.bounds import Offset, RowId
 from gateway.domain.centres import Role
 from gateway.errors import ForbiddenError
-from gateway.kit.db import transaction
-from gateway.kit.deps import Caller, ReadSession, State
+from gateway.kit.deps import Caller, ReadSession, State, WriteSession
 from gateway.kit.http import AUTHENTICATED, BAD_JSON, errors
 from gateway.storage.models import Webhook, WebhookDelivery
 from gateway.webhooks import service as webhooks
@@ -50,13 +49,14 @@ class WebhookOut(BaseModel):
 
 class WebhookCreated(WebhookOut):
     secret: str = Field(
-        description="The HMAC-SHA256 key that signs every delivery; shown only in this answer"
+        description="The Standard Webhooks secret (whsec_ and base64) that signs every "
+        "delivery (webhook-signature); shown only in this answer"
     )
 
 
 class DeliveryOut(BaseModel):
     id: int
-    event_id: str = Field(description="The event's id, also sent as X-Gateway-Delivery")
+    event_id: str = Field(description="The event's id, also sent as webhook-id")
     document_id: uuid.UUID | None
     attempt: int = Field(description="1 for the first try of an event, 2 for its first retry...")
     status_code: int | None = Field(description="The receiver's HTTP status; null if none")
@@ -112,16 +112,20 @@ WebhookId = Annotated[RowId, Path()]
     summary="Register a webhook (the signing secret is shown once)",
 )
 def create_webhook(
-    body: WebhookIn, response: Response, centre_id: CentreId, caller: Caller, state: State
+    body: WebhookIn,
+    response: Response,
+    centre_id: CentreId,
+    caller: Caller,
+    session: WriteSession,
+    state: State,
 ) -> WebhookCreated:
-    with transaction(state.sessions) as session:
-        done = webhooks.register(
-            session=session,
-            centre_id=centre_id,
-            url=str(body.url),
-            actor=caller.actor,
-            policy=state.settings.webhook_address_policy(),
-        )
+    done = webhooks.register(
+        session=session,
+        centre_id=centre_id,
+        url=str(body.url),
+        actor=caller.actor,
+        policy=state.settings.webhook_address_policy(),
+    )
     out = webhook_out(done.webhook)
     response.headers["Location"] = f"/v1/webhooks/{out.id}"
     return WebhookCreated(**out.model_dump(), secret=done.secret)
@@ -145,12 +149,11 @@ def list_webhooks(centre_id: CentreId, session: ReadSession) -> list[WebhookOut]
     summary="Delete a webhook: no further events are sent to it; its deliveries stay visible",
 )
 def delete_webhook(
-    webhook_id: WebhookId, centre_id: CentreId, caller: Caller, state: State
+    webhook_id: WebhookId, centre_id: CentreId, caller: Caller, session: WriteSession
 ) -> Response:
-    with transaction(state.sessions) as session:
-        webhooks.disable(
-            session=session, centre_id=centre_id, webhook_id=webhook_id, actor=caller.actor
-        )
+    webhooks.disable(
+        session=session, centre_id=centre_id, webhook_id=webhook_id, actor=caller.actor
+    )
     return Response(status_code=204)
 
 

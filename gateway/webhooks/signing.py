@@ -1,19 +1,32 @@
 """Webhook signatures and retry timing: pure functions, no I/O.
 
-A delivery carries ``X-Gateway-Signature: t=<unix seconds>,v1=<hex>`` where the hex is
-HMAC-SHA256 keyed with the webhook's secret over ``f"{t}."`` followed by the exact body
-bytes. Signing the timestamp with the body lets a receiver refuse replays of old events.
-``verify_signature`` uses only the standard library so receivers can copy it as it is.
+A delivery is signed twice:
+
+- the Standard Webhooks headers (``webhook-id``, ``webhook-timestamp``,
+  ``webhook-signature: v1,<base64>``), HMAC-SHA256 over ``f"{id}.{timestamp}.{body}"``
+  keyed with the bytes the ``whsec_<base64>`` secret encodes, made by the
+  ``standardwebhooks`` library so that off-the-shelf verifiers in any language accept them;
+- the older ``X-Gateway-Signature: t=<unix seconds>,v1=<hex>`` (deprecated, kept for this
+  version), HMAC-SHA256 keyed with the whole secret text over ``f"{t}."`` and the body.
+
+Secrets issued before the Standard Webhooks headers were written in base64's URL-safe
+alphabet without padding; ``secret_key`` reads both spellings, so their webhooks keep
+working and get both signatures.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import random
 import secrets
 import time
+from datetime import UTC, datetime
 from enum import StrEnum
+
+from standardwebhooks.webhooks import Webhook
 
 SIGNATURE_VERSION = "v1"
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a marker that makes secrets recognisable, not one
@@ -21,8 +34,33 @@ _jitter = random.Random()
 
 
 def new_secret() -> str:
-    """A fresh signing secret (256 random bits)."""
-    return SECRET_PREFIX + secrets.token_urlsafe(32)
+    """A fresh signing secret: 256 random bits, as Standard Webhooks writes them
+    (``whsec_`` and standard base64)."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def secret_key(secret: str) -> bytes:
+    """The HMAC key of the Standard Webhooks signature: the bytes the secret encodes.
+
+    A secret of this version is standard base64 (with padding); an older one is URL-safe
+    base64 without padding (``secrets.token_urlsafe``), read as such.
+    """
+    text = secret.removeprefix(SECRET_PREFIX)
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def standard_headers(secret: str, message_id: str, body: bytes, timestamp: int) -> dict[str, str]:
+    """The Standard Webhooks headers of a body sent at ``timestamp`` (unix seconds)."""
+    at = datetime.fromtimestamp(timestamp, tz=UTC)
+    signature = Webhook(secret_key(secret)).sign(message_id, at, body.decode())
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature,
+    }
 
 
 def sign(secret: str, body: bytes, timestamp: int) -> str:
@@ -32,7 +70,7 @@ def sign(secret: str, body: bytes, timestamp: int) -> str:
 
 
 def signature_header(secret: str, body: bytes, timestamp: int) -> str:
-    """The value of ``X-Gateway-Signature`` for a body sent at ``timestamp``."""
+    """The value of the deprecated ``X-Gateway-Signature`` for a body sent at ``timestamp``."""
     return f"t={timestamp},{SIGNATURE_VERSION}={sign(secret, body, timestamp)}"
 
 

@@ -15,6 +15,7 @@ from gateway.admin import service as admin
 from gateway.cli import app
 from gateway.domain.centres import CentreKind, Role, Sector
 from gateway.kit.db import transaction
+from gateway.pricing import repository as tariffs
 from gateway.pricing.tariff_csv import book_files, read_book
 from gateway.settings import get_settings
 from gateway.storage import repository
@@ -114,7 +115,7 @@ def test_tariff_import_is_all_or_nothing_and_export_gives_the_book_back(
     cli_env, sessions, tmp_path
 ) -> None:
     with sessions() as session:
-        before = len(repository.tariff_versions(session))
+        before = len(tariffs.tariff_versions(session))
     broken = tmp_path / "broken"
     broken.mkdir()
     for name in ("services.csv", "k_coefficients.csv", "package_contents.csv"):
@@ -127,7 +128,7 @@ def test_tariff_import_is_all_or_nothing_and_export_gives_the_book_back(
     said = " ".join(refused.stderr.split())  # the console wraps long lines
     assert "package_prices.csv:price (line 2): price: must not be negative" in said
     with sessions() as session:
-        assert len(repository.tariff_versions(session)) == before  # nothing half-stored
+        assert len(tariffs.tariff_versions(session)) == before  # nothing half-stored
 
     imported = runner.invoke(
         app, ["tariff", "import", str(admin.SAMPLE_TARIFF_DIR), "--label", "again"]

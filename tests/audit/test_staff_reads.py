@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from gateway.audit import chain as audit
 from gateway.audit import reads
-from gateway.batches.service import process_batch
+from gateway.batches.runner import process_batch
 from gateway.cli import app
 from gateway.domain.centres import Role
 from gateway.kit.db import transaction

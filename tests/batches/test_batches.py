@@ -20,7 +20,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.batches import repository as store
-from gateway.batches.service import process_batch
+from gateway.batches.runner import process_batch
 from gateway.domain import documents as dm
 from gateway.domain.centres import Role
 from gateway.kit.db import transaction

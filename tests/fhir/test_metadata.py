@@ -13,6 +13,7 @@ from tests import factories as f
 INTERACTION_PATHS = {
     "create": ("POST", "/fhir/{kind}"),
     "read": ("GET", "/fhir/{kind}/{{id}}"),
+    "search-type": ("GET", "/fhir/{kind}"),
 }
 
 

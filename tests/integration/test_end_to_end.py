@@ -14,6 +14,7 @@ import orjson
 import pytest
 from sqlalchemy import func, select, update
 
+from gateway.documents import repository as documents
 from gateway.kit.db import transaction
 from gateway.settings import Settings
 from gateway.storage import repository
@@ -126,7 +127,7 @@ def test_a_message_never_published_is_relayed(stack: Stack) -> None:
     status = ""
     while time.monotonic() < deadline and status not in PRICED_STATES:
         with sessions() as session:
-            document = repository.get_document(session, document_id, None)
+            document = documents.get_document(session, document_id, None)
             assert document is not None
             status = document.status
         time.sleep(0.3)

@@ -17,6 +17,8 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,16 @@ import pytest
 from kombu import Connection
 from sqlalchemy import func, select, text
 
-from gateway.storage.models import Document, DocumentLine, LinePricing, StatusEvent
+from gateway.kit.db import transaction
+from gateway.payers import repository as payer_store
+from gateway.storage.models import (
+    Document,
+    DocumentLine,
+    LedgerTransfer,
+    LinePricing,
+    StatusEvent,
+    SupplementaryPolicy,
+)
 from tests import factories as f
 from tests import rabbitmq, services
 from tests.factories import PRICED_STATES
@@ -59,6 +70,49 @@ def _bystanders() -> Iterator[Callable[[], None]]:
                 check()
 
         yield untouched
+
+
+def _give_policies(stack: Stack, national_ids: list[str]) -> None:
+    with transaction(stack.sessions()) as session:
+        session.add_all(
+            SupplementaryPolicy(
+                national_id=national_id,
+                insurer_code="FAULT-SUP",
+                insurer_name="Fault-test supplementary",
+                policy_number=f"F-{n}",
+                priority=1,
+                valid_from=date(2020, 1, 1),
+                valid_to=None,
+                copay_share=Decimal("0.5"),
+                uncovered_share=Decimal(0),
+                annual_ceiling=None,
+            )
+            for n, national_id in enumerate(national_ids)
+        )
+
+
+def _ledger_is_whole_and_split_once(sessions: Any, ids: list[uuid.UUID], insured: set[str]) -> None:
+    """After the faults: every transfer balances, every kept balance is its entries' sum,
+    and each approved document of an insured patient was split once (never twice)."""
+    with sessions() as session:
+        assert payer_store.unbalanced_transfers(session) == []
+        assert payer_store.balances_kept(session) == payer_store.balances_from_entries(session)
+        approved = session.execute(
+            select(Document.id, Document.patient_national_id).where(
+                Document.id.in_(ids), Document.status == "APPROVED"
+            )
+        ).all()
+        splits = session.execute(
+            select(LedgerTransfer.document_id, func.count())
+            .where(LedgerTransfer.document_id.in_(ids), LedgerTransfer.kind == "split")
+            .group_by(LedgerTransfer.document_id)
+        ).all()
+    counted = dict(splits)
+    assert any(national_id in insured for _, national_id in approved)  # not vacuous
+    for document_id, national_id in approved:
+        if national_id in insured:  # one transfer for the insurer, one for the patient
+            assert counted.get(document_id) == 2, document_id
+    assert set(counted) <= {d for d, _ in approved}
 
 
 def _drop_database_connections(stack: Stack) -> int:
@@ -111,12 +165,11 @@ def _send(
 @pytest.mark.parametrize("stack", ["postgresql+rabbitmq"], indirect=True)
 def test_nothing_lost_nothing_doubled_under_faults(stack: Stack) -> None:
     code, token = add_centre(stack)
-    bodies = {
-        str(uuid.uuid4()): f.as_json(
-            f.submission(code, *(f.outpatient_visit() for _ in range(PER_SUBMISSION)))
-        )
-        for _ in range(SUBMISSIONS)
-    }
+    visits = [[f.outpatient_visit() for _ in range(PER_SUBMISSION)] for _ in range(SUBMISSIONS)]
+    # Every fifth patient holds a supplementary policy: their approvals split in the ledger.
+    insured = [v["outpatientVisit"]["patient"]["nationalId"] for w in visits for v in w][::5]
+    _give_policies(stack, insured)
+    bodies = {str(uuid.uuid4()): f.as_json(f.submission(code, *wave)) for wave in visits}
     outcomes: dict[str, Any] = {}
     lock = threading.Lock()
     headers = {"Authorization": f"Bearer {token}"}
@@ -209,6 +262,7 @@ def test_nothing_lost_nothing_doubled_under_faults(stack: Stack) -> None:
             )
         )
     assert pricings == lines  # one pricing row per line: priced once
+    _ledger_is_whole_and_split_once(sessions, ids, set(insured))
     assert len(priced_moves) == len(ids)
     assert {count for _, count in priced_moves} == {1}  # one status path each
     assert stored == len(ids)  # nothing stored twice by a retried request

@@ -7,7 +7,9 @@ test, so nobody adds a route without deciding who may call it.
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -18,7 +20,7 @@ from gateway.domain.centres import Role
 from gateway.kit.db import transaction
 from gateway.pricing.engine.review import ReviewPolicy
 from gateway.pricing.service import Policies
-from gateway.storage.models import PaymentOrder, Webhook
+from gateway.storage.models import FamilyPhysician, PatientListEntry, PaymentOrder, Webhook
 from tests import factories as f
 from tests.submissions.test_submissions import JSON, POLICIES, auth, price_all
 
@@ -34,9 +36,15 @@ class Rule:
     roles: frozenset[str]
     owned: bool = False  # an object of one centre: another centre gets 404
     body: Any = None
+    query: dict[str, str] | None = None
+    form: bool = False  # the body as a form (urlencoded), not JSON
 
 
 FHIR_CLAIM = {"resourceType": "Claim"}
+FHIR_REFERRAL = {"resourceType": "ServiceRequest"}
+FHIR_COMMUNICATION = {"resourceType": "Communication"}
+REFERRAL = {"physician": "00", "patient": "0000000000", "level": 2, "reason": "I20"}
+FEEDBACK = {"diagnosis": "I20", "findings": "x", "plan": "y", "back_to_level1": True}
 ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/submissions"): Rule(frozenset({CENTRE})),
     ("GET", "/v1/submissions/{submission_id}"): Rule(EVERYONE, owned=True),
@@ -84,6 +92,44 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ),
     ("POST", "/fhir/CoverageEligibilityRequest/$submit"): Rule(
         frozenset({CENTRE}), body={"resourceType": "CoverageEligibilityRequest"}
+    ),
+    # The referral programme: the issuing centre (and a centre that used the referral);
+    # staff may not read the physicians' correspondence (docs/referrals.md).
+    ("POST", "/v1/referrals"): Rule(frozenset({CENTRE}), body=REFERRAL),
+    ("GET", "/v1/referrals"): Rule(frozenset({CENTRE})),
+    ("GET", "/v1/referrals/{code}"): Rule(frozenset({CENTRE}), owned=True),
+    ("POST", "/v1/referrals/{code}/feedback"): Rule(frozenset({CENTRE}), owned=True, body=FEEDBACK),
+    ("POST", "/fhir/ServiceRequest"): Rule(frozenset({CENTRE}), body=FHIR_REFERRAL),
+    ("GET", "/fhir/ServiceRequest/{code}"): Rule(frozenset({CENTRE}), owned=True),
+    # Requests for information: auditors ask and withdraw, the document's centre answers.
+    ("POST", "/v1/documents/{document_id}/information-requests"): Rule(
+        frozenset({AUDITOR, ADMIN}), body={"question": "Which ward?"}
+    ),
+    ("GET", "/v1/documents/{document_id}/information-requests"): Rule(EVERYONE, owned=True),
+    ("POST", "/v1/documents/{document_id}/information-requests/{request_id}/withdraw"): Rule(
+        frozenset({AUDITOR, ADMIN}), body={"reason": "asked twice"}
+    ),
+    ("POST", "/v1/documents/{document_id}/information"): Rule(
+        frozenset({CENTRE}), owned=True, body={"text": "the discharge summary"}, form=True
+    ),
+    ("GET", "/v1/attachments/{sha256}"): Rule(EVERYONE, owned=True),
+    ("GET", "/fhir/CommunicationRequest"): Rule(frozenset({CENTRE})),
+    ("POST", "/fhir/Communication"): Rule(frozenset({CENTRE}), body=FHIR_COMMUNICATION),
+    # The further payers: finance keeps the fund's books; staff may enrol patients.
+    ("GET", "/v1/payers/programmes"): Rule(STAFF),
+    ("POST", "/v1/payers/programmes"): Rule(frozenset({FINANCE, ADMIN}), body={"code": "X"}),
+    ("POST", "/v1/payers/enrolments"): Rule(STAFF, body={"programme": "X"}),
+    ("GET", "/v1/payers/donations"): Rule(frozenset({FINANCE, ADMIN})),
+    ("POST", "/v1/payers/donations"): Rule(frozenset({FINANCE, ADMIN}), body={"donor": "X"}),
+    ("GET", "/v1/payers/donations/{receipt}/report"): Rule(frozenset({FINANCE, ADMIN})),
+    ("GET", "/v1/payers/insurers/{insurer}/statement"): Rule(
+        frozenset({FINANCE, ADMIN}), query={"period": "2026-11"}
+    ),
+    ("GET", "/v1/payers/insurers/{insurer}/statement.csv"): Rule(
+        frozenset({FINANCE, ADMIN}), query={"period": "2026-11"}
+    ),
+    ("GET", "/fhir/Claim"): Rule(
+        frozenset({FINANCE, ADMIN}), query={"insurer": "ALBORZ-SUP", "period": "2026-11"}
     ),
 }
 
@@ -139,7 +185,6 @@ def world(client: TestClient, sessions) -> World:
     always = Policies(
         copay=POLICIES.copay,
         review=ReviewPolicy(0, Decimal(1), Decimal(0)),
-        referral_provinces=POLICIES.referral_provinces,
         clock_date=POLICIES.clock_date,
     )
     price_all(sessions, [document_id], always)
@@ -153,6 +198,19 @@ def world(client: TestClient, sessions) -> World:
         session.add_all([order, hook])
         session.flush()
         order_id, hook_id = order.id, hook.id
+        physician, patient = f"{random.randrange(10**7, 10**8)}", f.new_national_id()
+        session.add(
+            FamilyPhysician(medical_council_number=physician, full_name="Dr", centre_id=centre.id)
+        )
+        session.flush()
+        session.add(
+            PatientListEntry(
+                national_id=patient, physician_number=physician, valid_from=date(2024, 1, 1)
+            )
+        )
+    referral = {**REFERRAL, "physician": physician, "patient": patient}
+    issued = client.post("/v1/referrals", json=referral, headers=auth(token))
+    assert issued.status_code == 201, issued.text
     return World(
         tokens={
             CENTRE: token,
@@ -170,6 +228,11 @@ def world(client: TestClient, sessions) -> World:
             "webhook_id": hook_id,
             "claim_response_id": document_id,
             "eob_id": document_id,
+            "code": issued.json()["code"],
+            "request_id": "5b0e2c1e-8f4a-4d52-9a57-3c1f0f3b2a10",
+            "sha256": "0" * 64,
+            "receipt": "CF-2026-0000001",
+            "insurer": "ALBORZ-SUP",
         },
     )
 
@@ -180,8 +243,10 @@ def call(client: TestClient, method: str, url: str, rule: Rule, token: str | Non
         headers["Content-Type"] = "application/fhir+json"
         headers["Accept"] = "application/fhir+json"
     if rule.body is None:
-        return client.request(method, url, headers=headers)
-    return client.request(method, url, headers=headers, json=rule.body)
+        return client.request(method, url, headers=headers, params=rule.query)
+    if rule.form:
+        return client.request(method, url, headers=headers, params=rule.query, data=rule.body)
+    return client.request(method, url, headers=headers, params=rule.query, json=rule.body)
 
 
 def test_no_token_is_401_everywhere(client: TestClient, world: World) -> None:

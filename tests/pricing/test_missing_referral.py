@@ -48,7 +48,6 @@ def fresh(tmp_path: Path) -> Iterator[tuple[TestClient, sessionmaker[Session], s
         database_url=url,
         broker_url=f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}",
         clock_date=f.TODAY,
-        referral_provinces=["Tehran"],
         batch_spool_dir=tmp_path / "spool",
     )
     with TestClient(create_app(settings, relay=False)) as client:

@@ -579,6 +579,47 @@ CONTEXT_CASES = [
         ],
     ),
     (
+        # The referral programme's self-referral policy, patient pays the full tariff:
+        # 970005 2.6 x 492000 = 1279200 (220800 above tariff), all of it the patient's;
+        # CBC 300000 asked (under 379200), all of it the patient's.
+        "self-referred specialist visit: the patient pays the full tariff",
+        [L("970005", 1, 1_500_000), L("800010", 1, 300_000)],
+        CareSetting.OUTPATIENT,
+        {"referral_mandatory": True, "self_referral_rate": Decimal("1.00")},
+        [
+            (1_279_200, 1_279_200, 1_279_200, 0, {Reason.ABOVE_TARIFF: 220_800}),
+            (379_200, 300_000, 300_000, 0, {}),
+        ],
+    ),
+    (
+        # A reduced insurer share (70% co-payment): 1000000 x 0.7 = 700000;
+        # 333333 x 0.7 = 233333.1, rounded half up to 233333.
+        "self-referred visit under a reduced insurer share",
+        [L("970005", 1, 1_000_000), L("800010", 1, 333_333)],
+        CareSetting.OUTPATIENT,
+        {"referral_mandatory": True, "self_referral_rate": Decimal("0.70")},
+        [
+            (1_279_200, 1_000_000, 700_000, 300_000, {}),
+            (379_200, 333_333, 233_333, 100_000, {}),
+        ],
+    ),
+    (
+        # An emergency needs no referral: the usual 30% of 1000000.
+        "emergency specialist visit without a referral where the programme applies",
+        [L("970005", 1, 1_000_000)],
+        CareSetting.OUTPATIENT,
+        {"referral_mandatory": True, "emergency": True},
+        [(1_279_200, 1_000_000, 300_000, 700_000, {})],
+    ),
+    (
+        # An owned centre's usual co-payment is nothing; the policy's 100% applies.
+        "self-referred visit in an owned centre",
+        [L("970005", 1, 1_000_000)],
+        CareSetting.OUTPATIENT,
+        {"referral_mandatory": True, "self_referral_rate": Decimal("1.00"), "kind": "owned"},
+        [(1_279_200, 1_000_000, 1_000_000, 0, {})],
+    ),
+    (
         "package without a price for the sector: lines priced one by one",
         [L("400100", 1, 30_000_000)],
         CareSetting.INPATIENT,
@@ -609,7 +650,8 @@ CONTEXT_CASES = [
 def test_hand_computed_cases_with_context(lines, setting, fields, expected) -> None:
     fields = dict(fields)
     sector = Sector(fields.pop("sector", "private"))
-    result = price(lines, sector=sector, setting=setting, **fields)
+    kind = CentreKind(fields.pop("kind", "contracted"))
+    result = price(lines, kind=kind, sector=sector, setting=setting, **fields)
     got = [
         (
             p.tariff_unit_price,
@@ -644,3 +686,13 @@ def test_package_is_noted_on_the_document() -> None:
 def test_every_denial_names_its_reason_in_the_explanation() -> None:
     (line,) = price([L("970000", 1, 700_000)], coverage=()).lines
     assert line.explanation == "deducted in full: the patient is not insured on 2026-11-10"
+
+
+def test_self_referred_lines_carry_their_reason() -> None:
+    rate = {"referral_mandatory": True, "self_referral_rate": Decimal("1.00")}
+    result = price([L("970005", 1, 1_000_000), L("800010", 1, 300_000)], **rate)
+    assert [line.copay_reason for line in result.lines] == ["referral.self-referred"] * 2
+    assert "co-payment 100.00% (referral.self-referred) = 1,000,000" in result.lines[0].explanation
+    assert any(note.startswith("referral.self-referred") for note in result.notes)
+    usual = price([L("970005", 1, 1_000_000)], referral_mandatory=True, referral_code="1")
+    assert usual.lines[0].copay_reason is None

@@ -199,7 +199,6 @@ def test_review_decision_is_recorded_with_its_reason(client: TestClient, session
         review=ReviewPolicy(
             amount_threshold=1_000_000, deduction_share=Decimal(1), sample_percent=Decimal(0)
         ),
-        referral_provinces=POLICIES.referral_provinces,
         clock_date=POLICIES.clock_date,
     )
     big = submit(client, token, centre.code, f.outpatient_visit([f.line("700400", 1, 9_000_000)]))

@@ -24,7 +24,6 @@ from tests.submissions.test_submissions import JSON, POLICIES, auth, price_all
 ALWAYS_REVIEW = Policies(
     copay=POLICIES.copay,
     review=ReviewPolicy(amount_threshold=0, deduction_share=Decimal(1), sample_percent=Decimal(0)),
-    referral_provinces=POLICIES.referral_provinces,
     clock_date=POLICIES.clock_date,
 )
 NEVER_REVIEW = Policies(
@@ -32,7 +31,6 @@ NEVER_REVIEW = Policies(
     review=ReviewPolicy(
         amount_threshold=10**15, deduction_share=Decimal(1), sample_percent=Decimal(0)
     ),
-    referral_provinces=POLICIES.referral_provinces,
     clock_date=POLICIES.clock_date,
 )
 

@@ -84,12 +84,22 @@ def _number_key_condition(engine: Engine) -> str:
     return str(key["dialect_options"].get(f"{engine.dialect.name}_where", ""))
 
 
-def test_voided_documents_free_their_numbers_and_block_the_downgrade(url: str) -> None:
+def registry_of_0016(folder: Path) -> Path:
+    """The sample registry's files that revision 0016 has tables for: later revisions add
+    tables for further registry files (supplementary policies, referral lists)."""
+    for name in ("centres.csv", "insured.csv"):
+        (folder / name).write_bytes((f.SAMPLE_REGISTRY_DIR / name).read_bytes())
+    return folder
+
+
+def test_voided_documents_free_their_numbers_and_block_the_downgrade(
+    url: str, tmp_path: Path
+) -> None:
     upgrade(url, "0016")
     engine = make_engine(url)
     try:
         sessions = session_factory(engine)
-        f.seed_sample_tariff(sessions)
+        f.seed_sample_tariff(sessions, registry_of_0016(tmp_path))
         centre, _ = f.make_centre(sessions)
         document_id, status = _ingest(engine, centre, "KEEP-1")
         assert status == "ACCEPTED"
@@ -118,7 +128,7 @@ def test_voided_documents_free_their_numbers_and_block_the_downgrade(url: str) -
         engine.dispose()
 
 
-def test_down_to_0016_and_up_again(url: str) -> None:
+def test_down_to_0016_and_up_again(url: str, tmp_path: Path) -> None:
     upgrade(url)
     engine = make_engine(url)
     try:
@@ -127,7 +137,7 @@ def test_down_to_0016_and_up_again(url: str) -> None:
         assert "VOIDED" not in _number_key_condition(engine)
         assert _descending(engine)
         sessions = session_factory(engine)
-        f.seed_sample_tariff(sessions)
+        f.seed_sample_tariff(sessions, registry_of_0016(tmp_path))
         centre, _ = f.make_centre(sessions)
         document_id, _ = _ingest(engine, centre, "DOWN-1")
         with pytest.raises(IntegrityError), engine.begin() as connection:

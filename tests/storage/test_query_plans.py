@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from gateway.audit import chain as audit
 from gateway.batches import repository as batches
+from gateway.documents import repository as documents
 from gateway.documents.view import document_view
 from gateway.domain.review import ReviewAction, ReviewReason
 from gateway.eligibility import repository as eligibility
@@ -34,10 +35,10 @@ from gateway.review import service as reviews
 from gateway.settlement import service as settlement
 from gateway.storage import repository
 from gateway.storage.models import Batch
+from gateway.submissions import repository as submissions
 from gateway.upkeep import deadletters, sweeper
 from gateway.upkeep import gauges as observe
 from gateway.upkeep import repository as signals
-from gateway.web import queries
 from gateway.webhooks import repository as hooks
 from tests import services
 
@@ -275,8 +276,8 @@ def month(p: Picks) -> tuple[date, date]:
 
 
 def search(p: Picks, centre: int | None, **criteria: Any) -> Callable[[Session], object]:
-    wanted = repository.DocumentFilter(**criteria)
-    return lambda s: repository.search_documents(s, wanted, centre_scope=centre, limit=50, offset=0)
+    wanted = documents.DocumentFilter(**criteria)
+    return lambda s: documents.search_documents(s, wanted, centre_scope=centre, limit=50, offset=0)
 
 
 def queries_of(p: Picks) -> dict[str, Callable[[Session], object]]:
@@ -289,8 +290,8 @@ def queries_of(p: Picks) -> dict[str, Callable[[Session], object]]:
         "centre: own documents of a month": search(p, p.centre, period=period),
         "centre: own documents of a patient": search(p, p.centre, national_id=p.patient),
         "centre: one document, priced lines": lambda s: document_view(s, p.document, p.centre),
-        "centre: one submission": lambda s: repository.get_submission(s, p.submission, p.centre),
-        "centre: idempotency key": lambda s: repository.submission_by_idempotency_key(
+        "centre: one submission": lambda s: submissions.get_submission(s, p.submission, p.centre),
+        "centre: idempotency key": lambda s: submissions.submission_by_idempotency_key(
             s, p.centre, p.key
         ),
         "centre: webhook deliveries": lambda s: hooks.deliveries(s, p.centre, limit=50, offset=0),
@@ -369,7 +370,7 @@ def queries_of(p: Picks) -> dict[str, Callable[[Session], object]]:
 # Whole-table by design: the dashboard totals every document by status, and verify walks
 # the whole chain; they are timed and shown, not held to an index.
 WHOLE = {
-    "dashboard: totals by status": lambda s: queries.totals_by_status(s),
+    "dashboard: totals by status": lambda s: documents.totals_by_status(s),
     "audit: verify the chain": lambda s: audit.verify(s),
 }
 

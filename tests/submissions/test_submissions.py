@@ -45,7 +45,6 @@ def counts(sessions: sessionmaker[Session]) -> dict[str, int]:
 POLICIES = Policies(
     copay=CopayPolicy(),
     review=ReviewPolicy(),
-    referral_provinces=frozenset({"Tehran", "Alborz"}),
     clock_date=f.TODAY,
 )
 

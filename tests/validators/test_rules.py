@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
+from gateway.admin.registry import SAMPLE_REGISTRY_DIR, read_registry
 from gateway.admin.service import SAMPLE_TARIFF_DIR
 from gateway.domain.centres import CentreKind, Sector
+from gateway.domain.referrals import Rollout
 from gateway.domain.registry import CentreInfo, Coverage
 from gateway.domain.tariff import TariffBook
 from gateway.pricing.tariff_csv import read_book
@@ -33,7 +35,10 @@ CENTRE = CentreInfo(
     date(2027, 3, 20),
 )
 COVERAGES = {code: [Coverage(code, f.INSURANCE_NUMBER, date(2020, 1, 1))] for code in f.INSURED}
-CONTEXT = RuleContext(today=f.TODAY, centre=CENTRE, coverages=COVERAGES, tariff=BOOK)
+ROLLOUT = Rollout.of(read_registry(SAMPLE_REGISTRY_DIR).programme.rollout or [])
+CONTEXT = RuleContext(
+    today=f.TODAY, centre=CENTRE, coverages=COVERAGES, tariff=BOOK, rollout=ROLLOUT
+)
 
 
 def read(data: dict, fmt: Format = Format.JSON):

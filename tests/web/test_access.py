@@ -39,10 +39,16 @@ WEB_ROUTES: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/web/documents/{document_id}"): REVIEWERS,
     ("POST", "/web/documents/{document_id}/lines/{line_no}/review"): REVIEWERS,
     ("POST", "/web/documents/{document_id}/decision"): REVIEWERS,
+    ("POST", "/web/documents/{document_id}/information-requests"): REVIEWERS,
+    ("POST", "/web/documents/{document_id}/information-requests/{request_id}/withdraw"): REVIEWERS,
+    ("GET", "/web/attachments/{sha256}"): REVIEWERS,
+    ("GET", "/web/referrals"): STAFF,
     ("GET", "/web/settlements"): SETTLERS,
     ("POST", "/web/settlements/close"): SETTLERS,
     ("POST", "/web/settlements/{order_id}/paid"): SETTLERS,
     ("GET", "/web/settlements/{order_id}/statement.csv"): SETTLERS,
+    ("GET", "/web/donations"): SETTLERS,
+    ("GET", "/web/donations/{receipt}"): SETTLERS,
     ("GET", "/web/users"): ADMINS,
     ("POST", "/web/users/{username}/disable"): ADMINS,
     ("POST", "/web/users/{username}/enable"): ADMINS,
@@ -57,6 +63,7 @@ WEB_ROUTES: dict[tuple[str, str], frozenset[Role] | None] = {
 BODIES = {
     "/web/documents/{document_id}/lines/{line_no}/review": {"action": "accept"},
     "/web/documents/{document_id}/decision": {"decision": "approve"},
+    "/web/documents/{document_id}/information-requests": {"question": "Why?"},
     "/web/settlements/close": {"period": "2026-01"},
     "/web/settlements/{order_id}/paid": {"reference": "R"},
     "/web/users/{username}/password": {"password": "x" * 20, "repeat": "x" * 20},
@@ -81,6 +88,9 @@ def concrete(path: str) -> str:
         code="ANY-01",
         extension="csv",
         name="workspace.css",
+        receipt="CF-2026-0000001",
+        sha256="0" * 64,
+        request_id=DOCUMENT,
     )
 
 

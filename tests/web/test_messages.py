@@ -17,8 +17,10 @@ from babel.messages.pofile import read_po
 from gateway.domain.centres import CentreKind, Role, Sector
 from gateway.domain.documents import DocumentKind, Purpose
 from gateway.domain.lifecycle import DocumentStatus
+from gateway.domain.referrals import RolloutScope
 from gateway.domain.review import ReviewAction, ReviewReason
 from gateway.domain.tariff import Grade
+from gateway.information.schemas import AttachmentKind, RequestStatus
 from gateway.pricing.engine.rules import Reason
 from gateway.web import messages
 from gateway.web.i18n import Locale
@@ -82,6 +84,9 @@ def test_both_languages_take_the_same_values() -> None:
         ("grade", Grade),
         ("sector", Sector),
         ("centre_kind", CentreKind),
+        ("information.kind", AttachmentKind),
+        ("information.status", RequestStatus),
+        ("referrals.scope", RolloutScope),
     ],
 )
 def test_every_value_shown_by_its_label_has_one(prefix: str, enum: type[StrEnum]) -> None:

@@ -17,6 +17,8 @@ import pytest
 from celery import signals
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from standardwebhooks.webhooks import Webhook as StandardWebhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from gateway.audit import journal
 from gateway.audit.journal import WEBHOOK_TASK
@@ -76,6 +78,12 @@ def assert_signed(request: Received, secret: str, event: dict[str, Any]) -> None
     assert request.headers["x-gateway-delivery"] == event["id"]
     assert verify_signature(secret, request.headers["x-gateway-signature"], request.body, 60)
     assert not verify_signature("whsec_wrong", request.headers["x-gateway-signature"], request.body)
+    # The Standard Webhooks headers, checked by that specification's own library with the
+    # secret exactly as the registrant was shown it.
+    assert request.headers["webhook-id"] == event["id"]
+    assert StandardWebhook(secret).verify(request.body, request.headers) == event
+    with pytest.raises(WebhookVerificationError):
+        StandardWebhook("whsec_" + "A" * 44).verify(request.body, request.headers)
 
 
 def test_an_event_arrives_signed_and_the_attempt_is_recorded(sessions) -> None:

@@ -30,6 +30,7 @@ from gateway.pricing.engine.rules import (
 )
 
 __all__ = [
+    "SELF_REFERRED",
     "CopayPolicy",
     "Deduction",
     "DocumentPrice",
@@ -40,6 +41,9 @@ __all__ = [
 ]
 
 _ZERO = Decimal(0)
+# The reason code on each line of a self-referred visit priced under the referral
+# programme's self-referral policy (docs/referrals.md).
+SELF_REFERRED = "referral.self-referred"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +88,7 @@ class LinePrice:
     copayment: int
     insurer_share: int
     deductions: tuple[Deduction, ...]
+    copay_reason: str | None = None  # why the rate differs from the centre's usual one
 
     @property
     def tariff_unit_price(self) -> int | None:
@@ -139,6 +144,9 @@ class _Package:
 def price_document(request: PricingRequest, book: TariffBook, policy: CopayPolicy) -> DocumentPrice:
     """Price every line of one document, in order."""
     rate = policy.rate(request.centre.kind, request.setting)
+    copay_reason = None
+    if request.self_referral_rate is not None and request.self_referral_rate > rate:
+        rate, copay_reason = request.self_referral_rate, SELF_REFERRED
     result = DocumentPrice(tariff_version_id=book.version_id, copay_rate=rate)
     package = _package(request, book, result.notes)
     state = LineState()
@@ -171,6 +179,13 @@ def price_document(request: PricingRequest, book: TariffBook, policy: CopayPolic
     if package is not None:
         priced.update(_package_lines(package, in_package, rate))
     result.lines = [priced[n] for n in sorted(priced)]
+    if copay_reason is not None:
+        for priced_line in result.lines:
+            priced_line.copay_reason = copay_reason
+        result.notes.append(
+            f"{SELF_REFERRED}: a specialist visit without a family-physician referral; "
+            f"the patient pays {_percent(rate)}% under the programme's self-referral policy"
+        )
     return result
 
 
@@ -334,7 +349,8 @@ def explain(line: LinePrice) -> str:
         parts.append(f"eligible {eligible_unit:,} x {allowed} = {line.eligible:,}")
     for d in line.deductions:
         parts.append(f"{d.reason} -{d.amount:,} ({d.detail})")
-    parts.append(f"co-payment {_percent(line.copay_rate)}% = {line.copayment:,}")
+    why = f" ({line.copay_reason})" if line.copay_reason else ""
+    parts.append(f"co-payment {_percent(line.copay_rate)}%{why} = {line.copayment:,}")
     return "; ".join(parts)
 
 

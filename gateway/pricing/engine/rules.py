@@ -60,6 +60,10 @@ class PricingRequest:
     insurance_number: str | None = None
     filed_on: date | None = None
     filing_deadline: date | None = None
+    # The referral programme: a self-referred visit where the programme applies is paid
+    # with this co-payment rate instead of being refused; an emergency needs no referral.
+    self_referral_rate: Decimal | None = None
+    emergency: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +156,8 @@ def missing_referral(
     line: Line, item: TariffItem | None, request: PricingRequest, state: LineState
 ) -> Denial | None:
     if item is None or not item.referral_required or not request.referral_mandatory:
+        return None
+    if request.emergency or request.self_referral_rate is not None:
         return None
     if request.referral_code:
         return None

@@ -2,7 +2,7 @@
 documents' prefix-search indexes of the review queue
 
 Revision ID: 0019
-Revises: 0017
+Revises: 0020
 Create Date: 2026-12-02 09:20:00.000000
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from alembic import op
 
 
 revision: str = '0019'
-down_revision: str | None = '0017'
+down_revision: str | None = '0020'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,1 @@
+"""The family-physician referral programme: referrals issued, checked when used, fed back."""
