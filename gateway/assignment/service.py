@@ -157,40 +157,41 @@ class Outcome:
     detail: str | None = None
 
 
-def decide_many(
+def bulk_targets(
+    session: Session, seen: Sequence[tuple[uuid.UUID, str]]
+) -> list[tuple[Document, str, str]]:
+    """The documents a bulk decision's confirmation showed (id, stamp), with their centre's
+    code and the stamp shown, in the confirmation's order; unknown ids are left out."""
+    if len(seen) > MOST_AT_ONCE:
+        raise GatewayError(f"At most {MOST_AT_ONCE} documents are decided at once.", 422)
+    rows = {d.id: (d, code) for d, code in store.documents(session, [i for i, _ in seen])}
+    return [(*rows[i], shown) for i, shown in seen if i in rows]
+
+
+def decide_one(
     session: Session,
+    document: Document,
+    code: str,
+    shown: str,
     *,
-    seen: Sequence[tuple[uuid.UUID, str]],
     approve: bool,
     reason: str,
     actor: str,
-) -> list[Outcome]:
-    """Approve or deny each document as its confirmation showed it (id, stamp), each by the
-    review service's own decision (its audit entry and webhook event); a document that
-    changed since, or that the decision refuses, is left as it is and said so."""
-    if len(seen) > MOST_AT_ONCE:
-        raise GatewayError(f"At most {MOST_AT_ONCE} documents are decided at once.", 422)
-    outcomes = []
-    rows = {d.id: (d, code) for d, code in store.documents(session, [i for i, _ in seen])}
-    for document_id, shown in seen:
-        found = rows.get(document_id)
-        if found is None:
-            continue
-        document, code = found
-        if stamp(document) != shown or document.status != DocumentStatus.UNDER_REVIEW:
-            outcomes.append(_outcome(document, code, refusal="moved"))
-            continue
-        try:
-            with session.begin_nested():
-                reviews.decide(
-                    session, document_id=document_id, approve=approve, reason=reason, actor=actor
-                )
-        except GatewayError as exc:
-            session.refresh(document)
-            outcomes.append(_outcome(document, code, refusal="refused", detail=exc.message))
-            continue
-        outcomes.append(_outcome(document, code))
-    return outcomes
+) -> Outcome:
+    """Approve or deny one document of a bulk decision by the review service's own decision
+    (its audit entry and webhook event), unless it changed since its confirmation was shown.
+    A refusal is raised (GatewayError): the caller runs each document in a savepoint and
+    tells the refusal with ``refused``."""
+    if stamp(document) != shown or document.status != DocumentStatus.UNDER_REVIEW:
+        return _outcome(document, code, refusal="moved")
+    reviews.decide(session, document_id=document.id, approve=approve, reason=reason, actor=actor)
+    return _outcome(document, code)
+
+
+def refused(session: Session, document: Document, code: str, error: GatewayError) -> Outcome:
+    """A document the decision refused, as it is stored (its savepoint rolled back)."""
+    session.refresh(document)
+    return _outcome(document, code, refusal="refused", detail=error.message)
 
 
 def _outcome(

@@ -16,6 +16,7 @@ from gateway.assignment import service as assignment
 from gateway.domain.bounds import INT32_MAX, fits
 from gateway.domain.centres import Role
 from gateway.domain.review import ReviewReason
+from gateway.errors import GatewayError
 from gateway.kit.deps import WriteSession
 from gateway.web import views
 from gateway.web.kit import AuditorVisit, Refused, WorkspaceRoute
@@ -169,9 +170,16 @@ async def decide_selected(
         document_id, _, stamp = str(text).partition("@")
         seen.append((_ids([document_id])[0], stamp))
     said = note.strip() if approve else f"{reason}: {note.strip()}".rstrip(": ")
-    outcomes = assignment.decide_many(
-        db, seen=seen, approve=approve, reason=said, actor=visit.actor
-    )
+    outcomes = []
+    for document, code, shown in assignment.bulk_targets(db, seen):
+        try:
+            with db.begin_nested():  # each document on its own: a refusal leaves it as it was
+                outcome = assignment.decide_one(
+                    db, document, code, shown, approve=approve, reason=said, actor=visit.actor
+                )
+        except GatewayError as exc:
+            outcome = assignment.refused(db, document, code, exc)
+        outcomes.append(outcome)
     return visit.render(
         "bulk_result.html",
         approve=approve,
