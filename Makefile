@@ -59,6 +59,15 @@ promtool: ## install promtool, amtool and kubectl for the deploy tests when miss
 	  fi; \
 	fi
 
+# The keys are extracted from the code and templates (babel.cfg) and merged into the .po
+# files; a new key arrives empty in each language, and tests/web/test_messages.py fails
+# until it is translated. The .po files are compiled when the workspace is imported.
+messages: $(STAMP) ## extract the workspace's message keys and merge them into its .po files
+	$(BIN)/pybabel extract -F babel.cfg -k t -k plain -k N_ --no-default-keywords \
+	  --no-location --omit-header -o build/messages.pot .
+	$(BIN)/pybabel update -i build/messages.pot -d gateway/web/locale -D messages \
+	  --no-fuzzy-matching --ignore-obsolete -w 100
+
 lint: $(STAMP) ## ruff, mypy (strict, the gateway and clients/python) and the import contracts
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

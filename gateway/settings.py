@@ -53,6 +53,12 @@ class Settings(BaseSettings):
         default=Decimal(5), description="Percent of each centre's documents a month sampled"
     )
     review_seed: str = Field(default="rasa-review", description="Seed of the review sample")
+    review_sla_days: int = Field(
+        default=7, ge=1, le=365, description="Days a document may wait in review (the queue's SLA)"
+    )
+    review_claim_minutes: int = Field(
+        default=120, ge=1, le=7 * 24 * 60, description="Minutes an auditor's claim holds"
+    )
     appeal_window_days: int = Field(
         default=30, description="Days after a decision within which a centre may appeal"
     )

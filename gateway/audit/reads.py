@@ -72,8 +72,24 @@ def record_read(
     (or this scope); nothing for a centre, nor for a request that showed no document. The
     entry goes in the request's own session (``WriteSession``): it commits with the
     request, and a read that fails records nothing."""
+    record = read_record(reader, route, documents=documents, scope=scope, query=query, total=total)
+    if record is not None:
+        audit.append(session, [record])
+
+
+def read_record(
+    reader: Reader,
+    route: str,
+    *,
+    documents: Sequence[uuid.UUID | str] = (),
+    scope: Scope | None = None,
+    query: str | None = None,
+    total: int | None = None,
+) -> audit.Record | None:
+    """The ``patient.read`` entry ``record_read`` appends; None when there is nothing to
+    record."""
     if reader.role is Role.CENTRE or (not documents and scope is None):
-        return
+        return None
     details: dict[str, Any] = {"role": reader.role.value, "route": route}
     if scope is not None:
         subject = (scope.kind, scope.id)
@@ -83,8 +99,7 @@ def record_read(
     else:
         subject = (PAGE, route[:60])
         details.update(documents=[str(d) for d in documents], query=query or "", total=total)
-    record = audit.Record(reader.actor, ACTION, subject[0], subject[1], details)
-    audit.append(session, [record])
+    return audit.Record(reader.actor, ACTION, subject[0], subject[1], details)
 
 
 @dataclass(frozen=True, slots=True)

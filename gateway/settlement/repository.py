@@ -8,12 +8,18 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.domain.documents import Purpose
 from gateway.domain.lifecycle import DocumentStatus
-from gateway.storage.models import Document, LineDeduction, PaymentOrder, SettlementPeriod
+from gateway.storage.models import (
+    Centre,
+    Document,
+    LineDeduction,
+    PaymentOrder,
+    SettlementPeriod,
+)
 
 IN_CHUNK = 500  # ids in one IN (...) list
 
@@ -92,3 +98,30 @@ def orders(session: Session, *, period: str | None, centre_id: int | None) -> li
     if centre_id is not None:
         query = query.where(PaymentOrder.centre_id == centre_id)
     return list(session.scalars(query))
+
+
+def payable_by_centre(session: Session, end: date) -> list[tuple[str, int, int, int, int]]:
+    """What closing a period ending ``end`` would gather, per centre: code, documents,
+    requested, eligible and insurer share (the rows ``lock_payable`` takes, unlocked)."""
+    query = (
+        select(
+            Centre.code,
+            func.count(),
+            func.coalesce(func.sum(Document.requested_amount), 0),
+            func.coalesce(func.sum(Document.eligible_amount), 0),
+            func.coalesce(func.sum(Document.insurer_amount), 0),
+        )
+        .join(Centre, Centre.id == Document.centre_id)
+        .where(
+            Document.status == DocumentStatus.APPROVED,
+            Document.purpose == Purpose.CLAIM.value,
+            Document.payment_order_id.is_(None),
+            Document.service_date <= end,
+        )
+        .group_by(Centre.code)
+        .order_by(Centre.code)
+    )
+    return [
+        (str(code), int(count), int(requested or 0), int(eligible or 0), int(insurer or 0))
+        for code, count, requested, eligible, insurer in session.execute(query)
+    ]

@@ -42,6 +42,26 @@ class Closed:
     orders: list[PaymentOrder]
 
 
+@dataclass(frozen=True, slots=True)
+class CentreDue:
+    code: str
+    documents: int
+    requested: int
+    eligible: int
+    insurer_share: int
+
+
+def preview_close(session: Session, *, period: str, today: date) -> list[CentreDue]:
+    """What closing ``period`` would order, per centre, without closing it; the same
+    refusals as closing (a period not begun, or closed already)."""
+    end = period_end(period)
+    if (end.year, end.month) > (today.year, today.month):
+        raise GatewayError(f"Period {period} has not begun; it cannot be closed yet.", 422)
+    if store.is_closed(session, period):
+        raise GatewayError(f"Period {period} is already closed.", 409)
+    return [CentreDue(*row) for row in store.payable_by_centre(session, end)]
+
+
 def close_period(session: Session, *, period: str, actor: str, today: date) -> Closed:
     end = period_end(period)
     if (end.year, end.month) > (today.year, today.month):

@@ -711,6 +711,38 @@ class LoginThrottle(Base):
     locks: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class ReviewClaim(Base):
+    """An auditor's hold on a document under review; it lapses at ``expires_at``, after
+    which the document is free to claim again (the row stays until then replaced)."""
+
+    __tablename__ = "review_claims"
+    __table_args__ = (
+        CheckConstraint("expires_at > claimed_at", name="lapses"),
+        Index("ix_review_claims_holder", "holder_id", "expires_at"),
+    )
+
+    document_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True
+    )
+    holder_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# The workspace's queue searches by the start of a document number or of a national ID
+# (LIKE 'prefix%'): PostgreSQL uses a btree for that only with the pattern operator class.
+Index(
+    "ix_documents_number_prefix",
+    Document.external_id,
+    postgresql_ops={"external_id": "text_pattern_ops"},
+)
+Index(
+    "ix_documents_patient_prefix",
+    Document.patient_national_id,
+    postgresql_ops={"patient_national_id": "text_pattern_ops"},
+)
+
+
 # -- payers after the basic insurer: supplementary policies, the charity fund, the ledger --
 
 

@@ -17,13 +17,14 @@ from gateway.admin import service as admin
 from gateway.errors import GatewayError
 from gateway.kit.deps import ReadSession, WriteSession
 from gateway.web.kit import AdminVisit, Refused, Visit, WorkspaceRoute
+from gateway.web.messages import N_
 
 router = APIRouter(route_class=WorkspaceRoute)
 DONE = {
-    "disabled": "done.user_disabled",
-    "enabled": "done.user_enabled",
-    "password": "done.password_reset",
-    "revoked": "done.token_revoked",
+    "disabled": N_("done.user_disabled"),
+    "enabled": N_("done.user_enabled"),
+    "password": N_("done.password_reset"),
+    "revoked": N_("done.token_revoked"),
 }
 
 
@@ -83,7 +84,7 @@ def password_form(username: str, visit: AdminVisit, db: ReadSession) -> Response
 
 def _password_page(visit: Visit, db: Session, username: str, error: str | None = None) -> Response:
     if not admin.user_exists(db, username):
-        raise Refused(404, "error.not_found")
+        raise Refused(404, N_("error.not_found"))
     status = 422 if error else 200
     return visit.render("admin_password.html", status_code=status, username=username, error=error)
 
@@ -97,13 +98,13 @@ def reset_password(
     repeat: Annotated[str, Form(max_length=1024)] = "",
 ) -> Response:
     if password != repeat:
-        return _password_page(visit, db, username, error="admin.password_mismatch")
+        return _password_page(visit, db, username, error=N_("admin.password_mismatch"))
     try:
         admin.reset_password(session=db, username=username, password=password, actor=visit.actor)
     except GatewayError as exc:
         if exc.status_code == 422:
             db.rollback()
-            return _password_page(visit, db, username, error="admin.password_short")
+            return _password_page(visit, db, username, error=N_("admin.password_short"))
         raise
     return _back("users", "password")
 

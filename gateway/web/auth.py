@@ -18,7 +18,8 @@ from gateway.settings import Settings
 from gateway.storage.models import StaffUser
 from gateway.web import sessions, throttle
 from gateway.web.i18n import LANGUAGES
-from gateway.web.kit import Anyone, WorkspaceRoute, render
+from gateway.web.kit import Anyone, Refused, WorkspaceRoute, render
+from gateway.web.messages import N_
 from gateway.web.sessions import WebSession
 
 router = APIRouter(route_class=WorkspaceRoute)
@@ -147,15 +148,25 @@ def switch_language(lang: str, next: str = HOME) -> Response:
     return response
 
 
-@lru_cache(maxsize=1)
-def _stylesheet() -> bytes:
-    return files("gateway.web").joinpath("static/workspace.css").read_bytes()
+# The files the pages load, served from the package (never a CDN): htmx is vendored from
+# the npm registry's htmx.org package, with its licence beside it (static/htmx.LICENSE.txt).
+STATIC = {
+    "workspace.css": "text/css; charset=utf-8",
+    "workspace.js": "text/javascript; charset=utf-8",
+    "htmx.min.js": "text/javascript; charset=utf-8",
+    "htmx.LICENSE.txt": "text/plain; charset=utf-8",
+}
 
 
-@router.get("/static/workspace.css")
-def stylesheet() -> Response:
+@lru_cache(maxsize=len(STATIC))
+def _static(name: str) -> bytes:
+    return files("gateway.web").joinpath(f"static/{name}").read_bytes()
+
+
+@router.get("/static/{name}")
+def static_file(name: str) -> Response:
+    if name not in STATIC:
+        raise Refused(404, N_("error.not_found"))
     return Response(
-        _stylesheet(),
-        media_type="text/css; charset=utf-8",
-        headers={"Cache-Control": "public, max-age=3600"},
+        _static(name), media_type=STATIC[name], headers={"Cache-Control": "public, max-age=3600"}
     )

@@ -1,24 +1,28 @@
 """Persian and English: the workspace's strings, and how it writes amounts and dates.
 
-Every string the pages show is a key of ``CATALOGUE`` with its English and Persian text.
-Dates are shown in the Solar Hijri and the Gregorian calendars; in Persian with Persian
-digits and the Solar Hijri date first.
+Every string the pages show is a message key translated by the catalogues of
+``gateway.web.messages`` (Babel ``.po`` files). Dates are shown in the Solar Hijri and the
+Gregorian calendars; in Persian with Persian digits, the Persian thousands separator and
+percent sign, and the Solar Hijri date first. Values put into a sentence are isolated in
+``<bdi>`` so numbers and Latin codes keep their place in right-to-left text.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
+from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jdatetime
 from markupsafe import Markup, escape
 
-from gateway.web.catalogue import CATALOGUE
+from gateway.web import messages
 
-LANGUAGES = ("fa", "en")
+LANGUAGES = messages.LANGUAGES
 DEFAULT_LANGUAGE = "fa"
-_PERSIAN_DIGITS = str.maketrans("0123456789,", "۰۱۲۳۴۵۶۷۸۹٬")
+_PERSIAN_DIGITS = str.maketrans("0123456789,.%", "۰۱۲۳۴۵۶۷۸۹٬٫٪")
 
 
 def choose_language(cookie: str | None, accept_language: str) -> str:
@@ -40,6 +44,13 @@ def zone(name: str) -> tzinfo:
 
 
 @dataclass(frozen=True, slots=True)
+class Rate:
+    """A share (0.3) that a sentence shows as a percentage (30% or ۳۰٪)."""
+
+    value: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class Locale:
     """One language's way of writing things; templates get it as ``fmt`` (and ``t``)."""
 
@@ -50,20 +61,40 @@ class Locale:
     def rtl(self) -> bool:
         return self.lang == "fa"
 
-    def t(self, key: str, **values: object) -> str:
-        texts = CATALOGUE.get(key)
-        text = key if texts is None else texts[0 if self.lang == "en" else 1]
-        if values:
-            text = text.format(**{k: self._number_text(v) for k, v in values.items()})
-        return text
+    def t(self, key: str, **values: object) -> Markup:
+        """The key's message; each value is escaped and isolated in ``<bdi>``."""
+        text = escape(messages.text(self.lang, key))
+        if not values:
+            return text
+        return text.format(
+            **{k: Markup("<bdi>{}</bdi>").format(self.value_text(v)) for k, v in values.items()}
+        )
 
-    def _number_text(self, value: object) -> str:
+    def plain(self, key: str, **values: object) -> str:
+        """The key's message as plain text (for files and attributes, not HTML)."""
+        text = messages.text(self.lang, key)
+        return text.format(**{k: self.value_text(v) for k, v in values.items()})
+
+    def known(self, key: str) -> bool:
+        return messages.known(self.lang, key)
+
+    def value_text(self, value: object) -> str:
+        """A value as a sentence shows it: numbers with separators, in the page's digits."""
         if isinstance(value, int) and not isinstance(value, bool):
             return self.digits(f"{value:,}")
+        if isinstance(value, Rate):
+            return self.percent(value.value)
+        if isinstance(value, Decimal):
+            return self.digits(_plain_decimal(value))
         return str(value)
 
     def digits(self, text: str) -> str:
+        """Latin digits, separators and percent signs in Persian ones (in ``fa``)."""
         return text.translate(_PERSIAN_DIGITS) if self.lang == "fa" else text
+
+    def percent(self, rate: Decimal | None) -> str:
+        """A rate (0.3) as a percentage: 30% or ۳۰٪."""
+        return "—" if rate is None else self.digits(f"{_plain_decimal(rate * 100)}%")
 
     def amount(self, value: int | None) -> str:
         """Rials with thousands separators; an unknown amount is a dash."""
@@ -93,15 +124,34 @@ class Locale:
             '<span class="{2}" dir="ltr">{3}</span></span>'
         ).format(first, escape(texts[first]), second, escape(texts[second]))
 
-    def status(self, value: str) -> str:
-        return self.t(f"status.{value}") if f"status.{value}" in CATALOGUE else value
+    def _label(self, prefix: str, value: str) -> str:
+        key = f"{prefix}.{value}"
+        return messages.text(self.lang, key) if self.known(key) else value
 
-    def reason(self, code: str | None) -> str:
-        """A deduction or review reason code with its label."""
+    def status(self, value: str) -> str:
+        return self._label("status", value)
+
+    def reason(self, code: str | None) -> Markup:
+        """A deduction or review reason code with its label; the code isolated."""
         if not code:
-            return "—"
+            return Markup("—")
         key = f"reason.{code}"
-        return f"{self.t(key)} ({code})" if key in CATALOGUE else code
+        if not self.known(key):
+            return Markup('<bdi dir="ltr">{}</bdi>').format(code)
+        return Markup('{} (<bdi dir="ltr">{}</bdi>)').format(messages.text(self.lang, key), code)
 
     def kind(self, value: str) -> str:
-        return self.t(f"kind.{value}") if f"kind.{value}" in CATALOGUE else value
+        return self._label("kind", value)
+
+    def details(self, value: object) -> str:
+        """An audit entry's details as JSON, with its text as written (no ``\\u`` escapes)."""
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+    def grade(self, value: str | None) -> str:
+        return "—" if not value else self._label("grade", value)
+
+
+def _plain_decimal(value: Decimal) -> str:
+    """A decimal with thousands separators and no trailing zeros: 738,000 or 30.5."""
+    text = f"{value:,f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text

@@ -26,6 +26,7 @@ from gateway.kit.deps import GatewayState, State
 from gateway.storage.models import StaffUser
 from gateway.web import sessions
 from gateway.web.i18n import Locale, choose_language, zone
+from gateway.web.messages import N_
 from gateway.web.sessions import WebSession
 
 log = logging.getLogger(__name__)
@@ -126,7 +127,7 @@ class WorkspaceRoute(APIRoute):
                     form = await request.form()
                     submitted = form.get(sessions.CSRF_FIELD)
                     if not sessions.csrf_ok(found, submitted if isinstance(submitted, str) else ""):
-                        raise Refused(403, "error.csrf")
+                        raise Refused(403, N_("error.csrf"))
                 response = await handler(request)
             except LoginRequired:
                 back = request.url.path if request.method == "GET" else "/web/"
@@ -137,12 +138,12 @@ class WorkspaceRoute(APIRoute):
                 response = _refusal(request, exc.status_code, exc.key)
             except RequestValidationError as exc:
                 names = ", ".join("/".join(str(p) for p in e["loc"]) for e in exc.errors())
-                response = _refusal(request, 422, "error.invalid", names)
+                response = _refusal(request, 422, N_("error.invalid"), names)
             except GatewayError as exc:
-                response = _refusal(request, exc.status_code, "error.refused", exc.message)
+                response = _refusal(request, exc.status_code, N_("error.refused"), exc.message)
             except Exception:
                 log.exception("workspace error on %s %s", request.method, request.url.path)
-                response = _refusal(request, 500, "error.internal")
+                response = _refusal(request, 500, N_("error.internal"))
             _finish(request, response, state, now, key)
             return response
 
@@ -205,7 +206,7 @@ def allowing(*roles: Role) -> Any:
 
     def check(visit: Annotated[Visit, Depends(visitor)]) -> Visit:
         if visit.role not in allowed:
-            raise Refused(403, "error.forbidden")
+            raise Refused(403, N_("error.forbidden"))
         return visit
 
     return Depends(check)

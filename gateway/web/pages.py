@@ -4,12 +4,15 @@ requests for information (and their attachments, downloaded)."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from gateway.assignment import repository as queue_search
+from gateway.assignment.repository import QueueRow
 from gateway.audit import reads
 from gateway.documents import repository as documents
 from gateway.domain.bounds import INT32_MAX, INT64_MAX, LineNo, fits
@@ -21,17 +24,21 @@ from gateway.information.schemas import AttachmentKind
 from gateway.kit.deps import ReadSession, WriteSession
 from gateway.kit.http import download_response
 from gateway.review import service as reviews
-from gateway.storage.models import Document, utcnow
-from gateway.web import views
-from gateway.web.kit import Anyone, AuditorVisit, Refused, Visit, WorkspaceRoute
+from gateway.storage.models import utcnow
+from gateway.web import charts, exports, views
+from gateway.web.kit import Anyone, AuditorVisit, Refused, Visit, WorkspaceRoute, locale_of
+from gateway.web.messages import N_
 
 router = APIRouter(route_class=WorkspaceRoute)
 DONE = {
-    "review": "done.review",
-    "approve": "done.approve",
-    "deny": "done.deny",
-    "asked": "done.information_asked",
-    "withdrawn": "done.information_withdrawn",
+    "review": N_("done.review"),
+    "approve": N_("done.approve"),
+    "deny": N_("done.deny"),
+    "claim": N_("done.claim"),
+    "release": N_("done.release"),
+    "assign": N_("done.assign"),
+    "asked": N_("done.information_asked"),
+    "withdrawn": N_("done.information_withdrawn"),
 }
 S = DocumentStatus
 
@@ -50,42 +57,94 @@ def dashboard(visit: Anyone, db: ReadSession) -> Response:
         for s in (S.UNDER_REVIEW, S.APPROVED, S.PAYMENT_ORDERED, S.PAID)
     ]
     return visit.render(
-        "dashboard.html", rows=rows, total=total, highlights=highlights, overdue=overdue
+        "dashboard.html",
+        rows=rows,
+        total=total,
+        highlights=highlights,
+        overdue=overdue,
+        bar=charts.bar,
+        columns=charts.columns,
+        **views.dashboard_charts(db, _now()),
     )
+
+
+EXPORT_MOST = 10_000
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 @router.get("/queue")
 def queue(request: Request, visit: AuditorVisit, db: WriteSession) -> Response:
     form = views.queue_form(dict(request.query_params))
-    total, items = 0, list[tuple[Document, str]]()
+    now = _now()
+    total, rows = 0, list[QueueRow]()
+    page = views.paging(0, form.size, form.page)
     if not form.problems:
-        total, items = documents.search_documents(
-            db,
-            form.criteria(),
-            centre_scope=None,
-            limit=views.QUEUE_PAGE,
-            offset=(form.page - 1) * views.QUEUE_PAGE,
-        )
-    shown = [document.id for document, _ in items]
-    query = form.query(form.page)
-    reads.record_read(db, visit, "GET /web/queue", documents=shown, query=query, total=total)
-    pages = max(1, -(-total // views.QUEUE_PAGE))
-    first = (form.page - 1) * views.QUEUE_PAGE + 1
+        criteria = form.criteria(visit.user.id)
+        total = queue_search.count(db, criteria, now=now)
+        page = views.paging(total, form.size, form.page)
+        form.page = page.page
+        rows = queue_search.search(
+            db, criteria, sort=form.sort, descending=form.descending,
+            limit=page.size, offset=page.offset, now=now,
+        )  # fmt: skip
+    shown = [row.document.id for row in rows]
+    reads.record_read(db, visit, "GET /web/queue", documents=shown, query=form.query(), total=total)
+    sla = visit.state.settings.review_sla_days
+    today = now.date()
     return visit.render(
         "queue.html",
         form=form,
         problems=form.problems,
+        notices=views.notices(dict(request.query_params)),
         statuses=[s.value for s in S],
         reasons=views.DEDUCTION_REASONS,
-        items=items,
+        sorts=views.SORTS,
+        sizes=views.PAGE_SIZES,
+        centres=queue_search.centre_codes(db),
+        rows=[(row, views.age_days(row.document.created_at, today)) for row in rows],
+        sla_state=lambda days: views.sla_state(days, sla),
+        sla_days=sla,
+        criterion_of=views.criterion_of,
+        me=visit.user.id,
         total=total,
-        first=first,
-        last=first + len(items) - 1,
-        page=form.page,
-        pages=pages,
-        previous_url=f"/web/queue?{form.query(form.page - 1)}" if form.page > 1 else None,
-        next_url=f"/web/queue?{form.query(form.page + 1)}" if form.page < pages else None,
+        first=page.first,
+        last=page.last(len(rows)),
+        page=page.page,
+        pages=page.pages,
+        previous_url=f"/web/queue?{form.query(page.page - 1)}" if page.page > 1 else None,
+        next_url=f"/web/queue?{form.query(page.page + 1)}" if page.page < page.pages else None,
     )
+
+
+@router.get("/queue/export.{extension}")
+def queue_export(
+    extension: str, request: Request, visit: AuditorVisit, db: WriteSession
+) -> Response:
+    """The current filter's documents (up to EXPORT_MOST), in its order, as CSV or XLSX."""
+    if extension not in ("csv", "xlsx"):
+        raise Refused(404, N_("error.not_found"))
+    form = views.queue_form(dict(request.query_params))
+    if form.problems:
+        raise Refused(422, form.problems[0])
+    now = _now()
+    rows = queue_search.search(
+        db, form.criteria(visit.user.id), sort=form.sort, descending=form.descending,
+        limit=EXPORT_MOST, offset=0, now=now,
+    )  # fmt: skip
+    scope = reads.Scope("queue-export", form.query(1)[:60], len(rows))
+    if rows:
+        reads.record_read(db, visit, f"GET /web/queue/export.{extension}", scope=scope)
+    locale = locale_of(request)
+    name = f"review-queue-{now:%Y%m%d-%H%M}.{extension}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if extension == "csv":
+        body = exports.queue_csv(rows, locale, now.date())
+        return Response(body, media_type="text/csv; charset=utf-8", headers=headers)
+    body = exports.queue_xlsx(rows, locale, now.date())
+    return Response(body, media_type=exports.XLSX_TYPE, headers=headers)
 
 
 def _document_id(text: str) -> uuid.UUID:
@@ -102,18 +161,20 @@ def _show_document(
     *,
     done: str | None = None,
     error: GatewayError | None = None,
+    error_key: str | None = None,
 ) -> Response:
     """The document page; reading a patient's document leaves an audit entry. A refused
     change is rolled back first: the page shows the document as stored, and the read is
     recorded in the request's session all the same."""
     if error is not None:
         db.rollback()
-    context = views.document_page(db, document_id)
+    context = views.document_page(db, document_id, user_id=visit.user.id, now=_now())
     response = visit.render(
         "document.html",
-        status_code=error.status_code if error else 200,
+        status_code=error.status_code if error else 422 if error_key else 200,
         done=done,
         error=error.message if error else None,
+        error_key=error_key,
         **context,
     )
     route = "GET /web/documents/{id}"
@@ -138,6 +199,16 @@ def _optional_int(text: str, what: str, largest: int) -> int | None:
     return int(digits)
 
 
+def _review_refusal(move: ReviewAction, reason: str, quantity: str, amount: str) -> str | None:
+    """The refusals the page can tell in the reader's language before asking the service
+    (which answers in English)."""
+    if move is not ReviewAction.ACCEPT and not reason:
+        return N_("review.need_reason")
+    if move is ReviewAction.REDUCE and bool(quantity.strip()) == bool(amount.strip()):
+        return N_("review.need_one_figure")
+    return None
+
+
 @router.post("/documents/{document_id}/lines/{line_no}/review")
 def review_line(
     document_id: str,
@@ -158,14 +229,20 @@ def review_line(
             raise GatewayError(f"Unknown reason code {reason!r}.", 422)
         move = ReviewAction(action)
         reducing = move is ReviewAction.REDUCE
+        # Figures out of range are told first, whatever else the form lacks.
+        wanted_quantity = _optional_int(quantity, "quantity", INT32_MAX) if reducing else None
+        wanted_amount = _optional_int(amount, "amount", INT64_MAX) if reducing else None
+        said = _review_refusal(move, reason, quantity, amount)
+        if said is not None:
+            return _show_document(visit, db, key, error_key=said)
         reviews.review(
             db,
             document_id=key,
             line_no=line_no,
             action=move,
             reason=ReviewReason(reason) if reason else None,
-            quantity=_optional_int(quantity, "quantity", INT32_MAX) if reducing else None,
-            amount=_optional_int(amount, "amount", INT64_MAX) if reducing else None,
+            quantity=wanted_quantity,
+            amount=wanted_amount,
             note=note.strip(),
             actor=visit.actor,
         )
@@ -184,7 +261,7 @@ def decide(
 ) -> Response:
     key = _document_id(document_id)
     if decision not in ("approve", "deny"):
-        raise Refused(422, "error.invalid")
+        raise Refused(422, N_("error.invalid"))
     try:
         reviews.decide(
             db,

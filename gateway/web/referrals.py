@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from fastapi import APIRouter
 from fastapi.responses import Response
 
+from gateway.kit.deps import ReadSession
 from gateway.referrals import figures as programme_figures
 from gateway.referrals import service as referrals
 from gateway.settings import today
@@ -46,13 +47,12 @@ def _visit_rows(visits: dict[tuple[str, ...], int]) -> list[VisitRow]:
 
 
 @router.get("/referrals")
-def programme(visit: Anyone) -> Response:
+def programme(visit: Anyone, db: ReadSession) -> Response:
     settings = visit.state.settings
-    with visit.state.sessions() as db:
-        figures = programme_figures.figures(
-            session=db, today=today(settings), feedback_days=settings.referral_feedback_days
-        )
-        rollout = sorted(referrals.rollout(session=db).entries.values(), key=lambda e: e.province)
+    figures = programme_figures.figures(
+        session=db, today=today(settings), feedback_days=settings.referral_feedback_days
+    )
+    rollout = sorted(referrals.rollout(session=db).entries.values(), key=lambda e: e.province)
     feedback = [
         FeedbackRow(centre, due, timely, 100 * timely / due if due else None)
         for centre, (due, timely) in sorted(figures.feedback.items())

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway.web import admin, auth, donations, pages, referrals, settlements
+from gateway.web import admin, auth, donations, pages, referrals, settlements, worklist
 from gateway.web.kit import Refused, WorkspaceRoute
+from gateway.web.messages import N_
 
 missing = APIRouter(route_class=WorkspaceRoute)
 
@@ -13,12 +14,13 @@ missing = APIRouter(route_class=WorkspaceRoute)
 @missing.api_route("/{rest:path}", methods=["GET", "POST"])
 def not_found(rest: str) -> None:
     """Any other workspace address: a page saying so, with the workspace's headers."""
-    raise Refused(404, "error.not_found")
+    raise Refused(404, N_("error.not_found"))
 
 
 SECTIONS = (
     auth.router,
     pages.router,
+    worklist.router,
     settlements.router,
     donations.router,
     referrals.router,

@@ -19,10 +19,11 @@ from gateway.settlement import service as settlement
 from gateway.storage import repository
 from gateway.storage.models import Centre, PaymentOrder
 from gateway.web.kit import FinanceVisit, Visit, WorkspaceRoute
+from gateway.web.messages import N_
 from gateway.web.views import latin_number
 
 router = APIRouter(route_class=WorkspaceRoute)
-DONE = {"closed": "done.closed", "paid": "done.paid"}
+DONE = {"closed": N_("done.closed"), "paid": N_("done.paid")}
 
 
 def _show(
@@ -79,13 +80,28 @@ def _back(period: str, done: str) -> Response:
 
 @router.post("/settlements/close")
 def close_period(
-    visit: FinanceVisit, db: WriteSession, period: Annotated[str, Form(max_length=20)] = ""
+    visit: FinanceVisit,
+    db: WriteSession,
+    period: Annotated[str, Form(max_length=20)] = "",
+    confirmed: Annotated[str, Form(max_length=3)] = "",
 ) -> Response:
+    """First a page saying what closing will order, per centre; closing when confirmed."""
     wanted = _period(period)
+    today_ = today(visit.state.settings)
     try:
-        settlement.close_period(
-            db, period=wanted, actor=visit.actor, today=today(visit.state.settings)
-        )
+        if confirmed != "yes":
+            due = settlement.preview_close(db, period=wanted, today=today_)
+            return visit.render(
+                "settlement_confirm.html",
+                action="close",
+                period=wanted,
+                due=due,
+                totals={
+                    name: sum(getattr(d, name) for d in due)
+                    for name in ("documents", "requested", "eligible", "insurer_share")
+                },
+            )
+        settlement.close_period(db, period=wanted, actor=visit.actor, today=today_)
     except GatewayError as exc:
         return _show(visit, db, period=wanted, centre="", error=exc)
     return _back(wanted, "closed")
@@ -98,8 +114,21 @@ def mark_paid(
     db: WriteSession,
     reference: Annotated[str, Form(max_length=60)] = "",
     period: Annotated[str, Form(max_length=20)] = "",
+    confirmed: Annotated[str, Form(max_length=3)] = "",
 ) -> Response:
+    """First a page naming the order, its amount and the reference; paid when confirmed."""
     try:
+        if confirmed != "yes":
+            order = settlement.get_order(db, order_id, None)
+            centre = repository.centres_by_id(db, {order.centre_id})[order.centre_id]
+            return visit.render(
+                "settlement_confirm.html",
+                action="paid",
+                order=order,
+                centre_row=centre,
+                reference=reference.strip(),
+                period=_period(period),
+            )
         order = settlement.mark_paid(db, order_id=order_id, reference=reference, actor=visit.actor)
         paid_period = order.period
     except GatewayError as exc:

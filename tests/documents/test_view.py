@@ -124,7 +124,7 @@ def _amount(text: str) -> int:
 def _workspace(page: str) -> Figures:
     tree = html.fromstring(page)
     rows: list[tuple[int, int, str | None, int]] = []
-    for article in tree.xpath("//article[@class='line']"):
+    for article in tree.xpath("//tbody[contains(@class, 'line-group')]"):
         number = int(article.get("id").removeprefix("line-"))
         eligible = _amount(_text(article, ".//td[contains(@class, 'line-eligible')]"))
         rows.append((number, eligible, None, 0))

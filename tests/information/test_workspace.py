@@ -61,7 +61,8 @@ def test_the_auditor_asks_and_sees_the_answer(
         f"/v1/documents/{document_id}/information-requests", headers=auth(token)
     ).json()
     assert seen_by_centre[0]["requested_by"] == "auditor"  # a role, never the user's name
-    assert "user:" in page.text  # staff see who asked
+    exchange = page.text.split('id="information"')[1].split("</section>")[0]
+    assert "<bdi>Auditor-" in exchange  # staff see who asked, by name
 
     data = pdf("the report")
     assert (
@@ -105,7 +106,8 @@ def test_the_dashboard_tells_of_overdue_requests(
             .values(due_at=utcnow() - timedelta(hours=1))
         )
     dashboard = client.get("/web/").text
-    assert "1 request(s) for information are past their deadline unanswered." in dashboard
+    told = "<bdi>1</bdi> request(s) for information are past their deadline unanswered."
+    assert told in dashboard
     assert 'href="/web/queue?status=INFO_REQUESTED"' in dashboard
     page = client.get(f"/web/documents/{document_id}").text
     assert 'data-status="overdue"' in page

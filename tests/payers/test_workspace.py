@@ -35,7 +35,7 @@ def test_the_document_page_shows_the_split(client: TestClient, sessions, as_role
     )
     assert page.status_code == 200, page.text
     assert 'id="payers-1"' in page.text
-    assert "ALBORZ-SUP</span>: 97,500" in page.text
+    assert "ALBORZ-SUP</bdi>: 97,500" in page.text
     assert 'id="payer-totals"' in page.text
 
 

@@ -320,6 +320,9 @@ def queries_of(p: Picks) -> dict[str, Callable[[Session], object]]:
         "auditor: by deduction reason": search(p, None, reason=rare),
         "auditor: by patient": search(p, None, national_id=p.patient),
         "auditor: document page": lambda s: document_page(s, p.document),
+        "auditor: workbench queue": workbench(p, status="UNDER_REVIEW"),
+        "auditor: workbench by number": workbench(p, number="N12345"),
+        "auditor: workbench by patient prefix": workbench(p, national_id=p.patient[:6]),
         "auditor: review a line": lambda s: reviews.review(
             s,
             document_id=p.document,
@@ -375,7 +378,23 @@ WHOLE = {
 def document_page(session: Session, document_id: uuid.UUID) -> object:
     from gateway.web import views
 
-    return views.document_page(session, document_id)
+    return views.document_page(session, document_id, user_id=1, now=datetime.now(UTC))
+
+
+def workbench(p: Picks, **criteria: Any) -> Callable[[Session], object]:
+    """The workspace's queue page: its count and its page, oldest received first."""
+    from gateway.assignment import repository as queue
+
+    wanted = queue.QueueFilter(**criteria)
+    now = datetime.now(UTC)
+
+    def run(session: Session) -> object:
+        return queue.count(session, wanted, now=now), queue.search(
+            session, wanted, sort=queue.Sort.RECEIVED, descending=False, limit=25, offset=0,
+            now=now,
+        )  # fmt: skip
+
+    return run
 
 
 def scanned(plan: dict[str, Any]) -> set[str]:

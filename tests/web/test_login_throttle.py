@@ -19,7 +19,7 @@ from gateway.settings import Settings
 from gateway.storage.models import AuditEntry
 from gateway.web import sessions as web_sessions
 from gateway.web import throttle
-from gateway.web.catalogue import CATALOGUE
+from gateway.web.i18n import Locale
 from tests.web.conftest import log_in, make_user
 
 WRONG = "not the password at all"
@@ -117,7 +117,7 @@ def test_a_locked_account_refuses_the_right_password_without_verifying_it(
     assert right.status_code == elsewhere.status_code == 429
     assert len(verified) == hashed  # refused before argon2 was asked anything
     assert 0 < int(right.headers["Retry-After"]) <= 300
-    assert CATALOGUE["login.throttled"][1].format(minutes="۵") in right.text
+    assert Locale("fa").t("login.throttled", minutes=5) in right.text
     assert logins("throttled") == before["throttled"] + 2
     assert logins("failed") == before["failed"] + web_settings.login_max_failures
     assert web.get("/web/", follow_redirects=False).status_code == 303  # not logged in
@@ -210,4 +210,4 @@ def test_the_wait_is_said_in_english_too(browser, sessions, clock: Clock, web_se
     for _ in range(web_settings.login_max_failures):
         answer = log_in(web, username, WRONG)
     assert answer.status_code == 429
-    assert CATALOGUE["login.throttled"][0].format(minutes="5") in answer.text
+    assert Locale("en").t("login.throttled", minutes=5) in answer.text

@@ -70,4 +70,4 @@ def test_a_centre_sees_staff_by_role_and_staff_see_names(web: TestClient, sessio
     assert [e["actor"] for e in denial] == [denial[0]["actor"]]
     assert denial[0]["actor"].startswith("auditor:")
     page = web.get(f"/web/documents/{document_id}")  # the workspace is staff's: names
-    assert f"user:{username}" in page.text
+    assert f"<bdi>{username.title()}</bdi>" in page.text  # the person's name, not user:NAME

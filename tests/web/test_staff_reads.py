@@ -53,7 +53,8 @@ def test_a_workspace_read_is_one_entry_naming_what_it_showed(
         )
         if subject_type == "documents":
             assert set(entry.details["documents"]) == documents
-            assert entry.details["query"] == f"status=&national_id={w.national_id}&page=1"
+            query = f"status=&national_id={w.national_id}&sort=received&dir=asc&size=25&page=1"
+            assert entry.details["query"] == query
             assert entry.details["total"] == 2
         actors.append(entry.actor)
     with sessions() as session:

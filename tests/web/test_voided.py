@@ -7,7 +7,7 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 
 from gateway.domain.centres import Role
-from gateway.web.catalogue import CATALOGUE
+from gateway.web import messages
 from tests import factories as f
 from tests.submissions.test_submissions import JSON, auth
 
@@ -26,7 +26,7 @@ def test_a_voided_document_is_listed_and_shown_as_voided(
     )
     assert voided.status_code == 200, voided.text
     client = logged_in(Role.AUDITOR)
-    english, persian = CATALOGUE["status.VOIDED"]
+    english, persian = messages.text("en", "status.VOIDED"), messages.text("fa", "status.VOIDED")
     page = client.get(f"/web/queue?centre={centre.code}&status=VOIDED")
     assert page.status_code == 200
     assert document_id in page.text

@@ -14,8 +14,9 @@ from sqlalchemy import select
 
 from gateway.domain.centres import Role
 from gateway.storage.models import AuditEntry
+from gateway.web import messages
 from gateway.web import sessions as web_sessions
-from gateway.web.catalogue import CATALOGUE
+from gateway.web.i18n import Locale
 from gateway.web.kit import SECURITY_HEADERS
 from tests import factories as f
 from tests.fhir.claims import auth, claim, item
@@ -79,7 +80,7 @@ def test_a_post_without_the_csrf_token_is_refused(web: TestClient, sessions) -> 
     _, document_id = under_review(web, sessions)
     answer = web.post(f"/web/documents/{document_id}/decision", data={"decision": "approve"})
     assert answer.status_code == 403
-    assert CATALOGUE["error.csrf"][1] in answer.text  # Persian: no Accept-Language
+    assert messages.text("fa", "error.csrf") in answer.text  # Persian: no Accept-Language
     page = web.get(f"/web/documents/{document_id}")
     assert 'data-status="UNDER_REVIEW"' in page.text
 
@@ -90,8 +91,8 @@ def test_login_and_failures_are_audited(web: TestClient, sessions) -> None:
     assert wrong.status_code == 401
     unknown = log_in(web, f"nobody-{uuid.uuid4().hex[:6]}", "whatever it is")
     assert unknown.status_code == 401
-    assert CATALOGUE["login.failed"][1] in wrong.text
-    assert CATALOGUE["login.failed"][1] in unknown.text
+    assert messages.text("fa", "login.failed") in wrong.text
+    assert messages.text("fa", "login.failed") in unknown.text
     assert log_in(web, username).status_code == 303
     assert audit_actions(sessions, username)[-2:] == ["login.failed", "login"]
     with sessions() as session:
@@ -206,7 +207,7 @@ def test_an_auditor_cannot_close_a_period(web: TestClient, logged_in: LoggedIn) 
     ):
         answer = client.post(url, data={**data, "csrf_token": token})
         assert answer.status_code == 403
-        assert CATALOGUE["error.forbidden"][1] in answer.text
+        assert messages.text("fa", "error.forbidden") in answer.text
 
 
 def test_pages_need_a_login(web: TestClient) -> None:
@@ -231,6 +232,14 @@ def test_persian_pages_are_rtl_and_show_both_calendars(
     assert "۲۰۲۶-۱۱-۱۰" in page.text  # Gregorian
     assert "در حال رسیدگی" in page.text
     assert "۱٬۳۰۰٬۰۰۰" in page.text  # requested, with thousands separators
+    why = Locale("fa").t("why.amount", requested=1_300_000)
+    assert why in page.text  # told from the criterion's code and the figures, in Persian
+    history = page.text.split('id="history"')[1].split("</table>")[0]
+    assert "rials is above" not in history  # not pricing's English sentence
+    assert why in history
+    assert "سهم بیمار" in page.text
+    assert "٪" in page.text
+    assert "%" not in page.text
     client.get(f"/web/lang/en?next=/web/documents/{document_id}")
     english = client.get(f"/web/documents/{document_id}")
     assert '<html lang="en" dir="ltr">' in english.text
@@ -238,6 +247,7 @@ def test_persian_pages_are_rtl_and_show_both_calendars(
     assert "1405/08/19" in english.text
     assert "1,300,000" in english.text
     assert "Under review" in english.text
+    assert str(Locale("en").t("why.amount", requested=1_300_000)) in english.text
 
 
 def test_the_browser_language_is_the_default(web: TestClient, sessions) -> None:
@@ -266,7 +276,7 @@ def test_the_queue_filters_and_pages(web: TestClient, sessions, logged_in: Logge
     page = client.get(f"/web/queue?centre={code}")
     assert first in page.text
     assert second not in page.text
-    assert "Showing 1–1 of 1" in page.text
+    assert "Showing <bdi>1</bdi>–<bdi>1</bdi> of <bdi>1</bdi>" in page.text
     both = f"/web/queue?status=UNDER_REVIEW&min_amount=1,500,000&centre={centre.code}"
     assert second in client.get(both).text
     assert "No documents match" in client.get(f"/web/queue?centre={code}&status=PAID").text
@@ -277,11 +287,11 @@ def test_the_queue_filters_and_pages(web: TestClient, sessions, logged_in: Logge
     assert (second in by_reason) == any(
         d["reason"] == "quantity-above-limit" for d in detail.json()["deductions_by_reason"]
     )
-    bad = client.get("/web/queue?period=2026-13&national_id=12")
-    assert "A period is written YYYY-MM" in bad.text
-    assert "A national ID has 10 digits" in bad.text
+    bad = client.get("/web/queue?period=2026-13&national_id=12x")
+    assert "A month is written YYYY-MM" in bad.text
+    assert "A national ID (or its start) is up to 10 digits" in bad.text
     paged = client.get("/web/queue?status=&page=1")
-    assert re.search(r"Page 1 of \d+", paged.text)
+    assert re.search(r"Page <bdi>1</bdi> of <bdi>\d+</bdi>", paged.text)
 
 
 def test_the_dashboard_counts_by_status(web: TestClient, sessions, logged_in: LoggedIn) -> None:
@@ -356,7 +366,12 @@ def test_settlement_through_the_pages(web: TestClient, sessions, logged_in: Logg
     early = finance.post("/web/settlements/close", data={"period": "2027-01", "csrf_token": token})
     assert early.status_code == 422
     assert "has not begun" in early.text
-    close = {"period": "2026-10", "csrf_token": token}
+    asked = finance.post("/web/settlements/close", data={"period": "2026-10", "csrf_token": token})
+    assert asked.status_code == 200  # first what closing would order, per centre
+    assert f'<td dir="ltr">{code}</td>' in asked.text
+    assert 'name="confirmed" value="yes"' in asked.text
+    assert "order-" not in finance.get(f"/web/settlements?period=2026-10&centre={code}").text
+    close = {"period": "2026-10", "csrf_token": token, "confirmed": "yes"}
     closed = finance.post("/web/settlements/close", data=close, follow_redirects=False)
     assert closed.status_code == 303
     assert "The period was closed." in finance.get(closed.headers["location"]).text
@@ -368,9 +383,15 @@ def test_settlement_through_the_pages(web: TestClient, sessions, logged_in: Logg
     assert csv.status_code == 200
     assert csv.headers["content-type"].startswith("text/csv")
     assert document_id in csv.text
+    assert 'id="orders-total"' in listing.text
+    ask = finance.post(
+        f"/web/settlements/{order_id}/paid", data={"reference": "PAY-1", "csrf_token": token}
+    )
+    assert ask.status_code == 200
+    assert 'id="paid-reference">PAY-1<' in ask.text
     paid = finance.post(
         f"/web/settlements/{order_id}/paid",
-        data={"reference": "PAY-1", "csrf_token": token},
+        data={"reference": "PAY-1", "csrf_token": token, "confirmed": "yes"},
         follow_redirects=False,
     )
     assert paid.status_code == 303
@@ -378,7 +399,8 @@ def test_settlement_through_the_pages(web: TestClient, sessions, logged_in: Logg
     assert "The payment was recorded." in shown.text
     assert "PAY-1" in shown.text
     twice = finance.post(
-        f"/web/settlements/{order_id}/paid", data={"reference": "PAY-2", "csrf_token": token}
+        f"/web/settlements/{order_id}/paid",
+        data={"reference": "PAY-2", "csrf_token": token, "confirmed": "yes"},
     )
     assert twice.status_code == 409
     assert "already paid" in twice.text
@@ -399,5 +421,5 @@ def test_an_estimate_says_so_on_its_page(web: TestClient, sessions, logged_in: L
     client = logged_in(Role.AUDITOR)
     page = client.get(f"/web/documents/{answer['id']}")
     assert page.status_code == 200
-    assert CATALOGUE["purpose.preauthorization"][1] in page.text
+    assert messages.text("fa", "purpose.preauthorization") in page.text
     assert 'data-status="PRICED"' in page.text

@@ -1,0 +1,1 @@
+"""Who reviews what: the review queues search, auditors claims on documents."""
