@@ -75,6 +75,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
         "GATEWAY_OUTBOX_RELAY_GRACE_S": "1",
         "GATEWAY_CLOCK_DATE": TODAY.isoformat(),
         "GATEWAY_REVIEW_AMOUNT_THRESHOLD": "0",
+        "GATEWAY_INGEST_MAX_WAIT_S": "0",  # the pages, not shedding, on a host of any speed
         "GATEWAY_SECRET_KEY": uuid.uuid4().hex,
         "GATEWAY_COOKIE_SECURE": "false",  # the browser talks plain http to 127.0.0.1
         "PROMETHEUS_MULTIPROC_DIR": str(tmp / "worker-metrics"),
