@@ -21,10 +21,11 @@ from gateway.kit.db import engine_for, transaction
 from gateway.review import service as reviews
 from gateway.storage.models import Document
 from tests import factories as f
+from tests import services
 from tests.review.test_lifecycle_api import ALWAYS_REVIEW, submit_priced
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-DEADLINE_S = 60.0
+DEADLINE_S = services.WAIT_S  # a readiness wait: generous, says what it waited for
 
 
 def _waiting_on_a_lock(engine: Engine) -> int:

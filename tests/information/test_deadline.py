@@ -5,7 +5,7 @@ on a database of this test's own."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -20,9 +20,9 @@ from tests.information.helpers import answer, ask, under_review
 from tests.submissions.test_submissions import auth
 
 
-def _backdate(sessions, request_id: str, days: int) -> None:
+def _backdate(sessions, request_id: str, days: int, now: datetime | None = None) -> None:
     with transaction(sessions) as session:
-        earlier = utcnow() - timedelta(days=days)
+        earlier = (now or utcnow()) - timedelta(days=days)
         session.execute(
             update(InformationRequest)
             .where(InformationRequest.id == uuid.UUID(request_id))
@@ -81,15 +81,15 @@ def test_signals_count_open_requests_and_the_oldest_age(client: TestClient, sess
     _, _, _, second = under_review(client, sessions)
     old = ask(client, auditor, first).json()["id"]
     ask(client, auditor, second)
-    _backdate(sessions, old, days=20)
     now = utcnow()
+    _backdate(sessions, old, days=20, now=now)  # asked exactly 20 days before ``now``
     with sessions() as session:
         signals.read_fast(session, audit_entries=100, now=now)
     assert metrics.INFORMATION_OPEN._value.get() == 2  # type: ignore[attr-defined]
     assert metrics.INFORMATION_OPEN_OVERDUE._value.get() == 1  # type: ignore[attr-defined]
     oldest = metrics.INFORMATION_OLDEST._value.get()  # type: ignore[attr-defined]
-    assert timedelta(days=20) - timedelta(minutes=5) <= timedelta(seconds=oldest)
-    assert timedelta(seconds=oldest) <= timedelta(days=20) + timedelta(minutes=5)
+    # Read at the same ``now``: exactly 20 days, whatever time the test took.
+    assert oldest == pytest.approx(timedelta(days=20).total_seconds(), abs=1e-3)
     assert answer(client, token, first).status_code == 201
     with sessions() as session:
         signals.read_fast(session, audit_entries=100, now=now)

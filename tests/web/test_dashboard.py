@@ -30,6 +30,13 @@ def test_the_dashboard_draws_its_charts(web: TestClient, sessions, logged_in: Lo
     code, _ = centre_with(web, sessions, 2)
     client = english(logged_in(Role.AUDITOR))
     page = client.get("/web/").text
+    # The page's <title> is its name only, and each chart is drawn once.
+    head = page.split("</head>")[0]
+    (title,) = re.findall(r"<title>(.*?)</title>", head, flags=re.S)
+    assert "<" not in title
+    assert "Dashboard" in title
+    for chart in ("per-day", "reasons", "backlog", "owed", "centres"):
+        assert page.count(f'id="chart-{chart}"') == 1, chart
     for chart in ("per-day", "reasons", "backlog", "owed", "centres"):
         section = page.split(f'id="chart-{chart}"')[1].split("</div>")[0]
         assert "<svg" in section or "Nothing yet" in section, chart
