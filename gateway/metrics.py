@@ -121,6 +121,7 @@ WEBHOOK_FAILURES = Counter(
 BATCHES = Counter(
     "gateway_batches_total",
     "Batch files by event: received, replayed (same file again), refused (at upload), "
+    "shed (refused before the body was read: the batches waiting would keep it too long), "
     "done or failed (processing ended)",
     ["outcome"],
 )

@@ -220,6 +220,13 @@ class Settings(BaseSettings):
         description="Decompressed / compressed size above which a gzip body is refused as a "
         "bomb (checked once 10 MB have come out)",
     )
+    batch_max_wait_s: float = Field(
+        default=1800.0,
+        ge=0,
+        description="Longest a new batch may wait behind the batches not yet stored (foreseen "
+        "from the pace of the last ones): an upload that would wait longer is refused before "
+        "its body is read (503 with Retry-After); 0 = never refuse",
+    )
     batch_chunk_documents: int = Field(
         default=500, ge=1, description="Documents stored per transaction while reading a batch"
     )

@@ -78,6 +78,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         # No shedding by the real clock on a loaded test machine: the overload tests set
         # the bound themselves, on a fake clock (tests/submissions/test_overload.py).
         ingest_max_wait_s=0,
+        batch_max_wait_s=0,
     )
 
 

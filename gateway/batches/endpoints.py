@@ -15,9 +15,9 @@ from gateway import metrics
 from gateway.audit import reads
 from gateway.batches import acknowledgement
 from gateway.batches import repository as store
-from gateway.batches.service import Received, receive
+from gateway.batches.service import Received, admit_upload, receive
 from gateway.batches.spool import Spooled, SpoolWriter
-from gateway.errors import GatewayError, NotFoundError
+from gateway.errors import GatewayError, NotFoundError, OverloadedError
 from gateway.kit.db import transaction
 from gateway.kit.deps import (
     Caller,
@@ -30,7 +30,7 @@ from gateway.kit.deps import (
 )
 from gateway.kit.http import AUTHENTICATED, errors, format_of, parse_id
 from gateway.schemas import BatchOut, BatchStatus, ProblemOut
-from gateway.storage.models import Batch
+from gateway.storage.models import Batch, utcnow
 from validators.schema import Format
 
 router = APIRouter(prefix="/v1", tags=["batches"])
@@ -85,6 +85,14 @@ async def _spool(request: Request, state: GatewayState, fmt: Format) -> Spooled:
         raise
 
 
+def _admit(state: GatewayState) -> None:
+    """Refuses the upload before its body is read when the batches already waiting would
+    keep it longer than the set bound. A read of its own, before the spool (the upload's
+    documented exception to one session per request)."""
+    with state.sessions() as session:
+        admit_upload(session, state.settings, now=utcnow())
+
+
 def _receive(
     state: GatewayState, caller: Principal, spooled: Spooled, fmt: Format
 ) -> tuple[Received, BatchOut]:
@@ -117,7 +125,7 @@ def _receive(
     "/batches",
     status_code=202,
     response_model=BatchOut,
-    responses=errors(*AUTHENTICATED, 400, 403, 413, 415),
+    responses=errors(*AUTHENTICATED, 400, 403, 413, 415, 503),
     summary="Upload a batch file (XML or JSON, gzip accepted); processed in the background",
     openapi_extra={
         "requestBody": {
@@ -137,6 +145,11 @@ async def upload_batch(
     The same file (same decompressed SHA-256) sent again by the same centre answers with
     the batch it already made."""
     fmt = format_of(request.headers.get("content-type"))
+    try:
+        await run_in_threadpool(_admit, state)
+    except OverloadedError:
+        metrics.BATCHES.labels("shed").inc()
+        raise
     try:
         spooled = await _spool(request, state, fmt)
         received, out = await run_in_threadpool(_receive, state, caller, spooled, fmt)

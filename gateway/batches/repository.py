@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -241,3 +242,28 @@ def analyze_grown(session: Session) -> None:
     or by document then scan the whole table (seconds a chunk at 70,000 documents)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("ANALYZE " + ", ".join(GROWN)))
+
+
+def backlog(session: Session, *, since: datetime, recent: int) -> tuple[int, int, float]:
+    """(bytes of the batches not finished, bytes and seconds of up to ``recent`` batches
+    stored since ``since``): what waits, and how fast the last ones went."""
+    waiting = session.scalar(
+        select(func.coalesce(func.sum(Batch.size), 0)).where(
+            Batch.status.in_(("received", "processing"))
+        )
+    )
+    finished = (
+        select(Batch.size, Batch.started_at, Batch.finished_at)
+        .where(
+            Batch.status == "done",
+            Batch.finished_at >= since,
+            Batch.started_at.is_not(None),
+        )
+        .order_by(Batch.finished_at.desc())
+        .limit(recent)
+    )
+    size = seconds = 0.0
+    for row in session.execute(finished):
+        size += row.size
+        seconds += max(0.0, (row.finished_at - row.started_at).total_seconds())
+    return int(waiting or 0), int(size), seconds

@@ -18,7 +18,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from gateway.domain import documents as dm
 from gateway.domain.lifecycle import DocumentStatus, birth, transition
 from gateway.domain.registry import Coverage
 from gateway.domain.tariff import TariffBook
+from gateway.errors import OverloadedError
 from gateway.kit.broker import PRICE_DOCUMENTS, PROCESS_BATCH
 from gateway.kit.outbox import Pending
 from gateway.pricing.service import NoTariffError, TariffCache
@@ -55,6 +56,35 @@ class Received:
     batch: Batch
     outbox: list[Pending]
     replayed: bool = False
+
+
+RECENT_BATCHES = 20  # finished batches whose pace foresees the wait
+RECENT_WINDOW = timedelta(days=1)
+LONGEST_RETRY_S = 3600
+
+
+def foreseen_wait(session: Session, *, now: datetime) -> float | None:
+    """Seconds before a batch uploaded now would start to be stored: the bytes of the
+    batches not finished, at the pace of the last ones stored (bytes per second of their
+    runs). None when no batch was stored in the last day, so the pace is unknown."""
+    waiting, size, seconds = store.backlog(
+        session, since=now - RECENT_WINDOW, recent=RECENT_BATCHES
+    )
+    if not size or seconds <= 0:
+        return None
+    return waiting / (size / seconds)
+
+
+def admit_upload(session: Session, settings: Settings, *, now: datetime) -> None:
+    """Raises OverloadedError (before the body is read) when the batches already waiting
+    would take longer than ``batch_max_wait_s`` to store; its Retry-After is the time
+    until they would not (at most an hour)."""
+    bound = settings.batch_max_wait_s
+    if bound <= 0:
+        return
+    wait = foreseen_wait(session, now=now)
+    if wait is not None and wait > bound:
+        raise OverloadedError(min(wait - bound, LONGEST_RETRY_S))
 
 
 def receive(

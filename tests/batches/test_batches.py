@@ -9,13 +9,15 @@ import csv
 import gzip
 import hashlib
 import io
+import math
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -52,6 +54,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         batch_spool_dir=tmp_path / "spool",
         batch_chunk_documents=2,
         batch_pricing_documents=2,
+        batch_max_wait_s=0,  # tests/batches' own backlog test sets the bound
     )
 
 
@@ -564,3 +567,55 @@ def test_an_estimates_lines_are_no_duplicate_for_a_batch(
         (got,) = acknowledgement(client, token, batch.json()["id"])
         warned = "line.possible-duplicate" in [p["code"] for p in got["problems"]]
         assert warned == (purpose is dm.Purpose.CLAIM), got["problems"]
+
+
+@pytest.mark.own_database
+def test_an_upload_is_refused_at_once_when_the_batches_waiting_would_keep_it_too_long(
+    client: TestClient, sessions, settings: Settings
+) -> None:
+    """The pace of the last stored batch (bytes per second of its run) foresees how long
+    the unfinished ones keep a new upload: past the bound, 503 with Retry-After before the
+    body is read, nothing recorded, counted; under it, or with no pace known, accepted."""
+    centre, token = f.make_centre(sessions)
+    bound = 100.0
+    client.app.state.gateway.settings = settings.model_copy(update={"batch_max_wait_s": bound})  # type: ignore[attr-defined]
+
+    def batches() -> int:
+        with sessions() as session:
+            return session.scalar(select(func.count()).select_from(Batch)) or 0
+
+    first = upload(client, token, body_of(mixed(centre.code), "json"), "json")
+    assert first.status_code == 202, first.text  # nothing stored yet: the pace is unknown
+    done = upload(
+        client, token, body_of(f.submission(centre.code, f.outpatient_visit()), "json"), "json"
+    )
+    assert done.status_code == 202, done.text
+    assert process(sessions, settings, done.json()["id"]) == "done"
+    with transaction(sessions) as session:
+        stored = session.get_one(Batch, uuid.UUID(done.json()["id"]))
+        pace = 10.0  # bytes per second: the run made to last size / 10 seconds
+        stored.finished_at = datetime.now(UTC)
+        stored.started_at = stored.finished_at - timedelta(seconds=stored.size / pace)
+        waiting = session.get_one(Batch, uuid.UUID(first.json()["id"])).size
+    foreseen = waiting / pace
+    assert foreseen > bound  # the first batch, unfinished, waits longer than the bound
+    count = batches()
+    shed_before = REGISTRY.get_sample_value("gateway_batches_total", {"outcome": "shed"}) or 0.0
+    third = upload(
+        client, token, body_of(f.submission(centre.code, f.outpatient_visit()), "xml"), "xml"
+    )
+    assert third.status_code == 503, third.text
+    assert third.json()["errors"][0]["code"] == "overloaded"
+    assert int(third.headers["Retry-After"]) == math.ceil(foreseen - bound)
+    assert batches() == count
+    assert not list(settings.batch_spool_dir.glob("*.part"))  # nothing of it spooled
+    assert (
+        REGISTRY.get_sample_value("gateway_batches_total", {"outcome": "shed"}) == shed_before + 1
+    )
+
+    # The waiting batch stored: nothing waits, the next upload is taken.
+    assert process(sessions, settings, first.json()["id"]) == "done"
+    again = upload(
+        client, token, body_of(f.submission(centre.code, f.outpatient_visit()), "xml"), "xml"
+    )
+    assert again.status_code == 202, again.text
