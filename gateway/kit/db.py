@@ -80,7 +80,9 @@ _AFTER_COMMIT = "gateway.after_commit"
 
 def after_commit(session: Session, callback: Callable[[], object]) -> None:
     """Run ``callback`` once the session's transaction commits; dropped if it rolls back.
-    For what must only follow a stored change, such as counting it in a metric."""
+    For what must only follow a stored change, such as counting it in a metric. Not for
+    the ingest path: on PostgreSQL the group-commit writer commits its connection, not the
+    session, so the callback would never run there."""
     session.info.setdefault(_AFTER_COMMIT, []).append(callback)
 
 

@@ -24,6 +24,7 @@ from gateway.domain.referrals import (
 )
 from gateway.errors import ForbiddenError, GatewayError, NotFoundError
 from gateway.kit.broker import DELIVER_WEBHOOK
+from gateway.kit.db import after_commit
 from gateway.referrals import repository as store
 from gateway.storage.models import Centre, OutboxMessage, Referral, utcnow
 from validators.context import RuleContext
@@ -113,7 +114,7 @@ def issue(
     )
     store.add(session, row)
     _audit(session, actor, "referral.issued", row, {"source": source, "level": row.level})
-    metrics.REFERRALS_ISSUED.labels(source, str(row.level)).inc()
+    after_commit(session, metrics.REFERRALS_ISSUED.labels(source, str(row.level)).inc)
     return row
 
 
