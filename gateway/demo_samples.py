@@ -23,7 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -76,20 +76,21 @@ def build(*, examples: Path, today: date) -> list[Sample]:
         for i, path in enumerate(files)
     ]
     rejected = examples / "invalid" / REJECTED_EXAMPLE
-    samples.append(_sample(SAMPLE_CENTRES[0], rejected, latest=today - timedelta(days=1)))
+    samples.append(_sample(SAMPLE_CENTRES[0], rejected, latest=today - timedelta(days=2)))
     return samples
 
 
 def _sample(centre: str, path: Path, *, latest: date) -> Sample:
-    """The example renumbered for the centre, its latest date of care moved to ``latest``."""
+    """The example renumbered for the centre, its latest date of care moved to ``latest``
+    (a day at least before the demo's today) and every other date by as much."""
     content = json.loads(path.read_text(encoding="utf-8"))
     tag = "-".join(word[:3].upper() for word in path.stem.split("-"))
     header = content["header"]
     header["centreCode"] = centre
     header["submissionNumber"] = f"{NUMBER_PREFIX}-{tag}"
     shift = latest - max(date.fromisoformat(value) for value in _dates(content))
-    created = datetime.fromisoformat(header["createdAt"]) + shift
-    header["createdAt"] = created.isoformat()
+    # Sent the morning after its latest care (Tehran time), never after the demo's today.
+    header["createdAt"] = f"{latest + timedelta(days=1)}T09:30:00+03:30"
     for document in content["documents"]:
         (body,) = document.values()
         body["documentNumber"] = f"{NUMBER_PREFIX}-{tag}-{body['documentNumber']}"
