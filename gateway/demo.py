@@ -1,4 +1,5 @@
-"""`gateway demo` (`make run`): sample data, then the API and one worker until interrupted.
+"""`gateway demo` (`make run`): sample data, then the API and one worker until interrupted,
+and sample documents sent through that API once it answers (`demo_samples`).
 
 The demo must never fail silently: its worker's metrics port is a free one unless one is
 set, and if the worker dies the API is stopped with a message saying so, instead of
@@ -257,7 +258,8 @@ def load_samples_when_ready(
             if not server.should_exit:
                 log.error("demo samples: not loaded: %s", error)
             return
-        announce_samples(loaded, base=base, logins=logins)
+        if not server.should_exit:
+            announce_samples(loaded, base=base, logins=logins)
 
     thread = threading.Thread(target=load, name="demo-samples", daemon=True)
     thread.start()

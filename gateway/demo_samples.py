@@ -38,6 +38,7 @@ DATE_KEYS = frozenset({"serviceDate", "admissionDate", "dischargeDate"})
 REJECTED_EXAMPLE = "amount-mismatch.json"  # a line whose amount is not quantity x price
 PRICING_STATES = frozenset({"RECEIVED", "ACCEPTED"})  # still on their way to a price
 WAIT_FOR_PRICES_S = 180.0
+PAGE = 500  # the API's largest page of documents
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +161,7 @@ class SampleLoader:
         docs = self._priced(fresh)
         if docs is not None:
             self._review(sorted(docs.values(), key=lambda d: (d.centre, d.number)))
-            self.loaded.statuses = Counter(self._statuses(self._documents()))
+            self.loaded.statuses = Counter(doc.status for doc in self._documents().values())
         return self.loaded
 
     def _centre(self, code: str) -> dict[str, str]:
@@ -182,20 +183,25 @@ class SampleLoader:
         return {document["id"] for document in answer.json()["documents"]}
 
     def _documents(self) -> dict[str, Doc]:
+        """Every sample document of the sample centres, as each centre lists them."""
         found: dict[str, Doc] = {}
         for code in self.centre_tokens:
-            page = self.client.get(
-                "/v1/documents", params={"limit": 500}, headers=self._centre(code)
-            )
-            page.raise_for_status()
-            for item in page.json()["items"]:
-                if item["external_id"].startswith(f"{NUMBER_PREFIX}-"):
-                    found[item["id"]] = Doc(item["id"], code, item["external_id"], item["status"])
+            offset, total = 0, 1
+            while offset < total:
+                page = self.client.get(
+                    "/v1/documents",
+                    params={"limit": PAGE, "offset": offset},
+                    headers=self._centre(code),
+                )
+                page.raise_for_status()
+                listed = page.json()
+                total, offset = listed["total"], offset + PAGE
+                for item in listed["items"]:
+                    if item["external_id"].startswith(f"{NUMBER_PREFIX}-"):
+                        found[item["id"]] = Doc(
+                            item["id"], code, item["external_id"], item["status"]
+                        )
         return found
-
-    @staticmethod
-    def _statuses(docs: dict[str, Doc]) -> Iterator[str]:
-        return (doc.status for doc in docs.values())
 
     def _priced(self, fresh: set[str]) -> dict[str, Doc] | None:
         """The new samples once the worker has priced them all (None if it did not)."""
