@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 from gateway import demo_samples
 from gateway.submissions.service import parse_valid
@@ -14,7 +15,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "schemas" / "examples"
 TODAY = date(2026, 11, 23)
 
 
-def bodies() -> list[tuple[demo_samples.Sample, dict]]:  # type: ignore[type-arg]
+def bodies() -> list[tuple[demo_samples.Sample, dict[str, Any]]]:
     built = demo_samples.build(examples=EXAMPLES, today=TODAY)
     return [(sample, json.loads(sample.body)) for sample in built]
 
