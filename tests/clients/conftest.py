@@ -3,10 +3,6 @@ a PostgreSQL database of their own and the embedded broker."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -17,8 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.kit.db import engine_for, session_factory
 from tests import factories as f
-from tests import services
-from tests.integration.conftest import _stop, _wait_ready, free_port
+from tests import live, services
 
 try:
     import rasa_client  # noqa: F401 - the package under test
@@ -41,10 +36,7 @@ class LiveGateway:
         return centre.code, token
 
     def logs(self) -> str:
-        return "\n".join(
-            f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}"
-            for p in self.log_dir.glob("*.log")
-        )
+        return live.log_tails(self.log_dir)
 
 
 @pytest.fixture(scope="module")
@@ -58,39 +50,15 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
         sessions = session_factory(engine_for(database_url))
         f.seed_sample_tariff(sessions)
         cleanup.callback(lambda: engine_for(database_url).dispose())
-        port = free_port()
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")},
-            "GATEWAY_DATABASE_URL": database_url,
-            "GATEWAY_BROKER_URL": f"sqla+sqlite:///{tmp / 'broker.sqlite'}",
-            "GATEWAY_QUEUE_NAME": f"gw-client-{uuid.uuid4().hex[:8]}",
-            "GATEWAY_WORKER_METRICS_PORT": "0",
-            "GATEWAY_OUTBOX_RELAY_INTERVAL_S": "0.5",
-            "GATEWAY_OUTBOX_RELAY_GRACE_S": "1",
-            "GATEWAY_CLOCK_DATE": f.TODAY.isoformat(),
-            "GATEWAY_REVIEW_SAMPLE_PERCENT": "0",
-            "GATEWAY_MAX_BODY_BYTES": str(64 * 1024),
-            "GATEWAY_BATCH_SPOOL_DIR": str(tmp / "spool"),
-            "GATEWAY_WEBHOOK_ALLOW_HTTP": "true",
-            "GATEWAY_WEBHOOK_ALLOWED_PRIVATE_HOSTS": '["127.0.0.1"]',
-            "PROMETHEUS_MULTIPROC_DIR": str(tmp / "worker-metrics"),
-        }
-        logs = tmp / "logs"
-        logs.mkdir()
-        processes = []
-        for name, args in (
-            ("worker", ["worker", "--concurrency", "1", "--loglevel", "WARNING"]),
-            ("server", ["serve", "--port", str(port)]),
-        ):
-            log = cleanup.enter_context((logs / f"{name}.log").open("wb"))
-            process = subprocess.Popen(
-                [sys.executable, "-m", "gateway", *args], env=env, stdout=log, stderr=log
-            )
-            cleanup.callback(_stop, process)
-            processes.append(process)
-        live = LiveGateway(f"http://127.0.0.1:{port}", sessions, logs)
-        try:
-            _wait_ready(live.url, processes)
-        except (RuntimeError, TimeoutError) as exc:
-            raise AssertionError(f"{exc}\n{live.logs()}") from exc
-        yield live
+        env = live.gateway_env(
+            database_url=database_url,
+            tmp=tmp,
+            queue_prefix="gw-client",
+            GATEWAY_REVIEW_SAMPLE_PERCENT="0",
+            GATEWAY_MAX_BODY_BYTES=str(64 * 1024),
+            GATEWAY_BATCH_SPOOL_DIR=str(tmp / "spool"),
+            GATEWAY_WEBHOOK_ALLOW_HTTP="true",
+            GATEWAY_WEBHOOK_ALLOWED_PRIVATE_HOSTS='["127.0.0.1"]',
+        )
+        running = cleanup.enter_context(live.live_gateway(tmp, env))
+        yield LiveGateway(running.url, sessions, running.log_dir)

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,9 +15,8 @@ from typing import Any
 import pytest
 
 from gateway.kit.db import engine_for, session_factory, upgrade
-from tests import services
-from tests.factories import TODAY, seed_sample_tariff
-from tests.integration.conftest import _stop, _wait_ready, free_port
+from tests import live, services
+from tests.factories import seed_sample_tariff
 
 CHROMIUM = Path(os.environ.get("GATEWAY_TEST_CHROMIUM", "/usr/bin/chromium"))
 # Debian's Chromium, quiet: nothing fetched from outside, nothing but the page under test.
@@ -29,11 +27,7 @@ CHROMIUM_ARGS = [
 
 
 @dataclass
-class Workspace:
-    url: str
-    env: dict[str, str]
-    log_dir: Path
-
+class Workspace(live.LiveGateway):
     def gateway(self, *args: str, stdin: str | None = None) -> str:
         """Run the CLI against this gateway; its standard output."""
         done = subprocess.run(
@@ -48,12 +42,6 @@ class Workspace:
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout
 
-    def logs(self) -> str:
-        return "\n".join(
-            f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}"
-            for p in self.log_dir.glob("*.log")
-        )
-
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
@@ -64,42 +52,17 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     upgrade(database_url)
     seed_sample_tariff(session_factory(engine_for(database_url)))
     engine_for(database_url).dispose()
-    port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")},
-        "GATEWAY_DATABASE_URL": database_url,
-        "GATEWAY_BROKER_URL": f"sqla+sqlite:///{tmp / 'broker.sqlite'}",
-        "GATEWAY_QUEUE_NAME": f"gw-e2e-{uuid.uuid4().hex[:8]}",
-        "GATEWAY_WORKER_METRICS_PORT": "0",
-        "GATEWAY_OUTBOX_RELAY_INTERVAL_S": "0.5",
-        "GATEWAY_OUTBOX_RELAY_GRACE_S": "1",
-        "GATEWAY_CLOCK_DATE": TODAY.isoformat(),
-        "GATEWAY_REVIEW_AMOUNT_THRESHOLD": "0",
-        "GATEWAY_INGEST_MAX_WAIT_S": "0",  # the pages, not shedding, on a host of any speed
-        "GATEWAY_SECRET_KEY": uuid.uuid4().hex,
-        "GATEWAY_COOKIE_SECURE": "false",  # the browser talks plain http to 127.0.0.1
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp / "worker-metrics"),
-    }
-    logs = tmp / "logs"
-    logs.mkdir()
-    with ExitStack() as cleanup:
-        processes = []
-        for name, args in (
-            ("worker", ["worker", "--concurrency", "1", "--loglevel", "WARNING"]),
-            ("server", ["serve", "--port", str(port)]),
-        ):
-            log = cleanup.enter_context((logs / f"{name}.log").open("wb"))
-            process = subprocess.Popen(
-                [sys.executable, "-m", "gateway", *args], env=env, stdout=log, stderr=log
-            )
-            cleanup.callback(_stop, process)
-            processes.append(process)
-        built = Workspace(f"http://127.0.0.1:{port}", env, logs)
-        try:
-            _wait_ready(built.url, processes)
-        except (RuntimeError, TimeoutError) as exc:
-            raise AssertionError(f"{exc}\n{built.logs()}") from exc
-        yield built
+    env = live.gateway_env(
+        database_url=database_url,
+        tmp=tmp,
+        queue_prefix="gw-e2e",
+        GATEWAY_REVIEW_AMOUNT_THRESHOLD="0",
+        GATEWAY_INGEST_MAX_WAIT_S="0",  # the pages, not shedding, on a host of any speed
+        GATEWAY_SECRET_KEY=uuid.uuid4().hex,
+        GATEWAY_COOKIE_SECURE="false",  # the browser talks plain http to 127.0.0.1
+    )
+    with live.live_gateway(tmp, env) as running:
+        yield Workspace(running.url, running.env, running.log_dir)
 
 
 @pytest.fixture(scope="module")

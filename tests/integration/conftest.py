@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
 from kombu import Connection
 
 from gateway.kit.db import engine_for, session_factory, upgrade
 from tests import services
 from tests.factories import TODAY, seed_sample_tariff
+from tests.live import free_port, log_tails
+from tests.live import stop as _stop
+from tests.live import wait_ready as _wait_ready
 from tests.rabbitmq import Node, private_node
 
 STACKS = {
@@ -28,13 +28,6 @@ STACKS = {
     "postgresql+rabbitmq": ("postgresql", "rabbitmq"),
     "postgresql+redis": ("postgresql", "redis"),
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -74,10 +67,7 @@ class Stack:
         return session_factory(engine_for(self.database_url))
 
     def logs(self) -> str:
-        return "\n".join(
-            f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}"
-            for p in self.log_dir.glob("*.log")
-        )
+        return log_tails(self.log_dir)
 
 
 def _broker_url(kind: str, tmp: Path) -> str:
@@ -98,31 +88,6 @@ def _database(kind: str, tmp: Path) -> Iterator[str]:
     with services.temporary_postgres_database() as url:
         yield url
         engine_for(url).dispose()
-
-
-def _wait_ready(url: str, processes: list[subprocess.Popen[bytes]]) -> None:
-    deadline = time.monotonic() + services.WAIT_S
-    while time.monotonic() < deadline:
-        for process in processes:
-            if process.poll() is not None:
-                raise RuntimeError(f"{process.args} exited with {process.returncode}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"{url}/readyz did not answer 200 within {services.WAIT_S:.0f} s")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _drop_queue(broker_url: str, queue: str) -> None:
