@@ -8,6 +8,7 @@ documents' figures), rather than showing one and letting a reader trust the othe
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 
@@ -17,6 +18,7 @@ from gateway.documents.view import Deduction, DocumentView
 from gateway.kit.periods import period_end
 from gateway.settlement import service as settlement
 from gateway.storage.models import PaymentOrder
+from gateway.web import repository as web_repository
 
 # The order's amounts a statement adds up to: (figure, the order's column).
 ORDER_FIGURES = (
@@ -59,6 +61,7 @@ class StatementDocument:
     view: DocumentView
     lines: list[StatementLine]
     figures: Figures
+    titles: dict[str, str]  # the tariff's titles of its codes
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +81,7 @@ class Statement:
         return sum(len(d.lines) for d in self.documents)
 
 
-def _document(view: DocumentView) -> StatementDocument:
+def _document(view: DocumentView, titles: dict[str, str]) -> StatementDocument:
     lines = []
     for line, c in view.priced_lines():
         fund = sum(p.amount for p in c.payers if p.kind == "fund")
@@ -95,11 +98,19 @@ def _document(view: DocumentView) -> StatementDocument:
                 figures=figures,
             )
         )
-    return StatementDocument(view, lines, sum((ln.figures for ln in lines), Figures()))
+    return StatementDocument(view, lines, sum((ln.figures for ln in lines), Figures()), titles)
 
 
 def statement(session: Session, order: PaymentOrder) -> Statement:
-    documents = [_document(view) for view in settlement.statement_documents(session, order)]
+    views = settlement.statement_documents(session, order)
+    codes: dict[int | None, set[str]] = defaultdict(set)
+    for view in views:
+        codes[view.tariff.version if view.tariff else None] |= {ln.code for ln in view.lines}
+    titles = {version: web_repository.tariff_titles(session, version, wanted)
+              for version, wanted in codes.items()}  # fmt: skip
+    documents = [
+        _document(view, titles[view.tariff.version if view.tariff else None]) for view in views
+    ]
     end = period_end(order.period)
     return Statement(
         documents=documents,

@@ -198,9 +198,7 @@ def test_the_worklists_are_not_for_centres_nor_strangers(
 
 def order_of(sessions, code: str) -> PaymentOrder:
     with sessions() as session:
-        return session.scalars(
-            select(PaymentOrder).where(PaymentOrder.centre.has(code=code))
-        ).one()
+        return session.scalars(select(PaymentOrder).where(PaymentOrder.centre.has(code=code))).one()
 
 
 FIGURES = {
@@ -230,7 +228,9 @@ def test_the_statement_page_adds_up_to_its_order(
     assert auditor.post(f"/web/documents/{ids[0]}/lines/2/review", data=reduce).status_code < 400
     for document_id in ids:
         decided = {"decision": "approve", "csrf_token": csrf}
-        assert auditor.post(f"/web/documents/{document_id}/decision", data=decided).status_code == 200
+        assert (
+            auditor.post(f"/web/documents/{document_id}/decision", data=decided).status_code == 200
+        )
     finance = english(logged_in(Role.FINANCE))
     csrf = csrf_of(finance.get("/web/settlements"))
     close = {"period": "2026-10", "csrf_token": csrf, "confirmed": "yes"}
@@ -250,7 +250,9 @@ def test_the_statement_page_adds_up_to_its_order(
     assert 'id="statement-mismatch"' not in page.text
     assert re.findall(r'href="/web/documents/([0-9a-f-]{36})" class="doc-link"', page.text) == ids
     assert page.text.count('<tr class="line-row">') == 4
-    assert "Quantity not justified (<bdi dir=\"ltr\">review-quantity-not-justified</bdi>)" in page.text
+    assert (
+        'Quantity not justified (<bdi dir="ltr">review-quantity-not-justified</bdi>)' in page.text
+    )
     assert 'data-print id="print"' in page.text
     (entry,) = reads_since(sessions, before)
     assert (entry.subject_type, entry.subject_id) == ("payment_order", str(order.id))
@@ -258,7 +260,10 @@ def test_the_statement_page_adds_up_to_its_order(
     finance.get("/web/lang/fa")
     persian = finance.get(f"/web/settlements/{order.id}/statement").text
     assert "صورت‌حساب پرداخت" in persian
-    assert f"{order.insurer_amount:,}".translate(str.maketrans("0123456789,", "۰۱۲۳۴۵۶۷۸۹٬")) in persian
+    assert (
+        f"{order.insurer_amount:,}".translate(str.maketrans("0123456789,", "۰۱۲۳۴۵۶۷۸۹٬"))
+        in persian
+    )
     assert '<span class="solar" dir="ltr">۱۴۰۵/۰۷/۱۳</span>' in persian  # 2026-10-05, Jalali first
 
 
