@@ -1,5 +1,5 @@
 """The settlement view: payment orders per period and centre, closing a period, marking an
-order paid, and each order's CSV statement (finance and admins)."""
+order paid, and each order's statement as a page and as CSV (finance and admins)."""
 
 from __future__ import annotations
 
