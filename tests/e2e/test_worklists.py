@@ -122,8 +122,15 @@ def october_order(workspace: Workspace, browser: Any) -> dict[str, Any]:
         assert not urls, workspace.logs()
     context, page = open_page(browser, workspace, "en", add_user(workspace, "admin"))
     try:
-        for document_id in ids:
+        for n, document_id in enumerate(ids):
             page.goto(f"{workspace.url}/web/documents/{document_id}")
+            if n == 0:  # one line reduced: the statement shows a deduction and its reason
+                form = page.locator("#review-line-2")
+                form.locator("select[name=action]").select_option("reduce")
+                form.locator("select[name=reason]").select_option("review-quantity-not-justified")
+                form.locator("input[name=quantity]").fill("1")
+                form.locator("button[type=submit]").click()
+                page.locator("#document .notice").wait_for()
             page.click("#decision button[value=approve]")
             page.wait_for_url("**done=approve*")
         page.goto(f"{workspace.url}/web/settlements")
@@ -136,7 +143,7 @@ def october_order(workspace: Workspace, browser: Any) -> dict[str, Any]:
         context.close()
     with httpx.Client(base_url=workspace.url, headers=headers, timeout=30) as client:
         (order,) = client.get("/v1/settlements", params={"period": PERIOD}).json()
-    assert order["documents"] == 2
+    assert (order["documents"], order["totals"]["deducted"]) == (2, 300_000)
     return {**order, "code": code}
 
 
@@ -166,6 +173,8 @@ def test_a_statement_page_adds_up_to_its_order_and_prints(
         }
         assert page.locator("#statement-mismatch").count() == 0
         assert page.locator("#statement .doc-link").count() == 2
+        reason = page.locator("#statement .deductions .reason").first.inner_text()
+        assert reason.startswith("Quantity not justified" if lang == "en" else "تعداد")
         fits(page, f"statement-{lang}")
 
         page.emulate_media(media="print")
