@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -267,3 +268,124 @@ def backlog(session: Session, *, since: datetime, recent: int) -> tuple[int, int
         size += row.size
         seconds += max(0.0, (row.finished_at - row.started_at).total_seconds())
     return int(waiting or 0), int(size), seconds
+# -- the workspace's batch pages ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRow:
+    """A batch as the workspace lists it: its centre and how many of its documents pricing
+    has reached."""
+
+    batch: Batch
+    centre_code: str
+    centre_name: str
+    priced: int
+
+
+def _awaiting_pricing() -> Any:
+    return (
+        select(func.count())
+        .where(
+            Document.submission_id == Batch.submission_id,
+            Document.status == DocumentStatus.ACCEPTED.value,
+        )
+        .correlate(Batch)
+        .scalar_subquery()
+    )
+
+
+def _listed(centre_code: str | None, status: str | None) -> Any:
+    query = select(Batch, Centre.code, Centre.name).join(Centre, Centre.id == Batch.centre_id)
+    if centre_code:
+        query = query.where(func.lower(Centre.code) == centre_code.lower())
+    if status:
+        query = query.where(Batch.status == status)
+    return query
+
+
+def count_batches(session: Session, *, centre_code: str | None, status: str | None) -> int:
+    listed = _listed(centre_code, status).subquery()
+    return session.scalar(select(func.count()).select_from(listed)) or 0
+
+
+def list_batches(
+    session: Session, *, centre_code: str | None, status: str | None, limit: int, offset: int
+) -> list[BatchRow]:
+    """A page of batches, newest first (centre code in any case), with their priced counts."""
+    query = (
+        _listed(centre_code, status)
+        .add_columns(Batch.accepted_count - _awaiting_pricing())
+        .order_by(Batch.received_at.desc(), Batch.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [
+        BatchRow(batch, code, name, max(0, min(batch.accepted_count, priced or 0)))
+        for batch, code, name, priced in session.execute(query)
+    ]
+
+
+def batch_centre(session: Session, batch: Batch) -> Centre:
+    return session.get_one(Centre, batch.centre_id)
+
+
+def statuses_of(session: Session, batch: Batch) -> dict[str, int]:
+    """How many of the batch's stored documents are in each status now."""
+    query = (
+        select(Document.status, func.count())
+        .where(Document.submission_id == batch.submission_id)
+        .group_by(Document.status)
+    )
+    return {str(row[0]): int(row[1]) for row in session.execute(query)}
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One document of a batch, in file order: stored (with its id) or refused by the
+    schema (no id), with its problems."""
+
+    ordinal: int
+    external_id: str | None
+    kind: str | None
+    document_id: uuid.UUID | None
+    status: str
+    problems: list[dict[str, Any]]
+
+
+def _outcomes(batch: Batch, rejected_only: bool) -> Any:
+    stored = select(
+        Document.ordinal,
+        Document.external_id,
+        Document.kind,
+        Document.id,
+        Document.status,
+        Document.problems,
+    ).where(Document.submission_id == batch.submission_id)
+    if rejected_only:
+        stored = stored.where(Document.status == DocumentStatus.REJECTED.value)
+    refused = select(
+        BatchRejection.ordinal,
+        BatchRejection.external_id,
+        BatchRejection.kind,
+        sql_cast(null(), Uuid),
+        literal(DocumentStatus.REJECTED.value),
+        BatchRejection.problems,
+    ).where(BatchRejection.batch_id == batch.id)
+    return union_all(stored, refused).subquery()
+
+
+def count_outcomes(session: Session, batch: Batch, *, rejected_only: bool) -> int:
+    both = _outcomes(batch, rejected_only)
+    return session.scalar(select(func.count()).select_from(both)) or 0
+
+
+def outcomes(
+    session: Session, batch: Batch, *, rejected_only: bool, limit: int, offset: int
+) -> list[Outcome]:
+    """A page of the batch's documents in file order (only the rejected ones if asked)."""
+    both = _outcomes(batch, rejected_only)
+    query = select(*both.c).order_by(both.c.ordinal).limit(limit).offset(offset)
+    return [
+        Outcome(ordinal, number, kind, document_id, status, problems or [])
+        for ordinal, number, kind, document_id, status, problems in session.execute(query)
+    ]

@@ -20,7 +20,13 @@ from sqlalchemy.orm import Session
 
 from gateway.audit import chain as audit
 from gateway.audit import journal
-from gateway.documents.view import Computation, Deduction, sum_by_reason, views_where
+from gateway.documents.view import (
+    Computation,
+    Deduction,
+    DocumentView,
+    sum_by_reason,
+    views_where,
+)
 from gateway.domain.lifecycle import DocumentStatus, transition
 from gateway.errors import GatewayError, NotFoundError
 from gateway.kit.periods import period_end
@@ -228,12 +234,16 @@ STATEMENT_COLUMNS = (
 )  # fmt: skip
 
 
+def statement_documents(session: Session, order: PaymentOrder) -> list[DocumentView]:
+    """The order's documents as every reader shows them (by service date, then number)."""
+    return views_where(session, Document.payment_order_id == order.id, history=False)
+
+
 def statement_rows(session: Session, order: PaymentOrder) -> list[dict[str, Any]]:
     """Every line of every document of the order, one row per deduction (or one row for a
     line paid in full), from the documents' views."""
-    views = views_where(session, Document.payment_order_id == order.id, history=False)
     rows = []
-    for view in views:
+    for view in statement_documents(session, order):
         for line, computation in view.priced_lines():
             base = {
                 "document_id": str(view.id),

@@ -126,3 +126,39 @@ def _format(cell: Cell, column: Column) -> None:
         cell.number_format = "#,##0"
     elif column.kind == "day":
         cell.number_format = "yyyy-mm-dd"
+
+
+# A payment order's statement (``settlement.statement_rows``): its columns, the keys of
+# their headers and their kinds; codes are identifiers too (a leading zero is meaningful).
+STATEMENT_COLUMNS = (
+    ("document_id", Column(N_("field.document_id"), "id")),
+    ("external_id", Column(N_("field.document_number"), "id")),
+    ("kind", Column(N_("field.kind"), "text")),
+    ("service_date", Column(N_("field.service_date"), "text")),
+    ("patient_national_id", Column(N_("field.national_id"), "id")),
+    ("line_no", Column(N_("statement.line"), "count")),
+    ("code_type", Column(N_("statement.code_type"), "text")),
+    ("code", Column(N_("statement.code"), "id")),
+    ("requested", Column(N_("amount.requested"), "amount")),
+    ("eligible", Column(N_("amount.eligible"), "amount")),
+    ("deduction_reason", Column(N_("field.reason"), "text")),
+    ("deduction_amount", Column(N_("amount.deducted"), "amount")),
+    ("deduction_detail", Column(N_("statement.deduction_detail"), "text")),
+    ("copayment", Column(N_("amount.copayment"), "amount")),
+    ("insurer_share", Column(N_("amount.insurer"), "amount")),
+    ("supplementary_share", Column(N_("payers.supplementary"), "amount")),
+    ("fund_share", Column(N_("amount.fund"), "amount")),
+    ("patient_pays", Column(N_("payers.patient"), "amount")),
+)
+
+
+def statement_csv(rows: Sequence[dict[str, object]], locale: Locale) -> bytes:
+    """The statement's rows with headers in the page's language (reason and kind codes as
+    they are: a spreadsheet filters on them)."""
+    out = io.StringIO()
+    out.write(BOM)
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([locale.plain(column.key) for _, column in STATEMENT_COLUMNS])
+    for row in rows:
+        writer.writerow([_csv_cell(row[name], column) for name, column in STATEMENT_COLUMNS])
+    return out.getvalue().encode("utf-8")

@@ -90,4 +90,8 @@ LABELS = (
     N_("payers.supplementary"),
     N_("payers.fund"),
     N_("payers.patient"),
+    N_("batch_status.received"),
+    N_("batch_status.processing"),
+    N_("batch_status.done"),
+    N_("batch_status.failed"),
 )

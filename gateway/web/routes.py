@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway.web import admin, auth, donations, pages, referrals, settlements, worklist
+from gateway.web import (
+    admin,
+    auth,
+    batches,
+    donations,
+    pages,
+    referrals,
+    settlements,
+    worklist,
+)
 from gateway.web.kit import Refused, WorkspaceRoute
 from gateway.web.messages import N_
 
@@ -21,6 +30,7 @@ SECTIONS = (
     auth.router,
     pages.router,
     worklist.router,
+    batches.router,
     settlements.router,
     donations.router,
     referrals.router,

@@ -1,12 +1,12 @@
 """The settlement view: payment orders per period and centre, closing a period, marking an
-order paid, and each order's CSV statement (finance and admins)."""
+order paid, and each order's statement as a page and as CSV (finance and admins)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -18,7 +18,8 @@ from gateway.settings import today
 from gateway.settlement import service as settlement
 from gateway.storage import repository
 from gateway.storage.models import Centre, PaymentOrder
-from gateway.web.kit import FinanceVisit, Visit, WorkspaceRoute
+from gateway.web import exports, statements
+from gateway.web.kit import FinanceVisit, Visit, WorkspaceRoute, locale_of
 from gateway.web.messages import N_
 from gateway.web.views import latin_number
 
@@ -136,16 +137,33 @@ def mark_paid(
     return _back(paid_period, "paid")
 
 
-@router.get("/settlements/{order_id}/statement.csv")
-def statement_csv(order_id: RowId, visit: FinanceVisit, db: WriteSession) -> Response:
-    order = settlement.get_order(db, order_id, None)
-    text = settlement.statement_csv(settlement.statement_rows(db, order))
+def _statement_read(db: Session, visit: Visit, route: str, order: PaymentOrder) -> None:
     scope = reads.Scope(reads.ORDER, str(order.id), order.documents)
-    route = "GET /web/settlements/{id}/statement.csv"
     reads.record_read(db, visit, route, scope=scope)
+
+
+@router.get("/settlements/{order_id}/statement")
+def statement_page(order_id: RowId, visit: FinanceVisit, db: WriteSession) -> Response:
+    """The order's remittance statement to read or print; audited like its CSV."""
+    order = settlement.get_order(db, order_id, None)
+    centre = repository.centres_by_id(db, {order.centre_id})[order.centre_id]
+    shown = statements.statement(db, order)
+    _statement_read(db, visit, "GET /web/settlements/{id}/statement", order)
+    return visit.render("statement.html", order=order, centre_row=centre, statement=shown)
+
+
+@router.get("/settlements/{order_id}/statement.csv")
+def statement_csv(
+    order_id: RowId, request: Request, visit: FinanceVisit, db: WriteSession
+) -> Response:
+    """The statement as CSV in the page's language: UTF-8 with a byte-order mark, and
+    identifiers kept as text (``exports``)."""
+    order = settlement.get_order(db, order_id, None)
+    body = exports.statement_csv(settlement.statement_rows(db, order), locale_of(request))
+    _statement_read(db, visit, "GET /web/settlements/{id}/statement.csv", order)
     name = f"remittance-{order.period}-{order.id}.csv"
     return Response(
-        text,
+        body,
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

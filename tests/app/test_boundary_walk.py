@@ -39,6 +39,9 @@ WORKSPACE = [
     ("POST", "/web/settlements/close", ["period"]),
     ("POST", "/web/settlements/{order_id}/paid", ["reference", "period"]),
     ("GET", "/web/settlements/{order_id}/statement.csv", []),
+    ("GET", "/web/settlements/{order_id}/statement", []),
+    ("GET", "/web/batches", ["centre", "status", "size", "page"]),
+    ("GET", "/web/batches/{batch_id}", ["rejected", "size", "page"]),
     ("GET", "/web/lang/{lang}", []),
 ]
 

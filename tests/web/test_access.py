@@ -47,6 +47,9 @@ WEB_ROUTES: dict[tuple[str, str], frozenset[Role] | None] = {
     ("POST", "/web/settlements/close"): SETTLERS,
     ("POST", "/web/settlements/{order_id}/paid"): SETTLERS,
     ("GET", "/web/settlements/{order_id}/statement.csv"): SETTLERS,
+    ("GET", "/web/settlements/{order_id}/statement"): SETTLERS,
+    ("GET", "/web/batches"): REVIEWERS,
+    ("GET", "/web/batches/{batch_id}"): REVIEWERS,
     ("GET", "/web/donations"): SETTLERS,
     ("GET", "/web/donations/{receipt}"): SETTLERS,
     ("GET", "/web/users"): ADMINS,
@@ -91,6 +94,7 @@ def concrete(path: str) -> str:
         receipt="CF-2026-0000001",
         sha256="0" * 64,
         request_id=DOCUMENT,
+        batch_id=DOCUMENT,
     )
 
 

@@ -1,7 +1,7 @@
 // The workspace's keyboard: j / k move between a document's lines, a puts the focus on
 // "Approve document" (Enter then approves), n opens the next document to review. Keys
 // typed into a field are left alone. In the queue it keeps the selection's count and
-// requested total beside the bulk buttons.
+// requested total beside the bulk buttons, and a [data-print] button prints the page.
 (function () {
   "use strict";
 
@@ -37,6 +37,11 @@
       var next = document.getElementById("next-document");
       if (next) { window.location.assign(next.href); event.preventDefault(); }
     }
+  });
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-print]");
+    if (button) { window.print(); event.preventDefault(); }
   });
 
   document.addEventListener("change", function (event) {
