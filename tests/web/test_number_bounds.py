@@ -52,8 +52,11 @@ def test_workspace_review_form_numbers(
         # Told in the page's language (Persian by default), the bound in Persian digits.
         assert messages.text("fa", "refusal.review.figure-range").split("{")[0] in answer.text
         assert "whole number" not in answer.text
-    assert "<bdi>۲٬۱۴۷٬۴۸۳٬۶۴۷</bdi>" in web.post(
-        f"/web/documents/{document_id}/lines/1/review", data={**form, "quantity": str(2**31)}
-    ).text
+    assert (
+        "<bdi>۲٬۱۴۷٬۴۸۳٬۶۴۷</bdi>"
+        in web.post(
+            f"/web/documents/{document_id}/lines/1/review", data={**form, "quantity": str(2**31)}
+        ).text
+    )
     line = web.post(f"/web/documents/{document_id}/lines/{2**63}/review", data=form)
     assert (line.status_code, "path/line_no" in line.text) == (422, True)

@@ -64,13 +64,12 @@ def test_a_figure_out_of_range_is_refused_with_persian_digits(
     assert refused.status_code == 422
     said = refusal_of(refused.text)
     assert persian("refusal.review.quantity-range") in said
-    assert "<bdi>۱</bdi>" in said and "<bdi>۲</bdi>" in said  # from 0 to 1 (2 allowed)
+    assert "<bdi>۱</bdi>" in said  # from 0 to 1
+    assert "<bdi>۲</bdi>" in said  # pricing allowed 2
     assert "payable quantity" not in refused.text
 
 
-def test_an_admin_is_refused_in_persian(
-    web: TestClient, sessions: sessionmaker[Session]
-) -> None:
+def test_an_admin_is_refused_in_persian(web: TestClient, sessions: sessionmaker[Session]) -> None:
     me = make_user(sessions, Role.ADMIN)
     assert log_in(web, me).status_code == 303
     token = csrf_of(web.get("/web/users"))
