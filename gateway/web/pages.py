@@ -202,8 +202,8 @@ def _optional_int(text: str, what: str, largest: int) -> int | None:
 
 
 def _review_refusal(move: ReviewAction, reason: str, quantity: str, amount: str) -> str | None:
-    """The refusals the page can tell in the reader's language before asking the service
-    (which answers in English)."""
+    """The refusals the page tells before asking the service (whose own refusals are
+    told by their codes, ``gateway.web.refusals``)."""
     if move is not ReviewAction.ACCEPT and not reason:
         return N_("review.need_reason")
     if move is ReviewAction.REDUCE and bool(quantity.strip()) == bool(amount.strip()):
