@@ -1,20 +1,37 @@
-"""The one error family of the gateway; the API renders it as ``{"errors": [...]}``."""
+"""The one error family of the gateway; the API renders it as ``{"errors": [...]}``.
+
+Each error also carries a ``code`` naming the refusal, and the ``params`` its message puts
+into words (numbers, codes, states), so the workspace tells it in the reader's language
+from its catalogues (``gateway.web.refusals``) instead of showing the English message. The
+code is the one given where it is raised, else the first problem's, else the status's
+(``conflict``...); the API's answer is unchanged by it (it lists ``problems`` or the
+status's code)."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
+from gateway.domain.lifecycle import InvalidTransitionError
 from validators.problems import Problem
 
 
 class GatewayError(Exception):
     def __init__(
-        self, message: str, status_code: int = 400, problems: list[Problem] | None = None
+        self,
+        message: str,
+        status_code: int = 400,
+        problems: list[Problem] | None = None,
+        *,
+        code: str | None = None,
+        params: Mapping[str, object] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.status_code = status_code
         self.problems = problems or []
+        self.code = code or (self.problems[0].code if self.problems else _code_for(status_code))
+        self.params: dict[str, object] = dict(params or {})
         self.headers: dict[str, str] = {}
 
     def to_problems(self) -> list[Problem]:
@@ -22,8 +39,10 @@ class GatewayError(Exception):
 
 
 class NotFoundError(GatewayError):
-    def __init__(self, what: str) -> None:
-        super().__init__(f"{what} not found.", 404)
+    def __init__(
+        self, what: str, *, code: str = "not-found", params: Mapping[str, object] | None = None
+    ) -> None:
+        super().__init__(f"{what} not found.", 404, code=code, params=params)
 
 
 class AuthError(GatewayError):
@@ -40,7 +59,11 @@ class ForbiddenError(GatewayError):
 class RateLimitedError(GatewayError):
     def __init__(self, wait: float) -> None:
         seconds = max(1, math.ceil(wait))
-        super().__init__(f"Too many requests from this centre; try again in {seconds} s.", 429)
+        super().__init__(
+            f"Too many requests from this centre; try again in {seconds} s.",
+            429,
+            params={"seconds": seconds},
+        )
         self.headers = {"Retry-After": str(seconds)}
 
 
@@ -51,9 +74,22 @@ class OverloadedError(GatewayError):
     def __init__(self, wait: float) -> None:
         seconds = max(1, math.ceil(wait))
         super().__init__(
-            f"The gateway is overloaded; nothing was stored. Try again in {seconds} s.", 503
+            f"The gateway is overloaded; nothing was stored. Try again in {seconds} s.",
+            503,
+            params={"seconds": seconds},
         )
         self.headers = {"Retry-After": str(seconds)}
+
+
+def transition_refused(exc: InvalidTransitionError) -> GatewayError:
+    """A move the lifecycle does not allow, as a 409 naming the states (and, in English,
+    the moves that are allowed)."""
+    return GatewayError(
+        str(exc),
+        409,
+        code="document.transition",
+        params={"current": exc.current, "target": exc.target},
+    )
 
 
 def _code_for(status_code: int) -> str:

@@ -42,7 +42,9 @@ def add_centre(
     province: str | None = None,
 ) -> Centre:
     if repository.get_centre_by_code(session, code) is not None:
-        raise GatewayError(f"Centre {code} already exists.", 409)
+        raise GatewayError(
+            f"Centre {code} already exists.", 409, code="admin.centre-exists", params={"code": code}
+        )
     centre = Centre(code=code, name=name, kind=kind.value, sector=sector.value, province=province)
     session.add(centre)
     session.flush()
@@ -81,12 +83,15 @@ def _store_token(
             if centre is None
             else f"A {role} token belongs to no centre.",
             400,
+            code="admin.token-centre",
         )
     token_hash = _hash(token)
     if repository.find_token(session, token_hash) is not None:
         return None
     if queries.token_by_hash(session, token_hash) is not None:
-        raise GatewayError("That token was revoked; it cannot be used again.", 409)
+        raise GatewayError(
+            "That token was revoked; it cannot be used again.", 409, code="admin.token-reused"
+        )
     stored = ApiToken(
         token_hash=token_hash,
         role=role.value,
@@ -131,7 +136,9 @@ def add_token(
 def centre_by_code(session: Session, code: str) -> Centre:
     centre = repository.get_centre_by_code(session, code)
     if centre is None:
-        raise GatewayError(f"There is no centre {code}.", 404)
+        raise GatewayError(
+            f"There is no centre {code}.", 404, code="centre.not-found", params={"code": code}
+        )
     return centre
 
 
@@ -158,7 +165,7 @@ def revoke_token(
     else:
         found = queries.token_by_id(session, token_id) if token_id is not None else None
     if found is None or found.revoked_at is not None:
-        raise GatewayError("No such live token.", 404)
+        raise GatewayError("No such live token.", 404, code="admin.no-live-token")
     found.revoked_at = datetime.now(UTC)
     audit.append(
         session,
@@ -174,10 +181,14 @@ def rotate_token(
     with ``grace``, expires then (so a caller can switch over without a gap)."""
     old = queries.token_by_id(session, token_id)
     if old is None or old.revoked_at is not None:
-        raise GatewayError("No such live token.", 404)
+        raise GatewayError("No such live token.", 404, code="admin.no-live-token")
     now = datetime.now(UTC)
     if old.expires_at is not None and old.expires_at.replace(tzinfo=UTC) <= now:
-        raise GatewayError("That token has expired; issue a new one with `token add`.", 409)
+        raise GatewayError(
+            "That token has expired; issue a new one with `token add`.",
+            409,
+            code="admin.token-expired",
+        )
     centre = session.get(Centre, old.centre_id) if old.centre_id is not None else None
     secret = new_token()
     fresh = _store_token(
@@ -214,13 +225,23 @@ MIN_PASSWORD = 12
 
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise GatewayError(f"A password has at least {MIN_PASSWORD} characters.", 422)
+        raise GatewayError(
+            f"A password has at least {MIN_PASSWORD} characters.",
+            422,
+            code="admin.password-short",
+            params={"least": MIN_PASSWORD},
+        )
 
 
 def _user(session: Session, username: str) -> StaffUser:
     found = queries.staff_user(session, username)
     if found is None:
-        raise GatewayError(f"There is no user {username}.", 404)
+        raise GatewayError(
+            f"There is no user {username}.",
+            404,
+            code="admin.no-user",
+            params={"username": username},
+        )
     return found
 
 
@@ -235,7 +256,9 @@ def disable_user(*, session: Session, username: str, actor: str = "cli") -> Staf
     enabling it again does not bring an old cookie back."""
     user = _user(session, username)
     if actor == f"user:{username}":
-        raise GatewayError("An administrator cannot disable their own account.", 409)
+        raise GatewayError(
+            "An administrator cannot disable their own account.", 409, code="admin.self-disable"
+        )
     if user.disabled_at is None:
         user.disabled_at = datetime.now(UTC)
     queries.raise_session_generation(session, user.id)
@@ -270,7 +293,7 @@ def token_row(session: Session, token_id: int) -> queries.TokenRow:
     """One token as the lists show it (for a page asking to confirm its revocation)."""
     found = queries.tokens(session, token_id=token_id)
     if not found:
-        raise GatewayError("There is no such token.", 404)
+        raise GatewayError("There is no such token.", 404, code="admin.no-token")
     return found[0]
 
 
@@ -298,7 +321,9 @@ def show_centre(
     """One centre with its live-token count and every token it ever had."""
     found = queries.centres(session, code=code)
     if not found:
-        raise GatewayError(f"There is no centre {code}.", 404)
+        raise GatewayError(
+            f"There is no centre {code}.", 404, code="centre.not-found", params={"code": code}
+        )
     _note(session, actor, "centre.show", "centre", code)
     return found[0], queries.tokens(session, centre_id=found[0].centre.id)
 
@@ -315,10 +340,17 @@ def add_staff_user(
     """A person who logs into the web workspace; the password is kept only as an argon2
     hash."""
     if role is Role.CENTRE:
-        raise GatewayError("Centres use tokens, not workspace accounts.", 400)
+        raise GatewayError(
+            "Centres use tokens, not workspace accounts.", 400, code="admin.centre-user"
+        )
     _check_password(password)
     if queries.staff_user(session, username) is not None:
-        raise GatewayError(f"User {username} already exists.", 409)
+        raise GatewayError(
+            f"User {username} already exists.",
+            409,
+            code="admin.user-exists",
+            params={"username": username},
+        )
     user = StaffUser(
         username=username,
         display_name=display_name or username,
@@ -340,7 +372,9 @@ def import_tariff(
     """Load a tariff book as a new version, all or nothing; GatewayError lists every problem."""
     book = read_book(directory)
     if book.problems:
-        raise GatewayError(f"The tariff in {directory} has problems.", 422, book.problems)
+        raise GatewayError(
+            f"The tariff in {directory} has problems.", 422, book.problems, code="tariff.invalid"
+        )
     version = tariffs.add_tariff_version(
         session,
         label=label or directory.name,
@@ -376,5 +410,9 @@ def stored_tariff_book(session: Session, version: int | None) -> tuple[int, Tari
     """A stored tariff version (the newest when ``version`` is None) and its book."""
     chosen = version or tariffs.latest_tariff_version(session)
     if chosen is None or tariffs.tariff_version(session, chosen) is None:
-        raise GatewayError("No such tariff version is stored." if chosen else "No tariff.", 2)
+        raise GatewayError(
+            "No such tariff version is stored." if chosen else "No tariff.",
+            2,
+            code="tariff.not-found",
+        )
     return chosen, tariffs.load_tariff_book(session, chosen)

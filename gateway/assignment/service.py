@@ -43,7 +43,12 @@ def claim(
 ) -> ClaimResult:
     """Claim these documents for ``user`` for ``minutes`` (renewing the user's own claims)."""
     if len(document_ids) > MOST_AT_ONCE:
-        raise GatewayError(f"At most {MOST_AT_ONCE} documents are claimed at once.", 422)
+        raise GatewayError(
+            f"At most {MOST_AT_ONCE} documents are claimed at once.",
+            422,
+            code="assignment.too-many",
+            params={"most": MOST_AT_ONCE},
+        )
     result = ClaimResult()
     statuses = store.statuses_of(session, document_ids)
     wanted = [i for i in dict.fromkeys(document_ids) if statuses.get(i) in CLAIMABLE]
@@ -108,9 +113,15 @@ def reassign(
     """An admin gives a document under review to an auditor, over anyone's claim."""
     target = store.staff_user(session, to_user_id)
     if target is None or target.disabled_at is not None or target.role not in ("auditor", "admin"):
-        raise GatewayError("Documents are given only to active auditors.", 422)
+        raise GatewayError(
+            "Documents are given only to active auditors.", 422, code="assignment.not-auditor"
+        )
     if store.statuses_of(session, [document_id]).get(document_id) not in CLAIMABLE:
-        raise GatewayError("Only a document under review is given to an auditor.", 409)
+        raise GatewayError(
+            "Only a document under review is given to an auditor.",
+            409,
+            code="assignment.not-under-review",
+        )
     before = store.holders(session, [document_id], now).get(document_id)
     until = now + timedelta(minutes=minutes)
     store.take(session, [document_id], holder_id=target.id, now=now, until=until, over_others=True)
@@ -163,7 +174,12 @@ def bulk_targets(
     """The documents a bulk decision's confirmation showed (id, stamp), with their centre's
     code and the stamp shown, in the confirmation's order; unknown ids are left out."""
     if len(seen) > MOST_AT_ONCE:
-        raise GatewayError(f"At most {MOST_AT_ONCE} documents are decided at once.", 422)
+        raise GatewayError(
+            f"At most {MOST_AT_ONCE} documents are decided at once.",
+            422,
+            code="bulk.too-many",
+            params={"most": MOST_AT_ONCE},
+        )
     rows = {d.id: (d, code) for d, code in store.documents(session, [i for i, _ in seen])}
     return [(*rows[i], shown) for i, shown in seen if i in rows]
 

@@ -137,7 +137,7 @@ def who_read(session: Session, national_id: str) -> list[Reading]:
     if not national_id_is_valid(national_id):
         message = f"National ID {national_id!r} is not 10 digits with a correct check digit."
         problem = Problem("patient.national-id-checksum", message, "national_id")
-        raise GatewayError(message, 422, [problem])
+        raise GatewayError(message, 422, [problem], code="patient.national-id-checksum")
     held = _held(session, national_id)
     if not held.documents:
         return []

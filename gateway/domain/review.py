@@ -36,7 +36,13 @@ class ReviewReason(StrEnum):
 
 
 class ReviewError(ValueError):
-    """A review the line does not admit; the message says why."""
+    """A review the line does not admit; the message says why, the code and the values
+    name it for a reader of another language."""
+
+    def __init__(self, message: str, *, code: str, **params: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params: dict[str, object] = dict(params)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,20 +83,31 @@ def review_line(
 
 def _reduced(line: PricedLine, quantity: int | None, amount: int | None) -> int:
     if (quantity is None) == (amount is None):
-        raise ReviewError("A reduction gives either a payable quantity or a payable amount.")
+        raise ReviewError(
+            "A reduction gives either a payable quantity or a payable amount.",
+            code="review.one-figure",
+        )
     if quantity is not None:
         if not line.unit_based or line.allowed_quantity == 0:
-            raise ReviewError("This line is not paid by the unit; reduce it by amount.")
+            raise ReviewError(
+                "This line is not paid by the unit; reduce it by amount.", code="review.not-by-unit"
+            )
         if not 0 <= quantity < line.allowed_quantity:
             raise ReviewError(
                 f"The payable quantity must be from 0 to {line.allowed_quantity - 1} "
-                f"(pricing allowed {line.allowed_quantity})."
+                f"(pricing allowed {line.allowed_quantity}).",
+                code="review.quantity-range",
+                highest=line.allowed_quantity - 1,
+                allowed=line.allowed_quantity,
             )
         return line.eligible // line.allowed_quantity * quantity
     assert amount is not None
     if not 0 <= amount < line.eligible:
         raise ReviewError(
             f"The payable amount must be from 0 to {line.eligible - 1:,} rials "
-            f"(pricing allowed {line.eligible:,})."
+            f"(pricing allowed {line.eligible:,}).",
+            code="review.amount-range",
+            highest=line.eligible - 1,
+            allowed=line.eligible,
         )
     return amount

@@ -105,5 +105,5 @@ def check(uploads: list[Upload], *, max_bytes: int, max_count: int) -> list[Chec
         name = safe_name(upload.filename, content_type)
         checked.append(Checked(digest, content_type, name, upload.data))
     if problems:
-        raise GatewayError(problems[0].message, 422, problems)
+        raise GatewayError(problems[0].message, 422, problems, code="attachment.invalid")
     return checked

@@ -23,7 +23,7 @@ from gateway.audit import journal
 from gateway.documents import repository as documents
 from gateway.domain import actors
 from gateway.domain.lifecycle import DocumentStatus, InvalidTransitionError, transition
-from gateway.errors import GatewayError, NotFoundError
+from gateway.errors import GatewayError, NotFoundError, transition_refused
 from gateway.information import files
 from gateway.information import repository as store
 from gateway.information.schemas import AttachmentKind, RequestStatus
@@ -78,10 +78,21 @@ def status_of(request: InformationRequest, now: datetime) -> RequestStatus:
     return RequestStatus.OPEN
 
 
+def _closed_already(request_id: uuid.UUID, state: str) -> GatewayError:
+    return GatewayError(
+        f"Request {request_id} was {state} already.",
+        409,
+        code="information.answered-already"
+        if state == "answered"
+        else "information.withdrawn-already",
+        params={"request": str(request_id)},
+    )
+
+
 def _locked(session: Session, document_id: uuid.UUID, centre_scope: int | None) -> Document:
     document = repository.lock_document(session, document_id)
     if document is None or (centre_scope is not None and document.centre_id != centre_scope):
-        raise NotFoundError("Document")
+        raise NotFoundError("Document", code="document.not-found")
     return document
 
 
@@ -98,7 +109,7 @@ def _move(
     try:
         move = transition(S(document.status), target, actor=actor, reason=reason, at=at)
     except InvalidTransitionError as exc:
-        raise GatewayError(str(exc), 409) from None
+        raise transition_refused(exc) from None
     details = {"information_request_id": str(request_id)}
     journal.record(
         session,
@@ -144,17 +155,26 @@ def ask(
             "The question is empty.",
             422,
             [Problem("request.invalid", "The question is empty.", "question")],
+            code="information.question-empty",
         )
     if document.status != S.UNDER_REVIEW:
         raise GatewayError(
             f"Information is asked while a document is UNDER_REVIEW; this one is "
             f"{document.status}.",
             409,
+            code="information.not-under-review",
+            params={"status": S(document.status)},
         )
     unknown = sorted(set(lines) - {row.line_no for row in document.lines})
     if unknown:
         message = f"The document has no line(s) {unknown}."
-        raise GatewayError(message, 422, [Problem("request.invalid", message, "lines")])
+        raise GatewayError(
+            message,
+            422,
+            [Problem("request.invalid", message, "lines")],
+            code="document.no-such-lines",
+            params={"lines": unknown},
+        )
     at = now or utcnow()
     request = InformationRequest(
         id=uuid.uuid4(),
@@ -202,7 +222,12 @@ def answer(
     document = _locked(session, document_id, centre_id)
     if not text.strip():
         message = "The answer's text is empty."
-        raise GatewayError(message, 422, [Problem("request.invalid", message, "text")])
+        raise GatewayError(
+            message,
+            422,
+            [Problem("request.invalid", message, "text")],
+            code="information.answer-empty",
+        )
     try:
         checked = files.check(uploads, max_bytes=max_bytes, max_count=max_count)
     except GatewayError as exc:
@@ -215,6 +240,8 @@ def answer(
             f"Document {document.id} is {document.status}; no request for information awaits "
             "its answer.",
             409,
+            code="information.nothing-awaits",
+            params={"status": S(document.status)},
         )
     at = now or utcnow()
     _store_answer(session, request, text.strip(), checked, actor=actor, at=at)
@@ -275,10 +302,10 @@ def withdraw(
     document = _locked(session, document_id, None)
     request = store.request(session, request_id)
     if request is None or request.document_id != document.id:
-        raise NotFoundError("Information request")
+        raise NotFoundError("Information request", code="information.no-request")
     if request.answered_at is not None or request.withdrawn_at is not None:
         state = "answered" if request.answered_at is not None else "withdrawn"
-        raise GatewayError(f"Request {request_id} was {state} already.", 409)
+        raise _closed_already(request_id, state)
     at = now or utcnow()
     request.withdrawn_at, request.withdrawn_by = at, actor
     why = reason.strip() or "information request withdrawn"
@@ -308,10 +335,10 @@ def answer_request(
     """``answer`` for a request named by its id (the FHIR door's Communication.basedOn)."""
     found = store.request(session, request_id)
     if found is None or found.centre_id != centre_id:
-        raise NotFoundError("CommunicationRequest")
+        raise NotFoundError("CommunicationRequest", code="information.no-request")
     if found.answered_at is not None or found.withdrawn_at is not None:
         state = "answered" if found.answered_at is not None else "withdrawn"
-        raise GatewayError(f"Request {request_id} was {state} already.", 409)
+        raise _closed_already(request_id, state)
     return answer(
         session,
         document_id=found.document_id,
@@ -361,7 +388,7 @@ def visible_exchange(
     """``exchange`` for a caller who may see the document (404 otherwise)."""
     document = documents.get_document(session, document_id, centre_scope)
     if document is None:
-        raise NotFoundError("Document")
+        raise NotFoundError("Document", code="document.not-found")
     return exchange(session, document_id, for_centre=centre_scope is not None)
 
 
@@ -383,10 +410,10 @@ def attachment(session: Session, sha256: str, centre_scope: int | None) -> tuple
     carries it (404 otherwise, and for anything that is no SHA-256)."""
     digest = sha256.lower()
     if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-        raise NotFoundError("Attachment")
+        raise NotFoundError("Attachment", code="information.no-attachment")
     found = store.attachment(session, digest, centre_scope)
     if found is None:
-        raise NotFoundError("Attachment")
+        raise NotFoundError("Attachment", code="information.no-attachment")
     return found
 
 

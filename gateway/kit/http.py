@@ -131,6 +131,16 @@ def format_of(content_type: str | None) -> Format:
         f"Content-Type {media or '(none)'} is not accepted; send application/xml or "
         "application/json.",
         415,
+        code="body.unsupported-media-type",
+    )
+
+
+def _too_large(limit: int) -> GatewayError:
+    return GatewayError(
+        f"The body is larger than {limit} bytes.",
+        413,
+        code="body.too-large",
+        params={"limit": limit},
     )
 
 
@@ -138,13 +148,13 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The whole body, refusing (413) as soon as it passes ``limit`` bytes."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise GatewayError(f"The body is larger than {limit} bytes.", 413)
+        raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise GatewayError(f"The body is larger than {limit} bytes.", 413)
+            raise _too_large(limit)
         chunks.append(chunk)
     body = b"".join(chunks)
     if not body.strip():

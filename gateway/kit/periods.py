@@ -16,15 +16,24 @@ from gateway.errors import GatewayError
 _PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
+def _malformed(period: str) -> GatewayError:
+    return GatewayError(
+        f"A period is YYYY-MM, got {period!r}.",
+        422,
+        code="period.malformed",
+        params={"period": period[:30]},
+    )
+
+
 def period_end(period: str) -> date:
     match = _PERIOD.match(period)
     if match is None:
-        raise GatewayError(f"A period is YYYY-MM, got {period!r}.", 422)
+        raise _malformed(period)
     year, month = int(match.group(1)), int(match.group(2))
     try:
         return date(year, month, calendar.monthrange(year, month)[1])
     except ValueError:  # year 0000, or a month the pattern let through
-        raise GatewayError(f"A period is YYYY-MM, got {period!r}.", 422) from None
+        raise _malformed(period) from None
 
 
 # Digits as people type them: Persian (U+06F0..) and Arabic-Indic (U+0660..) ones too.

@@ -41,7 +41,12 @@ def create_programme(
 ) -> CharityProgramme:
     """A new fund programme; its code is unique (409 when taken)."""
     if store.programme(session, code) is not None:
-        raise GatewayError(f"Programme {code} already exists.", 409)
+        raise GatewayError(
+            f"Programme {code} already exists.",
+            409,
+            code="payers.programme-exists",
+            params={"code": code},
+        )
     if not diagnosis_groups:
         raise _refuse(
             "payers.no-diagnosis-group",
@@ -94,7 +99,11 @@ def enrol(
     """Enrol a patient in a programme for a diagnosis group the programme covers."""
     programme = store.programme(session, programme_code)
     if programme is None:
-        raise NotFoundError(f"Programme {programme_code}")
+        raise NotFoundError(
+            f"Programme {programme_code}",
+            code="payers.no-programme",
+            params={"code": programme_code},
+        )
     if not national_id_is_valid(national_id):
         raise _refuse(
             "payers.invalid-national-id",
@@ -218,7 +227,9 @@ def donations(session: Session) -> list[DonationStanding]:
 def donation(session: Session, receipt: str) -> DonationStanding:
     row = store.donation_by_receipt(session, receipt)
     if row is None:
-        raise NotFoundError(f"Donation {receipt}")
+        raise NotFoundError(
+            f"Donation {receipt}", code="payers.no-donation", params={"receipt": receipt}
+        )
     held = store.account_balance(session, ledger.donation_account(row.id))
     return DonationStanding(row, row.amount - held, held)
 

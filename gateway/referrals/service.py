@@ -198,7 +198,9 @@ def _fresh_code(session: Session) -> str:
         code = new_referral_code()
         if not store.code_taken(session, code):
             return code
-    raise GatewayError("No free referral code was found; try again.", 503)
+    raise GatewayError(
+        "No free referral code was found; try again.", 503, code="referral.no-free-code"
+    )
 
 
 def _refused(code: str, message: str, path: str) -> GatewayError:
@@ -305,11 +307,11 @@ def readable(*, session: Session, code: str, role: Role, centre_id: int | None) 
         )
     referral = store.by_code(session, code)
     if referral is None:
-        raise NotFoundError("Referral")
+        raise NotFoundError("Referral", code="referral.not-found")
     if referral.issuing_centre_id != centre_id and centre_id not in store.user_centres(
         session, referral.id
     ):
-        raise NotFoundError("Referral")
+        raise NotFoundError("Referral", code="referral.not-found")
     return referral
 
 
@@ -354,9 +356,11 @@ def give_feedback(
     if referral is None or centre.id not in store.user_centres(session, referral.id):
         if referral is not None and referral.issuing_centre_id == centre.id:
             raise ForbiddenError("Feedback is given by the centre that used the referral.")
-        raise NotFoundError("Referral")
+        raise NotFoundError("Referral", code="referral.not-found")
     if referral.feedback_at is not None:
-        raise GatewayError("Feedback was already given for this referral.", 409)
+        raise GatewayError(
+            "Feedback was already given for this referral.", 409, code="referral.feedback-given"
+        )
     _store_feedback(session, referral, centre.id, feedback, actor)
     return referral
 

@@ -31,7 +31,7 @@ from gateway.domain.review import (
     ReviewReason,
     review_line,
 )
-from gateway.errors import GatewayError, NotFoundError
+from gateway.errors import GatewayError, NotFoundError, transition_refused
 from gateway.kit.db import after_commit
 from gateway.payers import service as payers
 from gateway.review import repository as store
@@ -49,13 +49,13 @@ S = DocumentStatus
 
 
 def conflict(exc: InvalidTransitionError) -> GatewayError:
-    return GatewayError(str(exc), 409)
+    return transition_refused(exc)
 
 
 def _locked(session: Session, document_id: uuid.UUID, centre_scope: int | None) -> Document:
     document = repository.lock_document(session, document_id)
     if document is None or (centre_scope is not None and document.centre_id != centre_scope):
-        raise NotFoundError("Document")
+        raise NotFoundError("Document", code="document.not-found")
     return document
 
 
@@ -92,12 +92,16 @@ def review(
         raise GatewayError(
             f"Lines are reviewed while a document is UNDER_REVIEW; this one is {document.status}.",
             409,
+            code="review.not-under-review",
+            params={"status": S(document.status)},
         )
     if action is not ReviewAction.ACCEPT and reason is None:
-        raise GatewayError("A reduction or a denial needs a reason code.", 422)
+        raise GatewayError(
+            "A reduction or a denial needs a reason code.", 422, code="review.reason-needed"
+        )
     line = next((row for row in document.lines if row.line_no == line_no), None)
     if line is None:
-        raise NotFoundError(f"Line {line_no}")
+        raise NotFoundError(f"Line {line_no}", code="review.no-line", params={"line": line_no})
     pricing = store.line_pricing(session, line.id)
     earlier = store.review_deducted(session, line.id)
     priced = PricedLine(
@@ -110,7 +114,7 @@ def review(
     try:
         figures = review_line(priced, action, quantity=quantity, amount=amount)
     except ReviewError as exc:
-        raise GatewayError(str(exc), 422) from None
+        raise GatewayError(str(exc), 422, code=exc.code, params=exc.params) from None
     store.drop_review_deductions(session, line.id)
     if figures.review_deduction and reason is not None:
         store.add(
@@ -187,7 +191,12 @@ def decide(
             f"This document is an estimate ({document.purpose}), not a bill: it is never "
             "approved, denied or paid. The centre sends the bill after the care."
         )
-        raise GatewayError(message, 409, [Problem("document.estimate", message)])
+        raise GatewayError(
+            message,
+            409,
+            [Problem("document.estimate", message)],
+            params={"purpose": Purpose(document.purpose)},
+        )
     target = S.APPROVED if approve else S.DENIED
     first = document.decided_at is None
     move = _move(session, document, target, actor, reason or target.value.lower())
@@ -221,11 +230,16 @@ def appeal(
     """A centre contests the decision within the window; the document returns to review."""
     document = _locked(session, document_id, centre_id)
     if not reason.strip():
-        raise GatewayError("An appeal needs a reason.", 422)
+        raise GatewayError("An appeal needs a reason.", 422, code="appeal.reason-needed")
     known = {row.line_no for row in document.lines}
     unknown = sorted(set(lines) - known)
     if unknown:
-        raise GatewayError(f"The document has no line(s) {unknown}.", 422)
+        raise GatewayError(
+            f"The document has no line(s) {unknown}.",
+            422,
+            code="document.no-such-lines",
+            params={"lines": unknown},
+        )
     try:
         transition(S(document.status), S.APPEALED, actor=actor, reason=reason)
     except InvalidTransitionError as exc:
@@ -239,6 +253,8 @@ def appeal(
                 f"The appeal window of {window_days} days after the decision of "
                 f"{decided:%Y-%m-%d} has passed.",
                 422,
+                code="appeal.window-passed",
+                params={"days": window_days, "decided": decided.date()},
             )
     store.add(
         session,

@@ -57,27 +57,45 @@ class CentreDue:
     insurer_share: int
 
 
+def _not_begun(period: str) -> GatewayError:
+    return GatewayError(
+        f"Period {period} has not begun; it cannot be closed yet.",
+        422,
+        code="settlement.period-not-begun",
+        params={"period": period},
+    )
+
+
+def _closed(period: str) -> GatewayError:
+    return GatewayError(
+        f"Period {period} is already closed.",
+        409,
+        code="settlement.period-closed",
+        params={"period": period},
+    )
+
+
 def preview_close(session: Session, *, period: str, today: date) -> list[CentreDue]:
     """What closing ``period`` would order, per centre, without closing it; the same
     refusals as closing (a period not begun, or closed already)."""
     end = period_end(period)
     if (end.year, end.month) > (today.year, today.month):
-        raise GatewayError(f"Period {period} has not begun; it cannot be closed yet.", 422)
+        raise _not_begun(period)
     if store.is_closed(session, period):
-        raise GatewayError(f"Period {period} is already closed.", 409)
+        raise _closed(period)
     return [CentreDue(*row) for row in store.payable_by_centre(session, end)]
 
 
 def close_period(session: Session, *, period: str, actor: str, today: date) -> Closed:
     end = period_end(period)
     if (end.year, end.month) > (today.year, today.month):
-        raise GatewayError(f"Period {period} has not begun; it cannot be closed yet.", 422)
+        raise _not_begun(period)
     if store.is_closed(session, period):
-        raise GatewayError(f"Period {period} is already closed.", 409)
+        raise _closed(period)
     try:
         store.add_period(session, period=period, actor=actor)
     except IntegrityError:  # closed at the same moment by someone else
-        raise GatewayError(f"Period {period} is already closed.", 409) from None
+        raise _closed(period) from None
     documents = store.lock_payable(session, end)
     by_centre: dict[int, list[Document]] = defaultdict(list)
     for document in documents:
@@ -150,7 +168,7 @@ def _move_all(
 def get_order(session: Session, order_id: int, centre_scope: int | None) -> PaymentOrder:
     order = store.get_order(session, order_id)
     if order is None or (centre_scope is not None and order.centre_id != centre_scope):
-        raise NotFoundError("Payment order")
+        raise NotFoundError("Payment order", code="settlement.no-order")
     return order
 
 
@@ -164,14 +182,18 @@ def list_orders(
 
 def mark_paid(session: Session, *, order_id: int, reference: str, actor: str) -> PaymentOrder:
     if not reference.strip():
-        raise GatewayError("A payment reference is required.", 422)
+        raise GatewayError(
+            "A payment reference is required.", 422, code="settlement.reference-missing"
+        )
     order = store.lock_order(session, order_id)
     if order is None:
-        raise NotFoundError("Payment order")
+        raise NotFoundError("Payment order", code="settlement.no-order")
     if order.status == "paid":
         raise GatewayError(
             f"Payment order {order_id} is already paid (reference {order.payment_reference}).",
             409,
+            code="settlement.order-paid",
+            params={"order": order_id, "reference": order.payment_reference or ""},
         )
     documents = store.lock_documents_of(session, order.id)
     _move_all(session, documents, S.PAID, actor, f"paid under reference {reference}")

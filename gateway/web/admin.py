@@ -47,7 +47,7 @@ def _users(
         status_code=error.status_code if error else 200,
         users=users,
         done=done,
-        error=error.message if error else None,
+        error=error,
     )
 
 

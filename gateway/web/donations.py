@@ -33,5 +33,6 @@ def donation_report(receipt: str, visit: FinanceVisit, db: WriteSession) -> Resp
         )
     except GatewayError as exc:
         db.rollback()  # a refusal answered as a page stores nothing
-        return visit.render("error.html", status_code=exc.status_code, key="error.not_found",
-                            detail=exc.message)  # fmt: skip
+        return visit.render(
+            "error.html", status_code=exc.status_code, key="error.not_found", detail="", error=exc
+        )

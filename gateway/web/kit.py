@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -24,7 +25,7 @@ from gateway.domain.centres import Role
 from gateway.errors import GatewayError
 from gateway.kit.deps import GatewayState, State
 from gateway.storage.models import StaffUser
-from gateway.web import sessions
+from gateway.web import refusals, sessions
 from gateway.web.i18n import Locale, choose_language, zone
 from gateway.web.messages import N_
 from gateway.web.sessions import WebSession
@@ -84,6 +85,7 @@ def render(
     page = templates.get_template(template).render(
         t=locale.t,
         fmt=locale,
+        refusal=partial(refusals.describe, locale),
         user=user,
         role=user.role if user else None,
         csrf=session.csrf if session else "",
@@ -94,9 +96,25 @@ def render(
     return HTMLResponse(page, status_code=status_code)
 
 
-def _refusal(request: Request, status_code: int, key: str, detail: str = "") -> Response:
+def _refusal(
+    request: Request,
+    status_code: int,
+    key: str,
+    detail: str = "",
+    error: GatewayError | None = None,
+) -> Response:
+    """A page saying what was refused: ``key``'s title, then the service's refusal told in
+    the page's language (``error``), or a detail such as the fields that were invalid."""
     user = getattr(request.state, "web_user", None)
-    return render(request, "error.html", user=user, status_code=status_code, key=key, detail=detail)
+    return render(
+        request,
+        "error.html",
+        user=user,
+        status_code=status_code,
+        key=key,
+        detail=detail,
+        error=error,
+    )
 
 
 PREFIX = "/web"
@@ -140,7 +158,7 @@ class WorkspaceRoute(APIRoute):
                 names = ", ".join("/".join(str(p) for p in e["loc"]) for e in exc.errors())
                 response = _refusal(request, 422, N_("error.invalid"), names)
             except GatewayError as exc:
-                response = _refusal(request, exc.status_code, N_("error.refused"), exc.message)
+                response = _refusal(request, exc.status_code, N_("error.refused"), error=exc)
             except Exception:
                 log.exception("workspace error on %s %s", request.method, request.url.path)
                 response = _refusal(request, 500, N_("error.internal"))

@@ -151,7 +151,7 @@ def _document_id(text: str) -> uuid.UUID:
     try:
         return uuid.UUID(text)
     except ValueError:
-        raise NotFoundError("Document") from None
+        raise NotFoundError("Document", code="document.not-found") from None
 
 
 def _show_document(
@@ -173,7 +173,7 @@ def _show_document(
         "document.html",
         status_code=error.status_code if error else 422 if error_key else 200,
         done=done,
-        error=error.message if error else None,
+        error=error,
         error_key=error_key,
         **context,
     )
@@ -195,13 +195,15 @@ def _optional_int(text: str, what: str, largest: int) -> int | None:
         raise GatewayError(
             f"The {what} must be a whole number from 0 to {largest:,}, got {text.strip()[:30]!r}.",
             422,
+            code="review.figure-range",
+            params={"largest": largest, "text": text.strip()[:30]},
         )
     return int(digits)
 
 
 def _review_refusal(move: ReviewAction, reason: str, quantity: str, amount: str) -> str | None:
-    """The refusals the page can tell in the reader's language before asking the service
-    (which answers in English)."""
+    """The refusals the page tells before asking the service (whose own refusals are
+    told by their codes, ``gateway.web.refusals``)."""
     if move is not ReviewAction.ACCEPT and not reason:
         return N_("review.need_reason")
     if move is ReviewAction.REDUCE and bool(quantity.strip()) == bool(amount.strip()):
@@ -224,9 +226,19 @@ def review_line(
     key = _document_id(document_id)
     try:
         if action not in ReviewAction.__members__.values():
-            raise GatewayError(f"Unknown review action {action!r}.", 422)
+            raise GatewayError(
+                f"Unknown review action {action!r}.",
+                422,
+                code="review.unknown-action",
+                params={"action": action},
+            )
         if reason and reason not in ReviewReason.__members__.values():
-            raise GatewayError(f"Unknown reason code {reason!r}.", 422)
+            raise GatewayError(
+                f"Unknown reason code {reason!r}.",
+                422,
+                code="review.unknown-reason",
+                params={"reason": reason},
+            )
         move = ReviewAction(action)
         reducing = move is ReviewAction.REDUCE
         # Figures out of range are told first, whatever else the form lacks.
@@ -290,7 +302,12 @@ def ask_information(
         wanted = kinds or []
         unknown = [k for k in wanted if k not in AttachmentKind.__members__.values()]
         if unknown:
-            raise GatewayError(f"Unknown attachment kind {unknown[0][:40]!r}.", 422)
+            raise GatewayError(
+                f"Unknown attachment kind {unknown[0][:40]!r}.",
+                422,
+                code="information.unknown-kind",
+                params={"kind": unknown[0][:40]},
+            )
         information.ask(
             db,
             document_id=key,

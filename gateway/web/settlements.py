@@ -45,7 +45,12 @@ def _show(
         if centre:
             found = repository.get_centre_by_code(db, centre)
             if found is None:
-                raise GatewayError(f"There is no centre {centre}.", 404)
+                raise GatewayError(
+                    f"There is no centre {centre}.",
+                    404,
+                    code="centre.not-found",
+                    params={"code": centre},
+                )
             scope = found.id
         rows = settlement.list_orders(db, period=period or None, centre_scope=scope)
         centres = repository.centres_by_id(db, {o.centre_id for o in rows})
@@ -59,7 +64,7 @@ def _show(
         centre=centre,
         orders=orders,
         done=done,
-        error=error.message if error else None,
+        error=error,
     )
 
 

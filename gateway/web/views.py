@@ -293,7 +293,7 @@ def document_page(
     there is no such document."""
     view = document_view(session, document_id, None)
     if view is None:
-        raise NotFoundError("Document")
+        raise NotFoundError("Document", code="document.not-found")
     raw = submissions.raw_payload(session, view.submission_id)
     original = original_document(raw.body, raw.content_type, view.source_path) if raw else None
     entries = audit.entries_for(session, "document", [str(view.id)])
@@ -396,6 +396,11 @@ def line_numbers(text: str) -> list[int]:
             continue
         digits = latin_number(item)
         if not bounds.fits(digits, bounds.INT32_MAX) or int(digits) < 1:
-            raise GatewayError(f"{item[:20]!r} is not a line number.", 422)
+            raise GatewayError(
+                f"{item[:20]!r} is not a line number.",
+                422,
+                code="request.line-number",
+                params={"text": item[:20]},
+            )
         numbers.append(int(digits))
     return numbers

@@ -171,6 +171,7 @@ async def decide_selected(
         seen.append((_ids([document_id])[0], stamp))
     said = note.strip() if approve else f"{reason}: {note.strip()}".rstrip(": ")
     outcomes = []
+    refused: dict[uuid.UUID, GatewayError] = {}  # told in the page's language, by code
     for document, code, shown in assignment.bulk_targets(db, seen):
         try:
             with db.begin_nested():  # each document on its own: a refusal leaves it as it was
@@ -179,11 +180,13 @@ async def decide_selected(
                 )
         except GatewayError as exc:
             outcome = assignment.refused(db, document, code, exc)
+            refused[document.id] = exc
         outcomes.append(outcome)
     return visit.render(
         "bulk_result.html",
         approve=approve,
         outcomes=outcomes,
+        refused=refused,
         done=sum(1 for o in outcomes if o.done),
         done_amount=sum(o.requested for o in outcomes if o.done),
         back=_back(back),

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 
 from gateway.domain.centres import Role
+from gateway.web import messages
 from tests import factories as f
 from tests.review.test_lifecycle_api import ALWAYS_REVIEW, submit_priced
 from tests.web.conftest import csrf_of
@@ -48,6 +49,14 @@ def test_workspace_review_form_numbers(
             f"/web/documents/{document_id}/lines/1/review", data={**form, field: value}
         )
         assert answer.status_code == 422, answer.text
-        assert "whole number from 0 to" in answer.text
+        # Told in the page's language (Persian by default), the bound in Persian digits.
+        assert messages.text("fa", "refusal.review.figure-range").split("{")[0] in answer.text
+        assert "whole number" not in answer.text
+    assert (
+        "<bdi>۲٬۱۴۷٬۴۸۳٬۶۴۷</bdi>"
+        in web.post(
+            f"/web/documents/{document_id}/lines/1/review", data={**form, "quantity": str(2**31)}
+        ).text
+    )
     line = web.post(f"/web/documents/{document_id}/lines/{2**63}/review", data=form)
     assert (line.status_code, "path/line_no" in line.text) == (422, True)

@@ -319,7 +319,7 @@ def test_review_and_decision_through_the_forms(
     )
     assert refused.status_code == 422
     assert "The action was refused" in refused.text
-    assert "from 0 to 1" in refused.text
+    assert "from 0 to <bdi>1</bdi>" in refused.text
     reduced = client.post(
         f"{url}/lines/2/review",
         data={
@@ -340,7 +340,7 @@ def test_review_and_decision_through_the_forms(
     assert 'data-status="APPROVED"' in approved.text
     again = client.post(f"{url}/decision", data={"decision": "deny", "csrf_token": token})
     assert again.status_code == 409
-    assert "Cannot move from APPROVED to DENIED" in again.text
+    assert "The document is <bdi>Approved</bdi>; it cannot become <bdi>Denied</bdi>" in again.text
     actions = audit_actions(sessions, document_id)
     assert {"patient.read", "review.line", "document.status"} <= set(actions)
     with sessions() as session:
