@@ -268,6 +268,8 @@ def backlog(session: Session, *, since: datetime, recent: int) -> tuple[int, int
         size += row.size
         seconds += max(0.0, (row.finished_at - row.started_at).total_seconds())
     return int(waiting or 0), int(size), seconds
+
+
 # -- the workspace's batch pages ------------------------------------------------------------
 
 
