@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime
 
 from validators.problems import Problem
+
+CLAIMED = "document.claimed"
 
 
 class GatewayError(Exception):
@@ -24,6 +27,21 @@ class GatewayError(Exception):
 class NotFoundError(GatewayError):
     def __init__(self, what: str) -> None:
         super().__init__(f"{what} not found.", 404)
+
+
+class DocumentHeldError(GatewayError):
+    """A review move on a document another auditor has claimed (409 ``document.claimed``);
+    the holder's name and the claim's end let the workspace say it in the reader's words."""
+
+    def __init__(self, external_id: str, holder: str, until: datetime) -> None:
+        message = (
+            f"Document {external_id} is held by {holder} until {until:%Y-%m-%d %H:%M} UTC; "
+            "only they (or an admin) may review or decide it until the claim is released, "
+            "lapses or is given to you."
+        )
+        super().__init__(message, 409, [Problem(CLAIMED, message)])
+        self.holder = holder
+        self.until = until
 
 
 class AuthError(GatewayError):

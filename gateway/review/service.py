@@ -32,6 +32,7 @@ from gateway.domain.review import (
     review_line,
 )
 from gateway.errors import GatewayError, NotFoundError
+from gateway.kit import claims
 from gateway.kit.db import after_commit
 from gateway.payers import service as payers
 from gateway.review import repository as store
@@ -57,6 +58,16 @@ def _locked(session: Session, document_id: uuid.UUID, centre_scope: int | None) 
     if document is None or (centre_scope is not None and document.centre_id != centre_scope):
         raise NotFoundError("Document")
     return document
+
+
+def _unless_held(session: Session, document: Document, actor: str, move: str) -> None:
+    """Refuse a document another auditor holds (``gateway.kit.claims``); an admin's move
+    over a claim is recorded in the audit chain with whose claim it was."""
+    overridden = claims.check(session, document, actor=actor, now=utcnow())
+    if overridden is not None:
+        details = claims.override_details(overridden, move)
+        record = audit.Record(actor, claims.OVERRIDE_ACTION, "document", str(document.id), details)
+        audit.append(session, [record])
 
 
 def _move(
@@ -93,6 +104,7 @@ def review(
             f"Lines are reviewed while a document is UNDER_REVIEW; this one is {document.status}.",
             409,
         )
+    _unless_held(session, document, actor, "review.line")
     if action is not ReviewAction.ACCEPT and reason is None:
         raise GatewayError("A reduction or a denial needs a reason code.", 422)
     line = next((row for row in document.lines if row.line_no == line_no), None)
@@ -189,6 +201,7 @@ def decide(
         )
         raise GatewayError(message, 409, [Problem("document.estimate", message)])
     target = S.APPROVED if approve else S.DENIED
+    _unless_held(session, document, actor, f"decision.{target.value.lower()}")
     first = document.decided_at is None
     move = _move(session, document, target, actor, reason or target.value.lower())
     document.decided_at = move.at
