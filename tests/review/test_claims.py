@@ -42,8 +42,10 @@ def held_document(client: TestClient, sessions, holder: StaffUser) -> uuid.UUID:
     centre, token = f.make_centre(sessions)
     key = uuid.UUID(submit_priced(client, sessions, token, centre.code, ALWAYS_REVIEW))
     with transaction(sessions) as session:
-        taken = assignment.claim(session, user=session.get(StaffUser, holder.id), actor="test",  # type: ignore[arg-type]
-                                 document_ids=[key], now=datetime.now(UTC), minutes=60)  # fmt: skip
+        user = session.get(StaffUser, holder.id)
+        assert user is not None
+        taken = assignment.claim(session, user=user, actor="test", document_ids=[key],
+                                 now=datetime.now(UTC), minutes=60)  # fmt: skip
     assert taken.taken == [key]
     return key
 
@@ -52,13 +54,18 @@ def lapse(sessions, key: uuid.UUID) -> None:
     """The claim ended a second ago (no waiting for it)."""
     now = datetime.now(UTC)
     with transaction(sessions) as session:
-        session.execute(update(ReviewClaim).where(ReviewClaim.document_id == key).values(
-            claimed_at=now - timedelta(hours=2), expires_at=now - timedelta(seconds=1)))  # fmt: skip
+        ended = {"claimed_at": now - timedelta(hours=2), "expires_at": now - timedelta(seconds=1)}
+        session.execute(update(ReviewClaim).where(ReviewClaim.document_id == key).values(ended))
 
 
 def status_of(sessions, key: uuid.UUID) -> str:
     with sessions() as session:
         return session.get(Document, key).status  # type: ignore[union-attr]
+
+
+def decide_as(sessions, key: uuid.UUID, actor: str, *, approve: bool) -> None:
+    with transaction(sessions) as session:
+        reviews.decide(session, document_id=key, approve=approve, reason="", actor=actor)
 
 
 def overrides(sessions, key: uuid.UUID) -> list[AuditEntry]:
@@ -109,8 +116,7 @@ def test_a_lapsed_claim_blocks_nothing(client: TestClient, sessions) -> None:
     alice, bob = staff(sessions), staff(sessions)
     key = held_document(client, sessions, alice)
     lapse(sessions, key)
-    with transaction(sessions) as session:
-        reviews.decide(session, document_id=key, approve=False, reason="no", actor=f"user:{bob.username}")  # fmt: skip
+    decide_as(sessions, key, f"user:{bob.username}", approve=False)
     assert status_of(sessions, key) == "DENIED"
     assert overrides(sessions, key) == []
 
@@ -119,16 +125,14 @@ def test_an_unclaimed_document_is_open_to_anyone(client: TestClient, sessions) -
     centre, token = f.make_centre(sessions)
     key = uuid.UUID(submit_priced(client, sessions, token, centre.code, ALWAYS_REVIEW))
     bob = staff(sessions)
-    with transaction(sessions) as session:
-        reviews.decide(session, document_id=key, approve=True, reason="", actor=f"user:{bob.username}")  # fmt: skip
+    decide_as(sessions, key, f"user:{bob.username}", approve=True)
     assert status_of(sessions, key) == "APPROVED"
 
 
 def test_an_admin_acts_over_a_claim_and_it_is_audited(client: TestClient, sessions) -> None:
     alice, boss = staff(sessions), staff(sessions, Role.ADMIN)
     key = held_document(client, sessions, alice)
-    with transaction(sessions) as session:
-        reviews.decide(session, document_id=key, approve=True, reason="", actor=f"user:{boss.username}")  # fmt: skip
+    decide_as(sessions, key, f"user:{boss.username}", approve=True)
     assert status_of(sessions, key) == "APPROVED"
     [entry] = overrides(sessions, key)
     assert entry.actor == f"user:{boss.username}"
