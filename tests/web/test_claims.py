@@ -26,6 +26,10 @@ def display_name(sessions, username: str) -> str:
         return session.scalars(query).one()
 
 
+def error_of(page: str) -> str:
+    return page.split('id="error"', 1)[1].split("</div>", 1)[0]
+
+
 def test_another_auditor_sees_the_holder_and_no_controls(web: TestClient, sessions) -> None:
     _code, ids = centre_with(web, sessions, 1)
     alice, alice_name = other_client(web, sessions)
@@ -45,12 +49,15 @@ def test_another_auditor_sees_the_holder_and_no_controls(web: TestClient, sessio
     token = csrf_of(bob.get(page))
     forced = bob.post(f"{page}/decision", data={"decision": "approve", "csrf_token": token})
     assert forced.status_code == 409
-    assert re.search(f"<bdi>{name}</bdi> holds this document until {TIME}; only they", forced.text)
+    said = error_of(forced.text)
+    assert re.search(
+        rf"refused:</strong> <bdi>{name}</bdi> holds this document until {TIME}\.", said
+    )
     bob.get("/web/lang/fa")
     token = csrf_of(bob.get(page))
     review = bob.post(f"{page}/lines/1/review", data={"action": "accept", "csrf_token": token})
     assert review.status_code == 409
-    assert re.search(f"این سند تا {TIME} در دست <bdi>{name}</bdi> است؛", review.text)
+    assert re.search(rf"این سند تا {TIME} در دست <bdi>{name}</bdi> است\.", error_of(review.text))
     assert statuses(sessions, ids) == {ids[0]: "UNDER_REVIEW"}
     # Alice lets it go: Bob may decide.
     post(alice, f"{page}/claim", {"do": "release"}, page)
