@@ -47,6 +47,7 @@ from gateway.storage.models import (
 from validators.problems import Problem
 
 S = DocumentStatus
+APPEAL_ACTOR = "system:appeal"  # the move an appeal makes back to review
 
 
 def conflict(exc: InvalidTransitionError) -> GatewayError:
@@ -258,7 +259,7 @@ def appeal(
         Appeal(document_id=document.id, reason=reason, lines=sorted(set(lines)), actor=actor),
     )
     _move(session, document, S.APPEALED, actor, reason)
-    _move(session, document, S.UNDER_REVIEW, "system:appeal", "appeal returns it to review")
+    _move(session, document, S.UNDER_REVIEW, APPEAL_ACTOR, "appeal returns it to review")
     after_commit(session, metrics.APPEALS.inc)
     return document
 

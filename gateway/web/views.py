@@ -27,6 +27,7 @@ from gateway.information.schemas import AttachmentKind
 from gateway.kit.periods import Month, parse_month
 from gateway.pricing import service as pricing
 from gateway.pricing.engine.rules import Reason
+from gateway.review import service as reviews
 from gateway.storage import repository as storage
 from gateway.submissions import repository as submissions
 from gateway.web import repository as web_repository
@@ -240,6 +241,8 @@ def event_reason(view: DocumentView, actor: str, reason: str | None) -> Sentence
         return None
     if actor == pricing.REVIEW_ACTOR:
         return review_why(replace(view, review=reason))
+    if actor == reviews.APPEAL_ACTOR:
+        return Sentence(N_("said.appeal_returns"))
     if actor == pricing.ACTOR and (found := _PRICED.match(reason)):
         key = N_("said.priced_estimate") if found.group(2) else N_("said.priced")
         return Sentence(key, {"version": int(found.group(1))})

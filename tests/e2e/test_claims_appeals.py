@@ -129,6 +129,8 @@ def test_an_appeal_is_seen_and_decided(workspace: Workspace, browser: Any, lang:
             " document.querySelector('#lines').getBoundingClientRect().top]"
         )
         assert top[0] < top[1]
+        assert page.locator("#line-2 .marker.appealed").count() == 1  # the contested line
+        assert page.locator("#line-1 .marker.appealed").count() == 0
         fits(page, f"document-appeal-{lang}")
         # Decide it: the line contested accepted, the document approved.
         form = page.locator("#review-line-2")
