@@ -144,6 +144,13 @@ def test_an_appeal_is_seen_and_decided(workspace: Workspace, browser: Any, lang:
         page.click("#history-panel summary")
         moves = [row.get_attribute("data-to") for row in page.locator("#history tbody tr").all()]
         assert moves[-4:] == ["DENIED", "APPEALED", "UNDER_REVIEW", "APPROVED"], moves
+        history = page.locator("#history tbody tr")
+        assert reason in history.nth(len(moves) - 3).inner_text()  # the appeal's own words
+        returned = {
+            "en": "The appeal returns it to review.",
+            "fa": "اعتراض سند را به رسیدگی برگرداند.",
+        }
+        assert returned[lang] in history.nth(len(moves) - 2).inner_text()
         fits(page, f"document-appeal-decided-{lang}")
     finally:
         context.close()
