@@ -20,10 +20,12 @@ from gateway.domain.review import ReviewAction
 from gateway.errors import DocumentHeldError
 from gateway.information import service as information
 from gateway.kit.claims import OVERRIDE_ACTION
-from gateway.kit.db import transaction
+from gateway.kit.db import engine_for, transaction
 from gateway.review import service as reviews
+from gateway.storage import repository
 from gateway.storage.models import AuditEntry, Document, ReviewClaim, StaffUser
 from tests import factories as f
+from tests.documents.test_void_races import _race as race
 from tests.review.test_lifecycle_api import ALWAYS_REVIEW, submit_priced
 from tests.submissions.test_submissions import auth
 
@@ -185,3 +187,28 @@ def test_the_api_after_the_claim_lapses(client: TestClient, sessions) -> None:
                          headers=auth(auditor))  # fmt: skip
     assert answer.status_code == 200, answer.text
     assert answer.json()["status"] == "APPROVED"
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_claim_given_while_a_decision_waits_for_the_lock_is_seen(
+    client: TestClient, sessions, database_url: str
+) -> None:
+    """An admin gives the document to Alice while Bob's decision waits for its row lock:
+    Bob's decision reads the claim after the lock, so it is refused, not let through."""
+    alice, bob = staff(sessions), staff(sessions)
+    centre, token = f.make_centre(sessions)
+    key = uuid.UUID(submit_priced(client, sessions, token, centre.code, ALWAYS_REVIEW))
+
+    def give_to_alice(session: Session) -> None:
+        assert repository.lock_document(session, key) is not None
+        assignment.reassign(session, actor="user:boss", document_id=key, to_user_id=alice.id,
+                            now=datetime.now(UTC), minutes=30)  # fmt: skip
+
+    def bob_decides(session: Session) -> None:
+        actor = f"user:{bob.username}"
+        reviews.decide(session, document_id=key, approve=True, reason="", actor=actor)
+
+    refused = race(sessions, engine_for(database_url), give_to_alice, bob_decides)
+    assert isinstance(refused, DocumentHeldError)
+    assert refused.holder == alice.display_name
+    assert status_of(sessions, key) == "UNDER_REVIEW"
