@@ -97,6 +97,10 @@ def test_bulk_decisions_tell_a_held_document_apart(
     chosen = [("do", "approve"), *(("id", i) for i in ids), ("back", f"/web/queue?centre={code}")]
     confirm = post(bob, "/web/queue/selected", chosen)
     seen = re.findall(r'name="seen" value="([^"]+)"', confirm.text)  # type: ignore[attr-defined]
+    name = display_name(sessions, alice_name)
+    marked = re.findall(r'<span class="marker held">held by <bdi>([^<]+)</bdi></span>',
+                        confirm.text)  # type: ignore[attr-defined]  # fmt: skip
+    assert marked == [name]  # told before confirming
     result = bob.post(
         "/web/queue/decide",
         data={"decision": "approve", "seen": seen, "csrf_token": csrf_of(bob.get("/web/queue"))},
@@ -104,7 +108,6 @@ def test_bulk_decisions_tell_a_held_document_apart(
     assert result.status_code == 200
     assert "<bdi>2</bdi> of <bdi>3</bdi> document(s) decided" in result.text
     row = result.text.split(f'data-id="{ids[1]}"')[1].split("</tr>")[0]
-    name = display_name(sessions, alice_name)
     assert re.search(f"Not decided: <bdi>{name}</bdi> holds it until {TIME}", row)
     assert statuses(sessions, ids) == {ids[0]: "APPROVED", ids[1]: "UNDER_REVIEW",
                                        ids[2]: "APPROVED"}  # fmt: skip
