@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from datetime import datetime
 
 from gateway.domain.lifecycle import InvalidTransitionError
 from validators.problems import Problem
+
+CLAIMED = "document.claimed"
 
 
 class GatewayError(Exception):
@@ -43,6 +46,21 @@ class NotFoundError(GatewayError):
         self, what: str, *, code: str = "not-found", params: Mapping[str, object] | None = None
     ) -> None:
         super().__init__(f"{what} not found.", 404, code=code, params=params)
+
+
+class DocumentHeldError(GatewayError):
+    """A review move on a document another auditor has claimed (409 ``document.claimed``);
+    the holder's name and the claim's end let the workspace say it in the reader's words."""
+
+    def __init__(self, external_id: str, holder: str, until: datetime) -> None:
+        message = (
+            f"Document {external_id} is held by {holder} until {until:%Y-%m-%d %H:%M} UTC; "
+            "only they (or an admin) may review or decide it until the claim is released, "
+            "lapses or is given to you."
+        )
+        super().__init__(message, 409, [Problem(CLAIMED, message)])
+        self.holder = holder
+        self.until = until
 
 
 class AuthError(GatewayError):

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from gateway.assignment import repository as store
 from gateway.audit import chain as audit
 from gateway.domain.lifecycle import DocumentStatus
-from gateway.errors import GatewayError
+from gateway.errors import DocumentHeldError, GatewayError
 from gateway.review import service as reviews
 from gateway.storage.models import Document, StaffUser
 
@@ -156,7 +156,8 @@ def stamp(document: Document) -> str:
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What a bulk decision did to one document: ``done``, or why not: ``moved`` (changed
-    since its confirmation) or ``refused`` (the decision refused it, ``detail`` says why)."""
+    since its confirmation), ``held`` (another auditor holds it: ``holder`` until
+    ``held_until``) or ``refused`` (the decision refused it, ``detail`` says why)."""
 
     document_id: uuid.UUID
     external_id: str
@@ -166,6 +167,8 @@ class Outcome:
     done: bool
     refusal: str | None = None
     detail: str | None = None
+    holder: str | None = None
+    held_until: datetime | None = None
 
 
 def bulk_targets(
@@ -207,6 +210,9 @@ def decide_one(
 def refused(session: Session, document: Document, code: str, error: GatewayError) -> Outcome:
     """A document the decision refused, as it is stored (its savepoint rolled back)."""
     session.refresh(document)
+    if isinstance(error, DocumentHeldError):
+        held = _outcome(document, code, refusal="held", detail=error.message)
+        return replace(held, holder=error.holder, held_until=error.until)
     return _outcome(document, code, refusal="refused", detail=error.message)
 
 

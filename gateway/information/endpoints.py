@@ -145,7 +145,7 @@ def request_out(view: information.RequestView) -> InformationRequestOut:
         404,
         409,
         422,
-        c409="The document is not under review",
+        c409="The document is not under review, or another auditor holds it (`document.claimed`)",
         said={
             **BAD_JSON,
             403: "This needs a token of role auditor, admin.",
@@ -182,7 +182,8 @@ def ask(
         404,
         409,
         422,
-        c409="The request was answered or withdrawn already",
+        c409="The request was answered or withdrawn already, or another auditor holds the "
+        "document (`document.claimed`)",
         said={
             **BAD_JSON,
             403: "This needs a token of role auditor, admin.",

@@ -27,6 +27,7 @@ from gateway.errors import GatewayError, NotFoundError, transition_refused
 from gateway.information import files
 from gateway.information import repository as store
 from gateway.information.schemas import AttachmentKind, RequestStatus
+from gateway.kit import claims
 from gateway.kit.db import after_commit
 from gateway.storage import repository
 from gateway.storage.models import (
@@ -127,6 +128,15 @@ def _audit(
     audit.append(session, [record])
 
 
+def _unless_held(session: Session, document: Document, actor: str, move: str, at: datetime) -> None:
+    """Refuse a document another auditor holds (``gateway.kit.claims``); an admin's move
+    over a claim is recorded with whose claim it was."""
+    overridden = claims.check(session, document, actor=actor, now=at)
+    if overridden is not None:
+        details = claims.override_details(overridden, move)
+        _audit(session, actor, claims.OVERRIDE_ACTION, document, details, at)
+
+
 def _event_data(document: Document, request: InformationRequest) -> dict[str, Any]:
     return {
         "document_id": str(document.id),
@@ -176,6 +186,7 @@ def ask(
             params={"lines": unknown},
         )
     at = now or utcnow()
+    _unless_held(session, document, actor, "information.requested", at)
     request = InformationRequest(
         id=uuid.uuid4(),
         document_id=document.id,
@@ -307,6 +318,7 @@ def withdraw(
         state = "answered" if request.answered_at is not None else "withdrawn"
         raise _closed_already(request_id, state)
     at = now or utcnow()
+    _unless_held(session, document, actor, "information.withdrawn", at)
     request.withdrawn_at, request.withdrawn_by = at, actor
     why = reason.strip() or "information request withdrawn"
     _move(

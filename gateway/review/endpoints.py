@@ -18,7 +18,8 @@ from gateway.schemas import DocumentOut
 router = APIRouter(prefix="/v1", tags=["review"])
 MOVE_ERRORS = errors(
     *AUTHENTICATED, 400, 403, 404, 409, 422,
-    c409="Not allowed in the document's status",
+    c409="Not allowed in the document's status, or another auditor holds the document "
+    "(`document.claimed`; an admin's token acts over a claim)",
     said={**BAD_JSON, 404: "Document not found.",
           422: ("request.invalid", "Input should be 'accept', 'reduce' or 'deny'")},
 )  # fmt: skip

@@ -32,6 +32,7 @@ from gateway.domain.review import (
     review_line,
 )
 from gateway.errors import GatewayError, NotFoundError, transition_refused
+from gateway.kit import claims
 from gateway.kit.db import after_commit
 from gateway.payers import service as payers
 from gateway.review import repository as store
@@ -46,6 +47,7 @@ from gateway.storage.models import (
 from validators.problems import Problem
 
 S = DocumentStatus
+APPEAL_ACTOR = "system:appeal"  # the move an appeal makes back to review
 
 
 def conflict(exc: InvalidTransitionError) -> GatewayError:
@@ -57,6 +59,16 @@ def _locked(session: Session, document_id: uuid.UUID, centre_scope: int | None) 
     if document is None or (centre_scope is not None and document.centre_id != centre_scope):
         raise NotFoundError("Document", code="document.not-found")
     return document
+
+
+def _unless_held(session: Session, document: Document, actor: str, move: str) -> None:
+    """Refuse a document another auditor holds (``gateway.kit.claims``); an admin's move
+    over a claim is recorded in the audit chain with whose claim it was."""
+    overridden = claims.check(session, document, actor=actor, now=utcnow())
+    if overridden is not None:
+        details = claims.override_details(overridden, move)
+        record = audit.Record(actor, claims.OVERRIDE_ACTION, "document", str(document.id), details)
+        audit.append(session, [record])
 
 
 def _move(
@@ -95,6 +107,7 @@ def review(
             code="review.not-under-review",
             params={"status": S(document.status)},
         )
+    _unless_held(session, document, actor, "review.line")
     if action is not ReviewAction.ACCEPT and reason is None:
         raise GatewayError(
             "A reduction or a denial needs a reason code.", 422, code="review.reason-needed"
@@ -198,6 +211,7 @@ def decide(
             params={"purpose": Purpose(document.purpose)},
         )
     target = S.APPROVED if approve else S.DENIED
+    _unless_held(session, document, actor, f"decision.{target.value.lower()}")
     first = document.decided_at is None
     move = _move(session, document, target, actor, reason or target.value.lower())
     document.decided_at = move.at
@@ -261,7 +275,7 @@ def appeal(
         Appeal(document_id=document.id, reason=reason, lines=sorted(set(lines)), actor=actor),
     )
     _move(session, document, S.APPEALED, actor, reason)
-    _move(session, document, S.UNDER_REVIEW, "system:appeal", "appeal returns it to review")
+    _move(session, document, S.UNDER_REVIEW, APPEAL_ACTOR, "appeal returns it to review")
     after_commit(session, metrics.APPEALS.inc)
     return document
 

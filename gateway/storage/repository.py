@@ -8,7 +8,9 @@ What is here, and why it is shared (docs/architecture.md, "Sessions and SQL"):
   coverages by ``pricing``; ``submissions`` already builds on ``batches``, so neither can
   hold them for the other;
 - locking a document for a status move: every feature that moves one locks it the same
-  way;
+  way, and reads under that lock who holds it (``review`` and ``information`` refuse a
+  document another auditor holds; ``assignment`` builds on ``review``, so neither can
+  ask the other);
 - the outbox: ``kit.outbox`` (plumbing under the features) publishes and counts it.
 
 Functions take a session and never commit: callers own that."""
@@ -37,6 +39,7 @@ from gateway.storage.models import (
     DocumentLine,
     InsuredCoverage,
     OutboxMessage,
+    ReviewClaim,
     StaffUser,
     utcnow,
 )
@@ -256,6 +259,28 @@ def lock_document(session: Session, document_id: uuid.UUID) -> Document | None:
         .with_for_update(of=Document)
     )
     return session.scalars(query).one_or_none()
+
+
+@dataclass(frozen=True, slots=True)
+class LiveClaim:
+    """Who holds a document now, and until when."""
+
+    username: str
+    display_name: str
+    role: str
+    until: datetime
+
+
+def live_claim(session: Session, document_id: uuid.UUID, now: datetime) -> LiveClaim | None:
+    """The document's claim if it has not lapsed; read it after ``lock_document``, so a
+    claim taken or given meanwhile is seen by the move that waited for the lock."""
+    query = (
+        select(StaffUser.username, StaffUser.display_name, StaffUser.role, ReviewClaim.expires_at)
+        .join(StaffUser, StaffUser.id == ReviewClaim.holder_id)
+        .where(ReviewClaim.document_id == document_id, ReviewClaim.expires_at > now)
+    )
+    row = session.execute(query).one_or_none()
+    return LiveClaim(*row) if row is not None else None
 
 
 # -- outbox ---------------------------------------------------------------------------

@@ -116,6 +116,11 @@ class Locale:
         solar = jdatetime.datetime.fromgregorian(datetime=local).strftime("%Y/%m/%d %H:%M")
         return self._both(solar, local.strftime("%Y-%m-%d %H:%M"))
 
+    def clock(self, value: datetime) -> str:
+        """A time of day in the display time zone (a claim's end), in the page's digits."""
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return self.digits(aware.astimezone(self.tz).strftime("%H:%M"))
+
     def _both(self, solar: str, gregorian: str) -> Markup:
         first, second = ("solar", "gregorian") if self.rtl else ("gregorian", "solar")
         texts = {"solar": self.digits(solar), "gregorian": self.digits(gregorian)}

@@ -18,7 +18,7 @@ from gateway.documents import repository as documents
 from gateway.domain.bounds import INT32_MAX, INT64_MAX, LineNo, fits
 from gateway.domain.lifecycle import DocumentStatus
 from gateway.domain.review import ReviewAction, ReviewReason
-from gateway.errors import GatewayError, NotFoundError
+from gateway.errors import DocumentHeldError, GatewayError, NotFoundError
 from gateway.information import service as information
 from gateway.information.schemas import AttachmentKind
 from gateway.kit.deps import ReadSession, WriteSession
@@ -169,12 +169,14 @@ def _show_document(
     if error is not None:
         db.rollback()
     context = views.document_page(db, document_id, user_id=visit.user.id, now=_now())
+    held = error if isinstance(error, DocumentHeldError) else None  # told in the reader's words
     response = visit.render(
         "document.html",
         status_code=error.status_code if error else 422 if error_key else 200,
         done=done,
-        error=error,
+        error=error if error and not held else None,
         error_key=error_key,
+        held_error=held,
         **context,
     )
     route = "GET /web/documents/{id}"

@@ -27,6 +27,8 @@ from gateway.information.schemas import AttachmentKind
 from gateway.kit.periods import Month, parse_month
 from gateway.pricing import service as pricing
 from gateway.pricing.engine.rules import Reason
+from gateway.review import service as reviews
+from gateway.storage import repository as storage
 from gateway.submissions import repository as submissions
 from gateway.web import repository as web_repository
 from gateway.web.i18n import Rate
@@ -239,6 +241,8 @@ def event_reason(view: DocumentView, actor: str, reason: str | None) -> Sentence
         return None
     if actor == pricing.REVIEW_ACTOR:
         return review_why(replace(view, review=reason))
+    if actor == reviews.APPEAL_ACTOR:
+        return Sentence(N_("said.appeal_returns"))
     if actor == pricing.ACTOR and (found := _PRICED.match(reason)):
         key = N_("said.priced_estimate") if found.group(2) else N_("said.priced")
         return Sentence(key, {"version": int(found.group(1))})
@@ -300,6 +304,8 @@ def document_page(
     actors = {e.actor for e in view.history} | {r.actor for r in view.reviews}
     actors |= {a.actor for a in view.appeals} | {e.actor for e in entries}
     holder = assignments.holders(session, [view.id], now).get(view.id)
+    mine = holder is not None and holder[0] == user_id
+    claim = storage.live_claim(session, view.id, now)
     following = web_repository.next_in_review(session, view.id, user_id, now)
     return {
         "doc": view,
@@ -322,7 +328,9 @@ def document_page(
             session, view.patient_national_id, view.service_date - timedelta(days=365), view.id
         ),
         "holder": holder,
-        "mine": holder is not None and holder[0] == user_id,
+        "mine": mine,
+        # Another auditor's live claim: only they (or an admin) may move the document.
+        "held_by_other": claim if holder is not None and not mine else None,
         "auditors": assignments.auditors(session),
         "next_url": f"/web/documents/{following}" if following else None,
         "appeal": view.appeals[-1] if view.appeals else None,

@@ -138,10 +138,13 @@ def _confirm(
     if len(ids) > assignment.MOST_AT_ONCE:
         raise Refused(422, N_("queue.bad_count"))
     rows = queue_search.documents(db, ids)
+    holders = queue_search.holders(db, ids, datetime.now(UTC))
     return visit.render(
         "bulk_confirm.html",
         approve=approve,
         rows=[(d, code, assignment.stamp(d)) for d, code in rows],
+        # Another's claim, told before the decision refuses it (an admin acts over it).
+        held={i: name for i, (holder, name) in holders.items() if holder != visit.user.id},
         total_amount=sum(d.requested_amount for d, _ in rows),
         reasons=[r.value for r in ReviewReason],
         back=_back(back),
