@@ -117,7 +117,7 @@ def _receive(
     "/batches",
     status_code=202,
     response_model=BatchOut,
-    responses=errors(*AUTHENTICATED, 400, 403, 413, 415),
+    responses=errors(*AUTHENTICATED, 400, 403, 413, 415, 503),
     summary="Upload a batch file (XML or JSON, gzip accepted); processed in the background",
     openapi_extra={
         "requestBody": {
