@@ -29,6 +29,7 @@ from gateway.kit.broker import make_celery
 from gateway.kit.chores import Chore, Chores
 from gateway.kit.db import engine_for, ping, session_factory
 from gateway.kit.deps import GatewayState, TokenCache
+from gateway.kit.frontdoor import FrontDoor, Refusal
 from gateway.kit.outbox import OutboxDispatcher, Publisher
 from gateway.kit.ratelimit import make_limiter
 from gateway.payers import endpoints as payers
@@ -109,10 +110,15 @@ class RequestMiddleware:
     echoed in the answer and set for every log line written while answering; security
     headers the endpoint did not set itself (the workspace sets its own); one log line;
     and the request counted and timed by route template (never by raw path). One layer
-    for all of it: each ASGI layer costs every request a call and a wrapped ``send``."""
+    for all of it: each ASGI layer costs every request a call and a wrapped ``send``.
 
-    def __init__(self, app: ASGIApp) -> None:
+    Under overload it is also the front door (``kit.frontdoor``): an ingest request the
+    door refuses is answered here, its body unread, with the same headers, count and log
+    line as any other answer, and none of the application's work."""
+
+    def __init__(self, app: ASGIApp, door: FrontDoor | None = None) -> None:
         self.app = app
+        self.door = door
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -137,11 +143,18 @@ class RequestMiddleware:
                 message["headers"] = headers
             await send(message)
 
+        refused = self.door.refusal(scope) if self.door is not None else None
         try:
-            await self.app(scope, receive, send_with_headers)
+            if refused is None:
+                await self.app(scope, receive, send_with_headers)
+            else:
+                await _send_refusal(refused[1], send_with_headers)
         finally:
             seconds = time.perf_counter() - began
-            route = getattr(scope.get("route"), "path", "unmatched")
+            if refused is None:
+                route = getattr(scope.get("route"), "path", "unmatched")
+            else:
+                route = refused[0]
             method, code = scope["method"], str(status)
             metrics.HTTP_REQUESTS.labels(method, route, code).inc()
             metrics.HTTP_LATENCY.labels(method, route, code).observe(seconds)
@@ -155,6 +168,24 @@ class RequestMiddleware:
                        "ms": round(seconds * 1000, 2), "centre": caller},
             )  # fmt: skip
             logs.request_id.reset(token)
+
+
+async def _send_refusal(refusal: Refusal, send: Send) -> None:
+    await send(
+        {"type": "http.response.start", "status": refusal.status, "headers": refusal.headers}
+    )
+    await send({"type": "http.response.body", "body": refusal.body})
+
+
+def front_door(writer: IngestWriter, settings: Settings) -> FrontDoor:
+    """The routes that store what they are sent, refused before any work when the writer
+    foresees too long a wait: submissions, batch uploads and FHIR claims."""
+    door = FrontDoor(settings.ingest_max_wait_s, writer.foreseen_wait, writer.shed_at_door)
+    door.add("POST", "/v1/submissions")
+    door.add("POST", "/v1/batches")
+    door.add("POST", "/fhir/Claim/$submit", fhir.overloaded_answer)
+    door.add("POST", "/fhir/Claim", fhir.overloaded_answer)
+    return door
 
 
 def _install_operations(app: FastAPI) -> None:
@@ -276,6 +307,9 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
         openapi_url=None,  # kit.openapi serves it as a route of the app (counted by route)
         docs_url=None,  # served by kit.openapi from packaged assets, not a CDN
         redoc_url=None,
+        # The gateway exports its own metrics and logs; FastAPI's OpenTelemetry hooks would
+        # only cost every request a look at the environment for providers never set.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.gateway = state
     app.state.ingest_writer = writer  # submissions' own: kit's state does not know it
@@ -283,7 +317,7 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
         settings.eligibility_per_minute, None, settings.rate_limit_redis_url, "gateway:rl:elig:"
     )
     _install_error_handlers(app)
-    app.add_middleware(RequestMiddleware)
+    app.add_middleware(RequestMiddleware, door=front_door(writer, settings))
     _install_operations(app)
     openapi.install(app)
     app.include_router(submissions.router)

@@ -68,9 +68,11 @@ EVENT_LOOP_LAG = Gauge(
 )
 INGEST_SHED = Counter(
     "gateway_ingest_shed_total",
-    "Submissions refused at once (503 overloaded, nothing stored) because they would have "
-    "waited longer than the set bound to be written: on arrival, before parsing (stage="
-    "arrival), or when the writer came to one that had already waited too long (stage=queue)",
+    "Ingest requests refused at once (503 overloaded, nothing stored) because they would "
+    "have waited longer than the set bound to be written: at the front door, before any "
+    "routing, authentication or body read (stage=door), in the route before parsing "
+    "(stage=arrival), or when the writer came to one that had already waited too long "
+    "(stage=queue)",
     ["stage"],
 )
 DOCUMENTS = Counter(

@@ -8,6 +8,7 @@ default; XML when the request asks for it (Accept, ``_format``) or was itself XM
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from typing import Annotated, Any
@@ -20,12 +21,13 @@ from fhir.resources.R4B.servicerequest import ServiceRequest
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Scope
 
 from gateway import metrics
 from gateway.audit import reads
 from gateway.domain.centres import Role
 from gateway.eligibility.endpoints import spend_inquiry_budget
-from gateway.errors import ForbiddenError, GatewayError, NotFoundError
+from gateway.errors import ForbiddenError, GatewayError, NotFoundError, OverloadedError
 from gateway.fhir import eligibility as coverage
 from gateway.fhir import referral as fhir_referral
 from gateway.fhir import service, systems
@@ -45,6 +47,7 @@ from gateway.kit.deps import (
     authenticate_here,
     require_centre,
 )
+from gateway.kit.frontdoor import Refusal
 from gateway.kit.http import AUTHENTICATED, errors, read_body
 from gateway.storage.models import Centre
 
@@ -59,6 +62,7 @@ _ISSUE_CODES = {
     409: "conflict",
     413: "too-costly",
     415: "not-supported",
+    503: "transient",
 }
 _CLAIM_EXAMPLE: dict[str, Any] = {
     "resourceType": "Claim",
@@ -135,6 +139,7 @@ _SUBMIT_ANSWERS = _answers(
     413,
     415,
     422,
+    503,
     resources=("ClaimResponse", "Bundle"),
 )
 
@@ -175,6 +180,22 @@ def refusal(exc: Exception, xml: bool) -> Response:
     log.exception("unhandled error in the FHIR door")
     issue = Issue("", "Internal error; nothing was half-stored.", "exception")
     return render(operation_outcome([issue]), xml, 500)
+
+
+def overloaded_answer(seconds: int, scope: Scope) -> Refusal:
+    """The front door's 503 for a claim (``kit.frontdoor``): an OperationOutcome in the
+    syntax the caller asked for, rendered once for each Retry-After and syntax."""
+    request = Request(scope)
+    syntax = syntax_of(request.headers.get("content-type", ""))
+    return _overloaded(seconds, wants_xml(request, syntax))
+
+
+@functools.cache
+def _overloaded(seconds: int, xml: bool) -> Refusal:
+    answer = refusal(OverloadedError(seconds), xml)
+    headers = [(k, v) for k, v in answer.raw_headers if k != b"content-length"]
+    headers.append((b"content-length", str(len(answer.body)).encode()))
+    return Refusal(answer.status_code, headers, bytes(answer.body))
 
 
 async def _submit(request: Request, state: State) -> Response:

@@ -3,43 +3,72 @@
 Under overload the requests an API process has not come to yet wait in the event loop's
 ready queue and the socket buffers, where no queue length can be read. A ticker that
 sleeps a short interval and notes how late it wakes sees that wait: its overshoot is the
-time the loop needed to get through everything ready before it. The submission route adds
-it to the writer's foreseen wait when it decides whether to admit a request.
+time the loop needed to get through everything ready before it. The front door and the
+submission route add it to the writer's foreseen wait when they decide whether to admit a
+request.
+
+What sheds is the standing lag, not a spike: the least overshoot of the last few ticks,
+so that the loop must have been behind at every one of them (its own work queued, not a
+moment's preemption by another process on a busy host: shedding cannot shorten that,
+and a closed loop of clients retrying at once would turn it into a storm of refusals).
+While the loop is in a turn past the awaited tick's time, that tick's lateness so far
+bounds the figure too: a long turn of a loop that stands behind shows during the turn,
+to the requests handled late in it, and the ones handled early in it pass.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+from collections import deque
+from collections.abc import Callable
 
 from gateway import metrics
 
 TICK_S = 0.01
-# Each tick moves the figure a quarter of the way to its own overshoot: a lag that lasts
-# (the loop behind its work) shows within a few ticks, while one late tick (another
-# process took the core for a moment) moves it little, so that a busy machine's hiccups
-# do not shed requests that would not have waited.
+# The standing lag is the least overshoot of this many ticks: a few turns of a loop that
+# stays behind, never one late tick.
+STANDING_TICKS = 3
+# The exported figure: each tick moves it a quarter of the way to its own overshoot.
 WEIGHT = 0.25
 
 
 class LoopLag:
-    """The event loop's recent lag in seconds (0 until ``run`` is started)."""
+    """The event loop's lag in seconds (0 until ticks are noted)."""
 
-    def __init__(self, tick: float = TICK_S) -> None:
+    def __init__(self, tick: float = TICK_S, clock: Callable[[], float] = time.monotonic) -> None:
         self.tick = tick
-        self.seconds = 0.0
+        self.clock = clock
+        self.average = 0.0  # moving average of the overshoots (the metric)
+        self.recent: deque[float] = deque([0.0] * STANDING_TICKS, maxlen=STANDING_TICKS)
+        self.due: float | None = None  # when the tick waited for is due (while ticking)
         self._task: asyncio.Task[None] | None = None
 
+    @property
+    def seconds(self) -> float:
+        """The standing lag: the least overshoot of the last ticks, and, while a tick is
+        awaited, no more than it is overdue now."""
+        standing = min(self.recent)
+        if self.due is None:
+            return standing
+        return max(0.0, min(standing, self.clock() - self.due))
+
     def note(self, overshoot: float) -> None:
-        self.seconds += WEIGHT * (overshoot - self.seconds)
-        metrics.EVENT_LOOP_LAG.set(self.seconds)
+        self.recent.append(overshoot)
+        self.average += WEIGHT * (overshoot - self.average)
+        metrics.EVENT_LOOP_LAG.set(self.average)
 
     async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            began = loop.time()
-            await asyncio.sleep(self.tick)
-            self.note(max(0.0, loop.time() - began - self.tick))
+        # The process's clock, not the loop's: uvloop's is read once a turn of the loop,
+        # so it would not see the time a long turn has taken so far.
+        try:
+            while True:
+                self.due = self.clock() + self.tick
+                await asyncio.sleep(self.tick)
+                self.note(max(0.0, self.clock() - self.due))
+        finally:
+            self.due = None
 
     def start(self) -> None:
         """Tick on the running loop (from the app's lifespan)."""

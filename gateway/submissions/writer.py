@@ -14,9 +14,11 @@ as a request on its own would be after such a conflict: judged again, it is now 
 duplicate or a replay.
 
 Under overload the writer sheds instead of queueing (``ingest_max_wait_s``): a request
-that would wait longer than that to be written is refused at once with a 503 before its
-body is parsed (``admit``), and a handed-over submission that has already waited longer
-when the writer comes to it is refused instead of stored. The wait is foreseen from
+that would wait longer than that to be written is refused at once with a 503, at the
+front door before any of the application's work (``foreseen_wait``, ``shed_at_door``;
+``kit.frontdoor``) or, if the wait grew meanwhile, by the route before its body is parsed
+(``admit``); and a handed-over submission that has already waited longer when the writer
+comes to it is refused instead of stored. The wait is foreseen from
 what is ahead of it (documents queued and in the group being committed) times the
 recent commit time a document, plus the event loop's lag (``kit.looplag``): the wait the
 request already met before its code ran, which grows first when the process's CPU, not
@@ -107,10 +109,19 @@ class IngestWriter:
         bound = self.settings.ingest_max_wait_s
         if bound <= 0:
             return
-        wait = self.expected_wait() + self.loop_lag.seconds
+        wait = self.foreseen_wait()
         if wait > bound:
             self._shed("arrival")
             raise OverloadedError(wait)
+
+    def foreseen_wait(self) -> float:
+        """Seconds a request arriving now would wait before the writer takes it: the
+        event loop's lag (before its code runs) and the writer's queue (after)."""
+        return self.expected_wait() + self.loop_lag.seconds
+
+    def shed_at_door(self) -> None:
+        """Count a request the front door refused (``kit.frontdoor``)."""
+        self._shed("door")
 
     def expected_wait(self) -> float:
         """Seconds a submission handed over now would wait before the writer takes it,
@@ -130,7 +141,7 @@ class IngestWriter:
         if bound <= 0:
             return False
         recent = self.clock() - self._load.last_shed < SHEDDING_SHOWN_S
-        return recent or self.expected_wait() + self.loop_lag.seconds > bound
+        return recent or self.foreseen_wait() > bound
 
     def _shed(self, stage: str) -> None:
         metrics.INGEST_SHED.labels(stage).inc()

@@ -1,0 +1,101 @@
+"""Refusal at the front door: under overload an ingest request is answered 503 before any
+of the application's work is spent on it.
+
+When the event loop is saturated, every request it refuses late costs as much as one it
+stores early: routing, dependencies, authentication, the body read and the error handler
+ran for the submissions the route then shed, so the refusals took the CPU the admitted
+requests needed and themselves waited as long (bench/README.md, "Refusal at the front
+door"). Here the decision is taken in the outermost layer of ours, from the path and the
+method alone: a request to an ingest route (``add``) while the foreseen wait passes the
+bound gets a 503 whose body was encoded once, with ``Retry-After``; its body is never
+read, so nothing of it can be stored. Every other route (health, readiness, metrics,
+reads) passes through whatever the load.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import orjson
+from starlette.types import Scope
+
+from gateway.errors import OverloadedError
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """An answer ready to send: status, headers (without the ones every answer gets) and
+    body."""
+
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+
+# Builds the answer of a door for a Retry-After of so many seconds; given the request's
+# scope, for doors whose answer depends on what the caller asked for (FHIR's format).
+Answer = Callable[[int, Scope], Refusal]
+
+
+@dataclass(frozen=True, slots=True)
+class Door:
+    route: str  # the route template, as the access line and the metrics name it
+    answer: Answer
+
+
+class FrontDoor:
+    """Decides, for each request, whether to refuse it at once.
+
+    ``foreseen_wait`` is the wait a request admitted now would meet before it is written
+    (seconds); ``shed`` notes one refusal (the metric, readiness's "shedding")."""
+
+    def __init__(
+        self, bound_s: float, foreseen_wait: Callable[[], float], shed: Callable[[], None]
+    ) -> None:
+        self.bound_s = bound_s
+        self.foreseen_wait = foreseen_wait
+        self.shed = shed
+        self._doors: dict[tuple[str, str], Door] = {}
+
+    def add(self, method: str, path: str, answer: Answer | None = None) -> None:
+        """Guard ``path`` (a literal path: ingest routes take no parameters)."""
+        self._doors[(method, path)] = Door(path, answer or errors_answer)
+
+    def refusal(self, scope: Scope) -> tuple[str, Refusal] | None:
+        """The route and the answer when the request is to be refused, else None."""
+        if self.bound_s <= 0:
+            return None
+        door = self._doors.get((scope["method"], scope["path"]))
+        if door is None:
+            return None
+        wait = self.foreseen_wait()
+        if wait <= self.bound_s:
+            return None
+        self.shed()
+        return door.route, door.answer(retry_after(wait), scope)
+
+
+def retry_after(wait: float) -> int:
+    """Whole seconds a refused client should wait before sending again (at least 1)."""
+    return max(1, math.ceil(wait))
+
+
+@functools.cache
+def errors_answer_for(seconds: int) -> Refusal:
+    """The 503 in the API's error shape (``{"errors": [{code, message, path, ...}]}``),
+    encoded once for each Retry-After."""
+    error = OverloadedError(seconds)
+    body = orjson.dumps({"errors": [p.to_dict() for p in error.to_problems()]})
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"retry-after", str(seconds).encode()),
+    ]
+    return Refusal(503, headers, body)
+
+
+def errors_answer(seconds: int, _: Scope) -> Refusal:
+    return errors_answer_for(seconds)

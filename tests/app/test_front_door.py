@@ -1,0 +1,273 @@
+"""The front door: under overload an ingest request is refused before any of the
+application's work (routing, authentication, the body read), with the error shape,
+Retry-After, the shed count and its access line; every other route passes.
+
+The overload is injected (the event loop's lag as the writer reads it, or a foreseen wait
+given to the door), never produced or timed: the app's lifespan is not run, so no ticker
+measures the real loop."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway import logs, metrics
+from gateway.app import create_app
+from gateway.errors import OverloadedError
+from gateway.kit.frontdoor import FrontDoor, errors_answer_for
+from gateway.kit.looplag import STANDING_TICKS, LoopLag
+from gateway.settings import Settings
+from gateway.storage.models import Submission
+from gateway.submissions.writer import IngestWriter
+from tests import factories as f
+
+BOUND_S = 0.2
+
+
+class Answered:
+    """What an ASGI app sent, and whether it asked for the request's body."""
+
+    def __init__(self) -> None:
+        self.status = 0
+        self.headers: dict[str, str] = {}
+        self.body = b""
+        self.body_read = False
+
+
+def call(app: FastAPI, method: str, path: str, headers: dict[str, str], body: bytes) -> Answered:
+    """One request straight through the ASGI interface, noting any read of its body."""
+    answered = Answered()
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+        + [(b"content-length", str(len(body)).encode()), (b"host", b"testserver")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+        "state": {},
+    }
+
+    async def receive() -> dict[str, Any]:
+        answered.body_read = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            answered.status = message["status"]
+            answered.headers = {k.decode(): v.decode() for k, v in message["headers"]}
+        elif message["type"] == "http.response.body":
+            answered.body += message.get("body", b"")
+
+    asyncio.run(app(scope, receive, send))
+    return answered
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[FastAPI]:
+    made = create_app(settings.model_copy(update={"ingest_max_wait_s": BOUND_S}), relay=False)
+    yield made
+    made.state.ingest_writer.stop()
+
+
+def overload(app: FastAPI, lag_s: float) -> None:
+    """The loop's ticks noted late by ``lag_s`` (no ticker runs: the lifespan is not
+    started), as many as make a standing lag."""
+    writer: IngestWriter = app.state.ingest_writer
+    for _ in range(STANDING_TICKS):
+        writer.loop_lag.note(lag_s)
+
+
+@pytest.fixture
+def access_lines() -> Iterator[io.StringIO]:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logs.JsonFormatter())
+    logger = logging.getLogger("gateway.access")
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        yield stream
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def count_submissions(sessions: sessionmaker[Session]) -> int:
+    with sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(Submission)) or 0)
+
+
+def test_a_submission_is_refused_at_the_door_unread_and_unstored(
+    app: FastAPI, sessions: sessionmaker[Session], access_lines: io.StringIO
+) -> None:
+    centre, token = f.make_centre(sessions)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    body = f.as_json(f.submission(centre.code, f.outpatient_visit()))
+    before = count_submissions(sessions)
+    shed = metrics.INGEST_SHED.labels("door")._value.get()
+    counted = metrics.HTTP_REQUESTS.labels("POST", "/v1/submissions", "503")._value.get()
+
+    overload(app, 1.4)
+    refused = call(app, "POST", "/v1/submissions", {**headers, "X-Request-ID": "his-1"}, body)
+
+    assert refused.status == 503
+    assert not refused.body_read
+    assert refused.headers["retry-after"] == "2"
+    assert refused.headers["x-request-id"] == "his-1"
+    assert refused.headers["cache-control"] == "no-store"
+    assert int(refused.headers["content-length"]) == len(refused.body)
+    (error,) = orjson.loads(refused.body)["errors"]
+    assert (error["code"], error["path"], error["line"]) == ("overloaded", None, None)
+    assert error["message"] == ("The gateway is overloaded; nothing was stored. Try again in 2 s.")
+    assert metrics.INGEST_SHED.labels("door")._value.get() == shed + 1
+    counted_now = metrics.HTTP_REQUESTS.labels("POST", "/v1/submissions", "503")._value.get()
+    assert counted_now == counted + 1
+    (line,) = [orjson.loads(raw) for raw in access_lines.getvalue().splitlines()]
+    assert (line["message"], line["route"], line["status"]) == (
+        "POST /v1/submissions 503",
+        "/v1/submissions",
+        503,
+    )
+    assert line["request_id"] == "his-1"
+    assert count_submissions(sessions) == before
+
+    overload(app, 0.0)  # the same request, the loop caught up: read, stored, 202
+    admitted = call(app, "POST", "/v1/submissions", headers, body)
+    assert (admitted.status, admitted.body_read) == (202, True)
+    assert count_submissions(sessions) == before + 1
+
+
+def test_the_door_answers_as_the_route_would_have(
+    app: FastAPI, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pre-encoded answer is the one the error handler renders for the route's own
+    refusal (admit, after the body read) at the same wait."""
+    centre, token = f.make_centre(sessions)
+    body = f.as_json(f.submission(centre.code, f.outpatient_visit()))
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    overload(app, 0.5)
+    door = call(app, "POST", "/v1/submissions", headers, body)
+    overload(app, 0.0)
+
+    def refuse() -> None:
+        raise OverloadedError(0.5)
+
+    monkeypatch.setattr(app.state.ingest_writer, "admit", refuse)
+    route = call(app, "POST", "/v1/submissions", headers, body)
+    assert (door.status, route.status) == (503, 503)
+    assert orjson.loads(door.body) == orjson.loads(route.body)
+    assert door.headers["retry-after"] == route.headers["retry-after"] == "1"
+    assert door.headers["content-type"] == route.headers["content-type"]
+    assert (door.body_read, route.body_read) == (False, True)
+
+
+def test_batches_and_fhir_claims_are_refused_at_the_door(
+    app: FastAPI, sessions: sessionmaker[Session]
+) -> None:
+    _, token = f.make_centre(sessions)
+    auth = {"Authorization": f"Bearer {token}"}
+    overload(app, 0.3)
+    batch = call(app, "POST", "/v1/batches", {**auth, "Content-Type": "application/xml"}, b"<x/>")
+    assert (batch.status, batch.body_read, batch.headers["retry-after"]) == (503, False, "1")
+    assert orjson.loads(batch.body)["errors"][0]["code"] == "overloaded"
+    for path in ("/fhir/Claim/$submit", "/fhir/Claim"):
+        claim = call(app, "POST", path, {**auth, "Content-Type": "application/fhir+json"}, b"{}")
+        assert (claim.status, claim.body_read, claim.headers["retry-after"]) == (503, False, "1")
+        outcome = orjson.loads(claim.body)
+        assert outcome["resourceType"] == "OperationOutcome"
+        assert [i["code"] for i in outcome["issue"]] == ["transient"]
+        assert "overloaded" in outcome["issue"][0]["diagnostics"]
+    xml = call(
+        app,
+        "POST",
+        "/fhir/Claim/$submit",
+        {**auth, "Content-Type": "application/fhir+xml"},
+        b"<Claim/>",
+    )
+    assert xml.status == 503
+    assert xml.headers["content-type"].startswith("application/fhir+xml")
+    assert b"<OperationOutcome" in xml.body
+
+
+def test_other_routes_pass_the_door_whatever_the_load(
+    app: FastAPI, sessions: sessionmaker[Session]
+) -> None:
+    _, token = f.make_centre(sessions)
+    auth = {"Authorization": f"Bearer {token}"}
+    shed = metrics.INGEST_SHED.labels("door")._value.get()
+    overload(app, 5.0)
+    assert call(app, "GET", "/healthz", {}, b"").status == 200
+    ready = call(app, "GET", "/readyz", {}, b"")
+    assert (ready.status, orjson.loads(ready.body)["shedding"]) == (200, True)
+    assert call(app, "GET", "/metrics", {}, b"").status == 200
+    read = call(app, "GET", "/v1/submissions/00000000-0000-0000-0000-000000000000", auth, b"")
+    assert read.status == 404
+    # A write that is not an ingest route (the same path, another method) passes too.
+    assert call(app, "PUT", "/v1/submissions", auth, b"{}").status == 405
+    assert metrics.INGEST_SHED.labels("door")._value.get() == shed
+
+
+def test_without_a_bound_the_door_never_refuses() -> None:
+    refused: list[None] = []
+    door = FrontDoor(0, lambda: 60.0, lambda: refused.append(None))
+    door.add("POST", "/v1/submissions")
+    assert door.refusal({"method": "POST", "path": "/v1/submissions"}) is None
+    assert refused == []
+
+
+def test_the_door_refuses_only_past_the_bound_and_counts_each_refusal() -> None:
+    waits, refused = [0.2, 0.21], []
+    door = FrontDoor(BOUND_S, lambda: waits.pop(0), lambda: refused.append(None))
+    door.add("POST", "/v1/submissions")
+    scope = {"method": "POST", "path": "/v1/submissions"}
+    assert door.refusal(scope) is None
+    assert door.refusal(scope) == ("/v1/submissions", errors_answer_for(1))
+    assert len(refused) == 1
+
+
+def test_a_long_turn_of_a_loop_that_stands_behind_sheds_during_the_turn() -> None:
+    """While the loop is busy past its ticker's time, the lag read is no more than how
+    overdue the awaited tick is: requests handled early in a long turn pass, late ones
+    are refused, and only when the last ticks were all late too."""
+
+    class Clock:
+        now = 100.0
+
+        def __call__(self) -> float:
+            return self.now
+
+    clock = Clock()
+
+    async def scenario() -> list[float]:
+        lag = LoopLag(tick=0.01, clock=clock)
+        lag.start()
+        await asyncio.sleep(0)  # the ticker takes its tick's time and sleeps
+        clock.now += 0.51  # a long turn, but the ticks before it were on time
+        seen = [lag.seconds]
+        for _ in range(STANDING_TICKS):  # the loop stood 0.4 s behind at every tick
+            lag.note(0.4)
+        seen.append(lag.seconds)  # the awaited tick is 0.5 s overdue: 0.4 stands
+        clock.now -= 0.4  # (the same turn, read earlier: 0.1 s overdue)
+        seen.append(lag.seconds)
+        await lag.stop()
+        seen.append(lag.seconds)  # no tick awaited: the standing lag alone
+        return seen
+
+    assert asyncio.run(scenario()) == pytest.approx([0.0, 0.4, 0.1, 0.4])
