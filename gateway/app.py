@@ -143,13 +143,20 @@ class RequestMiddleware:
                 message["headers"] = headers
             await send(message)
 
-        refused = self.door.refusal(scope) if self.door is not None else None
+        door = self.door
+        refused = door.refusal(scope) if door is not None else None
+        let_in = door is not None and refused is None and door.guards(scope)
+        in_flight = door.in_flight if door is not None and let_in else None
+        if in_flight is not None:
+            in_flight.enter()
         try:
             if refused is None:
                 await self.app(scope, receive, send_with_headers)
             else:
                 await _send_refusal(refused[1], send_with_headers)
         finally:
+            if in_flight is not None:
+                in_flight.leave()
             seconds = time.perf_counter() - began
             if refused is None:
                 route = getattr(scope.get("route"), "path", "unmatched")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -46,19 +47,72 @@ class Door:
     answer: Answer
 
 
+class InFlight:
+    """The requests the door let in and not yet answered, and how fast they are answered:
+    by Little's law, a request let in now is answered after about ``count / rate`` seconds.
+
+    This sees every wait between the door and the answer (the body read, parsing and
+    validation queued for the thread pool and its lock, the writer's queue, CPU shared
+    with the database), where the writer's own estimate sees only its queue. The rate is
+    completions a second over windows of ``WINDOW_S``, each window averaged with the one
+    before. A handful of requests in flight is never a reason to refuse."""
+
+    WINDOW_S = 0.25
+    FEW = 4  # in flight, never a reason to refuse
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.count = 0
+        self.rate = 0.0  # answers a second, 0 until a window has passed
+        self._answered = 0
+        self._since = clock()
+
+    def enter(self) -> None:
+        self.count += 1
+
+    def leave(self) -> None:
+        self.count -= 1
+        self._answered += 1
+        now = self.clock()
+        span = now - self._since
+        if span >= self.WINDOW_S:
+            current = self._answered / span
+            self.rate = current if self.rate <= 0 else (self.rate + current) / 2
+            self._answered, self._since = 0, now
+
+    def wait(self) -> float:
+        """Seconds a request let in now would take to be answered (0 with few in flight or
+        no rate measured yet)."""
+        if self.count < self.FEW or self.rate <= 0:
+            return 0.0
+        return self.count / self.rate
+
+
 class FrontDoor:
     """Decides, for each request, whether to refuse it at once.
 
     ``foreseen_wait`` is the wait a request admitted now would meet before it is written
-    (seconds); ``shed`` notes one refusal (the metric, readiness's "shedding")."""
+    (seconds); ``shed`` notes one refusal (the metric, readiness's "shedding"). The door
+    also counts the requests it let in (``in_flight``): a request is refused when either
+    the writer's wait or the time the ones let in are taking to be answered passes the
+    bound."""
 
     def __init__(
-        self, bound_s: float, foreseen_wait: Callable[[], float], shed: Callable[[], None]
+        self,
+        bound_s: float,
+        foreseen_wait: Callable[[], float],
+        shed: Callable[[], None],
+        in_flight: InFlight | None = None,
     ) -> None:
         self.bound_s = bound_s
         self.foreseen_wait = foreseen_wait
         self.shed = shed
+        self.in_flight = in_flight or InFlight()
         self._doors: dict[tuple[str, str], Door] = {}
+
+    def guards(self, scope: Scope) -> bool:
+        """Whether the request goes to one of the door's routes."""
+        return (scope["method"], scope["path"]) in self._doors
 
     def add(self, method: str, path: str, answer: Answer | None = None) -> None:
         """Guard ``path`` (a literal path: ingest routes take no parameters)."""
@@ -71,7 +125,7 @@ class FrontDoor:
         door = self._doors.get((scope["method"], scope["path"]))
         if door is None:
             return None
-        wait = self.foreseen_wait()
+        wait = max(self.foreseen_wait(), self.in_flight.wait())
         if wait <= self.bound_s:
             return None
         self.shed()

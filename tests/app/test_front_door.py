@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway import logs, metrics
 from gateway.app import create_app
 from gateway.errors import OverloadedError
-from gateway.kit.frontdoor import FrontDoor, errors_answer_for
+from gateway.kit.frontdoor import FrontDoor, InFlight, errors_answer_for
 from gateway.kit.looplag import STANDING_TICKS, LoopLag
 from gateway.settings import Settings
 from gateway.storage.models import Submission
@@ -271,3 +271,59 @@ def test_a_long_turn_of_a_loop_that_stands_behind_sheds_during_the_turn() -> Non
         return seen
 
     assert asyncio.run(scenario()) == pytest.approx([0.0, 0.4, 0.1, 0.4])
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 50.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_in_flight_foresees_the_wait_from_the_count_and_the_answer_rate() -> None:
+    """Little's law: 64 let in, answered 128 a second -> a newcomer waits 0.5 s. Before a
+    rate is measured, or with a handful in flight, nothing is foreseen."""
+    clock = FakeClock()
+    in_flight = InFlight(clock)
+    for _ in range(96):
+        in_flight.enter()
+    assert in_flight.wait() == 0.0  # no answer yet: no rate
+    for _ in range(32):  # 32 answers in 0.25 s: 128 a second
+        clock.now += 1 / 128
+        in_flight.leave()
+    assert in_flight.rate == 128.0
+    assert in_flight.count == 64
+    assert in_flight.wait() == 0.5
+    for _ in range(16):  # the next window: 16 answers in 0.25 s, 64 a second
+        clock.now += 1 / 64
+        in_flight.leave()
+    assert in_flight.rate == (128.0 + 64.0) / 2  # averaged with the window before
+    assert in_flight.wait() == 48 / 96
+    for _ in range(48 - InFlight.FEW + 1):
+        in_flight.leave()
+    assert in_flight.wait() == 0.0  # a few in flight never refuse
+
+
+def test_the_door_refuses_when_those_let_in_take_too_long_to_be_answered() -> None:
+    """The writer foresees no wait, but the requests in flight are answered too slowly
+    for a newcomer to be answered within the bound: refused; once they drain, let in."""
+    clock = FakeClock()
+    in_flight = InFlight(clock)
+    refused: list[None] = []
+    door = FrontDoor(BOUND_S, lambda: 0.0, lambda: refused.append(None), in_flight)
+    door.add("POST", "/v1/submissions")
+    scope = {"method": "POST", "path": "/v1/submissions"}
+    assert door.guards(scope)
+    assert not door.guards({"method": "GET", "path": "/readyz"})
+    for _ in range(30):
+        in_flight.enter()
+    for _ in range(8):  # 8 answers in 0.25 s: 32 a second; 22 left -> 0.6875 s
+        clock.now += 1 / 32
+        in_flight.leave()
+    assert in_flight.wait() == 22 / 32
+    assert door.refusal(scope) == ("/v1/submissions", errors_answer_for(1))
+    for _ in range(22 - InFlight.FEW + 1):
+        in_flight.leave()
+    assert door.refusal(scope) is None
+    assert len(refused) == 1
