@@ -47,6 +47,12 @@ class Door:
     answer: Answer
 
 
+# The answer time foreseen from those in flight may reach this many bounds before the door
+# refuses: it counts the request's own work (tens of milliseconds, more on a busy host),
+# where the bound is a wait before that work.
+ANSWER_BOUNDS = 2.0
+
+
 class InFlight:
     """The requests the door let in and not yet answered, and how fast they are answered:
     by Little's law, a request let in now is answered after about ``count / rate`` seconds.
@@ -54,10 +60,16 @@ class InFlight:
     This sees every wait between the door and the answer (the body read, parsing and
     validation queued for the thread pool and its lock, the writer's queue, CPU shared
     with the database), where the writer's own estimate sees only its queue. The rate is
-    completions a second over windows of ``WINDOW_S``, each window averaged with the one
-    before. A handful of requests in flight is never a reason to refuse."""
+    completions a second over the last window of ``WINDOW_S`` of busy time (a window
+    starts again when a request comes to an idle door, so idle time, which refusing
+    would lengthen, never lowers the rate; after a longer idle spell the rate is unknown
+    again). A handful of requests in flight is never a reason to refuse.
+
+    The time it foresees includes the request's own work, which the writer's wait does
+    not: the door compares it with twice the bound (``ANSWER_BOUNDS``)."""
 
     WINDOW_S = 0.25
+    STALE_S = 1.0  # a rate older than this, after an idle spell, is forgotten
     FEW = 4  # in flight, never a reason to refuse
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
@@ -68,6 +80,11 @@ class InFlight:
         self._since = clock()
 
     def enter(self) -> None:
+        if self.count == 0:  # idle until now: the time with nothing in flight is no answer
+            now = self.clock()  # rate's, nor refusals' either
+            if now - self._since > self.STALE_S:
+                self.rate = 0.0  # measured too long ago to foresee anything
+            self._answered, self._since = 0, now
         self.count += 1
 
     def leave(self) -> None:
@@ -76,8 +93,7 @@ class InFlight:
         now = self.clock()
         span = now - self._since
         if span >= self.WINDOW_S:
-            current = self._answered / span
-            self.rate = current if self.rate <= 0 else (self.rate + current) / 2
+            self.rate = self._answered / span
             self._answered, self._since = 0, now
 
     def wait(self) -> float:
@@ -93,9 +109,9 @@ class FrontDoor:
 
     ``foreseen_wait`` is the wait a request admitted now would meet before it is written
     (seconds); ``shed`` notes one refusal (the metric, readiness's "shedding"). The door
-    also counts the requests it let in (``in_flight``): a request is refused when either
-    the writer's wait or the time the ones let in are taking to be answered passes the
-    bound."""
+    also counts the requests it let in (``in_flight``): a request is refused when the
+    writer's wait passes the bound, or the time the ones let in are taking to be
+    answered passes ``ANSWER_BOUNDS`` times it."""
 
     def __init__(
         self,
@@ -125,7 +141,7 @@ class FrontDoor:
         door = self._doors.get((scope["method"], scope["path"]))
         if door is None:
             return None
-        wait = max(self.foreseen_wait(), self.in_flight.wait())
+        wait = max(self.foreseen_wait(), self.in_flight.wait() / ANSWER_BOUNDS)
         if wait <= self.bound_s:
             return None
         self.shed()

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway import logs, metrics
 from gateway.app import create_app
 from gateway.errors import OverloadedError
-from gateway.kit.frontdoor import FrontDoor, InFlight, errors_answer_for
+from gateway.kit.frontdoor import ANSWER_BOUNDS, FrontDoor, InFlight, errors_answer_for
 from gateway.kit.looplag import STANDING_TICKS, LoopLag
 from gateway.settings import Settings
 from gateway.storage.models import Submission
@@ -298,8 +298,8 @@ def test_in_flight_foresees_the_wait_from_the_count_and_the_answer_rate() -> Non
     for _ in range(16):  # the next window: 16 answers in 0.25 s, 64 a second
         clock.now += 1 / 64
         in_flight.leave()
-    assert in_flight.rate == (128.0 + 64.0) / 2  # averaged with the window before
-    assert in_flight.wait() == 48 / 96
+    assert in_flight.rate == 64.0  # the last window's
+    assert in_flight.wait() == 48 / 64
     for _ in range(48 - InFlight.FEW + 1):
         in_flight.leave()
     assert in_flight.wait() == 0.0  # a few in flight never refuse
@@ -307,7 +307,8 @@ def test_in_flight_foresees_the_wait_from_the_count_and_the_answer_rate() -> Non
 
 def test_the_door_refuses_when_those_let_in_take_too_long_to_be_answered() -> None:
     """The writer foresees no wait, but the requests in flight are answered too slowly
-    for a newcomer to be answered within the bound: refused; once they drain, let in."""
+    for a newcomer to be answered within twice the bound (its own work counts in that
+    time): refused; once they drain, let in."""
     clock = FakeClock()
     in_flight = InFlight(clock)
     refused: list[None] = []
@@ -321,9 +322,37 @@ def test_the_door_refuses_when_those_let_in_take_too_long_to_be_answered() -> No
     for _ in range(8):  # 8 answers in 0.25 s: 32 a second; 22 left -> 0.6875 s
         clock.now += 1 / 32
         in_flight.leave()
-    assert in_flight.wait() == 22 / 32
+    assert in_flight.wait() == 22 / 32 > ANSWER_BOUNDS * BOUND_S
     assert door.refusal(scope) == ("/v1/submissions", errors_answer_for(1))
-    for _ in range(22 - InFlight.FEW + 1):
+    for _ in range(10):  # 12 left: 0.375 s, within twice the bound
         in_flight.leave()
+    assert in_flight.wait() <= ANSWER_BOUNDS * BOUND_S
     assert door.refusal(scope) is None
     assert len(refused) == 1
+
+
+def test_idle_time_does_not_lower_the_answer_rate() -> None:
+    """A window that began before an idle spell starts again at the next request: the
+    rate is what the busy door answers, not diluted by seconds with nothing to answer
+    (which would foresee long waits and refuse a door that is not busy at all)."""
+    clock = FakeClock()
+    in_flight = InFlight(clock)
+    in_flight.enter()
+    clock.now += 1 / 128
+    in_flight.leave()  # idle from here: a window of 1 answer is not closed yet
+    clock.now += 30.0
+    for _ in range(40):
+        in_flight.enter()
+    for _ in range(32):
+        clock.now += 1 / 128
+        in_flight.leave()
+    assert in_flight.rate == 128.0
+    assert in_flight.wait() == 8 / 128
+    in_flight.leave()
+    for _ in range(7):
+        in_flight.leave()
+    clock.now += 2.0  # idle longer than STALE_S: what it measured foresees nothing now
+    for _ in range(InFlight.FEW):
+        in_flight.enter()
+    assert in_flight.rate == 0.0
+    assert in_flight.wait() == 0.0
