@@ -246,7 +246,44 @@ def event_reason(view: DocumentView, actor: str, reason: str | None) -> Sentence
     if actor == pricing.ACTOR and (found := _PRICED.match(reason)):
         key = N_("said.priced_estimate") if found.group(2) else N_("said.priced")
         return Sentence(key, {"version": int(found.group(1))})
-    return Sentence(N_("said.as_written"), {"text": reason})
+    return system_reason(reason) or Sentence(N_("said.as_written"), {"text": reason})
+
+
+# The reasons the gateway itself writes on a move (lifecycle, submissions, batches,
+# review, information, settlement, corrections), told in the reader's language; a reason
+# a person typed is shown as typed.
+_SAID = {
+    "received": N_("said.received"),
+    "schema and rules passed": N_("said.checks_passed"),
+    "approved": N_("said.approved"),
+    "denied": N_("said.denied"),
+    "information requested": N_("said.information_requested"),
+    "information received": N_("said.information_received"),
+    "information request withdrawn": N_("said.information_withdrawn"),
+}
+_SAID_WITH = (
+    (re.compile(r"^(\d+) problem\(s\)$"), N_("said.problems"), ("count",)),
+    (re.compile(r"^replaced by document (\S+)$"), N_("said.replaced_by"), ("document",)),
+    (re.compile(r"^payment order (\d+) \((\d{4}-\d{2})\)$"), N_("said.payment_order"),
+     ("order", "period")),
+    (re.compile(r"^paid under reference (.+)$"), N_("said.paid"), ("reference",)),
+)  # fmt: skip
+_REASON_CODES = frozenset(DEDUCTION_REASONS)
+
+
+def system_reason(reason: str) -> Sentence | None:
+    """A reason the gateway wrote, as a message key and its values; None for free text."""
+    if key := _SAID.get(reason):
+        return Sentence(key)
+    for pattern, key, names in _SAID_WITH:
+        if found := pattern.match(reason):
+            values = {
+                n: int(v) if n == "count" else v for n, v in zip(names, found.groups(), strict=True)
+            }
+            return Sentence(key, values)
+    if reason in _REASON_CODES:  # a decision's reason code: its label
+        return Sentence(f"reason.{reason}")
+    return None
 
 
 def review_why(view: DocumentView) -> Sentence | None:

@@ -104,3 +104,36 @@ def test_a_body_that_does_not_parse_is_shown_as_text() -> None:
     assert shown.text == "<not xml"
     entity = original_document(b"<!DOCTYPE x [<!ENTITY e 'boom'>]><x>&e;</x>", "xml", "/x")
     assert "boom" not in entity.text  # parsed as safely as on the way in: nothing expanded
+
+
+def test_the_reasons_the_gateway_writes_on_a_move_are_told_in_the_readers_language() -> None:
+    """Every reason the services write (lifecycle, submissions, information, settlement,
+    corrections, decisions) has a message in both languages; a typed reason stays as
+    typed."""
+    from gateway.web import messages
+    from gateway.web.views import system_reason
+
+    fa, en = Locale("fa"), Locale("en")
+    written = {
+        "received": ("said.received", {}),
+        "schema and rules passed": ("said.checks_passed", {}),
+        "3 problem(s)": ("said.problems", {"count": 3}),
+        "approved": ("said.approved", {}),
+        "denied": ("said.denied", {}),
+        "information requested": ("said.information_requested", {}),
+        "information received": ("said.information_received", {}),
+        "information request withdrawn": ("said.information_withdrawn", {}),
+        "replaced by document 0b9c": ("said.replaced_by", {"document": "0b9c"}),
+        "payment order 12 (2026-11)": ("said.payment_order", {"order": "12", "period": "2026-11"}),
+        "paid under reference PAY-1": ("said.paid", {"reference": "PAY-1"}),
+        "review-not-medically-necessary": ("reason.review-not-medically-necessary", {}),
+    }
+    for reason, (key, values) in written.items():
+        said = system_reason(reason)
+        assert said is not None, reason
+        assert (said.key, said.values) == (key, values)
+        assert messages.known("fa", key), key
+        assert messages.known("en", key), key
+    assert str(fa.t("said.problems", count=3)) == "<bdi>۳</bdi> ایراد یافت شد."
+    assert "PAY-1" in str(en.t("said.paid", reference="PAY-1"))
+    assert system_reason("the patient left before the visit") is None
