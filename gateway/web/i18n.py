@@ -148,6 +148,16 @@ class Locale:
     def kind(self, value: str) -> str:
         return self._label("kind", value)
 
+    def action(self, code: str) -> Markup:
+        """An audit entry's action in words, with its code beside it for searching the
+        trail (the code alone when it has no label)."""
+        key = f"action.{code}"
+        if not self.known(key):
+            return Markup('<bdi dir="ltr"><code>{}</code></bdi>').format(code)
+        return Markup('{} <bdi dir="ltr" class="small"><code>{}</code></bdi>').format(
+            messages.text(self.lang, key), code
+        )
+
     def details(self, value: object) -> str:
         """An audit entry's details as JSON, with its text as written (no ``\\u`` escapes)."""
         return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)

@@ -95,3 +95,19 @@ LABELS = (
     N_("batch_status.done"),
     N_("batch_status.failed"),
 )
+
+# The actions a document's audit trail can show (its page's audit panel); the test in
+# tests/web/test_messages.py finds the actions the services write about documents.
+ACTIONS = (
+    N_("action.document.status"),
+    N_("action.patient.read"),
+    N_("action.review.line"),
+    N_("action.review.claim"),
+    N_("action.review.release"),
+    N_("action.review.reassign"),
+    N_("action.review.claim_overridden"),
+    N_("action.information.requested"),
+    N_("action.information.answered"),
+    N_("action.information.withdrawn"),
+    N_("action.information.overdue"),
+)

@@ -114,3 +114,27 @@ def test_a_value_cannot_inject_markup() -> None:
     shown = Locale("en").t("admin.issued", code="<script>")
     assert "<script>" not in shown
     assert "&lt;script&gt;" in shown
+
+
+def test_every_action_written_about_a_document_has_a_label() -> None:
+    """The audit panel of a document page names each action in words: every action the
+    services write with a document as subject (a literal passed to ``_audit`` or a
+    ``Record`` about a "document", or the constants they use) has a label in both
+    languages."""
+    from gateway.audit import reads
+    from gateway.kit import claims
+
+    sources = [
+        *(ROOT / "gateway").glob("review/*.py"),
+        *(ROOT / "gateway").glob("information/*.py"),
+        *(ROOT / "gateway").glob("assignment/*.py"),
+        ROOT / "gateway" / "audit" / "journal.py",
+    ]
+    written = {reads.ACTION, claims.OVERRIDE_ACTION}
+    literal = re.compile(r'(?:_audit\([^"]*?|action=)"([a-z_]+\.[a-z_.-]+)"', re.S)
+    for source in sources:
+        written |= set(literal.findall(source.read_text()))
+    assert {"document.status", "review.line", "information.requested"} <= written
+    for lang in messages.LANGUAGES:
+        missing = sorted(a for a in written if not messages.known(lang, f"action.{a}"))
+        assert missing == [], f"actions without a label in {lang}: {missing}"
