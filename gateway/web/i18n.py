@@ -148,6 +148,15 @@ class Locale:
     def kind(self, value: str) -> str:
         return self._label("kind", value)
 
+    def problem(self, code: str) -> Markup:
+        """A validation problem's code named in words, the code isolated beside it."""
+        key = f"problem.{code}"
+        if not self.known(key):
+            return Markup('<code dir="ltr">{}</code>').format(code)
+        return Markup('{} <bdi dir="ltr" class="small"><code>{}</code></bdi>').format(
+            messages.text(self.lang, key), code
+        )
+
     def action(self, code: str) -> Markup:
         """An audit entry's action in words, with its code beside it for searching the
         trail (the code alone when it has no label)."""

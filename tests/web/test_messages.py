@@ -138,3 +138,15 @@ def test_every_action_written_about_a_document_has_a_label() -> None:
     for lang in messages.LANGUAGES:
         missing = sorted(a for a in written if not messages.known(lang, f"action.{a}"))
         assert missing == [], f"actions without a label in {lang}: {missing}"
+
+
+def test_every_problem_validation_writes_is_named_in_both_languages() -> None:
+    """A document's stored problems are named on its page in the reader's language: every
+    problem code the validators write has a label in both catalogues."""
+    written: set[str] = set()
+    for source in (ROOT / "validators").rglob("*.py"):
+        written |= set(re.findall(r'"([a-z]+\.[a-z0-9]+(?:-[a-z0-9]+)*)"', source.read_text()))
+    assert {"line.code-not-in-tariff", "schema.pattern", "patient.not-eligible"} <= written
+    for lang in messages.LANGUAGES:
+        missing = sorted(c for c in written if not messages.known(lang, f"problem.{c}"))
+        assert missing == [], f"problems without a name in {lang}: {missing}"

@@ -137,3 +137,12 @@ def test_the_reasons_the_gateway_writes_on_a_move_are_told_in_the_readers_langua
     assert str(fa.t("said.problems", count=3)) == "<bdi>۳</bdi> ایراد یافت شد."
     assert "PAY-1" in str(en.t("said.paid", reference="PAY-1"))
     assert system_reason("the patient left before the visit") is None
+
+
+def test_a_validation_problem_is_named_in_the_readers_language_with_its_code() -> None:
+    fa, en = Locale("fa"), Locale("en")
+    named = str(fa.problem("line.code-not-in-tariff"))
+    assert named.startswith("کد خارج از تعرفه ")
+    assert "<code>line.code-not-in-tariff</code>" in named
+    assert str(en.problem("line.code-not-in-tariff")).startswith("Code not in the tariff ")
+    assert str(en.problem("no.such-code")) == '<code dir="ltr">no.such-code</code>'

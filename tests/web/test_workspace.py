@@ -237,6 +237,11 @@ def test_persian_pages_are_rtl_and_show_both_calendars(
     history = page.text.split('id="history"')[1].split("</table>")[0]
     assert "rials is above" not in history  # not pricing's English sentence
     assert why in history
+    assert messages.text("fa", "said.received") in history  # the gateway's own reasons too
+    assert messages.text("fa", "said.checks_passed") in history
+    assert ">received<" not in history
+    audit = page.text.split('id="audit"')[1].split("</table>")[0]
+    assert messages.text("fa", "action.document.status") in audit  # actions in words
     assert "سهم بیمار" in page.text
     assert "٪" in page.text
     assert "%" not in page.text
