@@ -231,8 +231,8 @@ def test_events_go_to_the_issuing_centre(client: TestClient, sessions, tmp_path:
     submit(client, p, specialist_visit(p, code))
     feedback = {"diagnosis": "I25.1", "findings": "x", "plan": "y", "back_to_level1": False}
     client.post(f"/v1/referrals/{code}/feedback", json=feedback, headers=auth(p.specialist_token))
-    with sessions() as session:
-        payloads = session.scalars(select(OutboxMessage.payload)).all()
+    with sessions() as session:  # in the order they were written (an update moves a row)
+        payloads = session.scalars(select(OutboxMessage.payload).order_by(OutboxMessage.id)).all()
     events = [
         m["event"]
         for m in payloads
