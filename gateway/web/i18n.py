@@ -148,6 +148,10 @@ class Locale:
     def kind(self, value: str) -> str:
         return self._label("kind", value)
 
+    def component(self, value: str) -> str:
+        """A tariff component (professional, technical, anesthesia) in the page's words."""
+        return self._label("component", value)
+
     def problem(self, code: str) -> Markup:
         """A validation problem's code named in words, the code isolated beside it."""
         key = f"problem.{code}"

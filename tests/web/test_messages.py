@@ -19,7 +19,7 @@ from gateway.domain.documents import DocumentKind, Purpose
 from gateway.domain.lifecycle import DocumentStatus
 from gateway.domain.referrals import RolloutScope
 from gateway.domain.review import ReviewAction, ReviewReason
-from gateway.domain.tariff import Grade
+from gateway.domain.tariff import Component, Grade
 from gateway.information.schemas import AttachmentKind, RequestStatus
 from gateway.pricing.engine.rules import Reason
 from gateway.web import messages
@@ -82,6 +82,7 @@ def test_both_languages_take_the_same_values() -> None:
         ("review.action", ReviewAction),
         ("role", Role),
         ("grade", Grade),
+        ("component", Component),
         ("sector", Sector),
         ("centre_kind", CentreKind),
         ("information.kind", AttachmentKind),

@@ -242,6 +242,7 @@ def test_persian_pages_are_rtl_and_show_both_calendars(
     assert ">received<" not in history
     audit = page.text.split('id="audit"')[1].split("</table>")[0]
     assert messages.text("fa", "action.document.status") in audit  # actions in words
+    assert f"{messages.text('fa', 'component.professional')}: " in page.text  # tariff terms
     assert "سهم بیمار" in page.text
     assert "٪" in page.text
     assert "%" not in page.text
