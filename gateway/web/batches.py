@@ -97,13 +97,7 @@ def batch_list(request: Request, visit: AuditorVisit, db: WriteSession) -> Respo
         problems=problems,
         rows=[(row, progress_of(row.batch, row.priced), age_of(row.batch.received_at, now))
               for row in rows],
-        total=total,
-        first=page.first,
-        last=page.last(len(rows)),
-        page=page.page,
-        pages=page.pages,
-        previous_url=f"/web/batches?{query(page.page - 1)}" if page.page > 1 else None,
-        next_url=f"/web/batches?{query(page.page + 1)}" if page.page < page.pages else None,
+        **page.shown(len(rows), lambda n: f"/web/batches?{query(n)}"),
     )  # fmt: skip
 
 
@@ -151,11 +145,5 @@ def batch_page(batch_id: str, request: Request, visit: AuditorVisit, db: WriteSe
         statuses=sorted(batches.statuses_of(db, batch).items()),
         rejected_only=rejected_only,
         outcomes=shown,
-        total=total,
-        first=page.first,
-        last=page.last(len(shown)),
-        page=page.page,
-        pages=page.pages,
-        previous_url=f"{here}?{query(page.page - 1)}" if page.page > 1 else None,
-        next_url=f"{here}?{query(page.page + 1)}" if page.page < page.pages else None,
+        **page.shown(len(shown), lambda n: f"{here}?{query(n)}"),
     )

@@ -109,13 +109,7 @@ def queue(request: Request, visit: AuditorVisit, db: WriteSession) -> Response:
         sla_days=sla,
         criterion_of=views.criterion_of,
         me=visit.user.id,
-        total=total,
-        first=page.first,
-        last=page.last(len(rows)),
-        page=page.page,
-        pages=page.pages,
-        previous_url=f"/web/queue?{form.query(page.page - 1)}" if page.page > 1 else None,
-        next_url=f"/web/queue?{form.query(page.page + 1)}" if page.page < page.pages else None,
+        **page.shown(len(rows), lambda n: f"/web/queue?{form.query(n)}"),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -188,6 +189,19 @@ class Paging:
 
     def last(self, shown: int) -> int:
         return self.offset + shown
+
+    def shown(self, count: int, url: Callable[[int], str]) -> dict[str, Any]:
+        """What a paged page's template (and ``_pager.html``) shows for ``count`` rows on
+        this page; ``url`` gives the address of another page by its number."""
+        return {
+            "total": self.total,
+            "first": self.first,
+            "last": self.last(count),
+            "page": self.page,
+            "pages": self.pages,
+            "previous_url": url(self.page - 1) if self.page > 1 else None,
+            "next_url": url(self.page + 1) if self.page < self.pages else None,
+        }
 
 
 def paging(total: int, size: int, page: int) -> Paging:
