@@ -187,7 +187,9 @@ async def _send_refusal(refusal: Refusal, send: Send) -> None:
 def front_door(writer: IngestWriter, settings: Settings) -> FrontDoor:
     """The routes that store what they are sent, refused before any work when the writer
     foresees too long a wait: submissions, batch uploads and FHIR claims."""
-    door = FrontDoor(settings.ingest_max_wait_s, writer.foreseen_wait, writer.shed_at_door)
+    door = FrontDoor(
+        settings.ingest_max_wait_s, writer.foreseen_wait, writer.shed_at_door, writer.in_flight
+    )
     door.add("POST", "/v1/submissions")
     door.add("POST", "/v1/batches")
     door.add("POST", "/fhir/Claim/$submit", fhir.overloaded_answer)

@@ -39,6 +39,9 @@ REJECTED_EXAMPLE = "amount-mismatch.json"  # a line whose amount is not quantity
 PRICING_STATES = frozenset({"RECEIVED", "ACCEPTED"})  # still on their way to a price
 WAIT_FOR_PRICES_S = 180.0
 PAGE = 500  # the API's largest page of documents
+# A submission refused as overloaded (nothing stored; its Idempotency-Key makes sending
+# it again safe) is sent again after the Retry-After, this many times in all.
+OVERLOADED_TRIES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +178,11 @@ class SampleLoader:
             "Idempotency-Key": sample.key,
         }
         answer = self.client.post("/v1/submissions", content=sample.body, headers=headers)
+        for _ in range(OVERLOADED_TRIES - 1):  # as an integrator would: wait as told, again
+            if answer.status_code != 503 or self.should_stop():
+                break
+            time.sleep(min(float(answer.headers.get("Retry-After", "1")), 5.0))
+            answer = self.client.post("/v1/submissions", content=sample.body, headers=headers)
         answer.raise_for_status()
         if answer.headers.get("Idempotent-Replayed") == "true":
             self.loaded.replayed += 1

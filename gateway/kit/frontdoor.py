@@ -96,10 +96,17 @@ class InFlight:
             self.rate = self._answered / span
             self._answered, self._since = 0, now
 
+    def crowded(self) -> bool:
+        """Whether enough requests are in flight for a wait to be theirs: with a handful,
+        a long wait is the host's (a busy machine, a slow disk under one commit) and
+        refusing would not shorten it, while each of them waits for a few requests' work
+        at most."""
+        return self.count >= self.FEW
+
     def wait(self) -> float:
         """Seconds a request let in now would take to be answered (0 with few in flight or
         no rate measured yet)."""
-        if self.count < self.FEW or self.rate <= 0:
+        if not self.crowded() or self.rate <= 0:
             return 0.0
         return self.count / self.rate
 
@@ -109,9 +116,10 @@ class FrontDoor:
 
     ``foreseen_wait`` is the wait a request admitted now would meet before it is written
     (seconds); ``shed`` notes one refusal (the metric, readiness's "shedding"). The door
-    also counts the requests it let in (``in_flight``): a request is refused when the
-    writer's wait passes the bound, or the time the ones let in are taking to be
-    answered passes ``ANSWER_BOUNDS`` times it."""
+    also counts the requests it let in (``in_flight``): while they are a crowd, a request
+    is refused when the writer's wait passes the bound, or the time the ones let in are
+    taking to be answered passes ``ANSWER_BOUNDS`` times it. A handful in flight is never
+    refused, however long the wait (``InFlight.crowded``)."""
 
     def __init__(
         self,
@@ -139,7 +147,7 @@ class FrontDoor:
         if self.bound_s <= 0:
             return None
         door = self._doors.get((scope["method"], scope["path"]))
-        if door is None:
+        if door is None or not self.in_flight.crowded():
             return None
         wait = max(self.foreseen_wait(), self.in_flight.wait() / ANSWER_BOUNDS)
         if wait <= self.bound_s:

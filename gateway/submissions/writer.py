@@ -23,6 +23,12 @@ what is ahead of it (documents queued and in the group being committed) times th
 recent commit time a document, plus the event loop's lag (``kit.looplag``): the wait the
 request already met before its code ran, which grows first when the process's CPU, not
 the database, is what the requests queue for.
+
+Refusing needs a crowd: with fewer than ``InFlight.FEW`` ingest requests in flight
+(counted at the front door, ``in_flight``) nothing is refused, whatever the wait. A
+handful of requests cannot overload the gateway, and their wait is then the host's (a
+machine busy with other work, one slow commit on a slow disk); refusing them would
+shorten nothing, while each waits for at most a few requests' work.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway import logs, metrics
 from gateway.errors import GatewayError, OverloadedError
 from gateway.kit.db import transaction
+from gateway.kit.frontdoor import InFlight
 from gateway.kit.looplag import LoopLag
 from gateway.kit.outbox import OutboxDispatcher
 from gateway.settings import Settings
@@ -88,6 +95,8 @@ class IngestWriter:
         self._connection: Connection | None = None
         self._start_lock = threading.Lock()
         self.loop_lag = LoopLag()
+        # The ingest requests in flight, counted by the front door: refusing needs a crowd.
+        self.in_flight = InFlight()
 
     async def store(self, arrival: Arrival, documents: int) -> Ingested:
         """The stored submission once its transaction has committed; raises its
@@ -107,7 +116,7 @@ class IngestWriter:
         """Raises OverloadedError (counted) when a submission handed over now would wait
         longer than ``ingest_max_wait_s`` to be written."""
         bound = self.settings.ingest_max_wait_s
-        if bound <= 0:
+        if bound <= 0 or not self.in_flight.crowded():
             return
         wait = self.foreseen_wait()
         if wait > bound:
@@ -141,7 +150,7 @@ class IngestWriter:
         if bound <= 0:
             return False
         recent = self.clock() - self._load.last_shed < SHEDDING_SHOWN_S
-        return recent or self.foreseen_wait() > bound
+        return recent or (self.in_flight.crowded() and self.foreseen_wait() > bound)
 
     def _shed(self, stage: str) -> None:
         metrics.INGEST_SHED.labels(stage).inc()
@@ -174,7 +183,7 @@ class IngestWriter:
         now, bound = self.clock(), self.settings.ingest_max_wait_s
         with self._load.lock:
             self._load.queued -= sum(job.documents for job in jobs)
-        if bound <= 0:
+        if bound <= 0 or not self.in_flight.crowded():
             return jobs
         kept = []
         for job in jobs:

@@ -7,6 +7,9 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
+import pytest
+
 from gateway import demo_samples
 from gateway.submissions.service import parse_valid
 from validators.schema import Format
@@ -53,3 +56,47 @@ def test_dates_of_care_are_spread_over_four_weeks_and_never_after_today() -> Non
         created = date.fromisoformat(content["header"]["createdAt"][:10])
         assert created <= TODAY
     assert max(latest) - min(latest) >= timedelta(days=21)
+
+
+def test_a_sample_refused_as_overloaded_is_sent_again_after_its_retry_after(
+    monkeypatch: Any,
+) -> None:
+    """The gateway answers 503 twice (nothing stored), then 202: the loader waits as
+    told and sends the same body and Idempotency-Key again; it counts one submission."""
+    sample = demo_samples.build(examples=EXAMPLES, today=TODAY)[0]
+    seen: list[tuple[bytes, str]] = []
+
+    def gateway(request: httpx.Request) -> httpx.Response:
+        seen.append((request.content, request.headers["Idempotency-Key"]))
+        if len(seen) < 3:
+            return httpx.Response(503, headers={"Retry-After": "2"}, json={"errors": []})
+        return httpx.Response(202, json={"documents": [{"id": "d-1"}]})
+
+    slept: list[float] = []
+    monkeypatch.setattr(demo_samples.time, "sleep", slept.append)
+    client = httpx.Client(transport=httpx.MockTransport(gateway), base_url="http://demo")
+    loader = demo_samples.SampleLoader(
+        client, centre_tokens={sample.centre: "t"}, auditor_token="a"
+    )
+    assert loader._submit(sample) == {"d-1"}
+    assert seen == [(sample.body, sample.key)] * 3
+    assert slept == [2.0, 2.0]
+    assert loader.loaded.submitted == 1
+
+
+def test_a_sample_still_refused_after_its_tries_fails_the_loading(monkeypatch: Any) -> None:
+    sample = demo_samples.build(examples=EXAMPLES, today=TODAY)[0]
+    tries: list[None] = []
+
+    def gateway(request: httpx.Request) -> httpx.Response:
+        tries.append(None)
+        return httpx.Response(503, headers={"Retry-After": "1"}, json={"errors": []})
+
+    monkeypatch.setattr(demo_samples.time, "sleep", lambda _: None)
+    client = httpx.Client(transport=httpx.MockTransport(gateway), base_url="http://demo")
+    loader = demo_samples.SampleLoader(
+        client, centre_tokens={sample.centre: "t"}, auditor_token="a"
+    )
+    with pytest.raises(httpx.HTTPStatusError):
+        loader._submit(sample)
+    assert len(tries) == demo_samples.OVERLOADED_TRIES

@@ -89,8 +89,15 @@ def overload(app: FastAPI, lag_s: float) -> None:
     """The loop's ticks noted late by ``lag_s`` (no ticker runs: the lifespan is not
     started), as many as make a standing lag."""
     writer: IngestWriter = app.state.ingest_writer
+    crowd(writer.in_flight)
     for _ in range(STANDING_TICKS):
         writer.loop_lag.note(lag_s)
+
+
+def crowd(in_flight: InFlight) -> None:
+    """Enough ingest requests in flight (never answered) for a wait to be theirs."""
+    while not in_flight.crowded():
+        in_flight.enter()
 
 
 @pytest.fixture
@@ -236,6 +243,7 @@ def test_the_door_refuses_only_past_the_bound_and_counts_each_refusal() -> None:
     waits, refused = [0.2, 0.21], []
     door = FrontDoor(BOUND_S, lambda: waits.pop(0), lambda: refused.append(None))
     door.add("POST", "/v1/submissions")
+    crowd(door.in_flight)
     scope = {"method": "POST", "path": "/v1/submissions"}
     assert door.refusal(scope) is None
     assert door.refusal(scope) == ("/v1/submissions", errors_answer_for(1))
@@ -356,3 +364,35 @@ def test_idle_time_does_not_lower_the_answer_rate() -> None:
         in_flight.enter()
     assert in_flight.rate == 0.0
     assert in_flight.wait() == 0.0
+
+
+def test_a_handful_in_flight_is_never_refused_however_long_the_wait() -> None:
+    """A wait with fewer than FEW requests in flight is the host's (a busy machine, one
+    slow commit): the door lets them in; once they are a crowd, it refuses."""
+    refused: list[None] = []
+    door = FrontDoor(BOUND_S, lambda: 60.0, lambda: refused.append(None))
+    door.add("POST", "/v1/submissions")
+    scope = {"method": "POST", "path": "/v1/submissions"}
+    for _ in range(InFlight.FEW):
+        assert door.refusal(scope) is None
+        door.in_flight.enter()
+    assert door.refusal(scope) == ("/v1/submissions", errors_answer_for(60))
+    assert len(refused) == 1
+
+
+def test_a_lone_submission_on_a_lagging_loop_is_stored(
+    app: FastAPI, sessions: sessionmaker[Session]
+) -> None:
+    """The loop stands 1.4 s behind (a host busy with other work), but no other ingest
+    request is in flight: the submission is read and stored, not refused."""
+    centre, token = f.make_centre(sessions)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    body = f.as_json(f.submission(centre.code, f.outpatient_visit()))
+    writer: IngestWriter = app.state.ingest_writer
+    for _ in range(STANDING_TICKS):
+        writer.loop_lag.note(1.4)
+    before = count_submissions(sessions)
+    admitted = call(app, "POST", "/v1/submissions", headers, body)
+    assert (admitted.status, admitted.body_read) == (202, True)
+    assert count_submissions(sessions) == before + 1
+    assert writer.in_flight.count == 0

@@ -25,6 +25,7 @@ from gateway.storage.models import Document, Submission
 from gateway.submissions.service import Group, Ingested
 from gateway.submissions.writer import SHEDDING_SHOWN_S, IngestWriter, _Job
 from tests import factories as f
+from tests.app.test_front_door import crowd
 from tests.submissions.test_group_commit import Dispatcher, arrival, centre_of, in_one_group
 
 JSON = {"Content-Type": "application/json"}
@@ -64,6 +65,7 @@ def bounded(settings: Settings) -> Settings:
 @pytest.fixture
 def held(sessions: sessionmaker[Session], bounded: Settings) -> Iterator[HeldWriter]:
     writer = HeldWriter(sessions, bounded, Clock())
+    crowd(writer.in_flight)  # a crowd in flight: the waits below are theirs
     yield writer
     writer.go.set()
     writer.stop()
@@ -231,3 +233,28 @@ def test_the_loop_lag_ticker_sees_a_blocked_loop() -> None:
         return seen
 
     assert asyncio.run(scenario()) >= 0.1
+
+
+def test_a_handful_of_requests_is_never_refused_however_long_they_wait(
+    sessions: sessionmaker[Session], bounded: Settings
+) -> None:
+    """With fewer than FEW ingest requests in flight, neither the loop's lag nor a queue
+    that waited past the bound refuses: the wait is the host's, not theirs."""
+    writer = HeldWriter(sessions, bounded, Clock())
+    try:
+        centre = centre_of(sessions)
+        for _ in range(STANDING_TICKS):
+            writer.loop_lag.note(0.5)
+        writer.in_flight.enter()  # the request itself
+        writer.admit()
+        data, number = numbered(centre.code)
+        start, writer.start = writer.start, lambda: None  # type: ignore[method-assign]
+        answer = writer.submit(arrival(centre, data), 1)
+        writer.fake.now += 5.0  # it waited 5 s behind a slow commit
+        writer.start = start  # type: ignore[method-assign]
+        writer.start()
+        assert isinstance(answer.result(timeout=30), Ingested)
+        assert stored_numbers(sessions, [number]) == {number}
+        assert not writer.shedding()
+    finally:
+        writer.stop()
