@@ -70,6 +70,16 @@ def staff_user(session: Session, username: str) -> StaffUser | None:
     return session.scalars(select(StaffUser).where(StaffUser.username == username)).one_or_none()
 
 
+def enabled_admins(session: Session) -> int:
+    """How many administrators' accounts are open."""
+    found = session.scalar(
+        select(func.count())
+        .select_from(StaffUser)
+        .where(StaffUser.role == "admin", StaffUser.disabled_at.is_(None))
+    )
+    return int(found or 0)
+
+
 def raise_session_generation(session: Session, user_id: int) -> None:
     """Every workspace session issued to the user so far is refused from now on."""
     session.execute(

@@ -259,6 +259,15 @@ def disable_user(*, session: Session, username: str, actor: str = "cli") -> Staf
         raise GatewayError(
             "An administrator cannot disable their own account.", 409, code="admin.self-disable"
         )
+    if user.role == "admin" and user.disabled_at is None and queries.enabled_admins(session) <= 1:
+        # Nobody could then open the workspace's administration to enable anyone again.
+        raise GatewayError(
+            f"{username} is the last administrator whose account is open: add or enable "
+            "another administrator first.",
+            409,
+            code="admin.last-admin",
+            params={"username": username},
+        )
     if user.disabled_at is None:
         user.disabled_at = datetime.now(UTC)
     queries.raise_session_generation(session, user.id)

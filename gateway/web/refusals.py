@@ -38,6 +38,7 @@ REFUSALS: dict[str, str] = {
     "admin.centre-user": N_("refusal.admin.centre-user"),
     "admin.no-live-token": N_("refusal.admin.no-live-token"),
     "admin.no-token": N_("refusal.admin.no-token"),
+    "admin.last-admin": N_("refusal.admin.last-admin"),
     "admin.no-user": N_("refusal.admin.no-user"),
     "admin.password-short": N_("refusal.admin.password-short"),
     "admin.self-disable": N_("refusal.admin.self-disable"),

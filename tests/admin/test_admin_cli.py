@@ -232,3 +232,23 @@ def test_reset_password_reads_stdin_and_ends_sessions(
     assert [e.subject_id for e in audits(sessions, "user.password_reset")][-2:] == [username] * 2
     missing = runner.invoke(app, ["user", "disable", "nobody-at-all"])
     assert missing.exit_code == 1
+
+
+@pytest.mark.own_database  # counts every administrator's account
+def test_the_last_open_administrator_account_cannot_be_disabled(
+    cli_env: None, sessions: sessionmaker[Session]
+) -> None:
+    """Nobody could enable anyone again from the workspace: refused, nothing changed."""
+    first = make_user(sessions, Role.ADMIN)
+    before = audit_count(sessions)
+    refused = runner.invoke(app, ["user", "disable", first])
+    assert refused.exit_code == 1
+    assert "last administrator" in refused.stderr
+    assert audit_count(sessions) == before
+    second = make_user(sessions, Role.ADMIN)
+    ok(["user", "disable", first])  # another administrator's account is open
+    assert runner.invoke(app, ["user", "disable", second]).exit_code == 1
+    ok(["user", "enable", first])
+    ok(["user", "disable", second])
+    auditor = make_user(sessions, Role.AUDITOR)  # other roles are not counted
+    ok(["user", "disable", auditor])
