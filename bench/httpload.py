@@ -24,6 +24,9 @@ class Load:
     # Open loop: how long each request, once due, waited for a free connection of the
     # client's own: a wait the server cannot see, and so cannot shed.
     client_waits: list[float] = field(default_factory=list)
+    # Open loop: when each latency's request was due, in seconds from the loop's start
+    # (to see how the latencies move over the loop: onset, then steady state).
+    dues: list[float] = field(default_factory=list)
 
 
 def post_request(host: str, path: str, headers: dict[str, str], body: bytes) -> bytes:
@@ -102,6 +105,7 @@ async def _run_at_rate(
                 # From when it was due, not when it was sent: a request that waited for a
                 # free connection because answers came late counts its wait.
                 load.latencies.append(time.perf_counter() - due)
+                load.dues.append(due - began)
                 load.statuses.append(status)
                 if not ok(status, body):
                     key = str(status)
