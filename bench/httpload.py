@@ -37,16 +37,20 @@ def post_request(host: str, path: str, headers: dict[str, str], body: bytes) -> 
 
 async def _exchange(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
-) -> tuple[int, bytes]:
+) -> tuple[int, bytes, float]:
+    """The answer's status, body and Retry-After (seconds, 0 without one)."""
     writer.write(request)
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
-    length = 0
+    length, retry_after = 0, 0.0
     for line in head.split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
+        name = name.strip().lower()
+        if name == b"content-length":
             length = int(value)
-    return status, await reader.readexactly(length)
+        elif name == b"retry-after" and value.strip().isdigit():
+            retry_after = float(value)
+    return status, await reader.readexactly(length), retry_after
 
 
 async def _run(
@@ -64,13 +68,16 @@ async def _run(
         try:
             for request in queue:
                 began = time.perf_counter()
-                status, body = await _exchange(reader, writer, request)
+                status, body, retry_after = await _exchange(reader, writer, request)
                 load.latencies.append(time.perf_counter() - began)
                 load.statuses.append(status)
                 if not ok(status, body):
                     key = str(status)
                     load.failures[key] = load.failures.get(key, 0) + 1
                     load.sample_failure = load.sample_failure or body[:500]
+                if status == 503 and retry_after:
+                    # As a client of the API is asked to: wait before sending again.
+                    await asyncio.sleep(retry_after)
         finally:
             writer.close()
 
@@ -101,7 +108,7 @@ async def _run_at_rate(
                 if delay > 0:
                     await asyncio.sleep(delay)
                 load.client_waits.append(max(0.0, time.perf_counter() - due))
-                status, body = await _exchange(reader, writer, request)
+                status, body, _ = await _exchange(reader, writer, request)
                 # From when it was due, not when it was sent: a request that waited for a
                 # free connection because answers came late counts its wait.
                 load.latencies.append(time.perf_counter() - due)
@@ -136,7 +143,8 @@ def run(
     ok: Callable[[int, bytes], bool],
 ) -> Load:
     """Closed loop: every request over ``concurrency`` connections, each waiting for its
-    answer before sending the next; latencies are per request, elapsed the whole run."""
+    answer before sending the next (and, after a 503, for its Retry-After, as a client
+    of the API is asked to); latencies are per request, elapsed the whole run."""
     return _runner()(_run(host, port, requests, concurrency, ok))
 
 

@@ -7,7 +7,8 @@ answers, else the embedded one) and sends 25-line XML submissions (an outpatient
 day of the last 80 each) over keep-alive connections from this process. A document is
 done when its 202 arrives, which the API sends only after its commit. After a warm-up:
 
-- closed loop: ``--documents`` sent as fast as ``--concurrency`` connections get answers;
+- closed loop: ``--documents`` sent as fast as ``--concurrency`` connections get answers
+  (a connection refused with 503 waits its Retry-After, as clients are asked to);
 - open loop: ``--at-target`` offered at 800 a second whatever the answers, each latency
   counted from when its request was due (a server that falls behind sees it grow).
 
