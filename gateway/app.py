@@ -145,10 +145,9 @@ class RequestMiddleware:
 
         door = self.door
         refused = door.refusal(scope) if door is not None else None
-        let_in = door is not None and refused is None and door.guards(scope)
+        let_in = door is not None and refused is None and door.counts(scope)
         in_flight = door.in_flight if door is not None and let_in else None
-        if in_flight is not None:
-            in_flight.enter()
+        entered = in_flight.enter() if in_flight is not None else 0.0
         try:
             if refused is None:
                 await self.app(scope, receive, send_with_headers)
@@ -156,7 +155,7 @@ class RequestMiddleware:
                 await _send_refusal(refused[1], send_with_headers)
         finally:
             if in_flight is not None:
-                in_flight.leave()
+                in_flight.leave(entered)
             seconds = time.perf_counter() - began
             if refused is None:
                 route = getattr(scope.get("route"), "path", "unmatched")
@@ -188,10 +187,10 @@ def front_door(writer: IngestWriter, settings: Settings) -> FrontDoor:
     """The routes that store what they are sent, refused before any work when the writer
     foresees too long a wait: submissions, batch uploads and FHIR claims."""
     door = FrontDoor(
-        settings.ingest_max_wait_s, writer.foreseen_wait, writer.shed_at_door, writer.in_flight
+        settings.ingest_max_wait_s, writer.expected_wait, writer.shed_at_door, writer.in_flight
     )
     door.add("POST", "/v1/submissions")
-    door.add("POST", "/v1/batches")
+    door.add("POST", "/v1/batches", counted=False)
     door.add("POST", "/fhir/Claim/$submit", fhir.overloaded_answer)
     door.add("POST", "/fhir/Claim", fhir.overloaded_answer)
     return door

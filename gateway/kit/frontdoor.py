@@ -45,56 +45,82 @@ Answer = Callable[[int, Scope], Refusal]
 class Door:
     route: str  # the route template, as the access line and the metrics name it
     answer: Answer
+    counted: bool  # whether its requests count in flight (``InFlight``)
 
 
-# The answer time foreseen from those in flight may reach this many bounds before the door
-# refuses: it counts the request's own work (tens of milliseconds, more on a busy host),
-# where the bound is a wait before that work.
-ANSWER_BOUNDS = 2.0
+# The mean answer time of the requests let in is held to this many bounds: an admitted
+# request's p99 is about twice the mean, plus the wait before the door (the socket and
+# the event loop), which no count in the application sees; so half the bound keeps the
+# p99 near the bound (bench/README.md, "An adaptive limit").
+ANSWER_BOUNDS = 0.5
 
 
 class InFlight:
-    """The requests the door let in and not yet answered, and how fast they are answered:
-    by Little's law, a request let in now is answered after about ``count / rate`` seconds.
+    """The requests the door let in and not yet answered, and how many it lets in at once:
+    a limit that follows the answer time it measures.
 
-    This sees every wait between the door and the answer (the body read, parsing and
-    validation queued for the thread pool and its lock, the writer's queue, CPU shared
-    with the database), where the writer's own estimate sees only its queue. The rate is
-    completions a second over the last window of ``WINDOW_S`` of busy time (a window
-    starts again when a request comes to an idle door, so idle time, which refusing
-    would lengthen, never lowers the rate; after a longer idle spell the rate is unknown
-    again). A handful of requests in flight is never a reason to refuse.
+    The time measured runs from the door to the answer, so it sees every wait on the way
+    (the body read, parsing and validation, the writer's queue and commit, CPU shared
+    with the database) where the writer's own estimate sees only its queue. Over each
+    window of ``WINDOW_S`` of busy time, the mean answer time of the requests answered
+    is compared with the target: past it, the limit shrinks in proportion (by Little's
+    law the answer time is the number in flight over the rate they are answered, so
+    scaling the one scales the other); within it, and if the limit held requests back
+    meanwhile, it grows by the same proportion, at most ``GROWTH`` a window. So the
+    number let in settles where they are answered within the target, whatever the host
+    and the documents cost, and what the door turns away is refused at once instead of
+    making every admitted request wait longer. A handful in flight (``FEW``) is never a
+    reason to refuse: their wait is the host's, and each waits for few others.
 
-    The time it foresees includes the request's own work, which the writer's wait does
-    not: the door compares it with twice the bound (``ANSWER_BOUNDS``)."""
+    A window starts again when a request comes to a door idle for longer than a window:
+    idle time is no answer time."""
 
     WINDOW_S = 0.25
-    STALE_S = 1.0  # a rate older than this, after an idle spell, is forgotten
     FEW = 4  # in flight, never a reason to refuse
+    # The least limit: the group-commit writer needs a few requests a transaction to keep
+    # its throughput, and a limit shrunk to a handful would turn nearly all away.
+    FLOOR = 8
+    FIRST = 32  # the limit before anything was measured
+    MOST = 1024
+    GROWTH = 1.25  # the most the limit grows in a window
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, target_s: float = 0.2, clock: Callable[[], float] = time.monotonic) -> None:
+        self.target_s = target_s
         self.clock = clock
         self.count = 0
-        self.rate = 0.0  # answers a second, 0 until a window has passed
-        self._answered = 0
+        self.limit = float(self.FIRST)
         self._since = clock()
+        self._answered = 0
+        self._spent = 0.0  # seconds in flight of the window's answered requests
+        self._held_back = False  # whether the limit was reached in the window
 
-    def enter(self) -> None:
-        if self.count == 0:  # idle until now: the time with nothing in flight is no answer
-            now = self.clock()  # rate's, nor refusals' either
-            if now - self._since > self.STALE_S:
-                self.rate = 0.0  # measured too long ago to foresee anything
-            self._answered, self._since = 0, now
+    def enter(self) -> float:
+        """Count a request let in; returns when it was, for ``leave``."""
+        now = self.clock()
+        if self.count == 0 and now - self._since > self.WINDOW_S:
+            self._restart(now)
         self.count += 1
+        return now
 
-    def leave(self) -> None:
+    def leave(self, entered: float) -> None:
+        now = self.clock()
         self.count -= 1
         self._answered += 1
-        now = self.clock()
-        span = now - self._since
-        if span >= self.WINDOW_S:
-            self.rate = self._answered / span
-            self._answered, self._since = 0, now
+        self._spent += now - entered
+        if now - self._since >= self.WINDOW_S:
+            self._adjust()
+            self._restart(now)
+
+    def _restart(self, now: float) -> None:
+        self._since, self._answered, self._spent, self._held_back = now, 0, 0.0, False
+
+    def _adjust(self) -> None:
+        mean = self._spent / self._answered
+        if mean > self.target_s:
+            self.limit = max(float(self.FLOOR), self.limit * self.target_s / mean)
+        elif self._held_back:
+            growth = self.GROWTH if mean <= 0 else min(self.GROWTH, self.target_s / mean)
+            self.limit = min(float(self.MOST), self.limit * growth)
 
     def crowded(self) -> bool:
         """Whether enough requests are in flight for a wait to be theirs: with a handful,
@@ -103,12 +129,12 @@ class InFlight:
         at most."""
         return self.count >= self.FEW
 
-    def wait(self) -> float:
-        """Seconds a request let in now would take to be answered (0 with few in flight or
-        no rate measured yet)."""
-        if not self.crowded() or self.rate <= 0:
-            return 0.0
-        return self.count / self.rate
+    def full(self) -> bool:
+        """Whether one more would pass the limit (noted: the limit held a request back)."""
+        if self.count + 1 <= self.limit or not self.crowded():
+            return False
+        self._held_back = True
+        return True
 
 
 class FrontDoor:
@@ -117,9 +143,11 @@ class FrontDoor:
     ``foreseen_wait`` is the wait a request admitted now would meet before it is written
     (seconds); ``shed`` notes one refusal (the metric, readiness's "shedding"). The door
     also counts the requests it let in (``in_flight``): while they are a crowd, a request
-    is refused when the writer's wait passes the bound, or the time the ones let in are
-    taking to be answered passes ``ANSWER_BOUNDS`` times it. A handful in flight is never
-    refused, however long the wait (``InFlight.crowded``)."""
+    is refused when the writer's wait passes the bound, or, on a route whose requests are
+    counted, when as many are in flight as are answered within the target
+    (``InFlight.full``). A handful in flight is never refused, however long the wait
+    (``InFlight.crowded``). Batch uploads pass the count: their time is the upload's,
+    not the gateway's."""
 
     def __init__(
         self,
@@ -134,13 +162,16 @@ class FrontDoor:
         self.in_flight = in_flight or InFlight()
         self._doors: dict[tuple[str, str], Door] = {}
 
-    def guards(self, scope: Scope) -> bool:
-        """Whether the request goes to one of the door's routes."""
-        return (scope["method"], scope["path"]) in self._doors
+    def counts(self, scope: Scope) -> bool:
+        """Whether the request, let in, counts in flight."""
+        door = self._doors.get((scope["method"], scope["path"]))
+        return door is not None and door.counted
 
-    def add(self, method: str, path: str, answer: Answer | None = None) -> None:
+    def add(
+        self, method: str, path: str, answer: Answer | None = None, *, counted: bool = True
+    ) -> None:
         """Guard ``path`` (a literal path: ingest routes take no parameters)."""
-        self._doors[(method, path)] = Door(path, answer or errors_answer)
+        self._doors[(method, path)] = Door(path, answer or errors_answer, counted)
 
     def refusal(self, scope: Scope) -> tuple[str, Refusal] | None:
         """The route and the answer when the request is to be refused, else None."""
@@ -149,8 +180,8 @@ class FrontDoor:
         door = self._doors.get((scope["method"], scope["path"]))
         if door is None or not self.in_flight.crowded():
             return None
-        wait = max(self.foreseen_wait(), self.in_flight.wait() / ANSWER_BOUNDS)
-        if wait <= self.bound_s:
+        wait = self.foreseen_wait()
+        if wait <= self.bound_s and not (door.counted and self.in_flight.full()):
             return None
         self.shed()
         return door.route, door.answer(retry_after(wait), scope)

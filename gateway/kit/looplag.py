@@ -1,19 +1,19 @@
 """How far behind its event loop runs: the wait a request meets before any of its code.
 
-Under overload the requests an API process has not come to yet wait in the event loop's
+Under load the requests an API process has not come to yet wait in the event loop's
 ready queue and the socket buffers, where no queue length can be read. A ticker that
 sleeps a short interval and notes how late it wakes sees that wait: its overshoot is the
-time the loop needed to get through everything ready before it. The front door and the
-submission route add it to the writer's foreseen wait when they decide whether to admit a
-request.
+time the loop needed to get through everything ready before it. Its moving average is
+exported (``gateway_event_loop_lag_seconds``): a high lag says CPU is short.
 
-What sheds is the standing lag, not a spike: the least overshoot of the last few ticks,
-so that the loop must have been behind at every one of them (its own work queued, not a
-moment's preemption by another process on a busy host: shedding cannot shorten that,
-and a closed loop of clients retrying at once would turn it into a storm of refusals).
-While the loop is in a turn past the awaited tick's time, that tick's lateness so far
-bounds the figure too: a long turn of a loop that stands behind shows during the turn,
-to the requests handled late in it, and the ones handled early in it pass.
+It is not a reason to refuse requests: a loop behind because other processes took the
+CPU is not shortened by refusing, and on a busy host it made a closed loop of clients
+shed a tenth of its requests. The front door limits what it lets in by the requests'
+own answer times instead (``kit.frontdoor.InFlight``).
+
+``seconds`` is the standing lag, not a spike: the least overshoot of the last few ticks,
+so that the loop must have been behind at every one of them, and, while the loop is in
+a turn past the awaited tick's time, no more than that tick is overdue by now.
 """
 
 from __future__ import annotations

@@ -15,14 +15,15 @@ duplicate or a replay.
 
 Under overload the writer sheds instead of queueing (``ingest_max_wait_s``): a request
 that would wait longer than that to be written is refused at once with a 503, at the
-front door before any of the application's work (``foreseen_wait``, ``shed_at_door``;
-``kit.frontdoor``) or, if the wait grew meanwhile, by the route before its body is parsed
+front door before any of the application's work (``expected_wait``, ``shed_at_door``;
+``kit.frontdoor``, which also limits how many requests it lets in by the time they take
+to be answered) or, if the wait grew meanwhile, by the route before its body is parsed
 (``admit``); and a handed-over submission that has already waited longer when the writer
-comes to it is refused instead of stored. The wait is foreseen from
-what is ahead of it (documents queued and in the group being committed) times the
-recent commit time a document, plus the event loop's lag (``kit.looplag``): the wait the
-request already met before its code ran, which grows first when the process's CPU, not
-the database, is what the requests queue for.
+comes to it is refused instead of stored. The wait is foreseen from what is ahead of it
+(documents queued and in the group being committed) times the recent commit time a
+document. The event loop's lag (``kit.looplag``) is measured and exported, but is no
+reason to refuse: a loop behind because other processes took the CPU is not shortened
+by refusing, and the door's limit sees the requests' own answer times.
 
 Refusing needs a crowd: with fewer than ``InFlight.FEW`` ingest requests in flight
 (counted at the front door, ``in_flight``) nothing is refused, whatever the wait. A
@@ -50,7 +51,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway import logs, metrics
 from gateway.errors import GatewayError, OverloadedError
 from gateway.kit.db import transaction
-from gateway.kit.frontdoor import InFlight
+from gateway.kit.frontdoor import ANSWER_BOUNDS, InFlight
 from gateway.kit.looplag import LoopLag
 from gateway.kit.outbox import OutboxDispatcher
 from gateway.settings import Settings
@@ -96,7 +97,7 @@ class IngestWriter:
         self._start_lock = threading.Lock()
         self.loop_lag = LoopLag()
         # The ingest requests in flight, counted by the front door: refusing needs a crowd.
-        self.in_flight = InFlight()
+        self.in_flight = InFlight(settings.ingest_max_wait_s * ANSWER_BOUNDS)
 
     async def store(self, arrival: Arrival, documents: int) -> Ingested:
         """The stored submission once its transaction has committed; raises its
@@ -118,15 +119,10 @@ class IngestWriter:
         bound = self.settings.ingest_max_wait_s
         if bound <= 0 or not self.in_flight.crowded():
             return
-        wait = self.foreseen_wait()
+        wait = self.expected_wait()
         if wait > bound:
             self._shed("arrival")
             raise OverloadedError(wait)
-
-    def foreseen_wait(self) -> float:
-        """Seconds a request arriving now would wait before the writer takes it: the
-        event loop's lag (before its code runs) and the writer's queue (after)."""
-        return self.expected_wait() + self.loop_lag.seconds
 
     def shed_at_door(self) -> None:
         """Count a request the front door refused (``kit.frontdoor``)."""
@@ -150,7 +146,7 @@ class IngestWriter:
         if bound <= 0:
             return False
         recent = self.clock() - self._load.last_shed < SHEDDING_SHOWN_S
-        return recent or (self.in_flight.crowded() and self.foreseen_wait() > bound)
+        return recent or (self.in_flight.crowded() and self.expected_wait() > bound)
 
     def _shed(self, stage: str) -> None:
         metrics.INGEST_SHED.labels(stage).inc()

@@ -190,26 +190,20 @@ def count(sessions: sessionmaker[Session], table: type[Any]) -> int:
         return int(session.scalar(select(func.count()).select_from(table)) or 0)
 
 
-def test_a_lagging_event_loop_sheds_at_arrival_with_an_empty_writer(
-    held: HeldWriter,
-) -> None:
-    """The wait a request met before its code ran (the loop's lag) counts: with nothing
-    queued at the writer, a loop that stands 0.3 s behind refuses at once; late ticks that
-    do not last (a busy host's hiccups) refuse nothing; a loop that caught up admits."""
+def test_a_lagging_event_loop_is_measured_but_refuses_nothing(held: HeldWriter) -> None:
+    """The loop's lag (the wait before a request's code runs) is exported, but it is no
+    reason to refuse at arrival: a loop behind because other processes took the CPU is
+    not shortened by refusing, and the door's limit judges the requests' own answer
+    times (``kit.frontdoor.InFlight``)."""
     assert held.expected_wait() == 0
-    for _ in range(STANDING_TICKS - 1):  # late ticks, but one on time among the last ones
+    for _ in range(STANDING_TICKS):
         held.loop_lag.note(0.3)
-    held.admit()
-    held.loop_lag.note(0.3)  # every one of the last ticks late: the loop stands behind
     shed = metrics.INGEST_SHED.labels("arrival")._value.get()
-    with pytest.raises(OverloadedError):
-        held.admit()
-    assert metrics.INGEST_SHED.labels("arrival")._value.get() == shed + 1
+    held.admit()
+    assert metrics.INGEST_SHED.labels("arrival")._value.get() == shed
     assert held.loop_lag.seconds == pytest.approx(0.3)
     assert metrics.EVENT_LOOP_LAG._value.get() == pytest.approx(held.loop_lag.average)
-    held.loop_lag.note(0.0)  # one tick on time: the lag does not stand
-    held.admit()
-    assert held.loop_lag.seconds == 0
+    assert not held.shedding()
 
 
 def test_the_loop_lag_ticker_sees_a_blocked_loop() -> None:
