@@ -48,11 +48,16 @@ class Door:
     counted: bool  # whether its requests count in flight (``InFlight``)
 
 
-# The mean answer time of the requests let in is held to this many bounds: an admitted
-# request's p99 is about twice the mean, plus the wait before the door (the socket and
-# the event loop), which no count in the application sees; so half the bound keeps the
-# p99 near the bound (bench/README.md, "An adaptive limit").
-ANSWER_BOUNDS = 0.5
+# Under heavy demand (the door refused at least HEAVY_DEMAND times as many requests as it
+# answered in a window), the mean answer time of the requests let in is held to this
+# share of the bound: an admitted request's p99 is about twice the mean, plus the wait
+# before the door (the socket and the event loop) that no count in the application sees,
+# so half the bound keeps the p99 near the bound. Otherwise the mean may reach the bound
+# itself: near capacity (a closed loop of clients, a burst), answers a little slower are
+# the price of the writer's throughput, and every refusal costs its client a second
+# (bench/README.md, "An adaptive limit").
+HEAVY_SHARE = 0.5
+HEAVY_DEMAND = 0.25
 
 
 class InFlight:
@@ -63,14 +68,15 @@ class InFlight:
     (the body read, parsing and validation, the writer's queue and commit, CPU shared
     with the database) where the writer's own estimate sees only its queue. Over each
     window of ``WINDOW_S`` of busy time, the mean answer time of the requests answered
-    is compared with the target: past it, the limit shrinks in proportion (by Little's
-    law the answer time is the number in flight over the rate they are answered, so
-    scaling the one scales the other); within it, and if the limit held requests back
-    meanwhile, it grows by the same proportion, at most ``GROWTH`` a window. So the
-    number let in settles where they are answered within the target, whatever the host
-    and the documents cost, and what the door turns away is refused at once instead of
-    making every admitted request wait longer. A handful in flight (``FEW``) is never a
-    reason to refuse: their wait is the host's, and each waits for few others.
+    is compared with the target (the bound, or ``HEAVY_SHARE`` of it under heavy demand):
+    past it, the limit shrinks in proportion (by Little's law the answer time is the
+    number in flight over the rate they are answered, so scaling the one scales the
+    other); within it, and if the limit held requests back meanwhile, it grows by the
+    same proportion, at most ``GROWTH`` a window. So the number let in settles where they
+    are answered within the target, whatever the host and the documents cost, and what
+    the door turns away is refused at once instead of making every admitted request wait
+    longer. A handful in flight (``FEW``) is never a reason to refuse: their wait is the
+    host's, and each waits for few others.
 
     A window starts again when a request comes to a door idle for longer than a window:
     idle time is no answer time."""
@@ -84,8 +90,8 @@ class InFlight:
     MOST = 1024
     GROWTH = 1.25  # the most the limit grows in a window
 
-    def __init__(self, target_s: float = 0.2, clock: Callable[[], float] = time.monotonic) -> None:
-        self.target_s = target_s
+    def __init__(self, bound_s: float = 0.2, clock: Callable[[], float] = time.monotonic) -> None:
+        self.bound_s = bound_s
         self.clock = clock
         self.count = 0
         self.limit = float(self.FIRST)
@@ -93,6 +99,7 @@ class InFlight:
         self._answered = 0
         self._spent = 0.0  # seconds in flight of the window's answered requests
         self._held_back = False  # whether the limit was reached in the window
+        self._refused = 0  # requests the door refused in the window
 
     def enter(self) -> float:
         """Count a request let in; returns when it was, for ``leave``."""
@@ -111,15 +118,25 @@ class InFlight:
             self._adjust()
             self._restart(now)
 
+    def refused(self) -> None:
+        """Note a request the door refused (for the demand the window saw)."""
+        self._refused += 1
+
     def _restart(self, now: float) -> None:
-        self._since, self._answered, self._spent, self._held_back = now, 0, 0.0, False
+        self._since, self._answered, self._spent = now, 0, 0.0
+        self._held_back, self._refused = False, 0
+
+    def target(self) -> float:
+        """The mean answer time the window's answers are held to."""
+        heavy = self._refused >= HEAVY_DEMAND * self._answered
+        return self.bound_s * (HEAVY_SHARE if heavy else 1.0)
 
     def _adjust(self) -> None:
-        mean = self._spent / self._answered
-        if mean > self.target_s:
-            self.limit = max(float(self.FLOOR), self.limit * self.target_s / mean)
+        mean, target = self._spent / self._answered, self.target()
+        if mean > target:
+            self.limit = max(float(self.FLOOR), self.limit * target / mean)
         elif self._held_back:
-            growth = self.GROWTH if mean <= 0 else min(self.GROWTH, self.target_s / mean)
+            growth = self.GROWTH if mean <= 0 else min(self.GROWTH, target / mean)
             self.limit = min(float(self.MOST), self.limit * growth)
 
     def crowded(self) -> bool:
@@ -184,6 +201,8 @@ class FrontDoor:
         if wait <= self.bound_s and not (door.counted and self.in_flight.full()):
             return None
         self.shed()
+        if door.counted:
+            self.in_flight.refused()
         return door.route, door.answer(retry_after(wait), scope)
 
 

@@ -51,7 +51,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway import logs, metrics
 from gateway.errors import GatewayError, OverloadedError
 from gateway.kit.db import transaction
-from gateway.kit.frontdoor import ANSWER_BOUNDS, InFlight
+from gateway.kit.frontdoor import InFlight
 from gateway.kit.looplag import LoopLag
 from gateway.kit.outbox import OutboxDispatcher
 from gateway.settings import Settings
@@ -97,7 +97,7 @@ class IngestWriter:
         self._start_lock = threading.Lock()
         self.loop_lag = LoopLag()
         # The ingest requests in flight, counted by the front door: refusing needs a crowd.
-        self.in_flight = InFlight(settings.ingest_max_wait_s * ANSWER_BOUNDS)
+        self.in_flight = InFlight(settings.ingest_max_wait_s)
 
     async def store(self, arrival: Arrival, documents: int) -> Ingested:
         """The stored submission once its transaction has committed; raises its

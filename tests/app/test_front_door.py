@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway import logs, metrics
 from gateway.app import create_app
 from gateway.errors import OverloadedError
-from gateway.kit.frontdoor import FrontDoor, InFlight, errors_answer_for
+from gateway.kit.frontdoor import HEAVY_SHARE, FrontDoor, InFlight, errors_answer_for
 from gateway.kit.looplag import STANDING_TICKS, LoopLag
 from gateway.settings import Settings
 from gateway.storage.models import Submission
@@ -293,17 +293,21 @@ class FakeClock:
         return self.now
 
 
-def each_answer_a_window(clock: FakeClock, target_s: float = 0.2) -> InFlight:
+def each_answer_a_window(clock: FakeClock, bound_s: float = 0.2) -> InFlight:
     """An InFlight whose every answer closes a window (its mean is that answer's time)."""
-    in_flight = InFlight(target_s, clock)
+    in_flight = InFlight(bound_s, clock)
     in_flight.WINDOW_S = 0.0
     return in_flight
 
 
-def answer(in_flight: InFlight, clock: FakeClock, seconds: float, *, held_back: bool) -> None:
+def answer(
+    in_flight: InFlight, clock: FakeClock, seconds: float, *, held_back: bool, refused: int = 0
+) -> None:
     """One request answered after ``seconds``; the limit turned another away meanwhile
-    if ``held_back``."""
+    if ``held_back``, and the door refused ``refused`` requests."""
     entered = in_flight.enter()
+    for _ in range(refused):
+        in_flight.refused()
     if held_back:
         while in_flight.count < in_flight.limit:
             in_flight.enter()
@@ -342,6 +346,18 @@ def test_the_limit_grows_only_when_it_held_requests_back() -> None:
     assert in_flight.limit == InFlight.MOST
 
 
+def test_under_heavy_demand_the_answers_are_held_to_half_the_bound() -> None:
+    """Answers of 0.15 s are within a 0.2 s bound while the door refuses few; once it
+    refuses at least half as many as it answers, the target is half the bound."""
+    clock = FakeClock()
+    in_flight = each_answer_a_window(clock)
+    answer(in_flight, clock, 0.15, held_back=True)  # within the bound: grows
+    assert in_flight.limit == pytest.approx(InFlight.FIRST * InFlight.GROWTH)
+    limit = in_flight.limit
+    answer(in_flight, clock, 0.15, held_back=True, refused=1)
+    assert in_flight.limit == pytest.approx(limit * 0.2 * HEAVY_SHARE / 0.15)
+
+
 def test_a_window_averages_its_answers() -> None:
     """Within a quarter second of busy time, the answers' mean is what counts: one slow
     answer among quick ones does not shrink the limit."""
@@ -378,6 +394,7 @@ def test_the_door_refuses_past_the_limit_on_counted_routes_only() -> None:
     assert door.refusal(submission) == ("/v1/submissions", errors_answer_for(1))
     assert door.refusal({"method": "POST", "path": "/fhir/Claim"}) is not None
     assert door.refusal(batch) is None
+    assert in_flight.target() == BOUND_S * HEAVY_SHARE  # two refused, none answered yet
     in_flight.leave(entered.pop())
     assert door.refusal(submission) is None
     assert len(refused) == 2
