@@ -6,10 +6,11 @@ stores early: routing, dependencies, authentication, the body read and the error
 ran for the submissions the route then shed, so the refusals took the CPU the admitted
 requests needed and themselves waited as long (bench/README.md, "Refusal at the front
 door"). Here the decision is taken in the outermost layer of ours, from the path and the
-method alone: a request to an ingest route (``add``) while the foreseen wait passes the
-bound gets a 503 whose body was encoded once, with ``Retry-After``; its body is never
-read, so nothing of it can be stored. Every other route (health, readiness, metrics,
-reads) passes through whatever the load.
+method alone: a request to an ingest route (``add``) while the writer's foreseen wait
+passes the bound, or while as many requests are in flight as the limit learnt from their
+answer times lets in (``InFlight``), gets a 503 whose body was encoded once, with
+``Retry-After``; its body is never read, so nothing of it can be stored. Every other
+route (health, readiness, metrics, reads) passes through whatever the load.
 """
 
 from __future__ import annotations
@@ -176,7 +177,7 @@ class FrontDoor:
         self.bound_s = bound_s
         self.foreseen_wait = foreseen_wait
         self.shed = shed
-        self.in_flight = in_flight or InFlight()
+        self.in_flight = in_flight or InFlight(bound_s)
         self._doors: dict[tuple[str, str], Door] = {}
 
     def counts(self, scope: Scope) -> bool:
