@@ -114,19 +114,27 @@ def test_without_a_bound_nothing_is_refused(
     unbounded = settings.model_copy(update={"ingest_max_wait_s": 0})
     writer = HeldWriter(sessions, unbounded, Clock())
     try:
-        centre = centre_of(sessions)
-        data, number = numbered(centre.code)
-        start, writer.start = writer.start, lambda: None  # type: ignore[method-assign]
-        answer = writer.submit(arrival(centre, data), 1)
-        writer.fake.now += 60
-        writer.start = start  # type: ignore[method-assign]
+        stored_after_waiting(writer, sessions, 60.0)
         writer.admit()
-        writer.start()
-        assert isinstance(answer.result(timeout=30), Ingested)
-        assert stored_numbers(sessions, [number]) == {number}
         assert not writer.shedding()
     finally:
         writer.stop()
+
+
+def stored_after_waiting(
+    writer: HeldWriter, sessions: sessionmaker[Session], seconds: float
+) -> None:
+    """One submission handed over, left ``seconds`` in the queue (on the fake clock) before
+    the writer starts: it is stored, not refused."""
+    centre = centre_of(sessions)
+    data, number = numbered(centre.code)
+    start, writer.start = writer.start, lambda: None  # type: ignore[method-assign]
+    answer = writer.submit(arrival(centre, data), 1)
+    writer.fake.now += seconds
+    writer.start = start  # type: ignore[method-assign]
+    writer.start()
+    assert isinstance(answer.result(timeout=30), Ingested)
+    assert stored_numbers(sessions, [number]) == {number}
 
 
 def test_a_request_that_would_wait_too_long_gets_503_at_once_and_nothing_is_stored(
@@ -236,19 +244,11 @@ def test_a_handful_of_requests_is_never_refused_however_long_they_wait(
     that waited past the bound refuses: the wait is the host's, not theirs."""
     writer = HeldWriter(sessions, bounded, Clock())
     try:
-        centre = centre_of(sessions)
         for _ in range(STANDING_TICKS):
             writer.loop_lag.note(0.5)
         writer.in_flight.enter()  # the request itself
         writer.admit()
-        data, number = numbered(centre.code)
-        start, writer.start = writer.start, lambda: None  # type: ignore[method-assign]
-        answer = writer.submit(arrival(centre, data), 1)
-        writer.fake.now += 5.0  # it waited 5 s behind a slow commit
-        writer.start = start  # type: ignore[method-assign]
-        writer.start()
-        assert isinstance(answer.result(timeout=30), Ingested)
-        assert stored_numbers(sessions, [number]) == {number}
+        stored_after_waiting(writer, sessions, 5.0)  # 5 s behind a slow commit
         assert not writer.shedding()
     finally:
         writer.stop()
