@@ -154,19 +154,19 @@ class Locale:
 
     def problem(self, code: str) -> Markup:
         """A validation problem's code named in words, the code isolated beside it."""
-        key = f"problem.{code}"
-        if not self.known(key):
-            return Markup('<code dir="ltr">{}</code>').format(code)
-        return Markup('{} <bdi dir="ltr" class="small"><code>{}</code></bdi>').format(
-            messages.text(self.lang, key), code
-        )
+        return self._named("problem", code, Markup('<code dir="ltr">{}</code>'))
 
     def action(self, code: str) -> Markup:
         """An audit entry's action in words, with its code beside it for searching the
         trail (the code alone when it has no label)."""
-        key = f"action.{code}"
+        return self._named("action", code, Markup('<bdi dir="ltr"><code>{}</code></bdi>'))
+
+    def _named(self, prefix: str, code: str, unnamed: Markup) -> Markup:
+        """The code's label with the code small beside it, or ``unnamed`` (a template for
+        the code alone) when the catalogue has no label for it."""
+        key = f"{prefix}.{code}"
         if not self.known(key):
-            return Markup('<bdi dir="ltr"><code>{}</code></bdi>').format(code)
+            return unnamed.format(code)
         return Markup('{} <bdi dir="ltr" class="small"><code>{}</code></bdi>').format(
             messages.text(self.lang, key), code
         )
